@@ -1,0 +1,86 @@
+"""The application factory: ``create_app(settings)`` assembles the Litestar app.
+
+Domain packages own their controllers, services and SQL; this module only wires
+them together with the platform (pools, Redis, errors, request ids, health).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+
+from imias import __version__
+from imias.platform.cache import create_redis
+from imias.platform.db import create_pool
+from imias.platform.embedded import Servers, start_servers
+from imias.platform.health import check_database, check_redis, health
+from imias.platform.problems import EXCEPTION_HANDLERS
+from imias.platform.requests import request_id_middleware
+from imias.settings import Settings
+
+log = logging.getLogger("imias.app")
+
+
+async def check_engine(state: State) -> dict[str, Any]:
+    """The slot-allocation engine is importable and which implementation runs."""
+    import scheduler_core
+
+    return {"implementation": scheduler_core.IMPLEMENTATION}
+
+
+def create_app(settings: Settings) -> Litestar:
+    """Build the app. Servers are connected in the lifespan, not here."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        servers: Servers | None = None
+        database_url, redis_url = settings.database_url, settings.redis_url
+        if database_url is None or redis_url is None:
+            # A single process run without `imias serve`: start the embedded default.
+            servers = await asyncio.to_thread(start_servers, settings)
+            database_url, redis_url = servers.database_url, servers.redis_url
+        app.state.db = await create_pool(database_url, settings.db_pool_size)
+        app.state.redis = create_redis(redis_url)
+        try:
+            yield
+        finally:
+            await app.state.redis.aclose()
+            await asyncio.wait_for(app.state.db.close(), timeout=10)
+            if servers is not None:
+                await asyncio.to_thread(servers.stop)
+            log.info("worker stopped; pools closed")
+
+    state = State(
+        {
+            "settings": settings,
+            "health_checks": {
+                "database": check_database,
+                "redis": check_redis,
+                "engine": check_engine,
+            },
+        }
+    )
+    app = Litestar(
+        route_handlers=[health],
+        lifespan=[lifespan],
+        state=state,
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        openapi_config=OpenAPIConfig(
+            title="IMIAS",
+            version=__version__,
+            description="Integrated medical information system: booking, records, "
+            "prescriptions and certificates for a city's outpatient care.",
+            path="/schema",
+        ),
+        logging_config=None,
+    )
+    # Outermost, so that unmatched routes (404, 405) also get an id and a log line.
+    app.asgi_handler = request_id_middleware(app.asgi_handler)
+    return app

@@ -1,0 +1,156 @@
+"""Errors as ``application/problem+json`` (RFC 9457) with a stable ``code``.
+
+Domain code raises :class:`ProblemError` (or a subclass) with a machine-readable
+``code``; the handlers registered by the app turn it, Litestar's own HTTP errors,
+validation errors and any unexpected exception into a problem document. A client
+branches on ``code``, never on ``title`` or ``detail``, which are for people.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from imias.platform.logs import request_id_var
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://imias.dev/problems/"
+
+log = logging.getLogger("imias.errors")
+
+# Stable codes for errors raised by the framework itself, by HTTP status.
+CODE_OF_STATUS = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    """The problem document (RFC 9457) plus IMIAS's ``code`` and ``request_id``."""
+
+    type: str
+    title: str
+    status: int
+    code: str
+    detail: str | None = None
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+class ProblemError(Exception):
+    """Raise to answer with a problem document. ``code`` is the stable contract."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str | None = None,
+        *,
+        title: str | None = None,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.title = title or HTTPStatus(status).phrase
+        self.extra = extra or {}
+        self.headers = headers or {}
+        super().__init__(f"{code}: {detail or self.title}")
+
+
+def problem_response(
+    status: int,
+    code: str,
+    *,
+    title: str | None = None,
+    detail: str | None = None,
+    instance: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[Any]:
+    body = msgspec.to_builtins(
+        Problem(
+            type=TYPE_BASE + code,
+            title=title or HTTPStatus(status).phrase,
+            status=status,
+            code=code,
+            detail=detail,
+            instance=instance,
+            request_id=request_id_var.get(),
+            errors=errors,
+        )
+    )
+    if extra:
+        body.update({k: v for k, v in extra.items() if k not in body})
+    return Response(content=body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def handle_problem(request: Request[Any, Any, Any], exc: ProblemError) -> Response[Any]:
+    return problem_response(
+        exc.status,
+        exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        instance=request.url.path,
+        extra=exc.extra,
+        headers=exc.headers,
+    )
+
+
+def handle_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    errors = exc.extra if isinstance(exc.extra, list) else None
+    return problem_response(
+        400,
+        "validation_error",
+        title="Invalid request",
+        detail=exc.detail,
+        instance=request.url.path,
+        errors=errors,
+    )
+
+
+def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    code = CODE_OF_STATUS.get(status, "http_" + str(status))
+    detail = exc.detail if exc.detail and exc.detail != HTTPStatus(status).phrase else None
+    headers = dict(exc.headers or {})
+    return problem_response(
+        status, code, detail=detail, instance=request.url.path, headers=headers or None
+    )
+
+
+def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error", extra={"path": request.url.path})
+    return problem_response(
+        500,
+        "internal_error",
+        detail="An unexpected error occurred; it has been logged with this request's id.",
+        instance=request.url.path,
+    )
+
+
+EXCEPTION_HANDLERS = {
+    ProblemError: handle_problem,
+    ValidationException: handle_validation,
+    HTTPException: handle_http,
+    Exception: handle_unexpected,
+}

@@ -1,0 +1,68 @@
+"""Request ids and the access log, as one pure ASGI middleware.
+
+A client's ``X-Request-ID`` is kept when it is a short token of safe characters;
+otherwise a new one is made. It is set in the logging context for the request,
+returned in the response's ``X-Request-ID`` header and written to problem
+documents, so a user's complaint, a log line and a response can be matched.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from imias.platform.logs import request_id_var
+
+HEADER = b"x-request-id"
+_SAFE = re.compile(rb"^[A-Za-z0-9._:-]{8,128}$")
+
+access_log = logging.getLogger("imias.access")
+
+
+def _incoming_id(scope: Scope) -> str:
+    for name, value in scope.get("headers", ()):
+        if name == HEADER and _SAFE.match(value):
+            return value.decode("ascii")
+    return uuid.uuid4().hex
+
+
+def request_id_middleware(app: ASGIApp) -> ASGIApp:
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        request_id = _incoming_id(scope)
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status: dict[str, Any] = {"code": 500}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((HEADER, request_id.encode("ascii")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await app(scope, receive, send_with_id)
+        finally:
+            access_log.info(
+                "%s %s %s",
+                scope.get("method"),
+                scope.get("path"),
+                status["code"],
+                extra={
+                    "request_id": request_id,
+                    "status": status["code"],
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+            request_id_var.reset(token)
+
+    return middleware

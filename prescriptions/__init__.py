@@ -1,0 +1,4 @@
+"""E-prescriptions: drug catalogue, prescribing, signing, dispensing.
+Arrives with its own issue."""
+
+__all__: list[str] = []

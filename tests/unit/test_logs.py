@@ -1,0 +1,34 @@
+import json
+import logging
+
+from imias.platform.logs import ConsoleFormatter, JsonFormatter, request_id_var
+
+
+def _record(msg: str, **extra) -> logging.LogRecord:
+    record = logging.LogRecord("imias.test", logging.INFO, __file__, 1, msg, (), None)
+    for key, value in extra.items():
+        setattr(record, key, value)
+    return record
+
+
+def test_json_lines_carry_the_request_id_and_extras():
+    token = request_id_var.set("req-12345678")
+    try:
+        line = JsonFormatter().format(_record("booked", clinic=17))
+    finally:
+        request_id_var.reset(token)
+    entry = json.loads(line)
+    assert entry["msg"] == "booked"
+    assert entry["request_id"] == "req-12345678"
+    assert entry["clinic"] == 17
+    assert entry["level"] == "info" and entry["logger"] == "imias.test"
+
+
+def test_lines_without_a_request_have_no_request_id():
+    entry = json.loads(JsonFormatter().format(_record("startup")))
+    assert "request_id" not in entry
+
+
+def test_console_format_is_one_readable_line():
+    line = ConsoleFormatter().format(_record("hello %s", status=200))
+    assert "hello %s" in line and "status=200" in line and "\n" not in line
