@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import asyncpg
 import click
 
 from imias import __version__
@@ -52,6 +53,10 @@ def _run_with_servers(settings: Settings, body: Callable[[Servers], None]) -> No
         body(servers)
     except MigrationError as exc:
         _fail(f"migration failed: {exc}", 1)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        where = "the embedded PostgreSQL" if servers.postgres else "IMIAS_DATABASE_URL"
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        _fail(f"cannot use the database at {where}: {reason}", 1)
     finally:
         servers.stop()
 

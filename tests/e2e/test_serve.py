@@ -27,13 +27,14 @@ def free_port() -> int:
 
 
 class Served:
-    def __init__(self, data_dir: Path, port: int, log: Path) -> None:
+    def __init__(self, data_dir: Path, port: int, log: Path, workers: int = 1) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("IMIAS_")}
         env |= {"IMIAS_DATA_DIR": str(data_dir), "IMIAS_LOG_FORMAT": "json"}
         self.url = f"http://127.0.0.1:{port}"
         self.log = log
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "imias.cli", "serve", "--port", str(port)],
+            [sys.executable, "-m", "imias.cli", "serve", "--port", str(port)]
+            + ["--workers", str(workers)],
             env=env,
             stdout=log.open("ab"),
             stderr=subprocess.STDOUT,
@@ -115,9 +116,10 @@ def test_serve_on_an_empty_data_dir_keeps_its_data_across_a_restart(tmp_path):
     assert not postgres_running(data_dir / "pg"), "embedded PostgreSQL left running"
     assert not embedded_redis.ping(), "embedded Redis left running"
 
-    second = Served(data_dir, port, log)
+    second = Served(data_dir, port, log, workers=2)
     try:
         second.wait_healthy()
+        assert "with 2 worker(s)" in log.read_text()
         pg = EmbeddedPostgres(data_dir)
         pg.start()
         assert asyncio.run(_read_topics(pg.url)) == ["kept.across.restart"]

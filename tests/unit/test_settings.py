@@ -1,6 +1,3 @@
-import subprocess
-import sys
-
 import pytest
 
 from imias.settings import Settings, SettingsError, load_settings
@@ -78,17 +75,3 @@ def test_errors_never_echo_a_secret_or_a_password():
 def test_build_and_test_switches_are_not_settings():
     settings = load_settings({"IMIAS_NO_EXTENSIONS": "1", "IMIAS_TEST_DATABASE_URL": "x"})
     assert isinstance(settings, Settings)
-
-
-def test_cli_stops_with_one_line_and_no_traceback():
-    result = subprocess.run(
-        [sys.executable, "-m", "imias.cli", "migrate"],
-        env={"IMIAS_PORT": "eighty", "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert lines == [lines[0]] and lines[0].startswith("imias: error: IMIAS_PORT:")
-    assert "Traceback" not in result.stderr
