@@ -1,0 +1,126 @@
+"""The database itself refuses a double booking, whatever wrote the rows."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import pytest
+
+T0 = datetime(2026, 12, 1, 7, 0, tzinfo=UTC)  # 10:00 in Moscow
+
+
+async def _city(conn: asyncpg.Connection) -> None:
+    await conn.execute(
+        """
+        INSERT INTO specialties (id, code, name_ru, name_en, self_referral, slot_minutes)
+        VALUES (1, 'therapist', 'Терапевт', 'Therapist', true, 15);
+        INSERT INTO clinics (id, name, address, district, lat, lon, kind)
+        VALUES (10, 'Поликлиника № 1', 'ул. Тверская, 1', 'ЦАО', 55.76, 37.61, 'adult');
+        INSERT INTO doctors (clinic_id, id, specialty_id, family_name, given_name, slot_minutes)
+        VALUES (10, 100, 1, 'Иванова', 'Мария', 15), (10, 101, 1, 'Петров', 'Олег', 15);
+        INSERT INTO patients (id, policy_number, family_name, given_name, birth_date, sex)
+        VALUES (1000, '7700000000000001', 'Смирнов', 'Иван', '1980-05-01', 'M'),
+               (1001, '7700000000000002', 'Кузнецова', 'Анна', '1991-02-11', 'F');
+        """
+    )
+
+
+async def _book(conn, doctor: int, patient: int, start: datetime, minutes: int = 15) -> int:
+    return await conn.fetchval(
+        """
+        INSERT INTO appointments
+            (clinic_id, doctor_id, patient_id, specialty_id, starts_at, ends_at, channel)
+        VALUES (10, $1, $2, 1, $3, $4, 'web') RETURNING id
+        """,
+        doctor,
+        patient,
+        start,
+        start + timedelta(minutes=minutes),
+    )
+
+
+async def test_an_overlapping_appointment_is_refused_by_the_database(db):
+    await _city(db)
+    await _book(db, 100, 1000, T0)
+    with pytest.raises(asyncpg.UniqueViolationError) as caught:
+        async with db.transaction():
+            await _book(db, 100, 1001, T0 + timedelta(minutes=10))
+    assert caught.value.constraint_name == "appointment_units_pkey"
+    # Back to back is fine, and so is the same time with another doctor.
+    await _book(db, 100, 1001, T0 + timedelta(minutes=15))
+    await _book(db, 101, 1001, T0)
+    active = await db.fetchval("SELECT count(*) FROM appointments WHERE status = 'booked'")
+    assert active == 3
+
+
+async def test_cancelling_frees_the_time_and_rebooking_it_works(db):
+    await _city(db)
+    first = await _book(db, 100, 1000, T0)
+    await db.execute("UPDATE appointments SET status = 'cancelled' WHERE id = $1", first)
+    assert await db.fetchval("SELECT count(*) FROM appointment_units") == 0
+    await _book(db, 100, 1001, T0)
+    # A cancelled appointment cannot come back over someone else's time.
+    with pytest.raises(asyncpg.UniqueViolationError):
+        async with db.transaction():
+            await db.execute("UPDATE appointments SET status = 'booked' WHERE id = $1", first)
+
+
+async def test_moving_an_appointment_onto_taken_time_is_refused(db):
+    await _city(db)
+    await _book(db, 100, 1000, T0)
+    other = await _book(db, 100, 1001, T0 + timedelta(minutes=30))
+    with pytest.raises(asyncpg.UniqueViolationError):
+        async with db.transaction():
+            await db.execute(
+                "UPDATE appointments SET starts_at = $2, ends_at = $3 WHERE id = $1",
+                other,
+                T0 + timedelta(minutes=5),
+                T0 + timedelta(minutes=20),
+            )
+    units = await db.fetch("SELECT unit FROM appointment_units ORDER BY unit")
+    assert len(units) == 6  # 3 units each, unchanged
+
+
+async def test_times_off_the_five_minute_grid_are_refused(db):
+    await _city(db)
+    with pytest.raises(asyncpg.CheckViolationError):
+        async with db.transaction():
+            await _book(db, 100, 1000, T0 + timedelta(minutes=2))
+
+
+async def test_concurrent_inserts_for_one_slot_leave_exactly_one(database_url):
+    setup = await asyncpg.connect(database_url)
+    try:
+        await setup.execute(
+            "TRUNCATE appointments, appointment_units, doctors, patients, clinics, "
+            "specialties CASCADE"
+        )
+        await _city(setup)
+        for i in range(20):
+            await setup.execute(
+                "INSERT INTO patients (id, policy_number, family_name, given_name, birth_date, "
+                "sex) VALUES ($1, $2, 'Тестов', 'Тест', '1990-01-01', 'M')",
+                2000 + i,
+                f"{7711000000000000 + i:016d}",
+            )
+        conns = [await asyncpg.connect(database_url) for _ in range(20)]
+
+        async def attempt(conn, patient) -> str:
+            try:
+                await _book(conn, 100, patient, T0)
+                return "booked"
+            except asyncpg.UniqueViolationError:
+                return "refused"
+
+        try:
+            results = await asyncio.gather(*(attempt(c, 2000 + i) for i, c in enumerate(conns)))
+        finally:
+            await asyncio.gather(*(c.close() for c in conns))
+        assert results.count("booked") == 1 and results.count("refused") == 19
+        assert await setup.fetchval("SELECT count(*) FROM appointments") == 1
+    finally:
+        await setup.execute(
+            "TRUNCATE appointments, appointment_units, doctors, patients, clinics, "
+            "specialties CASCADE"
+        )
+        await setup.close()
