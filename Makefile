@@ -1,5 +1,6 @@
 # The two commands of the README:
-#   make demo   set up .venv, build the engine, start IMIAS on the embedded default
+#   make demo   set up .venv, build the engine, seed the demo city once, serve on the
+#               embedded default
 #   make test   set up .venv, build the engine, run the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -21,7 +22,9 @@ install: $(STAMP)
 build: $(STAMP)
 	$(BIN)/python setup.py --quiet build_ext --inplace
 
+# Seeds the demo city on the first start only; later starts keep what is there.
 demo: build
+	$(BIN)/imias seed --if-empty
 	$(BIN)/imias serve
 
 test: build

@@ -165,6 +165,67 @@ def _watch_embedded_redis(servers: Servers, interval: float = 2.0) -> threading.
     return stop
 
 
+@main.command()
+@click.option("--patients", type=click.IntRange(0), default=100_000, show_default=True)
+@click.option("--clinics", type=click.IntRange(1), default=678, show_default=True)
+@click.option("--doctors", type=click.IntRange(1), default=21_500, show_default=True)
+@click.option("--days", type=click.IntRange(1, 62), default=14, show_default=True)
+@click.option(
+    "--seed",
+    "seed_value",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Random seed: the same seed gives the same city.",
+)
+@click.option("--replace", is_flag=True, help="Empty the booking tables first.")
+@click.option("--if-empty", is_flag=True, help="Do nothing when a city is already loaded.")
+def seed(
+    patients: int,
+    clinics: int,
+    doctors: int,
+    days: int,
+    seed_value: int,
+    replace: bool,
+    if_empty: bool,
+) -> None:
+    """Generate a synthetic city (default: 678 clinics, 21,500 doctors, 100,000
+    patients; --patients 9500000 loads the full city) with COPY and a progress bar."""
+    from imias.booking.seed import CityAlreadySeeded, city_is_seeded, run_seed
+
+    settings = _settings()
+
+    def body(servers: Servers) -> None:
+        asyncio.run(migrate_url(servers.database_url))
+        if if_empty and not replace:
+
+            async def seeded() -> bool:
+                conn = await asyncpg.connect(servers.database_url)
+                try:
+                    return await city_is_seeded(conn)
+                finally:
+                    await conn.close()
+
+            if asyncio.run(seeded()):
+                click.echo("a city is already loaded; nothing to do")
+                return
+        try:
+            run_seed(
+                servers.database_url,
+                clinics=clinics,
+                doctors=doctors,
+                patients=patients,
+                days=days,
+                seed=seed_value,
+                replace=replace,
+                progress=True,
+            )
+        except (CityAlreadySeeded, ValueError) as exc:
+            _fail(str(exc), 1)
+
+    _run_with_servers(settings, body)
+
+
 @main.group()
 def bench() -> None:
     """Benchmarks that print JSON lines with figures and ratios."""

@@ -1,0 +1,394 @@
+"""The synthetic city, planned in memory: name pools, clinics, doctors, schedules, patients.
+
+Pure functions of (size, seed, start date): no I/O. :mod:`imias.booking.seed` loads
+what they plan. Names come from pools built once with Faker's ``ru_RU`` locale and
+combined with a seeded ``random.Random``, never from Faker per row, so that millions
+of patients take seconds and the same seed gives the same city. Nothing describes a
+real person: policy numbers and phones are synthetic.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from datetime import time as clock
+from typing import Any
+
+from imias.booking import catalogue as cat
+
+TIME_ZONE = "Europe/Moscow"
+
+# Booking channels (schedule_templates.channels): a bit set.
+WEB, APP, PHONE, KIOSK, REGISTRAR = 1, 2, 4, 8, 16
+ALL_CHANNELS = WEB | APP | PHONE | KIOSK | REGISTRAR
+DESK_CHANNELS = PHONE | REGISTRAR  # time kept for the call centre and the clinic desk
+
+
+# ---------------------------------------------------------------------------
+# Name pools (Faker ru_RU, built once)
+
+
+@dataclass(frozen=True)
+class NamePools:
+    family: dict[str, tuple[str, ...]]  # by sex: 'M', 'F'
+    given: dict[str, tuple[str, ...]]
+    patronymic: dict[str, tuple[str, ...]]
+    streets: tuple[str, ...]
+
+
+def _distinct(make: Callable[[], str], draws: int) -> tuple[str, ...]:
+    return tuple(sorted({make() for _ in range(draws)}))
+
+
+@functools.cache
+def name_pools() -> NamePools:
+    """Every family name, given name, patronymic and street Faker's ru_RU offers.
+
+    Faker is called a few thousand times here, never per row; sorted so that the
+    pools do not depend on the order Faker happens to produce them in.
+    """
+    from faker import Faker  # imported on use: heavy, and only the generator needs it
+
+    fake = Faker("ru_RU")
+    fake.seed_instance(0)
+    return NamePools(
+        family={
+            "M": _distinct(fake.last_name_male, 5000),
+            "F": _distinct(fake.last_name_female, 5000),
+        },
+        given={
+            "M": _distinct(fake.first_name_male, 5000),
+            "F": _distinct(fake.first_name_female, 5000),
+        },
+        patronymic={
+            "M": _distinct(fake.middle_name_male, 5000),
+            "F": _distinct(fake.middle_name_female, 5000),
+        },
+        streets=_distinct(fake.street_name, 5000),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Planning: pure functions of (size, seed, start)
+
+
+@dataclass(frozen=True, slots=True)
+class Clinic:
+    id: int
+    name: str
+    address: str
+    district: cat.District
+    lat: float
+    lon: float
+    kind: str
+    weight: float  # relative size: bigger clinics get more doctors
+
+    def row(self) -> tuple[Any, ...]:
+        return (
+            self.id,
+            self.name,
+            self.address,
+            self.district.code,
+            self.lat,
+            self.lon,
+            TIME_ZONE,
+            self.kind,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Doctor:
+    clinic_id: int
+    id: int
+    specialty: cat.Specialty
+    family_name: str
+    given_name: str
+    patronymic: str
+    room: str
+
+    def row(self) -> tuple[Any, ...]:
+        return (
+            self.clinic_id,
+            self.id,
+            self.specialty.id,
+            self.family_name,
+            self.given_name,
+            self.patronymic,
+            self.room,
+            self.specialty.slot_minutes,
+        )
+
+
+def apportion(total: int, weights: Sequence[float], minimum: int = 0) -> list[int]:
+    """Split ``total`` in proportion to ``weights`` (largest remainder), giving each
+    part at least ``minimum`` first when the total allows it."""
+    if minimum and total >= minimum * len(weights):
+        base = [minimum] * len(weights)
+        total -= minimum * len(weights)
+    else:
+        base = [0] * len(weights)
+    whole = sum(weights)
+    exact = [total * w / whole for w in weights]
+    parts = [int(x) for x in exact]
+    order = sorted(range(len(weights)), key=lambda i: (parts[i] - exact[i], i))
+    for i in order[: total - sum(parts)]:
+        parts[i] += 1
+    return [b + p for b, p in zip(base, parts, strict=True)]
+
+
+def _clinic_kinds(n: int) -> list[str]:
+    counts = apportion(n, [cat.CLINIC_KIND_PERMILLE[k] for k in cat.CLINIC_KINDS])
+    if n >= len(cat.CLINIC_KINDS):  # a small city still has one clinic of each kind
+        for i, count in enumerate(counts):
+            if count == 0:
+                counts[counts.index(max(counts))] -= 1
+                counts[i] = 1
+    return [k for k, c in zip(cat.CLINIC_KINDS, counts, strict=True) for _ in range(c)]
+
+
+def _address(district: cat.District, rng: random.Random, streets: Sequence[str]) -> str:
+    if district.code == "ЗелАО":  # Zelenograd numbers its buildings, not its streets
+        return f"г. Москва, г. Зеленоград, корп. {rng.randint(100, 2050)}"
+    where = f"{district.locality}, " if district.locality else ""
+    house = f"д. {rng.randint(1, 60)}"
+    if rng.random() < 0.3:
+        house += f", корп. {rng.randint(1, 5)}"
+    return f"г. Москва, {where}{rng.choice(streets)}, {house}"
+
+
+def plan_clinics(n: int, rng: random.Random, pools: NamePools) -> list[Clinic]:
+    """``n`` clinics over the okrugs by population (each okrug gets one first when
+    there are enough), of the three kinds in realistic proportions."""
+    per_district = apportion(n, [d.population for d in cat.DISTRICTS], minimum=1)
+    kinds = _clinic_kinds(n)
+    rng.shuffle(kinds)
+    numbers = {k: list(range(1, kinds.count(k) + 1)) for k in cat.CLINIC_KINDS}
+    for pool in numbers.values():
+        rng.shuffle(pool)
+    clinics: list[Clinic] = []
+    for district, count in zip(cat.DISTRICTS, per_district, strict=True):
+        for _ in range(count):
+            kind = kinds[len(clinics)]
+            lat = rng.triangular(*district.lat_range, district.lat)
+            lon = rng.triangular(*district.lon_range, district.lon)
+            clinics.append(
+                Clinic(
+                    id=len(clinics) + 1,
+                    name=cat.CLINIC_NAMES[kind].format(number=numbers[kind].pop()),
+                    address=_address(district, rng, pools.streets),
+                    district=district,
+                    lat=round(lat, 6),
+                    lon=round(lon, 6),
+                    kind=kind,
+                    weight=rng.uniform(0.6, 1.6),
+                )
+            )
+    return clinics
+
+
+def plan_doctors(
+    clinics: Sequence[Clinic], n: int, rng: random.Random, pools: NamePools
+) -> list[Doctor]:
+    """``n`` doctors: one anchor per clinic (a therapist, a paediatrician or a
+    dentist), the rest over the specialties in the catalogue's shares, each in a
+    clinic of a kind the specialty works in, bigger clinics getting more."""
+    staffed: list[tuple[Clinic, cat.Specialty]] = []
+    for clinic in clinics[:n]:
+        staffed.append((clinic, cat.SPECIALTY_BY_CODE[cat.ANCHOR_SPECIALTY[clinic.kind]]))
+    kinds_present = {c.kind for c in clinics}
+    available = [s for s in cat.SPECIALTIES if kinds_present.intersection(s.kinds)]
+    counts = apportion(max(0, n - len(clinics)), [s.permille for s in available])
+    for specialty, count in zip(available, counts, strict=True):
+        if not count:
+            continue
+        eligible = [c for c in clinics if c.kind in specialty.kinds]
+        # Specialists serving both ages mostly sit in adult clinics.
+        weights = [
+            c.weight * (0.5 if c.kind == cat.CHILDREN and len(specialty.kinds) > 1 else 1.0)
+            for c in eligible
+        ]
+        for clinic in rng.choices(eligible, weights=weights, k=count):
+            staffed.append((clinic, specialty))
+    staffed.sort(key=lambda cs: (cs[0].id, cs[1].id))
+    doctors: list[Doctor] = []
+    in_clinic: dict[int, int] = {}
+    for clinic, specialty in staffed:
+        sex = "F" if rng.randrange(1000) < specialty.female_permille else "M"
+        index = in_clinic.get(clinic.id, 0)
+        in_clinic[clinic.id] = index + 1
+        doctors.append(
+            Doctor(
+                clinic_id=clinic.id,
+                id=len(doctors) + 1,
+                specialty=specialty,
+                family_name=rng.choice(pools.family[sex]),
+                given_name=rng.choice(pools.given[sex]),
+                patronymic=rng.choice(pools.patronymic[sex]),
+                room=f"{1 + index // 20}{index % 20 + 1:02d}",
+            )
+        )
+    return doctors
+
+
+MORNING = (clock(8), clock(14))
+EVENING = (clock(14), clock(20))
+SATURDAY = (clock(9), clock(15))
+_HOUR = timedelta(hours=1)
+
+
+def _shift_blocks(
+    shift: tuple[clock, clock], urgent: bool, desk: bool
+) -> list[tuple[clock, clock, int, bool]]:
+    """A shift cut into blocks (starts, ends, channels, urgent): the first hour kept
+    for urgent same-day care, the last hour kept for phone and desk, the rest open
+    to every channel."""
+    start, end = shift  # whole hours
+    blocks = []
+    if urgent:
+        blocks.append((start, clock(start.hour + 1), DESK_CHANNELS, True))
+        start = clock(start.hour + 1)
+    if desk:
+        blocks.append((clock(end.hour - 1), end, DESK_CHANNELS, False))
+        end = clock(end.hour - 1)
+    blocks.append((start, end, ALL_CHANNELS, False))
+    return sorted(blocks)
+
+
+def plan_schedules(
+    doctors: Sequence[Doctor], start: date, days: int, rng: random.Random
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Weekly templates (rows in TEMPLATE_COLUMNS order) and exceptions over
+    ``days`` days from ``start`` (rows in EXCEPTION_COLUMNS order)."""
+    templates: list[tuple[Any, ...]] = []
+    exceptions: list[tuple[Any, ...]] = []
+    window = [start + timedelta(days=i) for i in range(days)]
+    for doctor in doctors:
+        # Alternate mornings and evenings so that patients who work can come.
+        odd, even = (MORNING, EVENING) if rng.random() < 0.5 else (EVENING, MORNING)
+        week = {1: odd, 2: even, 3: odd, 4: even, 5: odd}
+        if not doctor.specialty.attached_only and rng.random() < 0.2:  # part-time
+            for weekday in rng.sample(sorted(week), 2):
+                del week[weekday]
+        if rng.random() < 0.2:
+            week[6] = SATURDAY
+        urgent = doctor.specialty.attached_only and rng.random() < 0.1
+        desk = rng.random() < 0.3
+        key = (doctor.clinic_id, doctor.id)
+        for weekday, shift in sorted(week.items()):
+            for starts, ends, channels, is_urgent in _shift_blocks(shift, urgent, desk):
+                templates.append((*key, weekday, starts, ends, channels, is_urgent, start))
+        if not window:
+            continue
+        working = [d for d in window if d.isoweekday() in week]
+        off: set[date] = set()
+        roll = rng.random()
+        if roll < 0.04:  # annual leave, maybe begun before the window
+            first = start + timedelta(days=rng.randrange(-days, days))
+            off = {first + timedelta(days=i) for i in range(rng.randint(7, 14))}
+            kind = "leave"
+        elif roll < 0.09:  # off sick for a few days
+            first = rng.choice(window)
+            off = {first + timedelta(days=i) for i in range(rng.randint(2, 7))}
+            kind = "sick"
+        for day in working:
+            if day in off:
+                exceptions.append((*key, day, kind, None, None, ALL_CHANNELS))
+        roll = rng.random()
+        if roll < 0.03 and working:  # a couple of hours off (training, a meeting)
+            day = rng.choice(working)
+            if day not in off:
+                begin = datetime.combine(day, week[day.isoweekday()][0]) + 2 * _HOUR
+                exceptions.append(
+                    (*key, day, "leave", begin.time(), (begin + 2 * _HOUR).time(), ALL_CHANNELS)
+                )
+        elif roll < 0.06:  # an extra shift on a day off
+            free = [d for d in window if d.isoweekday() not in week and d.isoweekday() != 7]
+            if free:
+                day = rng.choice(free)
+                exceptions.append((*key, day, "extra", clock(9), clock(13), ALL_CHANNELS))
+    return templates, exceptions
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+class PatientStream:
+    """Patients generated in order, batch by batch, in bounded memory.
+
+    Each row: a name of the patient's sex, a birth date from the age pyramid
+    (children attach to children's clinics, adults to adult ones, in the okrug they
+    are drawn in when it has one), a synthetic phone, and a 16-digit policy number
+    that grows with the id (so it is unique, and the index takes it in order).
+    """
+
+    def __init__(self, clinics: Sequence[Clinic], start: date, seed: int, pools: NamePools) -> None:
+        self._rng = random.Random(f"imias-patients-{seed}")
+        self._pools = pools
+        self.next_id = 1
+        self._stride = 997
+        self._policy_base = self._rng.randrange(10**12, 5 * 10**12)
+        oldest = _years_before(start, cat.AGE_BANDS[-1][1]).toordinal() + 1
+        self._dates = [date.fromordinal(o) for o in range(oldest, start.toordinal() + 1)]
+        self._bands: list[tuple[int, int, float, bool]] = []
+        for low, high, _, male in cat.AGE_BANDS:
+            first = _years_before(start, high).toordinal() + 1 - oldest
+            last = _years_before(start, low).toordinal() - oldest
+            self._bands.append((first, last - first + 1, male / 1000, low < cat.ADULT_AGE))
+        self._band_cum = list(_cumulative([b[2] for b in cat.AGE_BANDS]))
+        self._district_cum = list(_cumulative([d.population for d in cat.DISTRICTS]))
+        self._attach: dict[bool, list[tuple[int | None, ...]]] = {}
+        for child, kind in ((True, cat.CHILDREN), (False, cat.ADULT)):
+            citywide = tuple(c.id for c in clinics if c.kind == kind) or (None,)
+            self._attach[child] = [
+                tuple(c.id for c in clinics if c.kind == kind and c.district is d) or citywide
+                for d in cat.DISTRICTS
+            ]
+
+    def batch(self, count: int) -> list[tuple[Any, ...]]:
+        rnd = self._rng.random
+        dates, bands, attach = self._dates, self._bands, self._attach
+        band_cum, district_cum = self._band_cum, self._district_cum
+        band_total, district_total = band_cum[-1], district_cum[-1]
+        pools = self._pools
+        names = {sex: (pools.family[sex], pools.given[sex], pools.patronymic[sex]) for sex in "MF"}
+        sizes = {sex: tuple(len(p) for p in names[sex]) for sex in "MF"}
+        stride, base = self._stride, self._policy_base
+        rows = []
+        first_id = self.next_id
+        for pid in range(first_id, first_id + count):
+            first, span, male, child = bands[bisect.bisect_right(band_cum, rnd() * band_total)]
+            sex = "M" if rnd() < male else "F"
+            family, given, patronymic = names[sex]
+            nf, ng, np = sizes[sex]
+            clinics = attach[child][bisect.bisect_right(district_cum, rnd() * district_total)]
+            rows.append(
+                (
+                    pid,
+                    f"77{base + pid * stride + int(rnd() * stride):014d}",
+                    family[int(rnd() * nf)],
+                    given[int(rnd() * ng)],
+                    patronymic[int(rnd() * np)],
+                    dates[first + int(rnd() * span)],
+                    sex,
+                    f"+79{int(rnd() * 1_000_000_000):09d}",
+                    clinics[int(rnd() * len(clinics))],
+                )
+            )
+        self.next_id = first_id + count
+        return rows
+
+
+def _cumulative(weights: Sequence[float]) -> list[float]:
+    out, total = [], 0.0
+    for w in weights:
+        total += w
+        out.append(total)
+    return out

@@ -1,0 +1,402 @@
+"""The city data generator behind ``imias seed``: clinics, doctors, schedules, patients.
+
+A synthetic Moscow: by default 678 clinics over the twelve administrative okrugs,
+21,500 doctors over the specialties of :mod:`imias.booking.catalogue`, weekly
+schedule templates with leave, sick days and extra shifts over the next ``days``
+days, and 100,000 patients (``patients=9_500_000`` loads the full city). Names come
+from pools built once with Faker's ``ru_RU`` locale and combined with a seeded
+``random.Random``, so the same seed and start date give the same city, row for row.
+Nothing describes a real person: policy numbers and phones are synthetic.
+
+Everything is loaded with COPY in one transaction: a failure leaves the database as
+it was. A database that already holds a city is refused unless ``replace=True``,
+which truncates the booking tables (and whatever refers to them) first.
+
+For the CLI: :func:`run_seed` (sync) and :func:`city_is_seeded`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from imias.booking import catalogue as cat
+from imias.booking import citygen
+
+BATCH_ROWS = 50_000
+
+# Everything `replace=True` empties, children first (TRUNCATE takes them together).
+BOOKING_TABLES = (
+    "appointment_units",
+    "appointments",
+    "referrals",
+    "waitlist_entries",
+    "idempotency_keys",
+    "schedule_exceptions",
+    "schedule_templates",
+    "patients",
+    "doctors",
+    "clinics",
+    "specialties",
+)
+# A city is there when one of these has a row.
+_CITY_TABLES = ("specialties", "clinics", "doctors", "patients", "appointments")
+
+CLINIC_COLUMNS = ("id", "name", "address", "district", "lat", "lon", "time_zone", "kind")
+DOCTOR_COLUMNS = (
+    "clinic_id",
+    "id",
+    "specialty_id",
+    "family_name",
+    "given_name",
+    "patronymic",
+    "room",
+    "slot_minutes",
+)
+TEMPLATE_COLUMNS = (
+    "clinic_id",
+    "doctor_id",
+    "weekday",
+    "starts",
+    "ends",
+    "channels",
+    "urgent",
+    "valid_from",
+)
+EXCEPTION_COLUMNS = ("clinic_id", "doctor_id", "day", "kind", "starts", "ends", "channels")
+PATIENT_COLUMNS = (
+    "id",
+    "policy_number",
+    "family_name",
+    "given_name",
+    "patronymic",
+    "birth_date",
+    "sex",
+    "phone",
+    "attached_clinic_id",
+)
+
+# pg_advisory_xact_lock key: two seeds at once would wait for each other ("IMIASEED").
+_SEED_LOCK = 0x494D4941_53454544 & 0x7FFFFFFFFFFFFFFF
+
+
+class CityAlreadySeeded(RuntimeError):
+    """The database already holds a city and ``replace`` was not asked for."""
+
+
+@dataclass(frozen=True)
+class TableLoad:
+    table: str
+    rows: int
+    seconds: float
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    """What a seed loaded, how fast, and how big the database is now."""
+
+    seed: int
+    start: date
+    tables: tuple[TableLoad, ...]
+    seconds: float  # the whole run: planning, loading, commit and ANALYZE
+    database_bytes: int
+    database_size: str  # pg_size_pretty
+
+    def rows(self, table: str) -> int:
+        return next((t.rows for t in self.tables if t.table == table), 0)
+
+    @property
+    def total_rows(self) -> int:
+        return sum(t.rows for t in self.tables)
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.total_rows / self.seconds if self.seconds > 0 else 0.0
+
+    def render(self) -> Table:
+        table = Table(title=f"City seeded (seed {self.seed}, schedules from {self.start})")
+        table.add_column("table")
+        table.add_column("rows", justify="right")
+        table.add_column("seconds", justify="right")
+        table.add_column("rows/s", justify="right")
+        for t in self.tables:
+            table.add_row(t.table, f"{t.rows:,}", f"{t.seconds:.2f}", f"{t.rows_per_second:,.0f}")
+        table.add_section()
+        table.add_row(
+            "total", f"{self.total_rows:,}", f"{self.seconds:.2f}", f"{self.rows_per_second:,.0f}"
+        )
+        table.caption = f"database size {self.database_size}"
+        return table
+
+    def summary(self) -> str:
+        lines = [f"{t.table}: {t.rows:,} rows in {t.seconds:.2f} s" for t in self.tables]
+        lines.append(
+            f"total: {self.total_rows:,} rows in {self.seconds:.2f} s "
+            f"({self.rows_per_second:,.0f} rows/s); database size {self.database_size}"
+        )
+        return "\n".join(lines)
+
+
+class _RowsPerSecond(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} rows/s" if speed else "", style="progress.data.speed")
+
+
+class _Bars:
+    """A rich progress bar per table, or nothing when ``enabled`` is false."""
+
+    def __init__(self, enabled: bool, console: Console | None) -> None:
+        self._progress = (
+            Progress(
+                TextColumn("{task.description:<20}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                _RowsPerSecond(),
+                TimeElapsedColumn(),
+                console=console,
+            )
+            if enabled
+            else None
+        )
+        self._tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> _Bars:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+    def add(self, table: str, total: int) -> None:
+        if self._progress is not None:
+            self._tasks[table] = self._progress.add_task(table, total=total, start=False)
+
+    def start(self, table: str) -> None:
+        if self._progress is not None:
+            self._progress.start_task(self._tasks[table])
+
+    def advance(self, table: str, rows: int) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._tasks[table], rows)
+
+
+def moscow_today() -> date:
+    return datetime.now(ZoneInfo(citygen.TIME_ZONE)).date()
+
+
+async def city_is_seeded(conn: asyncpg.Connection) -> bool:
+    """Whether the (migrated) database holds a city: at least one clinic."""
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM clinics)"))
+
+
+async def _refuse_if_seeded(conn: asyncpg.Connection) -> None:
+    held = [
+        table
+        for table in _CITY_TABLES
+        if await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table})")
+    ]
+    if held:
+        clinics = await conn.fetchval("SELECT count(*) FROM clinics")
+        raise CityAlreadySeeded(
+            f"the database already holds a city ({clinics:,} clinics; rows in "
+            f"{', '.join(held)}); seed with replace (imias seed --replace) to delete it, "
+            "and everything that refers to it, and generate a new one"
+        )
+
+
+async def _copy(
+    conn: asyncpg.Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    bars: _Bars,
+    batch_rows: int,
+) -> TableLoad:
+    bars.start(table)
+    began = time.perf_counter()
+    for i in range(0, len(rows), batch_rows):
+        chunk = rows[i : i + batch_rows]
+        await conn.copy_records_to_table(table, records=chunk, columns=columns)
+        bars.advance(table, len(chunk))
+    return TableLoad(table, len(rows), time.perf_counter() - began)
+
+
+async def _copy_patients(
+    conn: asyncpg.Connection,
+    stream: citygen.PatientStream,
+    total: int,
+    bars: _Bars,
+    batch_rows: int,
+) -> TableLoad:
+    """Generate the next batch in a thread while PostgreSQL takes this one."""
+    bars.start("patients")
+    began = time.perf_counter()
+    left = total
+
+    def next_batch() -> Awaitable[list[tuple[Any, ...]]] | None:
+        nonlocal left
+        count = min(batch_rows, left)
+        left -= count
+        return asyncio.ensure_future(asyncio.to_thread(stream.batch, count)) if count else None
+
+    pending = next_batch()
+    try:
+        while pending is not None:
+            rows = await pending
+            pending = next_batch()
+            await conn.copy_records_to_table("patients", records=rows, columns=PATIENT_COLUMNS)
+            bars.advance("patients", len(rows))
+    finally:
+        if pending is not None:  # the copy failed: let the generator thread finish first
+            await asyncio.gather(pending, return_exceptions=True)
+    return TableLoad("patients", total, time.perf_counter() - began)
+
+
+def _check_size(clinics: int, doctors: int, patients: int, days: int, batch_rows: int) -> None:
+    if clinics < 1:
+        raise ValueError("a city needs at least one clinic")
+    if doctors < clinics:
+        raise ValueError(f"every clinic needs a doctor: {doctors} doctors for {clinics} clinics")
+    if patients < 0 or days < 0:
+        raise ValueError("patients and days cannot be negative")
+    if batch_rows < 1:
+        raise ValueError("batch_rows must be at least 1")
+
+
+async def seed_city(
+    conn: asyncpg.Connection,
+    *,
+    clinics: int = 678,
+    doctors: int = 21_500,
+    patients: int = 100_000,
+    days: int = 14,
+    start: date | None = None,
+    seed: int = 1,
+    replace: bool = False,
+    progress: bool = False,
+    batch_rows: int = BATCH_ROWS,
+    console: Console | None = None,
+) -> SeedReport:
+    """Generate a city and load it into the migrated database behind ``conn``.
+
+    ``start`` (default: today in Moscow) is the first day of the schedules and the
+    day ages are counted on; the same ``seed`` and ``start`` give the same city.
+    One transaction: on any error nothing is left behind. Raises
+    :class:`CityAlreadySeeded` if the database holds a city and not ``replace``.
+    """
+    _check_size(clinics, doctors, patients, days, batch_rows)
+    if not replace:
+        await _refuse_if_seeded(conn)  # early, before any work; checked again under the lock
+    start = moscow_today() if start is None else start
+    began = time.perf_counter()
+    pools = citygen.name_pools()
+    rng = random.Random(f"imias-city-{seed}")
+    clinic_plan = citygen.plan_clinics(clinics, rng, pools)
+    doctor_plan = citygen.plan_doctors(clinic_plan, doctors, rng, pools)
+    templates, exceptions = citygen.plan_schedules(doctor_plan, start, days, rng)
+    stream = citygen.PatientStream(clinic_plan, start, seed, pools)
+    tables: list[tuple[str, Sequence[str], Sequence[tuple[Any, ...]]]] = [
+        ("specialties", cat.SPECIALTY_COLUMNS, [s.row() for s in cat.SPECIALTIES]),
+        ("clinics", CLINIC_COLUMNS, [c.row() for c in clinic_plan]),
+        ("doctors", DOCTOR_COLUMNS, [d.row() for d in doctor_plan]),
+        ("schedule_templates", TEMPLATE_COLUMNS, templates),
+        ("schedule_exceptions", EXCEPTION_COLUMNS, exceptions),
+    ]
+    loads: list[TableLoad] = []
+    with _Bars(progress, console) as bars:
+        for name, _, rows in tables:
+            bars.add(name, len(rows))
+        bars.add("patients", patients)
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _SEED_LOCK)
+            if not replace:
+                await _refuse_if_seeded(conn)
+            # Empty tables either way: RESTART IDENTITY makes the generated ids repeat.
+            await conn.execute(f"TRUNCATE {', '.join(BOOKING_TABLES)} RESTART IDENTITY CASCADE")
+            for name, columns, rows in tables:
+                loads.append(await _copy(conn, name, columns, rows, bars, batch_rows))
+            loads.append(await _copy_patients(conn, stream, patients, bars, batch_rows))
+    if not conn.is_in_transaction():  # the planner needs statistics for the new city
+        await conn.execute(f"ANALYZE {', '.join(name for name, _, _ in tables)}, patients")
+    size = await conn.fetchrow(
+        "SELECT pg_database_size(current_database()) AS bytes,"
+        " pg_size_pretty(pg_database_size(current_database())) AS pretty"
+    )
+    return SeedReport(
+        seed=seed,
+        start=start,
+        tables=tuple(loads),
+        seconds=time.perf_counter() - began,
+        database_bytes=size["bytes"],
+        database_size=size["pretty"],
+    )
+
+
+def run_seed(
+    database_url: str,
+    *,
+    clinics: int = 678,
+    doctors: int = 21_500,
+    patients: int = 100_000,
+    days: int = 14,
+    start: date | None = None,
+    seed: int = 1,
+    replace: bool = False,
+    progress: bool = True,
+    console: Console | None = None,
+) -> SeedReport:
+    """:func:`seed_city` over a new connection to ``database_url``, for the CLI.
+
+    With ``progress`` it draws the bars and prints the report table at the end.
+    """
+
+    async def main() -> SeedReport:
+        conn = await asyncpg.connect(database_url)
+        try:
+            return await seed_city(
+                conn,
+                clinics=clinics,
+                doctors=doctors,
+                patients=patients,
+                days=days,
+                start=start,
+                seed=seed,
+                replace=replace,
+                progress=progress,
+                console=console,
+            )
+        finally:
+            await conn.close()
+
+    report = asyncio.run(main())
+    if progress:
+        (console or Console()).print(report.render())
+    return report

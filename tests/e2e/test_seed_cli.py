@@ -1,0 +1,56 @@
+"""`imias seed` as an operator runs it, on the embedded default."""
+
+import asyncio
+import os
+import subprocess
+import sys
+
+import asyncpg
+
+from imias.platform.embedded import EmbeddedPostgres
+
+
+def _imias(data_dir, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMIAS_")}
+    env |= {"IMIAS_DATA_DIR": str(data_dir), "IMIAS_LOG_LEVEL": "WARNING"}
+    return subprocess.run(
+        [sys.executable, "-m", "imias.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+async def _counts(url: str) -> dict[str, int]:
+    conn = await asyncpg.connect(url)
+    try:
+        return {
+            table: await conn.fetchval(f"SELECT count(*) FROM {table}")
+            for table in ("clinics", "doctors", "patients")
+        }
+    finally:
+        await conn.close()
+
+
+def test_seed_loads_once_and_refuses_to_load_twice(tmp_path):
+    small = ("--clinics", "12", "--doctors", "150", "--patients", "1500")
+    first = _imias(tmp_path, "seed", *small)
+    assert first.returncode == 0, first.stderr
+    assert "patients" in first.stdout and "database size" in first.stdout
+
+    again = _imias(tmp_path, "seed", "--if-empty", *small)
+    assert again.returncode == 0
+    assert again.stdout.strip() == "a city is already loaded; nothing to do"
+
+    refused = _imias(tmp_path, "seed", *small)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().startswith("imias: error:")
+    assert "--replace" in refused.stderr and "Traceback" not in refused.stderr
+
+    pg = EmbeddedPostgres(tmp_path)
+    pg.start()
+    try:
+        assert asyncio.run(_counts(pg.url)) == {"clinics": 12, "doctors": 150, "patients": 1500}
+    finally:
+        pg.stop()
