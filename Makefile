@@ -28,7 +28,7 @@ demo: build
 	$(BIN)/imias serve
 
 test: build
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
+	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,244 @@
+"""Benchmark of the engine against its reference: ``python -m scheduler_core.bench``.
+
+Builds a city-sized calendar (21,500 doctors in 678 clinics over 30 specialties, 14
+days of 5-minute units from 08:00 to 20:00, morning or evening shifts, 15-30 minute
+slots, about 60% pre-booked with a seeded RNG) in the compiled engine, restores the
+reference from its snapshot, and runs each workload on both in the same process. Prints
+one JSON line per workload on stdout (``workload``, ``ratio`` = reference time / engine
+time, and per-implementation figures); progress goes to stderr. ``--quick`` runs a
+small city for CI. Timings are a benchmark, never a test assertion.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import random
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from . import compiled_calendar, reference
+from .flags import Channel, SlotFlag
+
+START_DAY = date(2025, 3, 3).toordinal()  # a Monday
+UNITS = 144  # 08:00-20:00 in 5-minute units
+# (name, share of doctors, slot length in units); therapists and paediatricians dominate
+SPECIALTIES = [("therapist", 0.28, 3), ("paediatrician", 0.18, 3), ("surgeon", 0.045, 4),
+               ("ophthalmologist", 0.04, 4), ("otolaryngologist", 0.035, 4),
+               ("neurologist", 0.035, 4), ("cardiologist", 0.03, 6),
+               ("gynaecologist", 0.04, 4), ("dentist", 0.04, 6), ("endocrinologist", 0.025, 6)]
+SPECIALTIES += [(f"specialist_{i}", 0.012, 6) for i in range(20)]
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def build_city(cls: Any, doctors: int, clinics: int, seed: int) -> tuple[Any, dict[str, Any]]:
+    rng = random.Random(seed)
+    cal = cls(START_DAY, days=14, unit_minutes=5, day_begins=8 * 60, units_per_day=UNITS)
+    weights = [w for _, w, _ in SPECIALTIES]
+    info: dict[str, Any] = {"by_specialty": {}, "clinics": clinics}
+    everyone = int(Channel.ANY)
+    booked = slots = 0
+    for doctor_id in range(1, doctors + 1):
+        spec = rng.choices(range(len(SPECIALTIES)), weights)[0]
+        clinic = rng.randrange(clinics) + 1
+        cal.add_doctor(doctor_id, clinic, spec + 1)
+        info["by_specialty"].setdefault(spec + 1, []).append(doctor_id)
+        length = SPECIALTIES[spec][2]
+        restrict = SlotFlag.REFERRAL if spec >= 6 else 0
+        shift = rng.randrange(2)
+        for offset in range(14):
+            day = START_DAY + offset
+            if offset % 7 == 6:  # Sundays closed
+                continue
+            first = (offset + shift) % 2 * 72  # alternate morning and evening shifts
+            count = 72 // length
+            web = count - 2
+            cal.open(doctor_id, day, first, length, everyone | restrict, web)
+            cal.open(doctor_id, day, first + web * length, length,
+                     SlotFlag.REGISTRAR | SlotFlag.PHONE | SlotFlag.URGENT, 2)
+            slots += count
+            for i in range(count):
+                if rng.random() < 0.6:
+                    cal.book(doctor_id, day, first + i * length, length,
+                             channel=Channel.REGISTRAR, entitled=96)
+                    booked += 1
+    info["slots"], info["booked"] = slots, booked
+    return cal, info
+
+
+def timed(fn: Callable[[int], object], reps: int) -> list[float]:
+    """Per-call wall times in microseconds."""
+    out = []
+    clock = time.perf_counter_ns
+    for i in range(reps):
+        t0 = clock()
+        fn(i)
+        out.append((clock() - t0) / 1000)
+    return out
+
+
+def summary(prefix: str, samples: list[float]) -> dict[str, float]:
+    samples = sorted(samples)
+    med = statistics.median(samples)
+    return {
+        f"{prefix}_median_us": round(med, 3),
+        f"{prefix}_p99_us": round(samples[min(len(samples) - 1, int(len(samples) * 0.99))], 3),
+        f"{prefix}_ops_per_s": round(1e6 / med, 1) if med else None,
+        f"{prefix}_reps": len(samples),
+    }
+
+
+def emit(workload: str, engine: list[float], ref: list[float], **extra: Any) -> None:
+    line = {"workload": workload, **summary("engine", engine), **summary("reference", ref)}
+    line["ratio"] = round(statistics.median(ref) / statistics.median(engine), 1)
+    line.update(extra)
+    print(json.dumps(line), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scheduler_core.bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a small city, for CI")
+    parser.add_argument("--seed", type=int, default=20250303)
+    args = parser.parse_args(argv)
+    doctors, clinics = (600, 20) if args.quick else (21_500, 678)
+    scale = 0.05 if args.quick else 1.0
+    Engine, Reference = compiled_calendar(), reference.Calendar
+
+    log(f"building a city of {doctors} doctors in {clinics} clinics (engine)")
+    t0 = time.perf_counter()
+    eng, info = build_city(Engine, doctors, clinics, args.seed)
+    log(f"built in {time.perf_counter() - t0:.1f}s: {info['slots']} slots, "
+        f"{info['booked']} booked ({info['booked'] / info['slots']:.0%})")
+    snap = eng.snapshot()
+    log("restoring the reference from the engine's snapshot")
+    t0 = time.perf_counter()
+    ref = Reference.restore(snap)
+    ref_restore = [(time.perf_counter() - t0) * 1e6]
+    assert ref.snapshot() == snap, "reference and engine disagree on the city"
+    rng = random.Random(args.seed + 1)
+    web = int(Channel.WEB)
+
+    # -- earliest k=10 over one specialty with a channel filter ---------------------------
+    open_to_all = [kv for kv in info["by_specialty"].items() if kv[0] <= 6]  # no referral
+    spec, members = min(open_to_all, key=lambda kv: abs(len(kv[1]) - 850 * doctors / 21_500))
+    log(f"earliest k=10, specialty {spec} ({len(members)} doctors), channel web")
+
+    def earliest_spec(cal: Any) -> Callable[[int], object]:
+        return lambda i: cal.earliest(10, specialty_id=spec, channel=web,
+                                      first_day=START_DAY + i % 7)
+
+    assert earliest_spec(eng)(0) == earliest_spec(ref)(0)
+    emit("earliest_specialty", timed(earliest_spec(eng), 5_000),
+         timed(earliest_spec(ref), 20 if args.quick else 5), doctors=len(members), days=14)
+
+    # -- earliest k=10 over the whole city -------------------------------------------------
+    log("earliest k=10, whole city")
+
+    def earliest_city(cal: Any) -> Callable[[int], object]:
+        return lambda i: cal.earliest(10, channel=web, first_day=START_DAY + i % 7)
+
+    assert earliest_city(eng)(3) == earliest_city(ref)(3)
+    emit("earliest_city", timed(earliest_city(eng), 1_000),
+         timed(earliest_city(ref), 10 if args.quick else 2), doctors=doctors, days=14)
+
+    # -- count_free for one clinic, 14 days ------------------------------------------------
+    log("count_free, one clinic, 14 days")
+
+    def count(cal: Any) -> Callable[[int], object]:
+        return lambda i: cal.count_free(clinic_id=1 + i % clinics, channel=web, entitled=0)
+
+    assert count(eng)(5) == count(ref)(5)
+    emit("count_free_clinic", timed(count(eng), 5_000), timed(count(ref), 20),
+         doctors_per_clinic=round(doctors / clinics))
+
+    # -- snapshot and restore of the whole city -------------------------------------------
+    log("snapshot and restore")
+    snap = eng.snapshot()
+    ref_now = ref
+    emit("snapshot", timed(lambda i: eng.snapshot(), 10), timed(lambda i: ref_now.snapshot(), 1),
+         bytes=len(snap))
+    emit("restore", timed(lambda i: Engine.restore(snap), 10), ref_restore, bytes=len(snap))
+
+    # -- single-doctor find + hold + confirm, one request = three facade calls ------------
+    log("find + hold + confirm")
+
+    def request(cal: Any, tag: str) -> Callable[[int], object]:
+        def run(i: int) -> object:
+            doctor = rng.randrange(doctors) + 1
+            slot = cal.find(doctor, START_DAY + rng.randrange(14), channel=web, now=1000.0)
+            if slot is not None:
+                token = f"{tag}{i}"
+                cal.hold(slot.doctor_id, slot.day, slot.start, slot.length, token, 1300.0,
+                         channel=web)
+                cal.confirm(slot.doctor_id, slot.day, slot.start, token)
+            return slot
+        return run
+
+    emit("find_hold_confirm", timed(request(eng, "e"), int(20_000 * max(scale, 0.1))),
+         timed(request(ref, "r"), int(2_000 * max(scale, 0.1))))
+
+    # -- one allocation call (book), the pure call cost through the facade ----------------
+    log("single allocation calls")
+    targets = []
+    probe = Engine.restore(eng.snapshot())
+    for _ in range(5_000 if args.quick else 100_000):
+        slot = probe.find(rng.randrange(doctors) + 1, START_DAY + rng.randrange(14), channel=web)
+        if slot is not None:
+            probe.book(*_args(slot), channel=web)
+            targets.append(_args(slot))
+    per_call = []
+    for _ in range(5):
+        book = Engine.restore(eng.snapshot()).book
+        t0 = time.perf_counter_ns()
+        for d, day, s, n in targets:
+            book(d, day, s, n, channel=web)
+        per_call.append((time.perf_counter_ns() - t0) / len(targets) / 1000)
+    ref_call = []
+    for _ in range(500 if args.quick else 2_000):
+        slot = ref.find(rng.randrange(doctors) + 1, START_DAY + rng.randrange(14), channel=web)
+        if slot is not None:
+            t0 = time.perf_counter_ns()
+            ref.book(*_args(slot), channel=web)
+            ref_call.append((time.perf_counter_ns() - t0) / 1000)
+    emit("book_call", per_call, ref_call, calls=len(targets),
+         note="engine: one Calendar.book per call in a Python loop, loop included, median of "
+              "5 passes; reference: each call timed alone")
+
+    # -- memory of the city calendar -------------------------------------------------------
+    log("memory (tracemalloc over a restore)")
+    del ref
+    gc.collect()
+    sizes = {}
+    for name, cls in (("engine", Engine), ("reference", Reference)):
+        tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0]
+        cal = cls.restore(snap)
+        sizes[name] = tracemalloc.get_traced_memory()[0] - base
+        tracemalloc.stop()
+        del cal
+        gc.collect()
+    print(json.dumps({
+        "workload": "memory", "engine_bytes": sizes["engine"],
+        "reference_bytes": sizes["reference"], "snapshot_bytes": len(snap),
+        "engine_mb": round(sizes["engine"] / 2**20, 1),
+        "ratio": round(sizes["reference"] / sizes["engine"], 1),
+    }), flush=True)
+    log("done")
+    return 0
+
+
+def _args(slot: Any) -> tuple[int, int, int, int]:
+    return slot.doctor_id, slot.day, slot.start, slot.length
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
