@@ -1,0 +1,142 @@
+"""Build a worker's engine from the database: schedules minus active appointments.
+
+This is the start-up path of DESIGN.md ("at start a worker rebuilds its core from
+the database"). The engine works in each clinic's local wall time: day = the local
+date's ordinal, unit = (local minute - ``day_begins``) / ``unit_minutes``. Working
+time outside the calendar's hours and appointments that do not sit on the engine's
+slots are counted in the report, not silently dropped: the database stays the
+arbiter for them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+import scheduler_core
+from imias.booking import repository
+from imias.booking.schedules import ScheduleException, Template, expand, slot_flags, to_local
+from scheduler_core import Channel, SchedulerError
+from scheduler_core.flags import ENTITLED_ALL
+
+log = logging.getLogger("imias.booking.calendar")
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """The engine's shape: days in the window and the hours a day covers."""
+
+    days: int = 14
+    unit_minutes: int = 5
+    day_begins: int = 8 * 60  # 08:00 local
+    day_ends: int = 20 * 60  # 20:00 local
+
+    @property
+    def units_per_day(self) -> int:
+        return (self.day_ends - self.day_begins) // self.unit_minutes
+
+    def unit_of(self, minute: int) -> int:
+        return (minute - self.day_begins) // self.unit_minutes
+
+
+@dataclass
+class LoadReport:
+    doctors: int = 0
+    slots: int = 0
+    appointments: int = 0
+    clipped_blocks: int = 0
+    unplaced_appointments: int = 0
+    seconds: float = 0.0
+
+
+async def load_calendar(
+    conn: asyncpg.Connection,
+    first_day: date,
+    geometry: Geometry | None = None,
+    calendar_class: type | None = None,
+) -> tuple[object, LoadReport]:
+    """A calendar of ``geometry.days`` local days from ``first_day``, with every active
+    doctor's working time opened as slots and every active appointment booked."""
+    geometry = geometry or Geometry()
+    cls = calendar_class or scheduler_core.Calendar
+    began = time.perf_counter()
+    last_day = first_day + timedelta(days=geometry.days - 1)
+    cal = cls(
+        first_day.toordinal(),
+        days=geometry.days,
+        unit_minutes=geometry.unit_minutes,
+        day_begins=geometry.day_begins,
+        units_per_day=geometry.units_per_day,
+    )
+    report = LoadReport()
+    doctors = await repository.doctors_for_calendar(conn)
+    templates = [
+        Template(**dict(r)) for r in await repository.templates_in_window(conn, first_day, last_day)
+    ]
+    exceptions = [
+        ScheduleException(**dict(r))
+        for r in await repository.exceptions_in_window(conn, first_day, last_day)
+    ]
+    blocks = expand(templates, exceptions, first_day, geometry.days)
+    zones: dict[int, ZoneInfo] = {}
+    for row in doctors:
+        doctor_id = row["id"]
+        cal.add_doctor(doctor_id, row["clinic_id"], row["specialty_id"])
+        zones[doctor_id] = ZoneInfo(row["time_zone"])  # instances are cached by key
+        report.doctors += 1
+        length = row["slot_minutes"] // geometry.unit_minutes
+        for block in blocks.get(doctor_id, ()):
+            start = max(block.start, geometry.day_begins)
+            end = min(block.end, geometry.day_ends)
+            if (start, end) != (block.start, block.end):
+                report.clipped_blocks += 1
+            count = (end - start) // row["slot_minutes"]
+            if count < 1:
+                continue
+            flags = slot_flags(block, needs_referral=not row["self_referral"])
+            cal.open(
+                doctor_id, block.day.toordinal(), geometry.unit_of(start), length, flags, count
+            )
+            report.slots += count
+    since = datetime.combine(first_day, datetime.min.time(), tzinfo=UTC) - timedelta(days=1)
+    until = since + timedelta(days=geometry.days + 2)
+    for row in await repository.active_appointments_between(conn, since, until):
+        zone = zones.get(row["doctor_id"])
+        if zone is None:
+            report.unplaced_appointments += 1
+            continue
+        day, minute = to_local(row["starts_at"], zone)
+        if not first_day <= day <= last_day:
+            continue
+        minutes = int((row["ends_at"] - row["starts_at"]).total_seconds() // 60)
+        try:
+            cal.book(
+                row["doctor_id"],
+                day.toordinal(),
+                geometry.unit_of(minute),
+                minutes // geometry.unit_minutes,
+                channel=int(Channel.ANY),
+                entitled=ENTITLED_ALL,
+            )
+            report.appointments += 1
+        except SchedulerError as exc:
+            report.unplaced_appointments += 1
+            log.warning("appointment %s not placed in the engine: %s", row["id"], exc)
+    report.seconds = time.perf_counter() - began
+    log.info(
+        "engine loaded: %d doctors, %d slots, %d appointments in %.2fs",
+        report.doctors,
+        report.slots,
+        report.appointments,
+        report.seconds,
+        extra={
+            "clipped_blocks": report.clipped_blocks,
+            "unplaced_appointments": report.unplaced_appointments,
+        },
+    )
+    return cal, report

@@ -1,0 +1,66 @@
+"""SQL of the booking domain (asyncpg, ``$n`` parameters, no string-built values)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import asyncpg
+
+DOCTORS_FOR_CALENDAR = """
+SELECT d.clinic_id, d.id, d.specialty_id, d.slot_minutes, s.self_referral, c.time_zone
+  FROM doctors d
+  JOIN specialties s ON s.id = d.specialty_id
+  JOIN clinics c ON c.id = d.clinic_id
+ WHERE d.active
+ ORDER BY d.id
+"""
+
+TEMPLATES_IN_WINDOW = """
+SELECT doctor_id, weekday, starts, ends, channels, urgent, valid_from, valid_to
+  FROM schedule_templates
+ WHERE valid_from <= $2 AND (valid_to IS NULL OR valid_to >= $1)
+"""
+
+EXCEPTIONS_IN_WINDOW = """
+SELECT doctor_id, day, kind, starts, ends, channels
+  FROM schedule_exceptions
+ WHERE day BETWEEN $1 AND $2
+"""
+
+ACTIVE_APPOINTMENTS_BETWEEN = """
+SELECT clinic_id, id, doctor_id, starts_at, ends_at
+  FROM appointments
+ WHERE status IN ('booked', 'arrived') AND starts_at >= $1 AND starts_at < $2
+"""
+
+
+async def doctors_for_calendar(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(DOCTORS_FOR_CALENDAR)
+
+
+async def templates_in_window(
+    conn: asyncpg.Connection, first_day: date, last_day: date
+) -> list[asyncpg.Record]:
+    return await conn.fetch(TEMPLATES_IN_WINDOW, first_day, last_day)
+
+
+async def exceptions_in_window(
+    conn: asyncpg.Connection, first_day: date, last_day: date
+) -> list[asyncpg.Record]:
+    return await conn.fetch(EXCEPTIONS_IN_WINDOW, first_day, last_day)
+
+
+async def active_appointments_between(
+    conn: asyncpg.Connection, since: datetime, until: datetime
+) -> list[asyncpg.Record]:
+    return await conn.fetch(ACTIVE_APPOINTMENTS_BETWEEN, since, until)
+
+
+# Every named query of this module, so a test can prepare them all against the
+# migrated database and a broken column fails CI rather than production.
+QUERIES = {
+    "doctors_for_calendar": DOCTORS_FOR_CALENDAR,
+    "templates_in_window": TEMPLATES_IN_WINDOW,
+    "exceptions_in_window": EXCEPTIONS_IN_WINDOW,
+    "active_appointments_between": ACTIVE_APPOINTMENTS_BETWEEN,
+}
