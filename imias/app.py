@@ -17,6 +17,7 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 
 from imias import __version__
+from imias.booking.engine import Engine
 from imias.platform.cache import create_redis
 from imias.platform.db import create_pool
 from imias.platform.embedded import Servers, start_servers
@@ -29,10 +30,8 @@ log = logging.getLogger("imias.app")
 
 
 async def check_engine(state: State) -> dict[str, Any]:
-    """The slot-allocation engine is importable and which implementation runs."""
-    import scheduler_core
-
-    return {"implementation": scheduler_core.IMPLEMENTATION}
+    """The worker's engine is loaded: which implementation, what it holds."""
+    return state.engine.health()
 
 
 def create_app(settings: Settings) -> Litestar:
@@ -48,9 +47,12 @@ def create_app(settings: Settings) -> Litestar:
             database_url, redis_url = servers.database_url, servers.redis_url
         app.state.db = await create_pool(database_url, settings.db_pool_size)
         app.state.redis = create_redis(redis_url)
+        app.state.engine = Engine(settings.time_zone)
+        app.state.engine.start_loading(app.state.db)
         try:
             yield
         finally:
+            await app.state.engine.stop()
             await app.state.redis.aclose()
             await asyncio.wait_for(app.state.db.close(), timeout=10)
             if servers is not None:

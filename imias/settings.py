@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Mapping
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import msgspec
 from msgspec import Meta
@@ -47,6 +48,15 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     db_pool_size: PoolSize = 10
     health_timeout: Seconds = 1.0
     demo: bool = False
+    time_zone: str = "Europe/Moscow"
+
+    def __post_init__(self) -> None:
+        try:
+            ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                "not a known IANA time zone (e.g. Europe/Moscow) - at `$.time_zone`"
+            ) from None
 
     @property
     def embedded_database(self) -> bool:

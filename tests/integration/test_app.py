@@ -43,6 +43,7 @@ async def client(database_url, redis_url, tmp_path):
     for handler in (greet, refuse, crash):
         app.register(handler)
     async with AsyncTestClient(app) as test_client:
+        await app.state.engine.wait_loaded()
         yield test_client
 
 

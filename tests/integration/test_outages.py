@@ -21,7 +21,9 @@ def own_redis(tmp_path_factory):
 
 async def test_killed_embedded_redis_is_503_naming_redis_then_recovers(database_url, own_redis):
     settings = load_settings({}, database_url=database_url, redis_url=own_redis.url)
-    async with AsyncTestClient(create_app(settings)) as client:
+    app = create_app(settings)
+    async with AsyncTestClient(app) as client:
+        await app.state.engine.wait_loaded()
         await own_redis_data(own_redis)
         assert (await client.get("/health")).json()["redis"] == "ok"
         pid = own_redis.pid()
@@ -60,9 +62,13 @@ async def test_unreachable_database_is_503_naming_the_database(redis_url, tmp_pa
     settings = load_settings(
         {}, database_url="postgresql://postgres@127.0.0.1:1/imias", redis_url=redis_url
     )
-    async with AsyncTestClient(create_app(settings)) as client:
+    app = create_app(settings)
+    async with AsyncTestClient(app) as client:
+        await app.state.engine.wait_loaded()
         response = await client.get("/health")
     assert response.status_code == 503
     body = response.json()
-    assert body["failing"] == ["database"]
+    # The engine is built from the database, so it cannot load either.
+    assert body["failing"] == ["database", "engine"]
     assert body["database"] == "down" and body["redis"] == "ok"
+    assert body["engine_error"].startswith("load failed")

@@ -1,0 +1,106 @@
+"""The worker's engine: built from the database at start, reported in /health.
+
+Each worker process holds one :class:`Engine`. It starts empty, is loaded in the
+background once the app has its pool (so a worker answers /health while it loads),
+and says what it holds. Searches and holds arrive with the booking API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+import scheduler_core
+from imias.booking.calendar_loader import Geometry, LoadReport, load_calendar
+
+log = logging.getLogger("imias.booking.engine")
+
+
+class EngineNotReady(RuntimeError):
+    """The engine has not finished loading, or its last load failed."""
+
+
+class Engine:
+    def __init__(self, time_zone: str = "Europe/Moscow", geometry: Geometry | None = None):
+        self.zone = ZoneInfo(time_zone)
+        self.geometry = geometry or Geometry()
+        self.calendar: Any = None
+        self.report: LoadReport | None = None
+        self.loaded_at: datetime | None = None
+        self.error: str | None = None
+        self.first_day: date | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def today(self) -> date:
+        return datetime.now(self.zone).date()
+
+    async def load(self, pool: asyncpg.Pool) -> None:
+        """Rebuild the calendar from the database; keep the old one if this fails."""
+        first_day = self.today()
+        try:
+            async with pool.acquire() as conn:
+                calendar, report = await load_calendar(conn, first_day, self.geometry)
+        except Exception as exc:
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.exception("engine load failed")
+            raise
+        self.calendar, self.report, self.first_day = calendar, report, first_day
+        self.loaded_at = datetime.now(UTC)
+        self.error = None
+
+    def start_loading(self, pool: asyncpg.Pool) -> None:
+        async def run() -> None:
+            try:
+                await self.load(pool)
+            except Exception:  # recorded in self.error, reported by /health
+                pass
+
+        self._task = asyncio.create_task(run(), name="imias-engine-load")
+
+    async def wait_loaded(self, timeout: float = 60.0) -> None:
+        """Wait for the load started by :meth:`start_loading` to end, well or not (for
+        tests and tools; it polls, so it works from another event loop too)."""
+        deadline = time.monotonic() + timeout
+        while self._task is not None and not self._task.done():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the engine did not finish loading")
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+    def health(self) -> dict[str, Any]:
+        """Details for /health; raises :class:`EngineNotReady` when not serving."""
+        if self.calendar is None:
+            if self.error:
+                raise EngineNotReady(f"load failed: {self.error}")
+            if self._task is not None and not self._task.done():
+                raise EngineNotReady("loading")
+            raise EngineNotReady("not loaded")
+        details: dict[str, Any] = {
+            "implementation": scheduler_core.IMPLEMENTATION,
+            "first_day": self.first_day.isoformat() if self.first_day else None,
+            "days": self.geometry.days,
+            "loaded_at": self.loaded_at.isoformat() if self.loaded_at else None,
+        }
+        if self.report is not None:
+            details |= {
+                "doctors": self.report.doctors,
+                "slots": self.report.slots,
+                "appointments": self.report.appointments,
+                "load_seconds": round(self.report.seconds, 3),
+            }
+        if self.error:
+            details["last_error"] = self.error
+        return details
