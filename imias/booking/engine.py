@@ -63,7 +63,7 @@ class Engine:
 
         self._task = asyncio.create_task(run(), name="imias-engine-load")
 
-    async def wait_loaded(self, timeout: float = 60.0) -> None:
+    async def wait_loaded(self, timeout: float = 60.0) -> None:  # noqa: ASYNC109
         """Wait for the load started by :meth:`start_loading` to end, well or not (for
         tests and tools; it polls, so it works from another event loop too)."""
         deadline = time.monotonic() + timeout
