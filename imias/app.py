@@ -17,6 +17,7 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 
 from imias import __version__
+from imias.booking.api import DirectoryController, SearchController
 from imias.booking.engine import Engine
 from imias.platform.cache import create_redis
 from imias.platform.db import create_pool
@@ -70,7 +71,7 @@ def create_app(settings: Settings) -> Litestar:
         }
     )
     app = Litestar(
-        route_handlers=[health],
+        route_handlers=[health, DirectoryController, SearchController],
         lifespan=[lifespan],
         state=state,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

@@ -18,6 +18,7 @@ import asyncpg
 
 import scheduler_core
 from imias.booking.calendar_loader import Geometry, LoadReport, load_calendar
+from imias.booking.directory import Directory
 
 log = logging.getLogger("imias.booking.engine")
 
@@ -31,6 +32,7 @@ class Engine:
         self.zone = ZoneInfo(time_zone)
         self.geometry = geometry or Geometry()
         self.calendar: Any = None
+        self.directory = Directory()
         self.report: LoadReport | None = None
         self.loaded_at: datetime | None = None
         self.error: str | None = None
@@ -46,11 +48,13 @@ class Engine:
         try:
             async with pool.acquire() as conn:
                 calendar, report = await load_calendar(conn, first_day, self.geometry)
+                directory = await Directory.load(conn)
         except Exception as exc:
             self.error = f"{type(exc).__name__}: {exc}"
             log.exception("engine load failed")
             raise
         self.calendar, self.report, self.first_day = calendar, report, first_day
+        self.directory = directory
         self.loaded_at = datetime.now(UTC)
         self.error = None
 

@@ -1,0 +1,216 @@
+"""Search answered by the engine: free slots, and the nearest clinics with free time.
+
+The engine works in local wall time (day ordinal, unit); answers leave here as UTC
+instants plus the clinic's local time. A slot that has already begun today is never
+offered. Patient channels search without entitlements: referral-only and urgent
+slots are for those who hold a referral or are sent by the registrar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from imias.booking.directory import Clinic, Directory
+from imias.booking.engine import Engine
+from imias.booking.schedules import to_utc
+from imias.platform.problems import ProblemError
+
+MAX_SCAN = 4096  # the most slots looked at for today before giving up on today
+
+
+class FreeSlot(msgspec.Struct, frozen=True):
+    doctor_id: int
+    doctor_name: str
+    clinic_id: int
+    clinic_name: str
+    specialty: str
+    room: str | None
+    starts_at: datetime
+    ends_at: datetime
+    local_start: str  # the clinic's wall time, e.g. "2026-11-30T08:15"
+
+
+class ClinicWithTime(msgspec.Struct, frozen=True):
+    id: int
+    name: str
+    address: str
+    district: str
+    kind: str
+    lat: float
+    lon: float
+    distance_km: float
+    earliest: FreeSlot | None
+
+
+def _ready(engine: Engine) -> object:
+    if engine.calendar is None:
+        raise ProblemError(
+            503,
+            "engine_loading",
+            "The schedule is being loaded; try again in a few seconds.",
+            headers={"Retry-After": "2"},
+        )
+    return engine.calendar
+
+
+def window(engine: Engine, first: date | None, last: date | None) -> tuple[date, date]:
+    """The requested days clamped to the engine's window; 400 when nothing is left."""
+    assert engine.first_day is not None
+    today = engine.today()
+    begin = max(first or today, today, engine.first_day)
+    end = min(last or date.max, engine.first_day + timedelta(days=engine.geometry.days - 1))
+    if first and last and last < first:
+        raise ProblemError(400, "invalid_range", "'to' is before 'from'.")
+    if begin > end:
+        raise ProblemError(
+            400,
+            "outside_window",
+            f"Appointments can be searched from {today.isoformat()} to {end.isoformat()}.",
+        )
+    return begin, end
+
+
+def to_free_slot(engine: Engine, slot: object) -> FreeSlot:
+    directory = engine.directory
+    doctor = directory.doctors[slot.doctor_id]  # type: ignore[attr-defined]
+    clinic = directory.clinics[doctor.clinic_id]
+    zone = ZoneInfo(clinic.time_zone)
+    day = date.fromordinal(slot.day)  # type: ignore[attr-defined]
+    g = engine.geometry
+    minute = g.day_begins + slot.start * g.unit_minutes  # type: ignore[attr-defined]
+    starts = to_utc(day, minute, zone)
+    ends = starts + timedelta(minutes=slot.length * g.unit_minutes)  # type: ignore[attr-defined]
+    return FreeSlot(
+        doctor_id=doctor.id,
+        doctor_name=doctor.full_name,
+        clinic_id=clinic.id,
+        clinic_name=clinic.name,
+        specialty=directory.specialties[doctor.specialty_id].code,
+        room=doctor.room,
+        starts_at=starts,
+        ends_at=ends,
+        local_start=starts.astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
+    )
+
+
+def earliest(
+    engine: Engine,
+    k: int,
+    *,
+    specialty_id: int | None,
+    clinic_ids: Sequence[int] | None,
+    first: date,
+    last: date,
+    channel: int,
+    now: datetime | None = None,
+) -> list[FreeSlot]:
+    """The ``k`` earliest free slots, none of which has begun."""
+    cal = _ready(engine)
+    now = now or datetime.now(UTC)
+    found: list[FreeSlot] = []
+    query = {
+        "specialty_id": specialty_id,
+        "clinic_ids": clinic_ids,
+        "length": None,
+        "channel": channel,
+        "entitled": 0,
+    }
+    day = first
+    if first == engine.today():
+        # Today: slots that have begun are still free in the engine; skip past them.
+        ask = k
+        while True:
+            raw = cal.earliest(
+                ask, first_day=first.toordinal(), last_day=first.toordinal(), **query
+            )  # type: ignore[attr-defined]
+            future = [s for s in map(lambda r: to_free_slot(engine, r), raw) if s.starts_at > now]
+            if len(future) >= k or len(raw) < ask or ask >= MAX_SCAN:
+                found = future[:k]
+                break
+            ask = min(ask * 4, MAX_SCAN)
+        day = first + timedelta(days=1)
+    if len(found) < k and day <= last:
+        raw = cal.earliest(
+            k - len(found), first_day=day.toordinal(), last_day=last.toordinal(), **query
+        )  # type: ignore[attr-defined]
+        found.extend(to_free_slot(engine, r) for r in raw)
+    return found
+
+
+def nearest_clinics(
+    engine: Engine,
+    lat: float,
+    lon: float,
+    *,
+    specialty_id: int,
+    limit: int,
+    first: date,
+    last: date,
+    channel: int,
+) -> list[ClinicWithTime]:
+    """The ``limit`` nearest clinics that have doctors of the specialty, each with its
+    earliest free slot (or none in the window)."""
+    directory: Directory = engine.directory
+    answer: list[ClinicWithTime] = []
+    for distance, clinic in directory.nearest_offering(lat, lon, specialty_id, limit):
+        slots = earliest(
+            engine,
+            1,
+            specialty_id=specialty_id,
+            clinic_ids=[clinic.id],
+            first=first,
+            last=last,
+            channel=channel,
+        )
+        answer.append(_with_time(clinic, distance, slots[0] if slots else None))
+    return answer
+
+
+def _with_time(clinic: Clinic, distance: float, slot: FreeSlot | None) -> ClinicWithTime:
+    return ClinicWithTime(
+        id=clinic.id,
+        name=clinic.name,
+        address=clinic.address,
+        district=clinic.district,
+        kind=clinic.kind,
+        lat=clinic.lat,
+        lon=clinic.lon,
+        distance_km=round(distance, 2),
+        earliest=slot,
+    )
+
+
+def doctor_slots(
+    engine: Engine,
+    doctor_id: int,
+    k: int,
+    *,
+    first: date,
+    last: date,
+    channel: int,
+    now: datetime | None = None,
+) -> list[FreeSlot]:
+    """The ``k`` earliest free slots of one doctor, none of which has begun."""
+    cal = _ready(engine)
+    if doctor_id not in engine.directory.doctors or not cal.has_doctor(doctor_id):  # type: ignore[attr-defined]
+        raise ProblemError(404, "unknown_doctor", f"There is no doctor {doctor_id}.")
+    now = now or datetime.now(UTC)
+    found: list[FreeSlot] = []
+    day, start, units = first.toordinal(), 0, engine.geometry.units_per_day
+    while len(found) < k:
+        if start >= units:
+            day, start = day + 1, 0
+        if day > last.toordinal():
+            break
+        slot = cal.find(doctor_id, day, start, None, channel=channel, entitled=0)  # type: ignore[attr-defined]
+        if slot is None or slot.day > last.toordinal():
+            break
+        day, start = slot.day, slot.start + slot.length
+        free = to_free_slot(engine, slot)
+        if free.starts_at > now:
+            found.append(free)
+    return found
