@@ -7,8 +7,16 @@ Layout (doctor-major, ring position ``p = day % days``, row ``r = idx * days + p
 * ``busy / held / starts[r * B + (u >> 3)]``  bitmaps (held or booked / held / first unit
   of a hold or appointment), exactly the snapshot's arrays, so snapshot and restore are
   memcpy;
-* ``first_free[r]`` the first free slot start (U if none) and ``free_count[r]`` the number
-  of free slot starts, kept up to date so a day with nothing free is skipped in O(1).
+* ``meta[p * cap + idx]`` (day-major, so a scan of many doctors on one day reads it
+  sequentially) a summary of row ``r``: ``first`` the first free slot start (U if none),
+  ``count`` the number of free slot starts, so a day with nothing free is skipped in O(1),
+  and ``summ`` the channel bits of the free slot starts by restriction class (bits 0-4:
+  unrestricted slots, 5-9: REFERRAL slots, 10-14: URGENT slots; a slot needing both is in
+  both groups) so a day with nothing the caller may take is skipped in O(1) too. ``summ``
+  is exact or a superset marked DIRTY (taking a slot only sets DIRTY, to keep hold and book
+  O(1)); a query recomputes a dirty row's summary before trusting a hit;
+* ``htab`` doctor id -> internal index, an open-addressing hash table of C structs (the
+  lookup on every call touches one cache line, not a dict, a key and a value object).
 
 Every public method checks its arguments at the boundary (the inner loops run without
 bounds checks) and raises the exceptions of ``scheduler_core.errors``. Rules, refusal
@@ -16,13 +24,16 @@ order and the clock are documented in ``scheduler_core.reference`` (the specific
 """
 
 from cpython cimport array
+from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
+from cpython.float cimport PyFloat_CheckExact
+from cpython.ref cimport Py_DECREF, Py_INCREF, PyObject
+from cpython.unicode cimport PyUnicode_CheckExact, PyUnicode_GET_LENGTH
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_RawFree, PyMem_RawMalloc, PyMem_RawRealloc
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint64_t
 from libc.string cimport memcpy, memset
 
 import array as _pyarray
-import heapq
 import math
 import sys
 
@@ -42,6 +53,22 @@ from scheduler_core.errors import (
 )
 from scheduler_core.values import HoldInfo, Slot
 
+cdef extern from *:
+    """
+    #if defined(__GNUC__) || defined(__clang__)
+    #define imias_ctz(x) __builtin_ctz(x)
+    #define imias_prefetch(p) __builtin_prefetch((const void*)(p))
+    #else
+    static int imias_ctz(unsigned int x) { int n = 0; while (!(x & 1u)) { x >>= 1; ++n; } return n; }
+    #define imias_prefetch(p) ((void)0)
+    #endif
+    """
+    int imias_ctz(unsigned int x) noexcept nogil
+    void imias_prefetch(const void* p) noexcept nogil
+    bint PyUnicode_IS_ASCII(object o)
+
+_HASH_MODULUS = sys.hash_info.modulus
+
 if sys.byteorder != "little":  # pragma: no cover - the snapshot is little-endian memcpy
     raise ImportError("scheduler_core._engine needs a little-endian machine")
 
@@ -51,6 +78,12 @@ cdef enum:
     URG = 0x40
     CH_MASK = 0x1F
     RESTRICT = 0x60
+
+cdef enum:
+    G_REF = 5       # shift of the REFERRAL group in Meta.summ
+    G_URG = 10      # shift of the URGENT group
+    DIRTY = 0x8000  # summ may be a superset: recompute before trusting a hit
+    MAX_TOKEN = 1024
 
 cdef enum:
     R_OK = 0
@@ -72,6 +105,35 @@ cdef inline void set_bit(uint8_t* m, int u) noexcept nogil:
 
 cdef inline void clear_bit(uint8_t* m, int u) noexcept nogil:
     m[u >> 3] &= <uint8_t>~(1 << (u & 7))
+
+cdef struct Meta:
+    uint16_t first   # first free slot start, U if none
+    uint16_t count   # free slot starts
+    uint16_t summ    # channel bits of free slot starts by restriction class, see above
+
+cdef struct Expiry:
+    double at
+    PyObject* token  # a strong reference
+
+cdef struct HEntry:
+    int64_t key
+    int64_t idx      # -1: empty
+
+cdef inline uint16_t sbits(uint8_t f) noexcept nogil:
+    """The summary bits of a free slot start with flags f."""
+    cdef uint16_t c = f & CH_MASK
+    if not (f & RESTRICT):
+        return c
+    return ((c << G_REF) if f & REF else 0) | ((c << G_URG) if f & URG else 0)
+
+cdef inline uint16_t smask(int ch, int ent) noexcept nogil:
+    """The summary bits any slot start the caller may take has one of."""
+    cdef uint16_t c = ch & CH_MASK
+    return c | ((c << G_REF) if ent & REF else 0) | ((c << G_URG) if ent & URG else 0)
+
+cdef inline uint64_t hmix(int64_t key) noexcept nogil:
+    cdef uint64_t h = <uint64_t>key * 0x9E3779B97F4A7C15ULL
+    return h ^ (h >> 29)
 
 cdef inline bint slot_ok(uint8_t f, int ch, int ent) noexcept nogil:
     """A free slot start the caller may take as a whole slot (busy checked apart)."""
@@ -95,20 +157,25 @@ cdef class Calendar:
     cdef uint8_t* busy
     cdef uint8_t* held
     cdef uint8_t* starts
-    cdef uint16_t* first_free
-    cdef uint16_t* free_count
+    cdef Meta* meta
+    cdef HEntry* htab
+    cdef Py_ssize_t hmask, hcount
+    cdef Expiry* heap      # min-heap on expires_at of live and stale holds (stale skipped)
+    cdef Py_ssize_t heap_n, heap_cap
     cdef int64_t* ids
     cdef int64_t* clinics
     cdef int64_t* specs
-    cdef dict index        # doctor_id -> internal index
     cdef dict by_spec      # specialty_id -> array('i') of indexes
     cdef dict by_clinic    # clinic_id -> array('i') of indexes
     cdef dict _holds       # token -> (idx, day, start, length, expires_at)
-    cdef list _expiries    # min-heap of (expires_at, token); stale entries skipped
 
     def __cinit__(self, *args, **kwargs):
         self.flags = self.busy = self.held = self.starts = NULL
-        self.first_free = self.free_count = NULL
+        self.meta = NULL
+        self.htab = NULL
+        self.hmask = self.hcount = 0
+        self.heap = NULL
+        self.heap_n = self.heap_cap = 0
         self.ids = self.clinics = self.specs = NULL
         self.n = self.cap = 0
 
@@ -121,19 +188,21 @@ cdef class Calendar:
         self._unit_minutes = unit_minutes
         self._day_begins = day_begins
         self._clock = -math.inf
-        self.index = {}
         self.by_spec = {}
         self.by_clinic = {}
         self._holds = {}
-        self._expiries = []
 
     def __dealloc__(self):
         PyMem_RawFree(self.flags)
         PyMem_RawFree(self.busy)
         PyMem_RawFree(self.held)
         PyMem_RawFree(self.starts)
-        PyMem_RawFree(self.first_free)
-        PyMem_RawFree(self.free_count)
+        PyMem_RawFree(self.meta)
+        PyMem_RawFree(self.htab)
+        cdef Py_ssize_t i
+        for i in range(self.heap_n):
+            Py_DECREF(<object>self.heap[i].token)
+        PyMem_RawFree(self.heap)
         PyMem_RawFree(self.ids)
         PyMem_RawFree(self.clinics)
         PyMem_RawFree(self.specs)
@@ -183,13 +252,21 @@ cdef class Calendar:
         self.busy = <uint8_t*>_grow(self.busy, rows_old * self.B, rows_new * self.B, 0)
         self.held = <uint8_t*>_grow(self.held, rows_old * self.B, rows_new * self.B, 0)
         self.starts = <uint8_t*>_grow(self.starts, rows_old * self.B, rows_new * self.B, 0)
-        self.first_free = <uint16_t*>_grow(self.first_free, rows_old * 2, rows_new * 2, 0)
-        self.free_count = <uint16_t*>_grow(self.free_count, rows_old * 2, rows_new * 2, 0)
+        cdef Meta* meta = <Meta*>PyMem_RawMalloc(rows_new * sizeof(Meta))
+        cdef Py_ssize_t p
+        if meta == NULL:
+            raise MemoryError()
+        for r in range(rows_new):
+            meta[r].first = self.U
+            meta[r].count = 0
+            meta[r].summ = 0
+        for p in range(self.D):  # day-major: each day's block grows from cap to the new cap
+            memcpy(meta + p * cap, self.meta + p * self.cap, self.cap * sizeof(Meta))
+        PyMem_RawFree(self.meta)
+        self.meta = meta
         self.ids = <int64_t*>_grow(self.ids, self.cap * 8, cap * 8, 0)
         self.clinics = <int64_t*>_grow(self.clinics, self.cap * 8, cap * 8, 0)
         self.specs = <int64_t*>_grow(self.specs, self.cap * 8, cap * 8, 0)
-        for r in range(rows_old, rows_new):
-            self.first_free[r] = self.U
         self.cap = cap
         return 0
 
@@ -202,11 +279,87 @@ cdef class Calendar:
     cdef inline bint _in_window(self, int64_t day) noexcept:
         return self._start_day <= day < self._start_day + self.D
 
-    cdef Py_ssize_t _doctor(self, object doctor_id) except -1:
-        cdef object idx = self.index.get(doctor_id)
-        if idx is None:
+    # -- doctor id -> index (dict semantics: an equal key of another type finds it) ------
+    cdef inline Py_ssize_t _find_id(self, int64_t key) noexcept:
+        cdef uint64_t i
+        cdef HEntry* e
+        if self.htab == NULL:
+            return -1
+        i = hmix(key) & self.hmask
+        while True:
+            e = &self.htab[i]
+            if e.idx < 0 or e.key == key:
+                return e.idx
+            i = (i + 1) & self.hmask
+
+    cdef int _hreserve(self, Py_ssize_t want) except -1:
+        """Room for ``want`` ids at a load factor of at most 1/2."""
+        cdef Py_ssize_t cap = self.hmask + 1 if self.htab != NULL else 0, i, old_cap = cap
+        cdef HEntry* old = self.htab
+        cdef HEntry* new
+        cdef uint64_t j
+        if 2 * want <= cap:
+            return 0
+        cap = max(cap, 16)
+        while 2 * want > cap:
+            cap *= 2
+        new = <HEntry*>PyMem_RawMalloc(cap * sizeof(HEntry))
+        if new == NULL:
+            raise MemoryError()
+        for i in range(cap):
+            new[i].idx = -1
+        for i in range(old_cap):
+            if old[i].idx >= 0:
+                j = hmix(old[i].key) & (cap - 1)
+                while new[j].idx >= 0:
+                    j = (j + 1) & (cap - 1)
+                new[j] = old[i]
+        self.htab = new
+        self.hmask = cap - 1
+        PyMem_RawFree(old)
+        return 0
+
+    cdef int _insert_id(self, int64_t key, Py_ssize_t idx) except -1:
+        cdef uint64_t j
+        self._hreserve(self.hcount + 1)
+        j = hmix(key) & self.hmask
+        while self.htab[j].idx >= 0:
+            j = (j + 1) & self.hmask
+        self.htab[j].key = key
+        self.htab[j].idx = idx
+        self.hcount += 1
+        return 0
+
+    cdef inline Py_ssize_t _index_of(self, object doctor_id) except -2:
+        """The internal index of a doctor id, -1 if unknown (as ``dict.get`` would find it)."""
+        cdef int overflow = 0
+        cdef long long key
+        if PyLong_CheckExact(doctor_id):
+            key = PyLong_AsLongLongAndOverflow(doctor_id, &overflow)
+            if overflow:
+                return -1  # every doctor id fits in 64 bits
+            return self._find_id(key)
+        return self._index_of_other(doctor_id)
+
+    cdef Py_ssize_t _index_of_other(self, object key) except -2:
+        """A key that is not an exact int: found when it equals (and hashes as) an id."""
+        cdef Py_ssize_t i
+        h = hash(key)  # TypeError for an unhashable key, as dict.get raises
+        candidates = [h + k * _HASH_MODULUS for k in range(-4, 5)]
+        if h == -2:
+            candidates.append(-1)  # hash(-1) == -2
+        for d in candidates:
+            if chk.INT64_MIN <= d <= chk.INT64_MAX and hash(d) == h:
+                i = self._find_id(d)
+                if i >= 0 and d == key:
+                    return i
+        return -1
+
+    cdef inline Py_ssize_t _doctor(self, object doctor_id) except -1:
+        cdef Py_ssize_t idx = self._index_of(doctor_id)
+        if idx < 0:
             raise UnknownDoctor(doctor_id)
-        return <Py_ssize_t>idx
+        return idx
 
     cdef int _check_day(self, int64_t day) except -1:
         if not self._in_window(day):
@@ -223,26 +376,61 @@ cdef class Calendar:
             chk.check_entitled(entitled)
         return 0
 
-    cdef int _next_free(self, Py_ssize_t r, int u) noexcept:
-        cdef const uint8_t* f = self.flags + r * self.U
-        cdef const uint8_t* b = self.busy + r * self.B
-        while u < self.U:
-            if (f[u] & START) and not bit(b, u):
-                return u
-            u += 1
-        return self.U
+    cdef inline unsigned int _free8(self, Py_ssize_t r, int j) noexcept:
+        """Bit i set: unit 8j+i is a free slot start (units past U read as closed)."""
+        cdef const uint8_t* f = self.flags + r * self.U + 8 * j
+        cdef uint64_t w = 0
+        cdef int left = self.U - 8 * j
+        memcpy(&w, f, 8 if left >= 8 else left)
+        # gather bit 7 (START) of each of the 8 bytes into one byte (little-endian load)
+        w = (((w >> 7) & 0x0101010101010101ULL) * 0x0102040810204080ULL) >> 56
+        return <unsigned int>w & ~(<unsigned int>self.busy[r * self.B + j]) & 0xFF
 
-    cdef void _summarize(self, Py_ssize_t r) noexcept:
+    cdef int _next_free(self, Py_ssize_t r, int u) noexcept:
+        """The first free slot start at or after unit u, U if none."""
+        cdef int j
+        cdef unsigned int m
+        if u >= self.U:
+            return self.U
+        j = u >> 3
+        m = self._free8(r, j) & (0xFF << (u & 7))
+        while not m:
+            j += 1
+            if j >= self.B:
+                return self.U
+            m = self._free8(r, j)
+        return 8 * j + imias_ctz(m)
+
+    cdef inline Meta* _meta(self, Py_ssize_t r) noexcept:
+        """The summary of row r (= idx * D + p), at p * cap + idx."""
+        return &self.meta[(r % self.D) * self.cap + r // self.D]
+
+    cdef void _summarize(self, Py_ssize_t r, Meta* m) noexcept:
         cdef const uint8_t* f = self.flags + r * self.U
-        cdef const uint8_t* b = self.busy + r * self.B
-        cdef int u, first = self.U, count = 0
-        for u in range(self.U):
-            if (f[u] & START) and not bit(b, u):
+        cdef int j, u, first = self.U, count = 0
+        cdef unsigned int bits
+        cdef uint16_t summ = 0
+        for j in range(self.B):
+            bits = self._free8(r, j)
+            while bits:
+                u = 8 * j + imias_ctz(bits)
+                bits &= bits - 1
                 count += 1
                 if first == self.U:
                     first = u
-        self.first_free[r] = first
-        self.free_count[r] = count
+                summ |= sbits(f[u])
+        m.first = first
+        m.count = count
+        m.summ = summ
+
+    cdef inline bint _may_offer(self, Py_ssize_t r, Meta* m, uint16_t mask) noexcept:
+        """False if no free slot start of row r (summary m) has flags the caller may take."""
+        if m.count == 0 or not (m.summ & mask):
+            return False
+        if m.summ & DIRTY:
+            self._summarize(r, m)
+            return (m.summ & mask) != 0
+        return True
 
     cdef int _slot_length(self, Py_ssize_t r, int s) noexcept:
         cdef const uint8_t* f = self.flags + r * self.U
@@ -294,7 +482,7 @@ cdef class Calendar:
             return 0
         return length
 
-    cdef void _mark(self, Py_ssize_t r, int s, int length, bint as_held) noexcept:
+    cdef void _mark(self, Py_ssize_t r, Meta* m, int s, int length, bint as_held) noexcept:
         cdef uint8_t* b = self.busy + r * self.B
         cdef uint8_t* h = self.held + r * self.B
         cdef const uint8_t* f = self.flags + r * self.U
@@ -306,37 +494,58 @@ cdef class Calendar:
             if f[u] & START:
                 nstarts += 1
         set_bit(self.starts + r * self.B, s)
-        self.free_count[r] -= nstarts
-        if s <= self.first_free[r] < e:
-            self.first_free[r] = self._next_free(r, e)
+        m.count -= nstarts
+        if m.count == 0:
+            m.first = self.U
+            m.summ = 0
+        else:
+            m.summ |= DIRTY
+            if s <= m.first < e:
+                m.first = self._next_free(r, e)
 
     cdef void _unmark(self, Py_ssize_t r, int s, int length) noexcept:
         cdef uint8_t* b = self.busy + r * self.B
         cdef uint8_t* h = self.held + r * self.B
         cdef const uint8_t* f = self.flags + r * self.U
         cdef int u, nstarts = 0
+        cdef uint16_t summ = 0
         for u in range(s, s + length):
             clear_bit(b, u)
             clear_bit(h, u)
             if f[u] & START:
                 nstarts += 1
+                summ |= sbits(f[u])
         clear_bit(self.starts + r * self.B, s)
-        self.free_count[r] += nstarts
-        if s < self.first_free[r]:
-            self.first_free[r] = s
+        cdef Meta* m = self._meta(r)
+        m.count += nstarts
+        m.summ |= summ
+        if s < m.first:
+            m.first = s
 
     cdef int _take(self, Py_ssize_t idx, int64_t day, int start, int length, int ch,
                    int ent, bint as_held) except -1:
-        cdef Py_ssize_t r
+        cdef Py_ssize_t r, p
         cdef int code
         if not self._in_window(day):
             raise Refused(Reason.OUTSIDE_WINDOW, f"day {day}")
-        r = self._row(idx, day)
+        p = day % self.D
+        if p < 0:
+            p += self.D
+        r = idx * self.D + p
+        cdef Meta* m = &self.meta[p * self.cap + idx]
+        # the row's lines are cold (random doctors over the city): fetch them in parallel
+        imias_prefetch(self.flags + r * self.U + start)
+        imias_prefetch(self.flags + r * self.U + start + length)
+        imias_prefetch(self.busy + r * self.B + (start >> 3))
+        imias_prefetch(self.starts + r * self.B + (start >> 3))
+        imias_prefetch(m)
+        if as_held:
+            imias_prefetch(self.held + r * self.B + (start >> 3))
         code = self._refusal(r, start, length, ch, ent)
         if code != R_OK:
             raise Refused(_REASONS[code],
                           f"doctor {self.ids[idx]} day {day} units {start}+{length}")
-        self._mark(r, start, length, as_held)
+        self._mark(r, m, start, length, as_held)
         return 0
 
     # -- time --------------------------------------------------------------------------
@@ -348,15 +557,57 @@ cdef class Calendar:
                 raise InvalidArgument("now is NaN")
             if t > self._clock:
                 self._clock = t
-        if self._expiries and self._expiries[0][0] <= self._clock:
+        if self.heap_n and self.heap[0].at <= self._clock:
             return self._sweep()
         return 0
+
+    cdef int _push_expiry(self, double at, object token) except -1:
+        cdef Py_ssize_t i, parent
+        if self.heap_n == self.heap_cap:
+            self.heap = <Expiry*>_grow(self.heap, self.heap_cap * sizeof(Expiry),
+                                       max(16, 2 * self.heap_cap) * sizeof(Expiry), 0)
+            self.heap_cap = max(16, 2 * self.heap_cap)
+        Py_INCREF(token)
+        i = self.heap_n
+        self.heap_n += 1
+        while i > 0:
+            parent = (i - 1) >> 1
+            if self.heap[parent].at <= at:
+                break
+            self.heap[i] = self.heap[parent]
+            i = parent
+        self.heap[i].at = at
+        self.heap[i].token = <PyObject*>token
+        return 0
+
+    cdef object _pop_expiry(self):
+        """Remove the earliest entry; return its token."""
+        cdef Expiry top = self.heap[0], last
+        cdef Py_ssize_t i = 0, c, n
+        self.heap_n -= 1
+        n = self.heap_n
+        if n:
+            last = self.heap[n]
+            while True:
+                c = 2 * i + 1
+                if c >= n:
+                    break
+                if c + 1 < n and self.heap[c + 1].at < self.heap[c].at:
+                    c += 1
+                if self.heap[c].at >= last.at:
+                    break
+                self.heap[i] = self.heap[c]
+                i = c
+            self.heap[i] = last
+        token = <object>top.token
+        Py_DECREF(token)  # the heap's reference; ``token`` holds its own
+        return token
 
     cdef int _sweep(self) except -1:
         cdef int freed = 0
         cdef tuple h
-        while self._expiries and self._expiries[0][0] <= self._clock:
-            token = heapq.heappop(self._expiries)[1]
+        while self.heap_n and self.heap[0].at <= self._clock:
+            token = self._pop_expiry()
             h = self._holds.get(token)
             if h is not None and <double>h[4] <= self._clock:
                 self._free_hold(token, h)
@@ -383,7 +634,7 @@ cdef class Calendar:
         chk.check_id("doctor_id", doctor_id)
         chk.check_id("clinic_id", clinic_id)
         chk.check_id("specialty_id", specialty_id)
-        if doctor_id in self.index:
+        if self._index_of(doctor_id) >= 0:
             raise DuplicateDoctor(f"doctor {doctor_id} is already in the calendar")
         self._reserve(self.n + 1)
         self._register(self.n, doctor_id, clinic_id, specialty_id)
@@ -394,7 +645,7 @@ cdef class Calendar:
         self.ids[i] = doctor_id
         self.clinics[i] = clinic_id
         self.specs[i] = specialty_id
-        self.index[doctor_id] = i
+        self._insert_id(self.ids[i], i)
         lst = self.by_spec.get(specialty_id)
         if lst is None:
             lst = self.by_spec[specialty_id] = _pyarray.array("i")
@@ -405,7 +656,7 @@ cdef class Calendar:
         lst.append(i)
 
     def has_doctor(self, doctor_id):
-        return doctor_id in self.index
+        return self._index_of(doctor_id) >= 0
 
     def doctor(self, doctor_id):
         cdef Py_ssize_t i = self._doctor(doctor_id)
@@ -433,9 +684,11 @@ cdef class Calendar:
                 raise OverlappingOpen(f"units {start}..{end} of day {day} overlap open time")
         for u in range(start, end):
             f[u] = flags | (START if (u - start) % length == 0 else 0)
-        self.free_count[r] += count
-        if start < self.first_free[r]:
-            self.first_free[r] = start
+        cdef Meta* m = self._meta(r)
+        m.count += count
+        m.summ |= sbits(<uint8_t>flags | START)
+        if start < m.first:
+            m.first = start
 
     def close(self, doctor_id, int64_t day, long long start, long long length, now=None):
         cdef Py_ssize_t idx = self._doctor(doctor_id), r
@@ -450,7 +703,7 @@ cdef class Calendar:
             if bit(self.busy + r * self.B, u):
                 raise Refused(Reason.TAKEN, f"units {start}..{start + length} hold appointments")
         memset(self.flags + r * self.U + start, 0, length)
-        self._summarize(r)
+        self._summarize(r, self._meta(r))
 
     def shift_window(self, long long days=1):
         cdef int64_t day
@@ -464,8 +717,9 @@ cdef class Calendar:
                 memset(self.busy + r * self.B, 0, self.B)
                 memset(self.held + r * self.B, 0, self.B)
                 memset(self.starts + r * self.B, 0, self.B)
-                self.first_free[r] = self.U
-                self.free_count[r] = 0
+                self._meta(r).first = self.U
+                self._meta(r).count = 0
+                self._meta(r).summ = 0
         self._start_day += days
         for token, h in list(self._holds.items()):
             if h[1] < self._start_day:
@@ -482,18 +736,21 @@ cdef class Calendar:
         self._check_query(length, channel, entitled)
         self._advance(now)
         want = 0 if length is None else length
+        cdef uint16_t mask = smask(channel, entitled)
+        cdef Meta* m
         for d in range(max(day, self._start_day), self._start_day + self.D):
             r = self._row(idx, d)
-            if self.free_count[r] == 0:
+            m = self._meta(r)
+            if not self._may_offer(r, m, mask):
                 continue
-            s = self.first_free[r]
+            s = m.first
             if d == day and start > s:
-                s = start
+                s = self._next_free(r, start)
             while s < self.U:
                 got = self._candidate(r, s, want, channel, entitled)
                 if got:
                     return Slot(d, s, doctor_id, got)
-                s += 1
+                s = self._next_free(r, s + 1)
         return None
 
     def earliest(self, long long k, *, specialty_id=None, clinic_ids=None, first_day=None,
@@ -536,6 +793,10 @@ cdef class Calendar:
         cdef Py_ssize_t j, i, r, found = 0, m, need, pos
         cdef int64_t day, did
         cdef int s, got, U = self.U
+        cdef uint16_t mask = smask(ch, ent)
+        cdef Py_ssize_t p, D = self.D
+        cdef Meta* mday
+        cdef Meta* mr
         cdef list out = []
         # the day's best candidates, sorted by (start, doctor id), at most `need` of them
         cdef int* bs = <int*>PyMem_RawMalloc(k * sizeof(int))
@@ -550,15 +811,25 @@ cdef class Calendar:
             for day in range(first, last + 1):
                 need = k - found
                 m = 0
+                p = day % D
+                if p < 0:
+                    p += D
+                mday = self.meta + p * self.cap
                 for j in range(ncand):
                     i = j if cidx == NULL else cidx[j]
                     if by_spec and self.specs[i] != spec:
                         continue
-                    r = self._row(i, day)
-                    if self.free_count[r] == 0:
+                    mr = &mday[i]
+                    if mr.count == 0:
+                        continue
+                    s = mr.first  # no candidate of this row starts earlier
+                    if m == need and s > bs[m - 1]:
+                        continue
+                    r = i * D + p
+                    if not self._may_offer(r, mr, mask):
                         continue
                     did = self.ids[i]
-                    s = self.first_free[r]
+                    s = mr.first
                     while s < U:
                         if m == need and (s > bs[m - 1] or (s == bs[m - 1] and did >= bid[m - 1])):
                             break
@@ -578,6 +849,9 @@ cdef class Calendar:
                             if m < need:
                                 m += 1
                         s += 1
+                        if m == need and (s > bs[m - 1] or (s == bs[m - 1] and did >= bid[m - 1])):
+                            break  # nothing later in this row can enter the day's best
+                        s = self._next_free(r, s)
                 for j in range(m):
                     out.append(Slot(day, bs[j], bid[j], bl[j]))
                 found += m
@@ -593,7 +867,7 @@ cdef class Calendar:
                    int channel=CH_MASK, int entitled=RESTRICT, now=None):
         cdef array.array docs
         cdef int64_t first, last, day
-        cdef Py_ssize_t j, i, r
+        cdef Py_ssize_t j, r
         cdef int s, total
         cdef bint plain
         if (doctor_id is None) == (clinic_id is None):
@@ -613,18 +887,33 @@ cdef class Calendar:
         self._check_query(None, channel, entitled)
         self._advance(now)
         plain = (channel & CH_MASK) == CH_MASK and (entitled & RESTRICT) == RESTRICT
+        cdef uint16_t mask = smask(channel, entitled)
+        cdef Meta* m
         out = []
+        cdef Py_ssize_t p, i
+        cdef int g
+        cdef unsigned int bits
         for day in range(first, last + 1):
             total = 0
+            p = day % self.D
+            if p < 0:
+                p += self.D
             for j in range(len(docs)):
-                r = self._row(docs.data.as_ints[j], day)
-                if plain or self.free_count[r] == 0:
-                    total += self.free_count[r]
+                i = docs.data.as_ints[j]
+                r = i * self.D + p
+                m = &self.meta[p * self.cap + i]
+                if plain or m.count == 0:
+                    total += m.count
                     continue
-                for s in range(self.first_free[r], self.U):
-                    if slot_ok(self.flags[r * self.U + s], channel, entitled) and not bit(
-                            self.busy + r * self.B, s):
-                        total += 1
+                if not self._may_offer(r, m, mask):
+                    continue
+                for g in range(m.first >> 3, self.B):
+                    bits = self._free8(r, g)
+                    while bits:
+                        s = 8 * g + imias_ctz(bits)
+                        bits &= bits - 1
+                        if slot_ok(self.flags[r * self.U + s], channel, entitled):
+                            total += 1
             out.append(total)
         return out
 
@@ -636,7 +925,9 @@ cdef class Calendar:
         if length < 1 or start < 0 or start + length > self.U:
             chk.check_span(start, length, self.U)
         self._check_query(None, channel, entitled)
-        chk.check_token(token)
+        if not (PyUnicode_CheckExact(token) and PyUnicode_IS_ASCII(token)
+                and 0 < PyUnicode_GET_LENGTH(token) <= MAX_TOKEN):
+            chk.check_token(token)  # the general check (and its errors)
         exp = expires_at
         if exp != exp:
             raise InvalidArgument("expires_at is NaN")
@@ -646,8 +937,9 @@ cdef class Calendar:
         if token in self._holds:
             raise DuplicateHold(f"token {token!r} already holds a slot")
         self._take(idx, day, start, length, channel, entitled, True)
-        self._holds[token] = (idx, day, <int>start, <int>length, exp)
-        heapq.heappush(self._expiries, (exp, token))
+        exp_obj = expires_at if PyFloat_CheckExact(expires_at) else exp
+        self._holds[token] = (idx, day, <int>start, <int>length, exp_obj)
+        self._push_expiry(exp, token)
 
     def book(self, doctor_id, int64_t day, long long start, long long length, *, int channel,
              int entitled=0, now=None):
@@ -761,7 +1053,7 @@ cdef class Calendar:
         return None if h is None else self._info(token, h)
 
     def holder(self, doctor_id, int64_t day, long long unit):
-        idx = self.index.get(doctor_id)
+        idx = self._index_of(doctor_id)
         for token, h in self._holds.items():
             if h[0] == idx and h[1] == day and h[2] <= unit < h[2] + h[3]:
                 return token
@@ -818,16 +1110,16 @@ cdef class Calendar:
         memcpy(cal.busy, p + at_busy, rows * cal.B)
         memcpy(cal.held, p + at_held, rows * cal.B)
         memcpy(cal.starts, p + at_starts, rows * cal.B)
+        cal._hreserve(n)
         for i in range(n):
             doctor_id = cal.ids[i]
-            if doctor_id in cal.index:
+            if cal._find_id(cal.ids[i]) >= 0:
                 raise SnapshotError(f"duplicate doctor {doctor_id} in snapshot")
             cal._register(i, doctor_id, cal.clinics[i], cal.specs[i])
         cal.n = n
         for i in range(rows):
-            cal._summarize(i)
+            cal._summarize(i, cal._meta(i))
         for token, idx, day, start, length, expires in holds:
             cal._holds[token] = (idx, day, start, length, expires)
-            cal._expiries.append((expires, token))
-        heapq.heapify(cal._expiries)
+            cal._push_expiry(expires, token)
         return cal

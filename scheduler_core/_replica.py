@@ -47,8 +47,10 @@ def apply_event(cal: Any, event: object) -> bool:
         case ev.SlotsClosed(doctor_id, day, start, length):
             if not _in_window(cal, day) or not cal.has_doctor(doctor_id):
                 return _absent(cal, doctor_id)
-            if length >= 1 and start >= 0 and not any(
-                cal.day_flags(doctor_id, day)[start : start + length]
+            if (
+                length >= 1
+                and start >= 0
+                and not any(cal.day_flags(doctor_id, day)[start : start + length])
             ):
                 return False
             cal.close(doctor_id, day, start, length)
@@ -62,8 +64,16 @@ def apply_event(cal: Any, event: object) -> bool:
             if held is not None:
                 cal.release_hold(token)
             _drop_holds(cal, doctor_id, day, start, length)
-            cal.hold(doctor_id, day, start, length, token, expires_at,
-                     channel=CHANNEL_MASK, entitled=ENTITLED_ALL)
+            cal.hold(
+                doctor_id,
+                day,
+                start,
+                length,
+                token,
+                expires_at,
+                channel=CHANNEL_MASK,
+                entitled=ENTITLED_ALL,
+            )
             return True
         case ev.HoldConfirmed(token, doctor_id, day, start, length):
             held = cal.hold_info(token)
@@ -120,4 +130,3 @@ def _book(cal: Any, doctor_id: int, day: int, start: int, length: int) -> bool:
     _drop_holds(cal, doctor_id, day, start, length)
     cal.book(doctor_id, day, start, length, channel=CHANNEL_MASK, entitled=ENTITLED_ALL)
     return True
-

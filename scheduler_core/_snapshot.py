@@ -79,8 +79,17 @@ class Header:
 
 def pack_header(h: Header) -> bytes:
     return HEADER.pack(
-        MAGIC, VERSION, 0, h.start_day, h.days, h.units_per_day, h.unit_minutes,
-        h.day_begins, h.n_doctors, h.n_holds, h.clock,
+        MAGIC,
+        VERSION,
+        0,
+        h.start_day,
+        h.days,
+        h.units_per_day,
+        h.unit_minutes,
+        h.day_begins,
+        h.n_doctors,
+        h.n_holds,
+        h.clock,
     )
 
 
@@ -124,8 +133,12 @@ def parse(data: bytes) -> tuple[Header, Layout, list[tuple[str, int, int, int, i
             if len(token.encode()) != size:
                 raise SnapshotError("snapshot truncated in holds")
             pos += size
-            if not (idx < n and start_day <= day < start_day + days and length >= 1
-                    and start + length <= units):
+            if not (
+                idx < n
+                and start_day <= day < start_day + days
+                and length >= 1
+                and start + length <= units
+            ):
                 raise SnapshotError(f"hold {token!r} out of range")
             holds.append((token, idx, day, start, length, expires))
     except (struct.error, UnicodeDecodeError) as exc:

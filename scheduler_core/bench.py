@@ -29,10 +29,18 @@ from .flags import Channel, SlotFlag
 START_DAY = date(2025, 3, 3).toordinal()  # a Monday
 UNITS = 144  # 08:00-20:00 in 5-minute units
 # (name, share of doctors, slot length in units); therapists and paediatricians dominate
-SPECIALTIES = [("therapist", 0.28, 3), ("paediatrician", 0.18, 3), ("surgeon", 0.045, 4),
-               ("ophthalmologist", 0.04, 4), ("otolaryngologist", 0.035, 4),
-               ("neurologist", 0.035, 4), ("cardiologist", 0.03, 6),
-               ("gynaecologist", 0.04, 4), ("dentist", 0.04, 6), ("endocrinologist", 0.025, 6)]
+SPECIALTIES = [
+    ("therapist", 0.28, 3),
+    ("paediatrician", 0.18, 3),
+    ("surgeon", 0.045, 4),
+    ("ophthalmologist", 0.04, 4),
+    ("otolaryngologist", 0.035, 4),
+    ("neurologist", 0.035, 4),
+    ("cardiologist", 0.03, 6),
+    ("gynaecologist", 0.04, 4),
+    ("dentist", 0.04, 6),
+    ("endocrinologist", 0.025, 6),
+]
 SPECIALTIES += [(f"specialist_{i}", 0.012, 6) for i in range(20)]
 
 
@@ -63,13 +71,25 @@ def build_city(cls: Any, doctors: int, clinics: int, seed: int) -> tuple[Any, di
             count = 72 // length
             web = count - 2
             cal.open(doctor_id, day, first, length, everyone | restrict, web)
-            cal.open(doctor_id, day, first + web * length, length,
-                     SlotFlag.REGISTRAR | SlotFlag.PHONE | SlotFlag.URGENT, 2)
+            cal.open(
+                doctor_id,
+                day,
+                first + web * length,
+                length,
+                SlotFlag.REGISTRAR | SlotFlag.PHONE | SlotFlag.URGENT,
+                2,
+            )
             slots += count
             for i in range(count):
                 if rng.random() < 0.6:
-                    cal.book(doctor_id, day, first + i * length, length,
-                             channel=Channel.REGISTRAR, entitled=96)
+                    cal.book(
+                        doctor_id,
+                        day,
+                        first + i * length,
+                        length,
+                        channel=Channel.REGISTRAR,
+                        entitled=96,
+                    )
                     booked += 1
     info["slots"], info["booked"] = slots, booked
     return cal, info
@@ -116,8 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     log(f"building a city of {doctors} doctors in {clinics} clinics (engine)")
     t0 = time.perf_counter()
     eng, info = build_city(Engine, doctors, clinics, args.seed)
-    log(f"built in {time.perf_counter() - t0:.1f}s: {info['slots']} slots, "
-        f"{info['booked']} booked ({info['booked'] / info['slots']:.0%})")
+    log(
+        f"built in {time.perf_counter() - t0:.1f}s: {info['slots']} slots, "
+        f"{info['booked']} booked ({info['booked'] / info['slots']:.0%})"
+    )
     snap = eng.snapshot()
     log("restoring the reference from the engine's snapshot")
     t0 = time.perf_counter()
@@ -133,12 +155,43 @@ def main(argv: list[str] | None = None) -> int:
     log(f"earliest k=10, specialty {spec} ({len(members)} doctors), channel web")
 
     def earliest_spec(cal: Any) -> Callable[[int], object]:
-        return lambda i: cal.earliest(10, specialty_id=spec, channel=web,
-                                      first_day=START_DAY + i % 7)
+        return lambda i: cal.earliest(
+            10, specialty_id=spec, channel=web, first_day=START_DAY + i % 7
+        )
 
     assert earliest_spec(eng)(0) == earliest_spec(ref)(0)
-    emit("earliest_specialty", timed(earliest_spec(eng), 5_000),
-         timed(earliest_spec(ref), 20 if args.quick else 5), doctors=len(members), days=14)
+    emit(
+        "earliest_specialty",
+        timed(earliest_spec(eng), 5_000),
+        timed(earliest_spec(ref), 20 if args.quick else 5),
+        doctors=len(members),
+        days=14,
+    )
+
+    # -- earliest k=10 over one specialty when nothing matches (the worst case) -----------
+    # a web patient without a referral, in a specialty whose web slots all need one (its
+    # other slots are phone/registrar urgent ones): every doctor-day has free slots, none
+    # the caller may take
+    referral = [kv for kv in info["by_specialty"].items() if kv[0] > 6]
+    spec_ref, members_ref = min(referral, key=lambda kv: abs(len(kv[1]) - 850 * doctors / 21_500))
+    log(
+        f"earliest k=10, specialty {spec_ref} ({len(members_ref)} doctors), channel web, "
+        "no referral: nothing matches"
+    )
+
+    def earliest_none(cal: Any) -> Callable[[int], object]:
+        return lambda i: cal.earliest(
+            10, specialty_id=spec_ref, channel=web, entitled=0, first_day=START_DAY + i % 7
+        )
+
+    assert earliest_none(eng)(0) == earliest_none(ref)(0) == []
+    emit(
+        "earliest_none_match",
+        timed(earliest_none(eng), 5_000),
+        timed(earliest_none(ref), 5 if args.quick else 2),
+        doctors=len(members_ref),
+        days=14,
+    )
 
     # -- earliest k=10 over the whole city -------------------------------------------------
     log("earliest k=10, whole city")
@@ -147,8 +200,13 @@ def main(argv: list[str] | None = None) -> int:
         return lambda i: cal.earliest(10, channel=web, first_day=START_DAY + i % 7)
 
     assert earliest_city(eng)(3) == earliest_city(ref)(3)
-    emit("earliest_city", timed(earliest_city(eng), 1_000),
-         timed(earliest_city(ref), 10 if args.quick else 2), doctors=doctors, days=14)
+    emit(
+        "earliest_city",
+        timed(earliest_city(eng), 1_000),
+        timed(earliest_city(ref), 10 if args.quick else 2),
+        doctors=doctors,
+        days=14,
+    )
 
     # -- count_free for one clinic, 14 days ------------------------------------------------
     log("count_free, one clinic, 14 days")
@@ -157,15 +215,23 @@ def main(argv: list[str] | None = None) -> int:
         return lambda i: cal.count_free(clinic_id=1 + i % clinics, channel=web, entitled=0)
 
     assert count(eng)(5) == count(ref)(5)
-    emit("count_free_clinic", timed(count(eng), 5_000), timed(count(ref), 20),
-         doctors_per_clinic=round(doctors / clinics))
+    emit(
+        "count_free_clinic",
+        timed(count(eng), 5_000),
+        timed(count(ref), 20),
+        doctors_per_clinic=round(doctors / clinics),
+    )
 
     # -- snapshot and restore of the whole city -------------------------------------------
     log("snapshot and restore")
     snap = eng.snapshot()
     ref_now = ref
-    emit("snapshot", timed(lambda i: eng.snapshot(), 10), timed(lambda i: ref_now.snapshot(), 1),
-         bytes=len(snap))
+    emit(
+        "snapshot",
+        timed(lambda i: eng.snapshot(), 10),
+        timed(lambda i: ref_now.snapshot(), 1),
+        bytes=len(snap),
+    )
     emit("restore", timed(lambda i: Engine.restore(snap), 10), ref_restore, bytes=len(snap))
 
     # -- single-doctor find + hold + confirm, one request = three facade calls ------------
@@ -177,16 +243,28 @@ def main(argv: list[str] | None = None) -> int:
             slot = cal.find(doctor, START_DAY + rng.randrange(14), channel=web, now=1000.0)
             if slot is not None:
                 token = f"{tag}{i}"
-                cal.hold(slot.doctor_id, slot.day, slot.start, slot.length, token, 1300.0,
-                         channel=web)
+                cal.hold(
+                    slot.doctor_id, slot.day, slot.start, slot.length, token, 1300.0, channel=web
+                )
                 cal.confirm(slot.doctor_id, slot.day, slot.start, token)
             return slot
+
         return run
 
-    emit("find_hold_confirm", timed(request(eng, "e"), int(20_000 * max(scale, 0.1))),
-         timed(request(ref, "r"), int(2_000 * max(scale, 0.1))))
+    emit(
+        "find_hold_confirm",
+        timed(request(eng, "e"), int(20_000 * max(scale, 0.1))),
+        timed(request(ref, "r"), int(2_000 * max(scale, 0.1))),
+    )
 
-    # -- one allocation call (book), the pure call cost through the facade ----------------
+    # -- one allocation call (book, hold), the pure call cost through the facade ---------
+    # Targets: random doctors and days over the whole city, each the first free web slot
+    # from there (what a patient asking for "the earliest" gets), all distinct (booked on a
+    # probe copy as they are picked). The engine's calls run in a plain Python loop over a
+    # list of argument tuples, timed per pass (a per-call clock read would cost more than
+    # the call); the figure therefore includes the loop, and the loop's own cost is printed
+    # beside it: ``loop_us`` (iterating and unpacking only) and ``loop_empty_call_us`` (the
+    # same loop calling a no-op Python function with the same arguments).
     log("single allocation calls")
     targets = []
     probe = Engine.restore(eng.snapshot())
@@ -195,9 +273,15 @@ def main(argv: list[str] | None = None) -> int:
         if slot is not None:
             probe.book(*_args(slot), channel=web)
             targets.append(_args(slot))
+    del probe
+    tokens = [f"call{i}" for i in range(len(targets))]
+    base = eng.snapshot()
+    loop, empty = _loop_cost(targets, web)
+
     per_call = []
     for _ in range(5):
-        book = Engine.restore(eng.snapshot()).book
+        book = Engine.restore(base).book
+        gc.collect()
         t0 = time.perf_counter_ns()
         for d, day, s, n in targets:
             book(d, day, s, n, channel=web)
@@ -209,9 +293,44 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter_ns()
             ref.book(*_args(slot), channel=web)
             ref_call.append((time.perf_counter_ns() - t0) / 1000)
-    emit("book_call", per_call, ref_call, calls=len(targets),
-         note="engine: one Calendar.book per call in a Python loop, loop included, median of "
-              "5 passes; reference: each call timed alone")
+    emit(
+        "book_call",
+        per_call,
+        ref_call,
+        calls=len(targets),
+        loop_us=loop,
+        loop_empty_call_us=empty,
+        note="engine: Calendar.book(doctor, day, start, length, channel=WEB) on distinct "
+        "random free slots of the city, in a Python loop, loop included, median of 5 "
+        "passes; reference: each call timed alone",
+    )
+
+    per_call = []
+    for _ in range(5):
+        hold = Engine.restore(base).hold
+        gc.collect()
+        t0 = time.perf_counter_ns()
+        for (d, day, s, n), token in zip(targets, tokens, strict=True):
+            hold(d, day, s, n, token, 1e9, channel=web)
+        per_call.append((time.perf_counter_ns() - t0) / len(targets) / 1000)
+    ref_call = []
+    for i in range(500 if args.quick else 2_000):
+        slot = ref.find(rng.randrange(doctors) + 1, START_DAY + rng.randrange(14), channel=web)
+        if slot is not None:
+            t0 = time.perf_counter_ns()
+            ref.hold(*_args(slot), f"ref{i}", 1e9, channel=web)
+            ref_call.append((time.perf_counter_ns() - t0) / 1000)
+    emit(
+        "hold_call",
+        per_call,
+        ref_call,
+        calls=len(targets),
+        loop_us=loop,
+        loop_empty_call_us=empty,
+        note="engine: Calendar.hold(doctor, day, start, length, token, expires_at, "
+        "channel=WEB) on the book_call targets with distinct tokens, in a Python loop, "
+        "loop included, median of 5 passes; reference: each call timed alone",
+    )
 
     # -- memory of the city calendar -------------------------------------------------------
     log("memory (tracemalloc over a restore)")
@@ -226,14 +345,51 @@ def main(argv: list[str] | None = None) -> int:
         tracemalloc.stop()
         del cal
         gc.collect()
-    print(json.dumps({
-        "workload": "memory", "engine_bytes": sizes["engine"],
-        "reference_bytes": sizes["reference"], "snapshot_bytes": len(snap),
-        "engine_mb": round(sizes["engine"] / 2**20, 1),
-        "ratio": round(sizes["reference"] / sizes["engine"], 1),
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "workload": "memory",
+                "engine_bytes": sizes["engine"],
+                "reference_bytes": sizes["reference"],
+                "snapshot_bytes": len(snap),
+                "engine_mb": round(sizes["engine"] / 2**20, 1),
+                "ratio": round(sizes["reference"] / sizes["engine"], 1),
+            }
+        ),
+        flush=True,
+    )
     log("done")
     return 0
+
+
+def _noop(
+    doctor_id: int,
+    day: int,
+    start: int,
+    length: int,
+    *,
+    channel: int,
+    entitled: int = 0,
+    now: float | None = None,
+) -> None:
+    return None
+
+
+def _loop_cost(targets: list[tuple[int, int, int, int]], web: int) -> tuple[float, float]:
+    """Per-iteration microseconds (median of 5) of the allocation loop without the engine:
+    iterating and unpacking only, and calling a no-op Python function instead."""
+    bare, empty = [], []
+    for _ in range(5):
+        t0 = time.perf_counter_ns()
+        for _d, _day, _s, _n in targets:
+            pass
+        bare.append((time.perf_counter_ns() - t0) / len(targets) / 1000)
+        call = _noop
+        t0 = time.perf_counter_ns()
+        for d, day, s, n in targets:
+            call(d, day, s, n, channel=web)
+        empty.append((time.perf_counter_ns() - t0) / len(targets) / 1000)
+    return round(statistics.median(bare), 4), round(statistics.median(empty), 4)
 
 
 def _args(slot: Any) -> tuple[int, int, int, int]:

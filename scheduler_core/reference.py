@@ -113,8 +113,11 @@ class Calendar:
 
     # -- doctors -----------------------------------------------------------------------
     def add_doctor(self, doctor_id: int, clinic_id: int, specialty_id: int) -> None:
-        for name, value in (("doctor_id", doctor_id), ("clinic_id", clinic_id),
-                            ("specialty_id", specialty_id)):
+        for name, value in (
+            ("doctor_id", doctor_id),
+            ("clinic_id", clinic_id),
+            ("specialty_id", specialty_id),
+        ):
             chk.check_id(name, value)
         if doctor_id in self._doctors:
             raise DuplicateDoctor(f"doctor {doctor_id} is already in the calendar")
@@ -230,7 +233,8 @@ class Calendar:
         clinics = None if clinic_ids is None else set(clinic_ids)
         self._advance(now)
         doctors = [
-            doc for doc in self._doctors.values()
+            doc
+            for doc in self._doctors.values()
             if (specialty_id is None or doc.specialty_id == specialty_id)
             and (clinics is None or doc.clinic_id in clinics)
         ]
@@ -420,8 +424,11 @@ class Calendar:
     def holder(self, doctor_id: int, day: int, unit: int) -> str | None:
         """The token of the hold covering a unit, if any."""
         for hold in self._holds.values():
-            if (hold.doctor_id == doctor_id and hold.day == day
-                    and hold.start <= unit < hold.start + hold.length):
+            if (
+                hold.doctor_id == doctor_id
+                and hold.day == day
+                and hold.start <= unit < hold.start + hold.length
+            ):
                 return hold.token
         return None
 
@@ -431,12 +438,20 @@ class Calendar:
         rows = [row for doc in docs for row in doc.rows]
         nbytes = (self._units + 7) // 8
         header = _snapshot.Header(
-            self._start_day, self._days, self._units, self._unit_minutes, self._day_begins,
-            len(docs), len(self._holds), self._clock,
+            self._start_day,
+            self._days,
+            self._units,
+            self._unit_minutes,
+            self._day_begins,
+            len(docs),
+            len(self._holds),
+            self._clock,
         )
         index = {doc.doctor_id: i for i, doc in enumerate(docs)}
-        holds = [(h.token, index[h.doctor_id], h.day, h.start, h.length, h.expires_at)
-                 for h in self._holds.values()]
+        holds = [
+            (h.token, index[h.doctor_id], h.day, h.start, h.length, h.expires_at)
+            for h in self._holds.values()
+        ]
         parts = [_snapshot.pack_header(header)]
         for attr in ("doctor_id", "clinic_id", "specialty_id"):
             parts += [getattr(doc, attr).to_bytes(8, "little", signed=True) for doc in docs]
@@ -449,12 +464,23 @@ class Calendar:
     @classmethod
     def restore(cls, data: bytes) -> Calendar:
         header, layout, holds = _snapshot.parse(data)
-        cal = cls(header.start_day, header.days, header.unit_minutes, header.day_begins,
-                  header.units_per_day)
+        cal = cls(
+            header.start_day,
+            header.days,
+            header.unit_minutes,
+            header.day_begins,
+            header.units_per_day,
+        )
         cal._clock = header.clock
         n, units, nbytes = layout.n, layout.units, layout.row_bytes
-        ids = [int.from_bytes(data[layout.doctors_at + 8 * i : layout.doctors_at + 8 * i + 8],
-                              "little", signed=True) for i in range(3 * n)]
+        ids = [
+            int.from_bytes(
+                data[layout.doctors_at + 8 * i : layout.doctors_at + 8 * i + 8],
+                "little",
+                signed=True,
+            )
+            for i in range(3 * n)
+        ]
         nrows = n * header.days
 
         def bits(at: int, r: int) -> bytes:
@@ -470,8 +496,9 @@ class Calendar:
                 row.flags[:] = data[layout.flags_at + r * units : layout.flags_at + (r + 1) * units]
                 busy, held = bits(layout.busy_at, r), bits(layout.held_at, r)
                 # FREE=0, BOOKED=1, HELD=2 is exactly busy + held (bytes of 0/1, no carry)
-                row.state[:] = (int.from_bytes(busy, "big") + int.from_bytes(held, "big")
-                                ).to_bytes(units, "big")
+                row.state[:] = (int.from_bytes(busy, "big") + int.from_bytes(held, "big")).to_bytes(
+                    units, "big"
+                )
                 row.starts[:] = bits(layout.starts_at, r)
                 rows.append(row)
             cal._doctors[ids[i]] = _Doctor(ids[i], ids[n + i], ids[2 * n + i], rows)
@@ -537,9 +564,7 @@ class Calendar:
             return Reason.TAKEN
         return None
 
-    def _candidate(
-        self, row: _Row, s: int, length: int | None, channel: int, entitled: int
-    ) -> int:
+    def _candidate(self, row: _Row, s: int, length: int | None, channel: int, entitled: int) -> int:
         """The length the caller could take from ``s`` (0: nothing starts there)."""
         if not row.flags[s] & SLOT_START or row.state[s] != FREE:
             return 0
@@ -549,7 +574,13 @@ class Calendar:
         return n
 
     def _take(
-        self, doc: _Doctor, day: int, start: int, length: int, channel: int, entitled: int,
+        self,
+        doc: _Doctor,
+        day: int,
+        start: int,
+        length: int,
+        channel: int,
+        entitled: int,
         state: int,
     ) -> None:
         if not self._in_window(day):

@@ -10,12 +10,19 @@ from hypothesis import HealthCheck, settings
 from scheduler_core import compiled_calendar, reference
 
 settings.register_profile(
-    "dev", max_examples=60, stateful_step_count=30, deadline=None,
+    "dev",
+    max_examples=60,
+    stateful_step_count=30,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile(
-    "ci", max_examples=400, stateful_step_count=50, deadline=None,
-    suppress_health_check=[HealthCheck.too_slow], print_blob=True,
+    "ci",
+    max_examples=400,
+    stateful_step_count=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 

@@ -56,7 +56,12 @@ def test_bad_geometry_is_refused(impl, kwargs):
 def test_shape_and_default_units(impl):
     c = impl(DAY0)
     assert (c.start_day, c.days, c.unit_minutes, c.units_per_day, c.last_day) == (
-        DAY0, 14, 5, 288, DAY0 + 13)
+        DAY0,
+        14,
+        5,
+        288,
+        DAY0 + 13,
+    )
     assert c.clock == -math.inf and c.doctor_count == 0
 
 
@@ -167,12 +172,20 @@ def test_find(cal):
 
 def test_earliest_orders_by_time_then_doctor(cal):
     got = cal.earliest(4, specialty_id=100, channel=WEB)
-    assert got == [Slot(DAY0, 0, 1, 3), Slot(DAY0, 3, 1, 3), Slot(DAY0, 3, 2, 3),
-                   Slot(DAY0, 6, 1, 3)]
+    assert got == [
+        Slot(DAY0, 0, 1, 3),
+        Slot(DAY0, 3, 1, 3),
+        Slot(DAY0, 3, 2, 3),
+        Slot(DAY0, 6, 1, 3),
+    ]
     assert cal.earliest(10, clinic_ids=[10], channel=APP) == [
-        Slot(DAY0, s, 1, 3) for s in (0, 3, 6, 9)]
+        Slot(DAY0, s, 1, 3) for s in (0, 3, 6, 9)
+    ]
     assert cal.earliest(3, clinic_ids=[10], specialty_id=100, channel=WEB, length=6) == [
-        Slot(DAY0, 0, 1, 6), Slot(DAY0, 3, 1, 6), Slot(DAY0, 3, 2, 6)]
+        Slot(DAY0, 0, 1, 6),
+        Slot(DAY0, 3, 1, 6),
+        Slot(DAY0, 3, 2, 6),
+    ]
     assert cal.earliest(5, channel=WEB) == cal.earliest(5, specialty_id=100, channel=WEB)
     assert cal.earliest(5, specialty_id=200, channel=WEB) == []
     assert cal.earliest(5, specialty_id=999, channel=WEB) == []
@@ -190,10 +203,12 @@ def test_earliest_crosses_days_and_respects_entitlement(cal):
     assert cal.earliest(5, specialty_id=200, channel=WEB) == [Slot(DAY0 + 2, 3, 3, 3)]
     ref = SlotFlag.REFERRAL
     assert cal.earliest(5, specialty_id=200, channel=WEB, entitled=ref)[0] == Slot(
-        DAY0 + 1, 0, 3, 6)
+        DAY0 + 1, 0, 3, 6
+    )
     urgent = SlotFlag.URGENT
-    assert cal.earliest(1, specialty_id=200, channel=WEB | APP, entitled=urgent,
-                        first_day=DAY0 + 2) == [Slot(DAY0 + 2, 0, 3, 3)]
+    assert cal.earliest(
+        1, specialty_id=200, channel=WEB | APP, entitled=urgent, first_day=DAY0 + 2
+    ) == [Slot(DAY0 + 2, 0, 3, 3)]
 
 
 def test_count_free(cal):
@@ -204,11 +219,14 @@ def test_count_free(cal):
     cal.hold(2, DAY0, 3, 3, "t", 10, channel=WEB, now=0)
     assert cal.count_free(clinic_id=10, last_day=DAY0) == [5]
     assert cal.count_free(clinic_id=10, last_day=DAY0, now=10) == [6]
-    for kwargs, error in [({}, InvalidArgument), ({"doctor_id": 1, "clinic_id": 10},
-                          InvalidArgument), ({"doctor_id": 1, "first_day": DAY0 - 1},
-                          DayOutsideWindow), ({"doctor_id": 1, "last_day": DAY0 + 3},
-                          DayOutsideWindow), ({"doctor_id": 1, "first_day": DAY0 + 1,
-                          "last_day": DAY0}, InvalidArgument), ({"doctor_id": 7}, UnknownDoctor)]:
+    for kwargs, error in [
+        ({}, InvalidArgument),
+        ({"doctor_id": 1, "clinic_id": 10}, InvalidArgument),
+        ({"doctor_id": 1, "first_day": DAY0 - 1}, DayOutsideWindow),
+        ({"doctor_id": 1, "last_day": DAY0 + 3}, DayOutsideWindow),
+        ({"doctor_id": 1, "first_day": DAY0 + 1, "last_day": DAY0}, InvalidArgument),
+        ({"doctor_id": 7}, UnknownDoctor),
+    ]:
         with pytest.raises(error):
             cal.count_free(**kwargs)
 

@@ -29,11 +29,11 @@ def test_compiled_engine_is_loaded_when_extensions_are_expected():
 def test_switch_selects_reference_and_missing_build_raises():
     code = "import scheduler_core as s; print(s.IMPLEMENTATION, s.Calendar.__module__)"
     env = {**os.environ, "IMIAS_NO_EXTENSIONS": "1"}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                         check=True).stdout.split()
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
     assert out == ["python", "scheduler_core.reference"]
-    blocked = ("import sys; sys.modules['scheduler_core._engine'] = None\n"
-               "import scheduler_core")
+    blocked = "import sys; sys.modules['scheduler_core._engine'] = None\nimport scheduler_core"
     env = {k: v for k, v in os.environ.items() if k != "IMIAS_NO_EXTENSIONS"}
     run = subprocess.run([sys.executable, "-c", blocked], env=env, capture_output=True, text=True)
     assert run.returncode != 0
@@ -65,20 +65,24 @@ def test_corrupt_snapshots_are_refused(impl, cal, damage):
     elif damage == "version":
         data = data[:4] + b"\x09\x00" + data[6:]
     else:
-        data = damage + data[len(damage):] if damage else b""
+        data = damage + data[len(damage) :] if damage else b""
     with pytest.raises(SnapshotError):
         impl.restore(data)
 
 
 @given(
-    ops=st.lists(st.tuples(st.sampled_from([1, 2]), st.integers(0, 11), st.booleans(),
-                           st.floats(2, 50)), max_size=12),
+    ops=st.lists(
+        st.tuples(st.sampled_from([1, 2]), st.integers(0, 11), st.booleans(), st.floats(2, 50)),
+        max_size=12,
+    ),
     shift=st.integers(0, 3),
 )
 def test_snapshot_round_trip_property(ops, shift):
     """Any state: snapshot -> restore (either way) -> snapshot gives the same bytes."""
-    cals = [cls(DAY0, days=3, unit_minutes=5, day_begins=480, units_per_day=24)
-            for cls in (reference.Calendar, compiled_calendar())]
+    cals = [
+        cls(DAY0, days=3, unit_minutes=5, day_begins=480, units_per_day=24)
+        for cls in (reference.Calendar, compiled_calendar())
+    ]
     for c in cals:
         c.add_doctor(1, 10, 100)
         c.add_doctor(2, 10, 100)
@@ -90,8 +94,9 @@ def test_snapshot_round_trip_property(ops, shift):
             if slot is None:
                 continue
             if hold:
-                c.hold(slot.doctor_id, slot.day, slot.start, slot.length, f"t{i}", expires,
-                       channel=WEB)
+                c.hold(
+                    slot.doctor_id, slot.day, slot.start, slot.length, f"t{i}", expires, channel=WEB
+                )
             else:
                 c.book(slot.doctor_id, slot.day, slot.start, slot.length, channel=WEB)
         if shift:
@@ -140,9 +145,22 @@ def test_benchmark_quick_prints_json_lines(capsys):
     assert bench.main(["--quick", "--seed", "7"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     workloads = {json.loads(line)["workload"]: json.loads(line) for line in lines}
-    assert set(workloads) == {"find_hold_confirm", "book_call", "earliest_specialty",
-                              "earliest_city", "count_free_clinic", "snapshot", "restore",
-                              "memory"}
+    assert set(workloads) == {
+        "find_hold_confirm",
+        "book_call",
+        "hold_call",
+        "earliest_specialty",
+        "earliest_none_match",
+        "earliest_city",
+        "count_free_clinic",
+        "snapshot",
+        "restore",
+        "memory",
+    }
     for line in workloads.values():
         assert line["ratio"] > 0
         assert "engine_median_us" in line or "engine_bytes" in line
+    keys = set(workloads["earliest_specialty"])
+    assert set(workloads["earliest_none_match"]) == keys
+    for name in ("book_call", "hold_call"):
+        assert 0 < workloads[name]["loop_us"] < workloads[name]["loop_empty_call_us"]
