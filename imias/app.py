@@ -17,12 +17,20 @@ from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 
 from imias import __version__
-from imias.booking.api import DirectoryController, SearchController
+from imias.booking.api import (
+    BookingController,
+    DirectoryController,
+    SearchController,
+    engine_state,
+)
 from imias.booking.engine import Engine
+from imias.booking.jobs import BookingJobs
+from imias.booking.service import BookingService
 from imias.platform.cache import create_redis
 from imias.platform.db import create_pool
 from imias.platform.embedded import Servers, start_servers
 from imias.platform.health import check_database, check_redis, health
+from imias.platform.outbox import OutboxRelay, StreamConsumer, check_outbox
 from imias.platform.problems import EXCEPTION_HANDLERS
 from imias.platform.requests import request_id_middleware
 from imias.settings import Settings
@@ -48,11 +56,25 @@ def create_app(settings: Settings) -> Litestar:
             database_url, redis_url = servers.database_url, servers.redis_url
         app.state.db = await create_pool(database_url, settings.db_pool_size)
         app.state.redis = create_redis(redis_url)
-        app.state.engine = Engine(settings.time_zone)
-        app.state.engine.start_loading(app.state.db)
+        app.state.engine = engine = Engine(settings.time_zone)
+        # Note the stream position before loading from the database, then apply what
+        # comes after it: a change made meanwhile arrives twice and applies once.
+        app.state.stream_consumer = StreamConsumer(app.state.redis, engine.apply_event)
+        await app.state.stream_consumer.resolve_start()
+        engine.start_loading(app.state.db)
+        app.state.stream_consumer.start()
+        # Event outbox: every worker runs a relay; an advisory lock keeps one active.
+        app.state.outbox_relay = OutboxRelay(database_url, app.state.redis)
+        app.state.outbox_relay.start()
+        app.state.booking = BookingService(app.state.db, engine)
+        jobs = BookingJobs(app.state.booking, app.state.db)
+        jobs.start()
         try:
             yield
         finally:
+            await jobs.stop()
+            await app.state.stream_consumer.stop()
+            await app.state.outbox_relay.stop()
             await app.state.engine.stop()
             await app.state.redis.aclose()
             await asyncio.wait_for(app.state.db.close(), timeout=10)
@@ -67,11 +89,18 @@ def create_app(settings: Settings) -> Litestar:
                 "database": check_database,
                 "redis": check_redis,
                 "engine": check_engine,
+                "outbox": check_outbox,
             },
         }
     )
     app = Litestar(
-        route_handlers=[health, DirectoryController, SearchController],
+        route_handlers=[
+            health,
+            DirectoryController,
+            SearchController,
+            BookingController,
+            engine_state,
+        ],
         lifespan=[lifespan],
         state=state,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

@@ -12,43 +12,19 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
+from citydb import with_database, with_redis_db, worker_id, worker_index
 
 from imias.platform.embedded import EmbeddedPostgres, EmbeddedRedis
 from imias.platform.migrator import discover, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = ROOT / ".imias" / "test"
-
-
-def worker_id() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
-
-
-def worker_index() -> int:
-    match = re.search(r"(\d+)$", worker_id())
-    return int(match.group(1)) + 1 if match else 0
-
-
-def with_database(url: str, database: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + database))
-
-
-def with_redis_db(url: str, number: int) -> str:
-    parts = urlsplit(url)
-    if parts.scheme == "unix":
-        query = "&".join(q for q in parts.query.split("&") if q and not q.startswith("db="))
-        query = (query + "&" if query else "") + f"db={number}"
-        return urlunsplit(parts._replace(query=query))
-    return urlunsplit(parts._replace(path=f"/{number}"))
 
 
 @pytest.fixture(scope="session")

@@ -6,17 +6,19 @@ cancellation and rescheduling arrive with the rest of the booking issue.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, get
-from litestar.params import FromPath, QueryParameter
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from imias.booking import search
+from imias.booking.caller import acting_patient, idempotency_key
 from imias.booking.directory import Doctor, Specialty
 from imias.booking.engine import Engine
 from imias.booking.model import CHANNEL_BITS, Channel
+from imias.booking.service import Appointment, BookingService, Hold
 from imias.platform.problems import ProblemError
 
 NEAR_CLINICS = 10  # a search "near me" looks at this many nearest clinics
@@ -163,3 +165,208 @@ class SearchController(Controller):
             last=last,
             channel=bits,
         )
+
+
+# -- the booking flow -----------------------------------------------------------------
+
+
+class HoldRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    patient_id: Annotated[int, msgspec.Meta(ge=1)]
+    doctor_id: Annotated[int, msgspec.Meta(ge=1)]
+    starts_at: datetime
+    channel: Channel = "web"
+
+
+class PatientRef(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    patient_id: Annotated[int, msgspec.Meta(ge=1)]
+
+
+class BookRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    patient_id: Annotated[int, msgspec.Meta(ge=1)]
+    doctor_id: Annotated[int, msgspec.Meta(ge=1)]
+    starts_at: datetime
+    channel: Channel = "registrar"
+
+
+class RescheduleRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    patient_id: Annotated[int, msgspec.Meta(ge=1)]
+    doctor_id: Annotated[int, msgspec.Meta(ge=1)]
+    starts_at: datetime
+    channel: Channel = "web"
+
+
+class ReferralRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    patient_id: Annotated[int, msgspec.Meta(ge=1)]
+    specialty: str
+    doctor_id: Annotated[int, msgspec.Meta(ge=1)]
+    valid_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = 30
+
+
+class ReferralCreated(msgspec.Struct, frozen=True):
+    id: int
+
+
+def _service(request: Request[Any, Any, Any]) -> BookingService:
+    return request.app.state.booking
+
+
+class BookingController(Controller):
+    path = "/api/v1"
+    tags = ["booking"]
+
+    @post("/holds", operation_id="holdSlot", summary="Hold a slot for a few minutes")
+    async def hold(self, request: Request[Any, Any, Any], data: JSONBody[HoldRequest]) -> Hold:
+        patient = acting_patient(request, data.patient_id)
+        return await _service(request).hold(patient, data.doctor_id, data.starts_at, data.channel)
+
+    @post(
+        "/holds/{token:str}/confirm",
+        operation_id="confirmHold",
+        summary="Confirm a hold into an appointment (needs Idempotency-Key)",
+    )
+    async def confirm(
+        self, request: Request[Any, Any, Any], token: FromPath[str], data: JSONBody[PatientRef]
+    ) -> Appointment:
+        patient = acting_patient(request, data.patient_id)
+        return await _service(request).confirm(patient, token, idempotency_key(request))
+
+    @post(
+        "/holds/{token:str}/release",
+        operation_id="releaseHold",
+        status_code=204,
+        summary="Let a hold go",
+    )
+    async def release(
+        self, request: Request[Any, Any, Any], token: FromPath[str], data: JSONBody[PatientRef]
+    ) -> None:
+        await _service(request).release_hold(acting_patient(request, data.patient_id), token)
+
+    @post(
+        "/appointments",
+        operation_id="bookSlot",
+        summary="Book directly (registrar; needs Idempotency-Key)",
+    )
+    async def book(
+        self, request: Request[Any, Any, Any], data: JSONBody[BookRequest]
+    ) -> Appointment:
+        patient = acting_patient(request, data.patient_id)
+        return await _service(request).book(
+            patient, data.doctor_id, data.starts_at, data.channel, idempotency_key(request)
+        )
+
+    @post(
+        "/appointments/{appointment_id:int}/cancel",
+        operation_id="cancelAppointment",
+        status_code=200,
+        summary="Cancel an appointment",
+    )
+    async def cancel(
+        self,
+        request: Request[Any, Any, Any],
+        appointment_id: FromPath[int],
+        data: JSONBody[PatientRef],
+    ) -> Appointment:
+        patient = acting_patient(request, data.patient_id)
+        return await _service(request).cancel(patient, appointment_id)
+
+    @post(
+        "/appointments/{appointment_id:int}/reschedule",
+        operation_id="rescheduleAppointment",
+        summary="Move an appointment (needs Idempotency-Key)",
+    )
+    async def reschedule(
+        self,
+        request: Request[Any, Any, Any],
+        appointment_id: FromPath[int],
+        data: JSONBody[RescheduleRequest],
+    ) -> Appointment:
+        patient = acting_patient(request, data.patient_id)
+        return await _service(request).reschedule(
+            patient,
+            appointment_id,
+            data.doctor_id,
+            data.starts_at,
+            data.channel,
+            idempotency_key(request),
+        )
+
+    @post(
+        "/appointments/{appointment_id:int}/check-in",
+        operation_id="checkIn",
+        status_code=204,
+        summary="The patient has arrived",
+    )
+    async def check_in(
+        self, request: Request[Any, Any, Any], appointment_id: FromPath[int]
+    ) -> None:
+        await _service(request).set_visit_status(appointment_id, "arrived", ("booked",))
+
+    @post(
+        "/appointments/{appointment_id:int}/complete",
+        operation_id="completeVisit",
+        status_code=204,
+        summary="The visit is over",
+    )
+    async def complete(
+        self, request: Request[Any, Any, Any], appointment_id: FromPath[int]
+    ) -> None:
+        await _service(request).set_visit_status(appointment_id, "completed", ("arrived",))
+
+    @get(
+        "/patients/{patient_id:int}/appointments",
+        operation_id="listPatientAppointments",
+        summary="A patient's appointments, newest first",
+    )
+    async def patient_appointments(
+        self, request: Request[Any, Any, Any], patient_id: FromPath[int]
+    ) -> list[Appointment]:
+        return await _service(request).patient_appointments(acting_patient(request, patient_id))
+
+    @get("/doctors/{doctor_id:int}/day", operation_id="doctorDay", summary="A doctor's day")
+    async def doctor_day(
+        self,
+        request: Request[Any, Any, Any],
+        doctor_id: FromPath[int],
+        day: Annotated[date, QueryParameter(name="date")],
+    ) -> list[dict[str, Any]]:
+        return await _service(request).doctor_day(doctor_id, day)
+
+    @post("/referrals", operation_id="issueReferral", summary="A doctor refers a patient")
+    async def referral(
+        self, request: Request[Any, Any, Any], data: JSONBody[ReferralRequest]
+    ) -> ReferralCreated:
+        service = _service(request)
+        return ReferralCreated(
+            await service.issue_referral(
+                data.patient_id, data.specialty, data.doctor_id, data.valid_days
+            )
+        )
+
+
+class EngineState(msgspec.Struct, frozen=True):
+    pid: int
+    implementation: str
+    digest: str
+    applied_events: int
+
+
+@get(
+    "/api/v1/engine/state",
+    operation_id="engineState",
+    tags=["operations"],
+    summary="This worker's engine: a digest of its state, to see that workers agree",
+)
+async def engine_state(request: Request[Any, Any, Any]) -> EngineState:
+    import hashlib
+    import os
+
+    import scheduler_core
+    from scheduler_core._snapshot import HEADER
+
+    engine = _engine(request)
+    cal = search._ready(engine)
+    data = cal.snapshot()  # type: ignore[attr-defined]
+    # Leave out the header's clock (the last field): replicas differ only in when they
+    # last looked at the time, not in what they hold.
+    digest = hashlib.sha256(data[: HEADER.size - 8] + data[HEADER.size :]).hexdigest()
+    return EngineState(os.getpid(), scheduler_core.IMPLEMENTATION, digest, engine.applied_events)

@@ -36,6 +36,8 @@ class Engine:
         self.report: LoadReport | None = None
         self.loaded_at: datetime | None = None
         self.error: str | None = None
+        self.applied_events = 0
+        self.reload_needed = False
         self.first_day: date | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -66,6 +68,29 @@ class Engine:
                 pass
 
         self._task = asyncio.create_task(run(), name="imias-engine-load")
+
+    async def apply_event(self, topic: str, payload: bytes, outbox_id: int) -> None:
+        """The stream consumer's handler: apply a committed change to this engine.
+
+        Events that arrive while the engine loads wait for it (the worker noted the
+        stream position before loading, so the same change may come twice: applying
+        is idempotent). A contradiction the engine cannot reconcile means this
+        replica is off: it reloads from the database.
+        """
+        if topic != "engine":
+            return
+        await self.wait_loaded()
+        if self.calendar is None:
+            return
+        event = scheduler_core.decode_event(payload)
+        try:
+            if self.calendar.apply(event):
+                self.applied_events += 1
+        except scheduler_core.SchedulerError as exc:
+            if isinstance(event, scheduler_core.events.WindowShifted):
+                raise
+            log.warning("event %s does not fit this engine (%s); it will reload", outbox_id, exc)
+            self.reload_needed = True
 
     async def wait_loaded(self, timeout: float = 60.0) -> None:  # noqa: ASYNC109
         """Wait for the load started by :meth:`start_loading` to end, well or not (for

@@ -95,3 +95,134 @@ async def doctor_names(conn: asyncpg.Connection) -> list[asyncpg.Record]:
 
 
 QUERIES |= {"specialties": SPECIALTIES, "clinics": CLINICS, "doctor_names": DOCTOR_NAMES}
+
+
+# -- the booking flow --------------------------------------------------------------------
+
+LOCK_PATIENT = """
+SELECT id, birth_date, sex, attached_clinic_id FROM patients WHERE id = $1 FOR UPDATE
+"""
+
+PATIENT_APPOINTMENTS = """
+SELECT id, clinic_id, doctor_id, specialty_id, starts_at, ends_at, status, channel,
+       referral_clinic_id, referral_id, hold_token, hold_expires_at, created_at, rescheduled_to
+  FROM appointments
+ WHERE patient_id = $1 AND status IN ('held', 'booked', 'arrived')
+ ORDER BY starts_at
+"""
+
+PATIENT_HISTORY = """
+SELECT id, clinic_id, doctor_id, specialty_id, starts_at, ends_at, status, channel,
+       referral_clinic_id, referral_id, hold_token, hold_expires_at, created_at, rescheduled_to
+  FROM appointments
+ WHERE patient_id = $1 AND status <> 'expired'
+ ORDER BY starts_at DESC
+ LIMIT $2
+"""
+
+PATIENT_REFERRALS = """
+SELECT clinic_id, id, specialty_id, valid_until, status
+  FROM referrals WHERE patient_id = $1 AND status = 'active'
+"""
+
+EXPIRE_OVERLAPPING_HOLDS = """
+UPDATE appointments SET status = 'expired', updated_at = $5
+ WHERE clinic_id = $1 AND doctor_id = $2 AND status = 'held' AND hold_expires_at <= $5
+   AND starts_at < $4 AND ends_at > $3
+RETURNING hold_token
+"""
+
+INSERT_APPOINTMENT = """
+INSERT INTO appointments (clinic_id, doctor_id, patient_id, specialty_id, starts_at, ends_at,
+                          status, channel, referral_clinic_id, referral_id, hold_token,
+                          hold_expires_at, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
+RETURNING id
+"""
+
+HOLD_BY_TOKEN = """
+SELECT id, clinic_id, doctor_id, patient_id, specialty_id, starts_at, ends_at, status, channel,
+       referral_clinic_id, referral_id, hold_token, hold_expires_at
+  FROM appointments WHERE hold_token = $1
+ ORDER BY created_at DESC LIMIT 1
+"""
+
+APPOINTMENT_FOR_UPDATE = """
+SELECT id, clinic_id, doctor_id, patient_id, specialty_id, starts_at, ends_at, status, channel,
+       referral_clinic_id, referral_id, hold_token, hold_expires_at
+  FROM appointments WHERE id = $1 FOR UPDATE
+"""
+
+SET_STATUS = """
+UPDATE appointments
+   SET status = $3, updated_at = $4,
+       cancelled_at = CASE WHEN $3 = 'cancelled' THEN $4 ELSE cancelled_at END
+ WHERE clinic_id = $1 AND id = $2
+"""
+
+SET_RESCHEDULED_TO = """
+UPDATE appointments SET rescheduled_to = $3 WHERE clinic_id = $1 AND id = $2
+"""
+
+USE_REFERRAL = """
+UPDATE referrals SET status = $3 WHERE clinic_id = $1 AND id = $2
+"""
+
+FIND_IDEMPOTENT = """
+SELECT route, request_hash, status_code, response FROM idempotency_keys
+ WHERE patient_id = $1 AND key = $2
+"""
+
+SAVE_IDEMPOTENT = """
+INSERT INTO idempotency_keys (patient_id, key, route, request_hash, status_code, response)
+VALUES ($1, $2, $3, $4, $5, $6)
+"""
+
+INSERT_REFERRAL = """
+INSERT INTO referrals (clinic_id, patient_id, specialty_id, issued_by, valid_until)
+VALUES ($1, $2, $3, $4, $5) RETURNING id
+"""
+
+EXPIRED_HOLDS = """
+UPDATE appointments SET status = 'expired', updated_at = $1
+ WHERE (clinic_id, id) IN (SELECT clinic_id, id FROM appointments
+                            WHERE status = 'held' AND hold_expires_at <= $1
+                            ORDER BY hold_expires_at LIMIT $2
+                            FOR UPDATE SKIP LOCKED)
+RETURNING clinic_id, hold_token
+"""
+
+DOCTOR_DAY = """
+SELECT a.id, a.clinic_id, a.doctor_id, a.patient_id, a.specialty_id, a.starts_at, a.ends_at,
+       a.status, a.channel, p.family_name, p.given_name, p.patronymic
+  FROM appointments a JOIN patients p ON p.id = a.patient_id
+ WHERE a.clinic_id = $1 AND a.doctor_id = $2 AND a.starts_at >= $3 AND a.starts_at < $4
+   AND a.status IN ('booked', 'arrived', 'completed', 'no_show')
+ ORDER BY a.starts_at
+"""
+
+MARK_NO_SHOWS = """
+UPDATE appointments SET status = 'no_show', updated_at = $1
+ WHERE status = 'booked' AND ends_at <= $1 AND ends_at > $1 - interval '2 days'
+RETURNING clinic_id, id
+"""
+
+QUERIES |= {
+    "lock_patient": LOCK_PATIENT,
+    "patient_appointments": PATIENT_APPOINTMENTS,
+    "patient_history": PATIENT_HISTORY,
+    "patient_referrals": PATIENT_REFERRALS,
+    "expire_overlapping_holds": EXPIRE_OVERLAPPING_HOLDS,
+    "insert_appointment": INSERT_APPOINTMENT,
+    "hold_by_token": HOLD_BY_TOKEN,
+    "appointment_for_update": APPOINTMENT_FOR_UPDATE,
+    "set_status": SET_STATUS,
+    "set_rescheduled_to": SET_RESCHEDULED_TO,
+    "use_referral": USE_REFERRAL,
+    "find_idempotent": FIND_IDEMPOTENT,
+    "save_idempotent": SAVE_IDEMPOTENT,
+    "insert_referral": INSERT_REFERRAL,
+    "expired_holds": EXPIRED_HOLDS,
+    "doctor_day": DOCTOR_DAY,
+    "mark_no_shows": MARK_NO_SHOWS,
+}

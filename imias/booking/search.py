@@ -107,8 +107,10 @@ def earliest(
     last: date,
     channel: int,
     now: datetime | None = None,
+    entitled: int = 0,
 ) -> list[FreeSlot]:
-    """The ``k`` earliest free slots, none of which has begun."""
+    """The ``k`` earliest free slots, none of which has begun. ``entitled``: the
+    restricted slots (referral, urgent) the caller may see."""
     cal = _ready(engine)
     now = now or datetime.now(UTC)
     found: list[FreeSlot] = []
@@ -117,7 +119,7 @@ def earliest(
         "clinic_ids": clinic_ids,
         "length": None,
         "channel": channel,
-        "entitled": 0,
+        "entitled": entitled,
     }
     day = first
     if first == engine.today():

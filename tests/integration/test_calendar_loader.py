@@ -30,8 +30,9 @@ async def city(fresh_database_url):
 
 async def test_every_named_query_prepares_against_the_migrated_schema(db):
     for name, sql in repository.QUERIES.items():
-        statement = await db.prepare(sql)
-        assert statement.get_attributes(), name
+        statement = await db.prepare(sql)  # a missing column or table fails here
+        if sql.lstrip().upper().startswith("SELECT") or "RETURNING" in sql.upper():
+            assert statement.get_attributes(), name
 
 
 @pytest.mark.parametrize("calendar_class", [reference.Calendar, compiled_calendar()])

@@ -1,0 +1,66 @@
+"""Periodic booking work in every worker: expired holds, no-shows, engine reloads.
+
+Each job is safe to run in several workers at once (row locks with SKIP LOCKED, or
+idempotent updates), so no leader is needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import asyncpg
+
+from imias.booking.service import BookingService
+
+log = logging.getLogger("imias.booking.jobs")
+
+
+class BookingJobs:
+    def __init__(
+        self,
+        service: BookingService,
+        pool: asyncpg.Pool,
+        *,
+        holds_every: float = 5.0,
+        no_shows_every: float = 60.0,
+    ) -> None:
+        self.service = service
+        self.pool = pool
+        self.holds_every = holds_every
+        self.no_shows_every = no_shows_every
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._every(self.holds_every, self._holds), name="imias-holds"),
+            asyncio.create_task(
+                self._every(self.no_shows_every, self.service.mark_no_shows), name="imias-no-shows"
+            ),
+        ]
+
+    async def _holds(self) -> None:
+        engine = self.service.engine
+        if engine.reload_needed:
+            engine.reload_needed = False
+            await engine.load(self.pool)
+        if engine.calendar is not None:
+            freed = await self.service.expire_holds()
+            if freed:
+                log.info("expired %d holds", freed)
+
+    async def _every(self, seconds: float, job) -> None:  # type: ignore[no-untyped-def]
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await job()
+            except Exception as exc:  # a job that fails is logged and tried again later
+                log.warning("%s failed: %s", getattr(job, "__name__", "job"), exc)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

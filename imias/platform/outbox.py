@@ -1,0 +1,308 @@
+"""The event outbox: events are written with the change, published to a Redis stream.
+
+A domain writes its event with :func:`write_event` inside the transaction that makes
+the change, so an event exists exactly when its change committed. :class:`OutboxRelay`
+(one task per worker; a PostgreSQL advisory lock keeps one of them active in the
+whole deployment) moves committed rows to the Redis stream in id order and marks them
+published. :class:`StreamConsumer` (one per worker) reads the stream and hands every
+entry to a handler, e.g. one that applies it to the worker's engine.
+
+Delivery is at least once: an entry may arrive twice (Redis failed after some XADDs,
+or a relay lost its lock mid-batch), so applying must be idempotent. Entries are in
+publication order, which is id order except that a transaction that took a lower id
+but committed later is published after higher ids; a consumer that drops duplicates
+must therefore remember the ids it saw, not only the highest one.
+
+With Redis down, writes still commit (only PostgreSQL decides); the relay reports the
+outage once, backs off and publishes the backlog when Redis is back, and a consumer
+resumes after the last entry it handled, so it misses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import asyncpg
+import redis.asyncio as aioredis
+from litestar.datastructures import State
+
+from imias.platform.stream import (
+    DEFAULT_STREAM,
+    REDIS_ERRORS,
+    BackgroundTask,
+    Handler,
+    Outage,
+    StreamConsumer,
+    current_stream_id,
+    stream_id_at,
+)
+
+__all__ = [
+    "DEFAULT_STREAM",
+    "NOTIFY_CHANNEL",
+    "RELAY_LOCK_KEY",
+    "Handler",
+    "OutboxRelay",
+    "StreamConsumer",
+    "check_outbox",
+    "current_stream_id",
+    "stream_id_at",
+    "write_event",
+]
+
+log = logging.getLogger("imias.outbox")
+
+NOTIFY_CHANNEL = "imias_outbox"
+# pg_try_advisory_lock key of the relay: one active relay per database.
+RELAY_LOCK_KEY = 0x1A1A5_0E7B0
+
+_INSERT = "INSERT INTO event_outbox (clinic_id, topic, payload) VALUES ($1, $2, $3) RETURNING id"
+# One round trip; notifications of one transaction with the same payload are merged
+# into one and delivered at commit (none on rollback).
+_INSERT_NOTIFY = f"""
+WITH row AS ({_INSERT})
+SELECT id, pg_notify('{NOTIFY_CHANNEL}', '') FROM row
+"""
+_FETCH = """
+SELECT clinic_id, id, topic, payload FROM event_outbox
+WHERE published_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED
+"""
+_MARK = """
+UPDATE event_outbox SET published_at = now()
+WHERE (clinic_id, id) IN (SELECT * FROM unnest($1::bigint[], $2::bigint[]))
+"""
+_BACKLOG = """
+SELECT count(*) FROM (SELECT 1 FROM event_outbox WHERE published_at IS NULL LIMIT $1) s
+"""
+_CLEANUP = """
+DELETE FROM event_outbox WHERE (clinic_id, id) IN (
+    SELECT clinic_id, id FROM event_outbox
+    WHERE published_at < now() - make_interval(secs => $1) LIMIT $2)
+"""
+
+
+async def write_event(
+    conn: asyncpg.Connection,
+    *,
+    topic: str,
+    payload: bytes,
+    clinic_id: int = 0,
+    notify: bool = True,
+) -> int:
+    """Add an event to the outbox in the caller's transaction; return its id.
+
+    ``notify`` wakes the relay at commit. PostgreSQL serialises the commits of
+    notifying transactions, so a bulk writer that does not need the relay woken at
+    once may pass ``notify=False`` (the relay also polls).
+    """
+    if notify:
+        row = await conn.fetchrow(_INSERT_NOTIFY, clinic_id, topic, payload)
+        assert row is not None
+        return int(row[0])
+    return int(await conn.fetchval(_INSERT, clinic_id, topic, payload))
+
+
+class _RedisDown(Exception):
+    """Raised inside the relay's transaction so that it rolls back."""
+
+
+class OutboxRelay(BackgroundTask):
+    """Publishes committed outbox rows to a Redis stream; one active per deployment.
+
+    Every worker runs one. Each tries ``pg_try_advisory_lock`` on its own connection
+    every ``lock_retry`` seconds; the holder publishes and the others stand by, and
+    when the holder's connection ends (the worker died) another takes over.
+    """
+
+    name = "outbox-relay"
+
+    def __init__(
+        self,
+        dsn: str,
+        redis: aioredis.Redis,
+        *,
+        stream: str = DEFAULT_STREAM,
+        batch_size: int = 500,
+        maxlen: int = 1_000_000,
+        poll_interval: float = 0.2,
+        lock_retry: float = 2.0,
+        max_backoff: float = 5.0,
+        retention: float = 86_400.0,
+        cleanup_interval: float = 300.0,
+        lock_key: int = RELAY_LOCK_KEY,
+    ) -> None:
+        super().__init__()
+        self.dsn, self.redis, self.stream = dsn, redis, stream
+        self.batch_size, self.maxlen = batch_size, maxlen
+        self.poll_interval, self.lock_retry, self.max_backoff = (
+            poll_interval,
+            lock_retry,
+            max_backoff,
+        )
+        self.retention, self.cleanup_interval, self.lock_key = (
+            retention,
+            cleanup_interval,
+            lock_key,
+        )
+        self.role = "stopped"
+        self.published = 0
+        self.backlog: int | None = None
+        self.last_published_at: float | None = None
+        self._outage = Outage("outbox relay")
+        self._conn: asyncpg.Connection | None = None
+        self._backlog_at = 0.0
+        self._cleanup_at = time.monotonic()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "role": self.role,
+            "stream": self.stream,
+            "published": self.published,
+            "backlog": self.backlog,
+            "last_published_at": _iso(self.last_published_at),
+            "outage": self._outage.kind,
+            "last_error": self._outage.last_error,
+        }
+
+    def start(self) -> None:
+        if not self.running:
+            self.role = "starting"
+        super().start()
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                if self._conn is None or self._conn.is_closed():
+                    await self._connect()
+                if self.role != "active" and not await self._take_lock():
+                    self._outage.ok()  # the database answered; standing by is healthy
+                    await self._sleep(self.lock_retry)
+                    continue
+                sent = await self._publish_batch()
+                self._outage.ok()
+                if sent < self.batch_size:
+                    await self._chores()
+                    await self._sleep(self.poll_interval)
+            except asyncio.CancelledError:
+                raise
+            except _RedisDown as exc:
+                delay = self._outage.failed("redis", exc.__cause__ or exc)
+                with contextlib.suppress(Exception):
+                    await self._count_backlog(force=False)
+                await self._sleep(min(delay, self.max_backoff))
+            except Exception as exc:  # the database, or a bug: report, reconnect, retry
+                delay = self._outage.failed("database", exc)
+                await self._closed()
+                self.role = "starting"
+                await self._sleep(min(delay, self.max_backoff))
+        self.role = "stopped"
+
+    async def _connect(self) -> None:
+        await self._closed()
+        self._conn = await asyncpg.connect(self.dsn, timeout=5, command_timeout=30)
+        self.role = "starting"
+
+    async def _take_lock(self) -> bool:
+        assert self._conn is not None
+        if not await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
+            if self.role != "standby":
+                log.info("outbox relay: standing by (another worker publishes)")
+            self.role = "standby"
+            self.backlog = None
+            return False
+        await self._conn.add_listener(NOTIFY_CHANNEL, self._notified)
+        log.info("outbox relay: active, publishing to %s", self.stream)
+        self.role = "active"
+        return True
+
+    def _notified(self, *_: Any) -> None:
+        self._wake.set()
+
+    async def _publish_batch(self) -> int:
+        conn = self._conn
+        assert conn is not None
+        self._wake.clear()  # a notification from now on triggers another round
+        self._interruptible = False
+        try:
+            async with conn.transaction():
+                rows = await conn.fetch(_FETCH, self.batch_size)
+                if not rows:
+                    self.backlog = 0
+                    return 0
+                try:
+                    async with self.redis.pipeline(transaction=False) as pipe:
+                        for row in rows:
+                            fields: dict[Any, Any] = {
+                                "topic": row["topic"],
+                                "payload": row["payload"],
+                                "outbox_id": row["id"],
+                                "clinic_id": row["clinic_id"],
+                            }
+                            pipe.xadd(self.stream, fields, maxlen=self.maxlen, approximate=True)
+                        await pipe.execute()
+                except REDIS_ERRORS as exc:
+                    raise _RedisDown(str(exc)) from exc
+                clinics = [row["clinic_id"] for row in rows]
+                await conn.execute(_MARK, clinics, [row["id"] for row in rows])
+        finally:
+            self._interruptible = True
+        self.published += len(rows)
+        self.last_published_at = time.time()
+        if len(rows) < self.batch_size:
+            self.backlog = 0
+        else:
+            await self._count_backlog(force=False)
+        return len(rows)
+
+    async def _count_backlog(self, *, force: bool) -> None:
+        if self._conn is None or self.role != "active":
+            return
+        if force or time.monotonic() - self._backlog_at >= 1.0:
+            self._backlog_at = time.monotonic()
+            self.backlog = int(await self._conn.fetchval(_BACKLOG, 1_000_000))
+
+    async def _chores(self) -> None:
+        """While idle: delete rows published longer ago than ``retention``."""
+        if time.monotonic() - self._cleanup_at < self.cleanup_interval or self._conn is None:
+            return
+        self._cleanup_at = time.monotonic()
+        deleted = 0
+        for _ in range(100):  # at most 100,000 rows a round; the rest next time
+            if self._stopping.is_set():
+                break
+            result = await self._conn.execute(_CLEANUP, self.retention, 1000)
+            count = int(result.split()[-1])
+            deleted += count
+            if count < 1000:
+                break
+        if deleted:
+            log.info("outbox relay: deleted %d published events", deleted)
+
+    async def _closed(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            try:  # closing the session releases the advisory lock
+                await asyncio.wait_for(conn.close(), 2)
+            except Exception:
+                conn.terminate()
+        if self.role == "active":
+            self.role = "starting"
+
+
+async def check_outbox(state: State) -> dict[str, Any]:
+    """/health: the relay's status. Standby and a backlog are reported, not failures;
+    a Redis outage shows in the ``redis`` check. Fails only if the relay task died."""
+    relay: OutboxRelay = state.outbox_relay
+    if not relay.running:
+        raise RuntimeError(f"relay not running ({relay.role})")
+    return relay.status()
+
+
+def _iso(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))

@@ -1,0 +1,63 @@
+"""Helpers for tests that need their own databases: names per xdist worker, URLs,
+and a small seeded city. Imported by tests as ``citydb`` (tests/ is on sys.path)."""
+
+from __future__ import annotations
+
+import os
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+
+def worker_id() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def worker_index() -> int:
+    match = re.search(r"(\d+)$", worker_id())
+    return int(match.group(1)) + 1 if match else 0
+
+
+def with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + database))
+
+
+def with_redis_db(url: str, number: int) -> str:
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        query = "&".join(q for q in parts.query.split("&") if q and not q.startswith("db="))
+        query = (query + "&" if query else "") + f"db={number}"
+        return urlunsplit(parts._replace(query=query))
+    return urlunsplit(parts._replace(path=f"/{number}"))
+
+
+async def build_city_database(pg_admin_url: str, name: str, **sizes: int) -> str:
+    """A migrated database holding a small seeded city whose schedules start today."""
+    from imias.booking.engine import Engine
+    from imias.booking.seed import seed_city
+    from imias.platform.migrator import migrate_url
+
+    admin = await asyncpg.connect(pg_admin_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = with_database(pg_admin_url, name)
+    await migrate_url(url)
+    conn = await asyncpg.connect(url)
+    try:
+        await seed_city(conn, start=Engine().today(), **sizes)
+    finally:
+        await conn.close()
+    return url
+
+
+async def drop_database(pg_admin_url: str, name: str) -> None:
+    admin = await asyncpg.connect(pg_admin_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()

@@ -1,0 +1,307 @@
+"""The booking flow against real PostgreSQL: every rule's refusal, holds that expire
+on a controllable clock, idempotent confirmation, cancel and reschedule."""
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from citydb import build_city_database, drop_database, worker_id
+
+from imias.booking import search
+from imias.booking.engine import Engine
+from imias.booking.service import BookingService
+from imias.platform.db import create_pool
+from imias.platform.problems import ProblemError
+from scheduler_core import BOOKED, FREE, HELD
+
+
+@dataclass
+class Clock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+async def city(pg_admin_url):
+    name = f"imias_test_flow_{worker_id()}"
+    url = await build_city_database(pg_admin_url, name, clinics=16, doctors=260, patients=4000)
+    yield url
+    await drop_database(pg_admin_url, name)
+
+
+@pytest.fixture(scope="module")
+async def engine(city):
+    pool = await create_pool(city, 4)
+    engine = Engine()
+    await engine.load(pool)
+    yield engine, pool
+    await pool.close()
+
+
+@pytest.fixture(scope="module")
+def clock():
+    """One clock for the module: the engine's clock only moves forward, like time."""
+    return Clock(datetime.now(UTC))
+
+
+@pytest.fixture
+def service(engine, clock):
+    eng, pool = engine
+    return BookingService(pool, eng, clock=clock)
+
+
+def first_slots(service, specialty: str, n: int = 1, clinic: int | None = None, channel=1):
+    """The earliest free slots that start at least an hour from the clock's now, so that
+    a test that moves the clock past a hold's expiry still has them in the future."""
+    eng = service.engine
+    spec = eng.directory.by_code[specialty]
+    first, last = search.window(eng, None, None)
+    later = service.clock() + timedelta(hours=1)
+    found = search.earliest(
+        eng,
+        n + 400,
+        specialty_id=spec.id,
+        clinic_ids=[clinic] if clinic else None,
+        first=first,
+        last=last,
+        channel=channel,
+        now=later,
+    )
+    return found[:n]
+
+
+async def adults_attached_to(pool, clinic: int | None, n: int, sex: str | None = None) -> list[int]:
+    """Adults without appointments, attached to ``clinic`` (None: anywhere)."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            """
+            SELECT p.id FROM patients p
+             WHERE ($1::bigint IS NULL OR p.attached_clinic_id = $1)
+               AND p.birth_date < now() - interval '20 years'
+               AND ($3::text IS NULL OR p.sex = $3)
+               AND NOT EXISTS (SELECT 1 FROM appointments a WHERE a.patient_id = p.id)
+             ORDER BY random() LIMIT $2
+            """,
+            clinic,
+            n,
+            sex,
+        )
+    ids = [r["id"] for r in rows]
+    assert len(ids) == n, f"not enough patients attached to clinic {clinic}"
+    return ids
+
+
+def engine_state(service, slot) -> int:
+    p = service.place(slot.doctor_id, slot.starts_at)
+    return service.engine.calendar.day_states(slot.doctor_id, p.day)[p.unit]
+
+
+async def refused(code: str, awaitable) -> None:
+    with pytest.raises(ProblemError) as caught:
+        await awaitable
+    assert caught.value.code == code, caught.value
+
+
+async def test_hold_then_confirm_books_and_nobody_else_gets_the_slot(service):
+    slot = first_slots(service, "therapist")[0]
+    alice, bob = await adults_attached_to(service.pool, slot.clinic_id, 2)
+    hold = await service.hold(alice, slot.doctor_id, slot.starts_at, "web")
+    assert engine_state(service, slot) == HELD
+    await refused("slot_taken", service.hold(bob, slot.doctor_id, slot.starts_at, "web"))
+    booked = await service.confirm(alice, hold.token, "key-alice-0001")
+    assert booked.status == "booked" and booked.id == hold.appointment_id
+    assert engine_state(service, slot) == BOOKED
+    again = await service.confirm(alice, hold.token, "key-alice-0001")
+    assert again == booked, "the same Idempotency-Key returns the same appointment"
+    async with service.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT status FROM appointments WHERE patient_id = $1", alice)
+    assert [r["status"] for r in rows] == ["booked"]
+    await refused(
+        "idempotency_key_reused",
+        service.book(alice, slot.doctor_id, slot.starts_at, "registrar", "key-alice-0001"),
+    )
+
+
+async def test_an_expired_hold_cannot_be_confirmed_and_never_blocks(service, clock):
+    slot = first_slots(service, "therapist", 3)[2]
+    alice, bob = await adults_attached_to(service.pool, slot.clinic_id, 2)
+    hold = await service.hold(alice, slot.doctor_id, slot.starts_at, "web")
+    clock.now += timedelta(seconds=service.hold_seconds + 1)
+    await refused("hold_expired", service.confirm(alice, hold.token, "key-late-00001"))
+    other = await service.hold(bob, slot.doctor_id, slot.starts_at, "web")
+    confirmed = await service.confirm(bob, other.token, "key-bob-000001")
+    assert confirmed.patient_id == bob
+
+
+async def test_someone_elses_hold_is_wrong_hold(service):
+    slot = first_slots(service, "therapist", 5)[4]
+    alice, bob = await adults_attached_to(service.pool, slot.clinic_id, 2)
+    hold = await service.hold(alice, slot.doctor_id, slot.starts_at, "web")
+    await refused("wrong_hold", service.confirm(bob, hold.token, "key-bob-wrong1"))
+    await service.release_hold(alice, hold.token)
+    assert engine_state(service, slot) == FREE
+
+
+async def test_a_patient_holds_at_most_two_slots(service):
+    slots = first_slots(service, "ophthalmologist", 3)
+    (alice,) = await adults_attached_to(service.pool, None, 1)
+    for slot in slots[:2]:
+        await service.hold(alice, slot.doctor_id, slot.starts_at, "web")
+    await refused("hold_limit", service.hold(alice, slots[2].doctor_id, slots[2].starts_at, "web"))
+
+
+async def test_one_future_appointment_per_specialty(service):
+    a = first_slots(service, "therapist", 12)[10]
+    b = first_slots(service, "therapist", 12, clinic=a.clinic_id)[-1]
+    (alice,) = await adults_attached_to(service.pool, a.clinic_id, 1)
+    await service.book(alice, a.doctor_id, a.starts_at, "registrar", "key-dup-000001")
+    await refused("duplicate_appointment", service.hold(alice, b.doctor_id, b.starts_at, "web"))
+
+
+async def test_therapists_are_booked_at_the_attached_clinic_only(service):
+    slot = first_slots(service, "therapist")[0]
+    async with service.pool.acquire() as conn:
+        stranger = await conn.fetchval(
+            "SELECT id FROM patients WHERE attached_clinic_id <> $1 AND "
+            "birth_date < now() - interval '20 years' LIMIT 1",
+            slot.clinic_id,
+        )
+    await refused("not_attached", service.hold(stranger, slot.doctor_id, slot.starts_at, "web"))
+
+
+async def test_age_limits_send_children_to_paediatricians(service):
+    slot = first_slots(service, "therapist")[0]
+    async with service.pool.acquire() as conn:
+        child = await conn.fetchval(
+            "SELECT id FROM patients WHERE birth_date > now() - interval '10 years' LIMIT 1"
+        )
+    await refused("age_not_allowed", service.hold(child, slot.doctor_id, slot.starts_at, "web"))
+    paed = first_slots(service, "paediatrician")[0]
+    (adult,) = await adults_attached_to(service.pool, slot.clinic_id, 1)
+    await refused("age_not_allowed", service.hold(adult, paed.doctor_id, paed.starts_at, "web"))
+
+
+async def test_referral_only_specialists_need_a_referral_which_a_cancel_gives_back(service):
+    eng = service.engine
+    spec = eng.directory.by_code["cardiologist"]
+    first, last = search.window(eng, None, None)
+    slot = search.earliest(
+        eng,
+        1,
+        specialty_id=spec.id,
+        clinic_ids=None,
+        first=first,
+        last=last,
+        channel=1,
+        now=service.clock(),
+        entitled=32,
+    )[0]
+    (alice,) = await adults_attached_to(service.pool, slot.clinic_id, 1)
+    await refused("referral_required", service.hold(alice, slot.doctor_id, slot.starts_at, "web"))
+    therapist = first_slots(service, "therapist")[0]
+    referral = await service.issue_referral(alice, "cardiologist", therapist.doctor_id)
+    hold = await service.hold(alice, slot.doctor_id, slot.starts_at, "web")
+    booked = await service.confirm(alice, hold.token, "key-cardio-0001")
+    async with service.pool.acquire() as conn:
+        status = "SELECT status FROM referrals WHERE id = $1"
+        assert await conn.fetchval(status, referral) == "used"
+        await service.cancel(alice, booked.id)
+        assert await conn.fetchval(status, referral) == "active"
+
+
+async def test_slots_kept_for_the_phone_are_not_for_the_web(service):
+    async with service.pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT t.doctor_id FROM schedule_templates t JOIN doctors d ON d.id = t.doctor_id "
+            "JOIN specialties s ON s.id = d.specialty_id "
+            "WHERE t.channels = 20 AND s.code = 'ophthalmologist' LIMIT 1"
+        )
+    assert row is not None
+    doctor = row["doctor_id"]
+    first, last = search.window(service.engine, None, None)
+    phone = search.doctor_slots(
+        service.engine, doctor, 200, first=first, last=last, channel=4, now=service.clock()
+    )
+    web = {
+        s.starts_at
+        for s in search.doctor_slots(
+            service.engine, doctor, 200, first=first, last=last, channel=1, now=service.clock()
+        )
+    }
+    only_phone = next(s for s in phone if s.starts_at not in web)
+    (alice,) = await adults_attached_to(service.pool, None, 1)
+    await refused("channel_not_allowed", service.hold(alice, doctor, only_phone.starts_at, "web"))
+    hold = await service.hold(alice, doctor, only_phone.starts_at, "phone")
+    assert hold.slot.channel == "phone"
+
+
+async def test_cancel_frees_the_time_and_others_cannot_cancel(service):
+    slot = first_slots(service, "ophthalmologist", 8)[7]
+    alice, bob = await adults_attached_to(service.pool, None, 2)
+    booked = await service.book(
+        alice, slot.doctor_id, slot.starts_at, "registrar", "key-cancel-0001"
+    )
+    await refused("not_found", service.cancel(bob, booked.id))
+    cancelled = await service.cancel(alice, booked.id)
+    assert cancelled.status == "cancelled" and engine_state(service, slot) == FREE
+    await service.book(bob, slot.doctor_id, slot.starts_at, "registrar", "key-cancel-0002")
+
+
+async def test_reschedule_moves_atomically_or_changes_nothing(service):
+    a, b, c = first_slots(service, "ophthalmologist", 12)[9:12]
+    alice, bob = await adults_attached_to(service.pool, None, 2)
+    old = await service.book(alice, a.doctor_id, a.starts_at, "registrar", "key-move-00001")
+    await service.book(bob, c.doctor_id, c.starts_at, "registrar", "key-move-00002")
+    await refused(
+        "slot_taken",
+        service.reschedule(alice, old.id, c.doctor_id, c.starts_at, "web", "key-move-00003"),
+    )
+    async with service.pool.acquire() as conn:
+        assert (
+            await conn.fetchval("SELECT status FROM appointments WHERE id = $1", old.id) == "booked"
+        )
+    new = await service.reschedule(alice, old.id, b.doctor_id, b.starts_at, "web", "key-move-00004")
+    async with service.pool.acquire() as conn:
+        statuses = dict(
+            await conn.fetch("SELECT id, status FROM appointments WHERE patient_id = $1", alice)
+        )
+    assert statuses == {old.id: "cancelled", new.id: "booked"}
+    assert engine_state(service, a) == FREE and engine_state(service, b) == BOOKED
+
+
+async def test_a_time_off_the_schedule_is_outside_schedule(service):
+    slot = first_slots(service, "therapist")[0]
+    (alice,) = await adults_attached_to(service.pool, slot.clinic_id, 1)
+    await refused(
+        "outside_schedule",
+        service.hold(alice, slot.doctor_id, slot.starts_at + timedelta(minutes=5), "web"),
+    )
+    await refused(
+        "outside_schedule",
+        service.hold(
+            alice,
+            slot.doctor_id,
+            datetime.combine(date.today() + timedelta(days=60), slot.starts_at.timetz()),
+            "web",
+        ),
+    )
+
+
+async def test_every_change_writes_its_event_to_the_outbox(service):
+    slot = first_slots(service, "ophthalmologist", 15)[14]
+    (alice,) = await adults_attached_to(service.pool, None, 1)
+    async with service.pool.acquire() as conn:
+        before = await conn.fetchval("SELECT coalesce(max(id), 0) FROM event_outbox")
+        hold = await service.hold(alice, slot.doctor_id, slot.starts_at, "web")
+        booked = await service.confirm(alice, hold.token, "key-outbox-001")
+        await service.cancel(alice, booked.id)
+        rows = await conn.fetch(
+            "SELECT topic, payload FROM event_outbox WHERE id > $1 ORDER BY id", before
+        )
+    from scheduler_core import decode_event
+
+    kinds = [type(decode_event(r["payload"])).__name__ for r in rows]
+    assert kinds == ["SlotHeld", "HoldConfirmed", "SlotReleased"]
+    assert {r["topic"] for r in rows} == {"engine"}
