@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import pytest
-from conftest import with_database, worker_id
+from citydb import with_database, worker_id
 from litestar.testing import AsyncTestClient
 
 from imias.app import create_app
