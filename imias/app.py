@@ -21,6 +21,7 @@ from imias.booking.api import (
     BookingController,
     DirectoryController,
     SearchController,
+    WaitlistController,
     engine_state,
 )
 from imias.booking.engine import Engine
@@ -99,6 +100,7 @@ def create_app(settings: Settings) -> Litestar:
             DirectoryController,
             SearchController,
             BookingController,
+            WaitlistController,
             engine_state,
         ],
         lifespan=[lifespan],

@@ -19,6 +19,7 @@ from imias.booking.directory import Doctor, Specialty
 from imias.booking.engine import Engine
 from imias.booking.model import CHANNEL_BITS, Channel
 from imias.booking.service import Appointment, BookingService, Hold
+from imias.booking.waitlist import WaitlistEntry
 from imias.platform.problems import ProblemError
 
 NEAR_CLINICS = 10  # a search "near me" looks at this many nearest clinics
@@ -370,3 +371,56 @@ async def engine_state(request: Request[Any, Any, Any]) -> EngineState:
     # last looked at the time, not in what they hold.
     digest = hashlib.sha256(data[: HEADER.size - 8] + data[HEADER.size :]).hexdigest()
     return EngineState(os.getpid(), scheduler_core.IMPLEMENTATION, digest, engine.applied_events)
+
+
+class WaitlistRequest(
+    msgspec.Struct,
+    frozen=True,
+    forbid_unknown_fields=True,
+    rename={"from_day": "from", "to_day": "to"},
+):
+    patient_id: Annotated[int, msgspec.Meta(ge=1)]
+    specialty: str
+    from_day: date
+    to_day: date
+    clinic_id: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    doctor_id: Annotated[int, msgspec.Meta(ge=1)] | None = None
+
+
+class WaitlistController(Controller):
+    path = "/api/v1"
+    tags = ["waitlist"]
+
+    @post(
+        "/waitlist",
+        operation_id="joinWaitlist",
+        summary="Wait for a freed slot of a specialty (optionally a clinic or a doctor)",
+    )
+    async def join(
+        self, request: Request[Any, Any, Any], data: JSONBody[WaitlistRequest]
+    ) -> WaitlistEntry:
+        patient = acting_patient(request, data.patient_id)
+        return await _service(request).waitlist.join(
+            patient, data.specialty, data.clinic_id, data.doctor_id, data.from_day, data.to_day
+        )
+
+    @get(
+        "/patients/{patient_id:int}/waitlist",
+        operation_id="listWaitlist",
+        summary="A patient's waiting entries, with any open offer",
+    )
+    async def entries(
+        self, request: Request[Any, Any, Any], patient_id: FromPath[int]
+    ) -> list[WaitlistEntry]:
+        return await _service(request).waitlist.entries(acting_patient(request, patient_id))
+
+    @post(
+        "/waitlist/{entry_id:int}/cancel",
+        operation_id="leaveWaitlist",
+        status_code=204,
+        summary="Stop waiting",
+    )
+    async def leave(
+        self, request: Request[Any, Any, Any], entry_id: FromPath[int], data: JSONBody[PatientRef]
+    ) -> None:
+        await _service(request).waitlist.leave(acting_patient(request, data.patient_id), entry_id)

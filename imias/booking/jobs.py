@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 import asyncpg
 
+from imias.booking.engine import RELOAD_SECONDS
 from imias.booking.service import BookingService
 
 log = logging.getLogger("imias.booking.jobs")
@@ -42,7 +44,7 @@ class BookingJobs:
 
     async def _holds(self) -> None:
         engine = self.service.engine
-        if engine.reload_needed:
+        if engine.reload_needed and time.monotonic() - engine.last_load > RELOAD_SECONDS:
             engine.reload_needed = False
             await engine.load(self.pool)
         if engine.calendar is not None:

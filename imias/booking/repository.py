@@ -142,7 +142,7 @@ RETURNING id
 
 HOLD_BY_TOKEN = """
 SELECT id, clinic_id, doctor_id, patient_id, specialty_id, starts_at, ends_at, status, channel,
-       referral_clinic_id, referral_id, hold_token, hold_expires_at
+       referral_clinic_id, referral_id, hold_token, hold_expires_at, waitlist_entry_id
   FROM appointments WHERE hold_token = $1
  ORDER BY created_at DESC LIMIT 1
 """
@@ -189,7 +189,8 @@ UPDATE appointments SET status = 'expired', updated_at = $1
                             WHERE status = 'held' AND hold_expires_at <= $1
                             ORDER BY hold_expires_at LIMIT $2
                             FOR UPDATE SKIP LOCKED)
-RETURNING clinic_id, hold_token
+RETURNING clinic_id, id, doctor_id, patient_id, starts_at, ends_at, hold_token,
+          waitlist_entry_id
 """
 
 DOCTOR_DAY = """
@@ -225,4 +226,79 @@ QUERIES |= {
     "expired_holds": EXPIRED_HOLDS,
     "doctor_day": DOCTOR_DAY,
     "mark_no_shows": MARK_NO_SHOWS,
+}
+
+
+# -- waitlist and reminders -----------------------------------------------------------------
+
+INSERT_WAITLIST = """
+INSERT INTO waitlist_entries (patient_id, specialty_id, clinic_id, doctor_id, from_day, to_day,
+                              created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+RETURNING id
+"""
+
+PATIENT_WAITLIST = """
+SELECT w.id, w.patient_id, w.specialty_id, w.clinic_id, w.doctor_id, w.from_day, w.to_day,
+       w.status, w.created_at, a.hold_token, a.hold_expires_at, a.doctor_id AS offer_doctor_id,
+       a.starts_at AS offer_starts_at
+  FROM waitlist_entries w
+  LEFT JOIN appointments a
+         ON a.clinic_id = w.offer_clinic_id AND a.id = w.offer_appointment_id
+        AND a.status = 'held'
+ WHERE w.patient_id = $1
+ ORDER BY w.created_at DESC
+"""
+
+CANCEL_WAITLIST = """
+UPDATE waitlist_entries SET status = 'cancelled', updated_at = $3
+ WHERE patient_id = $1 AND id = $2 AND status IN ('waiting', 'offered')
+RETURNING offer_clinic_id, offer_appointment_id
+"""
+
+WAITING_FOR_SLOT = """
+SELECT patient_id, id FROM waitlist_entries
+ WHERE status = 'waiting' AND specialty_id = $1
+   AND (clinic_id IS NULL OR clinic_id = $2)
+   AND (doctor_id IS NULL OR doctor_id = $3)
+   AND from_day <= $4 AND to_day >= $4
+   AND NOT (patient_id = ANY($5::bigint[]))
+ ORDER BY created_at, id
+ LIMIT 20
+ FOR UPDATE SKIP LOCKED
+"""
+
+MARK_OFFERED = """
+UPDATE waitlist_entries
+   SET status = 'offered', offer_clinic_id = $3, offer_appointment_id = $4, updated_at = $5
+ WHERE patient_id = $1 AND id = $2
+"""
+
+SET_WAITLIST_STATUS = """
+UPDATE waitlist_entries SET status = $3, updated_at = $4 WHERE patient_id = $1 AND id = $2
+"""
+
+LINK_OFFER = """
+UPDATE appointments SET waitlist_entry_id = $3 WHERE clinic_id = $1 AND id = $2
+"""
+
+DUE_REMINDERS = """
+UPDATE appointments SET reminded_at = $1
+ WHERE (clinic_id, id) IN (SELECT clinic_id, id FROM appointments
+                            WHERE status = 'booked' AND reminded_at IS NULL
+                              AND starts_at > $1 AND starts_at <= $1 + interval '24 hours'
+                            ORDER BY starts_at LIMIT $2
+                            FOR UPDATE SKIP LOCKED)
+RETURNING clinic_id, id, patient_id, doctor_id, specialty_id, starts_at, ends_at, status, channel
+"""
+
+QUERIES |= {
+    "insert_waitlist": INSERT_WAITLIST,
+    "patient_waitlist": PATIENT_WAITLIST,
+    "cancel_waitlist": CANCEL_WAITLIST,
+    "waiting_for_slot": WAITING_FOR_SLOT,
+    "mark_offered": MARK_OFFERED,
+    "set_waitlist_status": SET_WAITLIST_STATUS,
+    "link_offer": LINK_OFFER,
+    "due_reminders": DUE_REMINDERS,
 }

@@ -43,6 +43,7 @@ from imias.booking.model import (
     SpecialtyFacts,
 )
 from imias.booking.schedules import to_local
+from imias.booking.waitlist import Waitlist
 from imias.platform.outbox import write_event
 from imias.platform.problems import ProblemError
 from scheduler_core import SchedulerError, encode_event
@@ -87,6 +88,27 @@ def refuse(code: RefusalCode, detail: str | None = None) -> ProblemError:
     )
 
 
+class Changes:
+    """The engine events of one transaction: written to the outbox inside it, applied
+    to this worker's engine after it commits."""
+
+    def __init__(self, service: BookingService) -> None:
+        self.service = service
+        self.written: list[tuple[Any, int]] = []
+
+    async def emit(self, conn: asyncpg.Connection, event: Any, clinic_id: int) -> None:
+        outbox_id = await self.service._emit(conn, event, clinic_id)
+        self.written.append((event, outbox_id))
+
+    async def emit_all(self, conn: asyncpg.Connection, events: list[Any], clinic_id: int) -> None:
+        for event in events:
+            await self.emit(conn, event, clinic_id)
+
+    def applied(self) -> None:
+        for event, outbox_id in self.written:
+            self.service.engine.apply_own(event, outbox_id)
+
+
 @dataclass(frozen=True)
 class Placed:
     """A slot request resolved against the directory and the engine."""
@@ -115,6 +137,7 @@ class BookingService:
         self.engine = engine
         self.clock = clock or (lambda: datetime.now(UTC))
         self.hold_seconds = hold_seconds
+        self.waitlist = Waitlist(self)
 
     # -- resolving a slot ------------------------------------------------------------
     def place(self, doctor_id: int, starts_at: datetime) -> Placed:
@@ -275,13 +298,6 @@ class BookingService:
         if slot is None or (slot.day, slot.start) != (p.day, p.unit):
             raise refuse(RefusalCode.SLOT_TAKEN)
 
-    def apply(self, event: Any) -> None:
-        """Apply a committed change to this worker's engine (idempotent)."""
-        try:
-            self.engine.calendar.apply(event)
-        except SchedulerError as exc:
-            log.warning("engine could not apply %s: %s", type(event).__name__, exc)
-
     async def _insert(
         self,
         conn: asyncpg.Connection,
@@ -329,6 +345,7 @@ class BookingService:
         now = self.clock()
         token = uuid.uuid4()
         expires = now + timedelta(seconds=self.hold_seconds)
+        changes = Changes(self)
         async with self.pool.acquire() as conn, conn.transaction():
             patient, ctx, _ = await self._context(conn, patient_id, now)
             allowed = self._decide(patient, p, ctx, channel, new_hold=True)
@@ -337,8 +354,8 @@ class BookingService:
                 conn, p, patient_id, "held", channel, allowed, token, expires, now
             )
             event = ev.SlotHeld(str(token), doctor_id, p.day, p.unit, p.length, expires.timestamp())
-            await self._emit(conn, event, p.clinic.id)
-        self.apply(event)
+            await changes.emit(conn, event, p.clinic.id)
+        changes.applied()
         return Hold(
             token=str(token),
             appointment_id=appointment_id,
@@ -349,6 +366,7 @@ class BookingService:
     async def confirm(self, patient_id: int, token: str, idempotency_key: str) -> Appointment:
         route = "confirm:" + token
         now = self.clock()
+        changes = Changes(self)
         async with self.pool.acquire() as conn, conn.transaction():
             await self._context(conn, patient_id, now)  # locks the patient
             replay = await self._replay(conn, patient_id, idempotency_key, route)
@@ -373,16 +391,19 @@ class BookingService:
                 await conn.execute(
                     repo.USE_REFERRAL, row["referral_clinic_id"], row["referral_id"], "used"
                 )
+            await self.waitlist.settle(conn, row, "booked", now)
             p = self.place(row["doctor_id"], row["starts_at"])
             event = ev.HoldConfirmed(token, row["doctor_id"], p.day, p.unit, p.length)
-            await self._emit(conn, event, row["clinic_id"])
+            await changes.emit(conn, event, row["clinic_id"])
             result = self._appointment(row["id"], p, patient_id, "booked", row["channel"])
             await self._remember(conn, patient_id, idempotency_key, route, result)
-        self.apply(event)
+        changes.applied()
         return result
 
     async def release_hold(self, patient_id: int, token: str) -> None:
+        """Let a hold go; a declined waitlist offer goes on to the next waiting patient."""
         now = self.clock()
+        changes = Changes(self)
         async with self.pool.acquire() as conn, conn.transaction():
             await self._context(conn, patient_id, now)
             try:
@@ -392,9 +413,10 @@ class BookingService:
             if row is None or row["patient_id"] != patient_id or row["status"] != "held":
                 raise refuse(RefusalCode.NOT_FOUND, "There is no such hold.")
             await conn.execute(repo.SET_STATUS, row["clinic_id"], row["id"], "expired", now)
-            event = ev.HoldReleased(token)
-            await self._emit(conn, event, row["clinic_id"])
-        self.apply(event)
+            await changes.emit(conn, ev.HoldReleased(token), row["clinic_id"])
+            offer = await self.waitlist.settle(conn, row, "cancelled", now)
+            await changes.emit_all(conn, offer, row["clinic_id"])
+        changes.applied()
 
     async def book(
         self,
@@ -408,6 +430,7 @@ class BookingService:
         p = self.place(doctor_id, starts_at)
         route = f"book:{doctor_id}:{p.starts_at.isoformat()}:{channel}"
         now = self.clock()
+        changes = Changes(self)
         async with self.pool.acquire() as conn, conn.transaction():
             patient, ctx, _ = await self._context(conn, patient_id, now)
             replay = await self._replay(conn, patient_id, idempotency_key, route)
@@ -423,14 +446,16 @@ class BookingService:
                     repo.USE_REFERRAL, allowed.referral.clinic_id, allowed.referral.id, "used"
                 )
             event = ev.SlotBooked(doctor_id, p.day, p.unit, p.length)
-            await self._emit(conn, event, p.clinic.id)
+            await changes.emit(conn, event, p.clinic.id)
             result = self._appointment(appointment_id, p, patient_id, "booked", channel)
             await self._remember(conn, patient_id, idempotency_key, route, result)
-        self.apply(event)
+        changes.applied()
         return result
 
     async def cancel(self, patient_id: int, appointment_id: int) -> Appointment:
+        """Cancel; the freed slot is offered to the waitlist first."""
         now = self.clock()
+        changes = Changes(self)
         async with self.pool.acquire() as conn, conn.transaction():
             await self._context(conn, patient_id, now)
             row = await self._own(conn, patient_id, appointment_id)
@@ -448,9 +473,12 @@ class BookingService:
                     repo.USE_REFERRAL, row["referral_clinic_id"], row["referral_id"], "active"
                 )
             p = self.place_existing(row)
-            event = ev.SlotReleased(row["doctor_id"], p.day, p.unit)
-            await self._emit(conn, event, row["clinic_id"])
-        self.apply(event)
+            await changes.emit(
+                conn, ev.SlotReleased(row["doctor_id"], p.day, p.unit), row["clinic_id"]
+            )
+            offer = await self.waitlist.offer_freed(conn, row, now, exclude=(patient_id,))
+            await changes.emit_all(conn, offer, row["clinic_id"])
+        changes.applied()
         return self._appointment(row["id"], p, patient_id, "cancelled", row["channel"])
 
     async def reschedule(
@@ -466,6 +494,7 @@ class BookingService:
         p = self.place(doctor_id, starts_at)
         route = f"reschedule:{appointment_id}:{doctor_id}:{p.starts_at.isoformat()}"
         now = self.clock()
+        changes = Changes(self)
         async with self.pool.acquire() as conn, conn.transaction():
             patient, ctx, _ = await self._context(conn, patient_id, now)
             replay = await self._replay(conn, patient_id, idempotency_key, route)
@@ -495,16 +524,15 @@ class BookingService:
                     repo.USE_REFERRAL, allowed.referral.clinic_id, allowed.referral.id, "used"
                 )
             q = self.place_existing(old)
-            events = [
-                ev.SlotReleased(old["doctor_id"], q.day, q.unit),
-                ev.SlotBooked(doctor_id, p.day, p.unit, p.length),
-            ]
-            for event in events:
-                await self._emit(conn, event, p.clinic.id)
+            await changes.emit(
+                conn, ev.SlotReleased(old["doctor_id"], q.day, q.unit), old["clinic_id"]
+            )
+            await changes.emit(conn, ev.SlotBooked(doctor_id, p.day, p.unit, p.length), p.clinic.id)
+            offer = await self.waitlist.offer_freed(conn, old, now, exclude=(patient_id,))
+            await changes.emit_all(conn, offer, old["clinic_id"])
             result = self._appointment(new_id, p, patient_id, "booked", channel)
             await self._remember(conn, patient_id, idempotency_key, route, result)
-        for event in events:
-            self.apply(event)
+        changes.applied()
         return result
 
     async def set_visit_status(
@@ -527,10 +555,14 @@ class BookingService:
     async def expire_holds(self, batch: int = 500) -> int:
         """Turn holds past their expiry to 'expired' (they already never block)."""
         now = self.clock()
+        changes = Changes(self)
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(repo.EXPIRED_HOLDS, now, batch)
             for row in rows:
-                await self._emit(conn, ev.HoldReleased(str(row["hold_token"])), row["clinic_id"])
+                await changes.emit(conn, ev.HoldReleased(str(row["hold_token"])), row["clinic_id"])
+                offer = await self.waitlist.settle(conn, row, "expired", now)
+                await changes.emit_all(conn, offer, row["clinic_id"])
+        changes.applied()
         return len(rows)
 
     async def mark_no_shows(self) -> int:
@@ -650,7 +682,7 @@ class BookingService:
             room=doctor.room if doctor else None,
         )
 
-    async def _emit(self, conn: asyncpg.Connection, event: Any, clinic_id: int) -> None:
+    async def _emit(self, conn: asyncpg.Connection, event: Any, clinic_id: int) -> int:
         """The engine event of a change, into the outbox in the change's transaction.
         No NOTIFY: it serialises commits (measured: half the commit rate); the relay
         polls every 0.2 s instead."""

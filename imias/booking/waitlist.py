@@ -1,0 +1,265 @@
+"""The waitlist: patients wait for a specialty (optionally a clinic or a doctor) over a
+window of days; a slot that is freed is offered first to the earliest eligible waiting
+patient, as a 15-minute hold, before search shows it to anyone else.
+
+The offer is made in the transaction that frees the slot, so no search can see the slot
+free in between. A declined offer (the hold released) or an expired one goes to the
+next waiting patient, and when nobody eligible waits, to everyone. A waiting patient
+who is busy with another request at that moment (their row is locked) is passed over
+for this slot and keeps waiting.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+import msgspec
+
+from imias.booking import repository as repo
+from imias.booking import rules
+from imias.booking.model import (
+    AppointmentFacts,
+    BookingContext,
+    HoldFacts,
+    PatientFacts,
+    ReferralFacts,
+    ReferralRef,
+    Refusal,
+)
+from imias.platform.problems import ProblemError
+from scheduler_core import events as ev
+
+if TYPE_CHECKING:
+    from imias.booking.service import BookingService
+
+OFFER_SECONDS = 15 * 60
+MAX_WINDOW_DAYS = 62
+
+LOCK_WAITING_PATIENT = """
+SELECT id, birth_date, sex, attached_clinic_id FROM patients WHERE id = $1
+   FOR UPDATE SKIP LOCKED
+"""
+
+
+class WaitlistEntry(msgspec.Struct, frozen=True):
+    id: int
+    patient_id: int
+    specialty: str
+    clinic_id: int | None
+    doctor_id: int | None
+    from_day: date
+    to_day: date
+    status: str
+    created_at: datetime
+    offer_token: str | None = None
+    offer_expires_at: datetime | None = None
+    offer_doctor_id: int | None = None
+    offer_starts_at: datetime | None = None
+
+
+class Waitlist:
+    def __init__(self, service: BookingService, offer_seconds: int = OFFER_SECONDS) -> None:
+        self.service = service
+        self.offer_seconds = offer_seconds
+
+    async def join(
+        self,
+        patient_id: int,
+        specialty_code: str,
+        clinic_id: int | None,
+        doctor_id: int | None,
+        first: date,
+        last: date,
+    ) -> WaitlistEntry:
+        directory = self.service.engine.directory
+        spec = directory.by_code.get(specialty_code)
+        if spec is None:
+            raise ProblemError(
+                404, "unknown_specialty", f"There is no specialty {specialty_code!r}."
+            )
+        if doctor_id is not None:
+            doctor = directory.doctors.get(doctor_id)
+            if doctor is None or doctor.specialty_id != spec.id:
+                raise ProblemError(404, "unknown_doctor", "No such doctor of that specialty.")
+            clinic_id = doctor.clinic_id
+        if clinic_id is not None and clinic_id not in directory.clinics:
+            raise ProblemError(404, "unknown_clinic", f"There is no clinic {clinic_id}.")
+        today = self.service.engine.today()
+        if last < first or first < today or (last - first).days > MAX_WINDOW_DAYS:
+            raise ProblemError(
+                400,
+                "invalid_range",
+                f"Wait from today for at most {MAX_WINDOW_DAYS} days, 'to' after 'from'.",
+            )
+        now = self.service.clock()
+        async with self.service.pool.acquire() as conn, conn.transaction():
+            if await conn.fetchval("SELECT 1 FROM patients WHERE id = $1", patient_id) is None:
+                raise ProblemError(404, "not_found", f"There is no patient {patient_id}.")
+            try:
+                async with conn.transaction():
+                    entry_id = await conn.fetchval(
+                        repo.INSERT_WAITLIST,
+                        patient_id,
+                        spec.id,
+                        clinic_id,
+                        doctor_id,
+                        first,
+                        last,
+                        now,
+                    )
+            except asyncpg.UniqueViolationError:
+                raise ProblemError(
+                    409, "already_waiting", "You are already waiting for this specialty."
+                ) from None
+        return WaitlistEntry(
+            entry_id, patient_id, spec.code, clinic_id, doctor_id, first, last, "waiting", now
+        )
+
+    async def entries(self, patient_id: int) -> list[WaitlistEntry]:
+        specialties = self.service.engine.directory.specialties
+        async with self.service.pool.acquire() as conn:
+            rows = await conn.fetch(repo.PATIENT_WAITLIST, patient_id)
+        return [
+            WaitlistEntry(
+                r["id"],
+                r["patient_id"],
+                specialties[r["specialty_id"]].code,
+                r["clinic_id"],
+                r["doctor_id"],
+                r["from_day"],
+                r["to_day"],
+                r["status"],
+                r["created_at"],
+                str(r["hold_token"]) if r["hold_token"] else None,
+                r["hold_expires_at"],
+                r["offer_doctor_id"],
+                r["offer_starts_at"],
+            )
+            for r in rows
+        ]
+
+    async def leave(self, patient_id: int, entry_id: int) -> None:
+        """Stop waiting; an open offer is released and goes to the next patient."""
+        from imias.booking.service import Changes
+
+        service = self.service
+        now = service.clock()
+        changes = Changes(service)
+        async with service.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(repo.CANCEL_WAITLIST, patient_id, entry_id, now)
+            if row is None:
+                raise ProblemError(404, "not_found", "There is no such waiting entry.")
+            if row["offer_appointment_id"] is not None:
+                offer = await conn.fetchrow(
+                    repo.APPOINTMENT_FOR_UPDATE, row["offer_appointment_id"]
+                )
+                if offer is not None and offer["status"] == "held":
+                    await conn.execute(
+                        repo.SET_STATUS, offer["clinic_id"], offer["id"], "expired", now
+                    )
+                    await changes.emit(
+                        conn, ev.HoldReleased(str(offer["hold_token"])), offer["clinic_id"]
+                    )
+                    passed_on = await self.offer_freed(conn, offer, now, exclude=(patient_id,))
+                    await changes.emit_all(conn, passed_on, offer["clinic_id"])
+        changes.applied()
+
+    async def offer_freed(
+        self, conn: asyncpg.Connection, freed: Any, now: datetime, exclude: tuple[int, ...] = ()
+    ) -> list[Any]:
+        """Offer the slot of ``freed`` (a just-released appointment row) to the earliest
+        eligible waiting patient; the engine events to emit, in order."""
+        service = self.service
+        try:
+            p = service.place(freed["doctor_id"], freed["starts_at"])
+        except ProblemError:
+            return []  # the slot is no longer bookable (outside the window or schedule)
+        if p.starts_at <= now:
+            return []
+        local_day = date.fromordinal(p.day)
+        candidates = await conn.fetch(
+            repo.WAITING_FOR_SLOT,
+            p.specialty.id,
+            p.clinic.id,
+            p.doctor.id,
+            local_day,
+            list(exclude),
+        )
+        for entry in candidates:
+            patient_row = await conn.fetchrow(LOCK_WAITING_PATIENT, entry["patient_id"])
+            if patient_row is None:
+                continue  # busy right now: passed over for this slot, still waiting
+            patient = PatientFacts(
+                id=patient_row["id"],
+                birth_date=patient_row["birth_date"],
+                sex=patient_row["sex"],
+                attached_clinic_id=patient_row["attached_clinic_id"],
+            )
+            ctx = await _context(conn, patient.id, now)
+            decision = rules.decide_booking(
+                patient, p.specialty, service.slot_facts(p), ctx, channel="web", new_hold=False
+            )
+            if isinstance(decision, Refusal):
+                continue
+            token = uuid.uuid4()
+            expires = now + timedelta(seconds=self.offer_seconds)
+            appointment_id = await service._insert(
+                conn, p, patient.id, "held", "web", decision, token, expires, now
+            )
+            await conn.execute(repo.LINK_OFFER, p.clinic.id, appointment_id, entry["id"])
+            await conn.execute(
+                repo.MARK_OFFERED, patient.id, entry["id"], p.clinic.id, appointment_id, now
+            )
+            return [
+                ev.SlotHeld(str(token), p.doctor.id, p.day, p.unit, p.length, expires.timestamp())
+            ]
+        return []
+
+    async def settle(
+        self, conn: asyncpg.Connection, hold: Any, outcome: str, now: datetime
+    ) -> list[Any]:
+        """A waitlist offer ended: 'booked' (confirmed), 'cancelled' (declined) or
+        'expired'. A declined or expired offer goes on to the next waiting patient."""
+        entry_id = hold["waitlist_entry_id"]
+        if entry_id is None:
+            return []
+        await conn.execute(repo.SET_WAITLIST_STATUS, hold["patient_id"], entry_id, outcome, now)
+        if outcome == "booked":
+            return []
+        return await self.offer_freed(conn, hold, now, exclude=(hold["patient_id"],))
+
+
+async def _context(conn: asyncpg.Connection, patient_id: int, now: datetime) -> BookingContext:
+    """The facts the rules need about a waiting patient (their row is already locked)."""
+    appointments, holds = [], []
+    for a in await conn.fetch(repo.PATIENT_APPOINTMENTS, patient_id):
+        if a["status"] == "held":
+            holds.append(
+                HoldFacts(
+                    token=str(a["hold_token"]),
+                    patient_id=patient_id,
+                    expires_at=a["hold_expires_at"],
+                )
+            )
+        else:
+            referral = (
+                ReferralRef(a["referral_clinic_id"], a["referral_id"]) if a["referral_id"] else None
+            )
+            appointments.append(
+                AppointmentFacts(
+                    id=a["id"],
+                    specialty_id=a["specialty_id"],
+                    starts_at=a["starts_at"],
+                    status=a["status"],
+                    referral=referral,
+                )
+            )
+    referrals = [
+        ReferralFacts(**dict(r)) for r in await conn.fetch(repo.PATIENT_REFERRALS, patient_id)
+    ]
+    return BookingContext(
+        now=now, appointments=tuple(appointments), referrals=tuple(referrals), holds=tuple(holds)
+    )
