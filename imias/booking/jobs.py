@@ -1,4 +1,5 @@
-"""Periodic booking work in every worker: expired holds, no-shows, engine reloads.
+"""Periodic booking work in every worker: expired holds, no-shows, reminders, and
+engine rebuilds (a new day at local midnight, or after a contradiction).
 
 Each job is safe to run in several workers at once (row locks with SKIP LOCKED, or
 idempotent updates), so no leader is needed.
@@ -14,6 +15,7 @@ import time
 import asyncpg
 
 from imias.booking.engine import RELOAD_SECONDS
+from imias.booking.reminders import LogSender, ReminderSender, send_due_reminders
 from imias.booking.service import BookingService
 
 log = logging.getLogger("imias.booking.jobs")
@@ -27,9 +29,13 @@ class BookingJobs:
         *,
         holds_every: float = 5.0,
         no_shows_every: float = 60.0,
+        reminders_every: float = 60.0,
+        sender: ReminderSender | None = None,
     ) -> None:
         self.service = service
         self.pool = pool
+        self.reminders_every = reminders_every
+        self.sender = sender or LogSender()
         self.holds_every = holds_every
         self.no_shows_every = no_shows_every
         self._tasks: list[asyncio.Task[None]] = []
@@ -40,11 +46,21 @@ class BookingJobs:
             asyncio.create_task(
                 self._every(self.no_shows_every, self.service.mark_no_shows), name="imias-no-shows"
             ),
+            asyncio.create_task(
+                self._every(self.reminders_every, self._reminders), name="imias-reminders"
+            ),
         ]
+
+    async def _reminders(self) -> None:
+        await send_due_reminders(self.pool, self.sender, self.service.clock)
 
     async def _holds(self) -> None:
         engine = self.service.engine
-        if engine.reload_needed and time.monotonic() - engine.last_load > RELOAD_SECONDS:
+        stale_day = engine.first_day is not None and engine.first_day != engine.today()
+        contradicted = engine.reload_needed and time.monotonic() - engine.last_load > RELOAD_SECONDS
+        if stale_day or contradicted:
+            # A new day opens (the window moves at local midnight), or a replica event
+            # did not fit: rebuild from the database, the source of truth.
             engine.reload_needed = False
             await engine.load(self.pool)
         if engine.calendar is not None:

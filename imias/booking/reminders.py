@@ -1,0 +1,80 @@
+"""Reminders a day ahead: a job claims the appointments that start within 24 hours and
+have not been reminded, queues a ``reminder`` event in the outbox (for integrations:
+SMS gateways, the mobile app's push service) and hands each to the sender.
+
+The sender is pluggable (:class:`ReminderSender`); the demo sender writes a log line
+without the patient's phone or name. Claiming is a row update with SKIP LOCKED, so
+several workers can run the job together and each appointment is reminded once; a
+worker that dies between commit and sending loses those reminders (at most once).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Protocol
+
+import asyncpg
+import msgspec
+
+from imias.booking import repository as repo
+from imias.platform.outbox import write_event
+
+log = logging.getLogger("imias.booking.reminders")
+
+REMINDER_TOPIC = "reminder"
+
+
+class Reminder(msgspec.Struct, frozen=True, tag="appointment_reminder"):
+    appointment_id: int
+    clinic_id: int
+    patient_id: int
+    doctor_id: int
+    starts_at: datetime
+
+
+class ReminderSender(Protocol):
+    async def send(self, reminder: Reminder) -> None: ...
+
+
+class LogSender:
+    """The demo sender: one log line per reminder, with ids only."""
+
+    async def send(self, reminder: Reminder) -> None:
+        log.info(
+            "reminder: appointment %s at %s",
+            reminder.appointment_id,
+            reminder.starts_at.isoformat(),
+            extra={"patient_id": reminder.patient_id, "clinic_id": reminder.clinic_id},
+        )
+
+
+async def send_due_reminders(
+    pool: asyncpg.Pool,
+    sender: ReminderSender,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    batch: int = 500,
+) -> int:
+    """Remind every appointment starting in the next 24 hours, once; how many."""
+    now = clock()
+    async with pool.acquire() as conn, conn.transaction():
+        rows = await conn.fetch(repo.DUE_REMINDERS, now, batch)
+        reminders = [
+            Reminder(r["id"], r["clinic_id"], r["patient_id"], r["doctor_id"], r["starts_at"])
+            for r in rows
+        ]
+        for reminder in reminders:
+            await write_event(
+                conn,
+                topic=REMINDER_TOPIC,
+                payload=msgspec.json.encode(reminder),
+                clinic_id=reminder.clinic_id,
+                notify=False,
+            )
+    for reminder in reminders:
+        try:
+            await sender.send(reminder)
+        except Exception as exc:  # one failed send does not stop the others
+            log.warning("reminder for appointment %s not sent: %s", reminder.appointment_id, exc)
+    return len(reminders)
