@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from imias.settings import Settings
 
@@ -29,6 +31,10 @@ log = logging.getLogger("imias.embedded")
 EMBEDDED_DATABASE = "imias"
 # A Unix socket path must fit in sun_path (108 bytes on Linux).
 _MAX_SOCKET_PATH = 100
+
+
+# Probing a server that is gone or going should answer at once, not after retries.
+_NO_RETRY = Retry(NoBackoff(), 0)
 
 
 class EmbeddedServerError(RuntimeError):
@@ -119,7 +125,9 @@ class EmbeddedRedis:
     def ping(self) -> bool:
         if not self.socket.exists():
             return False
-        client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=0.5)
+        client = redis.Redis(
+            unix_socket_path=str(self.socket), socket_timeout=0.5, retry=_NO_RETRY
+        )
         try:
             return bool(client.ping())
         except (redis.RedisError, OSError):
@@ -191,7 +199,9 @@ class EmbeddedRedis:
         """Shut the server down, writing its data; waits for it to exit."""
         pid = self._process.pid if self._process else self.pid()
         if self.ping():
-            client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=2)
+            client = redis.Redis(
+                unix_socket_path=str(self.socket), socket_timeout=2, retry=_NO_RETRY
+            )
             try:
                 client.shutdown(nosave=False)
             except (redis.RedisError, OSError):
