@@ -231,13 +231,23 @@ def bench() -> None:
     """Benchmarks that print JSON lines with figures and ratios."""
 
 
-@bench.command("core", context_settings={"ignore_unknown_options": True})
+@bench.command("core", context_settings={"ignore_unknown_options": True}, add_help_option=False)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def bench_core(args: tuple[str, ...]) -> None:
     """The scheduler_core engine against its reference (options: --quick, --seed N)."""
     from scheduler_core import bench as core_bench
 
     sys.exit(core_bench.main(list(args)))
+
+
+@bench.command("booking", context_settings={"ignore_unknown_options": True}, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench_booking(args: tuple[str, ...]) -> None:
+    """Concurrent search, hold and confirm against a served instance, and the same search
+    in SQL (options: --url, --concurrency, --duration, --specialty, --quick, --help)."""
+    from imias.booking import bench as booking_bench
+
+    sys.exit(booking_bench.main(list(args)))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,600 @@
+"""``imias bench booking``: load a served instance with search, hold and confirm.
+
+Concurrent clients (``httpx.AsyncClient`` pools of :data:`POOL_SIZE` connections, as
+many connections in all as clients) each take a patient and walk the booking flow
+against the URL given (default ``http://127.0.0.1:8000``): search free slots of a
+specialty (at the patient's attached clinic for a specialty booked only there, such
+as the therapist, after sometimes looking near a random point of Moscow; otherwise
+city-wide or, sometimes, near a random point), hold one of the slots found (a random
+one, or the first), and confirm the hold with a fresh ``Idempotency-Key``.
+Patients come from the database: adults (18+), of the sex the specialty admits, with
+no live appointment or hold of that specialty, each used once.
+
+A refusal the API is meant to give (409 ``slot_taken``, ``hold_limit``,
+``duplicate_appointment``, any 4xx problem) is counted as refused; a 5xx or a
+transport error as failed. Then the same searches are answered by an equivalent SQL
+query (:data:`SQL_SEARCH`) over the same database, one at a time from this process,
+and compared with the engine's answers.
+
+Prints one JSON line per workload on stdout (``workload`` and, where they apply,
+``per_second``, ``p50_ms``, ``p99_ms``, ``ratio`` plus counts): ``search``, ``hold``,
+``confirm``, ``bookings``, ``search_sql`` (``ratio`` = SQL p50 / the HTTP search p50
+measured under load; ``ratio_idle`` = SQL p50 / the same searches over HTTP one at a
+time). Progress goes to stderr. Latency percentiles are over answered requests
+(successes and refusals; failures are counted, not timed). Timings are a
+benchmark, never a test assertion.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import random
+import resource
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import httpx
+
+from imias.booking.bench_sql import (
+    SQL_BY_KIND,
+    SQL_PATIENTS,
+    SQL_SPECIALTY,
+)
+from imias.booking.calendar_loader import Geometry
+from imias.booking.model import CHANNEL_BITS
+
+# Moscow inside the MKAD, roughly: where a random "near" point is drawn.
+MOSCOW_BOX = ((55.57, 55.91), (37.37, 37.84))
+HTTP_TIMEOUT = 15.0
+HOLD_ATTEMPTS = 3  # a client that loses a slot searches again, at most this many times
+# Connections per httpx pool. One AsyncClient whose pool holds all 64 connections spends
+# milliseconds of CPU per request choosing a connection (httpcore's pool scans every
+# connection and waiting request; encode/httpx#3215): measured here, 166 requests/s
+# from one pool of 64 against 1,410 from 8 pools of 8 on the same server. The clients
+# share ceil(concurrency / POOL_SIZE) pools, as many connections in all as clients.
+POOL_SIZE = 8
+
+# -- measuring ------------------------------------------------------------------------------
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100) of ``values``; None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 3)
+
+
+@dataclass
+class Stat:
+    """Latencies (seconds) of answered requests and the outcome counts of one step."""
+
+    latencies: list[float] = field(default_factory=list)
+    ok: int = 0
+    refused: int = 0
+    failed: int = 0
+    codes: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+
+    def line(self, workload: str, seconds: float, **extra: Any) -> dict[str, Any]:
+        answered = self.ok + self.refused
+        return {
+            "workload": workload,
+            "per_second": round(answered / seconds, 1) if seconds > 0 else None,
+            "p50_ms": _ms(percentile(self.latencies, 50)),
+            "p99_ms": _ms(percentile(self.latencies, 99)),
+            "count": answered + self.failed,
+            "ok": self.ok,
+            "refused": self.refused,
+            "failed": self.failed,
+            **({"refused_codes": dict(self.codes.most_common())} if self.codes else {}),
+            **({"errors": dict(self.errors.most_common(5))} if self.errors else {}),
+            **extra,
+        }
+
+
+@dataclass
+class Search:
+    """One search as the clients asked it, to be answered again by SQL."""
+
+    kind: str  # clinic, near, city
+    clinic: int | None = None
+    near: tuple[float, float] | None = None
+
+    def params(self, specialty: str, limit: int) -> dict[str, Any]:
+        params: dict[str, Any] = {"specialty": specialty, "limit": limit, "channel": "web"}
+        if self.clinic is not None:
+            params["clinic"] = self.clinic
+        if self.near is not None:
+            params["near"] = f"{self.near[0]:.5f},{self.near[1]:.5f}"
+        return params
+
+
+@dataclass
+class Run:
+    args: argparse.Namespace
+    attached_only: bool
+    patients: list[tuple[int, int | None]]
+    rng: random.Random
+    search: Stat = field(default_factory=Stat)
+    hold: Stat = field(default_factory=Stat)
+    confirm: Stat = field(default_factory=Stat)
+    bookings: Stat = field(default_factory=Stat)
+    searches: list[Search] = field(default_factory=list)
+    next_patient: int = 0
+    measuring: bool = False
+    deadline: float = 0.0
+
+    def take_patient(self) -> tuple[int, int | None] | None:
+        if self.next_patient >= len(self.patients):
+            return None
+        patient = self.patients[self.next_patient]
+        self.next_patient += 1
+        return patient
+
+    def random_point(self) -> tuple[float, float]:
+        (lat0, lat1), (lon0, lon1) = MOSCOW_BOX
+        return (self.rng.uniform(lat0, lat1), self.rng.uniform(lon0, lon1))
+
+
+def log(message: str) -> None:
+    print(f"[bench booking] {message}", file=sys.stderr, flush=True)
+
+
+def _problem_code(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return f"http_{response.status_code}"
+    if isinstance(body, dict) and isinstance(body.get("code"), str):
+        return body["code"]
+    return f"http_{response.status_code}"
+
+
+async def _call(
+    run: Run, stat: Stat, request: Any
+) -> tuple[str, httpx.Response | None, str | None]:
+    """Send, time, classify: ("ok" | "refused" | "failed", response, refusal code)."""
+    began = time.perf_counter()
+    try:
+        response = await request
+    except httpx.HTTPError as exc:
+        if run.measuring:
+            stat.failed += 1
+            stat.errors[type(exc).__name__] += 1
+        return "failed", None, None
+    took = time.perf_counter() - began
+    status = response.status_code
+    if status >= 500:
+        outcome, code = "failed", _problem_code(response)
+        if run.measuring:
+            stat.failed += 1
+            stat.errors[f"{status} {code}"] += 1
+        return outcome, response, code
+    if status >= 400:
+        code = _problem_code(response)
+        if run.measuring:
+            stat.refused += 1
+            stat.codes[code] += 1
+            stat.latencies.append(took)
+        return "refused", response, code
+    if run.measuring:
+        stat.ok += 1
+        stat.latencies.append(took)
+    return "ok", response, None
+
+
+async def _search(
+    run: Run, client: httpx.AsyncClient, search: Search
+) -> tuple[str, list[dict[str, Any]]]:
+    args = run.args
+    request = client.get("/api/v1/slots", params=search.params(args.specialty, args.limit))
+    outcome, response, _ = await _call(run, run.search, request)
+    if run.measuring and outcome != "failed" and len(run.searches) < 100_000:
+        run.searches.append(search)
+    if outcome != "ok" or response is None:
+        return outcome, []
+    return outcome, response.json()
+
+
+async def _book_one(run: Run, client: httpx.AsyncClient, patient: tuple[int, int | None]) -> None:
+    """One patient's flow: search, hold, confirm; a lost slot is searched for again."""
+    args = run.args
+    patient_id, attached = patient
+    outcome, code = "refused", "no_free_slot"
+    for _ in range(HOLD_ATTEMPTS):
+        if run.attached_only:
+            if run.rng.random() < args.near_share:  # looks around first, books at home
+                await _search(run, client, Search("near", near=run.random_point()))
+            search = Search("clinic", clinic=attached)
+        elif run.rng.random() < args.near_share:
+            search = Search("near", near=run.random_point())
+        else:
+            search = Search("city")
+        outcome, slots = await _search(run, client, search)
+        if outcome != "ok":
+            code = "search_" + outcome
+            break
+        if not slots:
+            outcome, code = "refused", "no_free_slot"
+            break
+        slot = slots[0] if args.pick == "first" else run.rng.choice(slots)
+        body = {
+            "patient_id": patient_id,
+            "doctor_id": slot["doctor_id"],
+            "starts_at": slot["starts_at"],
+            "channel": "web",
+        }
+        outcome, response, code = await _call(
+            run, run.hold, client.post("/api/v1/holds", json=body)
+        )
+        if outcome == "refused" and code == "slot_taken":
+            continue  # someone was faster: look again
+        if outcome != "ok" or response is None:
+            break
+        token = response.json()["token"]
+        outcome, response, code = await _call(
+            run,
+            run.confirm,
+            client.post(
+                f"/api/v1/holds/{token}/confirm",
+                json={"patient_id": patient_id},
+                headers={"Idempotency-Key": uuid.uuid4().hex},
+            ),
+        )
+        break
+    if not run.measuring:
+        return
+    if outcome == "ok":
+        run.bookings.ok += 1
+    elif outcome == "refused":
+        run.bookings.refused += 1
+        run.bookings.codes[code or "refused"] += 1
+    else:
+        run.bookings.failed += 1
+        run.bookings.errors[code or "transport"] += 1
+
+
+async def _client_loop(run: Run, client: httpx.AsyncClient) -> None:
+    while time.monotonic() < run.deadline:
+        patient = run.take_patient()
+        if patient is None:
+            return
+        await _book_one(run, client, patient)
+
+
+async def _progress(run: Run, began: float) -> None:
+    while True:
+        await asyncio.sleep(1.0)
+        b = run.bookings
+        log(
+            f"{time.monotonic() - began:5.1f}s  bookings ok {b.ok} refused {b.refused} "
+            f"failed {b.failed}  searches {len(run.search.latencies)}"
+        )
+
+
+def _shares(total: int, parts: int) -> list[int]:
+    """``total`` split into ``parts`` sizes that differ by at most one."""
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+# -- the SQL side ---------------------------------------------------------------------------
+
+
+def _sql_args(
+    search: Search,
+    specialty: str,
+    window: tuple[date, date],
+    channel: int,
+    now: datetime,
+    limit: int,
+    geometry: Geometry,
+) -> tuple[Any, ...]:
+    base: tuple[Any, ...] = (
+        specialty,
+        window[0],
+        window[1],
+        channel,
+        now,
+        limit,
+        geometry.day_begins,
+        geometry.day_ends,
+    )
+    if search.kind == "clinic":
+        return (*base, [search.clinic])
+    if search.kind == "near":
+        assert search.near is not None
+        return (*base, search.near[0], search.near[1])
+    return base
+
+
+def _key(doctor_id: int, starts_at: datetime | str) -> tuple[int, datetime]:
+    if isinstance(starts_at, str):
+        starts_at = datetime.fromisoformat(starts_at)
+    return doctor_id, starts_at.astimezone(UTC)
+
+
+async def _compare_sql(
+    run: Run,
+    conn: asyncpg.Connection,
+    client: httpx.AsyncClient,
+    window: tuple[date, date],
+    engine_p50: float | None,
+) -> dict[str, Any]:
+    """Replay a sample of the searches, one at a time: SQL, then the engine over HTTP
+    (idle); time both and see whether they give the same slots."""
+    args = run.args
+    sample_from = run.searches or [Search("city")]
+    rng = random.Random(args.seed + 1)
+    sample = [rng.choice(sample_from) for _ in range(args.sql_repetitions)]
+    channel = CHANNEL_BITS["web"]
+    geometry = Geometry()
+    sql_times: list[float] = []
+    http_times: list[float] = []
+    kinds: Counter[str] = Counter()
+    same = 0
+    for i, search in enumerate(sample):
+        now = datetime.now(UTC)
+        query = SQL_BY_KIND[search.kind]
+        params = _sql_args(search, args.specialty, window, channel, now, args.limit, geometry)
+        began = time.perf_counter()
+        rows = await conn.fetch(query, *params)
+        sql_times.append(time.perf_counter() - began)
+        began = time.perf_counter()
+        response = await client.get(
+            "/api/v1/slots", params=search.params(args.specialty, args.limit)
+        )
+        http_times.append(time.perf_counter() - began)
+        kinds[search.kind] += 1
+        if response.status_code == 200:
+            engine = [_key(s["doctor_id"], s["starts_at"]) for s in response.json()]
+            if engine == [_key(r["doctor_id"], r["starts_at"]) for r in rows]:
+                same += 1
+        if (i + 1) % max(1, len(sample) // 5) == 0:
+            log(f"SQL search {i + 1}/{len(sample)}")
+    sql_p50 = percentile(sql_times, 50)
+    idle_p50 = percentile(http_times, 50)
+    return {
+        "workload": "search_sql",
+        "per_second": round(len(sql_times) / sum(sql_times), 1) if sql_times else None,
+        "p50_ms": _ms(sql_p50),
+        "p99_ms": _ms(percentile(sql_times, 99)),
+        "ratio": round(sql_p50 / engine_p50, 2) if sql_p50 and engine_p50 else None,
+        "count": len(sql_times),
+        "searches": dict(kinds),
+        "same_answer": same,
+        "engine_under_load_p50_ms": _ms(engine_p50),
+        "engine_idle_p50_ms": _ms(idle_p50),
+        "engine_idle_p99_ms": _ms(percentile(http_times, 99)),
+        "ratio_idle": round(sql_p50 / idle_p50, 2) if sql_p50 and idle_p50 else None,
+    }
+
+
+# -- the run --------------------------------------------------------------------------------
+
+
+async def _engine_window(client: httpx.AsyncClient, wait: float) -> tuple[date, date]:
+    """The server's search window from /health (waiting while its engine loads)."""
+    deadline = time.monotonic() + wait
+    last = ""
+    while True:
+        try:
+            response = await client.get("/health")
+            if response.status_code == 200:
+                details = response.json().get("engine_details", {})
+                first = date.fromisoformat(details["first_day"])
+                return first, first + timedelta(days=int(details["days"]) - 1)
+            last = f"/health answered {response.status_code}"
+        except httpx.HTTPError as exc:
+            last = f"{type(exc).__name__}: {exc}"
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench booking: {client.base_url} is not healthy ({last})")
+        await asyncio.sleep(0.5)
+
+
+def _database_url(given: str | None) -> tuple[str, Any]:
+    """The database to read patients from and to run the SQL search on, and the
+    embedded server joined for it (to stop afterwards), if any."""
+    if given:
+        return given, None
+    env = os.environ.get("IMIAS_DATABASE_URL")
+    if env:
+        return env, None
+    from imias.platform.embedded import EmbeddedPostgres
+
+    server = EmbeddedPostgres(Path(os.environ.get("IMIAS_DATA_DIR") or ".imias"))
+    return server.start(), server
+
+
+async def _run(args: argparse.Namespace, database_url: str) -> list[dict[str, Any]]:
+    pools = max(1, min(args.pools or math.ceil(args.concurrency / POOL_SIZE), args.concurrency))
+    conn = await asyncpg.connect(database_url)
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            clients = [
+                await stack.enter_async_context(
+                    httpx.AsyncClient(
+                        base_url=args.url,
+                        limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+                        timeout=HTTP_TIMEOUT,
+                    )
+                )
+                for size in _shares(args.concurrency, pools)
+            ]
+            client = clients[0]
+            window = await _engine_window(client, wait=60.0)
+            spec = await conn.fetchrow(SQL_SPECIALTY, args.specialty)
+            if spec is None:
+                raise SystemExit(f"bench booking: no specialty {args.specialty!r}")
+            if not spec["self_referral"]:
+                raise SystemExit(
+                    f"bench booking: {args.specialty} needs a referral; "
+                    "choose a self-referral specialty"
+                )
+            now = datetime.now(UTC)
+            today = datetime.now(ZoneInfo("Europe/Moscow")).date()
+            rows = await conn.fetch(
+                SQL_PATIENTS, args.specialty, today, window[1], now, args.max_patients
+            )
+            patients = [(r["id"], r["attached_clinic_id"]) for r in rows]
+            rng = random.Random(args.seed)
+            rng.shuffle(patients)
+            log(
+                f"{len(patients)} patients for {args.specialty}; window {window[0]}..{window[1]}"
+                f"; {args.concurrency} clients ({pools} connection pools) for "
+                f"{args.duration:g}s against {args.url}"
+            )
+            run = Run(args, spec["attached_only"], patients, rng)
+
+            # Warm-up: searches only, not measured, so that connections are open.
+            run.deadline = time.monotonic() + 3600
+            warm = [
+                _search(run, clients[i % pools], Search("near", near=run.random_point()))
+                for i in range(args.concurrency * 2)
+            ]
+            await asyncio.gather(*warm)
+
+            usage0 = resource.getrusage(resource.RUSAGE_SELF)
+            run.measuring = True
+            began = time.monotonic()
+            run.deadline = began + args.duration
+            ticker = asyncio.create_task(_progress(run, began))
+            try:
+                await asyncio.gather(
+                    *(_client_loop(run, clients[i % pools]) for i in range(args.concurrency))
+                )
+            finally:
+                ticker.cancel()
+            elapsed = time.monotonic() - began
+            run.measuring = False
+            usage1 = resource.getrusage(resource.RUSAGE_SELF)
+            client_cpu = (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)
+            if run.next_patient >= len(patients):
+                log("the patients ran out before the time did")
+
+            synchronous_commit = await conn.fetchval("SHOW synchronous_commit")
+            lines = [
+                run.search.line(
+                    "search",
+                    elapsed,
+                    near=sum(1 for s in run.searches if s.kind == "near"),
+                    concurrency=args.concurrency,
+                    connection_pools=pools,
+                ),
+                run.hold.line("hold", elapsed),
+                run.confirm.line("confirm", elapsed),
+                {
+                    "workload": "bookings",
+                    "per_second": round(run.bookings.ok / elapsed, 1),
+                    "ok": run.bookings.ok,
+                    "refused": run.bookings.refused,
+                    "failed": run.bookings.failed,
+                    **(
+                        {"refused_codes": dict(run.bookings.codes.most_common())}
+                        if run.bookings.codes
+                        else {}
+                    ),
+                    **(
+                        {"errors": dict(run.bookings.errors.most_common(5))}
+                        if run.bookings.errors
+                        else {}
+                    ),
+                    "seconds": round(elapsed, 2),
+                    "concurrency": args.concurrency,
+                    "specialty": args.specialty,
+                    "client_cpu_seconds": round(client_cpu, 2),
+                    "synchronous_commit": synchronous_commit,
+                },
+            ]
+            for line in lines:
+                print(json.dumps(line, ensure_ascii=False), flush=True)
+            await asyncio.sleep(0.5)  # let the other workers' engines take the last events
+            engine_p50 = percentile(run.search.latencies, 50)
+            line = await _compare_sql(run, conn, client, window, engine_p50)
+            print(json.dumps(line, ensure_ascii=False), flush=True)
+            lines.append(line)
+            return lines
+    finally:
+        await conn.close()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="imias bench booking",
+        description="Concurrent search, hold and confirm against a served IMIAS, and the "
+        "same search as SQL; one JSON line per workload on stdout.",
+    )
+    parser.add_argument("--url", default="http://127.0.0.1:8000", help="the served instance")
+    parser.add_argument("--concurrency", type=int, default=64, help="concurrent clients")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of load")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="the server's database (default: IMIAS_DATABASE_URL, else the embedded one "
+        "under IMIAS_DATA_DIR)",
+    )
+    parser.add_argument("--specialty", default="therapist", help="a self-referral specialty")
+    parser.add_argument("--limit", type=int, default=10, help="slots per search (k)")
+    parser.add_argument(
+        "--pick", choices=("random", "first"), default="random", help="which slot found to hold"
+    )
+    parser.add_argument(
+        "--near-share",
+        type=float,
+        default=0.25,
+        help="share of searches near a random point of Moscow",
+    )
+    parser.add_argument("--sql-repetitions", type=int, default=200, help="searches replayed as SQL")
+    parser.add_argument(
+        "--max-patients", type=int, default=60_000, help="the most patients (bookings) to use"
+    )
+    parser.add_argument(
+        "--pools",
+        type=int,
+        default=0,
+        help=f"httpx connection pools the clients share (default: one per {POOL_SIZE} clients)",
+    )
+    parser.add_argument("--seed", type=int, default=1, help="random seed")
+    parser.add_argument("--quick", action="store_true", help="a few seconds, for CI")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.quick:
+        args.duration = min(args.duration, 2.0)
+        args.concurrency = min(args.concurrency, 8)
+        args.sql_repetitions = min(args.sql_repetitions, 20)
+        args.max_patients = min(args.max_patients, 2_000)
+    if args.concurrency < 1 or args.duration <= 0 or not 1 <= args.limit <= 50:
+        print("bench booking: concurrency >= 1, duration > 0, 1 <= limit <= 50", file=sys.stderr)
+        return 2
+    database_url, embedded = _database_url(args.database_url)
+    try:
+        asyncio.run(_run(args, database_url))
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
