@@ -16,9 +16,12 @@ API (identical on both implementations)
               flags, count=1)``, ``close(doctor, day, start, length)``, ``shift_window(n=1)``
     query     ``find(doctor, day, start=0, length=None, *, channel, entitled=0)`` -> Slot|None,
               ``earliest(k, *, specialty_id, clinic_ids, first_day, last_day, length,
-              channel, entitled)`` -> list[Slot] ordered by (day, start, doctor_id),
-              ``count_free(*, doctor_id | clinic_id, first_day, last_day, channel,
-              entitled)`` -> list[int], one count per day
+              channel, entitled, now, first_unit=0)`` -> list[Slot] ordered by (day,
+              start, doctor_id), ``count_free(*, doctor_id | clinic_id, first_day,
+              last_day, channel, entitled, now, first_unit=0)`` -> list[int], one count
+              per day; ``first_unit`` (0..units_per_day, else InvalidUnit): on
+              ``first_day`` (default the window's first day) only slots starting at or
+              after it, e.g. "not begun yet today"; later days are whole
     allocate  ``hold(doctor, day, start, length, token, expires_at, *, channel, entitled)``,
               ``confirm(doctor, day, start, token)`` -> length, ``book(...)`` (registrar,
               straight to booked), ``release(doctor, day, start)`` -> length (cancel),

@@ -51,6 +51,14 @@ def check_unit(start: int, units: int) -> None:
         raise InvalidUnit(f"unit {start} is not inside a day of {units}")
 
 
+def check_first_unit(first_unit: int, units: int) -> None:
+    """A query's first unit on its first day: 0..units (units: nothing that day)."""
+    if not isinstance(first_unit, int) or isinstance(first_unit, bool):
+        raise InvalidUnit(f"first_unit must be an int, got {first_unit!r}")
+    if not 0 <= first_unit <= units:
+        raise InvalidUnit(f"first_unit {first_unit} is not in 0..{units}")
+
+
 def check_channel(channel: int) -> None:
     if not 1 <= channel <= CHANNEL_MASK:
         raise InvalidArgument(f"channel must be one or more channel bits, got {channel!r}")

@@ -63,6 +63,7 @@ class Calendar:
         channel: int,
         entitled: int = 0,
         now: float | None = None,
+        first_unit: int = 0,
     ) -> list[Slot]: ...
     def count_free(
         self,
@@ -74,6 +75,7 @@ class Calendar:
         channel: int = 31,
         entitled: int = 96,
         now: float | None = None,
+        first_unit: int = 0,
     ) -> list[int]: ...
     def hold(
         self,

@@ -14,7 +14,10 @@ Layout (doctor-major, ring position ``p = day % days``, row ``r = idx * days + p
   unrestricted slots, 5-9: REFERRAL slots, 10-14: URGENT slots; a slot needing both is in
   both groups) so a day with nothing the caller may take is skipped in O(1) too. ``summ``
   is exact or a superset marked DIRTY (taking a slot only sets DIRTY, to keep hold and book
-  O(1)); a query recomputes a dirty row's summary before trusting a hit;
+  O(1)); a query recomputes a dirty row's summary before trusting a hit. A summary is
+  about the whole row: on a query's first day with ``first_unit`` > 0 it can still skip
+  a row (nothing bookable at all), but a hit may lie before ``first_unit``, so that row
+  is scanned from ``first_unit`` (``count`` is used as is only when ``first`` >= it);
 * ``htab`` doctor id -> internal index, an open-addressing hash table of C structs (the
   lookup on every call touches one cache line, not a dict, a key and a value object).
 
@@ -375,6 +378,17 @@ cdef class Calendar:
         if entitled & ~RESTRICT or entitled < 0:
             chk.check_entitled(entitled)
         return 0
+
+    cdef int _first_unit(self, object first_unit) except -1:
+        """A query's ``first_unit`` checked (0..U, else InvalidUnit) as a C int."""
+        cdef int overflow = 0
+        cdef long long v
+        if PyLong_CheckExact(first_unit):
+            v = PyLong_AsLongLongAndOverflow(first_unit, &overflow)
+            if not overflow and 0 <= v <= self.U:
+                return <int>v
+        chk.check_first_unit(first_unit, self.U)  # raises, or accepts an int subclass
+        return first_unit
 
     cdef inline unsigned int _free8(self, Py_ssize_t r, int j) noexcept:
         """Bit i set: unit 8j+i is a free slot start (units past U read as closed)."""
@@ -754,13 +768,16 @@ cdef class Calendar:
         return None
 
     def earliest(self, long long k, *, specialty_id=None, clinic_ids=None, first_day=None,
-                 last_day=None, length=None, int channel, int entitled=0, now=None):
+                 last_day=None, length=None, int channel, int entitled=0, now=None,
+                 first_unit=0):
         cdef array.array cand = None
         cdef int64_t first, last, spec = 0
         cdef bint by_spec = False
+        cdef int fu
         if k < 1:
             raise InvalidArgument(f"k must be at least 1, got {k}")
         self._check_query(length, channel, entitled)
+        fu = self._first_unit(first_unit)
         if clinic_ids is not None:
             clinics = set(clinic_ids)
         self._advance(now)
@@ -783,16 +800,19 @@ cdef class Calendar:
         last = self.last_day if last_day is None else min(last_day, self.last_day)
         if first > last:
             return []
+        if first_day is not None and first_day < self._start_day:
+            fu = 0  # first_unit is about first_day, which is before the window
         return self._earliest(k, cand, by_spec, spec, first, last,
-                              0 if length is None else length, channel, entitled)
+                              0 if length is None else length, channel, entitled, fu)
 
     cdef list _earliest(self, Py_ssize_t k, array.array cand, bint by_spec, int64_t spec,
-                        int64_t first, int64_t last, int length, int ch, int ent):
+                        int64_t first, int64_t last, int length, int ch, int ent, int fu):
+        """The k earliest slots of days first..last; on day ``first`` from unit ``fu``."""
         cdef Py_ssize_t ncand = self.n if cand is None else len(cand)
         cdef const int* cidx = NULL if cand is None else cand.data.as_ints
         cdef Py_ssize_t j, i, r, found = 0, m, need, pos
         cdef int64_t day, did
-        cdef int s, got, U = self.U
+        cdef int s, got, U = self.U, lo
         cdef uint16_t mask = smask(ch, ent)
         cdef Py_ssize_t p, D = self.D
         cdef Meta* mday
@@ -809,6 +829,9 @@ cdef class Calendar:
             raise MemoryError()
         try:
             for day in range(first, last + 1):
+                lo = fu if day == first else 0  # no slot of this day starts before lo
+                if lo >= U:
+                    continue
                 need = k - found
                 m = 0
                 p = day % D
@@ -822,14 +845,17 @@ cdef class Calendar:
                     mr = &mday[i]
                     if mr.count == 0:
                         continue
-                    s = mr.first  # no candidate of this row starts earlier
+                    s = mr.first if mr.first > lo else lo  # no candidate starts earlier
                     if m == need and s > bs[m - 1]:
                         continue
                     r = i * D + p
+                    # a summary may skip the row, but its hit may lie before lo: scan from lo
                     if not self._may_offer(r, mr, mask):
                         continue
                     did = self.ids[i]
                     s = mr.first
+                    if s < lo:
+                        s = self._next_free(r, lo)
                     while s < U:
                         if m == need and (s > bs[m - 1] or (s == bs[m - 1] and did >= bid[m - 1])):
                             break
@@ -864,11 +890,11 @@ cdef class Calendar:
         return out
 
     def count_free(self, *, doctor_id=None, clinic_id=None, first_day=None, last_day=None,
-                   int channel=CH_MASK, int entitled=RESTRICT, now=None):
+                   int channel=CH_MASK, int entitled=RESTRICT, now=None, first_unit=0):
         cdef array.array docs
         cdef int64_t first, last, day
         cdef Py_ssize_t j, r
-        cdef int s, total
+        cdef int s, s0, total, fu, lo
         cdef bint plain
         if (doctor_id is None) == (clinic_id is None):
             raise InvalidArgument("count_free takes exactly one of doctor_id, clinic_id")
@@ -885,6 +911,7 @@ cdef class Calendar:
         if first > last:
             raise InvalidArgument(f"first_day {first} is after last_day {last}")
         self._check_query(None, channel, entitled)
+        fu = self._first_unit(first_unit)
         self._advance(now)
         plain = (channel & CH_MASK) == CH_MASK and (entitled & RESTRICT) == RESTRICT
         cdef uint16_t mask = smask(channel, entitled)
@@ -895,6 +922,7 @@ cdef class Calendar:
         cdef unsigned int bits
         for day in range(first, last + 1):
             total = 0
+            lo = fu if day == first else 0  # count slot starts from unit lo
             p = day % self.D
             if p < 0:
                 p += self.D
@@ -902,13 +930,16 @@ cdef class Calendar:
                 i = docs.data.as_ints[j]
                 r = i * self.D + p
                 m = &self.meta[p * self.cap + i]
-                if plain or m.count == 0:
-                    total += m.count
+                if (plain or m.count == 0) and lo <= m.first:
+                    total += m.count  # every free slot start is at or after lo
                     continue
-                if not self._may_offer(r, m, mask):
+                if not plain and not self._may_offer(r, m, mask):
                     continue
-                for g in range(m.first >> 3, self.B):
+                s0 = m.first if m.first > lo else lo
+                for g in range(s0 >> 3, self.B):
                     bits = self._free8(r, g)
+                    if g == s0 >> 3:
+                        bits &= <unsigned int>0xFF << (s0 & 7)
                     while bits:
                         s = 8 * g + imias_ctz(bits)
                         bits &= bits - 1

@@ -168,6 +168,24 @@ def main(argv: list[str] | None = None) -> int:
         days=14,
     )
 
+    # -- the same from mid-day on the first day (a patient asking at noon) ----------------
+    midday = eng.units_per_day // 2
+    log(f"earliest k=10, specialty {spec}, channel web, from unit {midday} of the first day")
+
+    def earliest_midday(cal: Any) -> Callable[[int], object]:
+        return lambda i: cal.earliest(
+            10, specialty_id=spec, channel=web, first_day=START_DAY + i % 7, first_unit=midday
+        )
+
+    assert earliest_midday(eng)(0) == earliest_midday(ref)(0)
+    emit(
+        "earliest_specialty_midday",
+        timed(earliest_midday(eng), 5_000),
+        timed(earliest_midday(ref), 20 if args.quick else 5),
+        doctors=len(members),
+        days=14,
+    )
+
     # -- earliest k=10 over one specialty when nothing matches (the worst case) -----------
     # a web patient without a referral, in a specialty whose web slots all need one (its
     # other slots are phone/registrar urgent ones): every doctor-day has free slots, none

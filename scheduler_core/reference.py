@@ -222,14 +222,23 @@ class Calendar:
         channel: int,
         entitled: int = 0,
         now: float | None = None,
+        first_unit: int = 0,
     ) -> list[Slot]:
         """The ``k`` earliest slots over the doctors of a specialty and/or clinics.
 
         Ordered by (day, start, doctor_id). Days are clipped to the window.
+
+        ``first_unit`` (0..``units_per_day``, else InvalidUnit): on ``first_day`` (the
+        window's first day when None) only slots starting at or after that unit count,
+        e.g. the unit of "now" so that no slot already begun today is offered; later days
+        are whole. ``units_per_day`` leaves nothing on ``first_day``. Like ``find``'s
+        ``start``, it applies to the day asked for: a ``first_day`` before the window
+        is not in it, so then it has no effect.
         """
         if k < 1:
             raise InvalidArgument(f"k must be at least 1, got {k}")
         self._check_query(length, channel, entitled)
+        chk.check_first_unit(first_unit, self._units)
         clinics = None if clinic_ids is None else set(clinic_ids)
         self._advance(now)
         doctors = [
@@ -240,12 +249,13 @@ class Calendar:
         ]
         first = self._start_day if first_day is None else max(first_day, self._start_day)
         last = self.last_day if last_day is None else min(last_day, self.last_day)
+        from_day = self._start_day if first_day is None else first_day  # first_unit's day
         found: list[Slot] = []
         for d in range(first, last + 1):
             today = []
             for doc in doctors:
                 row = doc.rows[d % self._days]
-                for s in range(self._units):
+                for s in range(first_unit if d == from_day else 0, self._units):
                     taken_len = self._candidate(row, s, length, channel, entitled)
                     if taken_len:
                         today.append(Slot(d, s, doc.doctor_id, taken_len))
@@ -264,8 +274,13 @@ class Calendar:
         channel: int = CHANNEL_MASK,
         entitled: int = ENTITLED_ALL,
         now: float | None = None,
+        first_unit: int = 0,
     ) -> list[int]:
-        """Free slots (as ``find`` with length None counts them) per day, first..last."""
+        """Free slots (as ``find`` with length None counts them) per day, first..last.
+
+        On ``first_day`` (the window's first day when None) only slots starting at or
+        after ``first_unit`` (0..``units_per_day``, else InvalidUnit) count.
+        """
         if (doctor_id is None) == (clinic_id is None):
             raise InvalidArgument("count_free takes exactly one of doctor_id, clinic_id")
         if doctor_id is not None:
@@ -279,12 +294,13 @@ class Calendar:
         if first > last:
             raise InvalidArgument(f"first_day {first} is after last_day {last}")
         self._check_query(None, channel, entitled)
+        chk.check_first_unit(first_unit, self._units)
         self._advance(now)
         return [
             sum(
                 1
                 for doc in doctors
-                for s in range(self._units)
+                for s in range(first_unit if d == first else 0, self._units)
                 if self._candidate(doc.rows[d % self._days], s, None, channel, entitled)
             )
             for d in range(first, last + 1)

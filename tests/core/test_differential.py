@@ -34,6 +34,9 @@ FLAGS = st.sampled_from([1, 3, 31, 1 | 32, 2 | 64, 31 | 96, 16])
 LENGTHS = st.sampled_from([1, 1, 2, 2, 3, 3, 4, 6, 0, -1])
 ADVANCE = st.sampled_from([None, None, None, 0, 1, 2, 5, 10, 30])
 OFFSETS = st.sampled_from([0, 0, 1, 1, 2, 3, -1, 4])
+# a query's first unit on its first day: often 0, any unit, the day's end (8..12 units a
+# day, so 8..12 is sometimes units_per_day), and out of range
+FIRST_UNITS = st.one_of(st.just(0), st.integers(0, 12), st.sampled_from([-1, 13]))
 
 
 def outcome(call):
@@ -45,12 +48,13 @@ def outcome(call):
         return ("error", type(exc).__name__)
 
 
-def brute_candidates(cal, doctor_id, day, length, channel, entitled):
-    """Every (start, length) the caller could take on a doctor-day, from the public views."""
+def brute_candidates(cal, doctor_id, day, length, channel, entitled, first_unit=0):
+    """Every (start, length) the caller could take on a doctor-day from unit ``first_unit``,
+    from the public views."""
     flags, states = cal.day_flags(doctor_id, day), cal.day_states(doctor_id, day)
     units = cal.units_per_day
     out = []
-    for s in range(units):
+    for s in range(first_unit, units):
         if not flags[s] & 0x80 or states[s] != FREE:
             continue
         n = length
@@ -234,8 +238,11 @@ class Differential(RuleBasedStateMachine):
         pick=st.integers(0, 3),
         advance=ADVANCE,
         book=st.booleans(),
+        first_unit=FIRST_UNITS,
     )
-    def take_earliest(self, specialty, length, channel, entitled, token, ttl, pick, advance, book):
+    def take_earliest(
+        self, specialty, length, channel, entitled, token, ttl, pick, advance, book, first_unit
+    ):
         """Find a slot and take it: the path that must succeed."""
         now = self.clock(advance)
         kind, found = self.both(
@@ -246,6 +253,7 @@ class Differential(RuleBasedStateMachine):
             channel=channel,
             entitled=entitled,
             now=now,
+            first_unit=first_unit,
         )
         if kind != "ok" or not found:
             return
@@ -412,8 +420,11 @@ class Differential(RuleBasedStateMachine):
         channel=CHANNELS,
         entitled=ENTITLED,
         advance=ADVANCE,
+        first_unit=FIRST_UNITS,
     )
-    def earliest(self, k, specialty, clinics, first, last, length, channel, entitled, advance):
+    def earliest(
+        self, k, specialty, clinics, first, last, length, channel, entitled, advance, first_unit
+    ):
         first_day = None if first is None else self.day(first)
         last_day = None if last is None else self.day(last)
         kind, got = self.both(
@@ -427,18 +438,22 @@ class Differential(RuleBasedStateMachine):
             channel=channel,
             entitled=entitled,
             now=self.clock(advance),
+            first_unit=first_unit,
         )
         if kind != "ok":
-            assert k < 1
+            assert k < 1 or not 0 <= first_unit <= self.ref.units_per_day
             return
         lo = self.ref.start_day if first_day is None else max(first_day, self.ref.start_day)
         hi = self.ref.last_day if last_day is None else min(last_day, self.ref.last_day)
+        cut_day = self.ref.start_day if first_day is None else first_day  # first_unit's day
         brute = sorted(
             Slot(d, s, doc, n)
             for doc, (clinic, spec) in DOCTORS.items()
             if (specialty is None or spec == specialty) and (clinics is None or clinic in clinics)
             for d in range(lo, hi + 1)
-            for s, n in brute_candidates(self.ref, doc, d, length, channel, entitled)
+            for s, n in brute_candidates(
+                self.ref, doc, d, length, channel, entitled, first_unit if d == cut_day else 0
+            )
         )
         assert got == brute[:k]
 
@@ -460,8 +475,9 @@ class Differential(RuleBasedStateMachine):
         channel=st.sampled_from([31, 31, 1, 2, 16]),
         entitled=st.sampled_from([96, 96, 0, 32]),
         advance=ADVANCE,
+        first_unit=FIRST_UNITS,
     )
-    def count_free(self, who, first, last, channel, entitled, advance):
+    def count_free(self, who, first, last, channel, entitled, advance, first_unit):
         doctor, clinic = who
         first_day = None if first is None else self.day(first)
         last_day = None if last is None else self.day(last)
@@ -474,13 +490,21 @@ class Differential(RuleBasedStateMachine):
             channel=channel,
             entitled=entitled,
             now=self.clock(advance),
+            first_unit=first_unit,
         )
         if kind != "ok":
             return
         lo = self.ref.start_day if first_day is None else first_day
         docs = [doctor] if doctor is not None else [d for d, v in DOCTORS.items() if v[0] == clinic]
         assert got == [
-            sum(len(brute_candidates(self.ref, d, day, None, channel, entitled)) for d in docs)
+            sum(
+                len(
+                    brute_candidates(
+                        self.ref, d, day, None, channel, entitled, first_unit if day == lo else 0
+                    )
+                )
+                for d in docs
+            )
             for day in range(lo, lo + len(got))
         ]
 
@@ -577,8 +601,17 @@ class Differential(RuleBasedStateMachine):
     def skipped_days_have_nothing_to_offer(self):
         """The engine skips doctor-days by a summary kept up to date by every operation; a
         filter that nothing (or little) satisfies must still give the reference's answer."""
-        for channel, entitled in ((1, 0), (8, 0), (16, 32), (2, 64), (4, 96)):
-            kwargs = {"channel": channel, "entitled": entitled}
+        half = self.ref.units_per_day // 2
+        for channel, entitled, first_unit in (
+            (1, 0, 0),
+            (8, 0, 0),
+            (16, 32, 0),
+            (2, 64, half),
+            (4, 96, 0),
+            (31, 96, half),
+            (1, 0, half),
+        ):
+            kwargs = {"channel": channel, "entitled": entitled, "first_unit": first_unit}
             assert self.eng.earliest(100, **kwargs) == self.ref.earliest(100, **kwargs)
             assert self.eng.count_free(clinic_id=1, **kwargs) == self.ref.count_free(
                 clinic_id=1, **kwargs

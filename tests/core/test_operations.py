@@ -231,6 +231,93 @@ def test_count_free(cal):
             cal.count_free(**kwargs)
 
 
+@pytest.mark.parametrize(
+    ("first_unit", "starts_1", "starts_2"),
+    [
+        (0, [0, 3, 6, 9], [3, 6]),  # the default: the whole day
+        (3, [3, 6, 9], [3, 6]),  # exactly at a slot start: that slot counts
+        (4, [6, 9], [6]),  # inside a slot (begun): it does not
+        (12, [], []),  # mid-day, after every open slot
+        (24, [], []),  # units_per_day: nothing on first_day
+    ],
+)
+def test_first_unit_on_first_day(cal, first_unit, starts_1, starts_2):
+    got = cal.earliest(10, clinic_ids=[10], channel=WEB, first_unit=first_unit)
+    expected = sorted(
+        [Slot(DAY0, s, 1, 3) for s in starts_1] + [Slot(DAY0, s, 2, 3) for s in starts_2]
+    )
+    assert got == expected
+    assert cal.count_free(doctor_id=1, first_unit=first_unit) == [len(starts_1), 0, 0]
+    assert cal.count_free(clinic_id=10, first_unit=first_unit) == [
+        len(starts_1) + len(starts_2),
+        0,
+        0,
+    ]
+    # only through the summary's filters (channel, entitlement) too
+    assert cal.count_free(clinic_id=10, channel=APP, entitled=0, first_unit=first_unit) == [
+        len(starts_1),
+        0,
+        0,
+    ]
+    # an explicit first_day, and a length spanning two slots
+    assert cal.earliest(
+        10, specialty_id=100, first_day=DAY0, length=6, channel=WEB, first_unit=first_unit
+    ) == sorted(
+        [Slot(DAY0, s, 1, 6) for s in starts_1 if s <= 6]
+        + [Slot(DAY0, s, 2, 6) for s in starts_2 if s <= 3]
+    )
+
+
+def test_first_unit_only_limits_first_day(cal):
+    cal.open(1, DAY0 + 1, 0, 3, SlotFlag.WEB, count=2)
+    cal.open(3, DAY0 + 1, 12, 3, SlotFlag.WEB)
+    assert cal.earliest(3, channel=WEB, first_unit=24) == [
+        Slot(DAY0 + 1, 0, 1, 3),
+        Slot(DAY0 + 1, 3, 1, 3),
+        Slot(DAY0 + 1, 12, 3, 3),
+    ]
+    assert cal.earliest(2, channel=WEB, first_unit=9) == [
+        Slot(DAY0, 9, 1, 3),
+        Slot(DAY0 + 1, 0, 1, 3),
+    ]
+    # first_day sets the day first_unit is about; earlier window days are not searched
+    assert cal.earliest(1, channel=WEB, first_day=DAY0 + 1, first_unit=1) == [
+        Slot(DAY0 + 1, 3, 1, 3)
+    ]
+    assert cal.count_free(doctor_id=1, first_day=DAY0 + 1, first_unit=1) == [1, 0]
+    assert cal.count_free(doctor_id=1, first_unit=6) == [2, 2, 0]
+    # a first_day before the window: the window has none of that day, nothing is cut
+    assert cal.earliest(1, channel=WEB, first_day=DAY0 - 1, first_unit=24) == [Slot(DAY0, 0, 1, 3)]
+    # taken slots stay out, and a hold that expires frees its slot again
+    cal.hold(1, DAY0, 6, 3, "t", 10, channel=WEB, now=0)
+    assert cal.earliest(1, specialty_id=100, channel=APP, first_unit=4) == [Slot(DAY0, 9, 1, 3)]
+    assert cal.count_free(doctor_id=1, first_unit=4) == [1, 2, 0]
+    assert cal.count_free(doctor_id=1, first_unit=4, now=10) == [2, 2, 0]
+
+
+@pytest.mark.parametrize("first_unit", [-1, 25, 2**70, -(2**70), 1.5, "3", None, True])
+def test_first_unit_must_be_a_unit_of_the_day(cal, first_unit):
+    before = cal.snapshot()
+    with pytest.raises(InvalidUnit):
+        cal.earliest(1, channel=WEB, first_unit=first_unit)
+    with pytest.raises(InvalidUnit):
+        cal.count_free(doctor_id=1, first_unit=first_unit)
+    with pytest.raises(InvalidUnit):  # checked even when no day is left to search
+        cal.earliest(1, channel=WEB, first_day=DAY0 + 5, first_unit=first_unit)
+    assert cal.snapshot() == before
+
+
+def test_first_unit_is_checked_after_the_other_arguments(cal):
+    with pytest.raises(InvalidArgument) as exc:
+        cal.earliest(0, channel=WEB, first_unit=-1)
+    assert not isinstance(exc.value, InvalidUnit)
+    with pytest.raises(DayOutsideWindow):
+        cal.count_free(doctor_id=1, first_day=DAY0 - 1, first_unit=-1)
+    with pytest.raises(InvalidArgument) as exc:
+        cal.count_free(doctor_id=1, channel=0, first_unit=-1)
+    assert not isinstance(exc.value, InvalidUnit)
+
+
 # -- allocation ---------------------------------------------------------------------------
 def test_hold_confirm_release(cal):
     cal.hold(1, DAY0, 0, 3, "tok", 100.0, channel=WEB, now=10)

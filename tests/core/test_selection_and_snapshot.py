@@ -150,6 +150,7 @@ def test_benchmark_quick_prints_json_lines(capsys):
         "book_call",
         "hold_call",
         "earliest_specialty",
+        "earliest_specialty_midday",
         "earliest_none_match",
         "earliest_city",
         "count_free_clinic",

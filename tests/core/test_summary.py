@@ -41,6 +41,12 @@ def answers(cal):
         out.append(cal.earliest(1_000, length=6, channel=channel, entitled=entitled))
         out.append(cal.earliest(3, specialty_id=7, channel=channel, entitled=entitled))
         out.append(cal.count_free(clinic_id=1, channel=channel, entitled=entitled))
+        for first_unit in (4, 13, 20):  # inside a slot, at a slot start, after the mornings
+            kwargs = {"channel": channel, "entitled": entitled, "first_unit": first_unit}
+            out.append(cal.earliest(1_000, **kwargs))
+            out.append(cal.earliest(3, specialty_id=7, **kwargs))
+            out.append(cal.count_free(clinic_id=1, **kwargs))
+            out.append(cal.count_free(doctor_id=3, first_day=cal.start_day + 1, **kwargs))
         out.extend(cal.find(d, DAY0, channel=channel, entitled=entitled) for d in (1, 2, 3))
     return out
 
