@@ -8,6 +8,7 @@ slots are for those who hold a referral or are sent by the registrar.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -18,8 +19,6 @@ from imias.booking.directory import Clinic, Directory
 from imias.booking.engine import Engine
 from imias.booking.schedules import to_utc
 from imias.platform.problems import ProblemError
-
-MAX_SCAN = 4096  # the most slots looked at for today before giving up on today
 
 
 class FreeSlot(msgspec.Struct, frozen=True):
@@ -112,35 +111,31 @@ def earliest(
     """The ``k`` earliest free slots, none of which has begun. ``entitled``: the
     restricted slots (referral, urgent) the caller may see."""
     cal = _ready(engine)
-    now = now or datetime.now(UTC)
-    found: list[FreeSlot] = []
-    query = {
-        "specialty_id": specialty_id,
-        "clinic_ids": clinic_ids,
-        "length": None,
-        "channel": channel,
-        "entitled": entitled,
-    }
-    day = first
-    if first == engine.today():
-        # Today: slots that have begun are still free in the engine; skip past them.
-        ask = k
-        while True:
-            raw = cal.earliest(
-                ask, first_day=first.toordinal(), last_day=first.toordinal(), **query
-            )  # type: ignore[attr-defined]
-            future = [s for s in map(lambda r: to_free_slot(engine, r), raw) if s.starts_at > now]
-            if len(future) >= k or len(raw) < ask or ask >= MAX_SCAN:
-                found = future[:k]
-                break
-            ask = min(ask * 4, MAX_SCAN)
-        day = first + timedelta(days=1)
-    if len(found) < k and day <= last:
-        raw = cal.earliest(
-            k - len(found), first_day=day.toordinal(), last_day=last.toordinal(), **query
-        )  # type: ignore[attr-defined]
-        found.extend(to_free_slot(engine, r) for r in raw)
-    return found
+    raw = cal.earliest(  # type: ignore[attr-defined]
+        k,
+        specialty_id=specialty_id,
+        clinic_ids=clinic_ids,
+        first_day=first.toordinal(),
+        last_day=last.toordinal(),
+        length=None,
+        channel=channel,
+        entitled=entitled,
+        first_unit=first_unit(engine, first, now or datetime.now(UTC)),
+    )
+    return [to_free_slot(engine, r) for r in raw]
+
+
+def first_unit(engine: Engine, day: date, now: datetime) -> int:
+    """The first unit of ``day`` whose slots have not begun at ``now``."""
+    g = engine.geometry
+    local = now.astimezone(engine.zone)
+    if local.date() < day:
+        return 0
+    if local.date() > day:
+        return g.units_per_day
+    minutes = local.hour * 60 + local.minute + (local.second + local.microsecond / 1e6) / 60
+    unit = math.floor((minutes - g.day_begins) / g.unit_minutes) + 1
+    return min(max(unit, 0), g.units_per_day)
 
 
 def nearest_clinics(
@@ -202,7 +197,8 @@ def doctor_slots(
         raise ProblemError(404, "unknown_doctor", f"There is no doctor {doctor_id}.")
     now = now or datetime.now(UTC)
     found: list[FreeSlot] = []
-    day, start, units = first.toordinal(), 0, engine.geometry.units_per_day
+    day, units = first.toordinal(), engine.geometry.units_per_day
+    start = first_unit(engine, first, now)
     while len(found) < k:
         if start >= units:
             day, start = day + 1, 0
