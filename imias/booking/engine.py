@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,7 +22,6 @@ from imias.booking.directory import Directory
 
 log = logging.getLogger("imias.booking.engine")
 
-OWN_EVENTS_KEPT = 100_000  # outbox ids of this worker's changes not yet seen on the stream
 RELOAD_SECONDS = 30.0  # the least time between two rebuilds after a contradiction
 
 
@@ -43,7 +41,6 @@ class Engine:
         self.applied_events = 0
         self.reload_needed = False
         self.last_load = 0.0
-        self._own: OrderedDict[int, None] = OrderedDict()
         self.first_day: date | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -79,25 +76,25 @@ class Engine:
     async def apply_event(self, topic: str, payload: bytes, outbox_id: int) -> None:
         """The stream consumer's handler: apply a committed change to this engine.
 
-        Events that arrive while the engine loads wait for it (the worker noted the
-        stream position before loading, so the same change may come twice: applying
-        is idempotent). A contradiction the engine cannot reconcile means this
-        replica is off: it reloads from the database.
+        Every change reaches every worker's engine this way, this worker's own included,
+        in the order the relay published them. Events that arrive while the engine loads
+        wait for it (the worker noted the stream position before loading, so the same
+        change may come twice: applying is idempotent). A contradiction the engine
+        cannot reconcile means this replica is off: it reloads from the database.
         """
         if topic != "engine":
             return
-        if self._own.pop(outbox_id, None) is not None:
-            return  # this worker's own change, applied when it committed
         await self.wait_loaded()
         if self.calendar is None:
             return
         self._apply(scheduler_core.decode_event(payload), outbox_id)
 
-    def apply_own(self, event: Any, outbox_id: int) -> None:
-        """Apply a change this worker has just committed; the stream's copy is skipped."""
-        self._own[outbox_id] = None
-        while len(self._own) > OWN_EVENTS_KEPT:
-            self._own.popitem(last=False)
+    def apply_local(self, event: Any, outbox_id: int) -> None:
+        """Apply a change straight after its commit, for a process without a stream
+        (tools and tests). Workers never do this: they apply the stream only, in its
+        order, because a local change applied ahead of the stream could meet an older
+        event of the same slot coming later (a hold confirmed here before the hold's
+        own event arrives from the worker that took it)."""
         if self.calendar is not None:
             self._apply(event, outbox_id)
 

@@ -89,8 +89,7 @@ def refuse(code: RefusalCode, detail: str | None = None) -> ProblemError:
 
 
 class Changes:
-    """The engine events of one transaction: written to the outbox inside it, applied
-    to this worker's engine after it commits."""
+    """The engine events of one transaction, written to the outbox inside it."""
 
     def __init__(self, service: BookingService) -> None:
         self.service = service
@@ -105,8 +104,9 @@ class Changes:
             await self.emit(conn, event, clinic_id)
 
     def applied(self) -> None:
-        for event, outbox_id in self.written:
-            self.service.engine.apply_own(event, outbox_id)
+        if self.service.apply_locally:
+            for event, outbox_id in self.written:
+                self.service.engine.apply_local(event, outbox_id)
 
 
 @dataclass(frozen=True)
@@ -132,11 +132,15 @@ class BookingService:
         engine: Engine,
         clock: Callable[[], datetime] | None = None,
         hold_seconds: int = HOLD_SECONDS,
+        apply_locally: bool = False,
     ) -> None:
         self.pool = pool
         self.engine = engine
         self.clock = clock or (lambda: datetime.now(UTC))
         self.hold_seconds = hold_seconds
+        # In a worker the stream applies every change (see Engine.apply_event); a
+        # process without a stream (tools, tests) applies its own after commit.
+        self.apply_locally = apply_locally
         self.waitlist = Waitlist(self)
 
     # -- resolving a slot ------------------------------------------------------------

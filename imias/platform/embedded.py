@@ -125,9 +125,7 @@ class EmbeddedRedis:
     def ping(self) -> bool:
         if not self.socket.exists():
             return False
-        client = redis.Redis(
-            unix_socket_path=str(self.socket), socket_timeout=0.5, retry=_NO_RETRY
-        )
+        client = redis.Redis(unix_socket_path=str(self.socket), socket_timeout=0.5, retry=_NO_RETRY)
         try:
             return bool(client.ping())
         except (redis.RedisError, OSError):

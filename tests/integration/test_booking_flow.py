@@ -49,7 +49,7 @@ def clock():
 @pytest.fixture
 def service(engine, clock):
     eng, pool = engine
-    return BookingService(pool, eng, clock=clock)
+    return BookingService(pool, eng, clock=clock, apply_locally=True)
 
 
 def first_slots(service, specialty: str, n: int = 1, clinic: int | None = None, channel=1):

@@ -42,7 +42,7 @@ async def service(city, clock):
     pool = await create_pool(city, 4)
     engine = Engine()
     await engine.load(pool)
-    yield BookingService(pool, engine, clock=clock)
+    yield BookingService(pool, engine, clock=clock, apply_locally=True)
     await pool.close()
 
 
