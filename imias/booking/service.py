@@ -205,7 +205,12 @@ class BookingService:
             urgent=bool(p.flags & URGENT_BIT),
         )
 
-    # -- reading the patient's facts ---------------------------------------------------
+    # -- reading the patient's facts -------------------------------------------------
+    async def _lock_patient(self, conn: asyncpg.Connection, patient_id: int) -> None:
+        """Serialise this patient's requests (the whole transaction holds the lock)."""
+        if await conn.fetchrow(repo.LOCK_PATIENT, patient_id) is None:
+            raise refuse(RefusalCode.NOT_FOUND, f"There is no patient {patient_id}.")
+
     async def _context(
         self, conn: asyncpg.Connection, patient_id: int, now: datetime
     ) -> tuple[PatientFacts, BookingContext, list[asyncpg.Record]]:
@@ -313,29 +318,32 @@ class BookingService:
         token: uuid.UUID | None,
         expires: datetime | None,
         now: datetime,
+        savepoint: bool = False,
     ) -> int:
         await conn.execute(
             repo.EXPIRE_OVERLAPPING_HOLDS, p.clinic.id, p.doctor.id, p.starts_at, p.ends_at, now
         )
         ref = allowed.referral
+        args = (
+            p.clinic.id,
+            p.doctor.id,
+            patient_id,
+            p.specialty.id,
+            p.starts_at,
+            p.ends_at,
+            status,
+            channel,
+            ref.clinic_id if ref else None,
+            ref.id if ref else None,
+            token,
+            expires,
+            now,
+        )
         try:
+            if not savepoint:  # a refusal aborts the caller's whole transaction anyway
+                return await conn.fetchval(repo.INSERT_APPOINTMENT, *args)
             async with conn.transaction():  # a savepoint: the refusal leaves the rest intact
-                return await conn.fetchval(
-                    repo.INSERT_APPOINTMENT,
-                    p.clinic.id,
-                    p.doctor.id,
-                    patient_id,
-                    p.specialty.id,
-                    p.starts_at,
-                    p.ends_at,
-                    status,
-                    channel,
-                    ref.clinic_id if ref else None,
-                    ref.id if ref else None,
-                    token,
-                    expires,
-                    now,
-                )
+                return await conn.fetchval(repo.INSERT_APPOINTMENT, *args)
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "appointment_units_pkey":
                 raise refuse(RefusalCode.SLOT_TAKEN) from None
@@ -372,7 +380,7 @@ class BookingService:
         now = self.clock()
         changes = Changes(self)
         async with self.pool.acquire() as conn, conn.transaction():
-            await self._context(conn, patient_id, now)  # locks the patient
+            await self._lock_patient(conn, patient_id)
             replay = await self._replay(conn, patient_id, idempotency_key, route)
             if replay is not None:
                 return replay
@@ -409,7 +417,7 @@ class BookingService:
         now = self.clock()
         changes = Changes(self)
         async with self.pool.acquire() as conn, conn.transaction():
-            await self._context(conn, patient_id, now)
+            await self._lock_patient(conn, patient_id)
             try:
                 row = await conn.fetchrow(repo.HOLD_BY_TOKEN, uuid.UUID(token))
             except ValueError:
@@ -461,7 +469,7 @@ class BookingService:
         now = self.clock()
         changes = Changes(self)
         async with self.pool.acquire() as conn, conn.transaction():
-            await self._context(conn, patient_id, now)
+            await self._lock_patient(conn, patient_id)
             row = await self._own(conn, patient_id, appointment_id)
             if row["status"] != "booked":
                 raise ProblemError(
