@@ -10,6 +10,7 @@ arbiter for them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -61,10 +62,53 @@ async def load_calendar(
     calendar_class: type | None = None,
 ) -> tuple[object, LoadReport]:
     """A calendar of ``geometry.days`` local days from ``first_day``, with every active
-    doctor's working time opened as slots and every active appointment booked."""
+    doctor's working time opened as slots and every active appointment booked.
+
+    The rows are read here; the calendar is built in a thread, so that a worker's event
+    loop keeps answering (health, the stream) while a city-sized engine is built."""
     geometry = geometry or Geometry()
-    cls = calendar_class or scheduler_core.Calendar
     began = time.perf_counter()
+    last_day = first_day + timedelta(days=geometry.days - 1)
+    doctors = await repository.doctors_for_calendar(conn)
+    templates = await repository.templates_in_window(conn, first_day, last_day)
+    exceptions = await repository.exceptions_in_window(conn, first_day, last_day)
+    since = datetime.combine(first_day, datetime.min.time(), tzinfo=UTC) - timedelta(days=1)
+    until = since + timedelta(days=geometry.days + 2)
+    appointments = await repository.active_appointments_between(conn, since, until)
+    cal, report = await asyncio.to_thread(
+        _build,
+        first_day,
+        geometry,
+        calendar_class or scheduler_core.Calendar,
+        doctors,
+        templates,
+        exceptions,
+        appointments,
+    )
+    report.seconds = time.perf_counter() - began
+    log.info(
+        "engine loaded: %d doctors, %d slots, %d appointments in %.2fs",
+        report.doctors,
+        report.slots,
+        report.appointments,
+        report.seconds,
+        extra={
+            "clipped_blocks": report.clipped_blocks,
+            "unplaced_appointments": report.unplaced_appointments,
+        },
+    )
+    return cal, report
+
+
+def _build(
+    first_day: date,
+    geometry: Geometry,
+    cls: type,
+    doctors: list[asyncpg.Record],
+    template_rows: list[asyncpg.Record],
+    exception_rows: list[asyncpg.Record],
+    appointments: list[asyncpg.Record],
+) -> tuple[object, LoadReport]:
     last_day = first_day + timedelta(days=geometry.days - 1)
     cal = cls(
         first_day.toordinal(),
@@ -74,14 +118,8 @@ async def load_calendar(
         units_per_day=geometry.units_per_day,
     )
     report = LoadReport()
-    doctors = await repository.doctors_for_calendar(conn)
-    templates = [
-        Template(**dict(r)) for r in await repository.templates_in_window(conn, first_day, last_day)
-    ]
-    exceptions = [
-        ScheduleException(**dict(r))
-        for r in await repository.exceptions_in_window(conn, first_day, last_day)
-    ]
+    templates = [Template(**dict(r)) for r in template_rows]
+    exceptions = [ScheduleException(**dict(r)) for r in exception_rows]
     blocks = expand(templates, exceptions, first_day, geometry.days)
     zones: dict[int, ZoneInfo] = {}
     for row in doctors:
@@ -103,9 +141,8 @@ async def load_calendar(
                 doctor_id, block.day.toordinal(), geometry.unit_of(start), length, flags, count
             )
             report.slots += count
-    since = datetime.combine(first_day, datetime.min.time(), tzinfo=UTC) - timedelta(days=1)
-    until = since + timedelta(days=geometry.days + 2)
-    for row in await repository.active_appointments_between(conn, since, until):
+    now = time.time()
+    for row in appointments:
         zone = zones.get(row["doctor_id"])
         if zone is None:
             report.unplaced_appointments += 1
@@ -114,29 +151,29 @@ async def load_calendar(
         if not first_day <= day <= last_day:
             continue
         minutes = int((row["ends_at"] - row["starts_at"]).total_seconds() // 60)
+        where = (
+            row["doctor_id"],
+            day.toordinal(),
+            geometry.unit_of(minute),
+            minutes // geometry.unit_minutes,
+        )
         try:
-            cal.book(
-                row["doctor_id"],
-                day.toordinal(),
-                geometry.unit_of(minute),
-                minutes // geometry.unit_minutes,
-                channel=int(Channel.ANY),
-                entitled=ENTITLED_ALL,
-            )
+            if row["status"] == "held":  # a live hold stays a hold, under its token
+                expires = row["hold_expires_at"].timestamp()
+                if expires <= now:
+                    continue
+                cal.hold(
+                    *where,
+                    str(row["hold_token"]),
+                    expires,
+                    channel=int(Channel.ANY),
+                    entitled=ENTITLED_ALL,
+                    now=now,
+                )
+            else:
+                cal.book(*where, channel=int(Channel.ANY), entitled=ENTITLED_ALL)
             report.appointments += 1
         except SchedulerError as exc:
             report.unplaced_appointments += 1
             log.warning("appointment %s not placed in the engine: %s", row["id"], exc)
-    report.seconds = time.perf_counter() - began
-    log.info(
-        "engine loaded: %d doctors, %d slots, %d appointments in %.2fs",
-        report.doctors,
-        report.slots,
-        report.appointments,
-        report.seconds,
-        extra={
-            "clipped_blocks": report.clipped_blocks,
-            "unplaced_appointments": report.unplaced_appointments,
-        },
-    )
     return cal, report

@@ -28,9 +28,9 @@ SELECT doctor_id, day, kind, starts, ends, channels
 """
 
 ACTIVE_APPOINTMENTS_BETWEEN = """
-SELECT clinic_id, id, doctor_id, starts_at, ends_at
+SELECT clinic_id, id, doctor_id, starts_at, ends_at, status, hold_token, hold_expires_at
   FROM appointments
- WHERE status IN ('booked', 'arrived') AND starts_at >= $1 AND starts_at < $2
+ WHERE status IN ('held', 'booked', 'arrived') AND starts_at >= $1 AND starts_at < $2
 """
 
 

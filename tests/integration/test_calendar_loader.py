@@ -124,3 +124,54 @@ async def test_earliest_for_a_specialty_lies_in_working_hours(city):
     for s in slots:
         minute = GEOMETRY.day_begins + s.start * GEOMETRY.unit_minutes
         assert 8 * 60 <= minute < 20 * 60
+
+
+async def test_live_holds_are_loaded_as_holds_and_expired_ones_are_free(city):
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    from scheduler_core import HELD
+
+    row = await city.fetchrow(
+        """
+        SELECT d.clinic_id, d.id, d.specialty_id, d.slot_minutes, t.starts
+          FROM doctors d JOIN schedule_templates t ON t.doctor_id = d.id AND t.weekday = 3
+         WHERE NOT EXISTS (SELECT 1 FROM schedule_exceptions e
+                            WHERE e.doctor_id = d.id AND e.day = $1)
+         ORDER BY d.id LIMIT 1
+        """,
+        MONDAY + timedelta(days=2),
+    )
+    from zoneinfo import ZoneInfo
+
+    wednesday = MONDAY + timedelta(days=2)
+    minute = row["starts"].hour * 60 + row["starts"].minute
+    first = to_utc(wednesday, minute, ZoneInfo("Europe/Moscow"))
+    length = timedelta(minutes=row["slot_minutes"])
+    patient = await city.fetchval("SELECT min(id) FROM patients")
+    live, stale = uuid4(), uuid4()
+    now = datetime.now(UTC)
+    for token, start, expires in (
+        (live, first, now + timedelta(minutes=5)),
+        (stale, first + length, now - timedelta(minutes=1)),
+    ):
+        await city.execute(
+            """
+            INSERT INTO appointments (clinic_id, doctor_id, patient_id, specialty_id, starts_at,
+                                      ends_at, status, channel, hold_token, hold_expires_at)
+            VALUES ($1, $2, $3, $4, $5, $6, 'held', 'web', $7, $8)
+            """,
+            row["clinic_id"],
+            row["id"],
+            patient,
+            row["specialty_id"],
+            start,
+            start + length,
+            token,
+            expires,
+        )
+    cal, report = await load_calendar(city, MONDAY, GEOMETRY)
+    unit = GEOMETRY.unit_of(minute)
+    states = cal.day_states(row["id"], wednesday.toordinal())
+    assert states[unit] == HELD and cal.hold_info(str(live)) is not None
+    assert states[unit + row["slot_minutes"] // 5] == FREE
