@@ -18,7 +18,8 @@ from imias.booking.caller import acting_patient, idempotency_key
 from imias.booking.directory import Doctor, Specialty
 from imias.booking.engine import Engine
 from imias.booking.model import CHANNEL_BITS, Channel
-from imias.booking.service import Appointment, BookingService, Hold
+from imias.booking.service import BookingService
+from imias.booking.views import Appointment, Hold
 from imias.booking.waitlist import WaitlistEntry
 from imias.platform.problems import ProblemError
 

@@ -27,22 +27,21 @@ import msgspec
 from imias.booking import repository as repo
 from imias.booking import rules
 from imias.booking.engine import Engine
+from imias.booking.facts import booking_context, patient_facts
 from imias.booking.model import (
     CHANNEL_BITS,
-    AppointmentFacts,
     BookingContext,
     Channel,
     DoctorFacts,
     HoldFacts,
     PatientFacts,
-    ReferralFacts,
-    ReferralRef,
     Refusal,
     RefusalCode,
     SlotFacts,
     SpecialtyFacts,
 )
 from imias.booking.schedules import to_local
+from imias.booking.views import Appointment, Hold, appointment_of
 from imias.booking.waitlist import Waitlist
 from imias.platform.outbox import write_event
 from imias.platform.problems import ProblemError
@@ -54,29 +53,6 @@ log = logging.getLogger("imias.booking")
 
 HOLD_SECONDS = 300
 ENGINE_TOPIC = "engine"
-
-
-class Appointment(msgspec.Struct, frozen=True):
-    id: int
-    clinic_id: int
-    doctor_id: int
-    patient_id: int
-    specialty: str
-    starts_at: datetime
-    ends_at: datetime
-    status: str
-    channel: str
-    local_start: str
-    doctor_name: str | None = None
-    clinic_name: str | None = None
-    room: str | None = None
-
-
-class Hold(msgspec.Struct, frozen=True):
-    token: str
-    appointment_id: int
-    expires_at: datetime
-    slot: Appointment
 
 
 def refuse(code: RefusalCode, detail: str | None = None) -> ProblemError:
@@ -213,52 +189,12 @@ class BookingService:
 
     async def _context(
         self, conn: asyncpg.Connection, patient_id: int, now: datetime
-    ) -> tuple[PatientFacts, BookingContext, list[asyncpg.Record]]:
+    ) -> tuple[PatientFacts, BookingContext]:
+        """Lock the patient's row and read what the rules need."""
         row = await conn.fetchrow(repo.LOCK_PATIENT, patient_id)
         if row is None:
             raise refuse(RefusalCode.NOT_FOUND, f"There is no patient {patient_id}.")
-        patient = PatientFacts(
-            id=row["id"],
-            birth_date=row["birth_date"],
-            sex=row["sex"],
-            attached_clinic_id=row["attached_clinic_id"],
-        )
-        rows = await conn.fetch(repo.PATIENT_APPOINTMENTS, patient_id)
-        appointments, holds = [], []
-        for a in rows:
-            if a["status"] == "held":
-                holds.append(
-                    HoldFacts(
-                        token=str(a["hold_token"]),
-                        patient_id=patient_id,
-                        expires_at=a["hold_expires_at"],
-                    )
-                )
-            else:
-                referral = (
-                    ReferralRef(a["referral_clinic_id"], a["referral_id"])
-                    if a["referral_id"]
-                    else None
-                )
-                appointments.append(
-                    AppointmentFacts(
-                        id=a["id"],
-                        specialty_id=a["specialty_id"],
-                        starts_at=a["starts_at"],
-                        status=a["status"],
-                        referral=referral,
-                    )
-                )
-        referrals = [
-            ReferralFacts(**dict(r)) for r in await conn.fetch(repo.PATIENT_REFERRALS, patient_id)
-        ]
-        ctx = BookingContext(
-            now=now,
-            appointments=tuple(appointments),
-            referrals=tuple(referrals),
-            holds=tuple(holds),
-        )
-        return patient, ctx, rows
+        return patient_facts(row), await booking_context(conn, patient_id, now)
 
     def _decide(
         self,
@@ -359,7 +295,7 @@ class BookingService:
         expires = now + timedelta(seconds=self.hold_seconds)
         changes = Changes(self)
         async with self.pool.acquire() as conn, conn.transaction():
-            patient, ctx, _ = await self._context(conn, patient_id, now)
+            patient, ctx = await self._context(conn, patient_id, now)
             allowed = self._decide(patient, p, ctx, channel, new_hold=True)
             self._engine_free(p, channel, now)
             appointment_id = await self._insert(
@@ -444,7 +380,7 @@ class BookingService:
         now = self.clock()
         changes = Changes(self)
         async with self.pool.acquire() as conn, conn.transaction():
-            patient, ctx, _ = await self._context(conn, patient_id, now)
+            patient, ctx = await self._context(conn, patient_id, now)
             replay = await self._replay(conn, patient_id, idempotency_key, route)
             if replay is not None:
                 return replay
@@ -508,7 +444,7 @@ class BookingService:
         now = self.clock()
         changes = Changes(self)
         async with self.pool.acquire() as conn, conn.transaction():
-            patient, ctx, _ = await self._context(conn, patient_id, now)
+            patient, ctx = await self._context(conn, patient_id, now)
             replay = await self._replay(conn, patient_id, idempotency_key, route)
             if replay is not None:
                 return replay
@@ -657,42 +593,20 @@ class BookingService:
     def _appointment(
         self, appointment_id: int, p: Placed, patient_id: int, status: str, channel: str
     ) -> Appointment:
-        return Appointment(
-            id=appointment_id,
-            clinic_id=p.clinic.id,
-            doctor_id=p.doctor.id,
-            patient_id=patient_id,
-            specialty=p.specialty.code,
-            starts_at=p.starts_at,
-            ends_at=p.ends_at,
-            status=status,
-            channel=channel,
-            local_start=p.starts_at.astimezone(p.zone).strftime("%Y-%m-%dT%H:%M"),
-            doctor_name=p.doctor.full_name,
-            clinic_name=p.clinic.name,
-            room=p.doctor.room,
-        )
+        row = {
+            "id": appointment_id,
+            "clinic_id": p.clinic.id,
+            "doctor_id": p.doctor.id,
+            "specialty_id": p.specialty.id,
+            "starts_at": p.starts_at,
+            "ends_at": p.ends_at,
+            "status": status,
+            "channel": channel,
+        }
+        return appointment_of(self.engine.directory, row, patient_id)
 
     def _from_row(self, row: asyncpg.Record, patient_id: int) -> Appointment:
-        directory = self.engine.directory
-        doctor = directory.doctors.get(row["doctor_id"])
-        clinic = directory.clinics.get(row["clinic_id"])
-        zone = ZoneInfo(clinic.time_zone if clinic else "UTC")
-        return Appointment(
-            id=row["id"],
-            clinic_id=row["clinic_id"],
-            doctor_id=row["doctor_id"],
-            patient_id=patient_id,
-            specialty=directory.specialties[row["specialty_id"]].code,
-            starts_at=row["starts_at"],
-            ends_at=row["ends_at"],
-            status=row["status"],
-            channel=row["channel"],
-            local_start=row["starts_at"].astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
-            doctor_name=doctor.full_name if doctor else None,
-            clinic_name=clinic.name if clinic else None,
-            room=doctor.room if doctor else None,
-        )
+        return appointment_of(self.engine.directory, row, patient_id)
 
     async def _emit(self, conn: asyncpg.Connection, event: Any, clinic_id: int) -> int:
         """The engine event of a change, into the outbox in the change's transaction.

@@ -20,13 +20,8 @@ import msgspec
 
 from imias.booking import repository as repo
 from imias.booking import rules
+from imias.booking.facts import booking_context, patient_facts
 from imias.booking.model import (
-    AppointmentFacts,
-    BookingContext,
-    HoldFacts,
-    PatientFacts,
-    ReferralFacts,
-    ReferralRef,
     Refusal,
 )
 from imias.platform.problems import ProblemError
@@ -192,13 +187,8 @@ class Waitlist:
             patient_row = await conn.fetchrow(LOCK_WAITING_PATIENT, entry["patient_id"])
             if patient_row is None:
                 continue  # busy right now: passed over for this slot, still waiting
-            patient = PatientFacts(
-                id=patient_row["id"],
-                birth_date=patient_row["birth_date"],
-                sex=patient_row["sex"],
-                attached_clinic_id=patient_row["attached_clinic_id"],
-            )
-            ctx = await _context(conn, patient.id, now)
+            patient = patient_facts(patient_row)
+            ctx = await booking_context(conn, patient.id, now)
             decision = rules.decide_booking(
                 patient, p.specialty, service.slot_facts(p), ctx, channel="web", new_hold=False
             )
@@ -230,36 +220,3 @@ class Waitlist:
         if outcome == "booked":
             return []
         return await self.offer_freed(conn, hold, now, exclude=(hold["patient_id"],))
-
-
-async def _context(conn: asyncpg.Connection, patient_id: int, now: datetime) -> BookingContext:
-    """The facts the rules need about a waiting patient (their row is already locked)."""
-    appointments, holds = [], []
-    for a in await conn.fetch(repo.PATIENT_APPOINTMENTS, patient_id):
-        if a["status"] == "held":
-            holds.append(
-                HoldFacts(
-                    token=str(a["hold_token"]),
-                    patient_id=patient_id,
-                    expires_at=a["hold_expires_at"],
-                )
-            )
-        else:
-            referral = (
-                ReferralRef(a["referral_clinic_id"], a["referral_id"]) if a["referral_id"] else None
-            )
-            appointments.append(
-                AppointmentFacts(
-                    id=a["id"],
-                    specialty_id=a["specialty_id"],
-                    starts_at=a["starts_at"],
-                    status=a["status"],
-                    referral=referral,
-                )
-            )
-    referrals = [
-        ReferralFacts(**dict(r)) for r in await conn.fetch(repo.PATIENT_REFERRALS, patient_id)
-    ]
-    return BookingContext(
-        now=now, appointments=tuple(appointments), referrals=tuple(referrals), holds=tuple(holds)
-    )
