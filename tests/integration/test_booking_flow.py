@@ -305,3 +305,29 @@ async def test_every_change_writes_its_event_to_the_outbox(service):
     kinds = [type(decode_event(r["payload"])).__name__ for r in rows]
     assert kinds == ["SlotHeld", "HoldConfirmed", "SlotReleased"]
     assert {r["topic"] for r in rows} == {"engine"}
+
+
+async def test_appointments_not_attended_become_no_shows_after_their_end(service, clock):
+    slot = first_slots(service, "ophthalmologist", 20)[19]
+    alice, bob = await adults_attached_to(service.pool, None, 2)
+    missed = await service.book(
+        alice, slot.doctor_id, slot.starts_at, "registrar", "key-noshow-001"
+    )
+    other = first_slots(service, "ophthalmologist", 21)[20]
+    came = await service.book(bob, other.doctor_id, other.starts_at, "registrar", "key-noshow-002")
+    await service.set_visit_status(came.id, "arrived", ("booked",))
+    assert await service.mark_no_shows() == 0, "nothing has ended yet"
+    saved = clock.now
+    clock.now = max(missed.ends_at, came.ends_at) + timedelta(minutes=1)
+    try:
+        assert await service.mark_no_shows() >= 1  # (other tests here booked earlier times)
+    finally:
+        clock.now = saved
+    async with service.pool.acquire() as conn:
+        statuses = dict(
+            await conn.fetch(
+                "SELECT id, status FROM appointments WHERE id = ANY($1::bigint[])",
+                [missed.id, came.id],
+            )
+        )
+    assert statuses == {missed.id: "no_show", came.id: "arrived"}
