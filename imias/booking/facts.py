@@ -31,9 +31,19 @@ async def booking_context(
     conn: asyncpg.Connection, patient_id: int, now: datetime
 ) -> BookingContext:
     """The patient's live holds, active appointments and active referrals at ``now``."""
-    appointments, holds = [], []
-    for a in await conn.fetch(repo.PATIENT_APPOINTMENTS, patient_id):
-        if a["status"] == "held":
+    appointments, holds, referrals = [], [], []
+    for a in await conn.fetch(repo.PATIENT_FACTS, patient_id):
+        if a["kind"] == "r":
+            referrals.append(
+                ReferralFacts(
+                    clinic_id=a["clinic_id"],
+                    id=a["id"],
+                    specialty_id=a["specialty_id"],
+                    valid_until=a["valid_until"],
+                    status=a["status"],
+                )
+            )
+        elif a["status"] == "held":
             holds.append(
                 HoldFacts(
                     token=str(a["hold_token"]),
@@ -41,22 +51,19 @@ async def booking_context(
                     expires_at=a["hold_expires_at"],
                 )
             )
-            continue
-        referral = (
-            ReferralRef(a["referral_clinic_id"], a["referral_id"]) if a["referral_id"] else None
-        )
-        appointments.append(
-            AppointmentFacts(
-                id=a["id"],
-                specialty_id=a["specialty_id"],
-                starts_at=a["starts_at"],
-                status=a["status"],
-                referral=referral,
+        else:
+            referral = (
+                ReferralRef(a["referral_clinic_id"], a["referral_id"]) if a["referral_id"] else None
             )
-        )
-    referrals = [
-        ReferralFacts(**dict(r)) for r in await conn.fetch(repo.PATIENT_REFERRALS, patient_id)
-    ]
+            appointments.append(
+                AppointmentFacts(
+                    id=a["id"],
+                    specialty_id=a["specialty_id"],
+                    starts_at=a["starts_at"],
+                    status=a["status"],
+                    referral=referral,
+                )
+            )
     return BookingContext(
         now=now, appointments=tuple(appointments), referrals=tuple(referrals), holds=tuple(holds)
     )

@@ -120,6 +120,19 @@ SELECT id, clinic_id, doctor_id, specialty_id, starts_at, ends_at, status, chann
  LIMIT $2
 """
 
+# The patient's live appointments and holds, and active referrals, in one round trip:
+# rows of kind 'a' (appointment or hold) and 'r' (referral).
+PATIENT_FACTS = """
+SELECT 'a' AS kind, id, clinic_id, specialty_id, starts_at, status, referral_clinic_id,
+       referral_id, hold_token, hold_expires_at, NULL::date AS valid_until
+  FROM appointments
+ WHERE patient_id = $1 AND status IN ('held', 'booked', 'arrived')
+UNION ALL
+SELECT 'r', id, clinic_id, specialty_id, NULL, status, NULL, NULL, NULL, NULL, valid_until
+  FROM referrals
+ WHERE patient_id = $1 AND status = 'active'
+"""
+
 PATIENT_REFERRALS = """
 SELECT clinic_id, id, specialty_id, valid_until, status
   FROM referrals WHERE patient_id = $1 AND status = 'active'
@@ -213,6 +226,7 @@ QUERIES |= {
     "patient_appointments": PATIENT_APPOINTMENTS,
     "patient_history": PATIENT_HISTORY,
     "patient_referrals": PATIENT_REFERRALS,
+    "patient_facts": PATIENT_FACTS,
     "expire_overlapping_holds": EXPIRE_OVERLAPPING_HOLDS,
     "insert_appointment": INSERT_APPOINTMENT,
     "hold_by_token": HOLD_BY_TOKEN,
