@@ -14,7 +14,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from imias.booking import search
-from imias.booking.caller import acting_patient, idempotency_key
+from imias.booking.caller import acting_patient, acting_staff, idempotency_key
 from imias.booking.directory import Doctor, Specialty
 from imias.booking.engine import Engine
 from imias.booking.model import CHANNEL_BITS, Channel
@@ -301,6 +301,7 @@ class BookingController(Controller):
     async def check_in(
         self, request: Request[Any, Any, Any], appointment_id: FromPath[int]
     ) -> None:
+        acting_staff(request, "registrar")
         await _service(request).set_visit_status(appointment_id, "arrived", ("booked",))
 
     @post(
@@ -312,6 +313,7 @@ class BookingController(Controller):
     async def complete(
         self, request: Request[Any, Any, Any], appointment_id: FromPath[int]
     ) -> None:
+        acting_staff(request, "doctor")
         await _service(request).set_visit_status(appointment_id, "completed", ("arrived",))
 
     @get(
@@ -331,12 +333,14 @@ class BookingController(Controller):
         doctor_id: FromPath[int],
         day: Annotated[date, QueryParameter(name="date")],
     ) -> list[dict[str, Any]]:
+        acting_staff(request, "doctor")
         return await _service(request).doctor_day(doctor_id, day)
 
     @post("/referrals", operation_id="issueReferral", summary="A doctor refers a patient")
     async def referral(
         self, request: Request[Any, Any, Any], data: JSONBody[ReferralRequest]
     ) -> ReferralCreated:
+        acting_staff(request, "doctor")
         service = _service(request)
         return ReferralCreated(
             await service.issue_referral(

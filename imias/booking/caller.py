@@ -22,6 +22,15 @@ def acting_patient(request: Request[Any, Any, Any], claimed: int) -> int:
     return claimed
 
 
+def acting_staff(request: Request[Any, Any, Any], role: str) -> None:
+    """The staff member (doctor, registrar) a staff-only request comes from.
+
+    Until the identity issue lands this admits everyone; it then checks the signed-in
+    staff member's role and organisation here, for every staff route at once.
+    """
+    return None
+
+
 def idempotency_key(request: Request[Any, Any, Any]) -> str:
     key = request.headers.get(IDEMPOTENCY_HEADER, "")
     if not 8 <= len(key) <= 128 or not key.isprintable():

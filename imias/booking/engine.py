@@ -41,6 +41,7 @@ class Engine:
         self.applied_events = 0
         self.reload_needed = False
         self.last_load = 0.0
+        self._pending: list[tuple[Any, int]] | None = None
         self.first_day: date | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -48,21 +49,37 @@ class Engine:
         return datetime.now(self.zone).date()
 
     async def load(self, pool: asyncpg.Pool) -> None:
-        """Rebuild the calendar from the database; keep the old one if this fails."""
+        """Rebuild the calendar from the database; keep the old one if this fails.
+
+        Stream events that arrive while the new calendar is being built are applied to
+        the old one (which keeps serving) and kept; they are applied again to the new
+        one before it takes over, so a change made during the rebuild is never lost
+        (applying twice is harmless)."""
         first_day = self.today()
+        self._pending = []
         try:
             async with pool.acquire() as conn:
-                calendar, report = await load_calendar(conn, first_day, self.geometry)
-                directory = await Directory.load(conn)
+                # One snapshot for every table read, so schedules and appointments agree.
+                async with conn.transaction(isolation="repeatable_read", readonly=True):
+                    calendar, report = await load_calendar(conn, first_day, self.geometry)
+                    directory = await Directory.load(conn)
         except Exception as exc:
+            self._pending = None
             self.error = f"{type(exc).__name__}: {exc}"
             log.exception("engine load failed")
             raise
+        pending, self._pending = self._pending, None
+        for event, outbox_id in pending:  # no await from here on: the swap is atomic
+            try:
+                calendar.apply(event)
+            except scheduler_core.SchedulerError as exc:
+                log.warning("event %s does not fit the rebuilt engine: %s", outbox_id, exc)
         self.calendar, self.report, self.first_day = calendar, report, first_day
         self.last_load = time.monotonic()
         self.directory = directory
         self.loaded_at = datetime.now(UTC)
         self.error = None
+        self.reload_needed = False
 
     def start_loading(self, pool: asyncpg.Pool) -> None:
         async def run() -> None:
@@ -78,16 +95,18 @@ class Engine:
 
         Every change reaches every worker's engine this way, this worker's own included,
         in the order the relay published them. Events that arrive while the engine loads
-        wait for it (the worker noted the stream position before loading, so the same
-        change may come twice: applying is idempotent). A contradiction the engine
+        are kept and applied to it before it serves (the worker noted the stream
+        position before loading, so the same change may come twice: applying is
+        idempotent). A contradiction the engine
         cannot reconcile means this replica is off: it reloads from the database.
         """
         if topic != "engine":
             return
-        await self.wait_loaded()
-        if self.calendar is None:
-            return
-        self._apply(scheduler_core.decode_event(payload), outbox_id)
+        event = scheduler_core.decode_event(payload)
+        if self._pending is not None:  # a rebuild is under way: keep it for the new one
+            self._pending.append((event, outbox_id))
+        if self.calendar is not None:
+            self._apply(event, outbox_id)
 
     def apply_local(self, event: Any, outbox_id: int) -> None:
         """Apply a change straight after its commit, for a process without a stream
@@ -107,6 +126,10 @@ class Engine:
             # engine is rebuilt from it (by the jobs, at most every RELOAD_SECONDS).
             log.warning("event %s does not fit this engine (%s); it will reload", outbox_id, exc)
             self.reload_needed = True
+
+    @property
+    def loading(self) -> bool:
+        return self._pending is not None or (self._task is not None and not self._task.done())
 
     async def wait_loaded(self, timeout: float = 60.0) -> None:  # noqa: ASYNC109
         """Wait for the load started by :meth:`start_loading` to end, well or not (for

@@ -56,13 +56,13 @@ class BookingJobs:
 
     async def _holds(self) -> None:
         engine = self.service.engine
+        never_loaded = engine.calendar is None and not engine.loading
         stale_day = engine.first_day is not None and engine.first_day != engine.today()
         contradicted = engine.reload_needed and time.monotonic() - engine.last_load > RELOAD_SECONDS
-        if stale_day or contradicted:
-            # A new day opens (the window moves at local midnight), or a replica event
-            # did not fit: rebuild from the database, the source of truth.
-            engine.reload_needed = False
-            await engine.load(self.pool)
+        if never_loaded or stale_day or contradicted:
+            # The first load failed, a new day opens (the window moves at local
+            # midnight), or a replica event did not fit: rebuild from the database.
+            await engine.load(self.pool)  # clears reload_needed only when it succeeds
         if engine.calendar is not None:
             freed = await self.service.expire_holds()
             if freed:

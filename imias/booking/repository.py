@@ -142,7 +142,20 @@ EXPIRE_OVERLAPPING_HOLDS = """
 UPDATE appointments SET status = 'expired', updated_at = $5
  WHERE clinic_id = $1 AND doctor_id = $2 AND status = 'held' AND hold_expires_at <= $5
    AND starts_at < $4 AND ends_at > $3
-RETURNING hold_token
+RETURNING clinic_id, hold_token, patient_id, waitlist_entry_id
+"""
+
+CONFIRM_HOLD = """
+UPDATE appointments
+   SET status = 'booked', referral_clinic_id = $3, referral_id = $4, updated_at = $5
+ WHERE clinic_id = $1 AND id = $2 AND status = 'held'
+RETURNING id
+"""
+
+END_HOLD = """
+UPDATE appointments SET status = 'expired', updated_at = $3
+ WHERE clinic_id = $1 AND id = $2 AND status = 'held'
+RETURNING id
 """
 
 INSERT_APPOINTMENT = """
@@ -158,6 +171,7 @@ SELECT id, clinic_id, doctor_id, patient_id, specialty_id, starts_at, ends_at, s
        referral_clinic_id, referral_id, hold_token, hold_expires_at, waitlist_entry_id
   FROM appointments WHERE hold_token = $1
  ORDER BY created_at DESC LIMIT 1
+   FOR UPDATE
 """
 
 APPOINTMENT_FOR_UPDATE = """
@@ -179,6 +193,11 @@ UPDATE appointments SET rescheduled_to = $3 WHERE clinic_id = $1 AND id = $2
 
 USE_REFERRAL = """
 UPDATE referrals SET status = $3 WHERE clinic_id = $1 AND id = $2
+"""
+
+TAKE_REFERRAL = """
+UPDATE referrals SET status = 'used' WHERE clinic_id = $1 AND id = $2 AND status = 'active'
+RETURNING id
 """
 
 FIND_IDEMPOTENT = """
@@ -228,12 +247,15 @@ QUERIES |= {
     "patient_referrals": PATIENT_REFERRALS,
     "patient_facts": PATIENT_FACTS,
     "expire_overlapping_holds": EXPIRE_OVERLAPPING_HOLDS,
+    "confirm_hold": CONFIRM_HOLD,
+    "end_hold": END_HOLD,
     "insert_appointment": INSERT_APPOINTMENT,
     "hold_by_token": HOLD_BY_TOKEN,
     "appointment_for_update": APPOINTMENT_FOR_UPDATE,
     "set_status": SET_STATUS,
     "set_rescheduled_to": SET_RESCHEDULED_TO,
     "use_referral": USE_REFERRAL,
+    "take_referral": TAKE_REFERRAL,
     "find_idempotent": FIND_IDEMPOTENT,
     "save_idempotent": SAVE_IDEMPOTENT,
     "insert_referral": INSERT_REFERRAL,

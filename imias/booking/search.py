@@ -111,6 +111,7 @@ def earliest(
     """The ``k`` earliest free slots, none of which has begun. ``entitled``: the
     restricted slots (referral, urgent) the caller may see."""
     cal = _ready(engine)
+    now = now or datetime.now(UTC)
     raw = cal.earliest(  # type: ignore[attr-defined]
         k,
         specialty_id=specialty_id,
@@ -120,9 +121,11 @@ def earliest(
         length=None,
         channel=channel,
         entitled=entitled,
-        first_unit=first_unit(engine, first, now or datetime.now(UTC)),
+        first_unit=first_unit(engine, first, now),
     )
-    return [to_free_slot(engine, r) for r in raw]
+    # first_unit is computed in the city's zone; a clinic in another zone could still
+    # have a slot that has begun: never offer one.
+    return [s for s in map(lambda r: to_free_slot(engine, r), raw) if s.starts_at > now]
 
 
 def first_unit(engine: Engine, day: date, now: datetime) -> int:

@@ -75,10 +75,6 @@ class Changes:
         outbox_id = await self.service._emit(conn, event, clinic_id)
         self.written.append((event, outbox_id))
 
-    async def emit_all(self, conn: asyncpg.Connection, events: list[Any], clinic_id: int) -> None:
-        for event in events:
-            await self.emit(conn, event, clinic_id)
-
     def applied(self) -> None:
         if self.service.apply_locally:
             for event, outbox_id in self.written:
@@ -142,6 +138,8 @@ class BookingService:
             sex=spec.sex,
         )
         zone = ZoneInfo(clinic.time_zone)
+        if starts_at.second or starts_at.microsecond:
+            raise refuse(RefusalCode.OUTSIDE_SCHEDULE, "Slots start on whole minutes.")
         if starts_at.tzinfo is None:
             raise ProblemError(400, "validation_error", "starts_at needs a time zone offset.")
         local_day, minute = to_local(starts_at, zone)
@@ -254,11 +252,24 @@ class BookingService:
         token: uuid.UUID | None,
         expires: datetime | None,
         now: datetime,
+        changes: Changes,
         savepoint: bool = False,
     ) -> int:
-        await conn.execute(
+        # Holds on this time that have expired but are not swept yet give way now; a
+        # waitlist offer among them ends as expired (the slot is being taken, so it is
+        # not offered on).
+        for gone in await conn.fetch(
             repo.EXPIRE_OVERLAPPING_HOLDS, p.clinic.id, p.doctor.id, p.starts_at, p.ends_at, now
-        )
+        ):
+            await changes.emit(conn, ev.HoldReleased(str(gone["hold_token"])), gone["clinic_id"])
+            if gone["waitlist_entry_id"] is not None:
+                await conn.execute(
+                    repo.SET_WAITLIST_STATUS,
+                    gone["patient_id"],
+                    gone["waitlist_entry_id"],
+                    "expired",
+                    now,
+                )
         ref = allowed.referral
         args = (
             p.clinic.id,
@@ -299,7 +310,7 @@ class BookingService:
             allowed = self._decide(patient, p, ctx, channel, new_hold=True)
             self._engine_free(p, channel, now)
             appointment_id = await self._insert(
-                conn, p, patient_id, "held", channel, allowed, token, expires, now
+                conn, p, patient_id, "held", channel, allowed, token, expires, now, changes
             )
             event = ev.SlotHeld(str(token), doctor_id, p.day, p.unit, p.length, expires.timestamp())
             await changes.emit(conn, event, p.clinic.id)
@@ -316,7 +327,7 @@ class BookingService:
         now = self.clock()
         changes = Changes(self)
         async with self.pool.acquire() as conn, conn.transaction():
-            await self._lock_patient(conn, patient_id)
+            patient, ctx = await self._context(conn, patient_id, now)
             replay = await self._replay(conn, patient_id, idempotency_key, route)
             if replay is not None:
                 return replay
@@ -324,7 +335,7 @@ class BookingService:
                 parsed = uuid.UUID(token)
             except ValueError:
                 raise refuse(RefusalCode.WRONG_HOLD, "That is not a hold token.") from None
-            row = await conn.fetchrow(repo.HOLD_BY_TOKEN, parsed)
+            row = await conn.fetchrow(repo.HOLD_BY_TOKEN, parsed)  # locks the hold's row
             held = None
             if row is not None and row["status"] == "held":
                 held = HoldFacts(
@@ -334,13 +345,21 @@ class BookingService:
             if refusal is not None:
                 raise refuse(refusal.code)
             assert row is not None
-            await conn.execute(repo.SET_STATUS, row["clinic_id"], row["id"], "booked", now)
-            if row["referral_id"]:
-                await conn.execute(
-                    repo.USE_REFERRAL, row["referral_clinic_id"], row["referral_id"], "used"
-                )
-            await self.waitlist.settle(conn, row, "booked", now)
             p = self.place(row["doctor_id"], row["starts_at"])
+            # The rules again, as for a booking: since the hold was taken the patient may
+            # have booked the specialty elsewhere, or used the referral, or the time passed.
+            allowed = self._decide(patient, p, ctx, row["channel"], new_hold=False)
+            await self._take_referral(conn, allowed)
+            ref = allowed.referral
+            await conn.execute(
+                repo.CONFIRM_HOLD,
+                row["clinic_id"],
+                row["id"],
+                ref.clinic_id if ref else None,
+                ref.id if ref else None,
+                now,
+            )
+            await self.waitlist.settle(conn, row, "booked", now, changes)
             event = ev.HoldConfirmed(token, row["doctor_id"], p.day, p.unit, p.length)
             await changes.emit(conn, event, row["clinic_id"])
             result = self._appointment(row["id"], p, patient_id, "booked", row["channel"])
@@ -360,10 +379,9 @@ class BookingService:
                 row = None
             if row is None or row["patient_id"] != patient_id or row["status"] != "held":
                 raise refuse(RefusalCode.NOT_FOUND, "There is no such hold.")
-            await conn.execute(repo.SET_STATUS, row["clinic_id"], row["id"], "expired", now)
+            await conn.execute(repo.END_HOLD, row["clinic_id"], row["id"], now)
             await changes.emit(conn, ev.HoldReleased(token), row["clinic_id"])
-            offer = await self.waitlist.settle(conn, row, "cancelled", now)
-            await changes.emit_all(conn, offer, row["clinic_id"])
+            await self.waitlist.settle(conn, row, "cancelled", now, changes)
         changes.applied()
 
     async def book(
@@ -387,12 +405,9 @@ class BookingService:
             allowed = self._decide(patient, p, ctx, channel, new_hold=False)
             self._engine_free(p, channel, now)
             appointment_id = await self._insert(
-                conn, p, patient_id, "booked", channel, allowed, None, None, now
+                conn, p, patient_id, "booked", channel, allowed, None, None, now, changes
             )
-            if allowed.referral and not allowed.carried_over:
-                await conn.execute(
-                    repo.USE_REFERRAL, allowed.referral.clinic_id, allowed.referral.id, "used"
-                )
+            await self._take_referral(conn, allowed)
             event = ev.SlotBooked(doctor_id, p.day, p.unit, p.length)
             await changes.emit(conn, event, p.clinic.id)
             result = self._appointment(appointment_id, p, patient_id, "booked", channel)
@@ -421,13 +436,13 @@ class BookingService:
                     repo.USE_REFERRAL, row["referral_clinic_id"], row["referral_id"], "active"
                 )
             p = self.place_existing(row)
-            await changes.emit(
-                conn, ev.SlotReleased(row["doctor_id"], p.day, p.unit), row["clinic_id"]
-            )
-            offer = await self.waitlist.offer_freed(conn, row, now, exclude=(patient_id,))
-            await changes.emit_all(conn, offer, row["clinic_id"])
+            if p is not None:
+                await changes.emit(
+                    conn, ev.SlotReleased(row["doctor_id"], p.day, p.unit), row["clinic_id"]
+                )
+                await self.waitlist.offer_freed(conn, row, now, changes, exclude=(patient_id,))
         changes.applied()
-        return self._appointment(row["id"], p, patient_id, "cancelled", row["channel"])
+        return self._from_row({**dict(row), "status": "cancelled"}, patient_id)
 
     async def reschedule(
         self,
@@ -464,20 +479,17 @@ class BookingService:
             # the same doctor does not collide with itself; a refusal rolls both back.
             await conn.execute(repo.SET_STATUS, old["clinic_id"], old["id"], "cancelled", now)
             new_id = await self._insert(
-                conn, p, patient_id, "booked", channel, allowed, None, None, now
+                conn, p, patient_id, "booked", channel, allowed, None, None, now, changes
             )
             await conn.execute(repo.SET_RESCHEDULED_TO, old["clinic_id"], old["id"], new_id)
-            if allowed.referral and not allowed.carried_over:
-                await conn.execute(
-                    repo.USE_REFERRAL, allowed.referral.clinic_id, allowed.referral.id, "used"
-                )
+            await self._take_referral(conn, allowed)
             q = self.place_existing(old)
-            await changes.emit(
-                conn, ev.SlotReleased(old["doctor_id"], q.day, q.unit), old["clinic_id"]
-            )
+            if q is not None:
+                await changes.emit(
+                    conn, ev.SlotReleased(old["doctor_id"], q.day, q.unit), old["clinic_id"]
+                )
             await changes.emit(conn, ev.SlotBooked(doctor_id, p.day, p.unit, p.length), p.clinic.id)
-            offer = await self.waitlist.offer_freed(conn, old, now, exclude=(patient_id,))
-            await changes.emit_all(conn, offer, old["clinic_id"])
+            await self.waitlist.offer_freed(conn, old, now, changes, exclude=(patient_id,))
             result = self._appointment(new_id, p, patient_id, "booked", channel)
             await self._remember(conn, patient_id, idempotency_key, route, result)
         changes.applied()
@@ -508,8 +520,7 @@ class BookingService:
             rows = await conn.fetch(repo.EXPIRED_HOLDS, now, batch)
             for row in rows:
                 await changes.emit(conn, ev.HoldReleased(str(row["hold_token"])), row["clinic_id"])
-                offer = await self.waitlist.settle(conn, row, "expired", now)
-                await changes.emit_all(conn, offer, row["clinic_id"])
+                await self.waitlist.settle(conn, row, "expired", now, changes)
         changes.applied()
         return len(rows)
 
@@ -569,13 +580,18 @@ class BookingService:
             raise refuse(RefusalCode.NOT_FOUND, "There is no such appointment.")
         return row
 
-    def place_existing(self, row: asyncpg.Record) -> Placed:
-        doctor = self.engine.directory.doctors[row["doctor_id"]]
-        clinic = self.engine.directory.clinics[doctor.clinic_id]
+    def place_existing(self, row: asyncpg.Record) -> Placed | None:
+        """Where an existing appointment sits in the engine; None when its doctor is no
+        longer in the directory (deactivated): then there is no engine slot to free."""
+        directory = self.engine.directory
+        doctor = directory.doctors.get(row["doctor_id"])
+        if doctor is None:
+            return None
+        clinic = directory.clinics[doctor.clinic_id]
         zone = ZoneInfo(clinic.time_zone)
         local_day, minute = to_local(row["starts_at"], zone)
         g = self.engine.geometry
-        spec = self.engine.directory.specialties[doctor.specialty_id]
+        spec = directory.specialties[doctor.specialty_id]
         specialty = SpecialtyFacts(id=spec.id, code=spec.code, self_referral=spec.self_referral)
         return Placed(
             doctor,
@@ -607,6 +623,13 @@ class BookingService:
 
     def _from_row(self, row: asyncpg.Record, patient_id: int) -> Appointment:
         return appointment_of(self.engine.directory, row, patient_id)
+
+    async def _take_referral(self, conn: asyncpg.Connection, allowed: rules.Allowed) -> None:
+        """Use up the referral the rules chose; refused if another booking just did."""
+        ref = allowed.referral
+        if ref is not None and not allowed.carried_over:
+            if await conn.fetchval(repo.TAKE_REFERRAL, ref.clinic_id, ref.id) is None:
+                raise refuse(RefusalCode.REFERRAL_REQUIRED)
 
     async def _emit(self, conn: asyncpg.Connection, event: Any, clinic_id: int) -> int:
         """The engine event of a change, into the outbox in the change's transaction.

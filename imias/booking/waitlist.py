@@ -28,10 +28,15 @@ from imias.platform.problems import ProblemError
 from scheduler_core import events as ev
 
 if TYPE_CHECKING:
-    from imias.booking.service import BookingService
+    from imias.booking.service import BookingService, Changes
 
 OFFER_SECONDS = 15 * 60
 MAX_WINDOW_DAYS = 62
+
+WAITLIST_ENTRY = """
+SELECT status, offer_clinic_id, offer_appointment_id FROM waitlist_entries
+ WHERE patient_id = $1 AND id = $2
+"""
 
 LOCK_WAITING_PATIENT = """
 SELECT id, birth_date, sex, attached_clinic_id FROM patients WHERE id = $1
@@ -138,42 +143,49 @@ class Waitlist:
 
     async def leave(self, patient_id: int, entry_id: int) -> None:
         """Stop waiting; an open offer is released and goes to the next patient."""
-        from imias.booking.service import Changes
+        from imias.booking.service import Changes  # noqa: F811 (used at run time)
 
         service = self.service
         now = service.clock()
         changes = Changes(service)
         async with service.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(repo.CANCEL_WAITLIST, patient_id, entry_id, now)
-            if row is None:
+            await service._lock_patient(conn, patient_id)
+            entry = await conn.fetchrow(WAITLIST_ENTRY, patient_id, entry_id)
+            if entry is None or entry["status"] not in ("waiting", "offered"):
                 raise ProblemError(404, "not_found", "There is no such waiting entry.")
-            if row["offer_appointment_id"] is not None:
+            offer = None
+            if entry["offer_appointment_id"] is not None:
+                # The offer's row first, then the entry: the order the sweeper and
+                # confirm take them in, so the two never wait on each other.
                 offer = await conn.fetchrow(
-                    repo.APPOINTMENT_FOR_UPDATE, row["offer_appointment_id"]
+                    repo.APPOINTMENT_FOR_UPDATE, entry["offer_appointment_id"]
                 )
-                if offer is not None and offer["status"] == "held":
-                    await conn.execute(
-                        repo.SET_STATUS, offer["clinic_id"], offer["id"], "expired", now
-                    )
-                    await changes.emit(
-                        conn, ev.HoldReleased(str(offer["hold_token"])), offer["clinic_id"]
-                    )
-                    passed_on = await self.offer_freed(conn, offer, now, exclude=(patient_id,))
-                    await changes.emit_all(conn, passed_on, offer["clinic_id"])
+            await conn.execute(repo.CANCEL_WAITLIST, patient_id, entry_id, now)
+            if offer is not None and offer["status"] == "held":
+                await conn.execute(repo.END_HOLD, offer["clinic_id"], offer["id"], now)
+                await changes.emit(
+                    conn, ev.HoldReleased(str(offer["hold_token"])), offer["clinic_id"]
+                )
+                await self.offer_freed(conn, offer, now, changes, exclude=(patient_id,))
         changes.applied()
 
     async def offer_freed(
-        self, conn: asyncpg.Connection, freed: Any, now: datetime, exclude: tuple[int, ...] = ()
-    ) -> list[Any]:
+        self,
+        conn: asyncpg.Connection,
+        freed: Any,
+        now: datetime,
+        changes: Changes,
+        exclude: tuple[int, ...] = (),
+    ) -> None:
         """Offer the slot of ``freed`` (a just-released appointment row) to the earliest
-        eligible waiting patient; the engine events to emit, in order."""
+        eligible waiting patient, as a hold in this transaction."""
         service = self.service
         try:
             p = service.place(freed["doctor_id"], freed["starts_at"])
         except ProblemError:
-            return []  # the slot is no longer bookable (outside the window or schedule)
+            return  # the slot is no longer bookable (outside the window or schedule)
         if p.starts_at <= now:
-            return []
+            return
         local_day = date.fromordinal(p.day)
         candidates = await conn.fetch(
             repo.WAITING_FOR_SLOT,
@@ -196,27 +208,40 @@ class Waitlist:
                 continue
             token = uuid.uuid4()
             expires = now + timedelta(seconds=self.offer_seconds)
-            appointment_id = await service._insert(
-                conn, p, patient.id, "held", "web", decision, token, expires, now
-            )
+            try:
+                appointment_id = await service._insert(
+                    conn,
+                    p,
+                    patient.id,
+                    "held",
+                    "web",
+                    decision,
+                    token,
+                    expires,
+                    now,
+                    changes,
+                    savepoint=True,
+                )
+            except ProblemError:
+                return  # taken meanwhile: nothing to offer
             await conn.execute(repo.LINK_OFFER, p.clinic.id, appointment_id, entry["id"])
             await conn.execute(
                 repo.MARK_OFFERED, patient.id, entry["id"], p.clinic.id, appointment_id, now
             )
-            return [
-                ev.SlotHeld(str(token), p.doctor.id, p.day, p.unit, p.length, expires.timestamp())
-            ]
-        return []
+            event = ev.SlotHeld(
+                str(token), p.doctor.id, p.day, p.unit, p.length, expires.timestamp()
+            )
+            await changes.emit(conn, event, p.clinic.id)
+            return
 
     async def settle(
-        self, conn: asyncpg.Connection, hold: Any, outcome: str, now: datetime
-    ) -> list[Any]:
-        """A waitlist offer ended: 'booked' (confirmed), 'cancelled' (declined) or
-        'expired'. A declined or expired offer goes on to the next waiting patient."""
+        self, conn: asyncpg.Connection, hold: Any, outcome: str, now: datetime, changes: Changes
+    ) -> None:
+        """A hold ended: 'booked' (confirmed), 'cancelled' (let go) or 'expired'. A waitlist
+        offer's entry follows it; a slot let go or expired is offered to the next waiting
+        patient (never to the one who let it go)."""
         entry_id = hold["waitlist_entry_id"]
-        if entry_id is None:
-            return []
-        await conn.execute(repo.SET_WAITLIST_STATUS, hold["patient_id"], entry_id, outcome, now)
-        if outcome == "booked":
-            return []
-        return await self.offer_freed(conn, hold, now, exclude=(hold["patient_id"],))
+        if entry_id is not None:
+            await conn.execute(repo.SET_WAITLIST_STATUS, hold["patient_id"], entry_id, outcome, now)
+        if outcome != "booked":
+            await self.offer_freed(conn, hold, now, changes, exclude=(hold["patient_id"],))

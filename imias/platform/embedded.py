@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import signal
 import subprocess
 import tempfile
 import time
@@ -194,8 +193,11 @@ class EmbeddedRedis:
         )
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Shut the server down, writing its data; waits for it to exit."""
-        pid = self._process.pid if self._process else self.pid()
+        """Shut down the server this object started, writing its data. A server another
+        process started (found answering by :meth:`start`) is left running: an
+        ``imias migrate`` beside a serving ``imias serve`` must not stop its Redis."""
+        if self._process is None:
+            return
         if self.ping():
             client = redis.Redis(
                 unix_socket_path=str(self.socket), socket_timeout=2, retry=_NO_RETRY
@@ -206,39 +208,17 @@ class EmbeddedRedis:
                 pass  # the server closes the connection as it exits
             finally:
                 client.close()
-        elif pid is not None and self._process is None:
-            _terminate(pid)
-        if self._process is not None:
-            try:
-                self._process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-            self._process = None
-        elif pid is not None:
-            _wait_gone(pid, timeout)
+        try:
+            self._process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
 
     def alive(self) -> bool:
         if self._process is not None:
             return self._process.poll() is None
         return self.ping()
-
-
-def _terminate(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-
-
-def _wait_gone(pid: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
 
 
 @dataclass

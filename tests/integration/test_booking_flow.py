@@ -331,3 +331,43 @@ async def test_appointments_not_attended_become_no_shows_after_their_end(service
             )
         )
     assert statuses == {missed.id: "no_show", came.id: "arrived"}
+
+
+async def test_two_holds_of_one_specialty_cannot_both_be_confirmed(service):
+    a, b = first_slots(service, "ophthalmologist", 25)[23:25]
+    (alice,) = await adults_attached_to(service.pool, None, 1)
+    first = await service.hold(alice, a.doctor_id, a.starts_at, "web")
+    second = await service.hold(alice, b.doctor_id, b.starts_at, "web")
+    await service.confirm(alice, first.token, "key-twice-0001")
+    await refused("duplicate_appointment", service.confirm(alice, second.token, "key-twice-0002"))
+
+
+async def test_a_start_time_with_seconds_is_refused_not_a_500(service):
+    slot = first_slots(service, "ophthalmologist", 27)[26]
+    (alice,) = await adults_attached_to(service.pool, None, 1)
+    await refused(
+        "outside_schedule",
+        service.hold(alice, slot.doctor_id, slot.starts_at + timedelta(seconds=30), "web"),
+    )
+
+
+async def test_events_arriving_during_a_rebuild_reach_the_new_engine(service, monkeypatch):
+    from imias.booking import engine as engine_module
+    from scheduler_core import encode_event
+    from scheduler_core import events as ev
+
+    eng = service.engine
+    slot = first_slots(service, "ophthalmologist", 29)[28]
+    p = service.place(slot.doctor_id, slot.starts_at)
+    real = engine_module.load_calendar
+    event = ev.SlotBooked(slot.doctor_id, p.day, p.unit, p.length)
+
+    async def load_while_a_change_arrives(*args, **kwargs):
+        built = await real(*args, **kwargs)
+        await eng.apply_event("engine", encode_event(event), 999_999)  # from the stream
+        return built
+
+    monkeypatch.setattr(engine_module, "load_calendar", load_while_a_change_arrives)
+    await eng.load(service.pool)
+    assert engine_state(service, slot) == BOOKED, "the change is not lost by the rebuild"
+    eng.calendar.release(slot.doctor_id, p.day, p.unit)  # leave the engine as the database

@@ -72,3 +72,11 @@ async def test_unreachable_database_is_503_naming_the_database(redis_url, tmp_pa
     assert body["failing"] == ["database", "engine"]
     assert body["database"] == "down" and body["redis"] == "ok"
     assert body["engine_error"].startswith("load failed")
+
+
+def test_stopping_a_redis_another_process_started_leaves_it_running(own_redis):
+    """`imias migrate` beside a serving `imias serve` must not stop the server's Redis."""
+    visitor = EmbeddedRedis(own_redis.data_dir)
+    visitor.start()  # finds the server answering and uses it
+    visitor.stop()
+    assert own_redis.ping(), "the serving process's Redis is still up"
