@@ -2,7 +2,10 @@
 #   make demo   set up .venv, build the engine, seed the demo city once, serve on the
 #               embedded default
 #   make test   set up .venv, build the engine, run the whole test suite
-PYTHON ?= python3
+# The embedded PostgreSQL (pgserver) publishes wheels for CPython 3.11 and 3.12: take
+# the first of those found, or say so.
+PYTHON ?= $(shell for p in python3 python3.12 python3.11; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 12))' 2>/dev/null && { echo $$p; break; }; done)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
@@ -11,6 +14,7 @@ PYTEST_WORKERS ?= 2
 .PHONY: demo test install build lint bench clean
 
 $(STAMP): pyproject.toml setup.py
+	@test -n "$(PYTHON)" || { echo "IMIAS needs Python 3.11 or 3.12 (python3.11 or python3.12 on PATH, or make PYTHON=...): its embedded PostgreSQL, pgserver, has no wheels for newer ones yet" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
