@@ -180,3 +180,21 @@ async def test_joining_twice_or_with_a_bad_window_is_refused(service):
     assert caught.value.code == "invalid_range"
     await service.waitlist.leave(patient, (await offer_of(service, patient)).id)
     assert (await offer_of(service, patient)).status == "cancelled"
+
+
+async def test_an_expired_offer_taken_before_the_sweep_does_not_leave_the_waiter_stuck(
+    service, clock
+):
+    slot = a_slot(service, 12)
+    holder, waiter, someone = await adults(service, 3)
+    booked = await service.book(
+        holder, slot.doctor_id, slot.starts_at, "registrar", "wl-key-000006"
+    )
+    await join(service, waiter, slot)
+    await service.cancel(holder, booked.id)
+    assert (await offer_of(service, waiter)).status == "offered"
+    clock.now += timedelta(minutes=16)  # the offer runs out; no sweep has run yet
+    hold = await service.hold(someone, slot.doctor_id, slot.starts_at, "web")
+    assert hold.slot.patient_id == someone
+    entry = await offer_of(service, waiter)
+    assert entry.status == "expired" and entry.offer_token is None
