@@ -635,7 +635,7 @@ class BookingService:
         """The engine event of a change, into the outbox in the change's transaction.
         No NOTIFY: it serialises commits (measured: half the commit rate); the relay
         polls every 0.2 s instead."""
-        await write_event(
+        return await write_event(
             conn, topic=ENGINE_TOPIC, payload=encode_event(event), clinic_id=clinic_id, notify=False
         )
 
