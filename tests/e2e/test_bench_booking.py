@@ -5,29 +5,16 @@ flow books (the figures themselves are a benchmark, never asserted)."""
 import contextlib
 import io
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 
-import httpx
 import pytest
 from citydb import build_city_database, drop_database, worker_id
+from serving import serve
 
 from imias.booking import bench
 
 pytestmark = pytest.mark.slow
 
 WORKLOADS = {"search", "hold", "confirm", "bookings", "search_sql"}
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -40,34 +27,9 @@ async def city(pg_admin_url):
 
 @pytest.fixture(scope="module")
 def server(city, redis_url, tmp_path_factory):
-    port = free_port()
     log = tmp_path_factory.mktemp("bench") / "serve.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IMIAS_")}
-    env |= {
-        "IMIAS_DATABASE_URL": city,
-        "IMIAS_REDIS_URL": redis_url,
-        "IMIAS_LOG_LEVEL": "WARNING",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "imias.cli", "serve", "--workers", "2", "--port", str(port)],
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline, healthy = time.monotonic() + 90, 0
-    while healthy < 10:  # both workers loaded: several healthy answers in a row
-        assert time.monotonic() < deadline, log.read_text()[-3000:]
-        assert process.poll() is None, log.read_text()[-3000:]
-        try:
-            ok = httpx.get(url + "/health", timeout=5).status_code == 200
-        except httpx.TransportError:
-            ok = False
-        healthy = healthy + 1 if ok else 0
-        time.sleep(0.1)
-    yield url
-    process.send_signal(signal.SIGINT)
-    process.wait(60)
+    with serve(city, redis_url, log) as url:
+        yield url
 
 
 @pytest.mark.parametrize("specialty", ["therapist", "ophthalmologist"])

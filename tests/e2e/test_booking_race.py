@@ -3,10 +3,6 @@ concurrent requests for the same slots; exactly one wins each slot, every other
 request is refused with slot_taken, and both workers' engines end up agreeing."""
 
 import asyncio
-import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 
@@ -14,19 +10,12 @@ import asyncpg
 import httpx
 import pytest
 from citydb import build_city_database, drop_database, worker_id
+from serving import serve
 
 pytestmark = pytest.mark.slow
 
 SLOTS = 20
 PER_SLOT = 10  # 200 requests in the first burst
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -39,35 +28,9 @@ async def city(pg_admin_url):
 
 @pytest.fixture(scope="module")
 def server(city, redis_url, tmp_path_factory):
-    port = free_port()
     log = tmp_path_factory.mktemp("race") / "serve.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IMIAS_")}
-    env |= {
-        "IMIAS_DATABASE_URL": city,
-        "IMIAS_REDIS_URL": redis_url,
-        "IMIAS_LOG_LEVEL": "WARNING",
-        "IMIAS_DB_POOL_SIZE": "20",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "imias.cli", "serve", "--workers", "2", "--port", str(port)],
-        env=env,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline, healthy = time.monotonic() + 90, 0
-    while healthy < 10:  # both workers loaded: several healthy answers in a row
-        assert time.monotonic() < deadline, log.read_text()[-3000:]
-        assert process.poll() is None, log.read_text()[-3000:]
-        try:
-            ok = httpx.get(url + "/health", timeout=5).status_code == 200
-        except httpx.TransportError:
-            ok = False
-        healthy = healthy + 1 if ok else 0
-        time.sleep(0.1)
-    yield url
-    process.send_signal(signal.SIGINT)
-    process.wait(60)
+    with serve(city, redis_url, log, db_pool_size="20") as url:
+        yield url
 
 
 async def adults(url: str, n: int) -> list[int]:

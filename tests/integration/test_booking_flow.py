@@ -1,11 +1,11 @@
 """The booking flow against real PostgreSQL: every rule's refusal, holds that expire
 on a controllable clock, idempotent confirmation, cancel and reschedule."""
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from citydb import build_city_database, drop_database, worker_id
+from serving import Clock
 
 from imias.booking import search
 from imias.booking.engine import Engine
@@ -13,14 +13,6 @@ from imias.booking.service import BookingService
 from imias.platform.db import create_pool
 from imias.platform.problems import ProblemError
 from scheduler_core import BOOKED, FREE, HELD
-
-
-@dataclass
-class Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture(scope="module")

@@ -2,11 +2,11 @@
 eligible waiting patient as a 15-minute hold; declined or expired, to the next; then to
 everyone."""
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from citydb import build_city_database, drop_database, worker_id
+from serving import Clock
 
 from imias.booking import search
 from imias.booking.engine import Engine
@@ -14,14 +14,6 @@ from imias.booking.service import BookingService
 from imias.platform.db import create_pool
 from imias.platform.problems import ProblemError
 from scheduler_core import FREE, HELD
-
-
-@dataclass
-class Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture(scope="module")
