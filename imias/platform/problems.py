@@ -12,7 +12,9 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 import msgspec
+import redis
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
@@ -138,6 +140,18 @@ def handle_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     )
 
 
+def handle_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """The database or Redis cannot be reached right now: 503, try again shortly."""
+    log.warning("a server is unreachable: %s: %s", type(exc).__name__, exc)
+    return problem_response(
+        503,
+        "service_unavailable",
+        detail="A server IMIAS depends on is unreachable; please try again in a moment.",
+        instance=request.url.path,
+        headers={"Retry-After": "5"},
+    )
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error", extra={"path": request.url.path})
     return problem_response(
@@ -148,9 +162,22 @@ def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Respon
     )
 
 
-EXCEPTION_HANDLERS = {
+# Losing the database or Redis mid-request is an outage, not a bug.
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.ConnectionDoesNotExistError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    ConnectionError,
+    TimeoutError,
+)
+
+EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     ProblemError: handle_problem,
     ValidationException: handle_validation,
     HTTPException: handle_http,
+    **{kind: handle_unavailable for kind in UNAVAILABLE},
     Exception: handle_unexpected,
 }

@@ -3,6 +3,7 @@ problem documents and request ids."""
 
 import logging
 
+import asyncpg
 import msgspec
 import pytest
 from litestar import get, post
@@ -29,6 +30,11 @@ async def refuse() -> None:
     raise ProblemError(409, "slot_taken", "Someone else took this time.", extra={"slot": 7})
 
 
+@get("/test/db-gone", operation_id="testDbGone")
+async def db_gone() -> None:
+    raise asyncpg.CannotConnectNowError("the database system is shutting down")
+
+
 @get("/test/crash", operation_id="testCrash")
 async def crash() -> None:
     raise RuntimeError("database password is hunter2")
@@ -40,7 +46,7 @@ async def client(database_url, redis_url, tmp_path):
         {}, database_url=database_url, redis_url=redis_url, data_dir=str(tmp_path)
     )
     app = create_app(settings)
-    for handler in (greet, refuse, crash):
+    for handler in (greet, refuse, crash, db_gone):
         app.register(handler)
     async with AsyncTestClient(app) as test_client:
         await app.state.engine.wait_loaded()
@@ -133,3 +139,18 @@ async def test_access_log_lines_carry_the_request_id(client, caplog):
     lines = [JsonFormatter().format(r) for r in caplog.records if r.name == "imias.access"]
     status = f'"status": {response.status_code}'
     assert any('"request_id": "trace-abcdef01"' in line and status in line for line in lines)
+
+
+async def test_a_lost_database_is_a_503_to_retry_not_a_500(client):
+    response = await client.get("/test/db-gone")
+    assert response.status_code == 503
+    assert response.json()["code"] == "service_unavailable"
+    assert response.headers["retry-after"] == "5"
+
+
+async def test_every_route_has_an_operation_id(client):
+    document = (await client.get("/schema/openapi.json")).json()
+    operations = [op for path in document["paths"].values() for op in path.values()]
+    assert len(operations) > 20
+    ids = [op.get("operationId") for op in operations]
+    assert all(ids) and len(ids) == len(set(ids))
