@@ -48,13 +48,17 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import httpx
 
+from imias.booking import search as booking_search
+from imias.booking.api import NEAR_CLINICS
 from imias.booking.bench_sql import (
     SQL_BY_KIND,
     SQL_PATIENTS,
     SQL_SPECIALTY,
 )
 from imias.booking.calendar_loader import Geometry
+from imias.booking.engine import Engine
 from imias.booking.model import CHANNEL_BITS
+from imias.platform.db import create_pool
 
 # Moscow inside the MKAD, roughly: where a random "near" point is drawn.
 MOSCOW_BOX = ((55.57, 55.91), (37.37, 37.84))
@@ -338,9 +342,11 @@ async def _compare_sql(
     client: httpx.AsyncClient,
     window: tuple[date, date],
     engine_p50: float | None,
+    local: Engine,
 ) -> dict[str, Any]:
-    """Replay a sample of the searches, one at a time: SQL, then the engine over HTTP
-    (idle); time both and see whether they give the same slots."""
+    """Replay a sample of the searches, one at a time: SQL, the engine over HTTP (idle),
+    and the engine in this process (the data structure itself, no HTTP); time all three
+    and see whether they give the same slots."""
     args = run.args
     sample_from = run.searches or [Search("city")]
     rng = random.Random(args.seed + 1)
@@ -349,6 +355,7 @@ async def _compare_sql(
     geometry = Geometry()
     sql_times: list[float] = []
     http_times: list[float] = []
+    local_times: list[float] = []
     kinds: Counter[str] = Counter()
     same = 0
     for i, search in enumerate(sample):
@@ -363,6 +370,9 @@ async def _compare_sql(
             "/api/v1/slots", params=search.params(args.specialty, args.limit)
         )
         http_times.append(time.perf_counter() - began)
+        began = time.perf_counter()
+        _search_in_process(local, search, args.specialty, args.limit, window, channel)
+        local_times.append(time.perf_counter() - began)
         kinds[search.kind] += 1
         if response.status_code == 200:
             engine = [_key(s["doctor_id"], s["starts_at"]) for s in response.json()]
@@ -372,6 +382,7 @@ async def _compare_sql(
             log(f"SQL search {i + 1}/{len(sample)}")
     sql_p50 = percentile(sql_times, 50)
     idle_p50 = percentile(http_times, 50)
+    local_p50 = percentile(local_times, 50)
     return {
         "workload": "search_sql",
         "per_second": round(len(sql_times) / sum(sql_times), 1) if sql_times else None,
@@ -385,7 +396,48 @@ async def _compare_sql(
         "engine_idle_p50_ms": _ms(idle_p50),
         "engine_idle_p99_ms": _ms(percentile(http_times, 99)),
         "ratio_idle": round(sql_p50 / idle_p50, 2) if sql_p50 and idle_p50 else None,
+        "engine_in_process_p50_ms": _ms(local_p50),
+        "engine_in_process_p99_ms": _ms(percentile(local_times, 99)),
+        "ratio_in_process": round(sql_p50 / local_p50, 1) if sql_p50 and local_p50 else None,
     }
+
+
+async def _local_engine(database_url: str) -> Engine:
+    """An engine built from the same database, in this process."""
+    pool = await create_pool(database_url, 2)
+    try:
+        engine = Engine()
+        await engine.load(pool)
+    finally:
+        await pool.close()
+    return engine
+
+
+def _search_in_process(
+    engine: Engine,
+    search: Search,
+    specialty: str,
+    limit: int,
+    window: tuple[date, date],
+    channel: int,
+) -> list[Any]:
+    """The search of GET /api/v1/slots, answered by the engine directly."""
+    specialty_id = engine.directory.by_code[specialty].id
+    clinics: list[int] | None = None
+    if search.clinic is not None:
+        clinics = [search.clinic]
+    elif search.near is not None:
+        nearest = engine.directory.nearest_offering(*search.near, specialty_id, NEAR_CLINICS)
+        clinics = [clinic.id for _, clinic in nearest]
+    return booking_search.earliest(
+        engine,
+        limit,
+        specialty_id=specialty_id,
+        clinic_ids=clinics,
+        first=window[0],
+        last=window[1],
+        channel=channel,
+    )
 
 
 # -- the run --------------------------------------------------------------------------------
@@ -528,7 +580,9 @@ async def _run(args: argparse.Namespace, database_url: str) -> list[dict[str, An
                 print(json.dumps(line, ensure_ascii=False), flush=True)
             await asyncio.sleep(0.5)  # let the other workers' engines take the last events
             engine_p50 = percentile(run.search.latencies, 50)
-            line = await _compare_sql(run, conn, client, window, engine_p50)
+            log("loading an engine in this process for the in-process comparison")
+            local = await _local_engine(database_url)
+            line = await _compare_sql(run, conn, client, window, engine_p50, local)
             print(json.dumps(line, ensure_ascii=False), flush=True)
             lines.append(line)
             return lines
