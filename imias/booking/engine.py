@@ -56,7 +56,8 @@ class Engine:
         one before it takes over, so a change made during the rebuild is never lost
         (applying twice is harmless)."""
         first_day = self.today()
-        self._pending = []
+        if self._pending is None:
+            self._pending = []
         try:
             async with pool.acquire() as conn:
                 # One snapshot for every table read, so schedules and appointments agree.
@@ -88,6 +89,7 @@ class Engine:
             except Exception:  # recorded in self.error, reported by /health
                 pass
 
+        self._pending = []  # from now on, stream events are kept for the new calendar
         self._task = asyncio.create_task(run(), name="imias-engine-load")
 
     async def apply_event(self, topic: str, payload: bytes, outbox_id: int) -> None:
