@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from imias.booking import search
@@ -39,11 +41,21 @@ class DoctorOut(msgspec.Struct, frozen=True):
     slot_minutes: int
 
 
-def _engine(request: Request[Any, Any, Any]) -> Engine:
-    return request.app.state.engine
+def provide_engine(state: State) -> Engine:
+    """The worker's engine, for controllers (Litestar dependency injection)."""
+    return state.engine
 
 
-def _specialty(engine: Engine, code: str) -> Specialty:
+def provide_booking(state: State) -> BookingService:
+    """The worker's booking service, for controllers (Litestar dependency injection)."""
+    return state.booking
+
+
+ENGINE = {"engine": Provide(provide_engine, sync_to_thread=False)}
+BOOKING = {"booking": Provide(provide_booking, sync_to_thread=False)}
+
+
+def _specialty(engine: NamedDependency[Engine], code: str) -> Specialty:
     specialty = engine.directory.by_code.get(code)
     if specialty is None:
         raise ProblemError(404, "unknown_specialty", f"There is no specialty {code!r}.")
@@ -66,10 +78,10 @@ def _point(near: str) -> tuple[float, float]:
 class DirectoryController(Controller):
     path = "/api/v1"
     tags = ["directory"]
+    dependencies = ENGINE
 
     @get("/specialties", operation_id="listSpecialties", summary="Specialties")
-    async def specialties(self, request: Request[Any, Any, Any]) -> list[Specialty]:
-        engine = _engine(request)
+    async def specialties(self, engine: NamedDependency[Engine]) -> list[Specialty]:
         search._ready(engine)
         return list(engine.directory.specialties.values())
 
@@ -77,6 +89,7 @@ class DirectoryController(Controller):
     async def clinics(
         self,
         request: Request[Any, Any, Any],
+        engine: NamedDependency[Engine],
         near: Annotated[str, QueryParameter(description="latitude,longitude")],
         specialty: Annotated[str, QueryParameter(description="specialty code, e.g. therapist")],
         channel: ChannelParam = "web",
@@ -84,7 +97,6 @@ class DirectoryController(Controller):
         from_day: FromDay = None,
         to_day: ToDay = None,
     ) -> list[search.ClinicWithTime]:
-        engine = _engine(request)
         search._ready(engine)
         lat, lon = _point(near)
         first, last = search.window(engine, from_day, to_day)
@@ -105,9 +117,11 @@ class DirectoryController(Controller):
         summary="Doctors of a clinic",
     )
     async def doctors(
-        self, request: Request[Any, Any, Any], clinic_id: FromPath[int]
+        self,
+        request: Request[Any, Any, Any],
+        engine: NamedDependency[Engine],
+        clinic_id: FromPath[int],
     ) -> list[DoctorOut]:
-        engine = _engine(request)
         search._ready(engine)
         if clinic_id not in engine.directory.clinics:
             raise ProblemError(404, "unknown_clinic", f"There is no clinic {clinic_id}.")
@@ -116,7 +130,7 @@ class DirectoryController(Controller):
         ]
 
 
-def _doctor_out(engine: Engine, doctor: Doctor) -> DoctorOut:
+def _doctor_out(engine: NamedDependency[Engine], doctor: Doctor) -> DoctorOut:
     return DoctorOut(
         id=doctor.id,
         clinic_id=doctor.clinic_id,
@@ -130,11 +144,13 @@ def _doctor_out(engine: Engine, doctor: Doctor) -> DoctorOut:
 class SearchController(Controller):
     path = "/api/v1/slots"
     tags = ["search"]
+    dependencies = ENGINE
 
     @get(operation_id="searchSlots", summary="Free slots, earliest first")
     async def slots(
         self,
         request: Request[Any, Any, Any],
+        engine: NamedDependency[Engine],
         specialty: Annotated[str | None, QueryParameter(description="specialty code")] = None,
         clinic: Annotated[list[int] | None, QueryParameter(description="clinic ids")] = None,
         doctor: Annotated[int | None, QueryParameter(description="doctor id")] = None,
@@ -144,7 +160,6 @@ class SearchController(Controller):
         from_day: FromDay = None,
         to_day: ToDay = None,
     ) -> list[search.FreeSlot]:
-        engine = _engine(request)
         search._ready(engine)
         first, last = search.window(engine, from_day, to_day)
         bits = CHANNEL_BITS[channel]
@@ -208,18 +223,20 @@ class ReferralCreated(msgspec.Struct, frozen=True):
     id: int
 
 
-def _service(request: Request[Any, Any, Any]) -> BookingService:
-    return request.app.state.booking
-
-
 class BookingController(Controller):
     path = "/api/v1"
     tags = ["booking"]
+    dependencies = BOOKING
 
     @post("/holds", operation_id="holdSlot", summary="Hold a slot for a few minutes")
-    async def hold(self, request: Request[Any, Any, Any], data: JSONBody[HoldRequest]) -> Hold:
+    async def hold(
+        self,
+        request: Request[Any, Any, Any],
+        booking: NamedDependency[BookingService],
+        data: JSONBody[HoldRequest],
+    ) -> Hold:
         patient = acting_patient(request, data.patient_id)
-        return await _service(request).hold(patient, data.doctor_id, data.starts_at, data.channel)
+        return await booking.hold(patient, data.doctor_id, data.starts_at, data.channel)
 
     @post(
         "/holds/{token:str}/confirm",
@@ -227,10 +244,14 @@ class BookingController(Controller):
         summary="Confirm a hold into an appointment (needs Idempotency-Key)",
     )
     async def confirm(
-        self, request: Request[Any, Any, Any], token: FromPath[str], data: JSONBody[PatientRef]
+        self,
+        request: Request[Any, Any, Any],
+        booking: NamedDependency[BookingService],
+        token: FromPath[str],
+        data: JSONBody[PatientRef],
     ) -> Appointment:
         patient = acting_patient(request, data.patient_id)
-        return await _service(request).confirm(patient, token, idempotency_key(request))
+        return await booking.confirm(patient, token, idempotency_key(request))
 
     @post(
         "/holds/{token:str}/release",
@@ -239,9 +260,13 @@ class BookingController(Controller):
         summary="Let a hold go",
     )
     async def release(
-        self, request: Request[Any, Any, Any], token: FromPath[str], data: JSONBody[PatientRef]
+        self,
+        request: Request[Any, Any, Any],
+        booking: NamedDependency[BookingService],
+        token: FromPath[str],
+        data: JSONBody[PatientRef],
     ) -> None:
-        await _service(request).release_hold(acting_patient(request, data.patient_id), token)
+        await booking.release_hold(acting_patient(request, data.patient_id), token)
 
     @post(
         "/appointments",
@@ -249,10 +274,13 @@ class BookingController(Controller):
         summary="Book directly (registrar; needs Idempotency-Key)",
     )
     async def book(
-        self, request: Request[Any, Any, Any], data: JSONBody[BookRequest]
+        self,
+        request: Request[Any, Any, Any],
+        booking: NamedDependency[BookingService],
+        data: JSONBody[BookRequest],
     ) -> Appointment:
         patient = acting_patient(request, data.patient_id)
-        return await _service(request).book(
+        return await booking.book(
             patient, data.doctor_id, data.starts_at, data.channel, idempotency_key(request)
         )
 
@@ -265,11 +293,12 @@ class BookingController(Controller):
     async def cancel(
         self,
         request: Request[Any, Any, Any],
+        booking: NamedDependency[BookingService],
         appointment_id: FromPath[int],
         data: JSONBody[PatientRef],
     ) -> Appointment:
         patient = acting_patient(request, data.patient_id)
-        return await _service(request).cancel(patient, appointment_id)
+        return await booking.cancel(patient, appointment_id)
 
     @post(
         "/appointments/{appointment_id:int}/reschedule",
@@ -279,11 +308,12 @@ class BookingController(Controller):
     async def reschedule(
         self,
         request: Request[Any, Any, Any],
+        booking: NamedDependency[BookingService],
         appointment_id: FromPath[int],
         data: JSONBody[RescheduleRequest],
     ) -> Appointment:
         patient = acting_patient(request, data.patient_id)
-        return await _service(request).reschedule(
+        return await booking.reschedule(
             patient,
             appointment_id,
             data.doctor_id,
@@ -299,10 +329,13 @@ class BookingController(Controller):
         summary="The patient has arrived",
     )
     async def check_in(
-        self, request: Request[Any, Any, Any], appointment_id: FromPath[int]
+        self,
+        request: Request[Any, Any, Any],
+        booking: NamedDependency[BookingService],
+        appointment_id: FromPath[int],
     ) -> None:
         acting_staff(request, "registrar")
-        await _service(request).set_visit_status(appointment_id, "arrived", ("booked",))
+        await booking.set_visit_status(appointment_id, "arrived", ("booked",))
 
     @post(
         "/appointments/{appointment_id:int}/complete",
@@ -311,10 +344,13 @@ class BookingController(Controller):
         summary="The visit is over",
     )
     async def complete(
-        self, request: Request[Any, Any, Any], appointment_id: FromPath[int]
+        self,
+        request: Request[Any, Any, Any],
+        booking: NamedDependency[BookingService],
+        appointment_id: FromPath[int],
     ) -> None:
         acting_staff(request, "doctor")
-        await _service(request).set_visit_status(appointment_id, "completed", ("arrived",))
+        await booking.set_visit_status(appointment_id, "completed", ("arrived",))
 
     @get(
         "/patients/{patient_id:int}/appointments",
@@ -322,26 +358,33 @@ class BookingController(Controller):
         summary="A patient's appointments, newest first",
     )
     async def patient_appointments(
-        self, request: Request[Any, Any, Any], patient_id: FromPath[int]
+        self,
+        request: Request[Any, Any, Any],
+        booking: NamedDependency[BookingService],
+        patient_id: FromPath[int],
     ) -> list[Appointment]:
-        return await _service(request).patient_appointments(acting_patient(request, patient_id))
+        return await booking.patient_appointments(acting_patient(request, patient_id))
 
     @get("/doctors/{doctor_id:int}/day", operation_id="doctorDay", summary="A doctor's day")
     async def doctor_day(
         self,
         request: Request[Any, Any, Any],
+        booking: NamedDependency[BookingService],
         doctor_id: FromPath[int],
         day: Annotated[date, QueryParameter(name="date")],
     ) -> list[dict[str, Any]]:
         acting_staff(request, "doctor")
-        return await _service(request).doctor_day(doctor_id, day)
+        return await booking.doctor_day(doctor_id, day)
 
     @post("/referrals", operation_id="issueReferral", summary="A doctor refers a patient")
     async def referral(
-        self, request: Request[Any, Any, Any], data: JSONBody[ReferralRequest]
+        self,
+        request: Request[Any, Any, Any],
+        booking: NamedDependency[BookingService],
+        data: JSONBody[ReferralRequest],
     ) -> ReferralCreated:
         acting_staff(request, "doctor")
-        service = _service(request)
+        service = booking
         return ReferralCreated(
             await service.issue_referral(
                 data.patient_id, data.specialty, data.doctor_id, data.valid_days
@@ -369,7 +412,7 @@ async def engine_state(request: Request[Any, Any, Any]) -> EngineState:
     import scheduler_core
     from scheduler_core._snapshot import HEADER
 
-    engine = _engine(request)
+    engine = request.app.state.engine
     cal = search._ready(engine)
     data = cal.snapshot()  # type: ignore[attr-defined]
     # Leave out the header's clock (the last field): replicas differ only in when they
@@ -395,6 +438,7 @@ class WaitlistRequest(
 class WaitlistController(Controller):
     path = "/api/v1"
     tags = ["waitlist"]
+    dependencies = BOOKING
 
     @post(
         "/waitlist",
@@ -402,10 +446,13 @@ class WaitlistController(Controller):
         summary="Wait for a freed slot of a specialty (optionally a clinic or a doctor)",
     )
     async def join(
-        self, request: Request[Any, Any, Any], data: JSONBody[WaitlistRequest]
+        self,
+        request: Request[Any, Any, Any],
+        booking: NamedDependency[BookingService],
+        data: JSONBody[WaitlistRequest],
     ) -> WaitlistEntry:
         patient = acting_patient(request, data.patient_id)
-        return await _service(request).waitlist.join(
+        return await booking.waitlist.join(
             patient, data.specialty, data.clinic_id, data.doctor_id, data.from_day, data.to_day
         )
 
@@ -415,9 +462,12 @@ class WaitlistController(Controller):
         summary="A patient's waiting entries, with any open offer",
     )
     async def entries(
-        self, request: Request[Any, Any, Any], patient_id: FromPath[int]
+        self,
+        request: Request[Any, Any, Any],
+        booking: NamedDependency[BookingService],
+        patient_id: FromPath[int],
     ) -> list[WaitlistEntry]:
-        return await _service(request).waitlist.entries(acting_patient(request, patient_id))
+        return await booking.waitlist.entries(acting_patient(request, patient_id))
 
     @post(
         "/waitlist/{entry_id:int}/cancel",
@@ -426,6 +476,10 @@ class WaitlistController(Controller):
         summary="Stop waiting",
     )
     async def leave(
-        self, request: Request[Any, Any, Any], entry_id: FromPath[int], data: JSONBody[PatientRef]
+        self,
+        request: Request[Any, Any, Any],
+        booking: NamedDependency[BookingService],
+        entry_id: FromPath[int],
+        data: JSONBody[PatientRef],
     ) -> None:
-        await _service(request).waitlist.leave(acting_patient(request, data.patient_id), entry_id)
+        await booking.waitlist.leave(acting_patient(request, data.patient_id), entry_id)
