@@ -13,17 +13,21 @@ import msgspec
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
 from imias.booking import search
 from imias.booking.caller import acting_patient, acting_staff, idempotency_key
 from imias.booking.directory import Doctor, Specialty
 from imias.booking.engine import Engine
-from imias.booking.model import CHANNEL_BITS, Channel
+from imias.booking.model import CHANNEL_BITS, Channel, Id
 from imias.booking.service import BookingService
 from imias.booking.views import Appointment, Hold
 from imias.booking.waitlist import WaitlistEntry
 from imias.platform.problems import ProblemError
+
+# Ids are PostgreSQL bigints: a larger number is a 400 at the door, not a 500 in SQL.
+MAX_ID = 2**63 - 1
+IdPath = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 
 NEAR_CLINICS = 10  # a search "near me" looks at this many nearest clinics
 Limit = Annotated[int, QueryParameter(ge=1, le=50, description="How many to return")]
@@ -120,7 +124,7 @@ class DirectoryController(Controller):
         self,
         request: Request[Any, Any, Any],
         engine: NamedDependency[Engine],
-        clinic_id: FromPath[int],
+        clinic_id: IdPath,
     ) -> list[DoctorOut]:
         search._ready(engine)
         if clinic_id not in engine.directory.clinics:
@@ -153,7 +157,9 @@ class SearchController(Controller):
         engine: NamedDependency[Engine],
         specialty: Annotated[str | None, QueryParameter(description="specialty code")] = None,
         clinic: Annotated[list[int] | None, QueryParameter(description="clinic ids")] = None,
-        doctor: Annotated[int | None, QueryParameter(description="doctor id")] = None,
+        doctor: Annotated[
+            int | None, QueryParameter(description="doctor id", ge=1, le=MAX_ID)
+        ] = None,
         near: Annotated[str | None, QueryParameter(description="latitude,longitude")] = None,
         channel: ChannelParam = "web",
         limit: Limit = 10,
@@ -188,34 +194,34 @@ class SearchController(Controller):
 
 
 class HoldRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    patient_id: Annotated[int, msgspec.Meta(ge=1)]
-    doctor_id: Annotated[int, msgspec.Meta(ge=1)]
+    patient_id: Id
+    doctor_id: Id
     starts_at: datetime
     channel: Channel = "web"
 
 
 class PatientRef(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    patient_id: Annotated[int, msgspec.Meta(ge=1)]
+    patient_id: Id
 
 
 class BookRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    patient_id: Annotated[int, msgspec.Meta(ge=1)]
-    doctor_id: Annotated[int, msgspec.Meta(ge=1)]
+    patient_id: Id
+    doctor_id: Id
     starts_at: datetime
     channel: Channel = "registrar"
 
 
 class RescheduleRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    patient_id: Annotated[int, msgspec.Meta(ge=1)]
-    doctor_id: Annotated[int, msgspec.Meta(ge=1)]
+    patient_id: Id
+    doctor_id: Id
     starts_at: datetime
     channel: Channel = "web"
 
 
 class ReferralRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    patient_id: Annotated[int, msgspec.Meta(ge=1)]
+    patient_id: Id
     specialty: str
-    doctor_id: Annotated[int, msgspec.Meta(ge=1)]
+    doctor_id: Id
     valid_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = 30
 
 
@@ -294,7 +300,7 @@ class BookingController(Controller):
         self,
         request: Request[Any, Any, Any],
         booking: NamedDependency[BookingService],
-        appointment_id: FromPath[int],
+        appointment_id: IdPath,
         data: JSONBody[PatientRef],
     ) -> Appointment:
         patient = acting_patient(request, data.patient_id)
@@ -309,7 +315,7 @@ class BookingController(Controller):
         self,
         request: Request[Any, Any, Any],
         booking: NamedDependency[BookingService],
-        appointment_id: FromPath[int],
+        appointment_id: IdPath,
         data: JSONBody[RescheduleRequest],
     ) -> Appointment:
         patient = acting_patient(request, data.patient_id)
@@ -332,7 +338,7 @@ class BookingController(Controller):
         self,
         request: Request[Any, Any, Any],
         booking: NamedDependency[BookingService],
-        appointment_id: FromPath[int],
+        appointment_id: IdPath,
     ) -> None:
         acting_staff(request, "registrar")
         await booking.set_visit_status(appointment_id, "arrived", ("booked",))
@@ -347,7 +353,7 @@ class BookingController(Controller):
         self,
         request: Request[Any, Any, Any],
         booking: NamedDependency[BookingService],
-        appointment_id: FromPath[int],
+        appointment_id: IdPath,
     ) -> None:
         acting_staff(request, "doctor")
         await booking.set_visit_status(appointment_id, "completed", ("arrived",))
@@ -361,7 +367,7 @@ class BookingController(Controller):
         self,
         request: Request[Any, Any, Any],
         booking: NamedDependency[BookingService],
-        patient_id: FromPath[int],
+        patient_id: IdPath,
     ) -> list[Appointment]:
         return await booking.patient_appointments(acting_patient(request, patient_id))
 
@@ -370,7 +376,7 @@ class BookingController(Controller):
         self,
         request: Request[Any, Any, Any],
         booking: NamedDependency[BookingService],
-        doctor_id: FromPath[int],
+        doctor_id: IdPath,
         day: Annotated[date, QueryParameter(name="date")],
     ) -> list[dict[str, Any]]:
         acting_staff(request, "doctor")
@@ -427,12 +433,12 @@ class WaitlistRequest(
     forbid_unknown_fields=True,
     rename={"from_day": "from", "to_day": "to"},
 ):
-    patient_id: Annotated[int, msgspec.Meta(ge=1)]
+    patient_id: Id
     specialty: str
     from_day: date
     to_day: date
-    clinic_id: Annotated[int, msgspec.Meta(ge=1)] | None = None
-    doctor_id: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    clinic_id: Id | None = None
+    doctor_id: Id | None = None
 
 
 class WaitlistController(Controller):
@@ -465,7 +471,7 @@ class WaitlistController(Controller):
         self,
         request: Request[Any, Any, Any],
         booking: NamedDependency[BookingService],
-        patient_id: FromPath[int],
+        patient_id: IdPath,
     ) -> list[WaitlistEntry]:
         return await booking.waitlist.entries(acting_patient(request, patient_id))
 
@@ -479,7 +485,7 @@ class WaitlistController(Controller):
         self,
         request: Request[Any, Any, Any],
         booking: NamedDependency[BookingService],
-        entry_id: FromPath[int],
+        entry_id: IdPath,
         data: JSONBody[PatientRef],
     ) -> None:
         await booking.waitlist.leave(acting_patient(request, data.patient_id), entry_id)

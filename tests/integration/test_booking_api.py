@@ -213,3 +213,33 @@ async def test_bookings_commit_while_redis_is_down_and_the_stream_catches_up(cli
         await asyncio.sleep(0.2)
     assert relay.status()["backlog"] == 0, relay.status()
     assert (await client.get("/health")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        (
+            "POST",
+            "/api/v1/holds",
+            {"patient_id": 2**70, "doctor_id": 1, "starts_at": "2026-12-01T07:00:00Z"},
+        ),
+        ("POST", f"/api/v1/appointments/{2**70}/cancel", {"patient_id": 1}),
+        ("POST", f"/api/v1/appointments/{2**70}/check-in", None),
+        ("GET", f"/api/v1/patients/{2**70}/appointments", None),
+        ("GET", f"/api/v1/slots?doctor={2**70}", None),
+        (
+            "POST",
+            "/api/v1/referrals",
+            {"patient_id": 2**70, "specialty": "neurologist", "doctor_id": 1},
+        ),
+        ("POST", f"/api/v1/waitlist/{2**70}/cancel", {"patient_id": 1}),
+        ("POST", f"/api/v1/holds/{uuid.uuid4()}/release", {"patient_id": 2**70}),
+    ],
+)
+async def test_ids_beyond_the_database_range_are_400_not_500(client, method, path, body):
+    if method == "POST":
+        response = await client.post(path, json=body, headers=key())
+    else:
+        response = await client.get(path)
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "validation_error"
