@@ -233,7 +233,11 @@ async def test_bookings_commit_while_redis_is_down_and_the_stream_catches_up(cli
             {"patient_id": 2**70, "specialty": "neurologist", "doctor_id": 1},
         ),
         ("POST", f"/api/v1/waitlist/{2**70}/cancel", {"patient_id": 1}),
-        ("POST", f"/api/v1/holds/{uuid.uuid4()}/release", {"patient_id": 2**70}),
+        (
+            "POST",
+            "/api/v1/holds/0b6f3c1e-2a54-4a8e-9d31-5c7e8f9a0b1c/release",
+            {"patient_id": 2**70},
+        ),
     ],
 )
 async def test_ids_beyond_the_database_range_are_400_not_500(client, method, path, body):
