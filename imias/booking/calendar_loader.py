@@ -15,12 +15,14 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
 
 import scheduler_core
 from imias.booking import repository
+from imias.booking.directory import Directory
 from imias.booking.schedules import ScheduleException, Template, expand, slot_flags, to_local
 from scheduler_core import Channel, SchedulerError
 from scheduler_core.flags import ENTITLED_ALL
@@ -60,6 +62,7 @@ async def load_calendar(
     first_day: date,
     geometry: Geometry | None = None,
     calendar_class: type | None = None,
+    directory: Directory | None = None,
 ) -> tuple[object, LoadReport]:
     """A calendar of ``geometry.days`` local days from ``first_day``, with every active
     doctor's working time opened as slots and every active appointment booked.
@@ -69,7 +72,19 @@ async def load_calendar(
     geometry = geometry or Geometry()
     began = time.perf_counter()
     last_day = first_day + timedelta(days=geometry.days - 1)
-    doctors = await repository.doctors_for_calendar(conn)
+    if directory is None:
+        directory = await Directory.load(conn)
+    doctors = [
+        {
+            "id": d.id,
+            "clinic_id": d.clinic_id,
+            "specialty_id": d.specialty_id,
+            "slot_minutes": d.slot_minutes,
+            "self_referral": directory.specialties[d.specialty_id].self_referral,
+            "time_zone": directory.clinics[d.clinic_id].time_zone,
+        }
+        for d in sorted(directory.doctors.values(), key=lambda d: d.id)
+    ]
     templates = await repository.templates_in_window(conn, first_day, last_day)
     exceptions = await repository.exceptions_in_window(conn, first_day, last_day)
     since = datetime.combine(first_day, datetime.min.time(), tzinfo=UTC) - timedelta(days=1)
@@ -104,7 +119,7 @@ def _build(
     first_day: date,
     geometry: Geometry,
     cls: type,
-    doctors: list[asyncpg.Record],
+    doctors: list[dict[str, Any]],
     template_rows: list[asyncpg.Record],
     exception_rows: list[asyncpg.Record],
     appointments: list[asyncpg.Record],

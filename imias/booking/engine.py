@@ -62,8 +62,10 @@ class Engine:
             async with pool.acquire() as conn:
                 # One snapshot for every table read, so schedules and appointments agree.
                 async with conn.transaction(isolation="repeatable_read", readonly=True):
-                    calendar, report = await load_calendar(conn, first_day, self.geometry)
                     directory = await Directory.load(conn)
+                    calendar, report = await load_calendar(
+                        conn, first_day, self.geometry, directory=directory
+                    )
         except Exception as exc:
             self._pending = None
             self.error = f"{type(exc).__name__}: {exc}"

@@ -6,15 +6,6 @@ from datetime import date, datetime
 
 import asyncpg
 
-DOCTORS_FOR_CALENDAR = """
-SELECT d.clinic_id, d.id, d.specialty_id, d.slot_minutes, s.self_referral, c.time_zone
-  FROM doctors d
-  JOIN specialties s ON s.id = d.specialty_id
-  JOIN clinics c ON c.id = d.clinic_id
- WHERE d.active
- ORDER BY d.id
-"""
-
 TEMPLATES_IN_WINDOW = """
 SELECT doctor_id, weekday, starts, ends, channels, urgent, valid_from, valid_to
   FROM schedule_templates
@@ -32,10 +23,6 @@ SELECT clinic_id, id, doctor_id, starts_at, ends_at, status, hold_token, hold_ex
   FROM appointments
  WHERE status IN ('held', 'booked', 'arrived') AND starts_at >= $1 AND starts_at < $2
 """
-
-
-async def doctors_for_calendar(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch(DOCTORS_FOR_CALENDAR)
 
 
 async def templates_in_window(
@@ -59,7 +46,6 @@ async def active_appointments_between(
 # Every named query of this module, so a test can prepare them all against the
 # migrated database and a broken column fails CI rather than production.
 QUERIES = {
-    "doctors_for_calendar": DOCTORS_FOR_CALENDAR,
     "templates_in_window": TEMPLATES_IN_WINDOW,
     "exceptions_in_window": EXCEPTIONS_IN_WINDOW,
     "active_appointments_between": ACTIVE_APPOINTMENTS_BETWEEN,
