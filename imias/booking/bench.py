@@ -1,7 +1,8 @@
 """``imias bench booking``: load a served instance with search, hold and confirm.
 
-Concurrent clients (``httpx.AsyncClient`` pools of :data:`POOL_SIZE` connections, as
-many connections in all as clients) each take a patient and walk the booking flow
+Concurrent clients (each with its own keep-alive connection of
+:mod:`imias.platform.loadclient`, so that the load generator takes little of the CPU
+it shares with the server) each take a patient and walk the booking flow
 against the URL given (default ``http://127.0.0.1:8000``): search free slots of a
 specialty (at the patient's attached clinic for a specialty booked only there, such
 as the therapist, after sometimes looking near a random point of Moscow; otherwise
@@ -29,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import math
 import os
@@ -46,7 +46,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
-import httpx
 
 from imias.booking import search as booking_search
 from imias.booking.api import NEAR_CLINICS
@@ -59,17 +58,12 @@ from imias.booking.calendar_loader import Geometry
 from imias.booking.engine import Engine
 from imias.booking.model import CHANNEL_BITS
 from imias.platform.db import create_pool
+from imias.platform.loadclient import Connection, Response, TransportError
 
 # Moscow inside the MKAD, roughly: where a random "near" point is drawn.
 MOSCOW_BOX = ((55.57, 55.91), (37.37, 37.84))
 HTTP_TIMEOUT = 15.0
 HOLD_ATTEMPTS = 3  # a client that loses a slot searches again, at most this many times
-# Connections per httpx pool. One AsyncClient whose pool holds all 64 connections spends
-# milliseconds of CPU per request choosing a connection (httpcore's pool scans every
-# connection and waiting request; encode/httpx#3215): measured here, 166 requests/s
-# from one pool of 64 against 1,410 from 8 pools of 8 on the same server. The clients
-# share ceil(concurrency / POOL_SIZE) pools, as many connections in all as clients.
-POOL_SIZE = 8
 
 # -- measuring ------------------------------------------------------------------------------
 
@@ -163,7 +157,7 @@ def log(message: str) -> None:
     print(f"[bench booking] {message}", file=sys.stderr, flush=True)
 
 
-def _problem_code(response: httpx.Response) -> str:
+def _problem_code(response: Response) -> str:
     try:
         body = response.json()
     except ValueError:
@@ -173,14 +167,12 @@ def _problem_code(response: httpx.Response) -> str:
     return f"http_{response.status_code}"
 
 
-async def _call(
-    run: Run, stat: Stat, request: Any
-) -> tuple[str, httpx.Response | None, str | None]:
+async def _call(run: Run, stat: Stat, request: Any) -> tuple[str, Response | None, str | None]:
     """Send, time, classify: ("ok" | "refused" | "failed", response, refusal code)."""
     began = time.perf_counter()
     try:
         response = await request
-    except httpx.HTTPError as exc:
+    except TransportError as exc:
         if run.measuring:
             stat.failed += 1
             stat.errors[type(exc).__name__] += 1
@@ -206,9 +198,7 @@ async def _call(
     return "ok", response, None
 
 
-async def _search(
-    run: Run, client: httpx.AsyncClient, search: Search
-) -> tuple[str, list[dict[str, Any]]]:
+async def _search(run: Run, client: Connection, search: Search) -> tuple[str, list[dict[str, Any]]]:
     args = run.args
     request = client.get("/api/v1/slots", params=search.params(args.specialty, args.limit))
     outcome, response, _ = await _call(run, run.search, request)
@@ -219,7 +209,7 @@ async def _search(
     return outcome, response.json()
 
 
-async def _book_one(run: Run, client: httpx.AsyncClient, patient: tuple[int, int | None]) -> None:
+async def _book_one(run: Run, client: Connection, patient: tuple[int, int | None]) -> None:
     """One patient's flow: search, hold, confirm; a lost slot is searched for again."""
     args = run.args
     patient_id, attached = patient
@@ -277,7 +267,7 @@ async def _book_one(run: Run, client: httpx.AsyncClient, patient: tuple[int, int
         run.bookings.errors[code or "transport"] += 1
 
 
-async def _client_loop(run: Run, client: httpx.AsyncClient) -> None:
+async def _client_loop(run: Run, client: Connection) -> None:
     while time.monotonic() < run.deadline:
         patient = run.take_patient()
         if patient is None:
@@ -293,11 +283,6 @@ async def _progress(run: Run, began: float) -> None:
             f"{time.monotonic() - began:5.1f}s  bookings ok {b.ok} refused {b.refused} "
             f"failed {b.failed}  searches {len(run.search.latencies)}"
         )
-
-
-def _shares(total: int, parts: int) -> list[int]:
-    """``total`` split into ``parts`` sizes that differ by at most one."""
-    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
 
 
 # -- the SQL side ---------------------------------------------------------------------------
@@ -339,7 +324,7 @@ def _key(doctor_id: int, starts_at: datetime | str) -> tuple[int, datetime]:
 async def _compare_sql(
     run: Run,
     conn: asyncpg.Connection,
-    client: httpx.AsyncClient,
+    client: Connection,
     window: tuple[date, date],
     engine_p50: float | None,
     local: Engine,
@@ -443,7 +428,7 @@ def _search_in_process(
 # -- the run --------------------------------------------------------------------------------
 
 
-async def _engine_window(client: httpx.AsyncClient, wait: float) -> tuple[date, date]:
+async def _engine_window(client: Connection, wait: float) -> tuple[date, date]:
     """The server's search window from /health (waiting while its engine loads)."""
     deadline = time.monotonic() + wait
     last = ""
@@ -455,7 +440,7 @@ async def _engine_window(client: httpx.AsyncClient, wait: float) -> tuple[date, 
                 first = date.fromisoformat(details["first_day"])
                 return first, first + timedelta(days=int(details["days"]) - 1)
             last = f"/health answered {response.status_code}"
-        except httpx.HTTPError as exc:
+        except TransportError as exc:
             last = f"{type(exc).__name__}: {exc}"
         if time.monotonic() > deadline:
             raise SystemExit(f"bench booking: {client.base_url} is not healthy ({last})")
@@ -477,116 +462,104 @@ def _database_url(given: str | None) -> tuple[str, Any]:
 
 
 async def _run(args: argparse.Namespace, database_url: str) -> list[dict[str, Any]]:
-    pools = max(1, min(args.pools or math.ceil(args.concurrency / POOL_SIZE), args.concurrency))
     conn = await asyncpg.connect(database_url)
+    clients = [Connection(args.url, timeout=HTTP_TIMEOUT) for _ in range(args.concurrency)]
     try:
-        async with contextlib.AsyncExitStack() as stack:
-            clients = [
-                await stack.enter_async_context(
-                    httpx.AsyncClient(
-                        base_url=args.url,
-                        limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
-                        timeout=HTTP_TIMEOUT,
-                    )
-                )
-                for size in _shares(args.concurrency, pools)
-            ]
-            client = clients[0]
-            window = await _engine_window(client, wait=60.0)
-            spec = await conn.fetchrow(SQL_SPECIALTY, args.specialty)
-            if spec is None:
-                raise SystemExit(f"bench booking: no specialty {args.specialty!r}")
-            if not spec["self_referral"]:
-                raise SystemExit(
-                    f"bench booking: {args.specialty} needs a referral; "
-                    "choose a self-referral specialty"
-                )
-            now = datetime.now(UTC)
-            today = datetime.now(ZoneInfo("Europe/Moscow")).date()
-            rows = await conn.fetch(
-                SQL_PATIENTS, args.specialty, today, window[1], now, args.max_patients
+        client = clients[0]
+        window = await _engine_window(client, wait=60.0)
+        spec = await conn.fetchrow(SQL_SPECIALTY, args.specialty)
+        if spec is None:
+            raise SystemExit(f"bench booking: no specialty {args.specialty!r}")
+        if not spec["self_referral"]:
+            raise SystemExit(
+                f"bench booking: {args.specialty} needs a referral; "
+                "choose a self-referral specialty"
             )
-            patients = [(r["id"], r["attached_clinic_id"]) for r in rows]
-            rng = random.Random(args.seed)
-            rng.shuffle(patients)
-            log(
-                f"{len(patients)} patients for {args.specialty}; window {window[0]}..{window[1]}"
-                f"; {args.concurrency} clients ({pools} connection pools) for "
-                f"{args.duration:g}s against {args.url}"
-            )
-            run = Run(args, spec["attached_only"], patients, rng)
+        now = datetime.now(UTC)
+        today = datetime.now(ZoneInfo("Europe/Moscow")).date()
+        rows = await conn.fetch(
+            SQL_PATIENTS, args.specialty, today, window[1], now, args.max_patients
+        )
+        patients = [(r["id"], r["attached_clinic_id"]) for r in rows]
+        rng = random.Random(args.seed)
+        rng.shuffle(patients)
+        log(
+            f"{len(patients)} patients for {args.specialty}; window {window[0]}..{window[1]}"
+            f"; {args.concurrency} clients (one connection each) for "
+            f"{args.duration:g}s against {args.url}"
+        )
+        run = Run(args, spec["attached_only"], patients, rng)
 
-            # Warm-up: searches only, not measured, so that connections are open.
-            run.deadline = time.monotonic() + 3600
-            warm = [
-                _search(run, clients[i % pools], Search("near", near=run.random_point()))
-                for i in range(args.concurrency * 2)
-            ]
-            await asyncio.gather(*warm)
+        # Warm-up: searches only, not measured, so that connections are open.
+        run.deadline = time.monotonic() + 3600
+        warm = [
+            _search(run, clients[i % args.concurrency], Search("near", near=run.random_point()))
+            for i in range(args.concurrency * 2)
+        ]
+        await asyncio.gather(*warm)
 
-            usage0 = resource.getrusage(resource.RUSAGE_SELF)
-            run.measuring = True
-            began = time.monotonic()
-            run.deadline = began + args.duration
-            ticker = asyncio.create_task(_progress(run, began))
-            try:
-                await asyncio.gather(
-                    *(_client_loop(run, clients[i % pools]) for i in range(args.concurrency))
-                )
-            finally:
-                ticker.cancel()
-            elapsed = time.monotonic() - began
-            run.measuring = False
-            usage1 = resource.getrusage(resource.RUSAGE_SELF)
-            client_cpu = (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)
-            if run.next_patient >= len(patients):
-                log("the patients ran out before the time did")
+        usage0 = resource.getrusage(resource.RUSAGE_SELF)
+        run.measuring = True
+        began = time.monotonic()
+        run.deadline = began + args.duration
+        ticker = asyncio.create_task(_progress(run, began))
+        try:
+            await asyncio.gather(*(_client_loop(run, c) for c in clients))
+        finally:
+            ticker.cancel()
+        elapsed = time.monotonic() - began
+        run.measuring = False
+        usage1 = resource.getrusage(resource.RUSAGE_SELF)
+        client_cpu = (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)
+        if run.next_patient >= len(patients):
+            log("the patients ran out before the time did")
 
-            synchronous_commit = await conn.fetchval("SHOW synchronous_commit")
-            lines = [
-                run.search.line(
-                    "search",
-                    elapsed,
-                    near=sum(1 for s in run.searches if s.kind == "near"),
-                    concurrency=args.concurrency,
-                    connection_pools=pools,
+        synchronous_commit = await conn.fetchval("SHOW synchronous_commit")
+        lines = [
+            run.search.line(
+                "search",
+                elapsed,
+                near=sum(1 for s in run.searches if s.kind == "near"),
+                concurrency=args.concurrency,
+            ),
+            run.hold.line("hold", elapsed),
+            run.confirm.line("confirm", elapsed),
+            {
+                "workload": "bookings",
+                "per_second": round(run.bookings.ok / elapsed, 1),
+                "ok": run.bookings.ok,
+                "refused": run.bookings.refused,
+                "failed": run.bookings.failed,
+                **(
+                    {"refused_codes": dict(run.bookings.codes.most_common())}
+                    if run.bookings.codes
+                    else {}
                 ),
-                run.hold.line("hold", elapsed),
-                run.confirm.line("confirm", elapsed),
-                {
-                    "workload": "bookings",
-                    "per_second": round(run.bookings.ok / elapsed, 1),
-                    "ok": run.bookings.ok,
-                    "refused": run.bookings.refused,
-                    "failed": run.bookings.failed,
-                    **(
-                        {"refused_codes": dict(run.bookings.codes.most_common())}
-                        if run.bookings.codes
-                        else {}
-                    ),
-                    **(
-                        {"errors": dict(run.bookings.errors.most_common(5))}
-                        if run.bookings.errors
-                        else {}
-                    ),
-                    "seconds": round(elapsed, 2),
-                    "concurrency": args.concurrency,
-                    "specialty": args.specialty,
-                    "client_cpu_seconds": round(client_cpu, 2),
-                    "synchronous_commit": synchronous_commit,
-                },
-            ]
-            for line in lines:
-                print(json.dumps(line, ensure_ascii=False), flush=True)
-            await asyncio.sleep(0.5)  # let the other workers' engines take the last events
-            engine_p50 = percentile(run.search.latencies, 50)
-            log("loading an engine in this process for the in-process comparison")
-            local = await _local_engine(database_url)
-            line = await _compare_sql(run, conn, client, window, engine_p50, local)
+                **(
+                    {"errors": dict(run.bookings.errors.most_common(5))}
+                    if run.bookings.errors
+                    else {}
+                ),
+                "seconds": round(elapsed, 2),
+                "concurrency": args.concurrency,
+                "specialty": args.specialty,
+                "client_cpu_seconds": round(client_cpu, 2),
+                "synchronous_commit": synchronous_commit,
+            },
+        ]
+        for line in lines:
             print(json.dumps(line, ensure_ascii=False), flush=True)
-            lines.append(line)
-            return lines
+        await asyncio.sleep(0.5)  # let the other workers' engines take the last events
+        engine_p50 = percentile(run.search.latencies, 50)
+        log("loading an engine in this process for the in-process comparison")
+        local = await _local_engine(database_url)
+        line = await _compare_sql(run, conn, client, window, engine_p50, local)
+        print(json.dumps(line, ensure_ascii=False), flush=True)
+        lines.append(line)
+        return lines
     finally:
+        for c in clients:
+            await c.aclose()
         await conn.close()
 
 
@@ -619,12 +592,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--sql-repetitions", type=int, default=200, help="searches replayed as SQL")
     parser.add_argument(
         "--max-patients", type=int, default=60_000, help="the most patients (bookings) to use"
-    )
-    parser.add_argument(
-        "--pools",
-        type=int,
-        default=0,
-        help=f"httpx connection pools the clients share (default: one per {POOL_SIZE} clients)",
     )
     parser.add_argument("--seed", type=int, default=1, help="random seed")
     parser.add_argument("--quick", action="store_true", help="a few seconds, for CI")
