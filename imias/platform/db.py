@@ -5,6 +5,21 @@ from __future__ import annotations
 import asyncpg
 
 
+class PooledConnection(asyncpg.Connection):
+    """A pool connection released without asyncpg's reset query.
+
+    The application keeps no session state on pooled connections: no ``SET``, no
+    ``LISTEN``, no cursors left open, no session-level advisory locks (the outbox relay
+    and the migrator, which need them, open connections of their own). So the
+    round trip asyncpg makes on every release (``pg_advisory_unlock_all(); CLOSE ALL;
+    UNLISTEN *; RESET ALL``) would reset nothing; an open transaction is still rolled
+    back on release, as always.
+    """
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 async def create_pool(url: str, size: int = 10) -> asyncpg.Pool:
     """A pool that opens connections on demand, so a database that is down at
     start shows in ``/health`` instead of stopping the worker."""
@@ -14,6 +29,7 @@ async def create_pool(url: str, size: int = 10) -> asyncpg.Pool:
         max_size=size,
         command_timeout=30,
         max_inactive_connection_lifetime=300,
+        connection_class=PooledConnection,
     )
     assert pool is not None
     return pool
