@@ -6,6 +6,8 @@ from datetime import date, datetime
 
 import asyncpg
 
+from imias.platform.outbox import event_cte
+
 TEMPLATES_IN_WINDOW = """
 SELECT doctor_id, weekday, starts, ends, channels, urgent, valid_from, valid_to
   FROM schedule_templates
@@ -119,6 +121,16 @@ SELECT 'r', id, clinic_id, specialty_id, NULL, status, NULL, NULL, NULL, NULL, v
  WHERE patient_id = $1 AND status = 'active'
 """
 
+# Lock the patient, read the facts, the idempotency key's answer and the token's hold, and
+# end expired holds on the wanted time, in one round trip (migration 0005 explains why it
+# is a function): $1 patient, $2 key, $3 token, $4-$7 clinic, doctor, starts, ends, $8 now.
+BOOKING_CONTEXT = """
+SELECT kind, id, clinic_id, doctor_id, patient_id, specialty_id, starts_at, ends_at, status,
+       channel, referral_clinic_id, referral_id, hold_token, hold_expires_at,
+       waitlist_entry_id, valid_until, birth_date, sex, route, response
+  FROM booking_context($1, $2, $3, $4, $5, $6, $7, $8)
+"""
+
 PATIENT_REFERRALS = """
 SELECT clinic_id, id, specialty_id, valid_until, status
   FROM referrals WHERE patient_id = $1 AND status = 'active'
@@ -160,6 +172,25 @@ SELECT id, clinic_id, doctor_id, patient_id, specialty_id, starts_at, ends_at, s
    FOR UPDATE
 """
 
+# The hot path's writes with their engine event (parameters after the statement's own:
+# clinic id, topic, payload), one round trip each.
+INSERT_APPOINTMENT_WITH_EVENT = f"""
+WITH change AS ({INSERT_APPOINTMENT}),
+     event AS ({event_cte("change", 14)})
+SELECT change.id, event.id AS outbox_id FROM change, event
+"""
+
+# Confirm a hold and store the answer under the idempotency key ($6 patient, $7 key,
+# $8 route, $9 request hash, $10 response).
+CONFIRM_HOLD_WITH_EVENT = f"""
+WITH change AS ({CONFIRM_HOLD}),
+     remembered AS (
+        INSERT INTO idempotency_keys (patient_id, key, route, request_hash, status_code, response)
+        SELECT $6, $7, $8, $9, 201, $10 FROM change),
+     event AS ({event_cte("change", 11)})
+SELECT change.id, event.id AS outbox_id FROM change, event
+"""
+
 APPOINTMENT_FOR_UPDATE = """
 SELECT id, clinic_id, doctor_id, patient_id, specialty_id, starts_at, ends_at, status, channel,
        referral_clinic_id, referral_id, hold_token, hold_expires_at
@@ -186,14 +217,10 @@ UPDATE referrals SET status = 'used' WHERE clinic_id = $1 AND id = $2 AND status
 RETURNING id
 """
 
-FIND_IDEMPOTENT = """
-SELECT route, request_hash, status_code, response FROM idempotency_keys
- WHERE patient_id = $1 AND key = $2
-"""
-
-SAVE_IDEMPOTENT = """
+# The answer of a successful booking (201) under its key: patient, key, route, hash, body.
+SAVE_IDEMPOTENT_ROW = """
 INSERT INTO idempotency_keys (patient_id, key, route, request_hash, status_code, response)
-VALUES ($1, $2, $3, $4, $5, $6)
+VALUES ($1, $2, $3, $4, 201, $5)
 """
 
 INSERT_REFERRAL = """
@@ -232,18 +259,20 @@ QUERIES |= {
     "patient_history": PATIENT_HISTORY,
     "patient_referrals": PATIENT_REFERRALS,
     "patient_facts": PATIENT_FACTS,
+    "booking_context": BOOKING_CONTEXT,
     "expire_overlapping_holds": EXPIRE_OVERLAPPING_HOLDS,
     "confirm_hold": CONFIRM_HOLD,
     "end_hold": END_HOLD,
     "insert_appointment": INSERT_APPOINTMENT,
+    "insert_appointment_with_event": INSERT_APPOINTMENT_WITH_EVENT,
+    "confirm_hold_with_event": CONFIRM_HOLD_WITH_EVENT,
     "hold_by_token": HOLD_BY_TOKEN,
     "appointment_for_update": APPOINTMENT_FOR_UPDATE,
     "set_status": SET_STATUS,
     "set_rescheduled_to": SET_RESCHEDULED_TO,
     "use_referral": USE_REFERRAL,
     "take_referral": TAKE_REFERRAL,
-    "find_idempotent": FIND_IDEMPOTENT,
-    "save_idempotent": SAVE_IDEMPOTENT,
+    "save_idempotent_row": SAVE_IDEMPOTENT_ROW,
     "insert_referral": INSERT_REFERRAL,
     "expired_holds": EXPIRED_HOLDS,
     "doctor_day": DOCTOR_DAY,

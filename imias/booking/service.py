@@ -27,7 +27,7 @@ import msgspec
 from imias.booking import repository as repo
 from imias.booking import rules
 from imias.booking.engine import Engine
-from imias.booking.facts import booking_context, patient_facts
+from imias.booking.facts import Locked, lock_context
 from imias.booking.model import (
     CHANNEL_BITS,
     BookingContext,
@@ -74,6 +74,21 @@ class Changes:
     async def emit(self, conn: asyncpg.Connection, event: Any, clinic_id: int) -> None:
         outbox_id = await self.service._emit(conn, event, clinic_id)
         self.written.append((event, outbox_id))
+
+    async def change_with(
+        self,
+        conn: asyncpg.Connection,
+        statement: str,
+        args: tuple[Any, ...],
+        event: Any,
+        clinic_id: int,
+    ) -> asyncpg.Record | None:
+        """Run a change whose statement also writes its event (repository's ``*_WITH_EVENT``,
+        taking clinic id, topic and payload after ``args``): one round trip."""
+        row = await conn.fetchrow(statement, *args, clinic_id, ENGINE_TOPIC, encode_event(event))
+        if row is not None:
+            self.written.append((event, row["outbox_id"]))
+        return row
 
     def applied(self) -> None:
         if self.service.apply_locally:
@@ -189,10 +204,49 @@ class BookingService:
         self, conn: asyncpg.Connection, patient_id: int, now: datetime
     ) -> tuple[PatientFacts, BookingContext]:
         """Lock the patient's row and read what the rules need."""
-        row = await conn.fetchrow(repo.LOCK_PATIENT, patient_id)
-        if row is None:
+        locked = await self._locked(conn, patient_id, now)
+        return locked.patient, locked.context
+
+    async def _locked(
+        self,
+        conn: asyncpg.Connection,
+        patient_id: int,
+        now: datetime,
+        key: str | None = None,
+        token: uuid.UUID | None = None,
+        slot: Placed | None = None,
+        changes: Changes | None = None,
+    ) -> Locked:
+        """Lock the patient's row and read the facts, the idempotency key's stored answer
+        and the hold of the token, in one round trip. Given the ``slot`` to be taken,
+        holds on its time that have expired but are not swept yet give way in the same
+        round trip (their releases go into ``changes``)."""
+        where = None
+        if slot is not None:
+            where = (slot.clinic.id, slot.doctor.id, slot.starts_at, slot.ends_at)
+        locked = await lock_context(conn, patient_id, now, key, token, where)
+        if locked is None:
             raise refuse(RefusalCode.NOT_FOUND, f"There is no patient {patient_id}.")
-        return patient_facts(row), await booking_context(conn, patient_id, now)
+        if locked.expired:
+            assert changes is not None
+            await self._expired(conn, locked.expired, now, changes)
+        return locked
+
+    async def _expired(
+        self, conn: asyncpg.Connection, gone: list[asyncpg.Record], now: datetime, changes: Changes
+    ) -> None:
+        """Publish the release of holds just ended as expired; a waitlist offer among them
+        ends as expired (the slot is being taken, so it is not offered on)."""
+        for row in gone:
+            await changes.emit(conn, ev.HoldReleased(str(row["hold_token"])), row["clinic_id"])
+            if row["waitlist_entry_id"] is not None:
+                await conn.execute(
+                    repo.SET_WAITLIST_STATUS,
+                    row["patient_id"],
+                    row["waitlist_entry_id"],
+                    "expired",
+                    now,
+                )
 
     def _decide(
         self,
@@ -254,22 +308,19 @@ class BookingService:
         now: datetime,
         changes: Changes,
         savepoint: bool = False,
+        event: Any = None,
+        sweep: bool = False,
     ) -> int:
-        # Holds on this time that have expired but are not swept yet give way now; a
-        # waitlist offer among them ends as expired (the slot is being taken, so it is
-        # not offered on).
-        for gone in await conn.fetch(
-            repo.EXPIRE_OVERLAPPING_HOLDS, p.clinic.id, p.doctor.id, p.starts_at, p.ends_at, now
-        ):
-            await changes.emit(conn, ev.HoldReleased(str(gone["hold_token"])), gone["clinic_id"])
-            if gone["waitlist_entry_id"] is not None:
-                await conn.execute(
-                    repo.SET_WAITLIST_STATUS,
-                    gone["patient_id"],
-                    gone["waitlist_entry_id"],
-                    "expired",
-                    now,
-                )
+        """Insert the appointment (or hold); with ``event``, its engine event in the same
+        round trip. Refused with ``slot_taken`` when its time units are owned.
+
+        Expired holds on the time must have been ended first: by ``_locked`` given the
+        slot (the use cases), or here with ``sweep``."""
+        if sweep:
+            gone = await conn.fetch(
+                repo.EXPIRE_OVERLAPPING_HOLDS, p.clinic.id, p.doctor.id, p.starts_at, p.ends_at, now
+            )
+            await self._expired(conn, gone, now, changes)
         ref = allowed.referral
         args = (
             p.clinic.id,
@@ -287,6 +338,12 @@ class BookingService:
             now,
         )
         try:
+            if event is not None:
+                row = await changes.change_with(
+                    conn, repo.INSERT_APPOINTMENT_WITH_EVENT, args, event, p.clinic.id
+                )
+                assert row is not None
+                return int(row["id"])
             if not savepoint:  # a refusal aborts the caller's whole transaction anyway
                 return await conn.fetchval(repo.INSERT_APPOINTMENT, *args)
             async with conn.transaction():  # a savepoint: the refusal leaves the rest intact
@@ -305,15 +362,24 @@ class BookingService:
         token = uuid.uuid4()
         expires = now + timedelta(seconds=self.hold_seconds)
         changes = Changes(self)
+        event = ev.SlotHeld(str(token), doctor_id, p.day, p.unit, p.length, expires.timestamp())
         async with self.pool.acquire() as conn, conn.transaction():
-            patient, ctx = await self._context(conn, patient_id, now)
-            allowed = self._decide(patient, p, ctx, channel, new_hold=True)
+            locked = await self._locked(conn, patient_id, now, slot=p, changes=changes)
+            allowed = self._decide(locked.patient, p, locked.context, channel, new_hold=True)
             self._engine_free(p, channel, now)
             appointment_id = await self._insert(
-                conn, p, patient_id, "held", channel, allowed, token, expires, now, changes
+                conn,
+                p,
+                patient_id,
+                "held",
+                channel,
+                allowed,
+                token,
+                expires,
+                now,
+                changes,
+                event=event,
             )
-            event = ev.SlotHeld(str(token), doctor_id, p.day, p.unit, p.length, expires.timestamp())
-            await changes.emit(conn, event, p.clinic.id)
         changes.applied()
         return Hold(
             token=str(token),
@@ -326,16 +392,18 @@ class BookingService:
         route = "confirm:" + token
         now = self.clock()
         changes = Changes(self)
+        try:
+            parsed: uuid.UUID | None = uuid.UUID(token)
+        except ValueError:
+            parsed = None
         async with self.pool.acquire() as conn, conn.transaction():
-            patient, ctx = await self._context(conn, patient_id, now)
-            replay = await self._replay(conn, patient_id, idempotency_key, route)
+            locked = await self._locked(conn, patient_id, now, idempotency_key, parsed)
+            replay = self._replayed(locked.replay, route)
             if replay is not None:
                 return replay
-            try:
-                parsed = uuid.UUID(token)
-            except ValueError:
-                raise refuse(RefusalCode.WRONG_HOLD, "That is not a hold token.") from None
-            row = await conn.fetchrow(repo.HOLD_BY_TOKEN, parsed)  # locks the hold's row
+            if parsed is None:
+                raise refuse(RefusalCode.WRONG_HOLD, "That is not a hold token.")
+            row = locked.hold  # locked FOR UPDATE
             held = None
             if row is not None and row["status"] == "held":
                 held = HoldFacts(
@@ -348,22 +416,24 @@ class BookingService:
             p = self.place(row["doctor_id"], row["starts_at"])
             # The rules again, as for a booking: since the hold was taken the patient may
             # have booked the specialty elsewhere, or used the referral, or the time passed.
+            patient, ctx = locked.patient, locked.context
             allowed = self._decide(patient, p, ctx, row["channel"], new_hold=False)
             await self._take_referral(conn, allowed)
+            await self.waitlist.settle(conn, row, "booked", now, changes)
+            result = self._appointment(row["id"], p, patient_id, "booked", row["channel"])
             ref = allowed.referral
-            await conn.execute(
-                repo.CONFIRM_HOLD,
+            args = (
                 row["clinic_id"],
                 row["id"],
                 ref.clinic_id if ref else None,
                 ref.id if ref else None,
                 now,
+                *self._remembered(patient_id, idempotency_key, route, result),
             )
-            await self.waitlist.settle(conn, row, "booked", now, changes)
             event = ev.HoldConfirmed(token, row["doctor_id"], p.day, p.unit, p.length)
-            await changes.emit(conn, event, row["clinic_id"])
-            result = self._appointment(row["id"], p, patient_id, "booked", row["channel"])
-            await self._remember(conn, patient_id, idempotency_key, route, result)
+            await changes.change_with(
+                conn, repo.CONFIRM_HOLD_WITH_EVENT, args, event, row["clinic_id"]
+            )
         changes.applied()
         return result
 
@@ -397,19 +467,30 @@ class BookingService:
         route = f"book:{doctor_id}:{p.starts_at.isoformat()}:{channel}"
         now = self.clock()
         changes = Changes(self)
+        event = ev.SlotBooked(doctor_id, p.day, p.unit, p.length)
         async with self.pool.acquire() as conn, conn.transaction():
-            patient, ctx = await self._context(conn, patient_id, now)
-            replay = await self._replay(conn, patient_id, idempotency_key, route)
+            locked = await self._locked(
+                conn, patient_id, now, idempotency_key, slot=p, changes=changes
+            )
+            replay = self._replayed(locked.replay, route)
             if replay is not None:
                 return replay
-            allowed = self._decide(patient, p, ctx, channel, new_hold=False)
+            allowed = self._decide(locked.patient, p, locked.context, channel, new_hold=False)
             self._engine_free(p, channel, now)
             appointment_id = await self._insert(
-                conn, p, patient_id, "booked", channel, allowed, None, None, now, changes
+                conn,
+                p,
+                patient_id,
+                "booked",
+                channel,
+                allowed,
+                None,
+                None,
+                now,
+                changes,
+                event=event,
             )
             await self._take_referral(conn, allowed)
-            event = ev.SlotBooked(doctor_id, p.day, p.unit, p.length)
-            await changes.emit(conn, event, p.clinic.id)
             result = self._appointment(appointment_id, p, patient_id, "booked", channel)
             await self._remember(conn, patient_id, idempotency_key, route, result)
         changes.applied()
@@ -459,8 +540,11 @@ class BookingService:
         now = self.clock()
         changes = Changes(self)
         async with self.pool.acquire() as conn, conn.transaction():
-            patient, ctx = await self._context(conn, patient_id, now)
-            replay = await self._replay(conn, patient_id, idempotency_key, route)
+            locked = await self._locked(
+                conn, patient_id, now, idempotency_key, slot=p, changes=changes
+            )
+            patient, ctx = locked.patient, locked.context
+            replay = self._replayed(locked.replay, route)
             if replay is not None:
                 return replay
             old = await self._own(conn, patient_id, appointment_id)
@@ -639,10 +723,8 @@ class BookingService:
             conn, topic=ENGINE_TOPIC, payload=encode_event(event), clinic_id=clinic_id, notify=False
         )
 
-    async def _replay(
-        self, conn: asyncpg.Connection, patient_id: int, key: str, route: str
-    ) -> Appointment | None:
-        row = await conn.fetchrow(repo.FIND_IDEMPOTENT, patient_id, key)
+    def _replayed(self, row: asyncpg.Record | None, route: str) -> Appointment | None:
+        """The stored answer to a repeated Idempotency-Key (read by BOOKING_CONTEXT)."""
         if row is None:
             return None
         if row["route"] != route:
@@ -651,10 +733,17 @@ class BookingService:
             )
         return msgspec.json.decode(row["response"], type=Appointment)
 
+    @staticmethod
+    def _remembered(
+        patient_id: int, key: str, route: str, result: Appointment
+    ) -> tuple[int, str, str, str, bytes]:
+        """The idempotency row's values: patient, key, route, route hash, response."""
+        digest = hashlib.sha256(route.encode()).hexdigest()
+        return patient_id, key, route, digest, msgspec.json.encode(result)
+
     async def _remember(
         self, conn: asyncpg.Connection, patient_id: int, key: str, route: str, result: Appointment
     ) -> None:
-        digest = hashlib.sha256(route.encode()).hexdigest()
         await conn.execute(
-            repo.SAVE_IDEMPOTENT, patient_id, key, route, digest, 201, msgspec.json.encode(result)
+            repo.SAVE_IDEMPOTENT_ROW, *self._remembered(patient_id, key, route, result)
         )

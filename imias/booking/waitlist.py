@@ -221,6 +221,7 @@ class Waitlist:
                     now,
                     changes,
                     savepoint=True,
+                    sweep=True,
                 )
             except ProblemError:
                 return  # taken meanwhile: nothing to offer

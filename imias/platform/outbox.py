@@ -50,6 +50,7 @@ __all__ = [
     "StreamConsumer",
     "check_outbox",
     "current_stream_id",
+    "event_cte",
     "stream_id_at",
     "write_event",
 ]
@@ -104,6 +105,26 @@ async def write_event(
         assert row is not None
         return int(row[0])
     return int(await conn.fetchval(_INSERT, clinic_id, topic, payload))
+
+
+def event_cte(source: str, first_param: int) -> str:
+    """The body of a CTE that writes one outbox event per row of the CTE ``source``:
+    ``$first_param`` is the clinic id, the next the topic, the next the payload.
+
+    A domain puts it beside the data-modifying CTE of its change, so that the change
+    and its event take one round trip, e.g.::
+
+        WITH change AS (UPDATE ... RETURNING id),
+             event AS ({event_cte("change", 4)})
+        SELECT change.id, event.id AS outbox_id FROM change, event
+
+    No change row, no event.
+    """
+    a, b, c = first_param, first_param + 1, first_param + 2
+    return (
+        "INSERT INTO event_outbox (clinic_id, topic, payload) "
+        f"SELECT ${a}::bigint, ${b}::text, ${c}::bytea FROM {source} RETURNING id"
+    )
 
 
 class _RedisDown(Exception):

@@ -1,6 +1,7 @@
 """The booking flow against real PostgreSQL: every rule's refusal, holds that expire
 on a controllable clock, idempotent confirmation, cancel and reschedule."""
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -142,6 +143,32 @@ async def test_a_patient_holds_at_most_two_slots(service):
     for slot in slots[:2]:
         await service.hold(alice, slot.doctor_id, slot.starts_at, "web")
     await refused("hold_limit", service.hold(alice, slots[2].doctor_id, slots[2].starts_at, "web"))
+
+
+async def test_one_patients_concurrent_requests_see_each_others_commits(service):
+    """Six holds of one patient at once, on four connections: the patient's lock
+    serialises them and each reads the facts after the one before committed, so exactly
+    two are held. Then three confirms of one hold with one key give one appointment."""
+    slots = first_slots(service, "ophthalmologist", 6)
+    (alice,) = await adults_attached_to(service.pool, None, 1)
+    results = await asyncio.gather(
+        *(service.hold(alice, s.doctor_id, s.starts_at, "web") for s in slots),
+        return_exceptions=True,
+    )
+    holds = [r for r in results if not isinstance(r, BaseException)]
+    codes = sorted(r.code for r in results if isinstance(r, ProblemError))
+    assert len(holds) == 2
+    assert codes == ["hold_limit"] * 4
+    confirms = await asyncio.gather(
+        *(service.confirm(alice, holds[0].token, "key-same-000001") for _ in range(3))
+    )
+    assert {c.id for c in confirms} == {holds[0].appointment_id}
+    async with service.pool.acquire() as conn:
+        booked = await conn.fetchval(
+            "SELECT count(*) FROM appointments WHERE patient_id = $1 AND status = 'booked'",
+            alice,
+        )
+    assert booked == 1
 
 
 async def test_one_future_appointment_per_specialty(service):
