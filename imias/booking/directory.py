@@ -6,13 +6,23 @@ engine so that a search answer names its clinic and doctor without a query.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import asyncpg
 import msgspec
 
 from imias.booking import repository
+from imias.booking.nearby import EARTH_RADIUS_KM, ClinicGrid, distance_km
+
+__all__ = [
+    "EARTH_RADIUS_KM",
+    "Clinic",
+    "Directory",
+    "Doctor",
+    "DoctorCard",
+    "Specialty",
+    "distance_km",
+]
 
 
 class Specialty(msgspec.Struct, frozen=True):
@@ -54,15 +64,16 @@ class Doctor(msgspec.Struct, frozen=True):
         return " ".join(p for p in (self.family_name, self.given_name, self.patronymic) if p)
 
 
-EARTH_RADIUS_KM = 6371.0088
+class DoctorCard(msgspec.Struct, frozen=True):
+    """A doctor as a search answer names them, with the clinic's time zone."""
 
-
-def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(a))
+    doctor_id: int
+    doctor_name: str
+    clinic_id: int
+    clinic_name: str
+    specialty: str
+    room: str | None
+    time_zone: str
 
 
 @dataclass
@@ -72,6 +83,10 @@ class Directory:
     clinics: dict[int, Clinic] = field(default_factory=dict)
     doctors: dict[int, Doctor] = field(default_factory=dict)
     doctors_of_clinic: dict[int, list[Doctor]] = field(default_factory=dict)
+    # Per specialty: the clinics offering it, on a grid, built on first use (the
+    # directory is immutable once loaded).
+    _offering: dict[int, ClinicGrid] = field(default_factory=dict, repr=False)
+    _cards: dict[int, DoctorCard] = field(default_factory=dict, repr=False)
 
     @classmethod
     async def load(cls, conn: asyncpg.Connection) -> Directory:
@@ -89,6 +104,24 @@ class Directory:
             d.doctors_of_clinic.setdefault(doc.clinic_id, []).append(doc)
         return d
 
+    def card(self, doctor_id: int) -> DoctorCard:
+        """What a search answer shows of a doctor, made once per doctor."""
+        card = self._cards.get(doctor_id)
+        if card is None:
+            doctor = self.doctors[doctor_id]
+            clinic = self.clinics[doctor.clinic_id]
+            card = DoctorCard(
+                doctor_id=doctor.id,
+                doctor_name=doctor.full_name,
+                clinic_id=clinic.id,
+                clinic_name=clinic.name,
+                specialty=self.specialties[doctor.specialty_id].code,
+                room=doctor.room,
+                time_zone=clinic.time_zone,
+            )
+            self._cards[doctor_id] = card
+        return card
+
     def nearest(self, lat: float, lon: float) -> list[tuple[float, Clinic]]:
         """Every clinic with its distance from the point, nearest first."""
         ranked = [(distance_km(lat, lon, c.lat, c.lon), c) for c in self.clinics.values()]
@@ -98,12 +131,14 @@ class Directory:
     def nearest_offering(
         self, lat: float, lon: float, specialty_id: int, limit: int
     ) -> list[tuple[float, Clinic]]:
-        """The ``limit`` nearest clinics with at least one doctor of the specialty."""
-        found: list[tuple[float, Clinic]] = []
-        for distance, clinic in self.nearest(lat, lon):
-            doctors = self.doctors_of_clinic.get(clinic.id, ())
-            if any(d.specialty_id == specialty_id for d in doctors):
-                found.append((distance, clinic))
-                if len(found) == limit:
-                    break
-        return found
+        """The ``limit`` nearest clinics with at least one doctor of the specialty,
+        nearest first (ties by id), by great-circle distance."""
+        grid = self._offering.get(specialty_id)
+        if grid is None:
+            grid = ClinicGrid(
+                c
+                for c in self.clinics.values()
+                if any(d.specialty_id == specialty_id for d in self.doctors_of_clinic.get(c.id, ()))
+            )
+            self._offering[specialty_id] = grid
+        return grid.nearest(lat, lon, limit)

@@ -8,6 +8,7 @@ slots are for those who hold a referral or are sent by the registrar.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -74,26 +75,31 @@ def window(engine: Engine, first: date | None, last: date | None) -> tuple[date,
 
 
 def to_free_slot(engine: Engine, slot: object) -> FreeSlot:
-    directory = engine.directory
-    doctor = directory.doctors[slot.doctor_id]  # type: ignore[attr-defined]
-    clinic = directory.clinics[doctor.clinic_id]
-    zone = ZoneInfo(clinic.time_zone)
-    day = date.fromordinal(slot.day)  # type: ignore[attr-defined]
+    card = engine.directory.card(slot.doctor_id)  # type: ignore[attr-defined]
     g = engine.geometry
     minute = g.day_begins + slot.start * g.unit_minutes  # type: ignore[attr-defined]
-    starts = to_utc(day, minute, zone)
+    starts, local_start = slot_instant(slot.day, minute, card.time_zone)  # type: ignore[attr-defined]
     ends = starts + timedelta(minutes=slot.length * g.unit_minutes)  # type: ignore[attr-defined]
     return FreeSlot(
-        doctor_id=doctor.id,
-        doctor_name=doctor.full_name,
-        clinic_id=clinic.id,
-        clinic_name=clinic.name,
-        specialty=directory.specialties[doctor.specialty_id].code,
-        room=doctor.room,
+        doctor_id=card.doctor_id,
+        doctor_name=card.doctor_name,
+        clinic_id=card.clinic_id,
+        clinic_name=card.clinic_name,
+        specialty=card.specialty,
+        room=card.room,
         starts_at=starts,
         ends_at=ends,
-        local_start=starts.astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
+        local_start=local_start,
     )
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def slot_instant(day: int, minute: int, time_zone: str) -> tuple[datetime, str]:
+    """The UTC instant and the local "YYYY-MM-DDTHH:MM" of local day (ordinal) + minute;
+    a few thousand distinct ones a fortnight, so remembered."""
+    zone = ZoneInfo(time_zone)
+    starts = to_utc(date.fromordinal(day), minute, zone)
+    return starts, starts.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
 
 
 def earliest(
