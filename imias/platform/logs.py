@@ -8,15 +8,18 @@ every log line written while a request is handled carries it.
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import sys
 import time
 from typing import Any
 
+import msgspec
+
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "imias_request_id", default=None
 )
+
+_encode = msgspec.json.Encoder(enc_hook=str).encode
 
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
@@ -40,7 +43,10 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        try:
+            return _encode(entry).decode()
+        except (TypeError, ValueError, OverflowError):  # keys that are not strings, ...
+            return _encode({k: str(v) for k, v in entry.items()}).decode()
 
 
 class ConsoleFormatter(logging.Formatter):

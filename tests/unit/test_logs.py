@@ -32,3 +32,16 @@ def test_lines_without_a_request_have_no_request_id():
 def test_console_format_is_one_readable_line():
     line = ConsoleFormatter().format(_record("hello %s", status=200))
     assert "hello %s" in line and "status=200" in line and "\n" not in line
+
+
+def test_json_lines_keep_cyrillic_and_show_other_values_as_text():
+    class Odd:
+        def __str__(self) -> str:
+            return "odd value"
+
+    line = JsonFormatter().format(_record("Запись подтверждена", odd=Odd(), ids={1: "a"}))
+    entry = json.loads(line)
+    assert entry["msg"] == "Запись подтверждена"
+    assert "Запись" in line  # not escaped to \\u sequences
+    assert entry["odd"] == "odd value"
+    assert entry["ids"] == {"1": "a"}
