@@ -113,7 +113,10 @@ def _dechunk(buf: bytearray, pos: int) -> tuple[bytes | None, int]:
         eol = buf.find(b"\r\n", pos)
         if eol < 0:
             return None, pos
-        size = int(bytes(buf[pos:eol]).split(b";", 1)[0], 16)
+        try:
+            size = int(bytes(buf[pos:eol]).split(b";", 1)[0], 16)
+        except ValueError:
+            raise TransportError(f"malformed chunk size {bytes(buf[pos:eol])[:20]!r}") from None
         if size == 0:
             trailer_end = buf.find(b"\r\n\r\n", eol)
             if trailer_end < 0:
@@ -122,6 +125,8 @@ def _dechunk(buf: bytearray, pos: int) -> tuple[bytes | None, int]:
         start = eol + 2
         if len(buf) < start + size + 2:
             return None, pos
+        if buf[start + size : start + size + 2] != b"\r\n":
+            raise TransportError("a chunk longer than its size")
         body += buf[start : start + size]
         pos = start + size + 2
 
