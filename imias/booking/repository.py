@@ -122,7 +122,7 @@ SELECT 'r', id, clinic_id, specialty_id, NULL, status, NULL, NULL, NULL, NULL, v
 """
 
 # Lock the patient, read the facts, the idempotency key's answer and the token's hold, and
-# end expired holds on the wanted time, in one round trip (migration 0005 explains why it
+# end expired holds on the wanted time, in one round trip (migration 0007 explains why it
 # is a function): $1 patient, $2 key, $3 token, $4-$7 clinic, doctor, starts, ends, $8 now.
 BOOKING_CONTEXT = """
 SELECT kind, id, clinic_id, doctor_id, patient_id, specialty_id, starts_at, ends_at, status,
