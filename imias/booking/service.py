@@ -43,6 +43,7 @@ from imias.booking.model import (
 from imias.booking.schedules import to_local
 from imias.booking.views import Appointment, Hold, appointment_of
 from imias.booking.waitlist import Waitlist
+from imias.platform import audit
 from imias.platform.outbox import write_event
 from imias.platform.problems import ProblemError
 from scheduler_core import SchedulerError, encode_event
@@ -312,6 +313,7 @@ class BookingService:
             appointment_id = await self._insert(
                 conn, p, patient_id, "held", channel, allowed, token, expires, now, changes
             )
+            await audit.record(conn, "hold", "appointment", appointment_id, patient_id)
             event = ev.SlotHeld(str(token), doctor_id, p.day, p.unit, p.length, expires.timestamp())
             await changes.emit(conn, event, p.clinic.id)
         changes.applied()
@@ -360,6 +362,7 @@ class BookingService:
                 now,
             )
             await self.waitlist.settle(conn, row, "booked", now, changes)
+            await audit.record(conn, "confirm", "appointment", row["id"], patient_id)
             event = ev.HoldConfirmed(token, row["doctor_id"], p.day, p.unit, p.length)
             await changes.emit(conn, event, row["clinic_id"])
             result = self._appointment(row["id"], p, patient_id, "booked", row["channel"])
@@ -380,6 +383,7 @@ class BookingService:
             if row is None or row["patient_id"] != patient_id or row["status"] != "held":
                 raise refuse(RefusalCode.NOT_FOUND, "There is no such hold.")
             await conn.execute(repo.END_HOLD, row["clinic_id"], row["id"], now)
+            await audit.record(conn, "release", "appointment", row["id"], patient_id)
             await changes.emit(conn, ev.HoldReleased(token), row["clinic_id"])
             await self.waitlist.settle(conn, row, "cancelled", now, changes)
         changes.applied()
@@ -407,6 +411,7 @@ class BookingService:
             appointment_id = await self._insert(
                 conn, p, patient_id, "booked", channel, allowed, None, None, now, changes
             )
+            await audit.record(conn, "book", "appointment", appointment_id, patient_id)
             await self._take_referral(conn, allowed)
             event = ev.SlotBooked(doctor_id, p.day, p.unit, p.length)
             await changes.emit(conn, event, p.clinic.id)
@@ -431,6 +436,7 @@ class BookingService:
             if row["starts_at"] <= now:
                 raise refuse(RefusalCode.SLOT_IN_PAST)
             await conn.execute(repo.SET_STATUS, row["clinic_id"], row["id"], "cancelled", now)
+            await audit.record(conn, "cancel", "appointment", row["id"], patient_id)
             if row["referral_id"]:
                 await conn.execute(
                     repo.USE_REFERRAL, row["referral_clinic_id"], row["referral_id"], "active"
@@ -482,6 +488,9 @@ class BookingService:
                 conn, p, patient_id, "booked", channel, allowed, None, None, now, changes
             )
             await conn.execute(repo.SET_RESCHEDULED_TO, old["clinic_id"], old["id"], new_id)
+            await audit.record(
+                conn, "reschedule", "appointment", f"{appointment_id}->{new_id}", patient_id
+            )
             await self._take_referral(conn, allowed)
             q = self.place_existing(old)
             if q is not None:
@@ -511,6 +520,8 @@ class BookingService:
                     f"The appointment is {row['status']}, not {' or '.join(allowed_from)}.",
                 )
             await conn.execute(repo.SET_STATUS, row["clinic_id"], row["id"], status, now)
+            action = {"arrived": "check_in", "completed": "complete"}.get(status, status)
+            await audit.record(conn, action, "appointment", row["id"], row["patient_id"])
 
     async def expire_holds(self, batch: int = 500) -> int:
         """Turn holds past their expiry to 'expired' (they already never block)."""
@@ -562,13 +573,15 @@ class BookingService:
         if spec is None or doctor is None:
             raise refuse(RefusalCode.NOT_FOUND, "Unknown specialty or doctor.")
         until = self.clock().date() + timedelta(days=valid_days)
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire() as conn, conn.transaction():
             try:
-                return await conn.fetchval(
+                referral_id = await conn.fetchval(
                     repo.INSERT_REFERRAL, doctor.clinic_id, patient_id, spec.id, doctor_id, until
                 )
             except asyncpg.ForeignKeyViolationError:
                 raise refuse(RefusalCode.NOT_FOUND, "There is no such patient.") from None
+            await audit.record(conn, "refer", "referral", referral_id, patient_id)
+        return referral_id
 
     # -- helpers ---------------------------------------------------------------------------
     async def _own(

@@ -11,6 +11,7 @@ from litestar.params import JSONBody
 from litestar.testing import AsyncTestClient
 
 from imias.app import create_app
+from imias.platform.identity import PUBLIC
 from imias.platform.problems import ProblemError
 from imias.settings import load_settings
 
@@ -20,22 +21,22 @@ class Greeting(msgspec.Struct, forbid_unknown_fields=True):
     age: int
 
 
-@post("/test/greet", operation_id="testGreet")
+@post("/test/greet", operation_id="testGreet", opt=PUBLIC)
 async def greet(data: JSONBody[Greeting]) -> dict:
     return {"hello": data.name}
 
 
-@get("/test/refuse", operation_id="testRefuse")
+@get("/test/refuse", operation_id="testRefuse", opt=PUBLIC)
 async def refuse() -> None:
     raise ProblemError(409, "slot_taken", "Someone else took this time.", extra={"slot": 7})
 
 
-@get("/test/db-gone", operation_id="testDbGone")
+@get("/test/db-gone", operation_id="testDbGone", opt=PUBLIC)
 async def db_gone() -> None:
     raise asyncpg.CannotConnectNowError("the database system is shutting down")
 
 
-@get("/test/crash", operation_id="testCrash")
+@get("/test/crash", operation_id="testCrash", opt=PUBLIC)
 async def crash() -> None:
     raise RuntimeError("database password is hunter2")
 
