@@ -84,7 +84,9 @@ def create_app(settings: Settings, *, sms: SmsSender | None = None) -> Litestar:
         # Audit records are chained by one sealer at a time (advisory lock).
         app.state.audit_sealer = AuditSealer(database_url)
         app.state.audit_sealer.start()
-        secret = await asyncio.to_thread(resolve_secret, settings.secret_key, settings.data_dir)
+        secret = await asyncio.to_thread(
+            resolve_secret, settings.secret_key, settings.data_dir, announce=False
+        )
         app.state.identity = identity = Identity(
             app.state.db, app.state.redis, secret, demo=settings.demo, sms=sms
         )

@@ -69,16 +69,18 @@ def read_or_create_key_file(path: Path) -> tuple[str, bool]:
     return key, True
 
 
-def resolve_secret(secret_key: str | None, data_dir: str | Path) -> str:
+def resolve_secret(secret_key: str | None, data_dir: str | Path, *, announce: bool = True) -> str:
     """``secret_key`` (IMIAS_SECRET_KEY) when set, else the key file of the embedded
-    default, which is logged (never the key itself)."""
+    default, which is logged (where it is, never the key itself; ``announce=False``: at
+    debug level, for the workers of a server that announced it already)."""
     if secret_key:
         return secret_key
     path = key_file(data_dir)
     key, created = read_or_create_key_file(path)
     if len(key) < 32:
         raise ValueError(f"{path} holds a key shorter than 32 characters; delete it")
-    log.info(
+    log.log(
+        logging.INFO if announce or created else logging.DEBUG,
         "%s is not set: tokens are signed with the key kept in %s (%s); a deployment "
         "of several machines sets the same %s on each",
         SECRET_ENV,
