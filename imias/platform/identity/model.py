@@ -6,7 +6,8 @@ which organisation (``org``: the clinic of a registrar or a doctor), which docto
 a doctor is (``doc``), which other adult patient a patient may act for after that adult
 gave a one-time code (``act``), the session (``sid``, kept across refreshes and revoked
 by sign-out), the token's own id (``jti``), when it was issued and when it expires
-(``iat``, ``exp``, seconds since the epoch) and when the session signed in (``auth``).
+(``iat``, ``exp``, seconds since the epoch; ``iat`` keeps its fraction) and when the
+session signed in (``auth``).
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ class Principal(msgspec.Struct, frozen=True, omit_defaults=True):
     role: Role
     sid: str
     jti: str
-    iat: int
+    iat: float  # with its fraction: a revocation at 12.3 s refuses a token of 12.2 s only
     exp: int
     auth: int = 0
     org: int | None = None
@@ -125,11 +126,11 @@ class ProxyCodeRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class TokenOut(msgspec.Struct, frozen=True, omit_defaults=True):
     access_token: str
+    token_type: Literal["Bearer"]
     expires_at: datetime
     expires_in: int
     role: Role
     subject: int
-    token_type: str = "Bearer"
     organisation: int | None = None
     doctor_id: int | None = None
     acting_for: int | None = None

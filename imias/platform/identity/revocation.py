@@ -98,10 +98,6 @@ class RevocationList:
         await self._fresh()
         return self._revoked(principal)
 
-    def latest(self, kind: str, subject: int) -> float | None:
-        """When every token of the subject was last revoked (as far as known here)."""
-        return self._subjects.get((kind, subject))
-
     def note(self, kind: str, subject: int, session: str | None, at: datetime) -> None:
         """A revocation this worker just wrote: effective here at once."""
         if session is not None:

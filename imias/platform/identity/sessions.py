@@ -35,8 +35,9 @@ def unauthenticated(detail: str, *, invalid_token: bool = False) -> ProblemError
 def token_out(token: str, principal: Principal) -> TokenOut:
     return TokenOut(
         access_token=token,
+        token_type="Bearer",
         expires_at=datetime.fromtimestamp(principal.exp, UTC),
-        expires_in=principal.exp - principal.iat,
+        expires_in=principal.exp - int(principal.iat),
         role=principal.role,
         subject=principal.subject,
         organisation=principal.org,
@@ -71,11 +72,6 @@ class Sessions:
         ttl: int = ACCESS_SECONDS,
     ) -> TokenOut:
         now = self.clock()
-        # A token issued in the second of a revocation of its subject (a new sign-in
-        # right after a password reset) is dated after it, or it would be refused.
-        revoked = self.revocations.latest("patient" if role == "patient" else "staff", subject)
-        if revoked is not None and int(now) <= revoked:
-            now = int(revoked) + 1
         principal = tokens.claims(
             role,
             subject,

@@ -64,15 +64,15 @@ def claims(
     now: float | None = None,
 ) -> Principal:
     """The claims of a new token (a new session unless ``session`` is given)."""
-    issued = int(time.time() if now is None else now)
+    issued = time.time() if now is None else now
     return Principal(
         sub=str(subject),
         role=role,
         sid=session or new_id(),
         jti=new_id(),
-        iat=issued,
-        exp=issued + ttl,
-        auth=signed_in_at or issued,
+        iat=round(issued, 6),
+        exp=int(issued) + ttl,
+        auth=signed_in_at or int(issued),
         org=org,
         doc=doctor,
         act=acting_for,
