@@ -14,6 +14,8 @@ import pytest
 from citydb import build_city_database, drop_database, worker_id
 from serving import serve
 
+from imias.platform.audit import verify_chain
+
 pytestmark = pytest.mark.slow
 
 SLOTS = 20
@@ -165,3 +167,29 @@ async def test_the_race_with_cancels_and_reschedules_mixed_in(server, city):
     # A move keeps the count; every confirmed answer is in the database, nothing else.
     assert sum(counts) == SLOTS - cancelled + grabbed
     await engines_agree(server)
+    await audit_chain_is_whole(city)
+
+
+async def audit_chain_is_whole(url: str, timeout: float = 30) -> None:  # noqa: ASYNC109
+    """Every booking, move and cancel wrote its record, committed in whatever order the
+    race made; one of the two workers' sealers chained them all, and the chain verifies."""
+    conn = await asyncpg.connect(url)
+    try:
+        deadline = time.monotonic() + timeout
+        while await conn.fetchval("SELECT count(*) FROM audit_log WHERE seal_seq IS NULL"):
+            assert time.monotonic() < deadline, "records left unsealed"
+            await asyncio.sleep(0.2)
+        report = await verify_chain(conn)
+        assert report.ok, report.problems
+        assert report.sealed == await conn.fetchval("SELECT count(*) FROM audit_log")
+        booked = await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'book'")
+        moved = await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'reschedule'")
+        rows = await conn.fetchval("SELECT count(*) FROM appointments")
+        assert booked + moved == rows, "one record per appointment written"
+        cancels = await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'cancel'")
+        assert cancels == await conn.fetchval(
+            "SELECT count(*) FROM appointments "
+            "WHERE status = 'cancelled' AND rescheduled_to IS NULL"
+        )
+    finally:
+        await conn.close()

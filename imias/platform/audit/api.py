@@ -130,8 +130,8 @@ class AuditController(Controller):
         limit: Limit = 100,
     ) -> list[AuditRecord]:
         async with identity.pool.acquire() as conn:
-            await record(conn, "search", "audit_log", None, patient)
             rows = await conn.fetch(
                 repo.SEARCH, patient, actor, role, since, until, break_glass, before, limit
             )
+            await record(conn, "search", "audit_log", None, patient)  # before the answer leaves
         return [msgspec.convert(dict(r), AuditRecord) for r in rows]
