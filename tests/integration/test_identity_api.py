@@ -274,6 +274,31 @@ async def test_a_revocation_by_another_worker_applies_here_within_the_refresh(ci
         await pool.close()
 
 
+async def test_a_revocation_applies_as_long_as_the_longest_token_lives(city):
+    # An operator's token of 6 hours, its account disabled 2 hours ago: still refused by
+    # a worker that starts now (its first read covers a day), and after later reads.
+    pool = await create_pool(city, 1)
+    now = datetime.now(UTC).timestamp()
+    try:
+        await pool.execute(
+            "INSERT INTO token_revocations (subject_kind, subject_id, session_id, revoked_at,"
+            " reason) VALUES ('staff', 777, NULL, $1, 'disabled')",
+            datetime.fromtimestamp(now - 7200, UTC),
+        )
+        from imias.platform.identity import tokens
+
+        old = tokens.claims("registrar", 777, org=1, ttl=6 * 3600, now=now - 3 * 3600)
+        fresh = tokens.claims("registrar", 777, org=1, ttl=900, now=now - 60)
+        ticks = [0.0]
+        revocations = RevocationList(pool, clock=lambda: ticks[0])
+        assert await revocations.is_revoked(old)
+        assert not await revocations.is_revoked(fresh), "signed in again after the disable"
+        ticks[0] += 16  # a later read adds what is new and keeps what it had
+        assert await revocations.is_revoked(old)
+    finally:
+        await pool.close()
+
+
 async def test_revocations_that_cannot_be_read_for_a_minute_fail_closed():
     class DownPool:
         async def fetch(self, *args):

@@ -136,6 +136,17 @@ def _signed(claims: dict) -> str:
     return f"{header}.{body}.{_b64(signature)}"
 
 
+def test_no_token_lives_longer_than_a_day():
+    with pytest.raises(ValueError):
+        tokens.claims("patient", 1, ttl=86_401, now=NOW)
+    forged = _signed(
+        {"sub": "1", "role": "patient", "sid": "s", "jti": "j", "iat": NOW, "exp": NOW + 10**7}
+    )
+    with pytest.raises(TokenError) as caught:
+        tokens.verify(KEY, forged, now=NOW)
+    assert caught.value.reason == "lives too long"
+
+
 def test_derived_keys_differ_and_the_log_hash_hides_its_value():
     keys = Keys.from_secret(SECRET)
     assert len({keys.token, keys.otp, keys.log}) == 3

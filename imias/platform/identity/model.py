@@ -49,6 +49,9 @@ ACCESS_SECONDS = 15 * 60  # a token's life; a refresh gives a new one
 SESSION_SECONDS = 12 * 3600  # refreshes stop this long after signing in
 PROXY_SECONDS = 30 * 60  # acting for another adult, after their code
 CLOCK_SKEW = 60  # seconds a token's iat may lie in the future
+# The longest life of any token (`imias token --ttl` included): revocations are kept
+# this long, so none of them stops applying before the tokens it concerns expire.
+MAX_TOKEN_SECONDS = 86_400
 
 PolicyNumber = Annotated[str, Meta(pattern=r"^\d{16}$", description="16-digit OMS policy number")]
 Code = Annotated[str, Meta(pattern=r"^\d{6}$", description="the 6-digit code sent by SMS")]

@@ -2,13 +2,15 @@
 
 A sign-out revokes its session; a disabled account, a reset password or "sign out
 everywhere" revokes every token of the subject issued until then. Revocations are rows
-of ``token_revocations``; each worker keeps the rows of the last
-``horizon`` seconds (older ones concern tokens that have expired anyway) and reloads
-them when its copy is older than ``refresh`` seconds, on the next request that needs
-it. A revocation made by this worker applies here at once; one made by another worker
-applies here within ``refresh`` seconds. If the database cannot be read, the copy
-serves until it is ``stale`` seconds old; after that, signed-in requests are answered
-503 rather than trusting a list that may miss a revocation.
+of ``token_revocations``. Each worker loads those of the last ``horizon`` seconds (the
+longest life of a token: older ones concern tokens that have expired anyway) when it
+first needs them, then, whenever its copy is older than ``refresh`` seconds, the rows
+written since its last read (with an ``overlap`` for transactions that committed late),
+on the next request that needs it. A revocation made by this worker applies here at
+once; one made by another worker applies here within ``refresh`` seconds. If the
+database cannot be read, the copy serves until it is ``stale`` seconds old; after that,
+signed-in requests are answered 503 rather than trusting a list that may miss a
+revocation.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from imias.platform.identity import repository as repo
-from imias.platform.identity.model import ACCESS_SECONDS, CLOCK_SKEW, Principal
+from imias.platform.identity.model import CLOCK_SKEW, MAX_TOKEN_SECONDS, Principal
+from imias.platform.identity.repository import RECENT_REVOCATIONS as RECENT
 from imias.platform.problems import ProblemError
 
 log = logging.getLogger("imias.identity")
@@ -35,15 +37,19 @@ class RevocationList:
         *,
         refresh: float = 15.0,
         stale: float = 60.0,
-        horizon: float = ACCESS_SECONDS + 2 * CLOCK_SKEW,
+        horizon: float = MAX_TOKEN_SECONDS + 2 * CLOCK_SKEW,
+        overlap: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.pool = pool
         self.refresh_every, self.stale, self.horizon = refresh, stale, horizon
-        self.clock = clock
-        self._sessions: set[str] = set()
-        self._subjects: dict[tuple[str, int], float] = {}
-        self._loaded_at: float | None = None
+        self.overlap = overlap
+        self.clock, self.wall_clock = clock, wall_clock
+        self._sessions: dict[str, float] = {}  # session id -> when it was revoked
+        self._subjects: dict[tuple[str, int], float] = {}  # every token until then
+        self._loaded_at: float | None = None  # self.clock() of the last read
+        self._read_since: float | None = None  # the wall time the next read starts from
         self._lock = asyncio.Lock()
         self._failing = False
 
@@ -51,19 +57,32 @@ class RevocationList:
         return float("inf") if self._loaded_at is None else self.clock() - self._loaded_at
 
     async def refresh(self) -> None:
-        since = datetime.fromtimestamp(time.time() - self.horizon, UTC)
-        rows = await self.pool.fetch(repo.RECENT_REVOCATIONS, since)
-        sessions: set[str] = set()
-        subjects: dict[tuple[str, int], float] = {}
+        """Read the revocations written since the last read (at first: the horizon's)."""
+        wall = self.wall_clock()
+        since = wall - self.horizon if self._read_since is None else self._read_since
+        rows = await self.pool.fetch(RECENT, datetime.fromtimestamp(since, UTC))
         for row in rows:
-            if row["session_id"] is not None:
-                sessions.add(row["session_id"])
-            else:
-                key = (row["subject_kind"], row["subject_id"])
-                at = row["revoked_at"].timestamp()
-                subjects[key] = max(at, subjects.get(key, 0.0))
-        self._sessions, self._subjects = sessions, subjects
+            self._add(
+                row["subject_kind"],
+                row["subject_id"],
+                row["session_id"],
+                row["revoked_at"].timestamp(),
+            )
+        self._forget(wall - self.horizon)
+        self._read_since = wall - self.overlap
         self._loaded_at = self.clock()
+
+    def _add(self, kind: str, subject: int, session: str | None, at: float) -> None:
+        if session is not None:
+            self._sessions[session] = max(at, self._sessions.get(session, 0.0))
+        else:
+            key = (kind, subject)
+            self._subjects[key] = max(at, self._subjects.get(key, 0.0))
+
+    def _forget(self, before: float) -> None:
+        """Revocations older than the longest token's life concern no live token."""
+        self._sessions = {k: at for k, at in self._sessions.items() if at >= before}
+        self._subjects = {k: at for k, at in self._subjects.items() if at >= before}
 
     async def _fresh(self) -> None:
         if self._age() < self.refresh_every:
@@ -100,8 +119,4 @@ class RevocationList:
 
     def note(self, kind: str, subject: int, session: str | None, at: datetime) -> None:
         """A revocation this worker just wrote: effective here at once."""
-        if session is not None:
-            self._sessions.add(session)
-        else:
-            key = (kind, subject)
-            self._subjects[key] = max(at.timestamp(), self._subjects.get(key, 0.0))
+        self._add(kind, subject, session, at.timestamp())

@@ -18,7 +18,13 @@ import time
 
 import msgspec
 
-from imias.platform.identity.model import ACCESS_SECONDS, CLOCK_SKEW, Principal, Role
+from imias.platform.identity.model import (
+    ACCESS_SECONDS,
+    CLOCK_SKEW,
+    MAX_TOKEN_SECONDS,
+    Principal,
+    Role,
+)
 
 MAX_TOKEN_LENGTH = 2048
 
@@ -64,6 +70,8 @@ def claims(
     now: float | None = None,
 ) -> Principal:
     """The claims of a new token (a new session unless ``session`` is given)."""
+    if ttl > MAX_TOKEN_SECONDS:
+        raise ValueError(f"a token lives at most {MAX_TOKEN_SECONDS} seconds")
     issued = time.time() if now is None else now
     return Principal(
         sub=str(subject),
@@ -115,4 +123,6 @@ def verify(key: bytes, token: str, now: float | None = None) -> Principal:
         raise TokenError("expired")
     if principal.iat > moment + CLOCK_SKEW:
         raise TokenError("issued in the future")
+    if principal.exp - principal.iat > MAX_TOKEN_SECONDS + 1:
+        raise TokenError("lives too long")
     return principal
