@@ -26,10 +26,11 @@ install: $(STAMP)
 build: $(STAMP)
 	$(BIN)/python setup.py --quiet build_ext --inplace
 
-# Seeds the demo city on the first start only; later starts keep what is there.
+# Seeds the demo city on the first start only; later starts keep what is there. A demo
+# shows patients their sign-in codes (IMIAS_DEMO=1) unless told otherwise.
 demo: build
 	$(BIN)/imias seed --if-empty
-	$(BIN)/imias serve
+	IMIAS_DEMO=$${IMIAS_DEMO:-1} $(BIN)/imias serve
 
 test: build
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile

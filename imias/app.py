@@ -12,9 +12,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 
 from imias import __version__
 from imias.booking.api import (
@@ -27,10 +28,22 @@ from imias.booking.api import (
 from imias.booking.engine import Engine
 from imias.booking.jobs import BookingJobs
 from imias.booking.service import BookingService
+from imias.platform.audit import AuditSealer, check_audit
+from imias.platform.audit.api import AccessLogController, AuditController
 from imias.platform.cache import create_redis
 from imias.platform.db import create_pool
 from imias.platform.embedded import Servers, start_servers
 from imias.platform.health import check_database, check_redis, health
+from imias.platform.identity import PUBLIC, Identity, authorize
+from imias.platform.identity.api import (
+    AuthController,
+    BreakGlassController,
+    MeController,
+    StaffAccountController,
+)
+from imias.platform.identity.keys import resolve_secret
+from imias.platform.identity.policies import BEARER, document_security
+from imias.platform.identity.sms import SmsSender
 from imias.platform.outbox import OutboxRelay, StreamConsumer, check_outbox
 from imias.platform.problems import EXCEPTION_HANDLERS
 from imias.platform.requests import request_id_middleware
@@ -44,8 +57,9 @@ async def check_engine(state: State) -> dict[str, Any]:
     return state.engine.health()
 
 
-def create_app(settings: Settings) -> Litestar:
-    """Build the app. Servers are connected in the lifespan, not here."""
+def create_app(settings: Settings, *, sms: SmsSender | None = None) -> Litestar:
+    """Build the app. Servers are connected in the lifespan, not here. ``sms`` sends
+    one-time codes (default: the log sender, see imias.platform.identity.sms)."""
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -67,6 +81,16 @@ def create_app(settings: Settings) -> Litestar:
         # Event outbox: every worker runs a relay; an advisory lock keeps one active.
         app.state.outbox_relay = OutboxRelay(database_url, app.state.redis)
         app.state.outbox_relay.start()
+        # Audit records are chained by one sealer at a time (advisory lock).
+        app.state.audit_sealer = AuditSealer(database_url)
+        app.state.audit_sealer.start()
+        secret = await asyncio.to_thread(
+            resolve_secret, settings.secret_key, settings.data_dir, announce=False
+        )
+        app.state.identity = identity = Identity(
+            app.state.db, app.state.redis, secret, demo=settings.demo, sms=sms
+        )
+        identity.start()
         app.state.booking = BookingService(app.state.db, engine)
         jobs = BookingJobs(app.state.booking, app.state.db)
         jobs.start()
@@ -74,6 +98,8 @@ def create_app(settings: Settings) -> Litestar:
             yield
         finally:
             await jobs.stop()
+            await identity.stop()
+            await app.state.audit_sealer.stop()
             await app.state.stream_consumer.stop()
             await app.state.outbox_relay.stop()
             await app.state.engine.stop()
@@ -91,12 +117,19 @@ def create_app(settings: Settings) -> Litestar:
                 "redis": check_redis,
                 "engine": check_engine,
                 "outbox": check_outbox,
+                "audit": check_audit,
             },
         }
     )
     app = Litestar(
         route_handlers=[
             health,
+            AuthController,
+            MeController,
+            AccessLogController,
+            AuditController,
+            StaffAccountController,
+            BreakGlassController,
             DirectoryController,
             SearchController,
             BookingController,
@@ -105,16 +138,32 @@ def create_app(settings: Settings) -> Litestar:
         ],
         lifespan=[lifespan],
         state=state,
+        # The one guard: every route's declared policy, every signed-in caller's token.
+        guards=[authorize],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(
             title="IMIAS",
             version=__version__,
             description="Integrated medical information system: booking, records, "
             "prescriptions and certificates for a city's outpatient care.",
-            path="/schema",
+            components=Components(
+                security_schemes={
+                    BEARER: SecurityScheme(
+                        type="http",
+                        scheme="bearer",
+                        bearer_format="JWT",
+                        description="A token from /api/v1/auth/... (or `imias token`)",
+                    )
+                }
+            ),
+            # The OpenAPI document and its viewers are public, like /health.
+            openapi_router=Router(
+                "/schema", route_handlers=[], include_in_schema=False, opt=PUBLIC
+            ),
         ),
         logging_config=None,
     )
+    document_security(app)
     # Outermost, so that unmatched routes (404, 405) also get an id and a log line.
     app.asgi_handler = request_id_middleware(app.asgi_handler)
     return app

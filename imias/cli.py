@@ -1,4 +1,4 @@
-"""The ``imias`` command: serve, migrate, version, bench (later: seed, phone, token).
+"""The ``imias`` command: serve, migrate, seed, token, staff, audit, version, bench.
 
 Settings come from ``IMIAS_*`` variables, read when a command runs. A bad value
 stops the command with one line naming the variable (exit status 2).
@@ -20,6 +20,8 @@ import click
 
 from imias import __version__
 from imias.platform.embedded import EmbeddedServerError, Servers, start_servers
+from imias.platform.identity.keys import resolve_secret
+from imias.platform.identity.model import CLINIC_ROLES, ROLES
 from imias.platform.logs import configure_logging
 from imias.platform.migrator import MigrationError, migrate_url
 from imias.settings import Settings, SettingsError, load_settings
@@ -111,6 +113,8 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
 
     def body(servers: Servers) -> None:
         asyncio.run(migrate_url(servers.database_url))
+        # Made (or found) and announced here once; the workers read the same key file.
+        resolve_secret(settings.secret_key, settings.data_dir)
         # Workers are separate processes: they find the servers through the environment.
         os.environ["IMIAS_DATABASE_URL"] = servers.database_url
         os.environ["IMIAS_REDIS_URL"] = servers.redis_url
@@ -224,6 +228,181 @@ def seed(
             _fail(str(exc), 1)
 
     _run_with_servers(settings, body)
+
+
+@main.command()
+@click.option("--role", type=click.Choice(ROLES), required=True, help="The caller's role.")
+@click.option(
+    "--subject",
+    type=click.IntRange(1),
+    required=True,
+    help="The patient's id (role patient) or the staff account's id.",
+)
+@click.option(
+    "--org",
+    type=click.IntRange(1),
+    default=None,
+    help="The organisation: the clinic of a registrar or a doctor.",
+)
+@click.option(
+    "--doctor", type=click.IntRange(1), default=None, help="A doctor's doctors row (role doctor)."
+)
+@click.option(
+    "--acting-for",
+    type=click.IntRange(1),
+    default=None,
+    help="A patient's token that also acts for this adult patient.",
+)
+@click.option(
+    "--ttl",
+    type=click.IntRange(1, 86_400),
+    default=900,
+    show_default=True,
+    help="Seconds the token is valid.",
+)
+def token(
+    role: str, subject: int, org: int | None, doctor: int | None, acting_for: int | None, ttl: int
+) -> None:
+    """Print a token signed with the server's key (IMIAS_SECRET_KEY, or the key file
+    under IMIAS_DATA_DIR), for operators and tests: curl -H "Authorization: Bearer $T"."""
+    from imias.platform.identity import tokens
+
+    settings = _settings()
+    if role in CLINIC_ROLES and org is None:
+        _fail(f"a {role} works in a clinic: give --org CLINIC_ID")
+    if role == "doctor" and doctor is None:
+        _fail("a doctor's token names her doctors row: give --doctor DOCTOR_ID")
+    if acting_for is not None and role != "patient":
+        _fail("--acting-for is for a patient's token")
+    from imias.platform.identity.keys import Keys
+
+    secret = resolve_secret(settings.secret_key, settings.data_dir, announce=False)
+    claims = tokens.claims(
+        role,  # type: ignore[arg-type]
+        subject,
+        org=org,
+        doctor=doctor,
+        acting_for=acting_for,
+        ttl=ttl,
+    )
+    click.echo(tokens.mint(Keys.from_secret(secret).token, claims))
+
+
+@main.group()
+def staff() -> None:
+    """Staff accounts (the demo city has its own; see the README)."""
+
+
+@staff.command("add")
+@click.option("--username", required=True)
+@click.option("--role", type=click.Choice(ROLES[1:]), required=True)
+@click.option(
+    "--clinic", type=click.IntRange(1), default=None, help="A registrar's or doctor's clinic."
+)
+@click.option("--doctor", type=click.IntRange(1), default=None, help="A doctor's doctors row.")
+@click.option(
+    "--organisation",
+    type=click.IntRange(1),
+    default=None,
+    help="Another organisation's id (pharmacy, police, ambulance, school).",
+)
+@click.option("--name", "full_name", default=None, help="The person's full name.")
+@click.password_option(
+    help="Asked for when not given (or IMIAS_STAFF_PASSWORD).", envvar="IMIAS_STAFF_PASSWORD"
+)
+def staff_add(
+    username: str,
+    role: str,
+    clinic: int | None,
+    doctor: int | None,
+    organisation: int | None,
+    full_name: str | None,
+    password: str,
+) -> None:
+    """Create a staff account with an Argon2-hashed password (e.g. the first administrator)."""
+    from imias.platform.identity.accounts import Accounts
+    from imias.platform.identity.passwords import Passwords
+
+    settings = _settings()
+    if len(password) < 10:
+        _fail("a password has at least 10 characters")
+
+    def body(servers: Servers) -> None:
+        async def add() -> int:
+            await migrate_url(servers.database_url)
+            pool = await asyncpg.create_pool(servers.database_url, min_size=1, max_size=1)
+            try:
+                accounts = Accounts(pool, None, Passwords())  # type: ignore[arg-type]
+                return await accounts.create_staff(
+                    username,
+                    password,
+                    role,  # type: ignore[arg-type]
+                    clinic_id=clinic,
+                    doctor_id=doctor,
+                    organisation_id=organisation,
+                    full_name=full_name,
+                )
+            finally:
+                await pool.close()
+
+        try:
+            staff_id = asyncio.run(add())
+        except (ValueError, asyncpg.IntegrityConstraintViolationError) as exc:
+            _fail(str(exc).splitlines()[0], 1)
+            return
+        click.echo(f"staff account {staff_id}: {username} ({role})")
+
+    _run_with_servers(settings, body)
+
+
+@main.group()
+def audit() -> None:
+    """The audit log."""
+
+
+@audit.command("verify")
+@click.option("--seal", is_flag=True, help="Seal the records not sealed yet, first.")
+@click.option(
+    "--anchor",
+    default=None,
+    metavar="SEQ:HASH",
+    help="A head noted earlier (the sealer logs it): it must be on the chain.",
+)
+def audit_verify(seal: bool, anchor: str | None) -> None:
+    """Check the audit log's hash chain: a removed or altered record is reported and the
+    exit status is 1."""
+    from imias.platform.audit import seal_all, verify_chain
+
+    settings = _settings()
+    pinned: tuple[int, bytes] | None = None
+    if anchor is not None:
+        try:
+            seq_text, hash_text = anchor.split(":", 1)
+            pinned = (int(seq_text), bytes.fromhex(hash_text))
+        except ValueError:
+            _fail("--anchor is SEQ:HASH, e.g. 1200:9f86d081...")
+    outcome: dict[str, bool] = {}
+
+    def body(servers: Servers) -> None:
+        async def check() -> None:
+            conn = await asyncpg.connect(servers.database_url)
+            try:
+                if seal:
+                    sealed = await seal_all(conn)
+                    click.echo(f"sealed {sealed} records")
+                report = await verify_chain(conn, anchor=pinned)
+            finally:
+                await conn.close()
+            for line in report.lines():
+                click.echo(line)
+            outcome["ok"] = report.ok
+
+        asyncio.run(migrate_url(servers.database_url))
+        asyncio.run(check())
+
+    _run_with_servers(settings, body)
+    if not outcome.get("ok"):
+        sys.exit(1)
 
 
 @main.group()

@@ -75,6 +75,7 @@ NON_SETTING_VARIABLES = frozenset(
         "IMIAS_CYTHON_ANNOTATE",
         "IMIAS_TEST_DATABASE_URL",
         "IMIAS_TEST_REDIS_URL",
+        "IMIAS_STAFF_PASSWORD",  # the password of `imias staff add`, when not typed
     }
 )
 

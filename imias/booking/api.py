@@ -1,7 +1,8 @@
 """HTTP controllers of the booking domain: thin, decode, call, encode.
 
-So far the directory and the search (answered by the engine); holds, confirmation,
-cancellation and rescheduling arrive with the rest of the booking issue.
+Each route declares its policy (``opt``); whose data a caller reaches is decided in
+:mod:`imias.booking.caller`. Reads of personal data write their audit record here,
+before the answer leaves; changes write theirs in the service's transaction.
 """
 
 from __future__ import annotations
@@ -16,13 +17,26 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
 from imias.booking import search
-from imias.booking.caller import acting_patient, acting_staff, idempotency_key
+from imias.booking.caller import (
+    acting_patient,
+    caller,
+    channel_of,
+    clinic_scope,
+    doctor_in_scope,
+    idempotency_key,
+    readable_patient,
+    staff_appointment,
+    staff_hold,
+    staff_waitlist_entry,
+)
 from imias.booking.directory import Doctor, Specialty
 from imias.booking.engine import Engine
 from imias.booking.model import CHANNEL_BITS, Channel, Id
 from imias.booking.service import BookingService
 from imias.booking.views import Appointment, Hold
 from imias.booking.waitlist import WaitlistEntry
+from imias.platform.audit.writer import record, record_many
+from imias.platform.identity import PUBLIC, allow
 from imias.platform.problems import ProblemError
 
 # Ids are PostgreSQL bigints: a larger number is a 400 at the door, not a 500 in SQL.
@@ -83,6 +97,7 @@ class DirectoryController(Controller):
     path = "/api/v1"
     tags = ["directory"]
     dependencies = ENGINE
+    opt = PUBLIC
 
     @get("/specialties", operation_id="listSpecialties", summary="Specialties")
     async def specialties(self, engine: NamedDependency[Engine]) -> list[Specialty]:
@@ -149,6 +164,7 @@ class SearchController(Controller):
     path = "/api/v1/slots"
     tags = ["search"]
     dependencies = ENGINE
+    opt = PUBLIC
 
     @get(operation_id="searchSlots", summary="Free slots, earliest first")
     async def slots(
@@ -192,36 +208,41 @@ class SearchController(Controller):
 
 # -- the booking flow -----------------------------------------------------------------
 
+# Whose data each role reaches on these routes (the route table in the README).
+PATIENT_DATA = "patient: own, a linked child's, the adult who gave a code"
+REGISTRAR_DATA = "registrar: her clinic's"
+BOOKERS = allow("patient", "registrar", data=f"{PATIENT_DATA}; {REGISTRAR_DATA}")
+
 
 class HoldRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    patient_id: Id
     doctor_id: Id
     starts_at: datetime
-    channel: Channel = "web"
+    patient_id: Id | None = None  # a patient's own request may omit it
+    channel: Channel | None = None  # default: web for a patient, registrar for a registrar
 
 
 class PatientRef(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    patient_id: Id
+    patient_id: Id | None = None
 
 
 class BookRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    patient_id: Id
     doctor_id: Id
     starts_at: datetime
-    channel: Channel = "registrar"
+    patient_id: Id | None = None
+    channel: Channel | None = None
 
 
 class RescheduleRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    patient_id: Id
     doctor_id: Id
     starts_at: datetime
-    channel: Channel = "web"
+    patient_id: Id | None = None
+    channel: Channel | None = None
 
 
 class ReferralRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     patient_id: Id
     specialty: str
-    doctor_id: Id
+    doctor_id: Id | None = None  # the issuing doctor: the signed-in one
     valid_days: Annotated[int, msgspec.Meta(ge=1, le=365)] = 30
 
 
@@ -229,55 +250,82 @@ class ReferralCreated(msgspec.Struct, frozen=True):
     id: int
 
 
+def _patient_of(data: PatientRef | None) -> int | None:
+    return None if data is None else data.patient_id
+
+
 class BookingController(Controller):
     path = "/api/v1"
     tags = ["booking"]
     dependencies = BOOKING
 
-    @post("/holds", operation_id="holdSlot", summary="Hold a slot for a few minutes")
+    @post("/holds", operation_id="holdSlot", summary="Hold a slot for a few minutes", opt=BOOKERS)
     async def hold(
         self,
         request: Request[Any, Any, Any],
         booking: NamedDependency[BookingService],
         data: JSONBody[HoldRequest],
     ) -> Hold:
-        patient = acting_patient(request, data.patient_id)
-        return await booking.hold(patient, data.doctor_id, data.starts_at, data.channel)
+        channel = channel_of(caller(request), data.channel)
+        patient = await acting_patient(request, data.patient_id)
+        doctor_in_scope(request, data.doctor_id)
+        return await booking.hold(patient, data.doctor_id, data.starts_at, channel)
 
     @post(
         "/holds/{token:str}/confirm",
         operation_id="confirmHold",
         summary="Confirm a hold into an appointment (needs Idempotency-Key)",
+        opt=BOOKERS,
     )
     async def confirm(
         self,
         request: Request[Any, Any, Any],
         booking: NamedDependency[BookingService],
         token: FromPath[str],
-        data: JSONBody[PatientRef],
+        data: JSONBody[PatientRef | None] = None,
     ) -> Appointment:
-        patient = acting_patient(request, data.patient_id)
-        return await booking.confirm(patient, token, idempotency_key(request))
+        key = idempotency_key(request)
+        patient = await self._hold_patient(request, token, _patient_of(data))
+        return await booking.confirm(patient, token, key)
 
     @post(
         "/holds/{token:str}/release",
         operation_id="releaseHold",
         status_code=204,
         summary="Let a hold go",
+        opt=BOOKERS,
     )
     async def release(
         self,
         request: Request[Any, Any, Any],
         booking: NamedDependency[BookingService],
         token: FromPath[str],
-        data: JSONBody[PatientRef],
+        data: JSONBody[PatientRef | None] = None,
     ) -> None:
-        await booking.release_hold(acting_patient(request, data.patient_id), token)
+        patient = await self._hold_patient(request, token, _patient_of(data))
+        await booking.release_hold(patient, token)
+
+    @staticmethod
+    async def _hold_patient(
+        request: Request[Any, Any, Any], token: str, claimed: int | None
+    ) -> int:
+        if caller(request).role == "registrar":
+            return await staff_hold(request, token, claimed)
+        return await acting_patient(request, claimed)
+
+    @staticmethod
+    async def _appointment_patient(
+        request: Request[Any, Any, Any], appointment_id: int, claimed: int | None
+    ) -> int:
+        if caller(request).role == "registrar":
+            return await staff_appointment(request, appointment_id, claimed)
+        return await acting_patient(request, claimed)
 
     @post(
         "/appointments",
         operation_id="bookSlot",
-        summary="Book directly (registrar; needs Idempotency-Key)",
+        summary="Book directly (needs Idempotency-Key)",
+        opt=BOOKERS,
     )
     async def book(
         self,
@@ -285,31 +333,34 @@ class BookingController(Controller):
         booking: NamedDependency[BookingService],
         data: JSONBody[BookRequest],
     ) -> Appointment:
-        patient = acting_patient(request, data.patient_id)
-        return await booking.book(
-            patient, data.doctor_id, data.starts_at, data.channel, idempotency_key(request)
-        )
+        key = idempotency_key(request)
+        channel = channel_of(caller(request), data.channel)
+        patient = await acting_patient(request, data.patient_id)
+        doctor_in_scope(request, data.doctor_id)
+        return await booking.book(patient, data.doctor_id, data.starts_at, channel, key)
 
     @post(
         "/appointments/{appointment_id:int}/cancel",
         operation_id="cancelAppointment",
         status_code=200,
         summary="Cancel an appointment",
+        opt=BOOKERS,
     )
     async def cancel(
         self,
         request: Request[Any, Any, Any],
         booking: NamedDependency[BookingService],
         appointment_id: IdPath,
-        data: JSONBody[PatientRef],
+        data: JSONBody[PatientRef | None] = None,
     ) -> Appointment:
-        patient = acting_patient(request, data.patient_id)
+        patient = await self._appointment_patient(request, appointment_id, _patient_of(data))
         return await booking.cancel(patient, appointment_id)
 
     @post(
         "/appointments/{appointment_id:int}/reschedule",
         operation_id="rescheduleAppointment",
         summary="Move an appointment (needs Idempotency-Key)",
+        opt=BOOKERS,
     )
     async def reschedule(
         self,
@@ -318,14 +369,12 @@ class BookingController(Controller):
         appointment_id: IdPath,
         data: JSONBody[RescheduleRequest],
     ) -> Appointment:
-        patient = acting_patient(request, data.patient_id)
+        key = idempotency_key(request)
+        channel = channel_of(caller(request), data.channel)
+        patient = await self._appointment_patient(request, appointment_id, data.patient_id)
+        doctor_in_scope(request, data.doctor_id)
         return await booking.reschedule(
-            patient,
-            appointment_id,
-            data.doctor_id,
-            data.starts_at,
-            data.channel,
-            idempotency_key(request),
+            patient, appointment_id, data.doctor_id, data.starts_at, channel, key
         )
 
     @post(
@@ -333,6 +382,7 @@ class BookingController(Controller):
         operation_id="checkIn",
         status_code=204,
         summary="The patient has arrived",
+        opt=allow("registrar", data=REGISTRAR_DATA),
     )
     async def check_in(
         self,
@@ -340,7 +390,7 @@ class BookingController(Controller):
         booking: NamedDependency[BookingService],
         appointment_id: IdPath,
     ) -> None:
-        acting_staff(request, "registrar")
+        await staff_appointment(request, appointment_id)
         await booking.set_visit_status(appointment_id, "arrived", ("booked",))
 
     @post(
@@ -348,6 +398,7 @@ class BookingController(Controller):
         operation_id="completeVisit",
         status_code=204,
         summary="The visit is over",
+        opt=allow("doctor", data="doctor: her clinic's"),
     )
     async def complete(
         self,
@@ -355,13 +406,20 @@ class BookingController(Controller):
         booking: NamedDependency[BookingService],
         appointment_id: IdPath,
     ) -> None:
-        acting_staff(request, "doctor")
+        await staff_appointment(request, appointment_id)
         await booking.set_visit_status(appointment_id, "completed", ("arrived",))
 
     @get(
         "/patients/{patient_id:int}/appointments",
         operation_id="listPatientAppointments",
         summary="A patient's appointments, newest first",
+        opt=allow(
+            "patient",
+            "registrar",
+            "doctor",
+            data=f"{PATIENT_DATA}; {REGISTRAR_DATA}; doctor: patients booked with her clinic, "
+            "others after break-glass",
+        ),
     )
     async def patient_appointments(
         self,
@@ -369,9 +427,19 @@ class BookingController(Controller):
         booking: NamedDependency[BookingService],
         patient_id: IdPath,
     ) -> list[Appointment]:
-        return await booking.patient_appointments(acting_patient(request, patient_id))
+        clinic = await readable_patient(request, patient_id)
+        found = await booking.patient_appointments(patient_id)
+        if clinic is not None:
+            found = [a for a in found if a.clinic_id == clinic]
+        await record(booking.pool, "read", "appointments", None, patient_id)
+        return found
 
-    @get("/doctors/{doctor_id:int}/day", operation_id="doctorDay", summary="A doctor's day")
+    @get(
+        "/doctors/{doctor_id:int}/day",
+        operation_id="doctorDay",
+        summary="A doctor's day",
+        opt=allow("doctor", "registrar", data="doctor, registrar: her clinic's doctors"),
+    )
     async def doctor_day(
         self,
         request: Request[Any, Any, Any],
@@ -379,22 +447,33 @@ class BookingController(Controller):
         doctor_id: IdPath,
         day: Annotated[date, QueryParameter(name="date")],
     ) -> list[dict[str, Any]]:
-        acting_staff(request, "doctor")
-        return await booking.doctor_day(doctor_id, day)
+        doctor_in_scope(request, doctor_id)
+        listing = await booking.doctor_day(doctor_id, day)
+        patients = [entry["appointment"].patient_id for entry in listing]
+        await record_many(booking.pool, "read", "doctor_day", doctor_id, patients)
+        return listing
 
-    @post("/referrals", operation_id="issueReferral", summary="A doctor refers a patient")
+    @post(
+        "/referrals",
+        operation_id="issueReferral",
+        summary="A doctor refers a patient",
+        opt=allow(
+            "doctor", data="doctor: patients booked with her clinic, others after break-glass"
+        ),
+    )
     async def referral(
         self,
         request: Request[Any, Any, Any],
         booking: NamedDependency[BookingService],
         data: JSONBody[ReferralRequest],
     ) -> ReferralCreated:
-        acting_staff(request, "doctor")
-        service = booking
+        doctor = caller(request).doc
+        if doctor is None or data.doctor_id not in (None, doctor):
+            raise ProblemError(403, "forbidden", "A doctor issues referrals in her own name.")
+        doctor_in_scope(request, doctor)
+        await readable_patient(request, data.patient_id)
         return ReferralCreated(
-            await service.issue_referral(
-                data.patient_id, data.specialty, data.doctor_id, data.valid_days
-            )
+            await booking.issue_referral(data.patient_id, data.specialty, doctor, data.valid_days)
         )
 
 
@@ -410,6 +489,7 @@ class EngineState(msgspec.Struct, frozen=True):
     operation_id="engineState",
     tags=["operations"],
     summary="This worker's engine: a digest of its state, to see that workers agree",
+    opt=PUBLIC,
 )
 async def engine_state(request: Request[Any, Any, Any]) -> EngineState:
     import hashlib
@@ -433,10 +513,10 @@ class WaitlistRequest(
     forbid_unknown_fields=True,
     rename={"from_day": "from", "to_day": "to"},
 ):
-    patient_id: Id
     specialty: str
     from_day: date
     to_day: date
+    patient_id: Id | None = None
     clinic_id: Id | None = None
     doctor_id: Id | None = None
 
@@ -450,6 +530,7 @@ class WaitlistController(Controller):
         "/waitlist",
         operation_id="joinWaitlist",
         summary="Wait for a freed slot of a specialty (optionally a clinic or a doctor)",
+        opt=allow("patient", "registrar", data=f"{PATIENT_DATA}; registrar: for her clinic"),
     )
     async def join(
         self,
@@ -457,15 +538,24 @@ class WaitlistController(Controller):
         booking: NamedDependency[BookingService],
         data: JSONBody[WaitlistRequest],
     ) -> WaitlistEntry:
-        patient = acting_patient(request, data.patient_id)
+        patient = await acting_patient(request, data.patient_id)
+        clinic = clinic_scope(request)
+        clinic_id = data.clinic_id
+        if clinic is not None:  # a registrar puts patients on her clinic's list
+            if clinic_id not in (None, clinic):
+                raise ProblemError(403, "forbidden", "A registrar works for her own clinic.")
+            clinic_id = clinic
+            if data.doctor_id is not None:
+                doctor_in_scope(request, data.doctor_id)
         return await booking.waitlist.join(
-            patient, data.specialty, data.clinic_id, data.doctor_id, data.from_day, data.to_day
+            patient, data.specialty, clinic_id, data.doctor_id, data.from_day, data.to_day
         )
 
     @get(
         "/patients/{patient_id:int}/waitlist",
         operation_id="listWaitlist",
         summary="A patient's waiting entries, with any open offer",
+        opt=allow("patient", "registrar", data=f"{PATIENT_DATA}; {REGISTRAR_DATA}"),
     )
     async def entries(
         self,
@@ -473,19 +563,30 @@ class WaitlistController(Controller):
         booking: NamedDependency[BookingService],
         patient_id: IdPath,
     ) -> list[WaitlistEntry]:
-        return await booking.waitlist.entries(acting_patient(request, patient_id))
+        clinic = await readable_patient(request, patient_id)
+        found = await booking.waitlist.entries(patient_id)
+        if clinic is not None:
+            found = [e for e in found if e.clinic_id == clinic]
+        await record(booking.pool, "read", "waitlist", None, patient_id)
+        return found
 
     @post(
         "/waitlist/{entry_id:int}/cancel",
         operation_id="leaveWaitlist",
         status_code=204,
         summary="Stop waiting",
+        opt=allow("patient", "registrar", data=f"{PATIENT_DATA}; {REGISTRAR_DATA}"),
     )
     async def leave(
         self,
         request: Request[Any, Any, Any],
         booking: NamedDependency[BookingService],
         entry_id: IdPath,
-        data: JSONBody[PatientRef],
+        data: JSONBody[PatientRef | None] = None,
     ) -> None:
-        await booking.waitlist.leave(acting_patient(request, data.patient_id), entry_id)
+        claimed = _patient_of(data)
+        if caller(request).role == "registrar":
+            patient = await staff_waitlist_entry(request, claimed, entry_id)
+        else:
+            patient = await acting_patient(request, claimed)
+        await booking.waitlist.leave(patient, entry_id)

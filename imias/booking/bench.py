@@ -58,6 +58,8 @@ from imias.booking.calendar_loader import Geometry
 from imias.booking.engine import Engine
 from imias.booking.model import CHANNEL_BITS
 from imias.platform.db import create_pool
+from imias.platform.identity import tokens as identity_tokens
+from imias.platform.identity.keys import Keys, server_secret
 from imias.platform.loadclient import Connection, Response, TransportError
 
 # Moscow inside the MKAD, roughly: where a random "near" point is drawn.
@@ -138,6 +140,7 @@ class Run:
     bookings: Stat = field(default_factory=Stat)
     searches: list[Search] = field(default_factory=list)
     next_patient: int = 0
+    token_key: bytes = b""  # the server's token key, to sign in as each patient
     measuring: bool = False
     deadline: float = 0.0
 
@@ -151,6 +154,13 @@ class Run:
     def random_point(self) -> tuple[float, float]:
         (lat0, lat1), (lon0, lon1) = MOSCOW_BOX
         return (self.rng.uniform(lat0, lat1), self.rng.uniform(lon0, lon1))
+
+
+def patient_headers(key: bytes, patient_id: int) -> dict[str, str]:
+    """The patient signed in: a token minted with the server's key, as `imias token` does
+    (the key: IMIAS_SECRET_KEY, or the key file of the embedded default)."""
+    claims = identity_tokens.claims("patient", patient_id, ttl=3600)
+    return {"Authorization": "Bearer " + identity_tokens.mint(key, claims)}
 
 
 def log(message: str) -> None:
@@ -213,6 +223,7 @@ async def _book_one(run: Run, client: Connection, patient: tuple[int, int | None
     """One patient's flow: search, hold, confirm; a lost slot is searched for again."""
     args = run.args
     patient_id, attached = patient
+    auth = patient_headers(run.token_key, patient_id)
     outcome, code = "refused", "no_free_slot"
     for _ in range(HOLD_ATTEMPTS):
         if run.attached_only:
@@ -238,7 +249,7 @@ async def _book_one(run: Run, client: Connection, patient: tuple[int, int | None
             "channel": "web",
         }
         outcome, response, code = await _call(
-            run, run.hold, client.post("/api/v1/holds", json=body)
+            run, run.hold, client.post("/api/v1/holds", json=body, headers=auth)
         )
         if outcome == "refused" and code == "slot_taken":
             continue  # someone was faster: look again
@@ -251,7 +262,7 @@ async def _book_one(run: Run, client: Connection, patient: tuple[int, int | None
             client.post(
                 f"/api/v1/holds/{token}/confirm",
                 json={"patient_id": patient_id},
-                headers={"Idempotency-Key": uuid.uuid4().hex},
+                headers={"Idempotency-Key": uuid.uuid4().hex, **auth},
             ),
         )
         break
@@ -489,6 +500,7 @@ async def _run(args: argparse.Namespace, database_url: str) -> list[dict[str, An
             f"{args.duration:g}s against {args.url}"
         )
         run = Run(args, spec["attached_only"], patients, rng)
+        run.token_key = Keys.from_secret(server_secret()).token
 
         # Warm-up: searches only, not measured, so that connections are open.
         run.deadline = time.monotonic() + 3600

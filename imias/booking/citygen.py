@@ -10,6 +10,7 @@ real person: policy numbers and phones are synthetic.
 from __future__ import annotations
 
 import bisect
+import collections
 import functools
 import random
 from collections.abc import Callable, Sequence
@@ -234,6 +235,48 @@ def plan_doctors(
     return doctors
 
 
+#: The demo city's staff who are not of a clinic: (username, role, organisation id).
+OTHER_STAFF = (
+    ("admin", "administrator", None),
+    ("pharmacist.1", "pharmacist", 1),
+    ("police.1", "police_officer", 1),
+    ("ambulance.1", "ambulance_crew", 1),
+    ("nurse.1", "school_nurse", 1),
+)
+
+
+def plan_staff(
+    clinics: Sequence[Clinic], doctors: Sequence[Doctor], rng: random.Random, pools: NamePools
+) -> list[tuple[Any, ...]]:
+    """Staff accounts of the demo city, rows (username, role, full_name, clinic_id,
+    doctor_id, organisation_id): an administrator and one of each other organisation's
+    roles, a registrar per clinic (``registrar.<clinic id>``) and a login for each
+    doctor (``doctor.<doctor id>``)."""
+
+    def person() -> str:
+        sex = rng.choice("MF")
+        return " ".join(
+            rng.choice(pool[sex]) for pool in (pools.family, pools.given, pools.patronymic)
+        )
+
+    rows: list[tuple[Any, ...]] = [
+        (username, role, person(), None, None, org) for username, role, org in OTHER_STAFF
+    ]
+    rows += [(f"registrar.{c.id}", "registrar", person(), c.id, None, None) for c in clinics]
+    rows += [
+        (
+            f"doctor.{d.id}",
+            "doctor",
+            f"{d.family_name} {d.given_name} {d.patronymic}",
+            d.clinic_id,
+            d.id,
+            None,
+        )
+        for d in doctors
+    ]
+    return rows
+
+
 MORNING = (clock(8), clock(14))
 EVENING = (clock(14), clock(20))
 SATURDAY = (clock(9), clock(15))
@@ -331,6 +374,11 @@ class PatientStream:
 
     def __init__(self, clinics: Sequence[Clinic], start: date, seed: int, pools: NamePools) -> None:
         self._rng = random.Random(f"imias-patients-{seed}")
+        # Guardians are drawn with their own generator, so the patients stay as they were.
+        self._family_rng = random.Random(f"imias-guardians-{seed}")
+        self._parents: collections.deque[int] = collections.deque(maxlen=2000)
+        self._child_after = _years_before(start, cat.ADULT_AGE)
+        self._parent_ages = (_years_before(start, 55), _years_before(start, 20))
         self._pools = pools
         self.next_id = 1
         self._stride = 997
@@ -384,6 +432,34 @@ class PatientStream:
             )
         self.next_id = first_id + count
         return rows
+
+    def guardians(self, rows: Sequence[tuple[Any, ...]]) -> list[tuple[int, int, str]]:
+        """Guardian links (guardian_id, child_id, relation) for the children among
+        ``rows``, a batch from :meth:`batch`; call it for every batch, in order. Most
+        children get one or two parents (a few a guardian), drawn among the adults of
+        parents' age generated before them, so the links are the same whatever the
+        batch size."""
+        rnd = self._family_rng.random
+        parents, child_after = self._parents, self._child_after
+        oldest, youngest = self._parent_ages
+        links: list[tuple[int, int, str]] = []
+        for row in rows:
+            patient_id, birth = row[0], row[5]
+            if birth > child_after:
+                roll = rnd()
+                wanted = 0 if roll < 0.08 else 1 if roll < 0.5 else 2
+                chosen: list[int] = []
+                for _ in range(wanted):
+                    if len(parents) <= len(chosen):
+                        break
+                    candidate = parents[int(rnd() * len(parents))]
+                    if candidate not in chosen:
+                        chosen.append(candidate)
+                for guardian in chosen:
+                    links.append((guardian, patient_id, "guardian" if rnd() < 0.05 else "parent"))
+            elif oldest < birth <= youngest:
+                parents.append(patient_id)
+        return links
 
 
 def _cumulative(weights: Sequence[float]) -> list[float]:

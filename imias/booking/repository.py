@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 import asyncpg
 
+from imias.platform.audit.repository import insert_from as audit_cte
 from imias.platform.outbox import event_cte
 
 TEMPLATES_IN_WINDOW = """
@@ -172,11 +173,13 @@ SELECT id, clinic_id, doctor_id, patient_id, specialty_id, starts_at, ends_at, s
    FOR UPDATE
 """
 
-# The hot path's writes with their engine event (parameters after the statement's own:
-# clinic id, topic, payload), one round trip each.
+# The hot path's writes with their engine event and their audit record, one round trip
+# each: after the statement's own parameters come the event's (clinic id, topic, payload)
+# and the audit record's (eleven, imias.platform.audit.change_args).
 INSERT_APPOINTMENT_WITH_EVENT = f"""
 WITH change AS ({INSERT_APPOINTMENT}),
-     event AS ({event_cte("change", 14)})
+     event AS ({event_cte("change", 14)}),
+     audited AS ({audit_cte("change", 17, "change.id")})
 SELECT change.id, event.id AS outbox_id FROM change, event
 """
 
@@ -187,7 +190,8 @@ WITH change AS ({CONFIRM_HOLD}),
      remembered AS (
         INSERT INTO idempotency_keys (patient_id, key, route, request_hash, status_code, response)
         SELECT $6, $7, $8, $9, 201, $10 FROM change),
-     event AS ({event_cte("change", 11)})
+     event AS ({event_cte("change", 11)}),
+     audited AS ({audit_cte("change", 14, "change.id")})
 SELECT change.id, event.id AS outbox_id FROM change, event
 """
 

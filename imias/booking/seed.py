@@ -1,4 +1,5 @@
-"""The city data generator behind ``imias seed``: clinics, doctors, schedules, patients.
+"""The city data generator behind ``imias seed``: clinics, doctors, schedules, patients,
+the patients' guardians and the staff's accounts.
 
 A synthetic Moscow: by default 678 clinics over the twelve administrative okrugs,
 21,500 doctors over the specialties of :mod:`imias.booking.catalogue`, weekly
@@ -7,6 +8,11 @@ days, and 100,000 patients (``patients=9_500_000`` loads the full city). Names c
 from pools built once with Faker's ``ru_RU`` locale and combined with a seeded
 ``random.Random``, so the same seed and start date give the same city, row for row.
 Nothing describes a real person: policy numbers and phones are synthetic.
+
+Children are linked to one or two adult patients as their guardians. Staff accounts
+(an administrator, a registrar per clinic, a login for each doctor, one of each other
+role) share one demo password, :data:`DEMO_PASSWORD`, hashed once with Argon2 per seed:
+a demo city is synthetic, and its password is documented as demo-only.
 
 Everything is loaded with COPY in one transaction: a failure leaves the database as
 it was. A database that already holds a city is refused unless ``replace=True``,
@@ -43,11 +49,18 @@ from rich.text import Text
 
 from imias.booking import catalogue as cat
 from imias.booking import citygen
+from imias.platform.identity.passwords import Passwords
 
 BATCH_ROWS = 50_000
 
+DEMO_PASSWORD = "imias-demo"
+
 # Everything `replace=True` empties, children first (TRUNCATE takes them together).
+# The audit log is history and is never emptied.
 BOOKING_TABLES = (
+    "break_glass_grants",
+    "guardian_links",
+    "staff_accounts",
     "appointment_units",
     "appointments",
     "referrals",
@@ -95,6 +108,17 @@ PATIENT_COLUMNS = (
     "sex",
     "phone",
     "attached_clinic_id",
+)
+
+GUARDIAN_COLUMNS = ("guardian_id", "child_id", "relation")
+STAFF_COLUMNS = (
+    "username",
+    "role",
+    "full_name",
+    "clinic_id",
+    "doctor_id",
+    "organisation_id",
+    "password_hash",
 )
 
 # pg_advisory_xact_lock key: two seeds at once would wait for each other ("IMIASEED").
@@ -255,11 +279,14 @@ async def _copy_patients(
     total: int,
     bars: _Bars,
     batch_rows: int,
-) -> TableLoad:
-    """Generate the next batch in a thread while PostgreSQL takes this one."""
+) -> list[TableLoad]:
+    """Generate the next batch in a thread while PostgreSQL takes this one; the
+    guardians of each batch's children follow it."""
     bars.start("patients")
     began = time.perf_counter()
     left = total
+    links = 0
+    link_seconds = 0.0
 
     def next_batch() -> Awaitable[list[tuple[Any, ...]]] | None:
         nonlocal left
@@ -274,10 +301,20 @@ async def _copy_patients(
             pending = next_batch()
             await conn.copy_records_to_table("patients", records=rows, columns=PATIENT_COLUMNS)
             bars.advance("patients", len(rows))
+            linked = time.perf_counter()
+            guardians = stream.guardians(rows)
+            await conn.copy_records_to_table(
+                "guardian_links", records=guardians, columns=GUARDIAN_COLUMNS
+            )
+            links += len(guardians)
+            link_seconds += time.perf_counter() - linked
     finally:
         if pending is not None:  # the copy failed: let the generator thread finish first
             await asyncio.gather(pending, return_exceptions=True)
-    return TableLoad("patients", total, time.perf_counter() - began)
+    return [
+        TableLoad("patients", total, time.perf_counter() - began - link_seconds),
+        TableLoad("guardian_links", links, link_seconds),
+    ]
 
 
 def _check_size(clinics: int, doctors: int, patients: int, days: int, batch_rows: int) -> None:
@@ -323,6 +360,8 @@ async def seed_city(
     doctor_plan = citygen.plan_doctors(clinic_plan, doctors, rng, pools)
     templates, exceptions = citygen.plan_schedules(doctor_plan, start, days, rng)
     stream = citygen.PatientStream(clinic_plan, start, seed, pools)
+    staff_plan = citygen.plan_staff(clinic_plan, doctor_plan, rng, pools)
+    demo_hash = Passwords().hash(DEMO_PASSWORD)  # once: Argon2 is slow by design
     tables: list[tuple[str, Sequence[str], Sequence[tuple[Any, ...]]]] = [
         ("specialties", cat.SPECIALTY_COLUMNS, [s.row() for s in cat.SPECIALTIES]),
         ("clinics", CLINIC_COLUMNS, [c.row() for c in clinic_plan]),
@@ -335,6 +374,7 @@ async def seed_city(
         for name, _, rows in tables:
             bars.add(name, len(rows))
         bars.add("patients", patients)
+        bars.add("staff_accounts", len(staff_plan))
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _SEED_LOCK)
             if not replace:
@@ -343,9 +383,18 @@ async def seed_city(
             await conn.execute(f"TRUNCATE {', '.join(BOOKING_TABLES)} RESTART IDENTITY CASCADE")
             for name, columns, rows in tables:
                 loads.append(await _copy(conn, name, columns, rows, bars, batch_rows))
-            loads.append(await _copy_patients(conn, stream, patients, bars, batch_rows))
+            loads.extend(await _copy_patients(conn, stream, patients, bars, batch_rows))
+            staff = [(*row, demo_hash) for row in staff_plan]
+            loads.append(
+                await _copy(conn, "staff_accounts", STAFF_COLUMNS, staff, bars, batch_rows)
+            )
     if not conn.is_in_transaction():  # the planner needs statistics for the new city
-        await conn.execute(f"ANALYZE {', '.join(name for name, _, _ in tables)}, patients")
+        analyzed = [name for name, _, _ in tables] + [
+            "patients",
+            "guardian_links",
+            "staff_accounts",
+        ]
+        await conn.execute(f"ANALYZE {', '.join(analyzed)}")
     size = await conn.fetchrow(
         "SELECT pg_database_size(current_database()) AS bytes,"
         " pg_size_pretty(pg_database_size(current_database())) AS pretty"

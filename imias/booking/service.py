@@ -43,6 +43,7 @@ from imias.booking.model import (
 from imias.booking.schedules import to_local
 from imias.booking.views import Appointment, Hold, appointment_of
 from imias.booking.waitlist import Waitlist
+from imias.platform import audit
 from imias.platform.outbox import write_event
 from imias.platform.problems import ProblemError
 from scheduler_core import SchedulerError, encode_event
@@ -82,10 +83,14 @@ class Changes:
         args: tuple[Any, ...],
         event: Any,
         clinic_id: int,
+        audited: tuple[Any, ...],
     ) -> asyncpg.Record | None:
-        """Run a change whose statement also writes its event (repository's ``*_WITH_EVENT``,
-        taking clinic id, topic and payload after ``args``): one round trip."""
-        row = await conn.fetchrow(statement, *args, clinic_id, ENGINE_TOPIC, encode_event(event))
+        """Run a change whose statement also writes its event and its audit record
+        (repository's ``*_WITH_EVENT``, taking clinic id, topic and payload, then the
+        audit values, after ``args``): one round trip."""
+        row = await conn.fetchrow(
+            statement, *args, clinic_id, ENGINE_TOPIC, encode_event(event), *audited
+        )
         if row is not None:
             self.written.append((event, row["outbox_id"]))
         return row
@@ -310,9 +315,11 @@ class BookingService:
         savepoint: bool = False,
         event: Any = None,
         sweep: bool = False,
+        audit_action: str = "",
     ) -> int:
-        """Insert the appointment (or hold); with ``event``, its engine event in the same
-        round trip. Refused with ``slot_taken`` when its time units are owned.
+        """Insert the appointment (or hold); with ``event``, its engine event and its audit
+        record (``audit_action``) in the same round trip. Refused with ``slot_taken`` when
+        its time units are owned.
 
         Expired holds on the time must have been ended first: by ``_locked`` given the
         slot (the use cases), or here with ``sweep``."""
@@ -339,8 +346,9 @@ class BookingService:
         )
         try:
             if event is not None:
+                audited = audit.change_args(audit_action, "appointment", patient_id)
                 row = await changes.change_with(
-                    conn, repo.INSERT_APPOINTMENT_WITH_EVENT, args, event, p.clinic.id
+                    conn, repo.INSERT_APPOINTMENT_WITH_EVENT, args, event, p.clinic.id, audited
                 )
                 assert row is not None
                 return int(row["id"])
@@ -379,6 +387,7 @@ class BookingService:
                 now,
                 changes,
                 event=event,
+                audit_action="hold",
             )
         changes.applied()
         return Hold(
@@ -431,8 +440,9 @@ class BookingService:
                 *self._remembered(patient_id, idempotency_key, route, result),
             )
             event = ev.HoldConfirmed(token, row["doctor_id"], p.day, p.unit, p.length)
+            audited = audit.change_args("confirm", "appointment", patient_id)
             await changes.change_with(
-                conn, repo.CONFIRM_HOLD_WITH_EVENT, args, event, row["clinic_id"]
+                conn, repo.CONFIRM_HOLD_WITH_EVENT, args, event, row["clinic_id"], audited
             )
         changes.applied()
         return result
@@ -450,6 +460,7 @@ class BookingService:
             if row is None or row["patient_id"] != patient_id or row["status"] != "held":
                 raise refuse(RefusalCode.NOT_FOUND, "There is no such hold.")
             await conn.execute(repo.END_HOLD, row["clinic_id"], row["id"], now)
+            await audit.record(conn, "release", "appointment", row["id"], patient_id)
             await changes.emit(conn, ev.HoldReleased(token), row["clinic_id"])
             await self.waitlist.settle(conn, row, "cancelled", now, changes)
         changes.applied()
@@ -489,6 +500,7 @@ class BookingService:
                 now,
                 changes,
                 event=event,
+                audit_action="book",
             )
             await self._take_referral(conn, allowed)
             result = self._appointment(appointment_id, p, patient_id, "booked", channel)
@@ -512,6 +524,7 @@ class BookingService:
             if row["starts_at"] <= now:
                 raise refuse(RefusalCode.SLOT_IN_PAST)
             await conn.execute(repo.SET_STATUS, row["clinic_id"], row["id"], "cancelled", now)
+            await audit.record(conn, "cancel", "appointment", row["id"], patient_id)
             if row["referral_id"]:
                 await conn.execute(
                     repo.USE_REFERRAL, row["referral_clinic_id"], row["referral_id"], "active"
@@ -566,6 +579,9 @@ class BookingService:
                 conn, p, patient_id, "booked", channel, allowed, None, None, now, changes
             )
             await conn.execute(repo.SET_RESCHEDULED_TO, old["clinic_id"], old["id"], new_id)
+            await audit.record(
+                conn, "reschedule", "appointment", f"{appointment_id}->{new_id}", patient_id
+            )
             await self._take_referral(conn, allowed)
             q = self.place_existing(old)
             if q is not None:
@@ -595,6 +611,8 @@ class BookingService:
                     f"The appointment is {row['status']}, not {' or '.join(allowed_from)}.",
                 )
             await conn.execute(repo.SET_STATUS, row["clinic_id"], row["id"], status, now)
+            action = {"arrived": "check_in", "completed": "complete"}.get(status, status)
+            await audit.record(conn, action, "appointment", row["id"], row["patient_id"])
 
     async def expire_holds(self, batch: int = 500) -> int:
         """Turn holds past their expiry to 'expired' (they already never block)."""
@@ -646,13 +664,15 @@ class BookingService:
         if spec is None or doctor is None:
             raise refuse(RefusalCode.NOT_FOUND, "Unknown specialty or doctor.")
         until = self.clock().date() + timedelta(days=valid_days)
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire() as conn, conn.transaction():
             try:
-                return await conn.fetchval(
+                referral_id = await conn.fetchval(
                     repo.INSERT_REFERRAL, doctor.clinic_id, patient_id, spec.id, doctor_id, until
                 )
             except asyncpg.ForeignKeyViolationError:
                 raise refuse(RefusalCode.NOT_FOUND, "There is no such patient.") from None
+            await audit.record(conn, "refer", "referral", referral_id, patient_id)
+        return referral_id
 
     # -- helpers ---------------------------------------------------------------------------
     async def _own(

@@ -24,6 +24,7 @@ from imias.booking.facts import booking_context, patient_facts
 from imias.booking.model import (
     Refusal,
 )
+from imias.platform import audit
 from imias.platform.problems import ProblemError
 from scheduler_core import events as ev
 
@@ -114,6 +115,7 @@ class Waitlist:
                 raise ProblemError(
                     409, "already_waiting", "You are already waiting for this specialty."
                 ) from None
+            await audit.record(conn, "join", "waitlist_entry", entry_id, patient_id)
         return WaitlistEntry(
             entry_id, patient_id, spec.code, clinic_id, doctor_id, first, last, "waiting", now
         )
@@ -161,6 +163,7 @@ class Waitlist:
                     repo.APPOINTMENT_FOR_UPDATE, entry["offer_appointment_id"]
                 )
             await conn.execute(repo.CANCEL_WAITLIST, patient_id, entry_id, now)
+            await audit.record(conn, "leave", "waitlist_entry", entry_id, patient_id)
             if offer is not None and offer["status"] == "held":
                 await conn.execute(repo.END_HOLD, offer["clinic_id"], offer["id"], now)
                 await changes.emit(

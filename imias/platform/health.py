@@ -18,6 +18,7 @@ from litestar import Request, get
 from litestar.datastructures import State
 from litestar.response import Response
 
+from imias.platform.identity.policies import Policy
 from imias.platform.problems import problem_response
 
 Check = Callable[[State], Awaitable[dict[str, Any] | None]]
@@ -67,7 +68,13 @@ async def run_checks(
     return report, failing
 
 
-@get("/health", operation_id="getHealth", tags=["operations"], summary="Health of the service")
+@get(
+    "/health",
+    operation_id="getHealth",
+    tags=["operations"],
+    summary="Health of the service",
+    opt={"policy": Policy(public=True, data="no personal data")},
+)
 async def health(request: Request[Any, Any, Any]) -> Response[Any]:
     app = request.app
     checks: dict[str, Check] = app.state.health_checks

@@ -28,7 +28,7 @@ log = logging.getLogger("imias.errors")
 # Stable codes for errors raised by the framework itself, by HTTP status.
 CODE_OF_STATUS = {
     400: "bad_request",
-    401: "unauthorized",
+    401: "unauthenticated",
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
@@ -37,7 +37,7 @@ CODE_OF_STATUS = {
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "unprocessable",
-    429: "too_many_requests",
+    429: "too_many_attempts",
     500: "internal_error",
     503: "service_unavailable",
 }

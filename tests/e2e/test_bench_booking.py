@@ -7,6 +7,7 @@ import io
 import json
 
 import pytest
+from bearer import TEST_SECRET
 from citydb import build_city_database, drop_database, worker_id
 from serving import serve
 
@@ -28,12 +29,14 @@ async def city(pg_admin_url):
 @pytest.fixture(scope="module")
 def server(city, redis_url, tmp_path_factory):
     log = tmp_path_factory.mktemp("bench") / "serve.log"
-    with serve(city, redis_url, log) as url:
+    with serve(city, redis_url, log, secret_key=TEST_SECRET) as url:
         yield url
 
 
 @pytest.mark.parametrize("specialty", ["therapist", "ophthalmologist"])
-def test_quick_bench_prints_a_json_line_per_workload(server, city, specialty):
+def test_quick_bench_prints_a_json_line_per_workload(server, city, specialty, monkeypatch):
+    # The bench signs its patients in with the server's key, as `imias token` does.
+    monkeypatch.setenv("IMIAS_SECRET_KEY", TEST_SECRET)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         code = bench.main(

@@ -1,16 +1,20 @@
 """The race, over real connections: `imias serve` with two workers, hundreds of
-concurrent requests for the same slots; exactly one wins each slot, every other
-request is refused with slot_taken, and both workers' engines end up agreeing."""
+concurrent requests for the same slots (registrars of the slots' clinics booking for
+patients, patients moving their own appointments); exactly one wins each slot, every
+other request is refused with slot_taken, and both workers' engines end up agreeing."""
 
 import asyncio
 import time
 import uuid
 
 import asyncpg
+import bearer
 import httpx
 import pytest
 from citydb import build_city_database, drop_database, worker_id
 from serving import serve
+
+from imias.platform.audit import verify_chain
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +33,7 @@ async def city(pg_admin_url):
 @pytest.fixture(scope="module")
 def server(city, redis_url, tmp_path_factory):
     log = tmp_path_factory.mktemp("race") / "serve.log"
-    with serve(city, redis_url, log, db_pool_size="20") as url:
+    with serve(city, redis_url, log, db_pool_size="20", secret_key=bearer.TEST_SECRET) as url:
         yield url
 
 
@@ -49,6 +53,7 @@ async def adults(url: str, n: int) -> list[int]:
 
 
 async def book(client, patient: int, slot: dict) -> httpx.Response:
+    """The registrar of the slot's clinic books it for the patient."""
     return await client.post(
         "/api/v1/appointments",
         json={
@@ -57,7 +62,7 @@ async def book(client, patient: int, slot: dict) -> httpx.Response:
             "starts_at": slot["starts_at"],
             "channel": "registrar",
         },
-        headers={"Idempotency-Key": uuid.uuid4().hex},
+        headers={"Idempotency-Key": uuid.uuid4().hex} | bearer.registrar(slot["clinic_id"]),
     )
 
 
@@ -119,10 +124,11 @@ async def test_two_hundred_requests_for_twenty_slots(server, city):
 async def test_the_race_with_cancels_and_reschedules_mixed_in(server, city):
     limits = httpx.Limits(max_connections=250, max_keepalive_connections=250)
     async with httpx.AsyncClient(base_url=server, limits=limits, timeout=60) as client:
+        # Time open to the phone channel: registrars book it, and patients move to it.
         pool = (
             await client.get(
                 "/api/v1/slots",
-                params={"specialty": "ophthalmologist", "limit": 2 * SLOTS, "channel": "registrar"},
+                params={"specialty": "ophthalmologist", "limit": 2 * SLOTS, "channel": "phone"},
             )
         ).json()
         first, second = pool[:SLOTS], pool[SLOTS:]
@@ -130,22 +136,19 @@ async def test_the_race_with_cancels_and_reschedules_mixed_in(server, city):
         holders, others = patients[:SLOTS], patients[SLOTS:]
         booked = [(await book(client, p, s)).json() for p, s in zip(holders, first, strict=True)]
         assert all("id" in b for b in booked), booked[:2]
-        moves = [
+        moves = [  # each patient moves their own appointment
             client.post(
                 f"/api/v1/appointments/{b['id']}/reschedule",
-                json={
-                    "patient_id": b["patient_id"],
-                    "doctor_id": s["doctor_id"],
-                    "starts_at": s["starts_at"],
-                    "channel": "registrar",
-                },
-                headers={"Idempotency-Key": uuid.uuid4().hex},
+                json={"doctor_id": s["doctor_id"], "starts_at": s["starts_at"], "channel": "phone"},
+                headers={"Idempotency-Key": uuid.uuid4().hex} | bearer.patient(b["patient_id"]),
             )
             for b, s in zip(booked[: SLOTS // 2], second, strict=False)
         ]
-        cancels = [
+        cancels = [  # the clinic's registrar cancels
             client.post(
-                f"/api/v1/appointments/{b['id']}/cancel", json={"patient_id": b["patient_id"]}
+                f"/api/v1/appointments/{b['id']}/cancel",
+                json={"patient_id": b["patient_id"]},
+                headers=bearer.registrar(b["clinic_id"]),
             )
             for b in booked[SLOTS // 2 :]
         ]
@@ -164,3 +167,29 @@ async def test_the_race_with_cancels_and_reschedules_mixed_in(server, city):
     # A move keeps the count; every confirmed answer is in the database, nothing else.
     assert sum(counts) == SLOTS - cancelled + grabbed
     await engines_agree(server)
+    await audit_chain_is_whole(city)
+
+
+async def audit_chain_is_whole(url: str, timeout: float = 30) -> None:  # noqa: ASYNC109
+    """Every booking, move and cancel wrote its record, committed in whatever order the
+    race made; one of the two workers' sealers chained them all, and the chain verifies."""
+    conn = await asyncpg.connect(url)
+    try:
+        deadline = time.monotonic() + timeout
+        while await conn.fetchval("SELECT count(*) FROM audit_log WHERE seal_seq IS NULL"):
+            assert time.monotonic() < deadline, "records left unsealed"
+            await asyncio.sleep(0.2)
+        report = await verify_chain(conn)
+        assert report.ok, report.problems
+        assert report.sealed == await conn.fetchval("SELECT count(*) FROM audit_log")
+        booked = await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'book'")
+        moved = await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'reschedule'")
+        rows = await conn.fetchval("SELECT count(*) FROM appointments")
+        assert booked + moved == rows, "one record per appointment written"
+        cancels = await conn.fetchval("SELECT count(*) FROM audit_log WHERE action = 'cancel'")
+        assert cancels == await conn.fetchval(
+            "SELECT count(*) FROM appointments "
+            "WHERE status = 'cancelled' AND rescheduled_to IS NULL"
+        )
+    finally:
+        await conn.close()

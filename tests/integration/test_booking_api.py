@@ -1,6 +1,6 @@
-"""The booking API over HTTP (the mobile app's back end): hold, confirm with an
-Idempotency-Key, lists, the doctor's day, check-in, referrals, the waitlist, and
-bookings that still commit while Redis is down."""
+"""The booking API over HTTP (the mobile app's back end), as signed-in callers use it:
+hold, confirm with an Idempotency-Key, lists, the doctor's day, check-in, referrals,
+the waitlist, and bookings that still commit while Redis is down."""
 
 import asyncio
 import os
@@ -9,7 +9,9 @@ import uuid
 from datetime import datetime
 
 import asyncpg
+import bearer
 import pytest
+from bearer import TEST_SECRET
 from citydb import build_city_database, drop_database, worker_id
 from litestar.testing import AsyncTestClient
 
@@ -36,7 +38,9 @@ async def own_redis(tmp_path):
 
 @pytest.fixture
 async def client(city, own_redis):
-    app = create_app(load_settings({}, database_url=city, redis_url=own_redis.url))
+    app = create_app(
+        load_settings({}, database_url=city, redis_url=own_redis.url, secret_key=TEST_SECRET)
+    )
     async with AsyncTestClient(app) as test_client:
         await app.state.engine.wait_loaded()
         test_client.app_state = app.state
@@ -72,29 +76,26 @@ def key() -> dict:
 
 async def test_hold_and_confirm_over_http(client):
     (patient,) = await patients(client, 1)
+    me = bearer.patient(patient)
     slot = await free_slot(client, 2)
     held = await client.post(
         "/api/v1/holds",
-        json={
-            "patient_id": patient,
-            "doctor_id": slot["doctor_id"],
-            "starts_at": slot["starts_at"],
-        },
+        json={"doctor_id": slot["doctor_id"], "starts_at": slot["starts_at"]},
+        headers=me,
     )
     assert held.status_code == 201, held.text
+    assert held.json()["slot"]["patient_id"] == patient, "the patient is the signed-in one"
     token = held.json()["token"]
-    no_key = await client.post(f"/api/v1/holds/{token}/confirm", json={"patient_id": patient})
+    no_key = await client.post(f"/api/v1/holds/{token}/confirm", headers=me)
     assert no_key.status_code == 400 and no_key.json()["code"] == "idempotency_key_required"
-    headers = key()
+    headers = key() | me
     first = await client.post(
         f"/api/v1/holds/{token}/confirm", json={"patient_id": patient}, headers=headers
     )
-    again = await client.post(
-        f"/api/v1/holds/{token}/confirm", json={"patient_id": patient}, headers=headers
-    )
+    again = await client.post(f"/api/v1/holds/{token}/confirm", headers=headers)
     assert first.status_code == 201 and again.status_code == 201
     assert first.json() == again.json() and first.json()["status"] == "booked"
-    mine = (await client.get(f"/api/v1/patients/{patient}/appointments")).json()
+    mine = (await client.get(f"/api/v1/patients/{patient}/appointments", headers=me)).json()
     assert [a["id"] for a in mine] == [first.json()["id"]]
     # The worker's engine learns of the booking from the stream, a moment later.
     for _ in range(100):
@@ -108,26 +109,38 @@ async def test_hold_and_confirm_over_http(client):
 
 async def test_refusals_are_problems_with_codes_and_readable_messages(client):
     (patient,) = await patients(client, 1)
+    me = bearer.patient(patient)
     slot = await free_slot(client, 4)
     body = {"patient_id": patient, "doctor_id": slot["doctor_id"], "starts_at": slot["starts_at"]}
-    assert (await client.post("/api/v1/appointments", json=body, headers=key())).status_code == 201
+    booked = await client.post("/api/v1/appointments", json=body, headers=key() | me)
+    assert booked.status_code == 201, booked.text
     (other,) = await patients(client, 1)
-    taken = await client.post("/api/v1/holds", json={**body, "patient_id": other})
+    taken = await client.post(
+        "/api/v1/holds", json={**body, "patient_id": other}, headers=bearer.patient(other)
+    )
     assert taken.status_code == 409
     problem = taken.json()
     assert problem["code"] == "slot_taken" and problem["detail"] and problem["message_ru"]
     assert taken.headers["content-type"].startswith("application/problem+json")
-    typo = await client.post("/api/v1/holds", json={**body, "pateint_id": 1})
+    typo = await client.post("/api/v1/holds", json={**body, "pateint_id": 1}, headers=me)
     assert typo.status_code == 400 and typo.json()["code"] == "validation_error"
-    naive = await client.post("/api/v1/holds", json={**body, "starts_at": "2026-12-01T10:00:00"})
+    naive = await client.post(
+        "/api/v1/holds", json={**body, "starts_at": "2026-12-01T10:00:00"}, headers=me
+    )
     assert naive.status_code == 400
-    missing = await client.post("/api/v1/holds", json={**body, "patient_id": 999_999_999})
+    missing = await client.post(
+        "/api/v1/holds", json={**body, "patient_id": 999_999_999}, headers=me
+    )
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+    signed_out = await client.post("/api/v1/holds", json=body)
+    assert signed_out.status_code == 401 and signed_out.json()["code"] == "unauthenticated"
 
 
 async def test_the_doctors_day_check_in_and_completion(client):
     (patient,) = await patients(client, 1)
     slot = await free_slot(client, 6)
+    desk = bearer.registrar(slot["clinic_id"])
+    doctor = bearer.doctor(slot["doctor_id"], slot["clinic_id"])
     booked = (
         await client.post(
             "/api/v1/appointments",
@@ -136,19 +149,23 @@ async def test_the_doctors_day_check_in_and_completion(client):
                 "doctor_id": slot["doctor_id"],
                 "starts_at": slot["starts_at"],
             },
-            headers=key(),
+            headers=key() | bearer.patient(patient),
         )
     ).json()
     day = slot["local_start"][:10]
     listing = (
-        await client.get(f"/api/v1/doctors/{slot['doctor_id']}/day", params={"date": day})
+        await client.get(
+            f"/api/v1/doctors/{slot['doctor_id']}/day", params={"date": day}, headers=doctor
+        )
     ).json()
     assert [e["appointment"]["id"] for e in listing] == [booked["id"]]
     assert listing[0]["patient_name"]
-    assert (await client.post(f"/api/v1/appointments/{booked['id']}/complete")).status_code == 409
-    assert (await client.post(f"/api/v1/appointments/{booked['id']}/check-in")).status_code == 204
-    assert (await client.post(f"/api/v1/appointments/{booked['id']}/complete")).status_code == 204
-    mine = (await client.get(f"/api/v1/patients/{patient}/appointments")).json()
+    path = f"/api/v1/appointments/{booked['id']}"
+    assert (await client.post(f"{path}/complete", headers=doctor)).status_code == 409
+    assert (await client.post(f"{path}/check-in", headers=desk)).status_code == 204
+    assert (await client.post(f"{path}/complete", headers=doctor)).status_code == 204
+    me = bearer.patient(patient)
+    mine = (await client.get(f"/api/v1/patients/{patient}/appointments", headers=me)).json()
     assert mine[0]["status"] == "completed"
 
 
@@ -156,33 +173,46 @@ async def test_a_referral_opens_a_specialist(client):
     (patient,) = await patients(client, 1)
     slots = (await client.get("/api/v1/slots", params={"specialty": "neurologist"})).json()
     assert slots == [], "referral-only time is not offered without a referral"
-    therapist = await client.get("/api/v1/slots", params={"specialty": "therapist"})
+    conn = await asyncpg.connect(client.city)
+    try:
+        home = await conn.fetchval("SELECT attached_clinic_id FROM patients WHERE id = $1", patient)
+    finally:
+        await conn.close()
+    therapist = (
+        await client.get("/api/v1/slots", params={"specialty": "therapist", "clinic": home})
+    ).json()[0]
+    doctor = bearer.doctor(therapist["doctor_id"], therapist["clinic_id"])
+    body = {"patient_id": patient, "specialty": "neurologist"}
+    # Not booked with the therapist's clinic yet: the doctor has no reason to see them.
+    refused = await client.post("/api/v1/referrals", json=body, headers=doctor)
+    assert refused.status_code == 403 and refused.json()["code"] == "break_glass_required"
+    booked = await client.post(
+        "/api/v1/appointments",
+        json={"doctor_id": therapist["doctor_id"], "starts_at": therapist["starts_at"]},
+        headers=key() | bearer.patient(patient),
+    )
+    assert booked.status_code == 201, booked.text
     issued = await client.post(
-        "/api/v1/referrals",
-        json={
-            "patient_id": patient,
-            "specialty": "neurologist",
-            "doctor_id": therapist.json()[0]["doctor_id"],
-        },
+        "/api/v1/referrals", json={**body, "doctor_id": therapist["doctor_id"]}, headers=doctor
     )
     assert issued.status_code == 201 and issued.json()["id"] > 0
 
 
 async def test_the_waitlist_over_http(client):
     (patient,) = await patients(client, 1)
+    me = bearer.patient(patient)
     today = client.app_state.engine.today().isoformat()
     joined = await client.post(
         "/api/v1/waitlist",
-        json={"patient_id": patient, "specialty": "ophthalmologist", "from": today, "to": today},
+        json={"specialty": "ophthalmologist", "from": today, "to": today},
+        headers=me,
     )
     assert joined.status_code == 201, joined.text
-    entries = (await client.get(f"/api/v1/patients/{patient}/waitlist")).json()
+    entries = (await client.get(f"/api/v1/patients/{patient}/waitlist", headers=me)).json()
     assert [e["status"] for e in entries] == ["waiting"]
-    left = await client.post(
-        f"/api/v1/waitlist/{entries[0]['id']}/cancel", json={"patient_id": patient}
-    )
+    left = await client.post(f"/api/v1/waitlist/{entries[0]['id']}/cancel", headers=me)
     assert left.status_code == 204
-    entries = (await client.get(f"/api/v1/patients/{patient}/waitlist")).json()
+    entries = (await client.get(f"/api/v1/patients/{patient}/waitlist", headers=me)).json()
     assert [e["status"] for e in entries] == ["cancelled"]
 
 
@@ -198,7 +228,7 @@ async def test_bookings_commit_while_redis_is_down_and_the_stream_catches_up(cli
             "doctor_id": slot["doctor_id"],
             "starts_at": slot["starts_at"],
         },
-        headers=key(),
+        headers=key() | bearer.patient(patient),
     )
     assert booked.status_code == 201, booked.text
     health = await client.get("/health")
@@ -216,34 +246,42 @@ async def test_bookings_commit_while_redis_is_down_and_the_stream_catches_up(cli
 
 
 @pytest.mark.parametrize(
-    ("method", "path", "body"),
+    ("role", "method", "path", "body"),
     [
         (
+            "patient",
             "POST",
             "/api/v1/holds",
             {"patient_id": 2**70, "doctor_id": 1, "starts_at": "2026-12-01T07:00:00Z"},
         ),
-        ("POST", f"/api/v1/appointments/{2**70}/cancel", {"patient_id": 1}),
-        ("POST", f"/api/v1/appointments/{2**70}/check-in", None),
-        ("GET", f"/api/v1/patients/{2**70}/appointments", None),
-        ("GET", f"/api/v1/slots?doctor={2**70}", None),
+        ("patient", "POST", f"/api/v1/appointments/{2**70}/cancel", {"patient_id": 1}),
+        ("registrar", "POST", f"/api/v1/appointments/{2**70}/check-in", None),
+        ("patient", "GET", f"/api/v1/patients/{2**70}/appointments", None),
+        ("patient", "GET", f"/api/v1/slots?doctor={2**70}", None),
         (
+            "doctor",
             "POST",
             "/api/v1/referrals",
             {"patient_id": 2**70, "specialty": "neurologist", "doctor_id": 1},
         ),
-        ("POST", f"/api/v1/waitlist/{2**70}/cancel", {"patient_id": 1}),
+        ("patient", "POST", f"/api/v1/waitlist/{2**70}/cancel", {"patient_id": 1}),
         (
+            "patient",
             "POST",
             "/api/v1/holds/0b6f3c1e-2a54-4a8e-9d31-5c7e8f9a0b1c/release",
             {"patient_id": 2**70},
         ),
     ],
 )
-async def test_ids_beyond_the_database_range_are_400_not_500(client, method, path, body):
+async def test_ids_beyond_the_database_range_are_400_not_500(client, role, method, path, body):
+    signed_in = {
+        "patient": bearer.patient(1),
+        "registrar": bearer.registrar(1),
+        "doctor": bearer.doctor(1, 1),
+    }[role]
     if method == "POST":
-        response = await client.post(path, json=body, headers=key())
+        response = await client.post(path, json=body, headers=key() | signed_in)
     else:
-        response = await client.get(path)
+        response = await client.get(path, headers=signed_in)
     assert response.status_code == 400, response.text
     assert response.json()["code"] == "validation_error"

@@ -5,10 +5,12 @@ from datetime import date, timedelta
 import asyncpg
 import pytest
 
-from imias.booking import repository
+from imias.booking import access, repository
 from imias.booking.calendar_loader import Geometry, load_calendar
 from imias.booking.schedules import to_local, to_utc
 from imias.booking.seed import seed_city
+from imias.platform.audit import repository as audit_repository
+from imias.platform.identity import repository as identity_repository
 from imias.platform.migrator import migrate_url
 from scheduler_core import BOOKED, FREE, Channel, compiled_calendar, reference
 from scheduler_core.flags import ENTITLED_ALL
@@ -28,8 +30,13 @@ async def city(fresh_database_url):
         await conn.close()
 
 
-async def test_every_named_query_prepares_against_the_migrated_schema(db):
-    for name, sql in repository.QUERIES.items():
+@pytest.mark.parametrize(
+    "module",
+    [repository, access, identity_repository, audit_repository],
+    ids=["booking", "booking_access", "identity", "audit"],
+)
+async def test_every_named_query_prepares_against_the_migrated_schema(db, module):
+    for name, sql in module.QUERIES.items():
         statement = await db.prepare(sql)  # a missing column or table fails here
         if sql.lstrip().upper().startswith("SELECT") or "RETURNING" in sql.upper():
             assert statement.get_attributes(), name

@@ -13,7 +13,14 @@ import pytest
 
 from imias.booking import catalogue as cat
 from imias.booking import citygen
-from imias.booking.seed import CityAlreadySeeded, SeedReport, city_is_seeded, seed_city
+from imias.booking.seed import (
+    DEMO_PASSWORD,
+    CityAlreadySeeded,
+    SeedReport,
+    city_is_seeded,
+    seed_city,
+)
+from imias.platform.identity.passwords import Passwords
 from imias.platform.migrator import migrate_url
 
 START = date(2026, 3, 2)  # a Monday
@@ -61,12 +68,22 @@ async def city_digest(conn: asyncpg.Connection) -> dict[str, str]:
         "schedule_exceptions": "clinic_id, id",
         "patients": "id",
     }
-    return {
+    digest = {
         table: await conn.fetchval(
             f"SELECT md5(string_agg(t::text, '|' ORDER BY {key})) FROM {table} t"
         )
         for table, key in keys.items()
     }
+    # Password hashes are salted, and created_at is the clock: the rest is the city's.
+    digest["guardian_links"] = await conn.fetchval(
+        "SELECT md5(string_agg(concat_ws(',', guardian_id, child_id, relation), '|' "
+        "ORDER BY guardian_id, child_id)) FROM guardian_links"
+    )
+    digest["staff_accounts"] = await conn.fetchval(
+        "SELECT md5(string_agg(concat_ws(',', id, username, role, full_name, clinic_id, "
+        "doctor_id, organisation_id), '|' ORDER BY id)) FROM staff_accounts"
+    )
+    return digest
 
 
 async def test_the_city_has_the_rows_asked_for_and_the_report_says_so(city: City):
@@ -82,6 +99,45 @@ async def test_the_city_has_the_rows_asked_for_and_the_report_says_so(city: City
     assert report.database_bytes > 1_000_000 and report.database_size.endswith("B")
     assert "patients: 2,000 rows" in report.summary()
     assert await city_is_seeded(conn)
+
+
+async def test_children_have_guardians_and_staff_have_demo_accounts(city: City):
+    conn, report = city.conn, city.report
+    children = await conn.fetch(
+        """
+        SELECT p.id, count(g.guardian_id) AS guardians,
+               bool_and(a.birth_date < p.birth_date - interval '18 years') AS older,
+               bool_and(a.birth_date <= $1::date - interval '20 years') AS adults
+          FROM patients p
+          LEFT JOIN guardian_links g ON g.child_id = p.id
+          LEFT JOIN patients a ON a.id = g.guardian_id
+         WHERE p.birth_date > $1::date - interval '18 years'
+         GROUP BY p.id
+        """,
+        report.start,
+    )
+    assert len(children) > 100
+    linked = [c for c in children if c["guardians"]]
+    assert len(linked) > 0.8 * len(children), "most children have a guardian"
+    assert {c["guardians"] for c in linked} <= {1, 2}
+    assert all(c["adults"] for c in linked), "guardians are adults"
+    assert report.rows("guardian_links") == await conn.fetchval(
+        "SELECT count(*) FROM guardian_links"
+    )
+    staff = await conn.fetch("SELECT role, count(*) AS n FROM staff_accounts GROUP BY role")
+    by_role = {r["role"]: r["n"] for r in staff}
+    assert by_role["registrar"] == 12 and by_role["doctor"] == 200
+    assert by_role["administrator"] == 1
+    assert {"pharmacist", "police_officer", "ambulance_crew", "school_nurse"} <= set(by_role)
+    hashes = await conn.fetch("SELECT DISTINCT password_hash FROM staff_accounts")
+    assert len(hashes) == 1, "one demo password, hashed once per seed"
+    assert await Passwords().check(hashes[0]["password_hash"], DEMO_PASSWORD)
+    doctor = await conn.fetchrow(
+        "SELECT s.full_name, d.family_name FROM staff_accounts s "
+        "JOIN doctors d ON d.clinic_id = s.clinic_id AND d.id = s.doctor_id "
+        "WHERE s.username = 'doctor.1'"
+    )
+    assert doctor["full_name"].startswith(doctor["family_name"])
 
 
 async def test_clinics_cover_every_district_inside_moscow(city: City):

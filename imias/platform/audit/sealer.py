@@ -1,0 +1,184 @@
+"""The sealer: gives committed audit records their place in the hash chain.
+
+Requests write records without hashes (one INSERT in their own transaction, so no
+request waits on a chain-wide lock); every worker runs an :class:`AuditSealer`, and a
+PostgreSQL advisory lock keeps one of them active, as for the outbox relay. The active
+one takes the unsealed records in id order, in batches, numbers them after the chain
+head (``seal_seq``), computes each hash from the previous one, and moves the head, in
+one transaction. A record whose transaction commits after a higher id was sealed is
+found by the next batch and takes the next place: the chain follows the order records
+are found committed, and ``seal_seq`` has no gaps.
+
+The head row is locked for the batch (``FOR UPDATE``), so :func:`seal_batch` is safe
+to call from anywhere (``imias audit verify --seal``) beside a running sealer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import asyncpg
+from litestar.datastructures import State
+
+from imias.platform.audit import repository as repo
+from imias.platform.audit.chain import record_hash
+from imias.platform.stream import BackgroundTask, Outage
+
+log = logging.getLogger("imias.audit")
+
+# pg_try_advisory_lock key of the sealer: one active sealer per database.
+SEALER_LOCK_KEY = 0x1A1A5_A0D17
+
+
+async def seal_batch(conn: asyncpg.Connection, batch_size: int = 2000) -> tuple[int, int, bytes]:
+    """Seal up to ``batch_size`` records; (how many, the head's seq, its hash)."""
+    async with conn.transaction():
+        head = await conn.fetchrow(repo.HEAD)
+        assert head is not None, "audit_chain_head has no row (migration 0006)"
+        seq, prev = head["seal_seq"], bytes(head["hash"])
+        rows = await conn.fetch(repo.UNSEALED, batch_size)
+        if not rows:
+            return 0, seq, prev
+        ids, seqs, prevs, hashes = [], [], [], []
+        for row in rows:
+            seq += 1
+            digest = record_hash(prev, row, seq)
+            ids.append(row["id"])
+            seqs.append(seq)
+            prevs.append(prev)
+            hashes.append(digest)
+            prev = digest
+        await conn.execute(repo.SEAL, ids, seqs, prevs, hashes)
+        await conn.execute(repo.MOVE_HEAD, seq, prev)
+    return len(rows), seq, prev
+
+
+async def seal_all(conn: asyncpg.Connection, batch_size: int = 2000) -> int:
+    """Seal every record committed so far; how many."""
+    total = 0
+    while True:
+        sealed, _, _ = await seal_batch(conn, batch_size)
+        total += sealed
+        if sealed < batch_size:
+            return total
+
+
+class AuditSealer(BackgroundTask):
+    """Seals audit records shortly after they commit; one active per deployment."""
+
+    name = "audit-sealer"
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        batch_size: int = 2000,
+        interval: float = 0.5,
+        lock_retry: float = 2.0,
+        max_backoff: float = 5.0,
+        anchor_every: float = 300.0,
+        lock_key: int = SEALER_LOCK_KEY,
+    ) -> None:
+        super().__init__()
+        self.dsn = dsn
+        self.batch_size, self.interval = batch_size, interval
+        self.lock_retry, self.max_backoff = lock_retry, max_backoff
+        self.anchor_every, self.lock_key = anchor_every, lock_key
+        self.role = "stopped"
+        self.sealed = 0
+        self.head_seq: int | None = None
+        self._head_hash = b""
+        self._anchored_at = 0.0
+        self._outage = Outage("audit sealer")
+        self._conn: asyncpg.Connection | None = None
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "role": self.role,
+            "sealed": self.sealed,
+            "head_seq": self.head_seq,
+            "last_error": self._outage.last_error,
+        }
+
+    def start(self) -> None:
+        if not self.running:
+            self.role = "starting"
+        super().start()
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                if self._conn is None or self._conn.is_closed():
+                    await self._connect()
+                if self.role != "active" and not await self._take_lock():
+                    self._outage.ok()
+                    await self._sleep(self.lock_retry)
+                    continue
+                self._interruptible = False
+                try:
+                    assert self._conn is not None
+                    sealed, self.head_seq, self._head_hash = await seal_batch(
+                        self._conn, self.batch_size
+                    )
+                finally:
+                    self._interruptible = True
+                self.sealed += sealed
+                self._outage.ok()
+                self._anchor()
+                if sealed < self.batch_size:
+                    await self._sleep(self.interval)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database, or a bug: report, reconnect, retry
+                delay = self._outage.failed("database", exc)
+                await self._closed()
+                self.role = "starting"
+                await self._sleep(min(delay, self.max_backoff))
+        self.role = "stopped"
+
+    def _anchor(self) -> None:
+        """Now and then, the head in the application log: logs shipped elsewhere keep a
+        copy of it, against which a chain rewritten from scratch shows."""
+        if self.head_seq and time.monotonic() - self._anchored_at >= self.anchor_every:
+            self._anchored_at = time.monotonic()
+            log.info(
+                "audit chain sealed through record %d: %s",
+                self.head_seq,
+                self._head_hash.hex(),
+                extra={"audit_head_seq": self.head_seq, "audit_head": self._head_hash.hex()},
+            )
+
+    async def _connect(self) -> None:
+        await self._closed()
+        self._conn = await asyncpg.connect(self.dsn, timeout=5, command_timeout=30)
+        self.role = "starting"
+
+    async def _take_lock(self) -> bool:
+        assert self._conn is not None
+        if not await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
+            self.role = "standby"
+            return False
+        log.info("audit sealer: active")
+        self.role = "active"
+        return True
+
+    async def _closed(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            try:  # closing the session releases the advisory lock
+                await asyncio.wait_for(conn.close(), 2)
+            except Exception:
+                conn.terminate()
+        if self.role == "active":
+            self.role = "starting"
+
+
+async def check_audit(state: State) -> dict[str, Any]:
+    """/health: the sealer's status; fails only if its task died."""
+    sealer: AuditSealer = state.audit_sealer
+    if not sealer.running:
+        raise RuntimeError(f"audit sealer not running ({sealer.role})")
+    return sealer.status()

@@ -1,0 +1,184 @@
+"""Who may act for whom, staff accounts, and break-glass.
+
+- A patient acts for themself, for a child (under 18) linked to them in
+  ``guardian_links``, and for the adult named in their token's ``act`` claim (that
+  adult gave a code, :mod:`.signin`). The link is read at each request that names a
+  child, so a removed link takes effect at once.
+- An administrator disables, enables and resets the password of staff accounts; each
+  revokes every token of the account issued until then.
+- A doctor breaks the glass to read a patient not booked with her clinic: with a stated
+  reason, for :data:`BREAK_GLASS_SECONDS`, recorded in the audit log and flagged there
+  on every read made under it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from imias.platform.audit.writer import record
+from imias.platform.identity import repository as repo
+from imias.platform.identity.model import (
+    CLINIC_ROLES,
+    BreakGlassGrant,
+    LinkedPatient,
+    Principal,
+    Role,
+    StaffAccount,
+)
+from imias.platform.identity.passwords import Passwords
+from imias.platform.identity.sessions import Sessions
+from imias.platform.problems import ProblemError
+
+log = logging.getLogger("imias.identity")
+
+BREAK_GLASS_SECONDS = 3600
+
+
+def _account(row: asyncpg.Record) -> StaffAccount:
+    return StaffAccount(
+        id=row["id"],
+        username=row["username"],
+        role=row["role"],
+        full_name=row["full_name"],
+        disabled=row["disabled"],
+        clinic_id=row["clinic_id"],
+        doctor_id=row["doctor_id"],
+        organisation_id=row["organisation_id"],
+    )
+
+
+class Accounts:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        sessions: Sessions,
+        passwords: Passwords,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.pool = pool
+        self.sessions = sessions
+        self.passwords = passwords
+        self.clock = clock
+
+    # -- acting for others -----------------------------------------------------------
+
+    async def may_act_for(self, principal: Principal, patient_id: int) -> bool:
+        """Whether this patient may act for ``patient_id`` (themself, a linked child,
+        or the adult who gave a code)."""
+        if principal.role != "patient":
+            return False
+        if patient_id in (principal.subject, principal.act):
+            return True
+        return bool(
+            await self.pool.fetchval(
+                repo.IS_GUARDIAN, principal.subject, patient_id, self.clock().date()
+            )
+        )
+
+    async def children(self, guardian: int) -> list[LinkedPatient]:
+        rows = await self.pool.fetch(repo.CHILDREN, guardian, self.clock().date())
+        return [
+            LinkedPatient(r["patient_id"], r["given_name"], r["birth_date"], r["relation"])
+            for r in rows
+        ]
+
+    async def name(self, principal: Principal) -> str | None:
+        if principal.role == "patient":
+            row = await self.pool.fetchrow(repo.PATIENT_NAME, principal.subject)
+            names = ("given_name", "patronymic", "family_name")
+        else:
+            row = await self.pool.fetchrow(repo.STAFF_BY_ID, principal.subject)
+            names = ("full_name",)
+        if row is None:
+            return None
+        return " ".join(row[n] for n in names if row[n])
+
+    # -- staff accounts ------------------------------------------------------------------
+
+    async def create_staff(
+        self,
+        username: str,
+        password: str,
+        role: Role,
+        *,
+        clinic_id: int | None = None,
+        doctor_id: int | None = None,
+        organisation_id: int | None = None,
+        full_name: str | None = None,
+    ) -> int:
+        """A new staff account (for operators: ``imias staff add``)."""
+        if role in CLINIC_ROLES and clinic_id is None:
+            raise ValueError(f"a {role} belongs to a clinic: give its clinic")
+        if role == "doctor" and doctor_id is None:
+            raise ValueError("a doctor's account names its doctors row: give the doctor")
+        if full_name is None and doctor_id is not None:
+            row = await self.pool.fetchrow(repo.DOCTOR_OF_CLINIC, clinic_id, doctor_id)
+            if row is None:
+                raise ValueError(f"clinic {clinic_id} has no doctor {doctor_id}")
+            full_name = " ".join(
+                row[n] for n in ("family_name", "given_name", "patronymic") if row[n]
+            )
+        hashed = self.passwords.hash(password)
+        return await self.pool.fetchval(
+            repo.INSERT_STAFF,
+            username,
+            hashed,
+            role,
+            full_name or username,
+            clinic_id,
+            doctor_id,
+            organisation_id,
+        )
+
+    async def set_disabled(self, staff_id: int, disabled: bool) -> StaffAccount:
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(repo.SET_DISABLED, staff_id, disabled)
+            if row is None:
+                raise ProblemError(404, "not_found", f"There is no staff account {staff_id}.")
+            if disabled:
+                await self.sessions.revoke(
+                    "staff", staff_id, session=None, reason="disabled", conn=conn
+                )
+            await record(conn, "disable" if disabled else "enable", "staff_account", staff_id)
+        return _account(row)
+
+    async def reset_password(self, staff_id: int, password: str) -> None:
+        hashed = self.passwords.hash(password)
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await conn.fetchval(repo.SET_PASSWORD, staff_id, hashed, self.clock()) is None:
+                raise ProblemError(404, "not_found", f"There is no staff account {staff_id}.")
+            await self.sessions.revoke(
+                "staff", staff_id, session=None, reason="password_reset", conn=conn
+            )
+            await record(conn, "reset_password", "staff_account", staff_id)
+
+    # -- break-glass ---------------------------------------------------------------------
+
+    async def break_glass(
+        self, principal: Principal, patient_id: int, reason: str
+    ) -> BreakGlassGrant:
+        now = self.clock()
+        expires = now + timedelta(seconds=BREAK_GLASS_SECONDS)
+        async with self.pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval(repo.PATIENT_EXISTS, patient_id):
+                raise ProblemError(404, "not_found", f"There is no patient {patient_id}.")
+            await conn.execute(
+                repo.INSERT_GRANT, principal.subject, patient_id, now, expires, reason
+            )
+            await record(conn, "break_glass", "patient", patient_id, patient_id, reason=reason)
+        log.warning(
+            "break-glass: a doctor opened a patient not booked with her clinic",
+            extra={"staff_id": principal.subject, "clinic": principal.org},
+        )
+        return BreakGlassGrant(patient_id, reason, expires)
+
+    async def break_glass_reason(self, principal: Principal, patient_id: int) -> str | None:
+        """The reason of the doctor's open break-glass grant for the patient, if any."""
+        row = await self.pool.fetchrow(
+            repo.ACTIVE_GRANT, principal.subject, patient_id, self.clock()
+        )
+        return None if row is None else row["reason"]

@@ -1,0 +1,254 @@
+"""HTTP controllers of identity: sign-in, sessions, the caller's profile, acting for
+another adult, staff accounts (administrator) and break-glass (doctor)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody, PathParameter, QueryParameter
+
+from imias.platform.audit.writer import record, record_many
+from imias.platform.identity.model import (
+    BreakGlassGrant,
+    BreakGlassRequest,
+    CodeSent,
+    Me,
+    PasswordReset,
+    PatientCodeRequest,
+    PatientTokenRequest,
+    ProxyCodeRequest,
+    StaffAccount,
+    StaffTokenRequest,
+    TokenOut,
+)
+from imias.platform.identity.policies import (
+    PUBLIC,
+    SIGNED_IN,
+    allow,
+    client_address,
+    principal_of,
+)
+from imias.platform.identity.service import Identity
+
+IdPath = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
+
+
+def provide_identity(state: State) -> Identity:
+    return state.identity
+
+
+IDENTITY = {"identity": Provide(provide_identity, sync_to_thread=False)}
+
+
+class AuthController(Controller):
+    path = "/api/v1/auth"
+    tags = ["identity"]
+    dependencies = IDENTITY
+
+    @post(
+        "/patient/code",
+        operation_id="sendPatientCode",
+        status_code=200,
+        summary="A patient's sign-in, step 1: policy number and birth date; a code goes by SMS",
+        opt=PUBLIC,
+    )
+    async def patient_code(
+        self,
+        request: Request[Any, Any, Any],
+        identity: NamedDependency[Identity],
+        data: JSONBody[PatientCodeRequest],
+    ) -> CodeSent:
+        return await identity.sign_in.send_patient_code(data, client_address(request))
+
+    @post(
+        "/patient/token",
+        operation_id="signInPatient",
+        status_code=200,
+        summary="A patient's sign-in, step 2: the code; answers a token",
+        opt=PUBLIC,
+    )
+    async def patient_token(
+        self,
+        request: Request[Any, Any, Any],
+        identity: NamedDependency[Identity],
+        data: JSONBody[PatientTokenRequest],
+    ) -> TokenOut:
+        return await identity.sign_in.patient_token(data, client_address(request))
+
+    @post(
+        "/staff/token",
+        operation_id="signInStaff",
+        status_code=200,
+        summary="Staff sign-in with username and password; answers a token",
+        opt=PUBLIC,
+    )
+    async def staff_token(
+        self,
+        request: Request[Any, Any, Any],
+        identity: NamedDependency[Identity],
+        data: JSONBody[StaffTokenRequest],
+    ) -> TokenOut:
+        return await identity.sign_in.staff_token(data, client_address(request))
+
+    @post(
+        "/refresh",
+        operation_id="refreshToken",
+        status_code=200,
+        summary="A new token for the same session (until 12 hours after signing in)",
+        opt=SIGNED_IN,
+    )
+    async def refresh(
+        self, request: Request[Any, Any, Any], identity: NamedDependency[Identity]
+    ) -> TokenOut:
+        return await identity.sessions.refresh(principal_of(request))
+
+    @post(
+        "/sign-out",
+        operation_id="signOut",
+        status_code=204,
+        summary="End this session (or, with everywhere=true, every session of the caller)",
+        opt=SIGNED_IN,
+    )
+    async def sign_out(
+        self,
+        request: Request[Any, Any, Any],
+        identity: NamedDependency[Identity],
+        everywhere: Annotated[bool, QueryParameter(description="every session")] = False,
+    ) -> None:
+        await identity.sessions.sign_out(principal_of(request), everywhere)
+
+
+class MeController(Controller):
+    path = "/api/v1/me"
+    tags = ["identity"]
+    dependencies = IDENTITY
+
+    @get(
+        operation_id="getMe",
+        summary="Who is signed in (and a patient's linked children)",
+        opt=SIGNED_IN,
+    )
+    async def me(self, request: Request[Any, Any, Any], identity: NamedDependency[Identity]) -> Me:
+        principal = principal_of(request)
+        children = None
+        if principal.role == "patient":
+            children = await identity.accounts.children(principal.subject)
+            await record(identity.pool, "read", "profile", principal.subject, principal.subject)
+            await record_many(
+                identity.pool,
+                "read",
+                "linked_patient",
+                principal.subject,
+                [c.patient_id for c in children],
+            )
+        return Me(
+            role=principal.role,
+            subject=principal.subject,
+            expires_at=datetime.fromtimestamp(principal.exp, UTC),
+            organisation=principal.org,
+            doctor_id=principal.doc,
+            acting_for=principal.act,
+            name=await identity.accounts.name(principal),
+            children=children,
+        )
+
+    @post(
+        "/proxy/code",
+        operation_id="sendProxyCode",
+        status_code=200,
+        summary="Ask to act for another adult: a code goes to that adult's phone",
+        opt=allow("patient", data="the adult named, once they give their code"),
+    )
+    async def proxy_code(
+        self,
+        request: Request[Any, Any, Any],
+        identity: NamedDependency[Identity],
+        data: JSONBody[ProxyCodeRequest],
+    ) -> CodeSent:
+        return await identity.sign_in.send_proxy_code(
+            principal_of(request), data, client_address(request)
+        )
+
+    @post(
+        "/proxy/token",
+        operation_id="actForAdult",
+        status_code=200,
+        summary="The adult's code: a token that also acts for them (30 minutes)",
+        opt=allow("patient", data="the adult who gave the code"),
+    )
+    async def proxy_token(
+        self,
+        request: Request[Any, Any, Any],
+        identity: NamedDependency[Identity],
+        data: JSONBody[PatientTokenRequest],
+    ) -> TokenOut:
+        return await identity.sign_in.proxy_token(
+            principal_of(request), data, client_address(request)
+        )
+
+
+class StaffAccountController(Controller):
+    path = "/api/v1/staff"
+    tags = ["identity"]
+    dependencies = IDENTITY
+
+    @post(
+        "/{staff_id:int}/disable",
+        operation_id="disableStaff",
+        status_code=200,
+        summary="Disable a staff account; its tokens stop working within a minute",
+        opt=allow("administrator", data="staff accounts"),
+    )
+    async def disable(self, identity: NamedDependency[Identity], staff_id: IdPath) -> StaffAccount:
+        return await identity.accounts.set_disabled(staff_id, True)
+
+    @post(
+        "/{staff_id:int}/enable",
+        operation_id="enableStaff",
+        status_code=200,
+        summary="Enable a disabled staff account",
+        opt=allow("administrator", data="staff accounts"),
+    )
+    async def enable(self, identity: NamedDependency[Identity], staff_id: IdPath) -> StaffAccount:
+        return await identity.accounts.set_disabled(staff_id, False)
+
+    @post(
+        "/{staff_id:int}/password",
+        operation_id="resetStaffPassword",
+        status_code=204,
+        summary="Set a new password; the account's tokens stop working within a minute",
+        opt=allow("administrator", data="staff accounts"),
+    )
+    async def reset_password(
+        self,
+        identity: NamedDependency[Identity],
+        staff_id: IdPath,
+        data: JSONBody[PasswordReset],
+    ) -> None:
+        await identity.accounts.reset_password(staff_id, data.password)
+
+
+class BreakGlassController(Controller):
+    path = "/api/v1/break-glass"
+    tags = ["identity"]
+    dependencies = IDENTITY
+
+    @post(
+        operation_id="breakGlass",
+        summary="A doctor opens a patient not booked with her clinic, for an hour, "
+        "with a stated reason (audited and flagged)",
+        opt=allow("doctor", data="the patient named"),
+    )
+    async def break_glass(
+        self,
+        request: Request[Any, Any, Any],
+        identity: NamedDependency[Identity],
+        data: JSONBody[BreakGlassRequest],
+    ) -> BreakGlassGrant:
+        return await identity.accounts.break_glass(
+            principal_of(request), data.patient_id, data.reason.strip()
+        )

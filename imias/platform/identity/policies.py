@@ -1,0 +1,138 @@
+"""Every route declares its policy; one guard enforces it.
+
+A route handler says who may call it with ``opt=allow("patient", "registrar", data=...)``
+(roles, and in ``data`` whose data each role reaches, which the domain then checks) or
+``opt=PUBLIC`` (health, the catalogue, search, sign-in: no personal data). The app
+installs :func:`authorize` as its one guard: it reads the policy, authenticates the
+bearer token of every non-public route (:meth:`Sessions.authenticate`), refuses a role
+the policy does not name (403 ``forbidden``), and leaves the principal for the handler
+(:func:`principal_of`) and the audit log (:data:`~imias.platform.audit.writer.access_var`).
+A route without a policy is refused (fail closed) and :func:`undeclared_routes` lets a
+test fail on it first.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from litestar import Litestar, Request
+from litestar.connection import ASGIConnection
+from litestar.handlers import BaseRouteHandler, HTTPRouteHandler
+
+from imias.platform.audit.writer import Access, access_var
+from imias.platform.identity.model import ROLES, Principal, Role
+from imias.platform.logs import request_id_var
+from imias.platform.problems import ProblemError
+
+log = logging.getLogger("imias.identity")
+
+POLICY = "policy"
+_PRINCIPAL = "imias.principal"
+
+
+class Policy(msgspec.Struct, frozen=True):
+    """Who may call a route: ``roles`` (empty and ``public``: anyone, signed in or not)
+    and ``data``: whose data each role reaches (for people; the domain enforces it)."""
+
+    roles: tuple[Role, ...] = ()
+    public: bool = False
+    data: str = ""
+
+    def describe(self) -> str:
+        if self.public:
+            return "public"
+        return ", ".join(self.roles)
+
+
+def allow(*roles: Role, data: str = "") -> dict[str, Any]:
+    """``opt`` of a route that these roles may call."""
+    unknown = set(roles) - set(ROLES)
+    if not roles or unknown:
+        raise ValueError(f"allow() needs known roles, got {roles}")
+    return {POLICY: Policy(tuple(roles), data=data)}
+
+
+SIGNED_IN: dict[str, Any] = {POLICY: Policy(ROLES, data="the caller's own session")}
+PUBLIC: dict[str, Any] = {POLICY: Policy(public=True, data="no personal data")}
+
+
+def client_address(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    client = connection.client
+    return client.host if client else None
+
+
+async def authorize(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """The app's guard: the route's policy, the caller's token, the caller's role."""
+    policy = handler.opt.get(POLICY)
+    if not isinstance(policy, Policy):
+        log.error("a route has no declared policy and is refused: %s", connection.url.path)
+        raise ProblemError(403, "forbidden", "This route declares no access policy.")
+    access_var.set(None)
+    if policy.public:
+        return
+    identity = connection.app.state.identity
+    principal: Principal = await identity.authenticate(connection.headers.get("authorization"))
+    if principal.role not in policy.roles:
+        log.info(
+            "role refused by a route's policy",
+            extra={"role": principal.role, "subject": principal.sub, "path": connection.url.path},
+        )
+        raise ProblemError(403, "forbidden", f"A {principal.role} may not do this.")
+    connection.scope[_PRINCIPAL] = principal  # type: ignore[literal-required]
+    access_var.set(
+        Access(
+            actor_id=principal.subject,
+            actor_role=principal.role,
+            actor_org=principal.org,
+            request_id=request_id_var.get(),
+            client_addr=client_address(connection),
+        )
+    )
+
+
+def principal_of(request: Request[Any, Any, Any]) -> Principal:
+    """The signed-in caller of a non-public route (set by :func:`authorize`)."""
+    principal = request.scope.get(_PRINCIPAL)  # type: ignore[misc]
+    if principal is None:
+        raise ProblemError(401, "unauthenticated", "Sign in first.")
+    return principal
+
+
+def current_access() -> Access | None:
+    return access_var.get()
+
+
+def route_policies(app: Litestar) -> list[tuple[str, str, Policy | None]]:
+    """(method, path, policy) of every HTTP route of ``app``; None: no policy."""
+    found = []
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            if not isinstance(handler, HTTPRouteHandler):
+                continue
+            policy = handler.opt.get(POLICY)
+            for method in sorted(handler.http_methods):
+                if method in ("HEAD", "OPTIONS"):
+                    continue
+                found.append((method, route.path, policy if isinstance(policy, Policy) else None))
+    return sorted(found, key=lambda r: (r[1], r[0]))
+
+
+BEARER = "bearer"
+
+
+def document_security(app: Litestar) -> None:
+    """Mark every non-public route as needing the bearer token in the OpenAPI document."""
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            policy = handler.opt.get(POLICY)
+            if isinstance(handler, HTTPRouteHandler) and isinstance(policy, Policy):
+                if not policy.public:
+                    handler.security = [{BEARER: []}]
+
+
+def undeclared_routes(app: Litestar) -> list[str]:
+    return [f"{m} {p}" for m, p, policy in route_policies(app) if policy is None]

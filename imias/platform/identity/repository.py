@@ -1,0 +1,157 @@
+"""SQL of identity (asyncpg, ``$n`` parameters).
+
+Patients sign in as rows of the register of patients (table ``patients``, kept by the
+booking domain): the platform reads it here by SQL and imports no domain code.
+"""
+
+from __future__ import annotations
+
+PATIENT_BY_POLICY = """
+SELECT id, birth_date, phone FROM patients WHERE policy_number = $1
+"""
+
+PATIENT_NAME = """
+SELECT id, family_name, given_name, patronymic FROM patients WHERE id = $1
+"""
+
+PATIENT_EXISTS = "SELECT EXISTS (SELECT 1 FROM patients WHERE id = $1)"
+
+INSERT_CHALLENGE = """
+INSERT INTO otp_challenges (id, purpose, patient_id, requested_by, account_key, channel,
+                            code_hash, created_at, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+"""
+
+CHALLENGE_ACCOUNT = "SELECT account_key FROM otp_challenges WHERE id = $1"
+
+# One attempt at a code: counted, and the challenge used up when the code is right.
+TRY_CHALLENGE = """
+UPDATE otp_challenges
+   SET attempts = attempts + 1,
+       used_at = CASE WHEN code_hash = $3 AND patient_id IS NOT NULL THEN $4 END
+ WHERE id = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $4 AND attempts < $5
+   AND requested_by IS NOT DISTINCT FROM $6::bigint
+RETURNING patient_id, requested_by, account_key, channel, used_at IS NOT NULL AS ok
+"""
+
+# A child (under 18 at $3) linked to the guardian.
+IS_GUARDIAN = """
+SELECT EXISTS (
+    SELECT 1 FROM guardian_links g JOIN patients c ON c.id = g.child_id
+     WHERE g.guardian_id = $1 AND g.child_id = $2 AND c.birth_date > $3::date - interval '18 years')
+"""
+
+CHILDREN = """
+SELECT c.id AS patient_id, c.given_name, c.birth_date, g.relation
+  FROM guardian_links g JOIN patients c ON c.id = g.child_id
+ WHERE g.guardian_id = $1 AND c.birth_date > $2::date - interval '18 years'
+ ORDER BY c.birth_date, c.id
+"""
+
+STAFF_BY_USERNAME = """
+SELECT id, username, password_hash, role, full_name, clinic_id, doctor_id, organisation_id,
+       disabled
+  FROM staff_accounts WHERE username = $1
+"""
+
+STAFF_BY_ID = """
+SELECT id, username, role, full_name, clinic_id, doctor_id, organisation_id, disabled
+  FROM staff_accounts WHERE id = $1
+"""
+
+SET_PASSWORD = """
+UPDATE staff_accounts SET password_hash = $2, password_set_at = $3 WHERE id = $1
+RETURNING id
+"""
+
+SET_DISABLED = """
+UPDATE staff_accounts SET disabled = $2 WHERE id = $1
+RETURNING id, username, role, full_name, clinic_id, doctor_id, organisation_id, disabled
+"""
+
+INSERT_STAFF = """
+INSERT INTO staff_accounts (username, password_hash, role, full_name, clinic_id, doctor_id,
+                            organisation_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING id
+"""
+
+DOCTOR_OF_CLINIC = """
+SELECT family_name, given_name, patronymic FROM doctors WHERE clinic_id = $1 AND id = $2
+"""
+
+INSERT_REVOCATION = """
+INSERT INTO token_revocations (subject_kind, subject_id, session_id, revoked_at, reason)
+VALUES ($1, $2, $3, $4, $5)
+"""
+
+RECENT_REVOCATIONS = """
+SELECT subject_kind, subject_id, session_id, revoked_at FROM token_revocations
+ WHERE revoked_at > $1
+"""
+
+LOCKED_FAILURES = """
+SELECT key, locked_until FROM signin_failures WHERE key = ANY($1::text[]) AND locked_until > $2
+"""
+
+# A failure counted in PostgreSQL (while Redis is down): a new window once the last ended.
+COUNT_FAILURE = """
+INSERT INTO signin_failures AS f (key, failures, window_ends) VALUES ($1, 1, $3)
+ON CONFLICT (key) DO UPDATE
+   SET failures = CASE WHEN f.window_ends <= $2 THEN 1 ELSE f.failures + 1 END,
+       window_ends = CASE WHEN f.window_ends <= $2 THEN $3 ELSE f.window_ends END
+RETURNING failures
+"""
+
+LOCK_FAILURES = """
+UPDATE signin_failures SET locked_until = $2, window_ends = greatest(window_ends, $3)
+ WHERE key = $1
+"""
+
+CLEAR_FAILURES = "DELETE FROM signin_failures WHERE key = $1"
+
+INSERT_GRANT = """
+INSERT INTO break_glass_grants (staff_id, patient_id, granted_at, expires_at, reason)
+VALUES ($1, $2, $3, $4, $5)
+"""
+
+ACTIVE_GRANT = """
+SELECT reason, expires_at FROM break_glass_grants
+ WHERE staff_id = $1 AND patient_id = $2 AND expires_at > $3
+ ORDER BY granted_at DESC LIMIT 1
+"""
+
+# Housekeeping: what no check needs any more.
+DELETE_OLD_CHALLENGES = "DELETE FROM otp_challenges WHERE expires_at < $1"
+DELETE_OLD_FAILURES = """
+DELETE FROM signin_failures WHERE window_ends < $1 AND (locked_until IS NULL OR locked_until < $1)
+"""
+DELETE_OLD_REVOCATIONS = "DELETE FROM token_revocations WHERE revoked_at < $1"
+
+QUERIES = {
+    "patient_by_policy": PATIENT_BY_POLICY,
+    "patient_name": PATIENT_NAME,
+    "patient_exists": PATIENT_EXISTS,
+    "insert_challenge": INSERT_CHALLENGE,
+    "challenge_account": CHALLENGE_ACCOUNT,
+    "try_challenge": TRY_CHALLENGE,
+    "is_guardian": IS_GUARDIAN,
+    "children": CHILDREN,
+    "staff_by_username": STAFF_BY_USERNAME,
+    "staff_by_id": STAFF_BY_ID,
+    "set_password": SET_PASSWORD,
+    "set_disabled": SET_DISABLED,
+    "insert_staff": INSERT_STAFF,
+    "doctor_of_clinic": DOCTOR_OF_CLINIC,
+    "insert_revocation": INSERT_REVOCATION,
+    "recent_revocations": RECENT_REVOCATIONS,
+    "locked_failures": LOCKED_FAILURES,
+    "count_failure": COUNT_FAILURE,
+    "lock_failures": LOCK_FAILURES,
+    "clear_failures": CLEAR_FAILURES,
+    "insert_grant": INSERT_GRANT,
+    "active_grant": ACTIVE_GRANT,
+    "delete_old_challenges": DELETE_OLD_CHALLENGES,
+    "delete_old_failures": DELETE_OLD_FAILURES,
+    "delete_old_revocations": DELETE_OLD_REVOCATIONS,
+}

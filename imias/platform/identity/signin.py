@@ -1,0 +1,302 @@
+"""Signing in: patients with a policy number, a birth date and a code sent to their
+phone; staff with a username and a password; a patient acting for another adult with
+a code sent to that adult.
+
+A request for a code answers the same whether or not the policy number and birth date
+match a patient with a phone, so the answer tells no one who is registered; a
+mismatch counts as a failed sign-in. Codes are 6 digits, valid 5 minutes, 5 tries;
+only a keyed hash is stored. Failures are counted per account (a keyed hash of the
+policy number or username) and per client address (:mod:`.ratelimit`), and logged with
+that hash, never the policy number, phone, code or password. Kiosk and phone
+call the same methods with the digits typed on a keypad.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+
+import asyncpg
+
+from imias.platform.audit.writer import Access, record
+from imias.platform.identity import repository as repo
+from imias.platform.identity.keys import Keys
+from imias.platform.identity.model import (
+    PROXY_SECONDS,
+    SESSION_SECONDS,
+    CodeSent,
+    PatientCodeRequest,
+    PatientTokenRequest,
+    Principal,
+    ProxyCodeRequest,
+    StaffTokenRequest,
+    TokenOut,
+)
+from imias.platform.identity.passwords import Passwords
+from imias.platform.identity.ratelimit import ACCOUNT, ADDRESS, Key, Limit, SignInLimiter
+from imias.platform.identity.sessions import Sessions
+from imias.platform.identity.sms import Purpose, SmsSender
+from imias.platform.logs import request_id_var
+from imias.platform.problems import ProblemError
+
+log = logging.getLogger("imias.identity.signin")
+
+CODE_SECONDS = 300
+CODE_TRIES = 5
+# Codes sent to one phone: a few in a window, so that nobody can flood it with SMS.
+CODES = Limit(free=5, window=900, base=60, most=900)
+ADULT_AGE = 18
+
+
+def new_code() -> str:
+    return f"{secrets.randbelow(10**6):06d}"
+
+
+def code_hash(key: bytes, challenge: uuid.UUID, code: str) -> bytes:
+    return hmac.new(key, challenge.bytes + code.encode(), hashlib.sha256).digest()
+
+
+def too_many(seconds: int) -> ProblemError:
+    return ProblemError(
+        429,
+        "too_many_attempts",
+        f"Too many attempts; try again in {seconds} seconds.",
+        headers={"Retry-After": str(seconds)},
+        extra={"retry_after": seconds},
+    )
+
+
+def failed_sign_in(detail: str) -> ProblemError:
+    return ProblemError(401, "sign_in_failed", detail)
+
+
+def _age(birth: date, today: date) -> int:
+    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
+
+
+class SignIn:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        keys: Keys,
+        sessions: Sessions,
+        limiter: SignInLimiter,
+        sms: SmsSender,
+        passwords: Passwords,
+        *,
+        demo: bool = False,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.pool = pool
+        self.keys = keys
+        self.sessions = sessions
+        self.limiter = limiter
+        self.sms = sms
+        self.passwords = passwords
+        self.demo = demo
+        self.clock = clock
+
+    def _account(self, kind: str, value: str) -> str:
+        return "account:" + self.keys.log_hash(kind + ":" + value)
+
+    @staticmethod
+    def _keys(account: str | None, address: str | None) -> list[Key]:
+        keys: list[Key] = []
+        if account:
+            keys.append((account, ACCOUNT))
+        if address:
+            keys.append(("address:" + address, ADDRESS))
+        return keys
+
+    async def _check(self, keys: list[Key]) -> None:
+        wait = await self.limiter.retry_after(keys)
+        if wait is not None:
+            log.warning("sign-in refused: locked for %d s", wait, extra={"keys": _names(keys)})
+            raise too_many(wait)
+
+    async def _failed(self, keys: list[Key], why: str, error: ProblemError | None) -> None:
+        """Count and log a failure; raise ``error``, or 429 when this failure locked."""
+        lock = await self.limiter.failed(keys)
+        log.warning("sign-in failed: %s", why, extra={"keys": _names(keys), "locked_for": lock})
+        if lock:
+            raise too_many(lock)
+        if error is not None:
+            raise error
+
+    # -- codes -----------------------------------------------------------------------
+
+    async def _send_code(
+        self,
+        *,
+        purpose: Purpose,
+        policy_number: str,
+        birth_date: date,
+        address: str | None,
+        channel: str,
+        requested_by: int | None = None,
+    ) -> CodeSent:
+        account = self._account("policy", policy_number)
+        keys = self._keys(account, address)
+        await self._check([*keys, ("codes:" + account, CODES)])
+        now = self.clock()
+        row = await self.pool.fetchrow(repo.PATIENT_BY_POLICY, policy_number)
+        patient = None
+        if row is not None and row["birth_date"] == birth_date and row["phone"]:
+            patient = row
+            if purpose == "proxy" and (
+                row["id"] == requested_by or _age(row["birth_date"], now.date()) < ADULT_AGE
+            ):
+                patient = None  # oneself, or a child (a child is linked, not asked)
+        challenge = uuid.uuid4()
+        code = new_code()
+        expires = now + timedelta(seconds=CODE_SECONDS)
+        await self.pool.execute(
+            repo.INSERT_CHALLENGE,
+            challenge,
+            purpose,
+            patient["id"] if patient else None,
+            requested_by,
+            account,
+            channel,
+            code_hash(self.keys.otp, challenge, code),
+            now,
+            expires,
+        )
+        if patient is None:
+            await self._failed(keys, f"{purpose} code asked for no matching patient", None)
+        else:
+            await self.limiter.failed([("codes:" + account, CODES)])  # one more code sent
+            await self.sms.send_code(patient["phone"], code, purpose)
+            log.info("%s code sent", purpose, extra={"keys": _names(keys), "channel": channel})
+        return CodeSent(str(challenge), expires, demo_code=code if self.demo else None)
+
+    async def _use_code(
+        self,
+        purpose: Purpose,
+        challenge_text: str,
+        code: str,
+        address: str | None,
+        requested_by: int | None = None,
+    ) -> asyncpg.Record:
+        try:
+            challenge = uuid.UUID(challenge_text)
+        except ValueError:
+            challenge = None
+        account = None
+        if challenge is not None:
+            account = await self.pool.fetchval(repo.CHALLENGE_ACCOUNT, challenge)
+        keys = self._keys(account, address)
+        await self._check(keys)
+        row = None
+        if challenge is not None:
+            row = await self.pool.fetchrow(
+                repo.TRY_CHALLENGE,
+                challenge,
+                purpose,
+                code_hash(self.keys.otp, challenge, code),
+                self.clock(),
+                CODE_TRIES,
+                requested_by,
+            )
+        if row is None or not row["ok"]:
+            await self._failed(
+                keys,
+                f"{purpose} code wrong, used or expired",
+                failed_sign_in("The code is wrong or has expired; ask for a new one."),
+            )
+        assert row is not None
+        await self.limiter.succeeded(row["account_key"])
+        return row
+
+    # -- patients --------------------------------------------------------------------
+
+    async def send_patient_code(self, data: PatientCodeRequest, address: str | None) -> CodeSent:
+        return await self._send_code(
+            purpose="sign_in",
+            policy_number=data.policy_number,
+            birth_date=data.birth_date,
+            address=address,
+            channel=data.channel,
+        )
+
+    async def patient_token(self, data: PatientTokenRequest, address: str | None) -> TokenOut:
+        row = await self._use_code("sign_in", data.challenge, data.code, address)
+        patient = row["patient_id"]
+        out = self.sessions.issue("patient", patient)
+        who = Access(patient, "patient", None, request_id_var.get(), address)
+        await record(self.pool, "sign_in", "session", row["channel"], patient, access=who)
+        log.info("patient signed in", extra={"channel": row["channel"], "subject": patient})
+        return out
+
+    async def send_proxy_code(
+        self, principal: Principal, data: ProxyCodeRequest, address: str | None
+    ) -> CodeSent:
+        return await self._send_code(
+            purpose="proxy",
+            policy_number=data.policy_number,
+            birth_date=data.birth_date,
+            address=address,
+            channel="web",
+            requested_by=principal.subject,
+        )
+
+    async def proxy_token(
+        self, principal: Principal, data: PatientTokenRequest, address: str | None
+    ) -> TokenOut:
+        row = await self._use_code("proxy", data.challenge, data.code, address, principal.subject)
+        adult = row["patient_id"]
+        left = principal.auth + SESSION_SECONDS - int(self.clock().timestamp())
+        out = self.sessions.issue(
+            "patient",
+            principal.subject,
+            acting_for=adult,
+            session=principal.sid,
+            signed_in_at=principal.auth,
+            ttl=max(1, min(PROXY_SECONDS, left)),
+        )
+        who = Access(principal.subject, "patient", None, request_id_var.get(), address, adult)
+        await record(self.pool, "proxy_consent", "patient", adult, adult, access=who)
+        log.info("patient acts for another adult", extra={"subject": principal.subject})
+        return out
+
+    # -- staff -----------------------------------------------------------------------
+
+    async def staff_token(self, data: StaffTokenRequest, address: str | None) -> TokenOut:
+        account = self._account("staff", data.username)
+        keys = self._keys(account, address)
+        await self._check(keys)
+        row = await self.pool.fetchrow(repo.STAFF_BY_USERNAME, data.username)
+        stored = row["password_hash"] if row is not None else None
+        if not await self.passwords.check(stored, data.password):
+            await self._failed(
+                keys,
+                "staff password wrong or no such account",
+                failed_sign_in("The username or the password is wrong."),
+            )
+        assert row is not None
+        await self.limiter.succeeded(account)
+        if row["disabled"]:
+            log.warning("sign-in of a disabled account refused", extra={"staff_id": row["id"]})
+            raise ProblemError(403, "account_disabled", "This account is disabled.")
+        if self.passwords.needs_rehash(row["password_hash"]):
+            now = self.clock()
+            await self.pool.execute(
+                repo.SET_PASSWORD, row["id"], self.passwords.hash(data.password), now
+            )
+        out = self.sessions.issue(
+            row["role"],
+            row["id"],
+            org=row["clinic_id"] if row["clinic_id"] is not None else row["organisation_id"],
+            doctor=row["doctor_id"],
+        )
+        log.info("staff signed in", extra={"staff_id": row["id"], "role": row["role"]})
+        return out
+
+
+def _names(keys: list[Key]) -> list[str]:
+    return [k for k, _ in keys]

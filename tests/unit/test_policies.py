@@ -1,0 +1,76 @@
+"""Every route of the app declares who may call it; the public ones are exactly the ones
+that hold no personal data."""
+
+import pytest
+from litestar import get
+
+from imias.app import create_app
+from imias.platform.identity import PUBLIC, allow, route_policies, undeclared_routes
+from imias.settings import load_settings
+
+# Routes anyone may call: health, the API document, the catalogue and search, sign-in.
+PUBLIC_ROUTES = {
+    "GET /health",
+    "GET /api/v1/specialties",
+    "GET /api/v1/clinics",
+    "GET /api/v1/clinics/{clinic_id:int}/doctors",
+    "GET /api/v1/slots",
+    "GET /api/v1/engine/state",
+    "POST /api/v1/auth/patient/code",
+    "POST /api/v1/auth/patient/token",
+    "POST /api/v1/auth/staff/token",
+}
+
+
+@pytest.fixture(scope="module")
+def app():
+    return create_app(load_settings({}))  # nothing connects before the lifespan runs
+
+
+def test_every_route_declares_a_policy(app):
+    routes = route_policies(app)
+    assert len(routes) > 30
+    assert undeclared_routes(app) == []
+
+
+def test_the_public_routes_are_the_ones_without_personal_data(app):
+    public = {
+        f"{method} {path}"
+        for method, path, policy in route_policies(app)
+        if policy is not None and policy.public and not path.startswith("/schema")
+    }
+    assert public == PUBLIC_ROUTES
+
+
+def test_every_non_public_route_says_whose_data_it_reaches(app):
+    for method, path, policy in route_policies(app):
+        if policy is not None and not policy.public:
+            assert policy.roles, (method, path)
+            assert policy.data, f"{method} {path} does not say whose data it reaches"
+
+
+def test_a_route_added_without_a_policy_is_found():
+    @get("/api/v1/forgotten", operation_id="forgotten")
+    async def forgotten() -> None:
+        return None
+
+    app = create_app(load_settings({}))
+    app.register(forgotten)
+    assert undeclared_routes(app) == ["GET /api/v1/forgotten"]
+
+
+def test_allow_takes_known_roles_only():
+    assert allow("doctor", data="x")["policy"].roles == ("doctor",)
+    with pytest.raises(ValueError):
+        allow("surgeon", data="x")  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        allow()
+    assert PUBLIC["policy"].public
+
+
+def test_the_openapi_document_asks_for_the_bearer_token_where_it_is_needed(app):
+    document = app.openapi_schema.to_schema()
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    hold = document["paths"]["/api/v1/holds"]["post"]
+    assert hold["security"] == [{"bearer": []}]
+    assert "security" not in document["paths"]["/api/v1/slots"]["get"]
