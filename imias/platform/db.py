@@ -1,8 +1,24 @@
-"""PostgreSQL access: the asyncpg pool every domain repository uses."""
+"""PostgreSQL access: the asyncpg pool every domain repository uses.
+
+Every connection the workers open acts as :data:`APP_ROLE` (set at connection start):
+a role that may read and write the domain tables but may only append to the audit log
+and seal its records (migration 0008). Migrations, the seed and ``imias audit
+verify`` connect as the owner.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
+
+APP_ROLE = "imias_app"
+AS_APP = {"role": APP_ROLE}
+
+
+async def connect(dsn: str, **kwargs: Any) -> asyncpg.Connection:
+    """One connection of the application's own (the outbox relay's, the sealer's)."""
+    return await asyncpg.connect(dsn, server_settings=AS_APP, **kwargs)
 
 
 class PooledConnection(asyncpg.Connection):
@@ -30,6 +46,7 @@ async def create_pool(url: str, size: int = 10) -> asyncpg.Pool:
         command_timeout=30,
         max_inactive_connection_lifetime=300,
         connection_class=PooledConnection,
+        server_settings=AS_APP,
     )
     assert pool is not None
     return pool

@@ -30,6 +30,7 @@ import asyncpg
 import redis.asyncio as aioredis
 from litestar.datastructures import State
 
+from imias.platform import db
 from imias.platform.stream import (
     DEFAULT_STREAM,
     REDIS_ERRORS,
@@ -224,7 +225,7 @@ class OutboxRelay(BackgroundTask):
 
     async def _connect(self) -> None:
         await self._closed()
-        self._conn = await asyncpg.connect(self.dsn, timeout=5, command_timeout=30)
+        self._conn = await db.connect(self.dsn, timeout=5, command_timeout=30)
         self.role = "starting"
 
     async def _take_lock(self) -> bool:

@@ -152,6 +152,30 @@ def handle_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Respo
     )
 
 
+def handle_bad_value(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A value the database refused (out of range, a NUL character, a broken CHECK): the
+    request's fault, caught late; logged so that the validation can move to the door."""
+    log.warning("the database refused a value: %s", type(exc).__name__)
+    return problem_response(
+        400,
+        "invalid_value",
+        detail="A value in the request is not acceptable (out of range, malformed or "
+        "containing characters that cannot be stored).",
+        instance=request.url.path,
+    )
+
+
+def handle_conflict(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """A uniqueness or reference the database enforces, met by a racing request."""
+    log.warning("the database refused a change: %s", type(exc).__name__)
+    return problem_response(
+        409,
+        "conflict",
+        detail="The change conflicts with the current data; reload and try again.",
+        instance=request.url.path,
+    )
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error", extra={"path": request.url.path})
     return problem_response(
@@ -179,5 +203,9 @@ EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
     ValidationException: handle_validation,
     HTTPException: handle_http,
     **{kind: handle_unavailable for kind in UNAVAILABLE},
+    asyncpg.DataError: handle_bad_value,
+    asyncpg.CheckViolationError: handle_bad_value,
+    asyncpg.NotNullViolationError: handle_bad_value,
+    asyncpg.IntegrityConstraintViolationError: handle_conflict,
     Exception: handle_unexpected,
 }

@@ -24,6 +24,15 @@ _SAFE = re.compile(rb"^[A-Za-z0-9._:-]{8,128}$")
 access_log = logging.getLogger("imias.access")
 
 
+# Path segments that are secrets of their own (a hold token lets its holder confirm):
+# logged as the route's parameter name, never in clear.
+_SECRET_SEGMENT = re.compile(r"(/holds/)[^/]+")
+
+
+def loggable_path(path: str) -> str:
+    return _SECRET_SEGMENT.sub(r"\1{token}", path)
+
+
 def _incoming_id(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == HEADER and _SAFE.match(value):
@@ -55,7 +64,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             access_log.info(
                 "%s %s %s",
                 scope.get("method"),
-                scope.get("path"),
+                loggable_path(scope.get("path", "")),
                 status["code"],
                 extra={
                     "request_id": request_id,

@@ -9,10 +9,13 @@ import asyncpg
 import bearer
 import pytest
 from citydb import build_city_database, drop_database, worker_id
+from litestar.datastructures import State
 from signin import adults, app_client, fetch, guardian_and_child, key
 
 from imias.booking.seed import DEMO_PASSWORD
-from imias.platform.audit import Access, record, seal_all, verify_chain
+from imias.platform import db
+from imias.platform.audit import Access, AuditSealer, check_audit, record, seal_all, verify_chain
+from imias.platform.audit.sealer import SEALER_LOCK_KEY
 from imias.platform.migrator import migrate_url
 
 
@@ -305,6 +308,8 @@ async def test_an_administrator_searches_the_log_and_the_search_is_recorded(clie
         await client.get("/api/v1/audit/records?actor=5004&role=registrar", headers=admin)
     ).json()
     assert {r["patient_id"] for r in by_actor} == {patient["id"]}
+    nul = await client.get("/api/v1/audit/records?role=regis%00trar", headers=admin)
+    assert nul.status_code == 400 and nul.json()["code"] == "invalid_value", nul.text
     when = by_patient[0]["at"]
     in_range = await client.get(
         "/api/v1/audit/records",
@@ -322,3 +327,55 @@ async def test_an_administrator_searches_the_log_and_the_search_is_recorded(clie
     )
     assert patient["id"] in {r["patient_id"] for r in searches}
     assert (await client.get("/api/v1/audit/records", headers=nurse_desk)).status_code == 403
+
+
+async def test_the_applications_role_cannot_rewrite_the_log_or_switch_its_guards_off(
+    sealed, fresh_database_url
+):
+    """The workers act as imias_app (migration 0008): append and seal, nothing else."""
+    app = await db.connect(fresh_database_url)  # the database of `sealed`
+    try:
+        assert await app.fetchval("SELECT current_user") == db.APP_ROLE
+        await record(app, "read", "appointments", 1, 3000, access=WHO)
+        assert await seal_all(app) == 1  # the sealer, as the application, seals
+        for statement in (
+            "UPDATE audit_log SET action = 'nothing' WHERE seal_seq = 1",
+            "DELETE FROM audit_log WHERE seal_seq = 11",
+            "TRUNCATE audit_log",
+            "ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only",
+            "SET session_replication_role = replica",
+            "UPDATE audit_chain_head SET seal_seq = 1",
+            "INSERT INTO audit_log (actor_id, actor_role, action, resource, seal_seq, "
+            "prev_hash, hash) VALUES (1, 'doctor', 'read', 'x', 99, '\\x00', '\\x00')",
+        ):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                async with app.transaction():
+                    await app.execute(statement)
+    finally:
+        await app.close()
+    assert (await verify_chain(sealed)).ok
+
+
+async def test_health_fails_when_records_wait_too_long_for_their_seal(sealed, fresh_database_url):
+    """A sealer that cannot seal (here: another holds its lock and never seals) leaves
+    records waiting; /health's audit check fails once the oldest waited a minute."""
+    url = fresh_database_url  # the database of `sealed`
+    holder = await asyncpg.connect(url)
+    await holder.execute("SELECT pg_advisory_lock($1)", SEALER_LOCK_KEY)
+    sealer = AuditSealer(url, lock_retry=0.1)
+    pool = await db.create_pool(url, 2)
+    try:
+        sealer.start()
+        await record(sealed, "read", "appointments", 1, 3001, access=WHO)
+        state = State({"audit_sealer": sealer, "db": pool})
+        assert (await check_audit(state))["unsealed"] == 1
+        await sealed.execute(
+            "INSERT INTO audit_log (at, actor_id, actor_role, action, resource) "
+            "VALUES (now() - interval '5 minutes', 1, 'doctor', 'read', 'x')"
+        )
+        with pytest.raises(RuntimeError, match="unsealed"):
+            await check_audit(state)
+    finally:
+        await sealer.stop()
+        await pool.close()
+        await holder.close()

@@ -417,6 +417,13 @@ async def test_a_doctor_breaks_the_glass_with_a_reason_and_it_is_flagged(client,
         "/api/v1/break-glass", json={"patient_id": patient["id"], "reason": "x"}, headers=doctor
     )
     assert short.status_code == 400
+    padded = await client.post(
+        "/api/v1/break-glass",
+        json={"patient_id": patient["id"], "reason": " " * 10 + "x"},
+        headers=doctor,
+    )
+    assert padded.status_code == 400, padded.text
+    assert padded.json()["code"] == "validation_error"
     missing = await client.post(
         "/api/v1/break-glass",
         json={"patient_id": 999_999_999, "reason": "unconscious at the door"},

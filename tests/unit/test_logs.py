@@ -45,3 +45,12 @@ def test_json_lines_keep_cyrillic_and_show_other_values_as_text():
     assert "Запись" in line  # not escaped to \\u sequences
     assert entry["odd"] == "odd value"
     assert entry["ids"] == {"1": "a"}
+
+
+def test_hold_tokens_are_not_logged_in_access_paths():
+    from imias.platform.requests import loggable_path
+
+    token = "6f1c2a4e-9a7b-4c1d-8e2f-0123456789ab"
+    assert loggable_path(f"/api/v1/holds/{token}/confirm") == "/api/v1/holds/{token}/confirm"
+    assert token not in loggable_path(f"/api/v1/holds/{token}")
+    assert loggable_path("/api/v1/slots") == "/api/v1/slots"

@@ -60,6 +60,11 @@ UNSEALED_COUNT = """
 SELECT count(*) AS unsealed, min(at) AS oldest FROM audit_log WHERE seal_seq IS NULL
 """
 
+UNSEALED_AGE = """
+SELECT count(*) AS unsealed, extract(epoch FROM now() - min(at)) AS seconds
+  FROM audit_log WHERE seal_seq IS NULL
+"""
+
 CHAIN_PAGE = f"""
 SELECT {RECORD}, seal_seq, prev_hash, hash FROM audit_log
  WHERE seal_seq > $1 ORDER BY seal_seq LIMIT $2
@@ -103,6 +108,7 @@ QUERIES = {
     "seal": SEAL,
     "move_head": MOVE_HEAD,
     "unsealed_count": UNSEALED_COUNT,
+    "unsealed_age": UNSEALED_AGE,
     "chain_page": CHAIN_PAGE,
     "head_now": HEAD_NOW,
     "access_log": ACCESS_LOG,

@@ -23,8 +23,10 @@ from typing import Any
 import asyncpg
 from litestar.datastructures import State
 
+from imias.platform import db
 from imias.platform.audit import repository as repo
 from imias.platform.audit.chain import record_hash
+from imias.platform.problems import UNAVAILABLE
 from imias.platform.stream import BackgroundTask, Outage
 
 log = logging.getLogger("imias.audit")
@@ -153,7 +155,7 @@ class AuditSealer(BackgroundTask):
 
     async def _connect(self) -> None:
         await self._closed()
-        self._conn = await asyncpg.connect(self.dsn, timeout=5, command_timeout=30)
+        self._conn = await db.connect(self.dsn, timeout=5, command_timeout=30)
         self.role = "starting"
 
     async def _take_lock(self) -> bool:
@@ -176,9 +178,23 @@ class AuditSealer(BackgroundTask):
             self.role = "starting"
 
 
+# /health fails when a committed record has waited this long for its seal: the sealer
+# is stuck (a record it cannot seal, a lost lock) and the chain no longer grows.
+STALE_SECONDS = 60.0
+
+
 async def check_audit(state: State) -> dict[str, Any]:
-    """/health: the sealer's status; fails only if its task died."""
+    """/health: the sealer's status; fails if its task died or records wait unsealed."""
     sealer: AuditSealer = state.audit_sealer
     if not sealer.running:
         raise RuntimeError(f"audit sealer not running ({sealer.role})")
-    return sealer.status()
+    try:
+        row = await state.db.fetchrow(repo.UNSEALED_AGE)
+    except UNAVAILABLE:  # the database check says so; the sealer waits for it too
+        return {**sealer.status(), "unsealed": None}
+    waiting = float(row["seconds"] or 0.0)
+    if waiting > STALE_SECONDS:
+        raise RuntimeError(
+            f"{row['unsealed']} audit records unsealed, the oldest for {waiting:.0f} s"
+        )
+    return {**sealer.status(), "unsealed": row["unsealed"], "oldest_unsealed_s": round(waiting, 1)}

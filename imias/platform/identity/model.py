@@ -180,6 +180,10 @@ class BreakGlassRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     patient_id: Id
     reason: Reason
 
+    def __post_init__(self) -> None:
+        if len(self.reason.strip()) < 10:
+            raise ValueError("reason: say why, in at least 10 characters besides spaces")
+
 
 class BreakGlassGrant(msgspec.Struct, frozen=True):
     patient_id: int
