@@ -9,9 +9,11 @@ token and the role; this module decides whose data the caller reaches:
 - A registrar acts for any patient she names, in her clinic only: its doctors, its
   appointments, holds and waiting entries (another clinic's answer 404; another
   clinic's doctor, public in the directory, 403).
-- A doctor works in her clinic and reads the patients booked with it; another patient
-  answers 403 ``break_glass_required`` until she breaks the glass with a reason
-  (``POST /api/v1/break-glass``), after which her reads are flagged in the audit log.
+- A doctor works in her clinic and reads, of the patients booked with it, the
+  appointments at her clinic; another patient answers 403 ``break_glass_required``, and
+  the rest of a patient's history stays out of the answer, until she breaks the glass
+  with a reason (``POST /api/v1/break-glass``), after which she reads it all and her
+  reads are flagged in the audit log.
 
 It also records, for the audit log, whom the request acts for.
 """
@@ -186,7 +188,9 @@ async def staff_waitlist_entry(
 
 async def readable_patient(request: Request[Any, Any, Any], patient_id: int) -> int | None:
     """May the caller read this patient's booking data? Returns the clinic the answer is
-    limited to (a registrar's), or None for all of it; raises 404 / 403 otherwise."""
+    limited to (a registrar's; a doctor's, for a patient booked with her clinic), or
+    None for all of it (the patient, a guardian, a doctor under break-glass); raises
+    404 / 403 otherwise."""
     principal = caller(request)
     if principal.role == "patient":
         await acting_patient(request, patient_id)
@@ -199,21 +203,21 @@ async def readable_patient(request: Request[Any, Any, Any], patient_id: int) -> 
     if principal.role == "registrar":
         return clinic
     if principal.role == "doctor":
-        if await access.booked_with_clinic(pool, patient_id, clinic):
-            return None
         reason = await _identity(request).accounts.break_glass_reason(principal, patient_id)
-        if reason is None:
-            _denied(principal, "a patient not booked with the clinic")
-            raise ProblemError(
-                403,
-                "break_glass_required",
-                "This patient is not booked with your clinic. To read their data anyway, "
-                "break the glass with a reason (POST /api/v1/break-glass); it is audited.",
-            )
-        who = access_var.get()
-        if who is not None:
-            who.break_glass_reason = reason
-        return None
+        if reason is not None:  # all of it, each read flagged in the audit log
+            who = access_var.get()
+            if who is not None:
+                who.break_glass_reason = reason
+            return None
+        if await access.booked_with_clinic(pool, patient_id, clinic):
+            return clinic  # her clinic's rows; the rest of the history needs break-glass
+        _denied(principal, "a patient not booked with the clinic")
+        raise ProblemError(
+            403,
+            "break_glass_required",
+            "This patient is not booked with your clinic. To read their data anyway, "
+            "break the glass with a reason (POST /api/v1/break-glass); it is audited.",
+        )
     raise forbidden(f"A {principal.role} does not read booking data.")
 
 

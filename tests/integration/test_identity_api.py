@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import bearer
 import pytest
 from citydb import build_city_database, drop_database, worker_id
-from signin import CapturingSms, adults, app_client, fetch, guardian_and_child
+from signin import CapturingSms, adults, app_client, fetch, guardian_and_child, key
 
 from imias.booking.seed import DEMO_PASSWORD
 from imias.platform.db import create_pool
@@ -452,3 +452,47 @@ async def test_a_doctor_breaks_the_glass_with_a_reason_and_it_is_flagged(client,
     log = (await client.get("/api/v1/me/access-log", headers=bearer.patient(patient["id"]))).json()
     assert [e["break_glass"] for e in log] == [True, True]
     assert log[0]["reason"] == reason
+
+
+async def test_a_doctor_reads_her_clinics_rows_and_the_rest_only_after_break_glass(client, city):
+    """A patient booked with two clinics: the first clinic's doctor sees only her
+    clinic's appointments; the other clinic's need break-glass."""
+    (patient,) = await adults(city, 1, offset=40)
+    slots = (
+        await client.get("/api/v1/slots", params={"specialty": "ophthalmologist", "limit": 50})
+    ).json()
+    first = slots[0]
+    second = next(s for s in slots if s["clinic_id"] != first["clinic_id"])
+    booked = await client.post(
+        "/api/v1/appointments",
+        json={
+            "patient_id": patient["id"],
+            "doctor_id": first["doctor_id"],
+            "starts_at": first["starts_at"],
+        },
+        headers=key() | bearer.registrar(first["clinic_id"]),
+    )
+    assert booked.status_code == 201, booked.text
+    elsewhere = await fetch(
+        city,
+        "INSERT INTO appointments (clinic_id, doctor_id, patient_id, specialty_id, starts_at, "
+        "ends_at, status, channel) SELECT d.clinic_id, d.id, $1, d.specialty_id, "
+        "$3::timestamptz + interval '1 day', $3::timestamptz + interval '1 day 15 minutes', "
+        "'completed', 'registrar' FROM doctors d WHERE d.id = $2 RETURNING clinic_id",
+        patient["id"],
+        second["doctor_id"],
+        datetime.fromisoformat(second["starts_at"]).replace(minute=0, second=0),
+    )
+    assert elsewhere[0]["clinic_id"] == second["clinic_id"]
+    doctor = bearer.doctor(first["doctor_id"], first["clinic_id"], staff_id=900_010)
+    path = f"/api/v1/patients/{patient['id']}/appointments"
+    seen = (await client.get(path, headers=doctor)).json()
+    assert {a["clinic_id"] for a in seen} == {first["clinic_id"]}
+    opened = await client.post(
+        "/api/v1/break-glass",
+        json={"patient_id": patient["id"], "reason": "referred in, needs the full history"},
+        headers=doctor,
+    )
+    assert opened.status_code == 201, opened.text
+    seen = (await client.get(path, headers=doctor)).json()
+    assert {a["clinic_id"] for a in seen} == {first["clinic_id"], second["clinic_id"]}
