@@ -9,6 +9,7 @@ line naming the variable, so start-up stops with that line and no traceback.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -49,14 +50,31 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     health_timeout: Seconds = 1.0
     demo: bool = False
     time_zone: str = "Europe/Moscow"
+    # Reverse proxies whose X-Forwarded-For is believed (comma-separated addresses or
+    # networks); empty: the connection's own address is the client's.
+    trusted_proxies: str = ""
 
     def __post_init__(self) -> None:
+        try:
+            _ = self.proxy_networks  # parsed once here, so a bad value stops start-up
+        except ValueError:
+            raise ValueError(
+                "not a comma-separated list of IP addresses or networks - at `$.trusted_proxies`"
+            ) from None
         try:
             ZoneInfo(self.time_zone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(
                 "not a known IANA time zone (e.g. Europe/Moscow) - at `$.time_zone`"
             ) from None
+
+    @property
+    def proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(
+            ipaddress.ip_network(part.strip(), strict=False)
+            for part in self.trusted_proxies.split(",")
+            if part.strip()
+        )
 
     @property
     def embedded_database(self) -> bool:

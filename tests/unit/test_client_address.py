@@ -1,0 +1,41 @@
+"""The client's address for rate limits and the audit log, behind trusted proxies."""
+
+import pytest
+from litestar import Litestar, Request
+from litestar.datastructures import State
+
+from imias.platform.identity.policies import client_address
+from imias.settings import load_settings
+
+
+def request(peer: str, forwarded: str | None, proxies: str) -> Request:
+    app = Litestar(state=State({"settings": load_settings({"IMIAS_TRUSTED_PROXIES": proxies})}))
+    headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded is not None else []
+    scope = {
+        "type": "http",
+        "app": app,
+        "litestar_app": app,
+        "method": "GET",
+        "path": "/",
+        "headers": headers,
+        "client": (peer, 40000),
+        "query_string": b"",
+    }
+    return Request(scope)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "proxies", "expected"),
+    [
+        ("203.0.113.7", None, "", "203.0.113.7"),
+        ("203.0.113.7", "198.51.100.1", "", "203.0.113.7"),  # no proxy trusted: ignored
+        ("203.0.113.7", "198.51.100.1", "10.0.0.0/8", "203.0.113.7"),  # not from a proxy
+        ("10.0.0.2", "198.51.100.1", "10.0.0.0/8", "198.51.100.1"),
+        ("10.0.0.2", "6.6.6.6, 198.51.100.1, 10.0.0.3", "10.0.0.0/8", "198.51.100.1"),
+        ("10.0.0.2", "", "10.0.0.0/8", "10.0.0.2"),
+        ("10.0.0.2", "not-an-ip", "10.0.0.0/8", "not-an-ip"),
+    ],
+    ids=["direct", "untrusted-header", "peer-not-proxy", "one-hop", "forged-left", "empty", "junk"],
+)
+def test_the_nearest_untrusted_hop_is_the_client(peer, forwarded, proxies, expected):
+    assert client_address(request(peer, forwarded, proxies)) == expected
