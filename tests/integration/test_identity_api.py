@@ -496,3 +496,25 @@ async def test_a_doctor_reads_her_clinics_rows_and_the_rest_only_after_break_gla
     assert opened.status_code == 201, opened.text
     seen = (await client.get(path, headers=doctor)).json()
     assert {a["clinic_id"] for a in seen} == {first["clinic_id"], second["clinic_id"]}
+
+
+async def test_a_refresh_reads_the_staff_account_again(client, city):
+    """Moved to another clinic: the next refresh carries the new clinic; a role taken
+    away: no new token."""
+    signed = await client.post(
+        "/api/v1/auth/staff/token", json={"username": "registrar.4", "password": DEMO_PASSWORD}
+    )
+    assert signed.status_code == 200, signed.text
+    token = auth(signed.json()["access_token"])
+    assert (await client.get("/api/v1/me", headers=token)).json()["organisation"] == 4
+    await fetch(city, "UPDATE staff_accounts SET clinic_id = 5 WHERE username = 'registrar.4'")
+    refreshed = await client.post("/api/v1/auth/refresh", headers=token)
+    assert refreshed.status_code == 200, refreshed.text
+    moved = auth(refreshed.json()["access_token"])
+    assert (await client.get("/api/v1/me", headers=moved)).json()["organisation"] == 5
+    await fetch(
+        city,
+        "UPDATE staff_accounts SET role = 'pharmacist', clinic_id = NULL "
+        "WHERE username = 'registrar.4'",
+    )
+    assert (await client.post("/api/v1/auth/refresh", headers=moved)).status_code == 401

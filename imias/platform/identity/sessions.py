@@ -113,16 +113,26 @@ class Sessions:
 
     async def refresh(self, principal: Principal) -> TokenOut:
         """A new token of the same session, until the session is SESSION_SECONDS old.
-        Acting for another adult is not carried over: that needs their code again."""
+        Acting for another adult is not carried over: that needs their code again. A
+        staff member's role and organisation are read again from her account, so a move
+        to another clinic takes effect at the next refresh and a disabled account gets
+        no new token."""
         now = int(self.clock())
         left = principal.auth + SESSION_SECONDS - now
         if left <= 0:
             raise unauthenticated("The session is over; sign in again.")
+        org, doctor = principal.org, principal.doc
+        if principal.role != "patient":
+            row = await self.pool.fetchrow(repo.STAFF_BY_ID, principal.subject)
+            if row is None or row["disabled"] or row["role"] != principal.role:
+                raise unauthenticated("The account has changed; sign in again.")
+            org = row["clinic_id"] if row["clinic_id"] is not None else row["organisation_id"]
+            doctor = row["doctor_id"]
         return self.issue(
             principal.role,
             principal.subject,
-            org=principal.org,
-            doctor=principal.doc,
+            org=org,
+            doctor=doctor,
             session=principal.sid,
             signed_in_at=principal.auth,
             ttl=min(ACCESS_SECONDS, left),
