@@ -131,7 +131,7 @@ async def test_limits_are_kept_in_postgresql_while_redis_is_down(city, sms):
         locked = await client.post("/api/v1/auth/patient/code", json=body)
         assert locked.status_code == 429, locked.text
         assert int(locked.headers["retry-after"]) > 0
-    rows = await fetch(city, "SELECT key, failures FROM signin_failures WHERE failures >= 6")
+    rows = await fetch(city, "SELECT key, failures FROM signin_failures WHERE failures >= 5")
     assert rows and all(str(patient["policy_number"]) not in r["key"] for r in rows)
 
 

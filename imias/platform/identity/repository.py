@@ -90,17 +90,15 @@ SELECT subject_kind, subject_id, session_id, revoked_at FROM token_revocations
  WHERE revoked_at > $1
 """
 
-LOCKED_FAILURES = """
-SELECT key, locked_until FROM signin_failures WHERE key = ANY($1::text[]) AND locked_until > $2
-"""
-
-# A failure counted in PostgreSQL (while Redis is down): a new window once the last ended.
-COUNT_FAILURE = """
+# A sign-in attempt counted in PostgreSQL (while Redis is down), under the row's lock
+# until the transaction ends: a new window once the last ended. The caller rolls it back
+# when the key (or another of the attempt) is locked.
+COUNT_ATTEMPT = """
 INSERT INTO signin_failures AS f (key, failures, window_ends) VALUES ($1, 1, $3)
 ON CONFLICT (key) DO UPDATE
    SET failures = CASE WHEN f.window_ends <= $2 THEN 1 ELSE f.failures + 1 END,
        window_ends = CASE WHEN f.window_ends <= $2 THEN $3 ELSE f.window_ends END
-RETURNING failures
+RETURNING failures, locked_until
 """
 
 LOCK_FAILURES = """
@@ -109,6 +107,13 @@ UPDATE signin_failures SET locked_until = $2, window_ends = greatest(window_ends
 """
 
 CLEAR_FAILURES = "DELETE FROM signin_failures WHERE key = $1"
+
+# A success takes its attempts back ($2[i] from the key $1[i]), never below 0.
+TAKE_BACK_FAILURES = """
+UPDATE signin_failures AS f SET failures = greatest(f.failures - t.n, 0)
+  FROM unnest($1::text[], $2::int[]) AS t (key, n)
+ WHERE f.key = t.key
+"""
 
 INSERT_GRANT = """
 INSERT INTO break_glass_grants (staff_id, patient_id, granted_at, expires_at, reason)
@@ -145,10 +150,10 @@ QUERIES = {
     "doctor_of_clinic": DOCTOR_OF_CLINIC,
     "insert_revocation": INSERT_REVOCATION,
     "recent_revocations": RECENT_REVOCATIONS,
-    "locked_failures": LOCKED_FAILURES,
-    "count_failure": COUNT_FAILURE,
+    "count_attempt": COUNT_ATTEMPT,
     "lock_failures": LOCK_FAILURES,
     "clear_failures": CLEAR_FAILURES,
+    "take_back_failures": TAKE_BACK_FAILURES,
     "insert_grant": INSERT_GRANT,
     "active_grant": ACTIVE_GRANT,
     "delete_old_challenges": DELETE_OLD_CHALLENGES,

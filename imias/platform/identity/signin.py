@@ -3,22 +3,25 @@ phone; staff with a username and a password; a patient acting for another adult 
 a code sent to that adult.
 
 A request for a code answers the same whether or not the policy number and birth date
-match a patient with a phone, so the answer tells no one who is registered; a
-mismatch counts as a failed sign-in. Codes are 6 digits, valid 5 minutes, 5 tries;
-only a keyed hash is stored. Failures are counted per account (a keyed hash of the
-policy number or username) and per client address (:mod:`.ratelimit`), and logged with
-that hash, never the policy number, phone, code or password. Kiosk and phone
-call the same methods with the digits typed on a keypad.
+match a patient with a phone, so the answer tells no one who is registered: both count
+on the same counters before the register is read, are refused alike, and the SMS is
+sent beside the request, not inside it. Codes are 6 digits, valid 5 minutes, 5 tries;
+only a keyed hash is stored. Every attempt is counted before it is checked, per account
+(a keyed hash of the policy number or username) from the client's address, per account
+from every address, and per address (:mod:`.ratelimit`); failures are logged with that
+hash, never the policy number, phone, code or password. Kiosk and phone call the same
+methods with the digits typed on a keypad.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
@@ -38,7 +41,14 @@ from imias.platform.identity.model import (
     TokenOut,
 )
 from imias.platform.identity.passwords import Passwords
-from imias.platform.identity.ratelimit import ACCOUNT, ADDRESS, Key, Limit, SignInLimiter
+from imias.platform.identity.ratelimit import (
+    ACCOUNT,
+    ACCOUNT_CEILING,
+    ADDRESS,
+    CODES,
+    Key,
+    SignInLimiter,
+)
 from imias.platform.identity.sessions import Sessions
 from imias.platform.identity.sms import Purpose, SmsSender
 from imias.platform.logs import request_id_var
@@ -48,8 +58,6 @@ log = logging.getLogger("imias.identity.signin")
 
 CODE_SECONDS = 300
 CODE_TRIES = 5
-# Codes sent to one phone: a few in a window, so that nobody can flood it with SMS.
-CODES = Limit(free=5, window=900, base=60, most=900)
 ADULT_AGE = 18
 
 
@@ -100,33 +108,53 @@ class SignIn:
         self.passwords = passwords
         self.demo = demo
         self.clock = clock
+        self._sending: set[asyncio.Task[None]] = set()
 
     def _account(self, kind: str, value: str) -> str:
         return "account:" + self.keys.log_hash(kind + ":" + value)
 
     @staticmethod
     def _keys(account: str | None, address: str | None) -> list[Key]:
+        """The counters of an attempt on ``account`` from ``address``: the hard limit on
+        the pair, the account's ceiling, the address's limit."""
         keys: list[Key] = []
         if account:
-            keys.append((account, ACCOUNT))
+            keys.append((_pair(account, address), ACCOUNT))
+            keys.append((account, ACCOUNT_CEILING))
         if address:
             keys.append(("address:" + address, ADDRESS))
         return keys
 
-    async def _check(self, keys: list[Key]) -> None:
-        wait = await self.limiter.retry_after(keys)
+    async def _attempt(self, keys: list[Key]) -> None:
+        """Count the attempt on ``keys`` before anything is checked; 429 when locked."""
+        wait = await self.limiter.attempt(keys)
         if wait is not None:
             log.warning("sign-in refused: locked for %d s", wait, extra={"keys": _names(keys)})
             raise too_many(wait)
 
-    async def _failed(self, keys: list[Key], why: str, error: ProblemError | None) -> None:
-        """Count and log a failure; raise ``error``, or 429 when this failure locked."""
-        lock = await self.limiter.failed(keys)
-        log.warning("sign-in failed: %s", why, extra={"keys": _names(keys), "locked_for": lock})
-        if lock:
-            raise too_many(lock)
+    @staticmethod
+    def _failed(keys: list[Key], why: str, error: ProblemError | None) -> None:
+        """Log a failure (already counted as an attempt); raise ``error``."""
+        log.warning("sign-in failed: %s", why, extra={"keys": _names(keys)})
         if error is not None:
             raise error
+
+    async def _succeeded(self, account: str, address: str | None, attempts: int) -> None:
+        """Clear the account's count from this address, and take ``attempts`` back from
+        the account's ceiling and the address's count."""
+        take_back = [(account, attempts)]
+        if address:
+            take_back.append(("address:" + address, attempts))
+        await self.limiter.succeeded(_pair(account, address), take_back)
+
+    async def _send_beside(self, send: Awaitable[None] | None) -> None:
+        """Send a code in a task of its own, so that a request that sends one takes no
+        longer than one that does not; both let the loop run once here."""
+        if send is not None:
+            task = asyncio.create_task(_sent(send), name="imias-sign-in-code")
+            self._sending.add(task)  # kept until done (the loop keeps only weak references)
+            task.add_done_callback(self._sending.discard)
+        await asyncio.sleep(0)
 
     # -- codes -----------------------------------------------------------------------
 
@@ -141,8 +169,10 @@ class SignIn:
         requested_by: int | None = None,
     ) -> CodeSent:
         account = self._account("policy", policy_number)
-        keys = self._keys(account, address)
-        await self._check([*keys, ("codes:" + account, CODES)])
+        # The same counters, counted before the register is read, whether or not a
+        # patient matches: the answers (200 or 429) cannot tell who is registered.
+        keys = [*self._keys(account, address), ("codes:" + account, CODES)]
+        await self._attempt(keys)
         now = self.clock()
         row = await self.pool.fetchrow(repo.PATIENT_BY_POLICY, policy_number)
         patient = None
@@ -167,12 +197,13 @@ class SignIn:
             now,
             expires,
         )
+        send = None
         if patient is None:
-            await self._failed(keys, f"{purpose} code asked for no matching patient", None)
+            self._failed(keys, f"{purpose} code asked for no matching patient", None)
         else:
-            await self.limiter.failed([("codes:" + account, CODES)])  # one more code sent
-            await self.sms.send_code(patient["phone"], code, purpose)
+            send = self.sms.send_code(patient["phone"], code, purpose)
             log.info("%s code sent", purpose, extra={"keys": _names(keys), "channel": channel})
+        await self._send_beside(send)
         return CodeSent(str(challenge), expires, demo_code=code if self.demo else None)
 
     async def _use_code(
@@ -191,7 +222,7 @@ class SignIn:
         if challenge is not None:
             account = await self.pool.fetchval(repo.CHALLENGE_ACCOUNT, challenge)
         keys = self._keys(account, address)
-        await self._check(keys)
+        await self._attempt(keys)
         row = None
         if challenge is not None:
             row = await self.pool.fetchrow(
@@ -204,13 +235,13 @@ class SignIn:
                 requested_by,
             )
         if row is None or not row["ok"]:
-            await self._failed(
+            self._failed(
                 keys,
                 f"{purpose} code wrong, used or expired",
                 failed_sign_in("The code is wrong or has expired; ask for a new one."),
             )
         assert row is not None
-        await self.limiter.succeeded(row["account_key"])
+        await self._succeeded(row["account_key"], address, 2)  # this try and its code request
         return row
 
     # -- patients --------------------------------------------------------------------
@@ -269,17 +300,17 @@ class SignIn:
     async def staff_token(self, data: StaffTokenRequest, address: str | None) -> TokenOut:
         account = self._account("staff", data.username)
         keys = self._keys(account, address)
-        await self._check(keys)
+        await self._attempt(keys)
         row = await self.pool.fetchrow(repo.STAFF_BY_USERNAME, data.username)
         stored = row["password_hash"] if row is not None else None
         if not await self.passwords.check(stored, data.password):
-            await self._failed(
+            self._failed(
                 keys,
                 "staff password wrong or no such account",
                 failed_sign_in("The username or the password is wrong."),
             )
         assert row is not None
-        await self.limiter.succeeded(account)
+        await self._succeeded(account, address, 1)
         if row["disabled"]:
             log.warning("sign-in of a disabled account refused", extra={"staff_id": row["id"]})
             raise ProblemError(403, "account_disabled", "This account is disabled.")
@@ -298,5 +329,16 @@ class SignIn:
         return out
 
 
+def _pair(account: str, address: str | None) -> str:
+    return f"{account}@{address or '-'}"
+
+
 def _names(keys: list[Key]) -> list[str]:
     return [k for k, _ in keys]
+
+
+async def _sent(send: Awaitable[None]) -> None:
+    try:
+        await send
+    except Exception as exc:  # the caller was answered already; the patient asks again
+        log.error("a sign-in code was not sent: %s", type(exc).__name__)
