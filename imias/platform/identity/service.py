@@ -68,6 +68,9 @@ class Identity:
         self._janitor = asyncio.create_task(self._sweep_every(every), name="imias-identity-sweep")
 
     async def stop(self) -> None:
+        sending = list(self.sign_in._sending)
+        if sending:  # codes on their way to a gateway: let them go (a few seconds at most)
+            await asyncio.wait(sending, timeout=10)
         if self._janitor is not None:
             self._janitor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
