@@ -28,6 +28,7 @@ from imias.booking.api import (
 from imias.booking.engine import Engine
 from imias.booking.jobs import BookingJobs
 from imias.booking.service import BookingService
+from imias.channels.phone import PhoneController
 from imias.platform.audit import AuditSealer, check_audit
 from imias.platform.audit.api import AccessLogController, AuditController
 from imias.platform.cache import create_redis
@@ -135,6 +136,7 @@ def create_app(settings: Settings, *, sms: SmsSender | None = None) -> Litestar:
             BookingController,
             WaitlistController,
             engine_state,
+            PhoneController,
         ],
         lifespan=[lifespan],
         state=state,

@@ -27,6 +27,8 @@ Workers = Annotated[int, Meta(ge=1, le=256)]
 PoolSize = Annotated[int, Meta(ge=1, le=1000)]
 SecretKey = Annotated[str, Meta(min_length=32)]
 Seconds = Annotated[float, Meta(gt=0, le=3600)]
+PhoneNumber = Annotated[str, Meta(pattern=r"^\+?[0-9]{2,15}$")]
+WebhookSecret = Annotated[str, Meta(min_length=16)]
 
 
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -49,6 +51,8 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     health_timeout: Seconds = 1.0
     demo: bool = False
     time_zone: str = "Europe/Moscow"
+    call_centre_number: PhoneNumber = "122"  # where the IVR transfers a call (<Dial>)
+    phone_webhook_secret: WebhookSecret | None = None  # the gateway's signing key
 
     def __post_init__(self) -> None:
         try:
@@ -140,7 +144,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         if "regex" in problem and field in _EXPECTED:
             problem = _EXPECTED[field]
         shown = raw.get(field)
-        if field == "secret_key" or shown is None:
+        if field in ("secret_key", "phone_webhook_secret") or shown is None:
             value_text = ""
         else:
             value_text = f" (got {_redact(str(shown))!r})"
