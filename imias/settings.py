@@ -53,6 +53,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     time_zone: str = "Europe/Moscow"
     call_centre_number: PhoneNumber = "122"  # where the IVR transfers a call (<Dial>)
     phone_webhook_secret: WebhookSecret | None = None  # the gateway's signing key
+    kiosk_idle_seconds: Annotated[int, Meta(ge=5, le=3600)] = 60  # then it forgets the patient
 
     def __post_init__(self) -> None:
         try:
