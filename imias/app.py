@@ -28,6 +28,9 @@ from imias.booking.api import (
 from imias.booking.engine import Engine
 from imias.booking.jobs import BookingJobs
 from imias.booking.service import BookingService
+from imias.channels.kiosk import KioskController
+from imias.channels.phone import PhoneController
+from imias.channels.web.pages import template_config
 from imias.platform.audit import AuditSealer, check_audit
 from imias.platform.audit.api import AccessLogController, AuditController
 from imias.platform.cache import create_redis
@@ -135,7 +138,10 @@ def create_app(settings: Settings, *, sms: SmsSender | None = None) -> Litestar:
             BookingController,
             WaitlistController,
             engine_state,
+            PhoneController,
+            KioskController,
         ],
+        template_config=template_config(),
         lifespan=[lifespan],
         state=state,
         # The one guard: every route's declared policy, every signed-in caller's token.

@@ -1,4 +1,4 @@
-"""The ``imias`` command: serve, migrate, seed, token, staff, audit, version, bench.
+"""The ``imias`` command: serve, migrate, seed, token, staff, audit, phone, version, bench.
 
 Settings come from ``IMIAS_*`` variables, read when a command runs. A bad value
 stops the command with one line naming the variable (exit status 2).
@@ -403,6 +403,31 @@ def audit_verify(seal: bool, anchor: str | None) -> None:
     _run_with_servers(settings, body)
     if not outcome.get("ok"):
         sys.exit(1)
+
+
+@main.command()
+@click.option("--url", default="http://127.0.0.1:8000", show_default=True, help="The server.")
+@click.option(
+    "--from", "caller", default="+70000000000", show_default=True, help="The calling number."
+)
+@click.option(
+    "--secret",
+    envvar="IMIAS_PHONE_WEBHOOK_SECRET",
+    default=None,
+    help="Sign requests as the gateway would (IMIAS_PHONE_WEBHOOK_SECRET).",
+)
+def phone(url: str, caller: str, secret: str | None) -> None:
+    """Play a phone call in the terminal: prompts are printed, digits typed (Enter alone
+    is silence; end of input hangs up)."""
+    from imias.channels.phone.simulator import play
+
+    def read() -> str | None:
+        try:
+            return input("> ")
+        except EOFError:
+            return None
+
+    sys.exit(play(url, caller, read=read, write=click.echo, secret=secret))
 
 
 @main.group()

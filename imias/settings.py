@@ -28,6 +28,8 @@ Workers = Annotated[int, Meta(ge=1, le=256)]
 PoolSize = Annotated[int, Meta(ge=1, le=1000)]
 SecretKey = Annotated[str, Meta(min_length=32)]
 Seconds = Annotated[float, Meta(gt=0, le=3600)]
+PhoneNumber = Annotated[str, Meta(pattern=r"^\+?[0-9]{2,15}$")]
+WebhookSecret = Annotated[str, Meta(min_length=16)]
 
 
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -53,6 +55,9 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     # Reverse proxies whose X-Forwarded-For is believed (comma-separated addresses or
     # networks); empty: the connection's own address is the client's.
     trusted_proxies: str = ""
+    call_centre_number: PhoneNumber = "122"  # where the IVR transfers a call (<Dial>)
+    phone_webhook_secret: WebhookSecret | None = None  # the gateway's signing key
+    kiosk_idle_seconds: Annotated[int, Meta(ge=5, le=3600)] = 60  # then it forgets the patient
 
     def __post_init__(self) -> None:
         try:
@@ -158,7 +163,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         if "regex" in problem and field in _EXPECTED:
             problem = _EXPECTED[field]
         shown = raw.get(field)
-        if field == "secret_key" or shown is None:
+        if field in ("secret_key", "phone_webhook_secret") or shown is None:
             value_text = ""
         else:
             value_text = f" (got {_redact(str(shown))!r})"

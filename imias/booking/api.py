@@ -382,14 +382,24 @@ class BookingController(Controller):
         operation_id="checkIn",
         status_code=204,
         summary="The patient has arrived",
-        opt=allow("registrar", data=REGISTRAR_DATA),
+        opt=allow(
+            "registrar",
+            "patient",
+            data=f"{REGISTRAR_DATA}; patient: own or a linked child's, from an hour before "
+            "the appointment to its end (a kiosk)",
+        ),
     )
     async def check_in(
         self,
         request: Request[Any, Any, Any],
         booking: NamedDependency[BookingService],
         appointment_id: IdPath,
+        data: JSONBody[PatientRef | None] = None,
     ) -> None:
+        if caller(request).role == "patient":
+            patient = await acting_patient(request, _patient_of(data))
+            await booking.patient_check_in(patient, appointment_id)
+            return
         await staff_appointment(request, appointment_id)
         await booking.set_visit_status(appointment_id, "arrived", ("booked",))
 

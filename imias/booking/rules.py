@@ -47,7 +47,7 @@ Decisions written down here (the service and the API follow them):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from imias.booking.model import (
@@ -333,6 +333,37 @@ def check_booking(
         exclude_appointment_id=exclude_appointment_id,
     )
     return decision if isinstance(decision, Refusal) else None
+
+
+CHECK_IN_OPENS = timedelta(hours=1)
+
+
+def check_arrival(
+    status: str, starts_at: datetime, ends_at: datetime, now: datetime
+) -> tuple[str, str, str] | None:
+    """May a patient check themself in (at a kiosk) at ``now``? None, or the refusal as
+    (code, English, Russian): from an hour before the appointment to its end."""
+    if status == "arrived":
+        return ("already_arrived", "You have already checked in.", "Вы уже отметились.")
+    if status != "booked":
+        return (
+            "wrong_status",
+            f"The appointment is {status}; it cannot be checked in.",
+            "Эта запись не активна, отметиться по ней нельзя.",
+        )
+    if now < starts_at - CHECK_IN_OPENS:
+        return (
+            "check_in_not_open",
+            "Check-in opens an hour before the appointment.",
+            "Отметиться можно не раньше чем за час до приёма.",
+        )
+    if now > ends_at:
+        return (
+            "check_in_closed",
+            "The appointment time is over; please go to the registration desk.",
+            "Время приёма прошло. Обратитесь в регистратуру.",
+        )
+    return None
 
 
 def check_confirm(hold: HoldFacts | None, *, patient_id: int, now: datetime) -> Refusal | None:

@@ -614,6 +614,18 @@ class BookingService:
             action = {"arrived": "check_in", "completed": "complete"}.get(status, status)
             await audit.record(conn, action, "appointment", row["id"], row["patient_id"])
 
+    async def patient_check_in(self, patient_id: int, appointment_id: int) -> None:
+        """The patient has arrived (a kiosk): their own appointment, in its window."""
+        now = self.clock()
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await self._own(conn, patient_id, appointment_id)
+            refusal = rules.check_arrival(row["status"], row["starts_at"], row["ends_at"], now)
+            if refusal is not None:
+                code, english, russian = refusal
+                raise ProblemError(409, code, english, extra={"message_ru": russian})
+            await conn.execute(repo.SET_STATUS, row["clinic_id"], row["id"], "arrived", now)
+            await audit.record(conn, "check_in", "appointment", row["id"], patient_id)
+
     async def expire_holds(self, batch: int = 500) -> int:
         """Turn holds past their expiry to 'expired' (they already never block)."""
         now = self.clock()

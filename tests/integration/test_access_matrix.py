@@ -240,6 +240,12 @@ async def build(route: str, role: str, variant: str, client, w: World) -> Call:
                 fresh = w.adult()["id"]
                 target = (await _own_appointment(client, w, fresh))["id"]
                 h = headers_of(role, w, fresh)
+                if route == "check_in":  # reached, then refused whatever the time: cancelled
+                    await client.post(
+                        f"/api/v1/appointments/{target}/cancel",
+                        json={"patient_id": fresh},
+                        headers=bearer.registrar(w.clinic_a),
+                    )
             else:
                 target = (await _own_appointment(client, w))["id"]
         else:
@@ -354,7 +360,7 @@ EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
     "list_waitlist": {"patient": (200, 404, 404), "registrar": (200, 200, 404)},
     "cancel": {"patient": (200, 404, 404), "registrar": (200, 404, 404)},
     "reschedule": {"patient": (201, 404, 404), "registrar": (201, 404, 404)},
-    "check_in": {"registrar": (204, 404, 404)},
+    "check_in": {"registrar": (204, 404, 404), "patient": (409, 404, 404)},  # own: cancelled
     "complete": {"doctor": (409, 404, 404)},  # own: reached, but not arrived yet
     "doctor_day": {"doctor": (200, 403, 404), "registrar": (200, 403, 404)},
     "hold": {"patient": (201, 404, 404), "registrar": (201, 403, 404)},

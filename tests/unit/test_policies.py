@@ -19,6 +19,14 @@ PUBLIC_ROUTES = {
     "POST /api/v1/auth/patient/code",
     "POST /api/v1/auth/patient/token",
     "POST /api/v1/auth/staff/token",
+    # The IVR webhook: the gateway has no token; the call identifies its patient with the
+    # policy number, birth date and SMS code, like the sign-in routes above.
+    "POST /phone",
+    # The kiosk's start screen and its sign-in and sign-out (no personal data shown).
+    "GET /kiosk",
+    "POST /kiosk/code",
+    "POST /kiosk/token",
+    "POST /kiosk/sign-out",
 }
 
 

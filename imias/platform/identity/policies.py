@@ -40,6 +40,11 @@ class Policy(msgspec.Struct, frozen=True):
     roles: tuple[Role, ...] = ()
     public: bool = False
     data: str = ""
+    # A page's session: the cookie that may carry the token when no Authorization header
+    # does (never on the API, so no other site can post to it with the user's cookie),
+    # and where to send a browser without a valid one.
+    cookie: str | None = None
+    sign_in: str | None = None
 
     def describe(self) -> str:
         if self.public:
@@ -47,12 +52,24 @@ class Policy(msgspec.Struct, frozen=True):
         return ", ".join(self.roles)
 
 
-def allow(*roles: Role, data: str = "") -> dict[str, Any]:
-    """``opt`` of a route that these roles may call."""
+def allow(
+    *roles: Role, data: str = "", cookie: str | None = None, sign_in: str | None = None
+) -> dict[str, Any]:
+    """``opt`` of a route that these roles may call (a page: with its session cookie and
+    its sign-in page)."""
     unknown = set(roles) - set(ROLES)
     if not roles or unknown:
         raise ValueError(f"allow() needs known roles, got {roles}")
-    return {POLICY: Policy(tuple(roles), data=data)}
+    return {POLICY: Policy(tuple(roles), data=data, cookie=cookie, sign_in=sign_in)}
+
+
+class SignInRequired(ProblemError):
+    """A page needs a signed-in session: pages answer it by sending the browser to
+    ``sign_in``."""
+
+    def __init__(self, sign_in: str) -> None:
+        super().__init__(401, "unauthenticated", "Sign in first.")
+        self.sign_in = sign_in
 
 
 SIGNED_IN: dict[str, Any] = {POLICY: Policy(ROLES, data="the caller's own session")}
@@ -96,7 +113,16 @@ async def authorize(
     if policy.public:
         return
     identity = connection.app.state.identity
-    principal: Principal = await identity.authenticate(connection.headers.get("authorization"))
+    authorization = connection.headers.get("authorization")
+    if authorization is None and policy.cookie:
+        token = connection.cookies.get(policy.cookie)
+        authorization = f"Bearer {token}" if token else None
+    try:
+        principal: Principal = await identity.authenticate(authorization)
+    except ProblemError as exc:
+        if policy.sign_in and exc.status == 401:
+            raise SignInRequired(policy.sign_in) from None
+        raise
     if principal.role not in policy.roles:
         log.info(
             "role refused by a route's policy",

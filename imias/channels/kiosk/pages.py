@@ -1,0 +1,232 @@
+"""The kiosk's pages. Sign-in is the patients' sign-in with digits typed on the screen;
+the session lives in the ``imias_kiosk`` cookie (path ``/kiosk``) and is revoked when
+the patient leaves or the kiosk is idle."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+
+from imias.booking.caller import acting_patient
+from imias.booking.service import BookingService
+from imias.booking.views import Appointment
+from imias.channels.slots import earliest_for
+from imias.channels.web.errors import PAGE_ERRORS, sentence
+from imias.channels.web.pages import form_of, page, redirect, set_session
+from imias.platform.audit.writer import record
+from imias.platform.identity import allow, principal_of
+from imias.platform.identity.model import PatientCodeRequest, PatientTokenRequest
+from imias.platform.identity.policies import POLICY, Policy, client_address
+from imias.platform.problems import ProblemError
+
+COOKIE = "imias_kiosk"
+KIOSK = allow(
+    "patient",
+    data="patient: own, a linked child's (the kiosk's signed-in patient)",
+    cookie=COOKIE,
+    sign_in="/kiosk",
+)
+KIOSK_SIGN_IN = {POLICY: Policy(public=True, data="no personal data (the kiosk's sign-in)")}
+SPECIALTIES = ("therapist", "dentist", "ophthalmologist", "otolaryngologist", "surgeon")
+SLOTS_SHOWN = 6
+
+
+def _booking(request: Request[Any, Any, Any]) -> BookingService:
+    return request.app.state.booking
+
+
+def _kiosk_page(request: Request[Any, Any, Any], name: str, **context: Any) -> Template:
+    idle = request.app.state.settings.kiosk_idle_seconds
+    return page(request, name, idle_seconds=idle, **context)
+
+
+def birth_date(digits: str) -> date | None:
+    """DDMMYYYY as typed on the keypad."""
+    digits = digits.strip()
+    if len(digits) != 8 or not digits.isdigit():
+        return None
+    try:
+        return date(int(digits[4:]), int(digits[2:4]), int(digits[:2]))
+    except ValueError:
+        return None
+
+
+def local_day(a: Appointment) -> date:
+    return datetime.fromisoformat(a.local_start).date()
+
+
+class KioskController(Controller):
+    path = "/kiosk"
+    tags = ["kiosk"]
+    include_in_schema = False
+    exception_handlers = PAGE_ERRORS
+
+    @get(opt=KIOSK_SIGN_IN, operation_id="kioskStart")
+    async def start(self, request: Request[Any, Any, Any]) -> Template:
+        return _kiosk_page(request, "kiosk/start.html")
+
+    @post("/code", opt=KIOSK_SIGN_IN, operation_id="kioskCode", status_code=200)
+    async def code(self, request: Request[Any, Any, Any]) -> Template:
+        form = await form_of(request)
+        born = birth_date(form.get("birth_date", ""))
+        policy = form.get("policy_number", "").strip()
+        if born is None or len(policy) != 16 or not policy.isdigit():
+            return _kiosk_page(
+                request,
+                "kiosk/start.html",
+                error="Проверьте номер полиса (16 цифр) и дату рождения (ДДММГГГГ).",
+            )
+        request_ = PatientCodeRequest(policy, born, channel="kiosk")
+        identity = request.app.state.identity
+        try:
+            sent = await identity.sign_in.send_patient_code(request_, client_address(request))
+        except ProblemError as exc:
+            return _kiosk_page(request, "kiosk/start.html", error=sentence(exc))
+        return _kiosk_page(
+            request, "kiosk/code.html", challenge=sent.challenge, demo_code=sent.demo_code
+        )
+
+    @post("/token", opt=KIOSK_SIGN_IN, operation_id="kioskToken", status_code=200)
+    async def token(self, request: Request[Any, Any, Any]) -> Any:
+        form = await form_of(request)
+        try:
+            data = msgspec.convert(
+                {"challenge": form.get("challenge", ""), "code": form.get("code", "").strip()},
+                PatientTokenRequest,
+            )
+        except msgspec.ValidationError:
+            return _kiosk_page(
+                request,
+                "kiosk/code.html",
+                challenge=form.get("challenge", ""),
+                error="Введите шесть цифр кода из SMS.",
+            )
+        identity = request.app.state.identity
+        try:
+            out = await identity.sign_in.patient_token(data, client_address(request))
+        except ProblemError as exc:
+            return _kiosk_page(
+                request, "kiosk/code.html", challenge=data.challenge, error=sentence(exc)
+            )
+        response = redirect("/kiosk/home")
+        set_session(response, request, COOKIE, out.access_token, "/kiosk")
+        return response
+
+    @post("/sign-out", opt=KIOSK_SIGN_IN, operation_id="kioskSignOut", status_code=303)
+    async def sign_out(self, request: Request[Any, Any, Any]) -> Redirect:
+        """Forget the patient (the idle timer posts here too): revoke the session."""
+        token = request.cookies.get(COOKIE)
+        if token:
+            identity = request.app.state.identity
+            try:
+                principal = await identity.authenticate("Bearer " + token)
+                await identity.sessions.sign_out(principal, False)
+            except ProblemError:
+                pass  # already expired or revoked: nothing to forget
+        response = redirect("/kiosk")
+        response.delete_cookie(COOKIE, path="/kiosk")
+        return response
+
+    async def _today(self, request: Request[Any, Any, Any], patient: int) -> list[Appointment]:
+        booking = _booking(request)
+        found = await booking.patient_appointments(patient)
+        await record(booking.pool, "read", "appointments", None, patient)
+        today = datetime.now(UTC).astimezone(ZoneInfo(request.app.state.settings.time_zone))
+        return sorted(
+            (
+                a
+                for a in found
+                if a.status in ("booked", "arrived") and local_day(a) == today.date()
+            ),
+            key=lambda a: a.starts_at,
+        )
+
+    @get("/home", opt=KIOSK, operation_id="kioskHome")
+    async def home(self, request: Request[Any, Any, Any]) -> Template:
+        patient = principal_of(request).subject
+        today = await self._today(request, patient)
+        return _kiosk_page(request, "kiosk/home.html", appointments=today)
+
+    @post("/check-in/{appointment_id:int}", opt=KIOSK, operation_id="kioskCheckIn", status_code=200)
+    async def check_in(self, request: Request[Any, Any, Any], appointment_id: FromPath[int]) -> Any:
+        await form_of(request)
+        patient = await acting_patient(request, None)
+        try:
+            await _booking(request).patient_check_in(patient, appointment_id)
+        except ProblemError as exc:
+            today = await self._today(request, patient)
+            return _kiosk_page(request, "kiosk/home.html", appointments=today, error=sentence(exc))
+        return redirect(f"/kiosk/ticket/{appointment_id}")
+
+    @get("/book", opt=KIOSK, operation_id="kioskBook")
+    async def book_page(
+        self, request: Request[Any, Any, Any], specialty: FromQuery[str | None] = None
+    ) -> Template:
+        directory = request.app.state.engine.directory
+        choices = [directory.by_code[c] for c in SPECIALTIES if c in directory.by_code]
+        slots = None
+        chosen = directory.by_code.get(specialty) if specialty else None
+        if chosen is not None:
+            patient = principal_of(request).subject
+            slots = await earliest_for(
+                _booking(request).pool,
+                request.app.state.engine,
+                patient,
+                chosen,
+                SLOTS_SHOWN,
+                "kiosk",
+            )
+        return _kiosk_page(
+            request,
+            "kiosk/book.html",
+            specialties=choices,
+            chosen=chosen,
+            slots=slots,
+            key=uuid.uuid4().hex,
+        )
+
+    @post("/book", opt=KIOSK, operation_id="kioskBookSlot", status_code=200)
+    async def book(self, request: Request[Any, Any, Any]) -> Any:
+        form = await form_of(request)
+        patient = await acting_patient(request, None)
+        try:
+            doctor = int(form.get("doctor_id", ""))
+            starts = datetime.fromisoformat(form.get("starts_at", ""))
+        except ValueError:
+            raise ProblemError(400, "bad_request", "Выберите время из списка.") from None
+        try:
+            booked = await _booking(request).book(
+                patient, doctor, starts, "kiosk", "kiosk-" + form.get("key", "")[:64]
+            )
+        except ProblemError as exc:
+            directory = request.app.state.engine.directory
+            choices = [directory.by_code[c] for c in SPECIALTIES if c in directory.by_code]
+            return _kiosk_page(
+                request,
+                "kiosk/book.html",
+                specialties=choices,
+                chosen=None,
+                slots=None,
+                key=uuid.uuid4().hex,
+                error=sentence(exc),
+            )
+        return redirect(f"/kiosk/ticket/{booked.id}")
+
+    @get("/ticket/{appointment_id:int}", opt=KIOSK, operation_id="kioskTicket")
+    async def ticket(
+        self, request: Request[Any, Any, Any], appointment_id: FromPath[int]
+    ) -> Template:
+        patient = principal_of(request).subject
+        booking = _booking(request)
+        found = [a for a in await booking.patient_appointments(patient) if a.id == appointment_id]
+        if not found:
+            raise ProblemError(404, "not_found", "Такой записи нет.")
+        await record(booking.pool, "read", "appointment", appointment_id, patient)
+        return _kiosk_page(request, "kiosk/ticket.html", a=found[0])

@@ -1,0 +1,1 @@
+"""What the server-rendered pages share: templates, the session cookie, CSRF."""

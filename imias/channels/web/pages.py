@@ -1,0 +1,94 @@
+"""Server-rendered pages: Jinja2 templates under ``imias/channels/templates``, the
+signed-in session in an HttpOnly cookie, and CSRF protection of every form.
+
+A page's session cookie carries the same token as the API's ``Authorization`` header
+(the route's policy names the cookie, so the one guard checks it the same way); it is
+HttpOnly, ``SameSite=Strict`` and ``Secure`` unless the page is served to localhost.
+Every form carries the value of a random ``imias_csrf`` cookie (double submit) and a
+post without it is refused, so another site cannot post a form as the signed-in user.
+"""
+
+from __future__ import annotations
+
+import gettext
+import hmac
+import secrets
+from pathlib import Path
+from typing import Any
+
+from litestar import Request, Response
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Redirect, Template
+from litestar.template.config import TemplateConfig
+
+from imias.platform.problems import ProblemError
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+CSRF_COOKIE = "imias_csrf"
+CSRF_FIELD = "csrf"
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "testserver.local"})
+
+
+def template_config() -> TemplateConfig[JinjaTemplateEngine]:
+    return TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine)
+
+
+def secure(request: Request[Any, Any, Any]) -> bool:
+    """Cookies are Secure except on a page served to this machine (development)."""
+    return request.url.scheme == "https" or request.url.hostname not in LOCAL_HOSTS
+
+
+def csrf_value(request: Request[Any, Any, Any]) -> tuple[str, bool]:
+    """The request's CSRF value and whether it is new (then set the cookie)."""
+    value = request.cookies.get(CSRF_COOKIE)
+    if value and 20 <= len(value) <= 64:
+        return value, False
+    return secrets.token_urlsafe(24), True
+
+
+async def form_of(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """A posted form, after its CSRF value was checked against the cookie."""
+    form = {k: str(v) for k, v in (await request.form()).items()}
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    if not cookie or not hmac.compare_digest(cookie, form.get(CSRF_FIELD, "")):
+        raise ProblemError(
+            403, "csrf_failed", "The form has expired; open the page again and repeat."
+        )
+    return form
+
+
+def translations(request: Request[Any, Any, Any]) -> gettext.NullTranslations:
+    return gettext.NullTranslations()
+
+
+def page(
+    request: Request[Any, Any, Any],
+    name: str,
+    status_code: int = 200,
+    **context: Any,
+) -> Template:
+    """Render a page with what every page needs: the CSRF value, gettext's ``_``."""
+    csrf, new = csrf_value(request)
+    tr = translations(request)
+    response = Template(
+        template_name=name,
+        context={"csrf": csrf, "_": tr.gettext, "lang": "ru", **context},
+        status_code=status_code,
+    )
+    if new:
+        response.set_cookie(
+            CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=secure(request), path="/"
+        )
+    return response
+
+
+def set_session(
+    response: Response[Any], request: Request[Any, Any, Any], cookie: str, token: str, path: str
+) -> None:
+    response.set_cookie(
+        cookie, token, httponly=True, samesite="strict", secure=secure(request), path=path
+    )
+
+
+def redirect(path: str) -> Redirect:
+    return Redirect(path, status_code=303)
