@@ -122,7 +122,7 @@ class Accounts:
             full_name = " ".join(
                 row[n] for n in ("family_name", "given_name", "patronymic") if row[n]
             )
-        hashed = self.passwords.hash(password)
+        hashed = await self.passwords.hashed(password)
         return await self.pool.fetchval(
             repo.INSERT_STAFF,
             username,
@@ -147,7 +147,7 @@ class Accounts:
         return _account(row)
 
     async def reset_password(self, staff_id: int, password: str) -> None:
-        hashed = self.passwords.hash(password)
+        hashed = await self.passwords.hashed(password)
         async with self.pool.acquire() as conn, conn.transaction():
             if await conn.fetchval(repo.SET_PASSWORD, staff_id, hashed, self.clock()) is None:
                 raise ProblemError(404, "not_found", f"There is no staff account {staff_id}.")

@@ -139,10 +139,6 @@ class TokenOut(msgspec.Struct, frozen=True, omit_defaults=True):
     acting_for: int | None = None
 
 
-class SignOutRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    everywhere: bool = False
-
-
 class LinkedPatient(msgspec.Struct, frozen=True):
     patient_id: int
     given_name: str

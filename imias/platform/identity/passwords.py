@@ -19,7 +19,12 @@ class Passwords:
         self._hasher = hasher or PasswordHasher()
 
     def hash(self, password: str) -> str:
+        """The stored form of a new password (blocking: tools and the seed)."""
         return self._hasher.hash(password)
+
+    async def hashed(self, password: str) -> str:
+        """The stored form of a new password, made in a thread (the event loop's way)."""
+        return await asyncio.to_thread(self._hasher.hash, password)
 
     @functools.cached_property
     def _dummy(self) -> str:

@@ -149,10 +149,6 @@ def principal_of(request: Request[Any, Any, Any]) -> Principal:
     return principal
 
 
-def current_access() -> Access | None:
-    return access_var.get()
-
-
 def route_policies(app: Litestar) -> list[tuple[str, str, Policy | None]]:
     """(method, path, policy) of every HTTP route of ``app``; None: no policy."""
     found = []

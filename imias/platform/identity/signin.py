@@ -317,7 +317,7 @@ class SignIn:
         if self.passwords.needs_rehash(row["password_hash"]):
             now = self.clock()
             await self.pool.execute(
-                repo.SET_PASSWORD, row["id"], self.passwords.hash(data.password), now
+                repo.SET_PASSWORD, row["id"], await self.passwords.hashed(data.password), now
             )
         out = self.sessions.issue(
             row["role"],
