@@ -30,6 +30,7 @@ from imias.booking.jobs import BookingJobs
 from imias.booking.service import BookingService
 from imias.channels.kiosk import KioskController
 from imias.channels.phone import PhoneController
+from imias.channels.registrar import RegistrarController
 from imias.channels.web.pages import template_config
 from imias.platform.audit import AuditSealer, check_audit
 from imias.platform.audit.api import AccessLogController, AuditController
@@ -140,6 +141,7 @@ def create_app(settings: Settings, *, sms: SmsSender | None = None) -> Litestar:
             engine_state,
             PhoneController,
             KioskController,
+            RegistrarController,
         ],
         template_config=template_config(),
         lifespan=[lifespan],

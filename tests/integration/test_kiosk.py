@@ -79,7 +79,7 @@ async def test_a_form_without_its_csrf_value_is_refused(client):
         "/kiosk/code", data={"policy_number": "1" * 16, "birth_date": "01011980"}
     )
     assert page.status_code == 403
-    assert "Не получилось" in page.text and "form has expired" in page.text
+    assert "Не получилось" in page.text and "Форма устарела" in page.text
 
 
 async def test_pages_of_the_patient_need_a_session(client):

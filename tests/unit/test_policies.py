@@ -27,6 +27,10 @@ PUBLIC_ROUTES = {
     "POST /kiosk/code",
     "POST /kiosk/token",
     "POST /kiosk/sign-out",
+    # The staff pages' sign-in forms and sign-out (no personal data shown).
+    "GET /registrar",
+    "POST /registrar/sign-in",
+    "POST /registrar/sign-out",
 }
 
 

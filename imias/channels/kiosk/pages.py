@@ -88,7 +88,7 @@ class KioskController(Controller):
         try:
             sent = await identity.sign_in.send_patient_code(request_, client_address(request))
         except ProblemError as exc:
-            return _kiosk_page(request, "kiosk/start.html", error=sentence(exc))
+            return _kiosk_page(request, "kiosk/start.html", error=sentence(exc, request))
         return _kiosk_page(
             request, "kiosk/code.html", challenge=sent.challenge, demo_code=sent.demo_code
         )
@@ -113,7 +113,7 @@ class KioskController(Controller):
             out = await identity.sign_in.patient_token(data, client_address(request))
         except ProblemError as exc:
             return _kiosk_page(
-                request, "kiosk/code.html", challenge=data.challenge, error=sentence(exc)
+                request, "kiosk/code.html", challenge=data.challenge, error=sentence(exc, request)
             )
         response = redirect("/kiosk/home")
         set_session(response, request, COOKIE, out.access_token, "/kiosk")
@@ -162,7 +162,9 @@ class KioskController(Controller):
             await _booking(request).patient_check_in(patient, appointment_id)
         except ProblemError as exc:
             today = await self._today(request, patient)
-            return _kiosk_page(request, "kiosk/home.html", appointments=today, error=sentence(exc))
+            return _kiosk_page(
+                request, "kiosk/home.html", appointments=today, error=sentence(exc, request)
+            )
         return redirect(f"/kiosk/ticket/{appointment_id}")
 
     @get("/book", opt=KIOSK, operation_id="kioskBook")
@@ -215,7 +217,7 @@ class KioskController(Controller):
                 chosen=None,
                 slots=None,
                 key=uuid.uuid4().hex,
-                error=sentence(exc),
+                error=sentence(exc, request),
             )
         return redirect(f"/kiosk/ticket/{booked.id}")
 

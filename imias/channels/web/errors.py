@@ -7,15 +7,26 @@ from typing import Any
 
 from litestar import Request, Response
 
-from imias.channels.web.pages import page, redirect
+from imias.channels.web.pages import lang_of, page, redirect
 from imias.platform.identity.policies import SignInRequired
 from imias.platform.problems import ProblemError
 
+# Identity's refusals carry no ``message_ru``: the common ones of sign-in, by code.
+SIGN_IN_RU = {
+    "sign_in_failed": "Неверное имя пользователя или пароль.",
+    "too_many_attempts": "Слишком много попыток. Подождите и попробуйте снова.",
+    "account_disabled": "Эта учётная запись отключена.",
+    "csrf_failed": "Форма устарела: откройте страницу снова и повторите.",
+}
 
-def sentence(exc: ProblemError, lang: str = "ru") -> str:
-    """What a person reads of a refusal: the Russian message when the rule has one."""
-    if lang == "ru" and exc.extra.get("message_ru"):
-        return str(exc.extra["message_ru"])
+
+def sentence(exc: ProblemError, request: Request[Any, Any, Any] | None = None) -> str:
+    """What a person reads of a refusal, in the page language: the rule's Russian
+    message (or a known one of sign-in) on a Russian page, its English detail else."""
+    if request is None or lang_of(request) == "ru":
+        russian = exc.extra.get("message_ru") or SIGN_IN_RU.get(exc.code)
+        if russian:
+            return str(russian)
     return exc.detail or exc.title
 
 
@@ -26,7 +37,7 @@ def sign_in_again(request: Request[Any, Any, Any], exc: SignInRequired) -> Respo
 def refusal_page(request: Request[Any, Any, Any], exc: ProblemError) -> Response[Any]:
     back = request.headers.get("referer") or "/"
     return page(  # type: ignore[return-value]
-        request, "error.html", status_code=exc.status, message=sentence(exc), back=back
+        request, "error.html", status_code=exc.status, message=sentence(exc, request), back=back
     )
 
 

@@ -57,8 +57,25 @@ async def form_of(request: Request[Any, Any, Any]) -> dict[str, str]:
     return form
 
 
+LANGUAGES = ("ru", "en")
+LANG_COOKIE = "lang"
+
+
+def lang_of(request: Request[Any, Any, Any]) -> str:
+    """The page language: ``?lang=``, else the ``lang`` cookie, else Russian."""
+    for chosen in (request.query_params.get("lang"), request.cookies.get(LANG_COOKIE)):
+        if chosen in LANGUAGES:
+            return chosen
+    return "ru"
+
+
 def translations(request: Request[Any, Any, Any]) -> gettext.NullTranslations:
     return gettext.NullTranslations()
+
+
+def say(request: Request[Any, Any, Any], message: str) -> str:
+    """A sentence of the code (a Russian msgid) in the page language."""
+    return translations(request).gettext(message)
 
 
 def page(
@@ -72,7 +89,7 @@ def page(
     tr = translations(request)
     response = Template(
         template_name=name,
-        context={"csrf": csrf, "_": tr.gettext, "lang": "ru", **context},
+        context={"csrf": csrf, "_": tr.gettext, "lang": lang_of(request), **context},
         status_code=status_code,
     )
     if new:
