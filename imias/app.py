@@ -28,6 +28,7 @@ from imias.booking.api import (
 from imias.booking.engine import Engine
 from imias.booking.jobs import BookingJobs
 from imias.booking.service import BookingService
+from imias.channels.doctor import DoctorController
 from imias.channels.kiosk import KioskController
 from imias.channels.phone import PhoneController
 from imias.channels.registrar import RegistrarController
@@ -142,6 +143,7 @@ def create_app(settings: Settings, *, sms: SmsSender | None = None) -> Litestar:
             PhoneController,
             KioskController,
             RegistrarController,
+            DoctorController,
         ],
         template_config=template_config(),
         lifespan=[lifespan],

@@ -31,6 +31,9 @@ PUBLIC_ROUTES = {
     "GET /registrar",
     "POST /registrar/sign-in",
     "POST /registrar/sign-out",
+    "GET /doctor",
+    "POST /doctor/sign-in",
+    "POST /doctor/sign-out",
 }
 
 
