@@ -145,3 +145,14 @@ async def test_a_referral_for_a_stranger_needs_break_glass(client):
         data={"csrf": csrf, "patient_id": str(stranger["id"]), "specialty": "neurologist"},
     )
     assert refused.status_code == 403 and "not booked with your clinic" in refused.text
+
+
+async def test_the_doctors_day_in_english(client):
+    slot, (a, _), _ = await two_booked(client, offset=72)
+    client.app_state.booking.clock = Clock(datetime.fromisoformat(a["starts_at"]))
+    await sign_in(client, "/doctor", f"doctor.{slot['doctor_id']}")
+    russian = await client.get("/doctor/day")
+    assert "Не пришёл" in russian.text and "Время" in russian.text
+    english = await client.get("/doctor/day", params={"lang": "en"})
+    assert "Did not come" in english.text and "Time" in english.text
+    assert "Не пришёл" not in english.text and "записан" not in english.text

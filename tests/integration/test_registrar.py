@@ -167,3 +167,20 @@ async def test_another_clinics_appointment_is_not_found_as_a_sentence(client):
     answer = await client.post(f"/registrar/appointments/{other['id']}/cancel", data={"csrf": csrf})
     assert answer.status_code == 404
     assert "Не получилось" in answer.text and "There is no such appointment." in answer.text
+
+
+async def test_the_language_switch_remembers_english_and_returns_to_the_page(client):
+    switched = await client.get(
+        "/lang/en", params={"back": "/registrar?x=1"}, follow_redirects=False
+    )
+    assert switched.status_code == 303 and switched.headers["location"] == "/registrar?x=1"
+    assert switched.headers["set-cookie"].startswith("lang=en")
+    page = await client.get("/registrar")
+    assert "Registrars&#39; sign-in" in page.text or "Registrars' sign-in" in page.text
+    assert "Username" in page.text and "Имя пользователя" not in page.text
+    assert 'href="/lang/ru?back=/registrar"' in page.text  # the way back to Russian
+    wrong, _ = await sign_in(client, "/registrar", "registrar.1", "not-the-password")
+    assert "The username or the password is wrong." in wrong.text
+    back = await client.get("/lang/ru", params={"back": "//evil.example/"}, follow_redirects=False)
+    assert back.headers["location"] == "/"  # only a path of this site
+    assert "Имя пользователя" in (await client.get("/registrar")).text

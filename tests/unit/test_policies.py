@@ -34,6 +34,8 @@ PUBLIC_ROUTES = {
     "GET /doctor",
     "POST /doctor/sign-in",
     "POST /doctor/sign-out",
+    # The pages' language switch (a cookie, no personal data).
+    "GET /lang/{lang:str}",
 }
 
 

@@ -11,9 +11,14 @@ from imias.channels.web.pages import lang_of, page, redirect
 from imias.platform.identity.policies import SignInRequired
 from imias.platform.problems import ProblemError
 
-# Identity's refusals carry no ``message_ru``: the common ones of sign-in, by code.
+# Identity's refusals carry no ``message_ru``: the common ones of sign-in, by their
+# English sentence where one code has several, else by code.
+SIGN_IN_RU_BY_DETAIL = {
+    "The username or the password is wrong.": "Неверное имя пользователя или пароль.",
+    "The code is wrong or has expired; ask for a new one.": "Код неверен или устарел; "
+    "запросите новый.",
+}
 SIGN_IN_RU = {
-    "sign_in_failed": "Неверное имя пользователя или пароль.",
     "too_many_attempts": "Слишком много попыток. Подождите и попробуйте снова.",
     "account_disabled": "Эта учётная запись отключена.",
     "csrf_failed": "Форма устарела: откройте страницу снова и повторите.",
@@ -24,7 +29,11 @@ def sentence(exc: ProblemError, request: Request[Any, Any, Any] | None = None) -
     """What a person reads of a refusal, in the page language: the rule's Russian
     message (or a known one of sign-in) on a Russian page, its English detail else."""
     if request is None or lang_of(request) == "ru":
-        russian = exc.extra.get("message_ru") or SIGN_IN_RU.get(exc.code)
+        russian = (
+            exc.extra.get("message_ru")
+            or SIGN_IN_RU_BY_DETAIL.get(exc.detail or "")
+            or SIGN_IN_RU.get(exc.code)
+        )
         if russian:
             return str(russian)
     return exc.detail or exc.title
