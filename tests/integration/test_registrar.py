@@ -166,7 +166,11 @@ async def test_another_clinics_appointment_is_not_found_as_a_sentence(client):
     other = booked.json()
     answer = await client.post(f"/registrar/appointments/{other['id']}/cancel", data={"csrf": csrf})
     assert answer.status_code == 404
-    assert "Не получилось" in answer.text and "There is no such appointment." in answer.text
+    assert "Не получилось" in answer.text and "Такой записи нет." in answer.text
+    english = await client.post(
+        f"/registrar/appointments/{other['id']}/cancel?lang=en", data={"csrf": csrf}
+    )
+    assert english.status_code == 404 and "There is no such appointment." in english.text
 
 
 async def test_the_language_switch_remembers_english_and_returns_to_the_page(client):

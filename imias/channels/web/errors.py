@@ -11,16 +11,25 @@ from imias.channels.web.pages import lang_of, page, redirect
 from imias.platform.identity.policies import SignInRequired
 from imias.platform.problems import ProblemError
 
-# Identity's refusals carry no ``message_ru``: the common ones of sign-in, by their
-# English sentence where one code has several, else by code.
+# Identity's and the routes' scoping refusals carry no ``message_ru``: the common ones,
+# by their English sentence where one code has several, else by code.
 SIGN_IN_RU_BY_DETAIL = {
     "The username or the password is wrong.": "Неверное имя пользователя или пароль.",
     "The code is wrong or has expired; ask for a new one.": "Код неверен или устарел; "
     "запросите новый.",
+    # the booking routes' scoping (imias.booking.caller)
+    "There is no such appointment.": "Такой записи нет.",
+    "There is no such patient.": "Такого пациента нет.",
+    "That doctor works in another clinic.": "Этот врач работает в другой поликлинике.",
+    "This account is not bound to a clinic.": "Эта учётная запись не привязана к поликлинике.",
+    "A registrar works for her own clinic.": "Регистратор работает только со своей поликлиникой.",
 }
 SIGN_IN_RU = {
     "too_many_attempts": "Слишком много попыток. Подождите и попробуйте снова.",
     "account_disabled": "Эта учётная запись отключена.",
+    "break_glass_required": "Этот пациент не записан в вашу поликлинику. Открыть его данные "
+    "можно только через экстренный доступ с указанием причины (он попадает в журнал).",
+    "wrong_status": "Запись сейчас в другом состоянии, это действие к ней неприменимо.",
     "csrf_failed": "Форма устарела: откройте страницу снова и повторите.",
 }
 
