@@ -4,13 +4,17 @@ cancelling, the clinic's day, and refusals as sentences."""
 
 from __future__ import annotations
 
+from datetime import date
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import bearer
 import pytest
 from citydb import build_city_database, drop_database, worker_id
 from signin import adults, app_client, fetch, key
 from staffpages import hidden, sign_in
+
+from imias.booking import patients
 
 
 @pytest.fixture(scope="module")
@@ -188,3 +192,15 @@ async def test_the_language_switch_remembers_english_and_returns_to_the_page(cli
     back = await client.get("/lang/ru", params={"back": "//evil.example/"}, follow_redirects=False)
     assert back.headers["location"] == "/"  # only a path of this site
     assert "Имя пользователя" in (await client.get("/registrar")).text
+
+
+async def test_the_search_by_name_and_birth_date_can_use_its_index(client):
+    conn = await asyncpg.connect(client.city)
+    try:
+        async with conn.transaction():
+            await conn.execute("SET LOCAL enable_seqscan = off")
+            rows = await conn.fetch("EXPLAIN " + patients.BY_NAME, "Иванов", date(1980, 1, 1), 20)
+    finally:
+        await conn.close()
+    plan = "\n".join(r[0] for r in rows)
+    assert "patients_family_name_birth" in plan, plan
