@@ -22,9 +22,11 @@ $(STAMP): pyproject.toml setup.py
 
 install: $(STAMP)
 
-# Compile the Cython engine in place (a no-op when it is up to date).
+# Compile the Cython engine in place (a no-op when it is up to date) and the pages'
+# gettext catalogues (.po -> .mo; generated, not in git).
 build: $(STAMP)
 	$(BIN)/python setup.py --quiet build_ext --inplace
+	$(BIN)/python -m imias.channels.web.i18n
 
 # Seeds the demo city on the first start only; later starts keep what is there. A demo
 # shows patients their sign-in codes (IMIAS_DEMO=1) unless told otherwise.

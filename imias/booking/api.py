@@ -419,6 +419,22 @@ class BookingController(Controller):
         await staff_appointment(request, appointment_id)
         await booking.set_visit_status(appointment_id, "completed", ("arrived",))
 
+    @post(
+        "/appointments/{appointment_id:int}/no-show",
+        operation_id="markNoShow",
+        status_code=204,
+        summary="The patient did not come (after the slot began)",
+        opt=allow("doctor", data="doctor: her clinic's"),
+    )
+    async def no_show(
+        self,
+        request: Request[Any, Any, Any],
+        booking: NamedDependency[BookingService],
+        appointment_id: IdPath,
+    ) -> None:
+        await staff_appointment(request, appointment_id)
+        await booking.mark_no_show(appointment_id)
+
     @get(
         "/patients/{patient_id:int}/appointments",
         operation_id="listPatientAppointments",

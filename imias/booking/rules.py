@@ -366,6 +366,31 @@ def check_arrival(
     return None
 
 
+def check_no_show(status: str, starts_at: datetime, now: datetime) -> tuple[str, str, str] | None:
+    """May the doctor mark the patient as not come at ``now``? None, or the refusal as
+    (code, English, Russian): a booked appointment (not arrived, not over) whose time
+    has begun."""
+    if status == "no_show":
+        return (
+            "already_no_show",
+            "The patient is already marked as not come.",
+            "Неявка уже отмечена.",
+        )
+    if status != "booked":
+        return (
+            "wrong_status",
+            f"The appointment is {status}; it cannot be marked as a no-show.",
+            "Эту запись нельзя отметить как неявку: пациент пришёл, принят или запись отменена.",
+        )
+    if now < starts_at:
+        return (
+            "not_begun",
+            "The appointment has not begun yet; a no-show is marked after its start.",
+            "Приём ещё не начался: неявку отмечают после его начала.",
+        )
+    return None
+
+
 def check_confirm(hold: HoldFacts | None, *, patient_id: int, now: datetime) -> Refusal | None:
     """May ``patient_id`` confirm ``hold`` at ``now``?
 

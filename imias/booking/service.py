@@ -626,6 +626,21 @@ class BookingService:
             await conn.execute(repo.SET_STATUS, row["clinic_id"], row["id"], "arrived", now)
             await audit.record(conn, "check_in", "appointment", row["id"], patient_id)
 
+    async def mark_no_show(self, appointment_id: int) -> None:
+        """The patient did not come (the doctor says so): booked -> no_show, once the
+        slot has begun (``mark_no_shows`` does it for every one still booked after its end)."""
+        now = self.clock()
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(repo.APPOINTMENT_FOR_UPDATE, appointment_id)
+            if row is None:
+                raise refuse(RefusalCode.NOT_FOUND, "There is no such appointment.")
+            refusal = rules.check_no_show(row["status"], row["starts_at"], now)
+            if refusal is not None:
+                code, english, russian = refusal
+                raise ProblemError(409, code, english, extra={"message_ru": russian})
+            await conn.execute(repo.SET_STATUS, row["clinic_id"], row["id"], "no_show", now)
+            await audit.record(conn, "no_show", "appointment", row["id"], row["patient_id"])
+
     async def expire_holds(self, batch: int = 500) -> int:
         """Turn holds past their expiry to 'expired' (they already never block)."""
         now = self.clock()

@@ -232,10 +232,11 @@ async def build(route: str, role: str, variant: str, client, w: World) -> Call:
     if route == "list_waitlist":
         target = {"own": me, "foreign": w.q["id"], "missing": MISSING}[variant]
         return Call("GET", f"/api/v1/patients/{target}/waitlist", headers=h)
-    if route in ("cancel", "reschedule", "check_in", "complete"):
+    if route in ("cancel", "reschedule", "check_in", "complete", "no_show"):
         if variant == "own":
-            if route == "complete":
-                target = w.appointment_p  # booked, not arrived: reached, then refused 409
+            if route in ("complete", "no_show"):
+                # booked, not arrived and not begun: reached, then refused 409
+                target = w.appointment_p
             elif role == "patient":
                 fresh = w.adult()["id"]
                 target = (await _own_appointment(client, w, fresh))["id"]
@@ -362,6 +363,7 @@ EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
     "reschedule": {"patient": (201, 404, 404), "registrar": (201, 404, 404)},
     "check_in": {"registrar": (204, 404, 404), "patient": (409, 404, 404)},  # own: cancelled
     "complete": {"doctor": (409, 404, 404)},  # own: reached, but not arrived yet
+    "no_show": {"doctor": (409, 404, 404)},  # own: reached, but not begun yet
     "doctor_day": {"doctor": (200, 403, 404), "registrar": (200, 403, 404)},
     "hold": {"patient": (201, 404, 404), "registrar": (201, 403, 404)},
     "book": {"patient": (201, 404, 404), "registrar": (201, 403, 404)},

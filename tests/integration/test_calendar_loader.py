@@ -5,7 +5,7 @@ from datetime import date, timedelta
 import asyncpg
 import pytest
 
-from imias.booking import access, repository
+from imias.booking import access, patients, repository
 from imias.booking.calendar_loader import Geometry, load_calendar
 from imias.booking.schedules import to_local, to_utc
 from imias.booking.seed import seed_city
@@ -32,8 +32,8 @@ async def city(fresh_database_url):
 
 @pytest.mark.parametrize(
     "module",
-    [repository, access, identity_repository, audit_repository],
-    ids=["booking", "booking_access", "identity", "audit"],
+    [repository, access, patients, identity_repository, audit_repository],
+    ids=["booking", "booking_access", "booking_patients", "identity", "audit"],
 )
 async def test_every_named_query_prepares_against_the_migrated_schema(db, module):
     for name, sql in module.QUERIES.items():

@@ -79,7 +79,7 @@ async def test_a_form_without_its_csrf_value_is_refused(client):
         "/kiosk/code", data={"policy_number": "1" * 16, "birth_date": "01011980"}
     )
     assert page.status_code == 403
-    assert "Не получилось" in page.text and "form has expired" in page.text
+    assert "Не получилось" in page.text and "Форма устарела" in page.text
 
 
 async def test_pages_of_the_patient_need_a_session(client):
@@ -164,3 +164,21 @@ async def test_the_api_checks_a_patient_in_for_their_own_appointment_only(client
     again = await client.post(path, headers=bearer.patient(me["id"]))
     assert again.status_code == 409 and again.json()["code"] == "already_arrived"
     assert again.json()["message_ru"] == "Вы уже отметились."
+
+
+async def test_the_kiosk_speaks_russian_by_default_and_english_on_request(client):
+    russian = await client.get("/kiosk")
+    assert '<html lang="ru">' in russian.text and "Получить код" in russian.text
+    english = await client.get("/kiosk", params={"lang": "en"})
+    assert '<html lang="en">' in english.text
+    assert "Get a code" in english.text and "Получить код" not in english.text
+    assert "Policy number (16 digits)" in english.text
+    cookie = [c for c in english.headers.get_list("set-cookie") if c.startswith("lang=")]
+    assert cookie and "HttpOnly" in cookie[0] and "samesite=strict" in cookie[0].lower()
+    remembered = await client.get("/kiosk")  # the cookie keeps the choice
+    assert "Get a code" in remembered.text
+    typo = await client.post(
+        "/kiosk/code",
+        data={"csrf": hidden(remembered.text, "csrf"), "policy_number": "1", "birth_date": "1"},
+    )
+    assert "Check the policy number (16 digits)" in typo.text

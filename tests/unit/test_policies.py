@@ -27,6 +27,15 @@ PUBLIC_ROUTES = {
     "POST /kiosk/code",
     "POST /kiosk/token",
     "POST /kiosk/sign-out",
+    # The staff pages' sign-in forms and sign-out (no personal data shown).
+    "GET /registrar",
+    "POST /registrar/sign-in",
+    "POST /registrar/sign-out",
+    "GET /doctor",
+    "POST /doctor/sign-in",
+    "POST /doctor/sign-out",
+    # The pages' language switch (a cookie, no personal data).
+    "GET /lang/{lang:str}",
 }
 
 

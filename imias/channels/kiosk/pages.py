@@ -19,7 +19,7 @@ from imias.booking.service import BookingService
 from imias.booking.views import Appointment
 from imias.channels.slots import earliest_for
 from imias.channels.web.errors import PAGE_ERRORS, sentence
-from imias.channels.web.pages import form_of, page, redirect, set_session
+from imias.channels.web.pages import form_of, page, redirect, say, set_session
 from imias.platform.audit.writer import record
 from imias.platform.identity import allow, principal_of
 from imias.platform.identity.model import PatientCodeRequest, PatientTokenRequest
@@ -81,14 +81,14 @@ class KioskController(Controller):
             return _kiosk_page(
                 request,
                 "kiosk/start.html",
-                error="Проверьте номер полиса (16 цифр) и дату рождения (ДДММГГГГ).",
+                error=say(request, "Проверьте номер полиса (16 цифр) и дату рождения (ДДММГГГГ)."),
             )
         request_ = PatientCodeRequest(policy, born, channel="kiosk")
         identity = request.app.state.identity
         try:
             sent = await identity.sign_in.send_patient_code(request_, client_address(request))
         except ProblemError as exc:
-            return _kiosk_page(request, "kiosk/start.html", error=sentence(exc))
+            return _kiosk_page(request, "kiosk/start.html", error=sentence(exc, request))
         return _kiosk_page(
             request, "kiosk/code.html", challenge=sent.challenge, demo_code=sent.demo_code
         )
@@ -106,14 +106,14 @@ class KioskController(Controller):
                 request,
                 "kiosk/code.html",
                 challenge=form.get("challenge", ""),
-                error="Введите шесть цифр кода из SMS.",
+                error=say(request, "Введите шесть цифр кода из SMS."),
             )
         identity = request.app.state.identity
         try:
             out = await identity.sign_in.patient_token(data, client_address(request))
         except ProblemError as exc:
             return _kiosk_page(
-                request, "kiosk/code.html", challenge=data.challenge, error=sentence(exc)
+                request, "kiosk/code.html", challenge=data.challenge, error=sentence(exc, request)
             )
         response = redirect("/kiosk/home")
         set_session(response, request, COOKIE, out.access_token, "/kiosk")
@@ -162,7 +162,9 @@ class KioskController(Controller):
             await _booking(request).patient_check_in(patient, appointment_id)
         except ProblemError as exc:
             today = await self._today(request, patient)
-            return _kiosk_page(request, "kiosk/home.html", appointments=today, error=sentence(exc))
+            return _kiosk_page(
+                request, "kiosk/home.html", appointments=today, error=sentence(exc, request)
+            )
         return redirect(f"/kiosk/ticket/{appointment_id}")
 
     @get("/book", opt=KIOSK, operation_id="kioskBook")
@@ -200,7 +202,9 @@ class KioskController(Controller):
             doctor = int(form.get("doctor_id", ""))
             starts = datetime.fromisoformat(form.get("starts_at", ""))
         except ValueError:
-            raise ProblemError(400, "bad_request", "Выберите время из списка.") from None
+            raise ProblemError(
+                400, "bad_request", say(request, "Выберите время из списка.")
+            ) from None
         try:
             booked = await _booking(request).book(
                 patient, doctor, starts, "kiosk", "kiosk-" + form.get("key", "")[:64]
@@ -215,7 +219,7 @@ class KioskController(Controller):
                 chosen=None,
                 slots=None,
                 key=uuid.uuid4().hex,
-                error=sentence(exc),
+                error=sentence(exc, request),
             )
         return redirect(f"/kiosk/ticket/{booked.id}")
 
@@ -227,6 +231,6 @@ class KioskController(Controller):
         booking = _booking(request)
         found = [a for a in await booking.patient_appointments(patient) if a.id == appointment_id]
         if not found:
-            raise ProblemError(404, "not_found", "Такой записи нет.")
+            raise ProblemError(404, "not_found", say(request, "Такой записи нет."))
         await record(booking.pool, "read", "appointment", appointment_id, patient)
         return _kiosk_page(request, "kiosk/ticket.html", a=found[0])

@@ -15,12 +15,14 @@ import hmac
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from litestar import Request, Response
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Redirect, Template
 from litestar.template.config import TemplateConfig
 
+from imias.channels.web import i18n
 from imias.platform.problems import ProblemError
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -29,8 +31,16 @@ CSRF_FIELD = "csrf"
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "testserver.local"})
 
 
+def _with_i18n(engine: JinjaTemplateEngine) -> None:
+    """Jinja2's i18n extension; each page passes its request's translations."""
+    engine.engine.add_extension("jinja2.ext.i18n")
+    engine.engine.install_null_translations()  # type: ignore[attr-defined]
+
+
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:
-    return TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine)
+    return TemplateConfig(
+        directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=_with_i18n
+    )
 
 
 def secure(request: Request[Any, Any, Any]) -> bool:
@@ -57,8 +67,39 @@ async def form_of(request: Request[Any, Any, Any]) -> dict[str, str]:
     return form
 
 
+LANGUAGES = i18n.LANGUAGES
+LANG_COOKIE = "lang"
+
+
+def lang_of(request: Request[Any, Any, Any]) -> str:
+    """The page language: ``?lang=``, else the ``lang`` cookie, else Russian."""
+    for chosen in (request.query_params.get("lang"), request.cookies.get(LANG_COOKIE)):
+        if chosen in LANGUAGES:
+            return chosen
+    return "ru"
+
+
 def translations(request: Request[Any, Any, Any]) -> gettext.NullTranslations:
-    return gettext.NullTranslations()
+    return i18n.translations(lang_of(request))
+
+
+def set_lang_cookie(response: Response[Any], request: Request[Any, Any, Any], lang: str) -> None:
+    response.set_cookie(
+        LANG_COOKIE, lang, httponly=True, samesite="strict", secure=secure(request), path="/"
+    )
+
+
+def here(request: Request[Any, Any, Any]) -> str:
+    """Where the language switch returns to: this page (a GET), else its section's start."""
+    if request.method == "GET":
+        kept = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+        return request.url.path + ("?" + urlencode(kept) if kept else "")
+    return "/" + request.url.path.strip("/").split("/")[0]
+
+
+def say(request: Request[Any, Any, Any], message: str) -> str:
+    """A sentence of the code (a Russian msgid) in the page language."""
+    return translations(request).gettext(message)
 
 
 def page(
@@ -67,18 +108,30 @@ def page(
     status_code: int = 200,
     **context: Any,
 ) -> Template:
-    """Render a page with what every page needs: the CSRF value, gettext's ``_``."""
+    """Render a page with what every page needs: the CSRF value, the language and its
+    gettext ``_``, the language switch's way back."""
     csrf, new = csrf_value(request)
     tr = translations(request)
+    lang = lang_of(request)
     response = Template(
         template_name=name,
-        context={"csrf": csrf, "_": tr.gettext, "lang": "ru", **context},
+        context={
+            "csrf": csrf,
+            "_": tr.gettext,
+            "gettext": tr.gettext,
+            "ngettext": tr.ngettext,
+            "lang": lang,
+            "here": here(request),
+            **context,
+        },
         status_code=status_code,
     )
     if new:
         response.set_cookie(
             CSRF_COOKIE, csrf, httponly=True, samesite="strict", secure=secure(request), path="/"
         )
+    if request.query_params.get("lang") in LANGUAGES and request.cookies.get(LANG_COOKIE) != lang:
+        set_lang_cookie(response, request, lang)  # ?lang= is remembered
     return response
 
 
