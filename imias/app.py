@@ -30,6 +30,11 @@ from imias.booking.jobs import BookingJobs
 from imias.booking.service import BookingService
 from imias.channels.kiosk import KioskController
 from imias.channels.phone import PhoneController
+from imias.channels.portal import (
+    PortalAccountController,
+    PortalBookingController,
+    PortalController,
+)
 from imias.channels.web.pages import template_config
 from imias.platform.audit import AuditSealer, check_audit
 from imias.platform.audit.api import AccessLogController, AuditController
@@ -140,6 +145,9 @@ def create_app(settings: Settings, *, sms: SmsSender | None = None) -> Litestar:
             engine_state,
             PhoneController,
             KioskController,
+            PortalController,
+            PortalBookingController,
+            PortalAccountController,
         ],
         template_config=template_config(),
         lifespan=[lifespan],

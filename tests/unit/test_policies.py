@@ -27,6 +27,11 @@ PUBLIC_ROUTES = {
     "POST /kiosk/code",
     "POST /kiosk/token",
     "POST /kiosk/sign-out",
+    # The portal's sign-in page, its sign-in steps and sign-out (no personal data shown).
+    "GET /",
+    "POST /sign-in/code",
+    "POST /sign-in/token",
+    "POST /sign-out",
 }
 
 
