@@ -34,6 +34,9 @@ from imias.channels.portal import (
     PortalAccountController,
     PortalBookingController,
     PortalController,
+    icon,
+    manifest,
+    service_worker,
 )
 from imias.channels.web.pages import template_config
 from imias.platform.audit import AuditSealer, check_audit
@@ -148,6 +151,9 @@ def create_app(settings: Settings, *, sms: SmsSender | None = None) -> Litestar:
             PortalController,
             PortalBookingController,
             PortalAccountController,
+            manifest,
+            service_worker,
+            icon,
         ],
         template_config=template_config(),
         lifespan=[lifespan],

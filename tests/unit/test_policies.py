@@ -32,6 +32,10 @@ PUBLIC_ROUTES = {
     "POST /sign-in/code",
     "POST /sign-in/token",
     "POST /sign-out",
+    # The portal as an installable app: its manifest, service worker and icons.
+    "GET /manifest.webmanifest",
+    "GET /sw.js",
+    "GET /icons/{name:str}",
 }
 
 

@@ -7,5 +7,13 @@ change is audited as it is for the API."""
 from imias.channels.portal.account import PortalAccountController
 from imias.channels.portal.booking import PortalBookingController
 from imias.channels.portal.pages import PortalController
+from imias.channels.portal.pwa import icon, manifest, service_worker
 
-__all__ = ["PortalAccountController", "PortalBookingController", "PortalController"]
+__all__ = [
+    "PortalAccountController",
+    "PortalBookingController",
+    "PortalController",
+    "icon",
+    "manifest",
+    "service_worker",
+]
