@@ -6,8 +6,9 @@ appointment to another time (reschedule). The same service calls as the API's.""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery
@@ -142,12 +143,13 @@ class PortalBookingController(Controller):
         doctor_in_scope(request, doctor)
         held = await booking_of(request).hold(patient, doctor, starts, channel)
         left = max(0, int((held.expires_at - datetime.now(UTC)).total_seconds()))
+        zone = ZoneInfo(request.app.state.settings.time_zone)
         return portal_page(
             request,
             "portal/hold.html",
             hold=held,
             seconds_left=left,
-            expires_local=(datetime.now() + timedelta(seconds=left)).strftime("%H:%M:%S"),
+            expires_local=held.expires_at.astimezone(zone).strftime("%H:%M:%S"),
             claimed=claimed,
             key=uuid.uuid4().hex,
         )
