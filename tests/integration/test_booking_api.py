@@ -158,8 +158,10 @@ async def test_the_doctors_day_check_in_and_completion(client):
             f"/api/v1/doctors/{slot['doctor_id']}/day", params={"date": day}, headers=doctor
         )
     ).json()
-    assert [e["appointment"]["id"] for e in listing] == [booked["id"]]
-    assert listing[0]["patient_name"]
+    # Other tests of this module may have booked the same doctor's day (which slot is
+    # the 6th earliest depends on the time of day the suite runs).
+    (entry,) = [e for e in listing if e["appointment"]["id"] == booked["id"]]
+    assert entry["patient_name"]
     path = f"/api/v1/appointments/{booked['id']}"
     assert (await client.post(f"{path}/complete", headers=doctor)).status_code == 409
     assert (await client.post(f"{path}/check-in", headers=desk)).status_code == 204
