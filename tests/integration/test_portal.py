@@ -265,3 +265,34 @@ async def test_the_access_log_names_staff_who_read_my_data(client, sms):
     )
     page = await client.get("/access-log")
     assert "регистратор" in page.text and "просмотр" in page.text
+
+
+async def test_a_referral_shows_the_time_kept_for_referrals_and_books_it(client, sms):
+    with_referral, without = await adults(client.city, 2, offset=8)
+    (doctor,) = await fetch(
+        client.city,
+        "SELECT d.id, d.clinic_id FROM doctors d JOIN specialties s ON s.id = d.specialty_id"
+        " WHERE s.code = 'cardiologist' ORDER BY d.id LIMIT 1",
+    )
+    query = {"specialty": "cardiologist", "clinic": doctor["clinic_id"], "doctor": doctor["id"]}
+    await sign_in(client, sms, without)
+    page = await client.get("/book", params=query)
+    assert 'action="/book/hold"' not in page.text and "Свободного времени нет" in page.text
+    client.cookies.clear()
+    await fetch(
+        client.city,
+        "INSERT INTO referrals (clinic_id, patient_id, specialty_id, issued_by, valid_until)"
+        " SELECT d.clinic_id, $1, d.specialty_id, d.id, current_date + 30"
+        "   FROM doctors d WHERE d.id = $2",
+        with_referral["id"],
+        doctor["id"],
+    )
+    await sign_in(client, sms, with_referral)
+    held = await hold_first(client, query)
+    confirm = {"csrf": hidden(held, "csrf"), "key": hidden(held, "key")}
+    done = await client.post(action(held, r"/holds/[^/]+/confirm"), data=confirm)
+    assert "Готово: вы записаны." in done.text
+    (referral,) = await fetch(
+        client.city, "SELECT status FROM referrals WHERE patient_id = $1", with_referral["id"]
+    )
+    assert referral["status"] == "used"

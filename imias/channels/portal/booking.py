@@ -31,6 +31,7 @@ from imias.channels.web.errors import PAGE_ERRORS
 from imias.channels.web.pages import form_of, redirect
 from imias.platform.identity import principal_of
 from imias.platform.problems import ProblemError
+from scheduler_core.flags import REFERRAL_BIT
 
 CLINICS_SHOWN = 6
 SLOTS_SHOWN = 48
@@ -102,6 +103,13 @@ class PortalBookingController(Controller):
             "slots": None,
             "day": day,
         }
+        # A referral-only specialty's time is kept for patients with a referral: show it
+        # to one who has one (the rules check it again when the time is held).
+        entitled = 0
+        if chosen is not None and not chosen.self_referral:
+            referrals = await booking_of(request).patient_referrals(patient)
+            if any(r["specialty"].id == chosen.id for r in referrals):
+                entitled = REFERRAL_BIT
         if chosen is not None and clinic is None and chosen.attached_only:
             # Primary care is booked at the attached clinic: straight to its doctors.
             allowed = await bookable_clinics(booking_of(request).pool, engine, patient, chosen)
@@ -119,6 +127,7 @@ class PortalBookingController(Controller):
                 first=first,
                 last=last,
                 channel=WEB,
+                entitled=entitled,
             )
         if chosen is not None and clinic is not None:
             context["clinic"] = directory.clinics.get(clinic)
@@ -128,7 +137,7 @@ class PortalBookingController(Controller):
             context["doctor"] = directory.doctors[doctor]
             first, last = search.window(engine, day, day if day else None)
             context["slots"] = search.doctor_slots(
-                engine, doctor, SLOTS_SHOWN, first=first, last=last, channel=WEB
+                engine, doctor, SLOTS_SHOWN, first=first, last=last, channel=WEB, entitled=entitled
             )
             context["first_day"], context["last_day"] = search.window(engine, None, None)
         return portal_page(request, "portal/book.html", **context)
