@@ -142,6 +142,14 @@ async def test_a_patient_books_on_the_portal_and_cancels(server, city, page):
         }"""
     )
     assert kept and f'id="appointment-{row["id"]}"' in kept
+    # and shows it with no connection
+    await page.context.set_offline(True)
+    await page.goto(server + "/appointments")
+    assert await page.is_visible(f"#appointment-{row['id']}")
+    assert await page.is_visible("#offline-note")
+    assert not await page.is_visible(f"#appointment-{row['id']} button")  # reading only
+    await pages.check("appointments-offline")
+    await page.context.set_offline(False)
 
     for path, name in [
         ("/waitlist", "waitlist"),
@@ -162,18 +170,18 @@ async def test_a_patient_books_on_the_portal_and_cancels(server, city, page):
 
 
 async def _appointment_soon(city: str, patient_id: int) -> int:
-    """An appointment starting in about half an hour (inside the check-in window),
-    written straight to the database: the server's clock cannot be moved."""
-    now = datetime.now(UTC)
-    starts = (now + timedelta(minutes=30)).replace(second=0, microsecond=0)
-    starts -= timedelta(minutes=starts.minute % 5)
+    """An appointment under way (it began in the last five minutes and lasts half an
+    hour: inside the check-in window, and today wherever the day ends), written straight
+    to the database: the server's clock cannot be moved."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    starts = now - timedelta(minutes=now.minute % 5)
     (row,) = await fetch(
         city,
         """
         INSERT INTO appointments (clinic_id, doctor_id, patient_id, specialty_id, starts_at,
                                   ends_at, status, channel)
         SELECT d.clinic_id, d.id, $1, d.specialty_id, $2::timestamptz,
-               $2::timestamptz + interval '15 minutes',
+               $2::timestamptz + interval '30 minutes',
                'booked', 'kiosk'
           FROM doctors d
          WHERE NOT EXISTS (SELECT 1 FROM appointments a WHERE a.doctor_id = d.id)
