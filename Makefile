@@ -11,7 +11,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test install build lint bench clean
+.PHONY: demo test install build browser-deps lint bench clean
 
 $(STAMP): pyproject.toml setup.py
 	@test -n "$(PYTHON)" || { echo "IMIAS needs Python 3.11 or 3.12 (python3.11 or python3.12 on PATH, or make PYTHON=...): its embedded PostgreSQL, pgserver, has no wheels for newer ones yet" >&2; exit 1; }
@@ -34,7 +34,23 @@ demo: build
 	$(BIN)/imias seed --if-empty
 	IMIAS_DEMO=$${IMIAS_DEMO:-1} $(BIN)/imias serve
 
-test: build
+# What the browser tests need besides .venv: Debian's Chromium (Playwright drives
+# /usr/bin/chromium; no `playwright install`), installed with apt when it is missing and
+# apt is there, and axe-core from npm in the gitignored node_modules.
+AXE_CORE := node_modules/axe-core/axe.min.js
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+browser-deps: $(AXE_CORE)
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if command -v apt-get >/dev/null 2>&1; then \
+			$(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium; \
+		else echo "the browser tests need Chromium at /usr/bin/chromium (Debian: apt-get install chromium)" >&2; fi; \
+	fi
+
+$(AXE_CORE):
+	npm install --no-save --no-package-lock --no-audit --no-fund axe-core@4.14.1
+
+test: build browser-deps
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 lint: $(STAMP)

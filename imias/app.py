@@ -31,6 +31,14 @@ from imias.booking.service import BookingService
 from imias.channels.doctor import DoctorController
 from imias.channels.kiosk import KioskController
 from imias.channels.phone import PhoneController
+from imias.channels.portal import (
+    PortalAccountController,
+    PortalBookingController,
+    PortalController,
+    icon,
+    manifest,
+    service_worker,
+)
 from imias.channels.registrar import RegistrarController
 from imias.channels.web.language import switch_language
 from imias.channels.web.pages import template_config
@@ -146,6 +154,12 @@ def create_app(settings: Settings, *, sms: SmsSender | None = None) -> Litestar:
             RegistrarController,
             DoctorController,
             switch_language,
+            PortalController,
+            PortalBookingController,
+            PortalAccountController,
+            manifest,
+            service_worker,
+            icon,
         ],
         template_config=template_config(),
         lifespan=[lifespan],

@@ -157,9 +157,10 @@ def nearest_clinics(
     first: date,
     last: date,
     channel: int,
+    entitled: int = 0,
 ) -> list[ClinicWithTime]:
     """The ``limit`` nearest clinics that have doctors of the specialty, each with its
-    earliest free slot (or none in the window)."""
+    earliest free slot (or none in the window); ``entitled`` as for :func:`earliest`."""
     directory: Directory = engine.directory
     answer: list[ClinicWithTime] = []
     for distance, clinic in directory.nearest_offering(lat, lon, specialty_id, limit):
@@ -171,6 +172,7 @@ def nearest_clinics(
             first=first,
             last=last,
             channel=channel,
+            entitled=entitled,
         )
         answer.append(_with_time(clinic, distance, slots[0] if slots else None))
     return answer
@@ -199,8 +201,10 @@ def doctor_slots(
     last: date,
     channel: int,
     now: datetime | None = None,
+    entitled: int = 0,
 ) -> list[FreeSlot]:
-    """The ``k`` earliest free slots of one doctor, none of which has begun."""
+    """The ``k`` earliest free slots of one doctor, none of which has begun; ``entitled``
+    as for :func:`earliest`."""
     cal = _ready(engine)
     if doctor_id not in engine.directory.doctors or not cal.has_doctor(doctor_id):  # type: ignore[attr-defined]
         raise ProblemError(404, "unknown_doctor", f"There is no doctor {doctor_id}.")
@@ -213,7 +217,7 @@ def doctor_slots(
             day, start = day + 1, 0
         if day > last.toordinal():
             break
-        slot = cal.find(doctor_id, day, start, None, channel=channel, entitled=0)  # type: ignore[attr-defined]
+        slot = cal.find(doctor_id, day, start, None, channel=channel, entitled=entitled)  # type: ignore[attr-defined]
         if slot is None or slot.day > last.toordinal():
             break
         day, start = slot.day, slot.start + slot.length

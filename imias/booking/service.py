@@ -663,6 +663,21 @@ class BookingService:
             rows = await conn.fetch(repo.PATIENT_HISTORY, patient_id, 200)
         return [self._from_row(r, patient_id) for r in rows]
 
+    async def patient_referrals(self, patient_id: int) -> list[dict[str, Any]]:
+        """The patient's active referrals: what they may book, and until when."""
+        rows = await self.pool.fetch(repo.PATIENT_REFERRALS, patient_id)
+        specialties = self.engine.directory.specialties
+        return [
+            {
+                "id": r["id"],
+                "specialty": specialties[r["specialty_id"]],
+                "valid_until": r["valid_until"],
+                "clinic": self.engine.directory.clinics.get(r["clinic_id"]),
+            }
+            for r in rows
+            if r["specialty_id"] in specialties
+        ]
+
     async def doctor_day(self, doctor_id: int, day: date) -> list[dict[str, Any]]:
         doctor = self.engine.directory.doctors.get(doctor_id)
         if doctor is None:

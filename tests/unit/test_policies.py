@@ -36,6 +36,15 @@ PUBLIC_ROUTES = {
     "POST /doctor/sign-out",
     # The pages' language switch (a cookie, no personal data).
     "GET /lang/{lang:str}",
+    # The portal's sign-in page, its sign-in steps and sign-out (no personal data shown).
+    "GET /",
+    "POST /sign-in/code",
+    "POST /sign-in/token",
+    "POST /sign-out",
+    # The portal as an installable app: its manifest, service worker and icons.
+    "GET /manifest.webmanifest",
+    "GET /sw.js",
+    "GET /icons/{name:str}",
 }
 
 

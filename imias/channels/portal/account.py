@@ -1,0 +1,142 @@
+"""The portal's other pages of the signed-in patient: the waitlist (join, leave),
+referrals (what I may book), family members (a linked child to book for) and who looked
+at my data (the access log). Reads are audited as the API's are."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Template
+
+from imias.channels.portal.common import (
+    PORTAL,
+    acting_for,
+    booking_of,
+    claimed_patient,
+    portal_page,
+)
+from imias.channels.web.errors import PAGE_ERRORS
+from imias.channels.web.pages import form_of, redirect
+from imias.platform.audit import repository as audit_repo
+from imias.platform.audit.writer import record, record_many
+from imias.platform.identity import principal_of
+from imias.platform.problems import ProblemError
+
+ACCESS_LOG_SHOWN = 100
+# What an access log's action and role read as.
+ACTIONS = {"read": "просмотр", "create": "запись", "update": "изменение", "cancel": "отмена"}
+ROLES = {
+    "registrar": "регистратор",
+    "doctor": "врач",
+    "administrator": "администратор",
+    "patient": "пациент (по доверенности)",
+}
+
+
+def _with(patient_id: int | None) -> str:
+    return f"?patient_id={patient_id}" if patient_id else ""
+
+
+class PortalAccountController(Controller):
+    path = "/"
+    tags = ["portal"]
+    include_in_schema = False
+    exception_handlers = PAGE_ERRORS
+
+    @get("/waitlist", opt=PORTAL, operation_id="portalWaitlist")
+    async def waitlist(
+        self,
+        request: Request[Any, Any, Any],
+        patient_id: FromQuery[int | None] = None,
+        specialty: FromQuery[str | None] = None,
+    ) -> Template:
+        patient = await acting_for(request, patient_id)
+        booking = booking_of(request)
+        entries = await booking.waitlist.entries(patient)
+        await record(booking.pool, "read", "waitlist", None, patient)
+        directory = request.app.state.engine.directory
+        today = date.today()
+        return portal_page(
+            request,
+            "portal/waitlist.html",
+            entries=[e for e in entries if e.status in ("waiting", "offered")],
+            specialties=sorted(directory.specialties.values(), key=lambda s: s.name_ru),
+            names={s.code: s.name_ru for s in directory.specialties.values()},
+            chosen=specialty,
+            claimed=patient_id,
+            from_day=today,
+            to_day=today + timedelta(days=13),
+        )
+
+    @post("/waitlist", opt=PORTAL, operation_id="portalJoinWaitlist", status_code=303)
+    async def join(self, request: Request[Any, Any, Any]) -> Any:
+        form = await form_of(request)
+        claimed = claimed_patient(form)
+        patient = await acting_for(request, claimed)
+        try:
+            first = date.fromisoformat(form.get("from", ""))
+            last = date.fromisoformat(form.get("to", ""))
+        except ValueError:
+            raise ProblemError(
+                400, "bad_request", "Укажите даты: с какого дня и по какой."
+            ) from None
+        await booking_of(request).waitlist.join(
+            patient, form.get("specialty", ""), None, None, first, last
+        )
+        return redirect("/waitlist" + _with(claimed))
+
+    @post(
+        "/waitlist/{entry_id:int}/leave",
+        opt=PORTAL,
+        operation_id="portalLeaveWaitlist",
+        status_code=303,
+    )
+    async def leave(self, request: Request[Any, Any, Any], entry_id: FromPath[int]) -> Any:
+        form = await form_of(request)
+        claimed = claimed_patient(form)
+        patient = await acting_for(request, claimed)
+        await booking_of(request).waitlist.leave(patient, entry_id)
+        return redirect("/waitlist" + _with(claimed))
+
+    @get("/referrals", opt=PORTAL, operation_id="portalReferrals")
+    async def referrals(
+        self, request: Request[Any, Any, Any], patient_id: FromQuery[int | None] = None
+    ) -> Template:
+        patient = await acting_for(request, patient_id)
+        booking = booking_of(request)
+        found = await booking.patient_referrals(patient)
+        await record(booking.pool, "read", "referrals", None, patient)
+        return portal_page(request, "portal/referrals.html", referrals=found, claimed=patient_id)
+
+    @get("/family", opt=PORTAL, operation_id="portalFamily")
+    async def family(self, request: Request[Any, Any, Any]) -> Template:
+        principal = principal_of(request)
+        identity = request.app.state.identity
+        children = await identity.accounts.children(principal.subject)
+        await record_many(
+            identity.pool,
+            "read",
+            "linked_patient",
+            principal.subject,
+            [c.patient_id for c in children],
+        )
+        return portal_page(request, "portal/family.html", children=children)
+
+    @get("/access-log", opt=PORTAL, operation_id="portalAccessLog")
+    async def access_log(
+        self, request: Request[Any, Any, Any], patient_id: FromQuery[int | None] = None
+    ) -> Template:
+        whose = await acting_for(request, patient_id)
+        identity = request.app.state.identity
+        rows = await identity.pool.fetch(audit_repo.ACCESS_LOG, whose, None, ACCESS_LOG_SHOWN)
+        return portal_page(
+            request,
+            "portal/access_log.html",
+            rows=rows,
+            actions=ACTIONS,
+            roles=ROLES,
+            claimed=patient_id,
+        )

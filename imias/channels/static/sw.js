@@ -1,0 +1,53 @@
+// IMIAS portal service worker: keeps the last "my appointments" page (the patient's
+// own, or a linked child's) so that upcoming appointments stay readable offline. Only
+// that page is kept; signing out clears it (Clear-Site-Data).
+"use strict";
+const CACHE = "imias-portal-v1";
+const KEPT = "/appointments";
+
+self.addEventListener("install", () => self.skipWaiting());
+
+self.addEventListener("activate", (event) => {
+  event.waitUntil(
+    caches.keys()
+      .then((keys) => Promise.all(keys.filter((k) => k !== CACHE).map((k) => caches.delete(k))))
+      .then(() => self.clients.claim())
+  );
+});
+
+// One copy per patient shown: the page's address without passing notices (?booked=).
+function keyOf(url) {
+  const key = new URL(KEPT, self.location.origin);
+  const patient = url.searchParams.get("patient_id");
+  if (patient) key.searchParams.set("patient_id", patient);
+  return key.href;
+}
+
+self.addEventListener("fetch", (event) => {
+  const request = event.request;
+  const url = new URL(request.url);
+  if (request.method !== "GET" || url.origin !== self.location.origin || url.pathname !== KEPT) {
+    return;
+  }
+  event.respondWith(
+    fetch(request)
+      .then((response) => {
+        if (response.ok && !response.redirected) {
+          const copy = response.clone();
+          caches.open(CACHE).then((cache) => cache.put(keyOf(url), copy));
+        }
+        return response;
+      })
+      .catch(() =>
+        caches.match(keyOf(url)).then(
+          (kept) =>
+            kept ||
+            new Response(
+              "<!doctype html><html lang=\"ru\"><meta charset=\"utf-8\"><title>Нет связи</title>" +
+                "<p>Нет связи, а сохранённых записей на этом устройстве нет.</p></html>",
+              { status: 503, headers: { "Content-Type": "text/html; charset=utf-8" } }
+            )
+        )
+      )
+  );
+});
