@@ -17,6 +17,8 @@ from citydb import build_city_database, drop_database, worker_id
 from serving import serve
 from signin import adults, fetch
 
+from imias.booking.seed import DEMO_PASSWORD
+
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -225,3 +227,57 @@ async def test_a_kiosk_check_in_and_its_idle_reset(server, city, page):
     assert await page.is_visible("#policy_number")
     await page.goto(server + "/kiosk/home")
     assert page.url == server + "/kiosk"
+
+
+async def test_a_registrar_books_for_a_caller(server, city, page):
+    """The desk: sign in, find the caller by policy number, book the earliest time at
+    the clinic for a caller on the phone, see it in the patient's list."""
+    (patient,) = await adults(city, 1, offset=22)
+    clinic = patient["attached_clinic_id"]
+    pages = Pages(page, "registrar")
+    await page.goto(server + "/registrar")
+    await pages.check("sign-in")
+    await page.fill("#username", f"registrar.{clinic}")
+    await page.fill("#password", DEMO_PASSWORD)
+    await page.click("button[type=submit] >> text=Войти")
+    await page.wait_for_url(server + "/registrar/find")
+    await page.fill("#policy", patient["policy_number"])
+    await page.click("button[type=submit] >> text=Найти")
+    await pages.check("found")
+    await page.click(f'a[href="/registrar/patients/{patient["id"]}"]')
+    await page.select_option("#specialty", "therapist")
+    await page.select_option("#channel", "phone")
+    await page.click("button >> text=Показать ближайшее время")
+    await page.wait_for_selector("form.card button")
+    await pages.check("free-times")
+    await page.click("form.card button")
+    await page.wait_for_selector("a >> text=Перенести")
+    await pages.check("booked")
+    (row,) = await fetch(
+        city,
+        "SELECT status, channel, clinic_id FROM appointments WHERE patient_id = $1",
+        patient["id"],
+    )
+    assert (row["status"], row["channel"], row["clinic_id"]) == ("booked", "phone", clinic)
+    await page.goto(server + "/registrar/day")
+    await pages.check("clinic-day")
+
+
+async def test_the_language_switch_turns_the_pages_english_and_back(server, page):
+    pages = Pages(page, "language")
+    await page.goto(server + "/")
+    assert await page.get_attribute("html", "lang") == "ru"
+    assert await page.is_visible("text=Получить код по SMS")
+    await page.click("nav.lang a >> text=English")
+    await page.wait_for_selector("text=Get a code by SMS")
+    assert await page.get_attribute("html", "lang") == "en"
+    await pages.check("portal-en")
+    await page.goto(server + "/kiosk")  # the choice is remembered (a cookie)
+    assert await page.get_attribute("html", "lang") == "en"
+    await pages.check("kiosk-en")
+    await page.goto(server + "/registrar")
+    await page.wait_for_selector("button >> text=Sign in")
+    await pages.check("registrar-en")
+    await page.click("nav.lang a >> text=Русский")
+    await page.wait_for_selector("button >> text=Войти")
+    assert await page.get_attribute("html", "lang") == "ru"
