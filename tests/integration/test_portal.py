@@ -105,7 +105,7 @@ async def test_a_form_without_its_csrf_value_is_refused(client):
     page = await client.post(
         "/sign-in/code", data={"policy_number": "1" * 16, "birth_date": "1980-01-01"}
     )
-    assert page.status_code == 403 and "form has expired" in page.text
+    assert page.status_code == 403 and "Форма устарела" in page.text  # Russian by default
 
 
 async def test_a_typo_is_said_as_a_sentence(client):
