@@ -115,6 +115,16 @@ async def test_a_typo_is_said_as_a_sentence(client):
     assert "Проверьте номер полиса" in page.text
 
 
+async def test_a_typo_is_said_in_english_on_an_english_page(client):
+    start = await client.get("/?lang=en")
+    assert 'lang="en"' in start.text and "Get a code by SMS" in start.text
+    form = {"csrf": hidden(start.text, "csrf"), "policy_number": "123", "birth_date": "x"}
+    page = await client.post("/sign-in/code", data=form)
+    assert "Check the policy number" in page.text
+    assert "Проверьте" not in page.text
+    await client.get("/?lang=ru")  # the module's other tests read Russian
+
+
 async def test_the_api_does_not_take_the_portal_cookie(client, sms):
     (patient,) = await adults(client.city, 1, offset=10)
     await sign_in(client, sms, patient)

@@ -19,7 +19,8 @@ from imias.channels.portal.common import (
     portal_page,
 )
 from imias.channels.web.errors import PAGE_ERRORS
-from imias.channels.web.pages import form_of, redirect
+from imias.channels.web.i18n import N_
+from imias.channels.web.pages import form_of, redirect, say
 from imias.platform.audit import repository as audit_repo
 from imias.platform.audit.writer import record, record_many
 from imias.platform.identity import principal_of
@@ -27,12 +28,17 @@ from imias.platform.problems import ProblemError
 
 ACCESS_LOG_SHOWN = 100
 # What an access log's action and role read as.
-ACTIONS = {"read": "просмотр", "create": "запись", "update": "изменение", "cancel": "отмена"}
+ACTIONS = {
+    "read": N_("просмотр"),
+    "create": N_("запись"),
+    "update": N_("изменение"),
+    "cancel": N_("отмена"),
+}
 ROLES = {
-    "registrar": "регистратор",
-    "doctor": "врач",
-    "administrator": "администратор",
-    "patient": "пациент (по доверенности)",
+    "registrar": N_("регистратор"),
+    "doctor": N_("врач"),
+    "administrator": N_("администратор"),
+    "patient": N_("пациент (по доверенности)"),
 }
 
 
@@ -81,7 +87,7 @@ class PortalAccountController(Controller):
             last = date.fromisoformat(form.get("to", ""))
         except ValueError:
             raise ProblemError(
-                400, "bad_request", "Укажите даты: с какого дня и по какой."
+                400, "bad_request", say(request, "Укажите даты: с какого дня и по какой.")
             ) from None
         await booking_of(request).waitlist.join(
             patient, form.get("specialty", ""), None, None, first, last

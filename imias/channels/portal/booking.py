@@ -28,7 +28,8 @@ from imias.channels.portal.common import (
 )
 from imias.channels.slots import bookable_clinics
 from imias.channels.web.errors import PAGE_ERRORS
-from imias.channels.web.pages import form_of, redirect
+from imias.channels.web.i18n import N_
+from imias.channels.web.pages import form_of, redirect, say
 from imias.platform.identity import principal_of
 from imias.platform.problems import ProblemError
 from scheduler_core.flags import REFERRAL_BIT
@@ -42,7 +43,7 @@ def _slot_of(form: dict[str, str]) -> tuple[int, datetime]:
     try:
         return int(form.get("doctor_id", "")), datetime.fromisoformat(form.get("starts_at", ""))
     except ValueError:
-        raise ProblemError(400, "bad_request", "Выберите время из списка.") from None
+        raise ProblemError(400, "bad_request", N_("Выберите время из списка.")) from None
 
 
 def _point(
@@ -115,7 +116,9 @@ class PortalBookingController(Controller):
             allowed = await bookable_clinics(booking_of(request).pool, engine, patient, chosen)
             clinic = allowed[0] if allowed else None
             if clinic is None:
-                context["error"] = "Вы не прикреплены к поликлинике: обратитесь в регистратуру."
+                context["error"] = say(
+                    request, "Вы не прикреплены к поликлинике: обратитесь в регистратуру."
+                )
         if chosen is not None and clinic is None and point is not None:
             first, last = search.window(engine, None, None)
             context["clinics"] = search.nearest_clinics(

@@ -24,7 +24,7 @@ from imias.channels.portal.common import (
     portal_page,
 )
 from imias.channels.web.errors import PAGE_ERRORS, sentence
-from imias.channels.web.pages import form_of, redirect, set_session
+from imias.channels.web.pages import form_of, redirect, say, set_session
 from imias.platform.audit.writer import record
 from imias.platform.identity.model import PatientCodeRequest, PatientTokenRequest
 from imias.platform.identity.policies import client_address
@@ -69,7 +69,7 @@ class PortalController(Controller):
         except msgspec.ValidationError:
             return _start(
                 request,
-                error="Проверьте номер полиса (16 цифр) и дату рождения.",
+                error=say(request, "Проверьте номер полиса (16 цифр) и дату рождения."),
                 policy_number=form.get("policy_number", ""),
             )
         identity = request.app.state.identity
@@ -95,7 +95,7 @@ class PortalController(Controller):
                 request,
                 "portal/code.html",
                 challenge=challenge,
-                error="Введите шесть цифр кода из SMS.",
+                error=say(request, "Введите шесть цифр кода из SMS."),
             )
         identity = request.app.state.identity
         try:

@@ -7,7 +7,7 @@ from typing import Any
 
 from litestar import Request, Response
 
-from imias.channels.web.pages import lang_of, page, redirect
+from imias.channels.web.pages import lang_of, page, redirect, say
 from imias.platform.identity.policies import SignInRequired
 from imias.platform.problems import ProblemError
 
@@ -45,6 +45,8 @@ def sentence(exc: ProblemError, request: Request[Any, Any, Any] | None = None) -
         )
         if russian:
             return str(russian)
+    if request is not None and exc.detail:
+        return say(request, exc.detail)  # a page's own refusal is a msgid; others stay as are
     return exc.detail or exc.title
 
 
