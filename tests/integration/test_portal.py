@@ -146,6 +146,25 @@ async def test_nearest_clinics_have_their_earliest_time(client, sms):
     assert "Ближайшие поликлиники" in near.text
 
 
+async def test_an_address_typed_in_finds_the_clinics_of_that_street(client, sms):
+    (patient,) = await adults(client.city, 1, offset=14)
+    await sign_in(client, sms, patient)
+    (clinic,) = await fetch(
+        client.city,
+        "SELECT c.id, c.name, c.address FROM clinics c JOIN doctors d ON d.clinic_id = c.id"
+        " JOIN specialties s ON s.id = d.specialty_id WHERE s.code = 'dentist'"
+        " ORDER BY c.id LIMIT 1",
+    )
+    street = clinic["address"].split(",")[1]  # "ш. Советское": as a person types it
+    words = street.replace(".", " ").split()
+    typed = f"{words[-1]} {words[0]} 7"  # "Советское ш 7"
+    page = await client.get("/book", params={"specialty": "dentist", "address": typed})
+    assert "Ближайшие поликлиники" in page.text
+    assert clinic["name"] in page.text  # among the nearest, being on that street
+    unknown = await client.get("/book", params={"specialty": "dentist", "address": "Нигдейная"})
+    assert "Такой улицы не нашлось" in unknown.text
+
+
 async def test_book_with_a_hold_then_reschedule_and_cancel(client, sms):
     (patient,) = await adults(client.city, 1)
     await sign_in(client, sms, patient)

@@ -20,6 +20,7 @@ from imias.booking.model import CHANNEL_BITS
 from imias.channels.portal.common import (
     PORTAL,
     acting_for,
+    address_point,
     appointments_url,
     booking_of,
     claimed_patient,
@@ -47,15 +48,22 @@ def _slot_of(form: dict[str, str]) -> tuple[int, datetime]:
 
 
 def _point(
-    request: Request[Any, Any, Any], lat: str | None, lon: str | None, district: str | None
+    request: Request[Any, Any, Any],
+    lat: str | None,
+    lon: str | None,
+    district: str | None,
+    address: str | None = None,
 ) -> tuple[float, float] | None:
-    """The point to search near: the browser's location, or the chosen district's."""
+    """The point to search near: the browser's location, an address typed in, or the
+    chosen district's."""
     try:
         y, x = float(lat or ""), float(lon or "")
     except ValueError:
         y = x = float("nan")
     if -90 <= y <= 90 and -180 <= x <= 180:  # NaN fails both
         return y, x
+    if address and address.strip():
+        return address_point(request, address[:200])
     for d in districts(request):
         if d.name == district:
             return d.lat, d.lon
@@ -76,6 +84,7 @@ class PortalBookingController(Controller):
         lat: FromQuery[str | None] = None,
         lon: FromQuery[str | None] = None,
         district: FromQuery[str | None] = None,
+        address: FromQuery[str | None] = None,
         clinic: FromQuery[int | None] = None,
         doctor: FromQuery[int | None] = None,
         day: FromQuery[date | None] = None,
@@ -87,13 +96,14 @@ class PortalBookingController(Controller):
         search._ready(engine)
         directory = engine.directory
         chosen = directory.by_code.get(specialty) if specialty else None
-        point = _point(request, lat, lon, district)
+        point = _point(request, lat, lon, district, address)
         context: dict[str, Any] = {
             "specialties": sorted(directory.specialties.values(), key=lambda s: s.name_ru),
             "districts": districts(request),
             "chosen": chosen,
             "point": point,
             "district": district,
+            "address": address or "",
             "claimed": patient_id,
             "reschedule": reschedule,
             "key": uuid.uuid4().hex,
@@ -104,6 +114,10 @@ class PortalBookingController(Controller):
             "slots": None,
             "day": day,
         }
+        if address and address.strip() and point is None:
+            context["error"] = say(
+                request, "Такой улицы не нашлось: уточните адрес или выберите район."
+            )
         # A referral-only specialty's time is kept for patients with a referral: show it
         # to one who has one (the rules check it again when the time is held).
         entitled = 0

@@ -3,6 +3,7 @@ acts for (the signed-in one or a linked child), the districts to search near."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +62,37 @@ class District:
     name: str
     lat: float
     lon: float
+
+
+# Words of an address that name no place (kinds of street, the city, house numbers).
+_NOT_PLACES = frozenset(
+    "г город москва ул улица ш шоссе пр просп проспект пер переулок наб набережная б бульвар "
+    "пл площадь проезд туп тупик д дом корп корпус стр строение кв".split()
+)
+
+
+def address_point(request: Request[Any, Any, Any], text: str) -> tuple[float, float] | None:
+    """A point for an address typed in, without an outside geocoder: the clinics whose
+    own address names the same street (most words in common), at their middle. A
+    deployment with a geocoding service would ask it instead."""
+    words = {w for w in re.findall(r"[а-яёa-z0-9-]+", text.lower()) if w not in _NOT_PLACES}
+    words = {w for w in words if len(w) >= 4 and not w.isdigit()}
+    if not words:
+        return None
+    best, found = 0, []
+    for clinic in request.app.state.engine.directory.clinics.values():
+        have = set(re.findall(r"[а-яёa-z0-9-]+", clinic.address.lower()))
+        score = len(words & have)
+        if score > best:
+            best, found = score, [clinic]
+        elif score == best and score:
+            found.append(clinic)
+    if not found:
+        return None
+    return (
+        round(sum(c.lat for c in found) / len(found), 5),
+        round(sum(c.lon for c in found) / len(found), 5),
+    )
 
 
 def districts(request: Request[Any, Any, Any]) -> list[District]:
