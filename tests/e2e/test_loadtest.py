@@ -5,13 +5,16 @@ whose database audit passed. The figures themselves are never asserted."""
 
 import asyncio
 import json
+from pathlib import Path
 
 import asyncpg
 import pytest
 from bearer import TEST_SECRET
 from citydb import build_city_database, drop_database, worker_id
+from click.testing import CliRunner
 from serving import serve
 
+from imias.cli import main
 from imias.platform.identity.keys import Keys
 from loadtest import audit
 from loadtest.run import run
@@ -104,3 +107,18 @@ def test_a_short_run_of_the_profile_passes_its_audit(server, city, profile, tmp_
         assert written["confirmed"] > 0, written  # the race books
     if profile == "stress":
         assert written["shape"]["stopped_by"] in ("time", "p99", "failures"), written["shape"]
+
+
+def test_the_command_runs_a_profile_into_a_report_folder(
+    server, city, redis_url, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("IMIAS_DATABASE_URL", city)
+    monkeypatch.setenv("IMIAS_REDIS_URL", redis_url)
+    monkeypatch.setenv("IMIAS_SECRET_KEY", TEST_SECRET)
+    args = ["loadtest", "emias-day", "--url", server, "--duration", "3", "--users", "4"]
+    result = CliRunner().invoke(main, [*args, "--report", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    line = json.loads(result.stdout.splitlines()[-1])
+    assert line["passed"] and line["requests"] > 0, line
+    folder = Path(line["folder"])
+    assert folder.parent == tmp_path and (folder / "summary.json").exists()
