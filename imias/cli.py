@@ -502,10 +502,15 @@ def loadtest(
                 "IMIAS_DATABASE_URL": servers.database_url,
                 "IMIAS_REDIS_URL": servers.redis_url,
                 "IMIAS_DEMO": "1",  # the IVR speaks its SMS codes: phone callers sign in
+                "IMIAS_LOG_LEVEL": os.environ.get("IMIAS_LOG_LEVEL", "WARNING"),
             }
+            Path(report).mkdir(parents=True, exist_ok=True)
+            server_log = (Path(report) / "serve.log").open("ab")
             server = subprocess.Popen(
                 [sys.executable, "-m", "imias.cli", "serve", "--port", str(settings.port)],
                 env=env,
+                stdout=server_log,
+                stderr=subprocess.STDOUT,
             )
             target = f"http://{settings.host}:{settings.port}"
             deadline = time.monotonic() + 120
