@@ -79,6 +79,7 @@ def chart(folder: Path) -> Path | None:
     rows = [r for r in csv.DictReader(path.open()) if r["Name"] == "Aggregated"]
     if not rows:
         return None
+    nan = float("nan")
     start = int(rows[0]["Timestamp"])
     seconds = [int(r["Timestamp"]) - start for r in rows]
     fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(9, 6))
@@ -87,7 +88,8 @@ def chart(folder: Path) -> Path | None:
     top.set_ylabel("per second")
     top.legend(loc="upper left")
     for q in ("50%", "95%", "99%"):
-        bottom.plot(seconds, [_number(r[q]) or 0 for r in rows], label=f"p{q[:-1]}")
+        values = [_number(r[q]) for r in rows]  # N/A before the first answer: a gap
+        bottom.plot(seconds, [nan if v is None else v for v in values], label=f"p{q[:-1]}")
     bottom.set_ylabel("ms")
     bottom.set_xlabel("seconds")
     bottom.legend(loc="upper left")

@@ -102,6 +102,7 @@ def test_a_short_run_of_the_profile_passes_its_audit(server, city, profile, tmp_
     assert written["audit"]["passed"], written["audit"]
     assert written["passed"] and summary["passed"]
     assert (folder / "locust_stats.csv").exists() and (folder / "report.html").exists()
+    assert written["chart"] == "chart.png" and (folder / "chart.png").stat().st_size > 0
     assert not (folder / "cast.json").exists()  # its tokens are not left in the report
     if profile == "monday-opening":
         assert written["confirmed"] > 0, written  # the race books
