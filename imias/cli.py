@@ -1,4 +1,5 @@
-"""The ``imias`` command: serve, migrate, seed, token, staff, audit, phone, version, bench.
+"""The ``imias`` command: serve, migrate, seed, token, staff, audit, phone, version, bench,
+loadtest.
 
 Settings come from ``IMIAS_*`` variables, read when a command runs. A bad value
 stops the command with one line naming the variable (exit status 2).
@@ -452,6 +453,100 @@ def bench_booking(args: tuple[str, ...]) -> None:
     from imias.booking import bench as booking_bench
 
     sys.exit(booking_bench.main(list(args)))
+
+
+@main.command()
+@click.argument("profile", type=click.Choice(["emias-day", "monday-opening", "stress"]))
+@click.option("--url", default=None, help="A running server (default: start one here).")
+@click.option("--duration", type=click.IntRange(1), default=None, help="Seconds of load.")
+@click.option("--users", type=click.IntRange(1), default=None, help="Simulated users.")
+@click.option(
+    "--report",
+    "report",
+    type=click.Path(file_okay=False),
+    default="reports/load",
+    show_default=True,
+    help="Where the run's folder (PROFILE-TIMESTAMP) goes.",
+)
+@click.option(
+    "--workers", type=int, default=None, help="Workers of the server started (IMIAS_WORKERS)."
+)
+def loadtest(
+    profile: str,
+    url: str | None,
+    duration: int | None,
+    users: int | None,
+    report: str,
+    workers: int | None,
+) -> None:
+    """Run a locust profile headless against the city in the database (IMIAS_DATABASE_URL
+    or the embedded one), audit the database after, and write the report folder. Exit 1
+    when a request failed unexpectedly or the audit found something."""
+    import json
+    import subprocess
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    from imias.platform.identity.keys import Keys
+    from loadtest.run import run
+
+    settings = _settings(workers=workers)
+
+    def body(servers: Servers) -> None:
+        key = Keys.from_secret(resolve_secret(settings.secret_key, settings.data_dir)).token
+        server = None
+        target = url
+        if target is None:
+            env = os.environ | {
+                "IMIAS_DATABASE_URL": servers.database_url,
+                "IMIAS_REDIS_URL": servers.redis_url,
+                "IMIAS_DEMO": "1",  # the IVR speaks its SMS codes: phone callers sign in
+                "IMIAS_LOG_LEVEL": os.environ.get("IMIAS_LOG_LEVEL", "WARNING"),
+            }
+            Path(report).mkdir(parents=True, exist_ok=True)
+            server_log = (Path(report) / "serve.log").open("ab")
+            server = subprocess.Popen(
+                [sys.executable, "-m", "imias.cli", "serve", "--port", str(settings.port)],
+                env=env,
+                stdout=server_log,
+                stderr=subprocess.STDOUT,
+            )
+            target = f"http://{settings.host}:{settings.port}"
+            deadline = time.monotonic() + 120
+            while True:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    _fail("the server did not start", 1)
+                try:
+                    with urllib.request.urlopen(target + "/health", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    time.sleep(0.5)
+        try:
+            summary = run(
+                profile,
+                url=target,
+                database_url=servers.database_url,
+                token_key=key,
+                report_base=Path(report),
+                duration=duration,
+                users=users,
+                log=lambda m: click.echo(f"[loadtest] {m}", err=True),
+            )
+        finally:
+            if server is not None:
+                server.send_signal(2)
+                server.wait(60)
+        shown = {k: summary[k] for k in ("requests", "failures", "per_second", "p50_ms")}
+        shown |= {k: summary[k] for k in ("p95_ms", "p99_ms", "refusals_total", "passed")}
+        click.echo(json.dumps(shown | {"folder": summary["folder"]}))
+        if not summary["audit"]["passed"]:
+            click.echo(json.dumps(summary["audit"], indent=2, default=str), err=True)
+        if not summary["passed"]:
+            sys.exit(1)
+
+    _run_with_servers(settings, body)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,116 @@
+"""The cast of a load run, prepared before locust starts: patients, registrars and
+doctors drawn from the database, each with a token minted in bulk with the server's
+key (the operator path of ``imias token``), written to one JSON file that the
+locustfile reads. Locust's users never touch the database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from imias.platform.identity import tokens
+
+# Adults with a phone (the IVR sends its code there), spread over the city.
+SQL_PATIENTS = """
+SELECT id, policy_number, to_char(birth_date, 'DDMMYYYY') AS birth, attached_clinic_id
+  FROM patients
+ WHERE birth_date <= current_date - interval '18 years'
+   AND phone IS NOT NULL AND attached_clinic_id IS NOT NULL
+ ORDER BY id
+ LIMIT $1
+"""
+SQL_STAFF = """
+SELECT s.id, s.clinic_id, s.doctor_id
+  FROM staff_accounts s
+ WHERE s.role = $1 AND NOT s.disabled
+ ORDER BY s.id
+ LIMIT $2
+"""
+# The popular doctors of a Monday morning: those of the specialty with the most
+# doctors among those any adult may book at any clinic (the therapist is booked only
+# at one's own clinic, so a city-wide race is for such a specialty).
+SQL_POPULAR = """
+WITH open AS (
+    SELECT s.id
+      FROM specialties s JOIN doctors d ON d.specialty_id = s.id AND d.active
+     WHERE s.self_referral AND NOT s.attached_only AND s.sex IS NULL
+       AND s.min_age <= 18 AND s.max_age >= 120
+     GROUP BY s.id
+     ORDER BY count(*) DESC, s.id
+     LIMIT 1
+)
+SELECT d.id, d.clinic_id
+  FROM doctors d JOIN open ON open.id = d.specialty_id
+ WHERE d.active
+ ORDER BY d.id
+ LIMIT $1
+"""
+SQL_SPECIALTIES = """
+SELECT code, self_referral,
+       self_referral AND NOT attached_only AND sex IS NULL
+       AND min_age <= 18 AND max_age >= 120 AS open_to_adults
+  FROM specialties
+ ORDER BY code
+"""
+
+
+async def gather(
+    database_url: str,
+    key: bytes,
+    *,
+    patients: int = 5000,
+    staff: int = 200,
+    popular: int = 100,
+    ttl: int = 86_400,
+) -> dict[str, Any]:
+    """The cast as a JSON-ready dict (tokens valid ``ttl`` seconds)."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        patient_rows = await conn.fetch(SQL_PATIENTS, patients)
+        registrars = await conn.fetch(SQL_STAFF, "registrar", staff)
+        doctors = await conn.fetch(SQL_STAFF, "doctor", staff)
+        popular_rows = await conn.fetch(SQL_POPULAR, popular)
+        specialties = await conn.fetch(SQL_SPECIALTIES)
+    finally:
+        await conn.close()
+
+    def mint(role: str, subject: int, **extra: Any) -> str:
+        return tokens.mint(key, tokens.claims(role, subject, ttl=ttl, **extra))  # type: ignore[arg-type]
+
+    return {
+        "patients": [
+            {
+                "id": r["id"],
+                "policy": r["policy_number"],
+                "birth": r["birth"],
+                "clinic": r["attached_clinic_id"],
+                "token": mint("patient", r["id"]),
+            }
+            for r in patient_rows
+        ],
+        "registrars": [
+            {"clinic": r["clinic_id"], "token": mint("registrar", r["id"], org=r["clinic_id"])}
+            for r in registrars
+        ],
+        "doctors": [
+            {
+                "id": r["doctor_id"],
+                "clinic": r["clinic_id"],
+                "token": mint("doctor", r["id"], org=r["clinic_id"], doctor=r["doctor_id"]),
+            }
+            for r in doctors
+        ],
+        "popular_doctors": [r["id"] for r in popular_rows],
+        "specialties": [r["code"] for r in specialties if r["self_referral"]],
+        # bookable by any adult at any clinic: what registrars book for callers
+        "open_specialties": [r["code"] for r in specialties if r["open_to_adults"]],
+        "referral_specialties": [r["code"] for r in specialties if not r["self_referral"]],
+    }
+
+
+def write(cast: dict[str, Any], path: Path) -> Path:
+    path.write_text(json.dumps(cast))
+    return path

@@ -1,0 +1,519 @@
+"""Locust scenarios: one user class per channel, weighted like EMIAS's traffic.
+
+Run through ``imias loadtest PROFILE`` (see :mod:`loadtest.run`), which prepares the
+cast (``IMIAS_LOAD_CAST``: patients, registrars, doctors and their tokens), chooses
+the user classes and the shape of the profile (``IMIAS_LOAD_PROFILE``) and writes
+what the users saw (``IMIAS_LOAD_OUT``: refusals by code, confirmed appointment ids)
+when locust stops.
+
+A 4xx problem document whose code is an expected refusal (:data:`EXPECTED`) is a
+success in locust's figures and is counted apart (the ``refusals`` of the summary);
+any other 4xx, a 5xx or a transport error is a failure.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import random
+import re
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from locust import FastHttpUser, LoadTestShape, between, events, task
+
+from imias.channels.phone.twiml import parse as parse_twiml
+from loadtest.profiles import shape_for
+
+# Refusals the API is meant to give under load: races for a slot, a patient's limits,
+# time passing (a slot begins, a hold expires). Any other 4xx is a failure: a scenario
+# that asks for what the rules forbid (a child's doctor for an adult) has rotted.
+EXPECTED = frozenset(
+    {
+        "slot_taken",
+        "hold_limit",
+        "duplicate_appointment",
+        "slot_in_past",
+        "hold_expired",
+    }
+)
+DEMO_CODE = re.compile(r"code is ([0-9 ]+)")
+
+
+class Record:
+    """What the users saw, for the summary and the audit (one locust process)."""
+
+    def __init__(self) -> None:
+        self.refusals: Counter[str] = Counter()
+        self.confirmed: set[int] = set()
+        self.released: set[int] = set()
+        self.phone_bookings = 0
+        self.by_request: Counter[str] = Counter()
+
+    def refused(self, name: str, code: str) -> None:
+        """An expected refusal: a success in locust's figures, counted here apart."""
+        self.refusals[code] += 1
+        self.by_request[f"{name}: {code}"] += 1
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "refusals": dict(self.refusals.most_common()),
+            "refusals_by_request": dict(self.by_request.most_common()),
+            "confirmed": sorted(self.confirmed),
+            "released": sorted(self.released),
+            "phone_bookings": self.phone_bookings,
+        }
+
+
+RECORD = Record()
+
+
+def _load_cast() -> dict[str, Any]:
+    path = os.environ.get("IMIAS_LOAD_CAST")
+    if not path:
+        return {
+            "patients": [],
+            "registrars": [],
+            "doctors": [],
+            "popular_doctors": [],
+            "specialties": ["therapist"],
+            "open_specialties": [],
+            "referral_specialties": [],
+        }
+    with open(path) as f:
+        return json.load(f)
+
+
+CAST = _load_cast()
+_patients = itertools.cycle(CAST["patients"] or [None])
+_registrars = itertools.cycle(CAST["registrars"] or [None])
+_doctors = itertools.cycle(CAST["doctors"] or [None])
+
+
+@events.test_stop.add_listener
+def _write_record(environment: Any, **_: Any) -> None:
+    out = os.environ.get("IMIAS_LOAD_OUT")
+    if out:
+        data = RECORD.dump()
+        shape = environment.shape_class
+        data["shape"] = shape.report() if shape is not None and hasattr(shape, "report") else {}
+        with open(out, "w") as f:
+            json.dump(data, f)
+
+
+def _code(response: Any) -> str:
+    try:
+        body = response.json()
+    except Exception:
+        return f"http_{response.status_code}"
+    if isinstance(body, dict) and isinstance(body.get("code"), str):
+        return body["code"]
+    return f"http_{response.status_code}"
+
+
+class Channel(FastHttpUser):
+    """The common part: a call that sorts answers into ok, refused and failed."""
+
+    abstract = True
+    wait_time = between(0.5, 2.0)
+
+    def call(self, method: str, path: str, name: str, **kwargs: Any) -> tuple[str, Any]:
+        """("ok" | "refused" | "failed", body or refusal code)."""
+        with self.client.request(method, path, name=name, catch_response=True, **kwargs) as r:
+            status = r.status_code or 0
+            if 200 <= status < 300:
+                r.success()
+                if status == 204 or not r.content:
+                    return "ok", None
+                try:
+                    return "ok", r.json()
+                except Exception:
+                    return "ok", r.text
+            if 400 <= status < 500:
+                code = _code(r)
+                if code in EXPECTED:
+                    r.success()
+                    RECORD.refused(name, code)
+                    return "refused", code
+                r.failure(f"{status} {code}")
+                return "failed", code
+            r.failure(f"{status} {_code(r) if status else r.error}")
+            return "failed", None
+
+    @staticmethod
+    def auth(token: str, idempotent: bool = False) -> dict[str, str]:
+        headers = {"Authorization": "Bearer " + token}
+        if idempotent:
+            headers["Idempotency-Key"] = uuid.uuid4().hex
+        return headers
+
+
+def _slot_body(slot: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"doctor_id": slot["doctor_id"], "starts_at": slot["starts_at"], **extra}
+
+
+class WebPatient(Channel):
+    """A patient on the portal or the app: searches, books, looks, cancels, moves."""
+
+    weight = 60
+
+    def on_start(self) -> None:
+        self.me = next(_patients)
+        self.booked: list[int] = []
+        if self.me is None:
+            raise RuntimeError("no patients in the cast")
+
+    def _specialty(self) -> str:
+        return random.choice(CAST["specialties"])
+
+    @task(10)
+    def search(self) -> None:
+        params = {"specialty": self._specialty(), "limit": 10}
+        if random.random() < 0.3:
+            params["clinic"] = self.me["clinic"]
+        self.call("GET", "/api/v1/slots", "search", params=params)
+
+    @task(4)
+    def nearest_clinics(self) -> None:
+        lat, lon = random.uniform(55.57, 55.91), random.uniform(37.37, 37.84)
+        params = {"near": f"{lat:.5f},{lon:.5f}", "specialty": self._specialty(), "limit": 5}
+        self.call("GET", "/api/v1/clinics", "nearest clinics", params=params)
+
+    @task(6)
+    def book(self) -> None:
+        params = {"specialty": "therapist", "clinic": self.me["clinic"], "limit": 10}
+        outcome, slots = self.call("GET", "/api/v1/slots", "search", params=params)
+        if outcome != "ok" or not slots:
+            return
+        slot = random.choice(slots)
+        body = _slot_body(slot, patient_id=self.me["id"])
+        outcome, hold = self.call(
+            "POST", "/api/v1/holds", "hold", json=body, headers=self.auth(self.me["token"])
+        )
+        if outcome != "ok":
+            return
+        outcome, appointment = self.call(
+            "POST",
+            f"/api/v1/holds/{hold['token']}/confirm",
+            "confirm",
+            json={"patient_id": self.me["id"]},
+            headers=self.auth(self.me["token"], idempotent=True),
+        )
+        if outcome == "ok":
+            RECORD.confirmed.add(appointment["id"])
+            self.booked.append(appointment["id"])
+
+    @task(5)
+    def my_appointments(self) -> None:
+        self.call(
+            "GET",
+            f"/api/v1/patients/{self.me['id']}/appointments",
+            "my appointments",
+            headers=self.auth(self.me["token"]),
+        )
+
+    @task(2)
+    def cancel(self) -> None:
+        if not self.booked:
+            return
+        appointment = self.booked.pop(0)
+        outcome, _ = self.call(
+            "POST",
+            f"/api/v1/appointments/{appointment}/cancel",
+            "cancel",
+            json={"patient_id": self.me["id"]},
+            headers=self.auth(self.me["token"]),
+        )
+        if outcome == "ok":
+            RECORD.released.add(appointment)
+
+    @task(1)
+    def reschedule(self) -> None:
+        if not self.booked:
+            return
+        appointment = self.booked[0]
+        params = {"specialty": "therapist", "clinic": self.me["clinic"], "limit": 10}
+        outcome, slots = self.call("GET", "/api/v1/slots", "search", params=params)
+        if outcome != "ok" or not slots:
+            return
+        body = _slot_body(random.choice(slots), patient_id=self.me["id"])
+        outcome, moved = self.call(
+            "POST",
+            f"/api/v1/appointments/{appointment}/reschedule",
+            "reschedule",
+            json=body,
+            headers=self.auth(self.me["token"], idempotent=True),
+        )
+        if outcome == "ok":
+            RECORD.released.add(appointment)
+            RECORD.confirmed.add(moved["id"])
+            self.booked[0] = moved["id"]
+
+    @task(1)
+    def waitlist(self) -> None:
+        today = datetime.now(UTC).date()
+        body = {
+            "specialty": random.choice(CAST["open_specialties"]),
+            "from": today.isoformat(),
+            "to": (today + timedelta(days=13)).isoformat(),
+            "patient_id": self.me["id"],
+        }
+        outcome, entry = self.call(
+            "POST",
+            "/api/v1/waitlist",
+            "join waitlist",
+            json=body,
+            headers=self.auth(self.me["token"]),
+        )
+        if outcome == "ok":
+            self.call(
+                "POST",
+                f"/api/v1/waitlist/{entry['id']}/cancel",
+                "leave waitlist",
+                json={"patient_id": self.me["id"]},
+                headers=self.auth(self.me["token"]),
+            )
+
+
+class PhoneCaller(Channel):
+    """A caller walking the IVR webhook: English, policy, birth date, the code the
+    demo mode speaks, then books the first therapist time offered."""
+
+    weight = 10
+    wait_time = between(1.0, 3.0)
+
+    def _step(self, form: dict[str, str], name: str) -> list[Any] | None:
+        with self.client.post("/phone", data=form, name=name, catch_response=True) as r:
+            if not 200 <= (r.status_code or 0) < 300:
+                r.failure(f"{r.status_code} {_code(r) if r.status_code else r.error}")
+                return None
+            try:
+                verbs = parse_twiml(r.content)
+            except Exception as exc:
+                r.failure(f"not TwiML: {exc}")
+                return None
+            r.success()
+            return verbs
+
+    @task
+    def call_in(self) -> None:
+        me = next(_patients)
+        call = {"CallSid": "CA" + uuid.uuid4().hex, "From": f"+7999{random.randrange(10**7):07d}"}
+        steps = [
+            (None, "phone: welcome"),
+            ("2", "phone: language"),
+            (me["policy"], "phone: policy"),
+            (me["birth"], "phone: birth date"),
+        ]
+        verbs: list[Any] | None = None
+        for digits, name in steps:
+            verbs = self._step(call | ({"Digits": digits} if digits else {}), name)
+            if verbs is None:
+                return
+        spoken = " ".join(v.text for v in verbs or [] if v.name == "Say")
+        match = DEMO_CODE.search(spoken)
+        if match is None:
+            RECORD.refused("phone: birth date", "phone_no_demo_code")
+            return
+        code = match.group(1).replace(" ", "")
+        for digits, name in (
+            (code, "phone: code"),
+            ("1", "phone: menu"),
+            ("1", "phone: specialty"),
+        ):
+            verbs = self._step(call | {"Digits": digits}, name)
+            if verbs is None:
+                return
+        verbs = self._step(call | {"Digits": "1"}, "phone: book")
+        if verbs is None:
+            return
+        spoken = " ".join(
+            [v.text for v in verbs if v.name == "Say"] + [" ".join(v.says) for v in verbs]
+        )
+        if "You are booked" in spoken:
+            RECORD.phone_bookings += 1
+        else:
+            RECORD.refused("phone: book", "phone_not_booked")
+
+
+class KioskPatient(Channel):
+    """A patient at the clinic's kiosk: books the next free time at the clinic and,
+    when it is within the hour, checks in."""
+
+    weight = 10
+
+    @task
+    def arrive(self) -> None:
+        me = next(_patients)
+        params = {"specialty": "therapist", "clinic": me["clinic"], "limit": 1}
+        outcome, slots = self.call("GET", "/api/v1/slots", "kiosk: next time", params=params)
+        if outcome != "ok" or not slots:
+            return
+        starts = datetime.fromisoformat(slots[0]["starts_at"])
+        if starts - datetime.now(UTC) > timedelta(minutes=55):
+            RECORD.refused("kiosk: next time", "nothing_within_the_hour")
+            return
+        body = _slot_body(slots[0], patient_id=me["id"], channel="kiosk")
+        outcome, appointment = self.call(
+            "POST",
+            "/api/v1/appointments",
+            "kiosk: book",
+            json=body,
+            headers=self.auth(me["token"], idempotent=True),
+        )
+        if outcome != "ok":
+            return
+        RECORD.confirmed.add(appointment["id"])
+        self.call(
+            "POST",
+            f"/api/v1/appointments/{appointment['id']}/check-in",
+            "kiosk: check in",
+            json={"patient_id": me["id"]},
+            headers=self.auth(me["token"]),
+        )
+
+
+class Registrar(Channel):
+    """A registrar booking for callers at her clinic's desk."""
+
+    weight = 12
+
+    def on_start(self) -> None:
+        self.me = next(_registrars)
+        if self.me is None:
+            raise RuntimeError("no registrars in the cast")
+
+    @task
+    def book_for_caller(self) -> None:
+        patient = next(_patients)
+        specialty = random.choice(CAST["open_specialties"])
+        params = {"specialty": specialty, "clinic": self.me["clinic"], "limit": 10}
+        params["channel"] = "registrar"
+        outcome, slots = self.call("GET", "/api/v1/slots", "registrar: search", params=params)
+        if outcome != "ok" or not slots:
+            return
+        body = _slot_body(random.choice(slots), patient_id=patient["id"])
+        outcome, hold = self.call(
+            "POST",
+            "/api/v1/holds",
+            "registrar: hold",
+            json=body,
+            headers=self.auth(self.me["token"]),
+        )
+        if outcome != "ok":
+            return
+        outcome, appointment = self.call(
+            "POST",
+            f"/api/v1/holds/{hold['token']}/confirm",
+            "registrar: confirm",
+            json={"patient_id": patient["id"]},
+            headers=self.auth(self.me["token"], idempotent=True),
+        )
+        if outcome == "ok":
+            RECORD.confirmed.add(appointment["id"])
+
+
+class Doctor(Channel):
+    """A doctor through her day: the list, done, no-show, a referral."""
+
+    weight = 8
+    wait_time = between(2.0, 5.0)
+
+    def on_start(self) -> None:
+        self.me = next(_doctors)
+        if self.me is None:
+            raise RuntimeError("no doctors in the cast")
+
+    @task
+    def work(self) -> None:
+        today = datetime.now(UTC).date().isoformat()
+        outcome, day = self.call(
+            "GET",
+            f"/api/v1/doctors/{self.me['id']}/day",
+            "doctor: day",
+            params={"date": today},
+            headers=self.auth(self.me["token"]),
+        )
+        if outcome != "ok" or not day:
+            return
+        now = datetime.now(UTC)
+        for entry in day:
+            appointment = entry["appointment"]
+            starts = datetime.fromisoformat(appointment["starts_at"])
+            if appointment["status"] == "arrived":
+                self.call(
+                    "POST",
+                    f"/api/v1/appointments/{appointment['id']}/complete",
+                    "doctor: done",
+                    headers=self.auth(self.me["token"]),
+                )
+                if CAST["referral_specialties"] and random.random() < 0.3:
+                    body = {
+                        "patient_id": appointment["patient_id"],
+                        "specialty": random.choice(CAST["referral_specialties"]),
+                    }
+                    self.call(
+                        "POST",
+                        "/api/v1/referrals",
+                        "doctor: referral",
+                        json=body,
+                        headers=self.auth(self.me["token"]),
+                    )
+                return
+            if appointment["status"] == "booked" and starts < now - timedelta(minutes=15):
+                self.call(
+                    "POST",
+                    f"/api/v1/appointments/{appointment['id']}/no-show",
+                    "doctor: no-show",
+                    headers=self.auth(self.me["token"]),
+                )
+                return
+
+
+class MondayPatient(Channel):
+    """The Monday opening: a patient racing others for a popular doctor's times."""
+
+    weight = 1
+    wait_time = between(0.1, 0.5)
+
+    @task
+    def race(self) -> None:
+        me = next(_patients)
+        doctor = random.choice(CAST["popular_doctors"])
+        outcome, slots = self.call(
+            "GET", "/api/v1/slots", "monday: doctor's times", params={"doctor": doctor, "limit": 5}
+        )
+        if outcome != "ok" or not slots:
+            return
+        body = _slot_body(random.choice(slots[:3]), patient_id=me["id"])
+        outcome, hold = self.call(
+            "POST", "/api/v1/holds", "monday: hold", json=body, headers=self.auth(me["token"])
+        )
+        if outcome != "ok":
+            return
+        outcome, appointment = self.call(
+            "POST",
+            f"/api/v1/holds/{hold['token']}/confirm",
+            "monday: confirm",
+            json={"patient_id": me["id"]},
+            headers=self.auth(me["token"], idempotent=True),
+        )
+        if outcome == "ok":
+            RECORD.confirmed.add(appointment["id"])
+
+
+class Shape(LoadTestShape):
+    """The profile's shape (``IMIAS_LOAD_PROFILE``), see :mod:`loadtest.profiles`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.profile = shape_for(os.environ.get("IMIAS_LOAD_PROFILE", "emias-day"))
+
+    def tick(self) -> tuple[int, float] | None:
+        return self.profile.tick(self.get_run_time(), self.runner)
+
+    def report(self) -> dict[str, Any]:
+        return self.profile.report()

@@ -1,0 +1,114 @@
+"""The load profiles: how many users, how fast they come, for how long.
+
+- ``emias-day``: the working day's mix of channels at a steady number of users
+  (default 60), reached in a few seconds and held for the run (default 600 s).
+- ``monday-opening``: a new day of slots opens and patients (default 1000, all at
+  once) race for the same popular doctors (the first therapists of the city).
+- ``stress``: the day's mix, ramped by steps (a tenth of the users asked for each
+  step) until the p99 of the last seconds passes 200 ms or failures pass 0.1 %;
+  reports the highest number of users held within both.
+
+Each profile takes ``IMIAS_LOAD_USERS`` and ``IMIAS_LOAD_DURATION`` (seconds) from
+the environment (``imias loadtest`` sets them from ``--users`` and ``--duration``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+# The user classes each profile runs (names in loadtest/locustfile.py).
+MIXED = ("WebPatient", "PhoneCaller", "KioskPatient", "Registrar", "Doctor")
+CLASSES = {
+    "emias-day": MIXED,
+    "monday-opening": ("MondayPatient",),
+    "stress": MIXED,
+}
+DEFAULTS = {  # users, seconds
+    "emias-day": (60, 600),
+    "monday-opening": (1000, 120),
+    "stress": (500, 600),
+}
+P99_LIMIT_MS = 200.0
+FAILURE_LIMIT = 0.001
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+@dataclass
+class Steady:
+    """Reach ``users`` at ``rate`` per second, hold until ``seconds``."""
+
+    users: int
+    rate: float
+    seconds: int
+
+    def tick(self, run_time: float, runner: Any) -> tuple[int, float] | None:
+        if run_time >= self.seconds:
+            return None
+        return self.users, self.rate
+
+    def report(self) -> dict[str, Any]:
+        return {"users": self.users, "spawn_rate": self.rate, "seconds": self.seconds}
+
+
+@dataclass
+class Ramp:
+    """Add ``step`` users every ``step_seconds`` while p99 and failures stay within the
+    limits; the highest number of users held through a whole step is reported."""
+
+    step: int
+    step_seconds: float
+    seconds: int
+    held: int = 0
+    stopped_by: str = "time"
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    _current: int = 0
+
+    def tick(self, run_time: float, runner: Any) -> tuple[int, float] | None:
+        if run_time >= self.seconds:
+            return None
+        level = int(run_time // self.step_seconds) + 1
+        users = level * self.step
+        if users != self._current and self._current:
+            # The step at self._current users is over: judge it.
+            total = runner.stats.total
+            p99 = total.get_current_response_time_percentile(0.99) or 0.0
+            failures = total.fail_ratio
+            self.steps.append({"users": self._current, "p99_ms": p99, "fail_ratio": failures})
+            if p99 > P99_LIMIT_MS:
+                self.stopped_by = "p99"
+                return None
+            if failures > FAILURE_LIMIT:
+                self.stopped_by = "failures"
+                return None
+            self.held = self._current
+        self._current = users
+        return users, max(1.0, self.step / 2)
+
+    def report(self) -> dict[str, Any]:
+        return {
+            "highest_users_held": self.held,
+            "stopped_by": self.stopped_by,
+            "p99_limit_ms": P99_LIMIT_MS,
+            "failure_limit": FAILURE_LIMIT,
+            "steps": self.steps,
+        }
+
+
+def shape_for(profile: str) -> Steady | Ramp:
+    if profile not in CLASSES:
+        raise ValueError(f"unknown profile {profile!r}; one of {', '.join(CLASSES)}")
+    default_users, default_seconds = DEFAULTS[profile]
+    users = _env_int("IMIAS_LOAD_USERS", default_users)
+    seconds = _env_int("IMIAS_LOAD_DURATION", default_seconds)
+    if profile == "emias-day":
+        return Steady(users, max(1.0, users / 5), seconds)
+    if profile == "monday-opening":
+        return Steady(users, float(users), seconds)
+    step = max(1, users // 10)
+    return Ramp(step, max(2.0, seconds / 10), seconds)

@@ -1,0 +1,125 @@
+"""A short smoke run of each locust profile (`loadtest/`) against `imias serve` on a
+small seeded city, so that the scenarios cannot rot: the report folder has locust's
+CSV and HTML and a summary whose requests were made, none failed unexpectedly and
+whose database audit passed. The figures themselves are never asserted."""
+
+import asyncio
+import json
+from pathlib import Path
+
+import asyncpg
+import pytest
+from bearer import TEST_SECRET
+from citydb import build_city_database, drop_database, worker_id
+from click.testing import CliRunner
+from serving import serve
+
+from imias.cli import main
+from imias.platform.identity.keys import Keys
+from loadtest import audit
+from loadtest.run import run
+
+pytestmark = pytest.mark.slow
+
+PROFILES = ["emias-day", "monday-opening", "stress"]
+
+
+@pytest.fixture(scope="module")
+async def city(pg_admin_url):
+    name = f"imias_test_load_{worker_id()}"
+    url = await build_city_database(pg_admin_url, name, clinics=8, doctors=120, patients=2000)
+    yield url
+    await drop_database(pg_admin_url, name)
+
+
+@pytest.fixture(scope="module")
+def server(city, redis_url, tmp_path_factory):
+    log = tmp_path_factory.mktemp("load") / "serve.log"
+    with serve(city, redis_url, log, workers=1, secret_key=TEST_SECRET, demo="1") as url:
+        yield url
+
+
+# The audit's own tests come first: no server (so no hold sweeper) runs on the city yet.
+
+
+async def test_the_audit_fails_on_a_hold_left_past_its_expiry(city):
+    conn = await asyncpg.connect(city)
+    try:
+        doctor = await conn.fetchrow(
+            "SELECT d.id, d.clinic_id, d.specialty_id FROM doctors d ORDER BY d.id LIMIT 1"
+        )
+        patient = await conn.fetchval("SELECT id FROM patients ORDER BY id LIMIT 1")
+        stale = await conn.fetchval(
+            """
+            INSERT INTO appointments (clinic_id, doctor_id, patient_id, specialty_id,
+                                      starts_at, ends_at, status, channel,
+                                      hold_token, hold_expires_at)
+            VALUES ($1, $2, $3, $4, date_trunc('hour', now()) + interval '40 days',
+                    date_trunc('hour', now()) + interval '40 days 15 minutes', 'held',
+                    'web', gen_random_uuid(), now() - interval '1 hour')
+            RETURNING id
+            """,
+            doctor["clinic_id"],
+            doctor["id"],
+            patient,
+            doctor["specialty_id"],
+        )
+        try:
+            result = await audit.audit(city)
+            assert not result["passed"]
+            assert stale in result["checks"]["no_stale_holds"]["examples"]
+        finally:
+            await conn.execute("UPDATE appointments SET status = 'expired' WHERE id = $1", stale)
+    finally:
+        await conn.close()
+
+
+def test_the_audit_fails_on_a_confirmed_appointment_that_is_not_there(city):
+    result = asyncio.run(audit.audit(city, confirmed=[2**62]))
+    assert not result["passed"]
+    assert result["checks"]["confirmed_are_booked"]["missing"] == [2**62]
+
+
+@pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
+def test_a_short_run_of_the_profile_passes_its_audit(server, city, profile, tmp_path):
+    summary = run(
+        profile,
+        url=server,
+        database_url=city,
+        token_key=Keys.from_secret(TEST_SECRET).token,
+        report_base=tmp_path,
+        duration=4,
+        users=8,
+        patients=500,
+        log=lambda _: None,
+    )
+    (folder,) = tmp_path.iterdir()
+    assert folder.name.startswith(profile + "-")
+    written = json.loads((folder / "summary.json").read_text())
+    log = (folder / "locust.log").read_text()[-3000:]
+    assert written["requests"] > 0, log
+    assert written["failures"] == 0, (written["by_request"], log)
+    assert written["audit"]["passed"], written["audit"]
+    assert written["passed"] and summary["passed"]
+    assert (folder / "locust_stats.csv").exists() and (folder / "report.html").exists()
+    assert written["chart"] == "chart.png" and (folder / "chart.png").stat().st_size > 0
+    assert not (folder / "cast.json").exists()  # its tokens are not left in the report
+    if profile == "monday-opening":
+        assert written["confirmed"] > 0, written  # the race books
+    if profile == "stress":
+        assert written["shape"]["stopped_by"] in ("time", "p99", "failures"), written["shape"]
+
+
+def test_the_command_runs_a_profile_into_a_report_folder(
+    server, city, redis_url, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("IMIAS_DATABASE_URL", city)
+    monkeypatch.setenv("IMIAS_REDIS_URL", redis_url)
+    monkeypatch.setenv("IMIAS_SECRET_KEY", TEST_SECRET)
+    args = ["loadtest", "emias-day", "--url", server, "--duration", "3", "--users", "4"]
+    result = CliRunner().invoke(main, [*args, "--report", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    line = json.loads(result.stdout.splitlines()[-1])
+    assert line["passed"] and line["requests"] > 0, line
+    folder = Path(line["folder"])
+    assert folder.parent == tmp_path and (folder / "summary.json").exists()
