@@ -205,13 +205,6 @@ class BookingService:
         if await conn.fetchrow(repo.LOCK_PATIENT, patient_id) is None:
             raise refuse(RefusalCode.NOT_FOUND, f"There is no patient {patient_id}.")
 
-    async def _context(
-        self, conn: asyncpg.Connection, patient_id: int, now: datetime
-    ) -> tuple[PatientFacts, BookingContext]:
-        """Lock the patient's row and read what the rules need."""
-        locked = await self._locked(conn, patient_id, now)
-        return locked.patient, locked.context
-
     async def _locked(
         self,
         conn: asyncpg.Connection,
