@@ -183,6 +183,19 @@ WITH change AS ({INSERT_APPOINTMENT}),
 SELECT change.id, event.id AS outbox_id FROM change, event
 """
 
+# A patient's hold, as above, committed without waiting for its WAL to reach the disk
+# (synchronous_commit off for this transaction only). A hold is the one change that may
+# be lost in a database crash: it is then a hold that ended early (the patient's confirm
+# is refused, they choose again), never a lost booking. The confirmation that follows
+# waits for the flush, and its flush carries the hold's record with it.
+INSERT_HOLD_WITH_EVENT = f"""
+WITH change AS ({INSERT_APPOINTMENT}),
+     event AS ({event_cte("change", 14)}),
+     audited AS ({audit_cte("change", 17, "change.id")}),
+     no_wait AS (SELECT set_config('synchronous_commit', 'off', true))
+SELECT change.id, event.id AS outbox_id FROM change, event, no_wait
+"""
+
 # Confirm a hold and store the answer under the idempotency key ($6 patient, $7 key,
 # $8 route, $9 request hash, $10 response).
 CONFIRM_HOLD_WITH_EVENT = f"""
@@ -269,6 +282,7 @@ QUERIES |= {
     "end_hold": END_HOLD,
     "insert_appointment": INSERT_APPOINTMENT,
     "insert_appointment_with_event": INSERT_APPOINTMENT_WITH_EVENT,
+    "insert_hold_with_event": INSERT_HOLD_WITH_EVENT,
     "confirm_hold_with_event": CONFIRM_HOLD_WITH_EVENT,
     "hold_by_token": HOLD_BY_TOKEN,
     "appointment_for_update": APPOINTMENT_FOR_UPDATE,

@@ -309,13 +309,15 @@ class BookingService:
         event: Any = None,
         sweep: bool = False,
         audit_action: str = "",
+        durable: bool = True,
     ) -> int:
         """Insert the appointment (or hold); with ``event``, its engine event and its audit
         record (``audit_action``) in the same round trip. Refused with ``slot_taken`` when
         its time units are owned.
 
         Expired holds on the time must have been ended first: by ``_locked`` given the
-        slot (the use cases), or here with ``sweep``."""
+        slot (the use cases), or here with ``sweep``. A patient's hold is not ``durable``:
+        its commit does not wait for the disk (see ``repo.INSERT_HOLD_WITH_EVENT``)."""
         if sweep:
             gone = await conn.fetch(
                 repo.EXPIRE_OVERLAPPING_HOLDS, p.clinic.id, p.doctor.id, p.starts_at, p.ends_at, now
@@ -340,9 +342,10 @@ class BookingService:
         try:
             if event is not None:
                 audited = audit.change_args(audit_action, "appointment", patient_id)
-                row = await changes.change_with(
-                    conn, repo.INSERT_APPOINTMENT_WITH_EVENT, args, event, p.clinic.id, audited
+                statement = (
+                    repo.INSERT_APPOINTMENT_WITH_EVENT if durable else repo.INSERT_HOLD_WITH_EVENT
                 )
+                row = await changes.change_with(conn, statement, args, event, p.clinic.id, audited)
                 assert row is not None
                 return int(row["id"])
             if not savepoint:  # a refusal aborts the caller's whole transaction anyway
@@ -381,6 +384,7 @@ class BookingService:
                 changes,
                 event=event,
                 audit_action="hold",
+                durable=False,
             )
         changes.applied()
         return Hold(

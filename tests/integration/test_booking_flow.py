@@ -117,6 +117,40 @@ async def test_hold_then_confirm_books_and_nobody_else_gets_the_slot(service):
     )
 
 
+async def test_only_a_hold_commits_without_waiting_for_the_disk(city, engine, clock):
+    """A hold's transaction turns synchronous_commit off for itself; a confirmation and a
+    registrar's booking keep durable commits (the session stays at the server's
+    setting)."""
+    eng, _ = engine
+    pool = await create_pool(city, 1)  # one connection: every statement passes its logger
+    try:
+        service = BookingService(pool, eng, clock=clock, apply_locally=True)
+        seen: list[str] = []
+        async with pool.acquire() as conn:
+            conn.add_query_logger(lambda record: seen.append(record.query))
+            durable = await conn.fetchval("SHOW synchronous_commit")
+        assert durable == "on"
+        seen.clear()
+        one, two = first_slots(service, "therapist", 2)
+        alice, bob = await adults_attached_to(pool, one.clinic_id, 2)
+
+        def relaxed() -> bool:
+            took = any("synchronous_commit" in q for q in seen)
+            seen.clear()
+            return took
+
+        hold = await service.hold(alice, one.doctor_id, one.starts_at, "web")
+        assert relaxed()
+        await service.confirm(alice, hold.token, "key-durable-0001")
+        assert not relaxed()
+        await service.book(bob, two.doctor_id, two.starts_at, "registrar", "key-durable-0002")
+        assert not relaxed()
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("SHOW synchronous_commit") == durable
+    finally:
+        await pool.close()
+
+
 async def test_an_expired_hold_cannot_be_confirmed_and_never_blocks(service, clock):
     slot = first_slots(service, "therapist", 3)[2]
     alice, bob = await adults_attached_to(service.pool, slot.clinic_id, 2)

@@ -124,3 +124,37 @@ async def test_concurrent_inserts_for_one_slot_leave_exactly_one(database_url):
             "specialties CASCADE"
         )
         await setup.close()
+
+
+async def test_a_status_change_on_the_same_time_keeps_the_units_rows(db):
+    # held -> booked -> arrived keeps the time: the unit rows stay as they were written
+    # (same row versions), so a confirmation does not delete and insert them again.
+    await _city(db)
+    first = await _book(db, 100, 1000, T0)
+    await db.execute(
+        "UPDATE appointments SET status = 'held', hold_token = gen_random_uuid(), "
+        "hold_expires_at = now() WHERE id = $1",
+        first,
+    )
+    before = await db.fetch(
+        "SELECT ctid::text, xmin::text, unit FROM appointment_units ORDER BY unit"
+    )
+    assert len(before) == 3
+    for status in ("booked", "arrived"):
+        await db.execute("UPDATE appointments SET status = $2 WHERE id = $1", first, status)
+        after = await db.fetch(
+            "SELECT ctid::text, xmin::text, unit FROM appointment_units ORDER BY unit"
+        )
+        assert after == before
+    # Leaving the occupied statuses still frees the time, and moving still moves it.
+    await db.execute("UPDATE appointments SET status = 'completed' WHERE id = $1", first)
+    assert await db.fetchval("SELECT count(*) FROM appointment_units") == 0
+    second = await _book(db, 100, 1001, T0)
+    await db.execute(
+        "UPDATE appointments SET starts_at = $2, ends_at = $3 WHERE id = $1",
+        second,
+        T0 + timedelta(minutes=15),
+        T0 + timedelta(minutes=30),
+    )
+    units = await db.fetch("SELECT unit FROM appointment_units ORDER BY unit")
+    assert [u["unit"] for u in units] == [int(T0.timestamp()) // 300 + 3 + i for i in range(3)]
