@@ -471,6 +471,13 @@ def bench_booking(args: tuple[str, ...]) -> None:
 @click.option(
     "--workers", type=int, default=None, help="Workers of the server started (IMIAS_WORKERS)."
 )
+@click.option(
+    "--popular",
+    type=click.IntRange(1),
+    default=100,
+    show_default=True,
+    help="monday-opening: the popular doctors whose new day is raced for.",
+)
 def loadtest(
     profile: str,
     url: str | None,
@@ -478,6 +485,7 @@ def loadtest(
     users: int | None,
     report: str,
     workers: int | None,
+    popular: int,
 ) -> None:
     """Run a locust profile headless against the city in the database (IMIAS_DATABASE_URL
     or the embedded one), audit the database after, and write the report folder. Exit 1
@@ -532,6 +540,7 @@ def loadtest(
                 report_base=Path(report),
                 duration=duration,
                 users=users,
+                popular=popular,
                 log=lambda m: click.echo(f"[loadtest] {m}", err=True),
             )
         finally:

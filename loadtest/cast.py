@@ -6,6 +6,8 @@ locustfile reads. Locust's users never touch the database."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -29,25 +31,6 @@ SELECT s.id, s.clinic_id, s.doctor_id
  ORDER BY s.id
  LIMIT $2
 """
-# The popular doctors of a Monday morning: those of the specialty with the most
-# doctors among those any adult may book at any clinic (the therapist is booked only
-# at one's own clinic, so a city-wide race is for such a specialty).
-SQL_POPULAR = """
-WITH open AS (
-    SELECT s.id
-      FROM specialties s JOIN doctors d ON d.specialty_id = s.id AND d.active
-     WHERE s.self_referral AND NOT s.attached_only AND s.sex IS NULL
-       AND s.min_age <= 18 AND s.max_age >= 120
-     GROUP BY s.id
-     ORDER BY count(*) DESC, s.id
-     LIMIT 1
-)
-SELECT d.id, d.clinic_id
-  FROM doctors d JOIN open ON open.id = d.specialty_id
- WHERE d.active
- ORDER BY d.id
- LIMIT $1
-"""
 SQL_SPECIALTIES = """
 SELECT code, self_referral,
        self_referral AND NOT attached_only AND sex IS NULL
@@ -63,7 +46,8 @@ async def gather(
     *,
     patients: int = 5000,
     staff: int = 200,
-    popular: int = 100,
+    popular_doctors: Sequence[int] = (),
+    opening_day: date | None = None,
     ttl: int = 86_400,
 ) -> dict[str, Any]:
     """The cast as a JSON-ready dict (tokens valid ``ttl`` seconds)."""
@@ -72,7 +56,6 @@ async def gather(
         patient_rows = await conn.fetch(SQL_PATIENTS, patients)
         registrars = await conn.fetch(SQL_STAFF, "registrar", staff)
         doctors = await conn.fetch(SQL_STAFF, "doctor", staff)
-        popular_rows = await conn.fetch(SQL_POPULAR, popular)
         specialties = await conn.fetch(SQL_SPECIALTIES)
     finally:
         await conn.close()
@@ -103,7 +86,9 @@ async def gather(
             }
             for r in doctors
         ],
-        "popular_doctors": [r["id"] for r in popular_rows],
+        # the Monday opening (loadtest.opening): the day that opened and its doctors
+        "popular_doctors": list(popular_doctors),
+        "opening_day": opening_day.isoformat() if opening_day else None,
         "specialties": [r["code"] for r in specialties if r["self_referral"]],
         # bookable by any adult at any clinic: what registrars book for callers
         "open_specialties": [r["code"] for r in specialties if r["open_to_adults"]],

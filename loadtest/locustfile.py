@@ -26,6 +26,7 @@ from typing import Any
 from locust import FastHttpUser, LoadTestShape, between, events, task
 
 from imias.channels.phone.twiml import parse as parse_twiml
+from loadtest.opening import slots_query
 from loadtest.profiles import shape_for
 
 # Refusals the API is meant to give under load: races for a slot, a patient's limits,
@@ -52,6 +53,7 @@ class Record:
         self.released: set[int] = set()
         self.phone_bookings = 0
         self.by_request: Counter[str] = Counter()
+        self.race_over = False  # monday-opening: every raced doctor's day was full
 
     def refused(self, name: str, code: str) -> None:
         """An expected refusal: a success in locust's figures, counted here apart."""
@@ -65,6 +67,7 @@ class Record:
             "confirmed": sorted(self.confirmed),
             "released": sorted(self.released),
             "phone_bookings": self.phone_bookings,
+            "race_over": self.race_over,
         }
 
 
@@ -79,6 +82,7 @@ def _load_cast() -> dict[str, Any]:
             "registrars": [],
             "doctors": [],
             "popular_doctors": [],
+            "opening_day": None,
             "specialties": ["therapist"],
             "open_specialties": [],
             "referral_specialties": [],
@@ -473,21 +477,36 @@ class Doctor(Channel):
                 return
 
 
+# The raced doctors whose opening day had no free web time left when a patient looked.
+_full: set[int] = set()
+
+
 class MondayPatient(Channel):
-    """The Monday opening: a patient racing others for a popular doctor's times."""
+    """The Monday opening: a patient racing others for a popular doctor's times on the
+    day that has just opened; when none of those doctors has a time left, the race is
+    over and the run ends."""
 
     weight = 1
     wait_time = between(0.1, 0.5)
 
     @task
     def race(self) -> None:
-        me = next(_patients)
-        doctor = random.choice(CAST["popular_doctors"])
-        outcome, slots = self.call(
-            "GET", "/api/v1/slots", "monday: doctor's times", params={"doctor": doctor, "limit": 5}
-        )
-        if outcome != "ok" or not slots:
+        racing = [d for d in CAST["popular_doctors"] if d not in _full]
+        if not racing:
+            RECORD.race_over = True
+            self.environment.runner.quit()
             return
+        doctor = random.choice(racing)
+        day = datetime.fromisoformat(CAST["opening_day"]).date()
+        outcome, slots = self.call(
+            "GET", "/api/v1/slots", "monday: doctor's times", params=slots_query(doctor, day, 5)
+        )
+        if outcome != "ok":
+            return
+        if not slots:
+            _full.add(doctor)
+            return
+        me = next(_patients)
         body = _slot_body(random.choice(slots[:3]), patient_id=me["id"])
         outcome, hold = self.call(
             "POST", "/api/v1/holds", "monday: hold", json=body, headers=self.auth(me["token"])

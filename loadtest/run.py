@@ -23,6 +23,7 @@ from typing import Any
 
 from loadtest import audit as db_audit
 from loadtest import cast as load_cast
+from loadtest import opening
 from loadtest.profiles import CLASSES, DEFAULTS
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -110,20 +111,32 @@ def run(
     duration: int | None = None,
     users: int | None = None,
     patients: int = 5000,
+    popular: int = 100,
     log: Any = print,
 ) -> dict[str, Any]:
     """Run ``profile`` against ``url`` and write the report folder; the summary
     (``summary["passed"]``: requests were made, none failed unexpectedly, and the
-    audit of the database passed)."""
+    audit of the database passed). ``popular``: the doctors a Monday opening races for."""
     if profile not in CLASSES:
         raise ValueError(f"unknown profile {profile!r}; one of {', '.join(CLASSES)}")
     default_users, default_seconds = DEFAULTS[profile]
     users = users or default_users
     duration = duration or default_seconds
     folder = report_folder(report_base, profile)
+    day, raced = None, []
+    if profile == "monday-opening":
+        day, raced = opening.choose(url, database_url, popular)
+        log(f"the opening day: {day}, {len(raced)} popular doctors working it")
     log(f"preparing the cast (patients, registrars, doctors and their tokens) in {folder}")
     cast = asyncio.run(
-        load_cast.gather(database_url, token_key, patients=max(patients, users), ttl=86_400)
+        load_cast.gather(
+            database_url,
+            token_key,
+            patients=max(patients, users),
+            ttl=86_400,
+            popular_doctors=raced,
+            opening_day=day,
+        )
     )
     cast_path = load_cast.write(cast, folder / "cast.json")
     out_path = folder / "users.json"
@@ -167,6 +180,10 @@ def run(
     checks = asyncio.run(
         db_audit.audit(database_url, seen.get("confirmed", ()), seen.get("released", ()))
     )
+    if day is not None:  # every time of the opened day taken, none twice (no_overlaps)
+        taken = asyncio.run(opening.check(url, database_url, day, raced))
+        checks["checks"]["opening_day_taken_once"] = taken
+        checks["passed"] = bool(checks["passed"] and raced and taken["count"] == 0)
     stats = read_stats(folder)
     total = stats["total"]
     requests = total.get("requests", 0)
@@ -193,6 +210,7 @@ def run(
         "refusals_by_request": seen.get("refusals_by_request", {}),
         "confirmed": len(seen.get("confirmed", ())),
         "phone_bookings": seen.get("phone_bookings", 0),
+        "race_over": seen.get("race_over", False),
         "shape": seen.get("shape", {}),
         "by_request": stats["requests"],
         "locust_exit": locust.returncode,

@@ -16,7 +16,7 @@ from serving import serve
 
 from imias.cli import main
 from imias.platform.identity.keys import Keys
-from loadtest import audit
+from loadtest import audit, opening
 from loadtest.run import run
 
 pytestmark = pytest.mark.slow
@@ -80,6 +80,15 @@ def test_the_audit_fails_on_a_confirmed_appointment_that_is_not_there(city):
     assert result["checks"]["confirmed_are_booked"]["missing"] == [2**62]
 
 
+async def test_the_opening_check_fails_while_a_raced_doctor_has_free_time(server, city):
+    # Before any race: the opening day of the first popular doctor still has free times.
+    day, doctors = await asyncio.to_thread(opening.choose, server, city, 1)
+    assert len(doctors) == 1
+    result = await opening.check(server, city, day, doctors)
+    assert result["count"] == 1 and result["doctors"] == 1, result
+    assert result["doctors_with_free_times"][doctors[0]] > 0
+
+
 @pytest.mark.parametrize("profile", PROFILES, ids=PROFILES)
 def test_a_short_run_of_the_profile_passes_its_audit(server, city, profile, tmp_path):
     summary = run(
@@ -88,9 +97,11 @@ def test_a_short_run_of_the_profile_passes_its_audit(server, city, profile, tmp_
         database_url=city,
         token_key=Keys.from_secret(TEST_SECRET).token,
         report_base=tmp_path,
-        duration=4,
+        # the race ends when the opened day of its one doctor is full
+        duration=60 if profile == "monday-opening" else 4,
         users=8,
         patients=500,
+        popular=1,
         log=lambda _: None,
     )
     (folder,) = tmp_path.iterdir()
@@ -106,6 +117,10 @@ def test_a_short_run_of_the_profile_passes_its_audit(server, city, profile, tmp_
     assert not (folder / "cast.json").exists()  # its tokens are not left in the report
     if profile == "monday-opening":
         assert written["confirmed"] > 0, written  # the race books
+        taken = written["audit"]["checks"]["opening_day_taken_once"]
+        assert taken["count"] == 0 and taken["doctors"] == 1, taken
+        assert taken["times_taken"] >= taken["booked"] > 0, taken
+        assert written["race_over"], "the race ends when the day is full, not at the cap"
     if profile == "stress":
         assert written["shape"]["stopped_by"] in ("time", "p99", "failures"), written["shape"]
 
