@@ -30,8 +30,10 @@ from loadtest.opening import slots_query
 from loadtest.profiles import shape_for
 
 # Refusals the API is meant to give under load: races for a slot, a patient's limits,
-# time passing (a slot begins, a hold expires). Any other 4xx is a failure: a scenario
-# that asks for what the rules forbid (a child's doctor for an adult) has rotted.
+# time passing (a slot begins, a hold expires), and a patient's own appointment changed
+# by another of their channels meanwhile (checked in at a kiosk, so no longer movable
+# or cancellable from the web). Any other 4xx is a failure: a scenario that asks for
+# what the rules forbid (a child's doctor for an adult) has rotted.
 EXPECTED = frozenset(
     {
         "slot_taken",
@@ -39,6 +41,8 @@ EXPECTED = frozenset(
         "duplicate_appointment",
         "slot_in_past",
         "hold_expired",
+        "not_reschedulable",
+        "not_cancellable",
     }
 )
 DEMO_CODE = re.compile(r"code is ([0-9 ]+)")
