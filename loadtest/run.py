@@ -24,7 +24,7 @@ from typing import Any
 from loadtest import audit as db_audit
 from loadtest import cast as load_cast
 from loadtest import opening
-from loadtest.profiles import CLASSES, DEFAULTS
+from loadtest.profiles import CLASSES, DEFAULTS, target_met
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 PREFIX = "locust"
@@ -221,6 +221,7 @@ def run(
         summary["passed"] = bool(
             requests > 0 and failures <= db_audit_limit(requests) and checks["passed"]
         )
+    summary["target"] = target_met(profile, summary)
     png = chart(folder) if requests else None
     summary["chart"] = png.name if png else None
     (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
