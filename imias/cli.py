@@ -455,6 +455,17 @@ def bench_booking(args: tuple[str, ...]) -> None:
     sys.exit(booking_bench.main(list(args)))
 
 
+@bench.command("cities", context_settings={"ignore_unknown_options": True}, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench_cities(args: tuple[str, ...]) -> None:
+    """The booking bench on each seeded city given, each served in turn, side by side
+    (options: --database-url NAME=URL, once per city; --redis-url, --workers and the
+    booking bench's; --help)."""
+    from imias.booking import bench_cities as cities_bench
+
+    sys.exit(cities_bench.main(list(args)))
+
+
 @main.command()
 @click.argument("profile", type=click.Choice(["emias-day", "monday-opening", "stress"]))
 @click.option("--url", default=None, help="A running server (default: start one here).")
