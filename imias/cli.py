@@ -455,6 +455,17 @@ def bench_booking(args: tuple[str, ...]) -> None:
     sys.exit(booking_bench.main(list(args)))
 
 
+@bench.command("cities", context_settings={"ignore_unknown_options": True}, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench_cities(args: tuple[str, ...]) -> None:
+    """The booking bench on each seeded city given, each served in turn, side by side
+    (options: --database-url NAME=URL, once per city; --redis-url, --workers and the
+    booking bench's; --help)."""
+    from imias.booking import bench_cities as cities_bench
+
+    sys.exit(cities_bench.main(list(args)))
+
+
 @main.command()
 @click.argument("profile", type=click.Choice(["emias-day", "monday-opening", "stress"]))
 @click.option("--url", default=None, help="A running server (default: start one here).")
@@ -491,65 +502,51 @@ def loadtest(
     or the embedded one), audit the database after, and write the report folder. Exit 1
     when a request failed unexpectedly or the audit found something."""
     import json
-    import subprocess
-    import time
-    import urllib.request
+    from contextlib import nullcontext
     from pathlib import Path
 
     from imias.platform.identity.keys import Keys
+    from imias.platform.served import ServeError, served
     from loadtest.run import run
 
     settings = _settings(workers=workers)
 
     def body(servers: Servers) -> None:
         key = Keys.from_secret(resolve_secret(settings.secret_key, settings.data_dir)).token
-        server = None
-        target = url
-        if target is None:
-            env = os.environ | {
-                "IMIAS_DATABASE_URL": servers.database_url,
-                "IMIAS_REDIS_URL": servers.redis_url,
-                "IMIAS_DEMO": "1",  # the IVR speaks its SMS codes: phone callers sign in
-                "IMIAS_LOG_LEVEL": os.environ.get("IMIAS_LOG_LEVEL", "WARNING"),
-            }
-            Path(report).mkdir(parents=True, exist_ok=True)
-            server_log = (Path(report) / "serve.log").open("ab")
-            server = subprocess.Popen(
-                [sys.executable, "-m", "imias.cli", "serve", "--port", str(settings.port)],
-                env=env,
-                stdout=server_log,
-                stderr=subprocess.STDOUT,
+        server = (
+            served(
+                servers.database_url,
+                servers.redis_url,
+                log_path=Path(report) / "serve.log",
+                workers=settings.workers,
+                host=settings.host,
+                port=settings.port,
+                # the IVR speaks its SMS codes: phone callers sign in
+                settings={"IMIAS_DEMO": "1"},
             )
-            target = f"http://{settings.host}:{settings.port}"
-            deadline = time.monotonic() + 120
-            while True:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    _fail("the server did not start", 1)
-                try:
-                    with urllib.request.urlopen(target + "/health", timeout=2) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    time.sleep(0.5)
+            if url is None
+            else nullcontext(url)
+        )
         try:
-            summary = run(
-                profile,
-                url=target,
-                database_url=servers.database_url,
-                token_key=key,
-                report_base=Path(report),
-                duration=duration,
-                users=users,
-                popular=popular,
-                log=lambda m: click.echo(f"[loadtest] {m}", err=True),
-            )
-        finally:
-            if server is not None:
-                server.send_signal(2)
-                server.wait(60)
+            with server as target:
+                summary = run(
+                    profile,
+                    url=target,
+                    database_url=servers.database_url,
+                    token_key=key,
+                    report_base=Path(report),
+                    duration=duration,
+                    users=users,
+                    popular=popular,
+                    log=lambda m: click.echo(f"[loadtest] {m}", err=True),
+                )
+        except ServeError as exc:
+            _fail(str(exc), 1)
+            return
         shown = {k: summary[k] for k in ("requests", "failures", "per_second", "p50_ms")}
         shown |= {k: summary[k] for k in ("p95_ms", "p99_ms", "refusals_total", "passed")}
-        click.echo(json.dumps(shown | {"folder": summary["folder"]}))
+        shown |= {"target": summary["target"], "folder": summary["folder"]}
+        click.echo(json.dumps(shown))
         if not summary["audit"]["passed"]:
             click.echo(json.dumps(summary["audit"], indent=2, default=str), err=True)
         if not summary["passed"]:

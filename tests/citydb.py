@@ -24,15 +24,6 @@ def with_database(url: str, database: str) -> str:
     return urlunsplit(parts._replace(path="/" + database))
 
 
-def with_redis_db(url: str, number: int) -> str:
-    parts = urlsplit(url)
-    if parts.scheme == "unix":
-        query = "&".join(q for q in parts.query.split("&") if q and not q.startswith("db="))
-        query = (query + "&" if query else "") + f"db={number}"
-        return urlunsplit(parts._replace(query=query))
-    return urlunsplit(parts._replace(path=f"/{number}"))
-
-
 async def build_city_database(pg_admin_url: str, name: str, **sizes: int) -> str:
     """A migrated database holding a small seeded city whose schedules start today."""
     from imias.booking.engine import Engine

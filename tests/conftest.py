@@ -18,8 +18,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
-from citydb import with_database, with_redis_db, worker_id, worker_index
+from citydb import with_database, worker_id, worker_index
 
+from imias.platform.cache import with_redis_db
 from imias.platform.embedded import EmbeddedPostgres, EmbeddedRedis
 from imias.platform.migrator import discover, migrate
 

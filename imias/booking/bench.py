@@ -39,6 +39,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -472,7 +473,17 @@ def _database_url(given: str | None) -> tuple[str, Any]:
     return server.start(), server
 
 
-async def _run(args: argparse.Namespace, database_url: str) -> list[dict[str, Any]]:
+def print_line(line: dict[str, Any]) -> None:
+    print(json.dumps(line, ensure_ascii=False), flush=True)
+
+
+async def run_workloads(
+    args: argparse.Namespace,
+    database_url: str,
+    emit: Callable[[dict[str, Any]], None] = print_line,
+) -> list[dict[str, Any]]:
+    """The workloads against ``args.url`` (the server of ``database_url``); each line
+    is handed to ``emit`` (default: printed as JSON on stdout) as it is measured."""
     conn = await asyncpg.connect(database_url)
     clients = [Connection(args.url, timeout=HTTP_TIMEOUT) for _ in range(args.concurrency)]
     try:
@@ -560,13 +571,13 @@ async def _run(args: argparse.Namespace, database_url: str) -> list[dict[str, An
             },
         ]
         for line in lines:
-            print(json.dumps(line, ensure_ascii=False), flush=True)
+            emit(line)
         await asyncio.sleep(0.5)  # let the other workers' engines take the last events
         engine_p50 = percentile(run.search.latencies, 50)
         log("loading an engine in this process for the in-process comparison")
         local = await _local_engine(database_url)
         line = await _compare_sql(run, conn, client, window, engine_p50, local)
-        print(json.dumps(line, ensure_ascii=False), flush=True)
+        emit(line)
         lines.append(line)
         return lines
     finally:
@@ -575,21 +586,10 @@ async def _run(args: argparse.Namespace, database_url: str) -> list[dict[str, An
         await conn.close()
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="imias bench booking",
-        description="Concurrent search, hold and confirm against a served IMIAS, and the "
-        "same search as SQL; one JSON line per workload on stdout.",
-    )
-    parser.add_argument("--url", default="http://127.0.0.1:8000", help="the served instance")
+def add_workload_options(parser: argparse.ArgumentParser) -> None:
+    """The options of the workloads themselves (also `imias bench cities`'s)."""
     parser.add_argument("--concurrency", type=int, default=64, help="concurrent clients")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of load")
-    parser.add_argument(
-        "--database-url",
-        default=None,
-        help="the server's database (default: IMIAS_DATABASE_URL, else the embedded one "
-        "under IMIAS_DATA_DIR)",
-    )
     parser.add_argument("--specialty", default="therapist", help="a self-referral specialty")
     parser.add_argument("--limit", type=int, default=10, help="slots per search (k)")
     parser.add_argument(
@@ -607,22 +607,46 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, default=1, help="random seed")
     parser.add_argument("--quick", action="store_true", help="a few seconds, for CI")
-    return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def settle_workload_options(args: argparse.Namespace) -> str | None:
+    """Apply ``--quick``; the problem with the options, if any."""
     if args.quick:
         args.duration = min(args.duration, 2.0)
         args.concurrency = min(args.concurrency, 8)
         args.sql_repetitions = min(args.sql_repetitions, 20)
         args.max_patients = min(args.max_patients, 2_000)
     if args.concurrency < 1 or args.duration <= 0 or not 1 <= args.limit <= 50:
-        print("bench booking: concurrency >= 1, duration > 0, 1 <= limit <= 50", file=sys.stderr)
+        return "concurrency >= 1, duration > 0, 1 <= limit <= 50"
+    return None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="imias bench booking",
+        description="Concurrent search, hold and confirm against a served IMIAS, and the "
+        "same search as SQL; one JSON line per workload on stdout.",
+    )
+    parser.add_argument("--url", default="http://127.0.0.1:8000", help="the served instance")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="the server's database (default: IMIAS_DATABASE_URL, else the embedded one "
+        "under IMIAS_DATA_DIR)",
+    )
+    add_workload_options(parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    problem = settle_workload_options(args)
+    if problem:
+        print(f"bench booking: {problem}", file=sys.stderr)
         return 2
     database_url, embedded = _database_url(args.database_url)
     try:
-        asyncio.run(_run(args, database_url))
+        asyncio.run(run_workloads(args, database_url))
     finally:
         if embedded is not None:
             embedded.stop()

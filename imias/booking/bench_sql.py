@@ -132,3 +132,14 @@ SELECT p.id, p.attached_clinic_id
 """
 
 SQL_SPECIALTY = "SELECT self_referral, attached_only FROM specialties WHERE code = $1"
+
+# The size of a city, as `imias bench cities` reports it beside its figures. Exact
+# counts: a few seconds on the full city, once per run.
+SQL_CITY_SIZE = """
+SELECT (SELECT count(*) FROM clinics) AS clinics,
+       (SELECT count(*) FROM doctors) AS doctors,
+       (SELECT count(*) FROM patients) AS patients,
+       (SELECT count(*) FROM appointments) AS appointments,
+       pg_database_size(current_database()) AS database_bytes,
+       pg_size_pretty(pg_database_size(current_database())) AS database_size
+"""

@@ -138,3 +138,20 @@ def test_the_command_runs_a_profile_into_a_report_folder(
     assert line["passed"] and line["requests"] > 0, line
     folder = Path(line["folder"])
     assert folder.parent == tmp_path and (folder / "summary.json").exists()
+
+
+def test_the_command_starts_its_own_server_when_given_no_url(
+    city, redis_url, tmp_path, monkeypatch
+):
+    from imias.platform.served import free_port
+
+    monkeypatch.setenv("IMIAS_DATABASE_URL", city)
+    monkeypatch.setenv("IMIAS_REDIS_URL", redis_url)
+    monkeypatch.setenv("IMIAS_SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("IMIAS_PORT", str(free_port()))
+    args = ["loadtest", "emias-day", "--duration", "2", "--users", "2", "--workers", "1"]
+    result = CliRunner().invoke(main, [*args, "--report", str(tmp_path)])
+    assert result.exit_code == 0, (result.output, (tmp_path / "serve.log").read_text()[-3000:])
+    line = json.loads(result.stdout.splitlines()[-1])
+    assert line["passed"] and line["requests"] > 0, line
+    assert (tmp_path / "serve.log").exists()  # the server it started logged there

@@ -1,0 +1,118 @@
+"""``imias serve`` as a child process, for the tools that drive a server of their own
+(``imias loadtest`` without ``--url``, ``imias bench cities``): start it against a
+database and a Redis, wait until it is healthy, stop it with Ctrl-C after.
+
+Healthy means several ``GET /health`` answers of 200 in a row: with more than one
+worker, each loads its engine on its own, and one healthy answer may come from the
+first worker that is ready.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+HEALTHY_IN_A_ROW = 10
+POLL_SECONDS = 0.1
+STOP_SECONDS = 60.0
+
+
+class ServeError(RuntimeError):
+    """The server did not become healthy; the message ends with its log's last lines."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port free on ``host`` now (another process may take it before us)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _log_tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    tail = text.splitlines()[-lines:]
+    return ("; its log " + str(path) + " ends:\n" + "\n".join(tail)) if tail else ""
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/health", timeout=5) as response:
+            return bool(response.status == 200)
+    except (OSError, urllib.error.URLError):  # refused, 503 (HTTPError), timeout
+        return False
+
+
+@contextmanager
+def served(
+    database_url: str,
+    redis_url: str,
+    *,
+    log_path: Path,
+    workers: int | None = None,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    settings: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    timeout: float = 300.0,
+) -> Iterator[str]:
+    """Run ``imias serve`` on ``database_url`` and ``redis_url`` and yield its base URL
+    once it is healthy; stop it (SIGINT, then SIGKILL after a minute) on leaving.
+
+    ``port`` None takes a free one. ``settings`` are more ``IMIAS_*`` variables for
+    the server, over ``environ`` (default: this process's environment); the log level
+    is WARNING unless one is given. Its output is appended to ``log_path``. Raises
+    :class:`ServeError` when it exits or is not healthy within ``timeout`` seconds
+    (loading a whole city's engine takes a while).
+    """
+    port = port or free_port(host)
+    env = dict(os.environ if environ is None else environ)
+    env.setdefault("IMIAS_LOG_LEVEL", "WARNING")
+    env |= {"IMIAS_DATABASE_URL": database_url, "IMIAS_REDIS_URL": redis_url}
+    env |= dict(settings or {})
+    command = [sys.executable, "-m", "imias.cli", "serve", "--host", host, "--port", str(port)]
+    if workers is not None:
+        command += ["--workers", str(workers)]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
+    try:
+        deadline, in_a_row = time.monotonic() + timeout, 0
+        while in_a_row < HEALTHY_IN_A_ROW:
+            if process.poll() is not None:
+                raise ServeError(
+                    f"imias serve exited with status {process.returncode}" + _log_tail(log_path)
+                )
+            if time.monotonic() > deadline:
+                raise ServeError(
+                    f"imias serve was not healthy at {url} within {timeout:g} s"
+                    + _log_tail(log_path)
+                )
+            in_a_row = in_a_row + 1 if _healthy(url) else 0
+            time.sleep(POLL_SECONDS)
+        yield url
+    finally:
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGINT)  # the workers finish their requests, pools close
+    try:
+        process.wait(STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
