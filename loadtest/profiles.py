@@ -91,6 +91,7 @@ class Ramp:
     step_seconds: float
     seconds: int
     held: int = 0
+    held_per_second: float = 0.0
     stopped_by: str = "time"
     steps: list[dict[str, Any]] = field(default_factory=list)
     _current: int = 0
@@ -105,7 +106,10 @@ class Ramp:
             total = runner.stats.total
             p99 = total.get_current_response_time_percentile(0.99) or 0.0
             failures = total.fail_ratio
-            self.steps.append({"users": self._current, "p99_ms": p99, "fail_ratio": failures})
+            rate = round(total.current_rps, 1)
+            self.steps.append(
+                {"users": self._current, "per_second": rate, "p99_ms": p99, "fail_ratio": failures}
+            )
             if p99 > P99_LIMIT_MS:
                 self.stopped_by = "p99"
                 return None
@@ -113,12 +117,14 @@ class Ramp:
                 self.stopped_by = "failures"
                 return None
             self.held = self._current
+            self.held_per_second = rate
         self._current = users
         return users, max(1.0, self.step / 2)
 
     def report(self) -> dict[str, Any]:
         return {
             "highest_users_held": self.held,
+            "per_second_at_highest": self.held_per_second,
             "stopped_by": self.stopped_by,
             "p99_limit_ms": P99_LIMIT_MS,
             "failure_limit": FAILURE_LIMIT,
