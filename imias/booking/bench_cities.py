@@ -72,7 +72,7 @@ FIGURES: tuple[tuple[str, str], ...] = (
     ("search_sql", "p99_ms"),
     ("search_sql", "ratio"),
     ("search_sql", "engine_idle_p50_ms"),
-    ("search_sql", "ratio_idle"),
+    ("search_sql", "ratio_under_load"),
     ("search_sql", "engine_in_process_p50_ms"),
     ("search_sql", "engine_in_process_p99_ms"),
     ("search_sql", "ratio_in_process"),
