@@ -20,7 +20,6 @@ resumes after the last entry it handled, so it misses nothing.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import time
@@ -30,13 +29,11 @@ import asyncpg
 import redis.asyncio as aioredis
 from litestar.datastructures import State
 
-from imias.platform import db
+from imias.platform.leader import LeaderTask
 from imias.platform.stream import (
     DEFAULT_STREAM,
     REDIS_ERRORS,
-    BackgroundTask,
     Handler,
-    Outage,
     StreamConsumer,
     current_stream_id,
     stream_id_at,
@@ -132,13 +129,10 @@ class _RedisDown(Exception):
     """Raised inside the relay's transaction so that it rolls back."""
 
 
-class OutboxRelay(BackgroundTask):
-    """Publishes committed outbox rows to a Redis stream; one active per deployment.
-
-    Every worker runs one. Each tries ``pg_try_advisory_lock`` on its own connection
-    every ``lock_retry`` seconds; the holder publishes and the others stand by, and
-    when the holder's connection ends (the worker died) another takes over.
-    """
+class OutboxRelay(LeaderTask):
+    """Publishes committed outbox rows to a Redis stream; one active per deployment
+    (every worker runs one, see :mod:`imias.platform.leader`). While Redis is down the
+    active relay keeps its connection and its lock and retries with a backoff."""
 
     name = "outbox-relay"
 
@@ -157,25 +151,19 @@ class OutboxRelay(BackgroundTask):
         cleanup_interval: float = 300.0,
         lock_key: int = RELAY_LOCK_KEY,
     ) -> None:
-        super().__init__()
-        self.dsn, self.redis, self.stream = dsn, redis, stream
+        super().__init__(
+            dsn,
+            lock_key=lock_key,
+            interval=poll_interval,
+            lock_retry=lock_retry,
+            max_backoff=max_backoff,
+        )
+        self.redis, self.stream = redis, stream
         self.batch_size, self.maxlen = batch_size, maxlen
-        self.poll_interval, self.lock_retry, self.max_backoff = (
-            poll_interval,
-            lock_retry,
-            max_backoff,
-        )
-        self.retention, self.cleanup_interval, self.lock_key = (
-            retention,
-            cleanup_interval,
-            lock_key,
-        )
-        self.role = "stopped"
+        self.retention, self.cleanup_interval = retention, cleanup_interval
         self.published = 0
         self.backlog: int | None = None
         self.last_published_at: float | None = None
-        self._outage = Outage("outbox relay")
-        self._conn: asyncpg.Connection | None = None
         self._backlog_at = 0.0
         self._cleanup_at = time.monotonic()
 
@@ -190,56 +178,27 @@ class OutboxRelay(BackgroundTask):
             "last_error": self._outage.last_error,
         }
 
-    def start(self) -> None:
-        if not self.running:
-            self.role = "starting"
-        super().start()
+    async def _round(self, conn: asyncpg.Connection) -> bool:
+        return await self._publish_batch() >= self.batch_size
 
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                if self._conn is None or self._conn.is_closed():
-                    await self._connect()
-                if self.role != "active" and not await self._take_lock():
-                    self._outage.ok()  # the database answered; standing by is healthy
-                    await self._sleep(self.lock_retry)
-                    continue
-                sent = await self._publish_batch()
-                self._outage.ok()
-                if sent < self.batch_size:
-                    await self._chores()
-                    await self._sleep(self.poll_interval)
-            except asyncio.CancelledError:
-                raise
-            except _RedisDown as exc:
-                delay = self._outage.failed("redis", exc.__cause__ or exc)
-                with contextlib.suppress(Exception):
-                    await self._count_backlog(force=False)
-                await self._sleep(min(delay, self.max_backoff))
-            except Exception as exc:  # the database, or a bug: report, reconnect, retry
-                delay = self._outage.failed("database", exc)
-                await self._closed()
-                self.role = "starting"
-                await self._sleep(min(delay, self.max_backoff))
-        self.role = "stopped"
+    async def _idle(self) -> None:
+        await self._chores()
 
-    async def _connect(self) -> None:
-        await self._closed()
-        self._conn = await db.connect(self.dsn, timeout=5, command_timeout=30)
-        self.role = "starting"
+    async def _became_active(self, conn: asyncpg.Connection) -> None:
+        await conn.add_listener(NOTIFY_CHANNEL, self._notified)
+        log.info("outbox relay: publishing to %s", self.stream)
 
-    async def _take_lock(self) -> bool:
-        assert self._conn is not None
-        if not await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
-            if self.role != "standby":
-                log.info("outbox relay: standing by (another worker publishes)")
-            self.role = "standby"
-            self.backlog = None
-            return False
-        await self._conn.add_listener(NOTIFY_CHANNEL, self._notified)
-        log.info("outbox relay: active, publishing to %s", self.stream)
-        self.role = "active"
-        return True
+    def _standing_by(self) -> None:
+        self.backlog = None
+
+    async def _failed(self, exc: Exception) -> float:
+        if not isinstance(exc, _RedisDown):
+            return await super()._failed(exc)
+        # Redis is down: the database connection and the lock are kept
+        delay = self._outage.failed("redis", exc.__cause__ or exc)
+        with contextlib.suppress(Exception):
+            await self._count_backlog(force=False)
+        return delay
 
     def _notified(self, *_: Any) -> None:
         self._wake.set()
@@ -303,16 +262,6 @@ class OutboxRelay(BackgroundTask):
                 break
         if deleted:
             log.info("outbox relay: deleted %d published events", deleted)
-
-    async def _closed(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None and not conn.is_closed():
-            try:  # closing the session releases the advisory lock
-                await asyncio.wait_for(conn.close(), 2)
-            except Exception:
-                conn.terminate()
-        if self.role == "active":
-            self.role = "starting"
 
 
 async def check_outbox(state: State) -> dict[str, Any]:

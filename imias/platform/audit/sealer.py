@@ -15,7 +15,6 @@ to call from anywhere (``imias audit verify --seal``) beside a running sealer.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Any
@@ -23,11 +22,10 @@ from typing import Any
 import asyncpg
 from litestar.datastructures import State
 
-from imias.platform import db
 from imias.platform.audit import repository as repo
 from imias.platform.audit.chain import record_hash
+from imias.platform.leader import LeaderTask
 from imias.platform.problems import UNAVAILABLE
-from imias.platform.stream import BackgroundTask, Outage
 
 log = logging.getLogger("imias.audit")
 
@@ -68,7 +66,7 @@ async def seal_all(conn: asyncpg.Connection, batch_size: int = 2000) -> int:
             return total
 
 
-class AuditSealer(BackgroundTask):
+class AuditSealer(LeaderTask):
     """Seals audit records shortly after they commit; one active per deployment."""
 
     name = "audit-sealer"
@@ -84,18 +82,19 @@ class AuditSealer(BackgroundTask):
         anchor_every: float = 300.0,
         lock_key: int = SEALER_LOCK_KEY,
     ) -> None:
-        super().__init__()
-        self.dsn = dsn
-        self.batch_size, self.interval = batch_size, interval
-        self.lock_retry, self.max_backoff = lock_retry, max_backoff
-        self.anchor_every, self.lock_key = anchor_every, lock_key
-        self.role = "stopped"
+        super().__init__(
+            dsn,
+            lock_key=lock_key,
+            interval=interval,
+            lock_retry=lock_retry,
+            max_backoff=max_backoff,
+        )
+        self.batch_size = batch_size
+        self.anchor_every = anchor_every
         self.sealed = 0
         self.head_seq: int | None = None
         self._head_hash = b""
         self._anchored_at = 0.0
-        self._outage = Outage("audit sealer")
-        self._conn: asyncpg.Connection | None = None
 
     def status(self) -> dict[str, Any]:
         return {
@@ -105,41 +104,15 @@ class AuditSealer(BackgroundTask):
             "last_error": self._outage.last_error,
         }
 
-    def start(self) -> None:
-        if not self.running:
-            self.role = "starting"
-        super().start()
-
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                if self._conn is None or self._conn.is_closed():
-                    await self._connect()
-                if self.role != "active" and not await self._take_lock():
-                    self._outage.ok()
-                    await self._sleep(self.lock_retry)
-                    continue
-                self._interruptible = False
-                try:
-                    assert self._conn is not None
-                    sealed, self.head_seq, self._head_hash = await seal_batch(
-                        self._conn, self.batch_size
-                    )
-                finally:
-                    self._interruptible = True
-                self.sealed += sealed
-                self._outage.ok()
-                self._anchor()
-                if sealed < self.batch_size:
-                    await self._sleep(self.interval)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the database, or a bug: report, reconnect, retry
-                delay = self._outage.failed("database", exc)
-                await self._closed()
-                self.role = "starting"
-                await self._sleep(min(delay, self.max_backoff))
-        self.role = "stopped"
+    async def _round(self, conn: asyncpg.Connection) -> bool:
+        self._interruptible = False
+        try:
+            sealed, self.head_seq, self._head_hash = await seal_batch(conn, self.batch_size)
+        finally:
+            self._interruptible = True
+        self.sealed += sealed
+        self._anchor()
+        return sealed >= self.batch_size
 
     def _anchor(self) -> None:
         """Now and then, the head in the application log: logs shipped elsewhere keep a
@@ -152,30 +125,6 @@ class AuditSealer(BackgroundTask):
                 self._head_hash.hex(),
                 extra={"audit_head_seq": self.head_seq, "audit_head": self._head_hash.hex()},
             )
-
-    async def _connect(self) -> None:
-        await self._closed()
-        self._conn = await db.connect(self.dsn, timeout=5, command_timeout=30)
-        self.role = "starting"
-
-    async def _take_lock(self) -> bool:
-        assert self._conn is not None
-        if not await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
-            self.role = "standby"
-            return False
-        log.info("audit sealer: active")
-        self.role = "active"
-        return True
-
-    async def _closed(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None and not conn.is_closed():
-            try:  # closing the session releases the advisory lock
-                await asyncio.wait_for(conn.close(), 2)
-            except Exception:
-                conn.terminate()
-        if self.role == "active":
-            self.role = "starting"
 
 
 # /health fails when a committed record has waited this long for its seal: the sealer
