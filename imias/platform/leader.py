@@ -123,4 +123,3 @@ class LeaderTask(BackgroundTask):
                 conn.terminate()
         if self.role == "active":
             self.role = "starting"
-
