@@ -19,7 +19,7 @@ from imias.booking.service import BookingService
 from imias.booking.views import Appointment
 from imias.channels.slots import earliest_for
 from imias.channels.web.errors import PAGE_ERRORS, sentence
-from imias.channels.web.pages import form_of, page, redirect, say, set_session
+from imias.channels.web.pages import end_session, form_of, page, redirect, say, set_session
 from imias.platform.audit.writer import record
 from imias.platform.identity import allow, principal_of
 from imias.platform.identity.model import PatientCodeRequest, PatientTokenRequest
@@ -122,17 +122,7 @@ class KioskController(Controller):
     @post("/sign-out", opt=KIOSK_SIGN_IN, operation_id="kioskSignOut", status_code=303)
     async def sign_out(self, request: Request[Any, Any, Any]) -> Redirect:
         """Forget the patient (the idle timer posts here too): revoke the session."""
-        token = request.cookies.get(COOKIE)
-        if token:
-            identity = request.app.state.identity
-            try:
-                principal = await identity.authenticate("Bearer " + token)
-                await identity.sessions.sign_out(principal, False)
-            except ProblemError:
-                pass  # already expired or revoked: nothing to forget
-        response = redirect("/kiosk")
-        response.delete_cookie(COOKIE, path="/kiosk")
-        return response
+        return await end_session(request, COOKIE, "/kiosk")
 
     async def _today(self, request: Request[Any, Any, Any], patient: int) -> list[Appointment]:
         booking = _booking(request)

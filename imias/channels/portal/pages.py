@@ -24,7 +24,7 @@ from imias.channels.portal.common import (
     portal_page,
 )
 from imias.channels.web.errors import PAGE_ERRORS, sentence
-from imias.channels.web.pages import form_of, redirect, say, set_session
+from imias.channels.web.pages import end_session, form_of, redirect, say, set_session
 from imias.platform.audit.writer import record
 from imias.platform.identity.model import PatientCodeRequest, PatientTokenRequest
 from imias.platform.identity.policies import client_address
@@ -113,16 +113,7 @@ class PortalController(Controller):
         """Revoke the session and forget what this browser kept of it (the offline copy
         of the appointments included)."""
         await form_of(request)
-        token = request.cookies.get(COOKIE)
-        if token:
-            identity = request.app.state.identity
-            try:
-                principal = await identity.authenticate("Bearer " + token)
-                await identity.sessions.sign_out(principal, False)
-            except ProblemError:
-                pass  # already expired or revoked: nothing to revoke
-        response = redirect("/")
-        response.delete_cookie(COOKIE, path="/")
+        response = await end_session(request, COOKIE, "/")
         response.headers["Clear-Site-Data"] = '"cache", "storage"'
         return response
 

@@ -143,5 +143,23 @@ def set_session(
     )
 
 
+async def end_session(
+    request: Request[Any, Any, Any], cookie: str, path: str, to: str | None = None
+) -> Redirect:
+    """Sign out: revoke the page's session (if it is still valid), forget its cookie and
+    go to ``to`` (default: the page's ``path``)."""
+    token = request.cookies.get(cookie)
+    if token:
+        identity = request.app.state.identity
+        try:
+            principal = await identity.authenticate("Bearer " + token)
+            await identity.sessions.sign_out(principal, False)
+        except ProblemError:
+            pass  # already expired or revoked: nothing to end
+    response = redirect(to or path)
+    response.delete_cookie(cookie, path=path)
+    return response
+
+
 def redirect(path: str) -> Redirect:
     return Redirect(path, status_code=303)

@@ -10,7 +10,7 @@ import msgspec
 from litestar import Request, Response
 
 from imias.channels.web.errors import sentence
-from imias.channels.web.pages import form_of, page, redirect, say, set_session
+from imias.channels.web.pages import end_session, form_of, page, redirect, say, set_session
 from imias.platform.identity.model import StaffTokenRequest
 from imias.platform.identity.policies import POLICY, Policy, client_address
 from imias.platform.problems import ProblemError
@@ -60,14 +60,4 @@ async def staff_sign_out(
 ) -> Response[Any]:
     """Revoke the page's session (if it is still valid) and forget its cookie."""
     await form_of(request)
-    token = request.cookies.get(cookie)
-    if token:
-        identity = request.app.state.identity
-        try:
-            principal = await identity.authenticate("Bearer " + token)
-            await identity.sessions.sign_out(principal, False)
-        except ProblemError:
-            pass  # already expired or revoked: nothing to end
-    response = redirect(path)
-    response.delete_cookie(cookie, path=path)
-    return response
+    return await end_session(request, cookie, path)
