@@ -21,6 +21,7 @@ import msgspec
 from imias.booking import repository as repo
 from imias.booking import rules
 from imias.booking.facts import booking_context, patient_facts
+from imias.booking.mechanics import Changes
 from imias.booking.model import (
     Refusal,
 )
@@ -29,7 +30,7 @@ from imias.platform.problems import ProblemError
 from scheduler_core import events as ev
 
 if TYPE_CHECKING:
-    from imias.booking.service import BookingService, Changes
+    from imias.booking.service import BookingService
 
 OFFER_SECONDS = 15 * 60
 MAX_WINDOW_DAYS = 62
@@ -145,8 +146,6 @@ class Waitlist:
 
     async def leave(self, patient_id: int, entry_id: int) -> None:
         """Stop waiting; an open offer is released and goes to the next patient."""
-        from imias.booking.service import Changes  # noqa: F811 (used at run time)
-
         service = self.service
         now = service.clock()
         changes = Changes(service)
