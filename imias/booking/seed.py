@@ -190,6 +190,8 @@ class SeedReport:
 class _RowsPerSecond(ProgressColumn):
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
+        if not speed and task.finished_time:  # a total set at the end (_Bars.finish)
+            speed = task.completed / task.finished_time
         return Text(f"{speed:,.0f} rows/s" if speed else "", style="progress.data.speed")
 
 
