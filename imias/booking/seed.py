@@ -14,6 +14,9 @@ Children are linked to one or two adult patients as their guardians. Staff accou
 role) share one demo password, :data:`DEMO_PASSWORD`, hashed once with Argon2 per seed:
 a demo city is synthetic, and its password is documented as demo-only.
 
+With ``history_days`` the city also gets the appointments of that many days before its
+schedules, and their referrals (:mod:`imias.booking.history`).
+
 Everything is loaded with COPY in one transaction: a failure leaves the database as
 it was. A database that already holds a city is refused unless ``replace=True``,
 which truncates the booking tables (and whatever refers to them) first.
