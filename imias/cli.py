@@ -176,6 +176,14 @@ def _watch_embedded_redis(servers: Servers, interval: float = 2.0) -> threading.
 @click.option("--doctors", type=click.IntRange(1), default=21_500, show_default=True)
 @click.option("--days", type=click.IntRange(1, 62), default=14, show_default=True)
 @click.option(
+    "--history-days",
+    type=click.IntRange(0, 366),  # imias.booking.seed.MAX_HISTORY_DAYS
+    default=0,
+    show_default=True,
+    help="Past appointments (completed, cancelled, no-show) over this many days before "
+    "the schedules.",
+)
+@click.option(
     "--seed",
     "seed_value",
     type=int,
@@ -190,12 +198,14 @@ def seed(
     clinics: int,
     doctors: int,
     days: int,
+    history_days: int,
     seed_value: int,
     replace: bool,
     if_empty: bool,
 ) -> None:
     """Generate a synthetic city (default: 678 clinics, 21,500 doctors, 100,000
-    patients; --patients 9500000 loads the full city) with COPY and a progress bar."""
+    patients; --patients 9500000 loads the full city) with COPY and a progress bar;
+    --history-days N adds the past N days' appointments."""
     from imias.booking.seed import CityAlreadySeeded, city_is_seeded, run_seed
 
     settings = _settings()
@@ -221,6 +231,7 @@ def seed(
                 doctors=doctors,
                 patients=patients,
                 days=days,
+                history_days=history_days,
                 seed=seed_value,
                 replace=replace,
                 progress=True,

@@ -302,13 +302,27 @@ def _shift_blocks(
 
 
 def plan_schedules(
-    doctors: Sequence[Doctor], start: date, days: int, rng: random.Random
+    doctors: Sequence[Doctor],
+    start: date,
+    days: int,
+    rng: random.Random,
+    past_days: int = 0,
+    past_rng: random.Random | None = None,
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """Weekly templates (rows in TEMPLATE_COLUMNS order) and exceptions over
-    ``days`` days from ``start`` (rows in EXCEPTION_COLUMNS order)."""
+    ``days`` days from ``start`` (rows in EXCEPTION_COLUMNS order).
+
+    With ``past_days`` the templates are valid from that many days before ``start``
+    and the past days get their own leave, sick days and extra shifts, drawn from
+    ``past_rng`` a fortnight at a time back from ``start``: the days from ``start`` on
+    are the same with or without a past. A leave that began before ``start`` goes on in the past."""
     templates: list[tuple[Any, ...]] = []
     exceptions: list[tuple[Any, ...]] = []
     window = [start + timedelta(days=i) for i in range(days)]
+    first_day = start - timedelta(days=past_days)
+    past = [first_day + timedelta(days=i) for i in range(past_days)]
+    if past and past_rng is None:
+        raise ValueError("past days need their own random generator")
     for doctor in doctors:
         # Alternate mornings and evenings so that patients who work can come.
         odd, even = (MORNING, EVENING) if rng.random() < 0.5 else (EVENING, MORNING)
@@ -323,40 +337,71 @@ def plan_schedules(
         key = (doctor.clinic_id, doctor.id)
         for weekday, shift in sorted(week.items()):
             for starts, ends, channels, is_urgent in _shift_blocks(shift, urgent, desk):
-                templates.append((*key, weekday, starts, ends, channels, is_urgent, start))
+                templates.append((*key, weekday, starts, ends, channels, is_urgent, first_day))
         if not window:
             continue
-        working = [d for d in window if d.isoweekday() in week]
-        off: set[date] = set()
-        roll = rng.random()
-        if roll < 0.04:  # annual leave, maybe begun before the window
-            first = start + timedelta(days=rng.randrange(-days, days))
-            off = {first + timedelta(days=i) for i in range(rng.randint(7, 14))}
-            kind = "leave"
-        elif roll < 0.09:  # off sick for a few days
-            first = rng.choice(window)
-            off = {first + timedelta(days=i) for i in range(rng.randint(2, 7))}
-            kind = "sick"
-        for day in working:
-            if day in off:
-                exceptions.append((*key, day, kind, None, None, ALL_CHANNELS))
-        roll = rng.random()
-        if roll < 0.03 and working:  # a couple of hours off (training, a meeting)
-            day = rng.choice(working)
-            if day not in off:
-                begin = datetime.combine(day, week[day.isoweekday()][0]) + 2 * _HOUR
-                exceptions.append(
-                    (*key, day, "leave", begin.time(), (begin + 2 * _HOUR).time(), ALL_CHANNELS)
-                )
-        elif roll < 0.06:  # an extra shift on a day off
-            free = [d for d in window if d.isoweekday() not in week and d.isoweekday() != 7]
-            if free:
-                day = rng.choice(free)
-                exceptions.append((*key, day, "extra", clock(9), clock(13), ALL_CHANNELS))
+        rows, leave = _absences(key, week, window, rng)
+        exceptions.extend(rows)
+        if not past:
+            continue
+        assert past_rng is not None
+        closed = {d for d in past if d in leave and d.isoweekday() in week}
+        past_rows = [(*key, day, "leave", None, None, ALL_CHANNELS) for day in sorted(closed)]
+        for fortnight in range(0, past_days, 14):  # back from start, whole fortnights
+            first = start - timedelta(days=fortnight + 14)
+            days_of = [first + timedelta(days=i) for i in range(14)]
+            for row in _absences(key, week, days_of, past_rng)[0]:
+                if row[2] >= first_day and row[2] not in closed:
+                    past_rows.append(row)
+        exceptions.extend(sorted(past_rows, key=lambda r: r[2]))
     return templates, exceptions
 
 
-def _years_before(day: date, years: int) -> date:
+def _absences(
+    key: tuple[int, int],
+    week: dict[int, tuple[clock, clock]],
+    window: Sequence[date],
+    rng: random.Random,
+) -> tuple[list[tuple[Any, ...]], set[date]]:
+    """A doctor's exceptions over ``window`` (consecutive days): now and then annual
+    leave or a few sick days, a couple of hours off, or an extra shift on a day off.
+    Also the days of a leave, which may begin before the window."""
+    start, days = window[0], len(window)
+    rows: list[tuple[Any, ...]] = []
+    working = [d for d in window if d.isoweekday() in week]
+    off: set[date] = set()
+    leave: set[date] = set()
+    roll = rng.random()
+    if roll < 0.04:  # annual leave, maybe begun before the window
+        first = start + timedelta(days=rng.randrange(-days, days))
+        off = leave = {first + timedelta(days=i) for i in range(rng.randint(7, 14))}
+        kind = "leave"
+    elif roll < 0.09:  # off sick for a few days
+        first = rng.choice(window)
+        off = {first + timedelta(days=i) for i in range(rng.randint(2, 7))}
+        kind = "sick"
+    for day in working:
+        if day in off:
+            rows.append((*key, day, kind, None, None, ALL_CHANNELS))
+    roll = rng.random()
+    if roll < 0.03 and working:  # a couple of hours off (training, a meeting)
+        day = rng.choice(working)
+        if day not in off:
+            begin = datetime.combine(day, week[day.isoweekday()][0]) + 2 * _HOUR
+            rows.append(
+                (*key, day, "leave", begin.time(), (begin + 2 * _HOUR).time(), ALL_CHANNELS)
+            )
+    elif roll < 0.06:  # an extra shift on a day off
+        free = [d for d in window if d.isoweekday() not in week and d.isoweekday() != 7]
+        if free:
+            day = rng.choice(free)
+            rows.append((*key, day, "extra", clock(9), clock(13), ALL_CHANNELS))
+    return rows, leave
+
+
+def years_before(day: date, years: int) -> date:
+    """The same day ``years`` earlier (28 February for 29 February in a common year):
+    a person born on it or before is at least ``years`` old on ``day``."""
     try:
         return day.replace(year=day.year - years)
     except ValueError:  # 29 February
@@ -377,18 +422,18 @@ class PatientStream:
         # Guardians are drawn with their own generator, so the patients stay as they were.
         self._family_rng = random.Random(f"imias-guardians-{seed}")
         self._parents: collections.deque[int] = collections.deque(maxlen=2000)
-        self._child_after = _years_before(start, cat.ADULT_AGE)
-        self._parent_ages = (_years_before(start, 55), _years_before(start, 20))
+        self._child_after = years_before(start, cat.ADULT_AGE)
+        self._parent_ages = (years_before(start, 55), years_before(start, 20))
         self._pools = pools
         self.next_id = 1
         self._stride = 997
         self._policy_base = self._rng.randrange(10**12, 5 * 10**12)
-        oldest = _years_before(start, cat.AGE_BANDS[-1][1]).toordinal() + 1
+        oldest = years_before(start, cat.AGE_BANDS[-1][1]).toordinal() + 1
         self._dates = [date.fromordinal(o) for o in range(oldest, start.toordinal() + 1)]
         self._bands: list[tuple[int, int, float, bool]] = []
         for low, high, _, male in cat.AGE_BANDS:
-            first = _years_before(start, high).toordinal() + 1 - oldest
-            last = _years_before(start, low).toordinal() - oldest
+            first = years_before(start, high).toordinal() + 1 - oldest
+            last = years_before(start, low).toordinal() - oldest
             self._bands.append((first, last - first + 1, male / 1000, low < cat.ADULT_AGE))
         self._band_cum = list(_cumulative([b[2] for b in cat.AGE_BANDS]))
         self._district_cum = list(_cumulative([d.population for d in cat.DISTRICTS]))

@@ -14,6 +14,9 @@ Children are linked to one or two adult patients as their guardians. Staff accou
 role) share one demo password, :data:`DEMO_PASSWORD`, hashed once with Argon2 per seed:
 a demo city is synthetic, and its password is documented as demo-only.
 
+With ``history_days`` the city also gets the appointments of that many days before its
+schedules, and their referrals (:mod:`imias.booking.history`).
+
 Everything is loaded with COPY in one transaction: a failure leaves the database as
 it was. A database that already holds a city is refused unless ``replace=True``,
 which truncates the booking tables (and whatever refers to them) first.
@@ -47,11 +50,12 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from imias.booking import bulkload, citygen, history
 from imias.booking import catalogue as cat
-from imias.booking import citygen
 from imias.platform.identity.passwords import Passwords
 
 BATCH_ROWS = 50_000
+MAX_HISTORY_DAYS = 366  # a year of the past is plenty (imias seed --history-days)
 
 DEMO_PASSWORD = "imias-demo"
 
@@ -189,6 +193,8 @@ class SeedReport:
 class _RowsPerSecond(ProgressColumn):
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
+        if not speed and task.finished_time:  # a total set at the end (_Bars.finish)
+            speed = task.completed / task.finished_time
         return Text(f"{speed:,.0f} rows/s" if speed else "", style="progress.data.speed")
 
 
@@ -230,6 +236,11 @@ class _Bars:
     def advance(self, table: str, rows: int) -> None:
         if self._progress is not None:
             self._progress.advance(self._tasks[table], rows)
+
+    def finish(self, table: str, rows: int) -> None:
+        """The bar's total was an estimate: make it what was loaded."""
+        if self._progress is not None:
+            self._progress.update(self._tasks[table], total=rows, completed=rows)
 
 
 def moscow_today() -> date:
@@ -279,9 +290,11 @@ async def _copy_patients(
     total: int,
     bars: _Bars,
     batch_rows: int,
+    index: history.PatientIndex | None = None,
 ) -> list[TableLoad]:
     """Generate the next batch in a thread while PostgreSQL takes this one; the
-    guardians of each batch's children follow it."""
+    guardians of each batch's children follow it. With ``index``, each batch is also
+    noted there for the history."""
     bars.start("patients")
     began = time.perf_counter()
     left = total
@@ -301,6 +314,8 @@ async def _copy_patients(
             pending = next_batch()
             await conn.copy_records_to_table("patients", records=rows, columns=PATIENT_COLUMNS)
             bars.advance("patients", len(rows))
+            if index is not None:
+                index.add(rows)
             linked = time.perf_counter()
             guardians = stream.guardians(rows)
             await conn.copy_records_to_table(
@@ -317,13 +332,75 @@ async def _copy_patients(
     ]
 
 
-def _check_size(clinics: int, doctors: int, patients: int, days: int, batch_rows: int) -> None:
+async def _copy_history(
+    conn: asyncpg.Connection, stream: history.HistoryStream, bars: _Bars, batch_rows: int
+) -> list[TableLoad]:
+    """The past appointments and their referrals, generated a batch ahead in a thread
+    as the patients are; a batch's referrals go first, for its appointments refer to
+    them. The rows carry their ids: the sequences continue after them.
+
+    The two tables' indexes and foreign keys are set aside for the load and made again
+    after it (:mod:`imias.booking.bulkload`); so is the trigger that gives active
+    appointments their time units, which does nothing for history's statuses."""
+    bars.start("appointments")
+    bars.start("referrals")
+    began = time.perf_counter()
+    referral_seconds = 0.0
+    batches = stream.batches(batch_rows)
+    referral_keys = await bulkload.set_aside(conn, "referrals")
+    appointment_keys = await bulkload.set_aside(
+        conn, "appointments", triggers=("appointments_occupy_units",)
+    )
+    await conn.set_type_codec(**history.WIRE_CODEC)
+
+    def next_batch() -> Awaitable[Any]:
+        return asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+
+    pending = next_batch()
+    try:
+        while (batch := await pending) is not None:
+            pending = next_batch()
+            appointments, referrals = batch
+            copied = time.perf_counter()
+            await conn.copy_records_to_table(
+                "referrals", records=referrals, columns=history.REFERRAL_COLUMNS
+            )
+            bars.advance("referrals", len(referrals))
+            referral_seconds += time.perf_counter() - copied
+            await conn.copy_records_to_table(
+                "appointments", records=appointments, columns=history.APPOINTMENT_COLUMNS
+            )
+            bars.advance("appointments", len(appointments))
+    finally:
+        await asyncio.gather(pending, return_exceptions=True)  # the generator is done
+        await conn.reset_type_codec("timestamptz", schema="pg_catalog")
+    restored = time.perf_counter()
+    await bulkload.restore(conn, referral_keys)
+    referral_seconds += time.perf_counter() - restored
+    await bulkload.restore(conn, appointment_keys)
+    for table, rows in (("appointments", stream.appointments), ("referrals", stream.referrals)):
+        bars.finish(table, rows)
+        if rows:
+            await conn.execute("SELECT setval(pg_get_serial_sequence($1, 'id'), $2)", table, rows)
+    return [
+        TableLoad(
+            "appointments", stream.appointments, time.perf_counter() - began - referral_seconds
+        ),
+        TableLoad("referrals", stream.referrals, referral_seconds),
+    ]
+
+
+def _check_size(
+    clinics: int, doctors: int, patients: int, days: int, history_days: int, batch_rows: int
+) -> None:
     if clinics < 1:
         raise ValueError("a city needs at least one clinic")
     if doctors < clinics:
         raise ValueError(f"every clinic needs a doctor: {doctors} doctors for {clinics} clinics")
     if patients < 0 or days < 0:
         raise ValueError("patients and days cannot be negative")
+    if not 0 <= history_days <= MAX_HISTORY_DAYS:
+        raise ValueError(f"history days must be between 0 and {MAX_HISTORY_DAYS}")
     if batch_rows < 1:
         raise ValueError("batch_rows must be at least 1")
 
@@ -335,6 +412,7 @@ async def seed_city(
     doctors: int = 21_500,
     patients: int = 100_000,
     days: int = 14,
+    history_days: int = 0,
     start: date | None = None,
     seed: int = 1,
     replace: bool = False,
@@ -346,10 +424,12 @@ async def seed_city(
 
     ``start`` (default: today in Moscow) is the first day of the schedules and the
     day ages are counted on; the same ``seed`` and ``start`` give the same city.
+    ``history_days`` adds past appointments over that many days before ``start``
+    (:mod:`imias.booking.history`); the rest of the city is the same with or without.
     One transaction: on any error nothing is left behind. Raises
     :class:`CityAlreadySeeded` if the database holds a city and not ``replace``.
     """
-    _check_size(clinics, doctors, patients, days, batch_rows)
+    _check_size(clinics, doctors, patients, days, history_days, batch_rows)
     if not replace:
         await _refuse_if_seeded(conn)  # early, before any work; checked again under the lock
     start = moscow_today() if start is None else start
@@ -358,8 +438,12 @@ async def seed_city(
     rng = random.Random(f"imias-city-{seed}")
     clinic_plan = citygen.plan_clinics(clinics, rng, pools)
     doctor_plan = citygen.plan_doctors(clinic_plan, doctors, rng, pools)
-    templates, exceptions = citygen.plan_schedules(doctor_plan, start, days, rng)
+    past_rng = random.Random(f"imias-past-schedules-{seed}")
+    templates, exceptions = citygen.plan_schedules(
+        doctor_plan, start, days, rng, past_days=history_days, past_rng=past_rng
+    )
     stream = citygen.PatientStream(clinic_plan, start, seed, pools)
+    index = history.PatientIndex(start) if history_days else None
     staff_plan = citygen.plan_staff(clinic_plan, doctor_plan, rng, pools)
     demo_hash = Passwords().hash(DEMO_PASSWORD)  # once: Argon2 is slow by design
     tables: list[tuple[str, Sequence[str], Sequence[tuple[Any, ...]]]] = [
@@ -375,6 +459,10 @@ async def seed_city(
             bars.add(name, len(rows))
         bars.add("patients", patients)
         bars.add("staff_accounts", len(staff_plan))
+        if history_days:  # estimates: the bars get the true totals at the end
+            planned = history.plan_size(doctor_plan, templates, start, history_days)
+            bars.add("appointments", planned[0])
+            bars.add("referrals", planned[1])
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _SEED_LOCK)
             if not replace:
@@ -383,17 +471,32 @@ async def seed_city(
             await conn.execute(f"TRUNCATE {', '.join(BOOKING_TABLES)} RESTART IDENTITY CASCADE")
             for name, columns, rows in tables:
                 loads.append(await _copy(conn, name, columns, rows, bars, batch_rows))
-            loads.extend(await _copy_patients(conn, stream, patients, bars, batch_rows))
+            loads.extend(await _copy_patients(conn, stream, patients, bars, batch_rows, index))
             staff = [(*row, demo_hash) for row in staff_plan]
             loads.append(
                 await _copy(conn, "staff_accounts", STAFF_COLUMNS, staff, bars, batch_rows)
             )
+            if index is not None:
+                past = history.HistoryStream(
+                    clinic_plan,
+                    doctor_plan,
+                    templates,
+                    exceptions,
+                    index,
+                    start,
+                    history_days,
+                    seed,
+                    wire=True,
+                )
+                loads.extend(await _copy_history(conn, past, bars, batch_rows))
     if not conn.is_in_transaction():  # the planner needs statistics for the new city
         analyzed = [name for name, _, _ in tables] + [
             "patients",
             "guardian_links",
             "staff_accounts",
         ]
+        if history_days:
+            analyzed += ["appointments", "referrals"]
         await conn.execute(f"ANALYZE {', '.join(analyzed)}")
     size = await conn.fetchrow(
         "SELECT pg_database_size(current_database()) AS bytes,"
@@ -416,6 +519,7 @@ def run_seed(
     doctors: int = 21_500,
     patients: int = 100_000,
     days: int = 14,
+    history_days: int = 0,
     start: date | None = None,
     seed: int = 1,
     replace: bool = False,
@@ -436,6 +540,7 @@ def run_seed(
                 doctors=doctors,
                 patients=patients,
                 days=days,
+                history_days=history_days,
                 start=start,
                 seed=seed,
                 replace=replace,

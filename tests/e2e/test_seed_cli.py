@@ -54,3 +54,47 @@ def test_seed_loads_once_and_refuses_to_load_twice(tmp_path):
         assert asyncio.run(_counts(pg.url)) == {"clinics": 12, "doctors": 150, "patients": 1500}
     finally:
         pg.stop()
+
+
+async def _history(url: str) -> dict[str, int]:
+    conn = await asyncpg.connect(url)
+    try:
+        return {
+            table: await conn.fetchval(f"SELECT count(*) FROM {table}")
+            for table in ("appointments", "referrals")
+        }
+    finally:
+        await conn.close()
+
+
+def test_history_days_load_past_appointments_and_bad_values_are_usage_errors(tmp_path):
+    for bad in ("-1", "367", "two"):
+        refused = _imias(tmp_path, "seed", "--history-days", bad)
+        assert refused.returncode == 2, refused.stderr
+        assert "Invalid value for '--history-days'" in refused.stderr
+        assert "Traceback" not in refused.stderr
+    assert not (tmp_path / "pg").exists(), "refused before any server started"
+
+    small = ("--clinics", "12", "--doctors", "150", "--patients", "1500")
+    first = _imias(tmp_path, "seed", "--history-days", "2", *small)
+    assert first.returncode == 0, first.stderr
+    for line in ("appointments", "referrals", "database size"):
+        assert line in first.stdout
+    again = _imias(tmp_path, "seed", "--if-empty", "--history-days", "2", *small)
+    assert again.stdout.strip() == "a city is already loaded; nothing to do"
+
+    pg = EmbeddedPostgres(tmp_path)
+    pg.start()
+    try:
+        loaded = asyncio.run(_history(pg.url))
+    finally:
+        pg.stop()
+    assert loaded["appointments"] > 1_000 and loaded["referrals"] > 0
+
+    replaced = _imias(tmp_path, "seed", "--replace", *small)
+    assert replaced.returncode == 0, replaced.stderr
+    pg.start()
+    try:
+        assert asyncio.run(_history(pg.url)) == {"appointments": 0, "referrals": 0}
+    finally:
+        pg.stop()
