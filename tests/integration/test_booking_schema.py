@@ -1,6 +1,7 @@
 """The database itself refuses a double booking, whatever wrote the rows."""
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -158,3 +159,35 @@ async def test_a_status_change_on_the_same_time_keeps_the_units_rows(db):
     )
     units = await db.fetch("SELECT unit FROM appointment_units ORDER BY unit")
     assert [u["unit"] for u in units] == [int(T0.timestamp()) // 300 + 3 + i for i in range(3)]
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["mark_no_shows", "active_appointments_between"],
+    ids=["no-show-job", "engine-start"],
+)
+async def test_the_readers_of_active_appointments_by_time_can_use_their_index(db, query):
+    # With a city's history the table is mostly past appointments: these must not scan
+    # it. With sequential scans priced out, the plan names the partial index only when
+    # the query's conditions imply the index's predicate.
+    from imias.booking import repository as repo
+
+    await db.execute("SET LOCAL enable_seqscan = off")
+    sql = {"mark_no_shows": repo.MARK_NO_SHOWS, "active_appointments_between": None}[query]
+    if sql is None:
+        sql, args = repo.ACTIVE_APPOINTMENTS_BETWEEN, (T0, T0 + timedelta(days=14))
+    else:
+        args = (T0,)
+    plan = json.loads(await db.fetchval("EXPLAIN (FORMAT JSON) " + sql, *args))
+    scans = []
+
+    def walk(node):
+        scans.append((node.get("Index Name"), node.get("Index Cond", "")))
+        for child in node.get("Plans", ()):
+            walk(child)
+
+    walk(plan[0]["Plan"])
+    # a range of the index, not a walk through all of it
+    assert any(
+        name == "appointments_active_by_time" and "starts_at" in cond for name, cond in scans
+    ), scans
