@@ -266,7 +266,7 @@ SELECT a.id, a.clinic_id, a.doctor_id, a.patient_id, a.specialty_id, a.starts_at
 
 # Booked appointments that ended in the last two days. An appointment lasts at most
 # four hours (a check of the table), so the bound on starts_at finds the same rows
-# in a range of appointments_active_by_time.
+# in a range of appointments_status_time.
 MARK_NO_SHOWS = """
 UPDATE appointments SET status = 'no_show', updated_at = $1
  WHERE status = 'booked' AND ends_at <= $1 AND ends_at > $1 - interval '2 days'

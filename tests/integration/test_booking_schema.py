@@ -189,5 +189,5 @@ async def test_the_readers_of_active_appointments_by_time_can_use_their_index(db
     walk(plan[0]["Plan"])
     # a range of the index, not a walk through all of it
     assert any(
-        name == "appointments_active_by_time" and "starts_at" in cond for name, cond in scans
+        name == "appointments_status_time" and "starts_at" in cond for name, cond in scans
     ), scans
