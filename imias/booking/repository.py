@@ -137,10 +137,11 @@ SELECT clinic_id, id, specialty_id, valid_until, status
   FROM referrals WHERE patient_id = $1 AND status = 'active'
 """
 
+# (An overlapping appointment starts at most four hours before: a check of the table.)
 EXPIRE_OVERLAPPING_HOLDS = """
 UPDATE appointments SET status = 'expired', updated_at = $5
  WHERE clinic_id = $1 AND doctor_id = $2 AND status = 'held' AND hold_expires_at <= $5
-   AND starts_at < $4 AND ends_at > $3
+   AND starts_at < $4 AND ends_at > $3 AND starts_at > $3 - interval '4 hours'
 RETURNING clinic_id, hold_token, patient_id, waitlist_entry_id
 """
 
@@ -245,10 +246,13 @@ INSERT INTO referrals (clinic_id, patient_id, specialty_id, issued_by, valid_unt
 VALUES ($1, $2, $3, $4, $5) RETURNING id
 """
 
+# The hold sweeper; hold_token IS NOT NULL (true of every hold) lets it, and only it,
+# use appointments_hold_expiry (migration 0011).
 EXPIRED_HOLDS = """
 UPDATE appointments SET status = 'expired', updated_at = $1
  WHERE (clinic_id, id) IN (SELECT clinic_id, id FROM appointments
-                            WHERE status = 'held' AND hold_expires_at <= $1
+                            WHERE status = 'held' AND hold_token IS NOT NULL
+                              AND hold_expires_at <= $1
                             ORDER BY hold_expires_at LIMIT $2
                             FOR UPDATE SKIP LOCKED)
 RETURNING clinic_id, id, doctor_id, patient_id, starts_at, ends_at, hold_token,
@@ -266,7 +270,7 @@ SELECT a.id, a.clinic_id, a.doctor_id, a.patient_id, a.specialty_id, a.starts_at
 
 # Booked appointments that ended in the last two days. An appointment lasts at most
 # four hours (a check of the table), so the bound on starts_at finds the same rows
-# in a range of appointments_status_time.
+# in a range of appointments_booked_by_time.
 MARK_NO_SHOWS = """
 UPDATE appointments SET status = 'no_show', updated_at = $1
  WHERE status = 'booked' AND ends_at <= $1 AND ends_at > $1 - interval '2 days'

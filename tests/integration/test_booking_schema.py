@@ -161,24 +161,36 @@ async def test_a_status_change_on_the_same_time_keeps_the_units_rows(db):
     assert [u["unit"] for u in units] == [int(T0.timestamp()) // 300 + 3 + i for i in range(3)]
 
 
-@pytest.mark.parametrize(
-    "query",
-    ["mark_no_shows", "active_appointments_between"],
-    ids=["no-show-job", "engine-start"],
-)
-async def test_the_readers_of_active_appointments_by_time_can_use_their_index(db, query):
+# Each reader of appointments by time, the arguments of its statement and the index a
+# range of which it reads.
+READERS = {
+    "no-show-job": ("MARK_NO_SHOWS", (T0,), "appointments_booked_by_time", "starts_at"),
+    "engine-start": (
+        "ACTIVE_APPOINTMENTS_BETWEEN",
+        (T0, T0 + timedelta(days=14)),
+        "appointments_by_time",
+        "starts_at",
+    ),
+    "hold-sweeper": ("EXPIRED_HOLDS", (T0, 500), "appointments_hold_expiry", "hold_expires_at"),
+    "holds-on-the-time": (
+        "EXPIRE_OVERLAPPING_HOLDS",
+        (10, 100, T0, T0 + timedelta(minutes=15), T0),
+        "appointments_doctor_day",
+        "starts_at >",
+    ),
+}
+
+
+@pytest.mark.parametrize("reader", list(READERS), ids=list(READERS))
+async def test_the_readers_of_appointments_by_time_read_a_range_of_their_index(db, reader):
     # With a city's history the table is mostly past appointments: these must not scan
-    # it. With sequential scans priced out, the plan names the partial index only when
-    # the query's conditions imply the index's predicate.
+    # it, nor walk a whole index. With sequential scans priced out, the plan names the
+    # index with a bound on its column only when the statement allows it.
     from imias.booking import repository as repo
 
+    name, args, index, column = READERS[reader]
     await db.execute("SET LOCAL enable_seqscan = off")
-    sql = {"mark_no_shows": repo.MARK_NO_SHOWS, "active_appointments_between": None}[query]
-    if sql is None:
-        sql, args = repo.ACTIVE_APPOINTMENTS_BETWEEN, (T0, T0 + timedelta(days=14))
-    else:
-        args = (T0,)
-    plan = json.loads(await db.fetchval("EXPLAIN (FORMAT JSON) " + sql, *args))
+    plan = json.loads(await db.fetchval("EXPLAIN (FORMAT JSON) " + getattr(repo, name), *args))
     scans = []
 
     def walk(node):
@@ -187,7 +199,15 @@ async def test_the_readers_of_active_appointments_by_time_can_use_their_index(db
             walk(child)
 
     walk(plan[0]["Plan"])
-    # a range of the index, not a walk through all of it
-    assert any(
-        name == "appointments_status_time" and "starts_at" in cond for name, cond in scans
-    ), scans
+    assert any(found == index and column in cond for found, cond in scans), scans
+
+
+async def test_only_the_hold_sweeper_can_take_the_index_of_hold_expiry(db):
+    # A statement by primary key that names status = 'held' (a confirmation) cannot be
+    # planned through the partial index of holds, whatever its statistics say.
+    from imias.booking import repository as repo
+
+    await db.execute("SET LOCAL enable_seqscan = off")
+    await db.execute("SET LOCAL enable_indexscan = on")
+    plan = await db.fetchval("EXPLAIN (FORMAT JSON) " + repo.CONFIRM_HOLD, 10, 1, None, None, T0)
+    assert "appointments_hold_expiry" not in plan and "appointments_pkey" in plan, plan
