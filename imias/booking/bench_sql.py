@@ -74,15 +74,19 @@ slots AS (
 SELECT s.doctor_id, s.clinic_id, s.starts_at,
        s.starts_at + make_interval(mins => s.slot_minutes) AS ends_at
   FROM slots s
- WHERE s.starts_at > $5
-   AND NOT EXISTS (
-        SELECT 1
+  -- each slot's own units, looked up by the units' primary key (a LATERAL with LIMIT 1:
+  -- as NOT EXISTS the planner may hash every unit of the city instead, once the table
+  -- has grown since its statistics were taken)
+  LEFT JOIN LATERAL (
+        SELECT 1 AS one
           FROM appointment_units u
           JOIN appointments a ON a.clinic_id = u.clinic_id AND a.id = u.appointment_id
          WHERE u.clinic_id = s.clinic_id AND u.doctor_id = s.doctor_id
            AND u.unit >= extract(epoch FROM s.starts_at)::bigint / 300
            AND u.unit < extract(epoch FROM s.starts_at)::bigint / 300 + s.slot_minutes / 5
-           AND (a.status <> 'held' OR a.hold_expires_at > $5))
+           AND (a.status <> 'held' OR a.hold_expires_at > $5)
+         LIMIT 1) taken ON true
+ WHERE s.starts_at > $5 AND taken.one IS NULL
  ORDER BY s.starts_at, s.doctor_id
  LIMIT $6
 """
