@@ -29,16 +29,18 @@ from imias.channels.phone.twiml import parse as parse_twiml
 from loadtest.opening import slots_query
 from loadtest.profiles import shape_for
 
-# Refusals the API is meant to give under load: races for a slot, a patient's limits,
-# time passing (a slot begins, a hold expires), and a patient's own appointment changed
-# by another of their channels meanwhile (checked in at a kiosk, so no longer movable
-# or cancellable from the web). Any other 4xx is a failure: a scenario that asks for
+# Refusals the API is meant to give under load: races for a slot, a patient's limits
+# (one future appointment and one place on a waitlist per specialty, two holds), time
+# passing (a slot begins, a hold expires), and a patient's own appointment changed by
+# another of their channels meanwhile (checked in at a kiosk, so no longer movable or
+# cancellable from the web). Any other 4xx is a failure: a scenario that asks for
 # what the rules forbid (a child's doctor for an adult) has rotted.
 EXPECTED = frozenset(
     {
         "slot_taken",
         "hold_limit",
         "duplicate_appointment",
+        "already_waiting",
         "slot_in_past",
         "hold_expired",
         "not_reschedulable",
