@@ -110,7 +110,7 @@ def run(
     report_base: Path,
     duration: int | None = None,
     users: int | None = None,
-    patients: int = 5000,
+    patients: int = 50_000,
     popular: int = 100,
     log: Any = print,
 ) -> dict[str, Any]:
