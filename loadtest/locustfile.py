@@ -490,7 +490,8 @@ _full: set[int] = set()
 class MondayPatient(Channel):
     """The Monday opening: a patient racing others for a popular doctor's times on the
     day that has just opened; when none of those doctors has a time left, the race is
-    over and the run ends."""
+    over and the shape ends the run (as at the end of its time: locust's reports are
+    written the same way)."""
 
     weight = 1
     wait_time = between(0.1, 0.5)
@@ -499,8 +500,7 @@ class MondayPatient(Channel):
     def race(self) -> None:
         racing = [d for d in CAST["popular_doctors"] if d not in _full]
         if not racing:
-            RECORD.race_over = True
-            self.environment.runner.quit()
+            RECORD.race_over = True  # the shape ends the run at its next tick
             return
         doctor = random.choice(racing)
         day = datetime.fromisoformat(CAST["opening_day"]).date()
@@ -538,6 +538,8 @@ class Shape(LoadTestShape):
         self.profile = shape_for(os.environ.get("IMIAS_LOAD_PROFILE", "emias-day"))
 
     def tick(self) -> tuple[int, float] | None:
+        if RECORD.race_over:  # monday-opening: every raced doctor's day is full
+            return None
         return self.profile.tick(self.get_run_time(), self.runner)
 
     def report(self) -> dict[str, Any]:
