@@ -14,8 +14,8 @@ use case is made of are in :mod:`imias.booking.mechanics`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,8 +23,7 @@ import asyncpg
 
 from imias.booking import repository as repo
 from imias.booking import rules
-from imias.booking.engine import Engine
-from imias.booking.mechanics import HOLD_SECONDS, BookingMechanics, Changes, refuse
+from imias.booking.mechanics import BookingMechanics, Changes, refuse
 from imias.booking.model import Channel, HoldFacts, RefusalCode
 from imias.booking.views import Appointment, Hold
 from imias.booking.waitlist import Waitlist
@@ -36,16 +35,9 @@ from scheduler_core import events as ev
 class BookingService(BookingMechanics):
     """The booking use cases over one pool and this worker's engine."""
 
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        engine: Engine,
-        clock: Callable[[], datetime] | None = None,
-        hold_seconds: int = HOLD_SECONDS,
-        apply_locally: bool = False,
-    ) -> None:
-        super().__init__(pool, engine, clock, hold_seconds, apply_locally)
-        self.waitlist = Waitlist(self)
+    @cached_property
+    def waitlist(self) -> Waitlist:
+        return Waitlist(self)
 
     # -- use cases -----------------------------------------------------------------------
     async def hold(
