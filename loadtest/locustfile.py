@@ -23,6 +23,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import gevent
 from locust import FastHttpUser, LoadTestShape, between, events, task
 
 from imias.channels.phone.twiml import parse as parse_twiml
@@ -485,6 +486,10 @@ class Doctor(Channel):
 
 # The raced doctors whose opening day had no free web time left when a patient looked.
 _full: set[int] = set()
+# Seconds a racing patient takes to pick a time from the list, and to confirm the hold:
+# a person at a screen, quick (a bot that clicks within 0.1 s is the stress profile's
+# business, not a Monday morning's).
+CHOOSING = (0.5, 1.5)
 
 
 class MondayPatient(Channel):
@@ -514,11 +519,13 @@ class MondayPatient(Channel):
             return
         me = next(_patients)
         body = _slot_body(random.choice(slots[:3]), patient_id=me["id"])
+        gevent.sleep(random.uniform(*CHOOSING))  # a person reads the times and picks one
         outcome, hold = self.call(
             "POST", "/api/v1/holds", "monday: hold", json=body, headers=self.auth(me["token"])
         )
         if outcome != "ok":
             return
+        gevent.sleep(random.uniform(*CHOOSING))  # ... and presses "confirm"
         outcome, appointment = self.call(
             "POST",
             f"/api/v1/holds/{hold['token']}/confirm",

@@ -261,22 +261,26 @@ class BookingMechanics:
             raise refuse(decision.code)
         return decision
 
-    def _engine_free(self, p: Placed, channel: Channel, now: datetime) -> None:
+    def _engine_free(self, p: Placed, channel: Channel | None, now: datetime) -> None:
         """The fast refusal: this worker's engine already knows the time is taken.
 
         The engine is only asked, never changed, before the database decides: it holds
         committed state only (this worker's commits, applied right after them, and the
         other workers' through the stream), so a refused attempt leaves nothing behind.
+        The slot's channels and entitlements are the rules' to refuse (with their own
+        codes): the engine is asked with the slot's own, so only taken time is refused
+        here; ``channel`` narrows it to a channel the rules have allowed.
         """
         cal = self.engine.calendar
-        entitled = p.flags & (REFERRAL_BIT | URGENT_BIT)  # the rules decided entitlement
+        entitled = p.flags & (REFERRAL_BIT | URGENT_BIT)
+        channels = CHANNEL_BITS[channel] if channel else (p.flags & CHANNEL_MASK) or 1
         try:
             slot = cal.find(
                 p.doctor.id,
                 p.day,
                 p.unit,
                 p.length,
-                channel=CHANNEL_BITS[channel],
+                channel=channels,
                 entitled=entitled,
                 now=now.timestamp(),
             )

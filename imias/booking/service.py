@@ -45,6 +45,10 @@ class BookingService(BookingMechanics):
     ) -> Hold:
         p = self.place(doctor_id, starts_at)
         now = self.clock()
+        # Time this worker's engine already knows taken is refused before the database
+        # is asked (no transaction, no lock): in a race for a popular doctor most holds
+        # end so. A hold has no idempotency key to replay, so nothing else comes first.
+        self._engine_free(p, None, now)
         token = uuid.uuid4()
         expires = now + timedelta(seconds=self.hold_seconds)
         changes = Changes(self)
@@ -52,7 +56,6 @@ class BookingService(BookingMechanics):
         async with self.pool.acquire() as conn, conn.transaction():
             locked = await self._locked(conn, patient_id, now, slot=p, changes=changes)
             allowed = self._decide(locked.patient, p, locked.context, channel, new_hold=True)
-            self._engine_free(p, channel, now)
             appointment_id = await self._insert(
                 conn,
                 p,

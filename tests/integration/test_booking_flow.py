@@ -151,6 +151,25 @@ async def test_only_a_hold_commits_without_waiting_for_the_disk(city, engine, cl
         await pool.close()
 
 
+async def test_a_hold_on_time_the_engine_knows_taken_never_reaches_the_database(
+    city, engine, clock
+):
+    eng, _ = engine
+    pool = await create_pool(city, 1)  # one connection: every statement passes its logger
+    try:
+        service = BookingService(pool, eng, clock=clock, apply_locally=True)
+        (slot,) = first_slots(service, "therapist")
+        alice, bob = await adults_attached_to(pool, slot.clinic_id, 2)
+        await service.hold(alice, slot.doctor_id, slot.starts_at, "web")
+        seen: list[str] = []
+        async with pool.acquire() as conn:
+            conn.add_query_logger(lambda record: seen.append(record.query))
+        await refused("slot_taken", service.hold(bob, slot.doctor_id, slot.starts_at, "web"))
+        assert seen == [], "refused from the engine, before any transaction"
+    finally:
+        await pool.close()
+
+
 async def test_an_expired_hold_cannot_be_confirmed_and_never_blocks(service, clock):
     slot = first_slots(service, "therapist", 3)[2]
     alice, bob = await adults_attached_to(service.pool, slot.clinic_id, 2)
