@@ -78,32 +78,29 @@ def newest_day(url: str) -> date:
     return date.fromisoformat(engine["first_day"]) + timedelta(days=int(engine["days"]) - 1)
 
 
-async def popular_doctors(database_url: str, day: date, count: int) -> list[int]:
-    """Up to ``count`` doctors of the open specialty who work ``day`` with web times."""
+async def _choose(database_url: str, last: date, count: int) -> tuple[date, list[int]]:
+    best: tuple[date, list[int]] = (last, [])
     conn = await asyncpg.connect(database_url)
     try:
-        rows = await conn.fetch(SQL_WORKING, day, count, WEB)
+        for back in range(7):
+            day = last - timedelta(days=back)
+            doctors = [r["id"] for r in await conn.fetch(SQL_WORKING, day, count, WEB)]
+            if len(doctors) > len(best[1]):
+                best = (day, doctors)
+            if len(doctors) >= count:
+                break
     finally:
         await conn.close()
-    return [r["id"] for r in rows]
+    return best
 
 
 def choose(url: str, database_url: str, count: int) -> tuple[date, list[int]]:
-    """The opening day and its popular doctors: the newest day of the window, or the
-    latest day before it on which most of the doctors asked for work (a Sunday opens
-    with few)."""
+    """The opening day and its popular doctors (up to ``count`` of the open specialty
+    who work it with web times): the newest day of the window, or the latest day before
+    it on which most of the doctors asked for work (a Sunday opens with few)."""
     import asyncio
 
-    last = newest_day(url)
-    best: tuple[date, list[int]] = (last, [])
-    for back in range(7):
-        day = last - timedelta(days=back)
-        doctors = asyncio.run(popular_doctors(database_url, day, count))
-        if len(doctors) > len(best[1]):
-            best = (day, doctors)
-        if len(doctors) >= count:
-            break
-    return best
+    return asyncio.run(_choose(database_url, newest_day(url), count))
 
 
 def slots_query(doctor: int, day: date, limit: int) -> dict[str, Any]:

@@ -177,25 +177,26 @@ SELECT id, clinic_id, doctor_id, patient_id, specialty_id, starts_at, ends_at, s
 # The hot path's writes with their engine event and their audit record, one round trip
 # each: after the statement's own parameters come the event's (clinic id, topic, payload)
 # and the audit record's (eleven, imias.platform.audit.change_args).
-INSERT_APPOINTMENT_WITH_EVENT = f"""
+_INSERT_WITH_EVENT = f"""
 WITH change AS ({INSERT_APPOINTMENT}),
      event AS ({event_cte("change", 14)}),
-     audited AS ({audit_cte("change", 17, "change.id")})
-SELECT change.id, event.id AS outbox_id FROM change, event
-"""
+     audited AS ({audit_cte("change", 17, "change.id")})"""
+INSERT_APPOINTMENT_WITH_EVENT = (
+    _INSERT_WITH_EVENT + "\nSELECT change.id, event.id AS outbox_id FROM change, event\n"
+)
 
 # A patient's hold, as above, committed without waiting for its WAL to reach the disk
 # (synchronous_commit off for this transaction only). A hold is the one change that may
 # be lost in a database crash: it is then a hold that ended early (the patient's confirm
 # is refused, they choose again), never a lost booking. The confirmation that follows
 # waits for the flush, and its flush carries the hold's record with it.
-INSERT_HOLD_WITH_EVENT = f"""
-WITH change AS ({INSERT_APPOINTMENT}),
-     event AS ({event_cte("change", 14)}),
-     audited AS ({audit_cte("change", 17, "change.id")}),
+INSERT_HOLD_WITH_EVENT = (
+    _INSERT_WITH_EVENT
+    + """,
      no_wait AS (SELECT set_config('synchronous_commit', 'off', true))
 SELECT change.id, event.id AS outbox_id FROM change, event, no_wait
 """
+)
 
 # Confirm a hold and store the answer under the idempotency key ($6 patient, $7 key,
 # $8 route, $9 request hash, $10 response).
