@@ -22,6 +22,8 @@ from typing import Any
 
 import asyncpg
 
+from imias.platform.served import ServeError
+
 WEB = 1  # the web channel's bit (imias.booking.model.CHANNEL_BITS)
 
 # The specialty any adult may book at any clinic with the most doctors (the therapist
@@ -73,8 +75,12 @@ def _get(url: str, timeout: float = 10.0) -> Any:
 
 
 def newest_day(url: str) -> date:
-    """The last day of the served engine's window: the day that has just opened."""
-    engine = _get(url.rstrip("/") + "/health")["engine_details"]
+    """The last day of the served engine's window: the day that has just opened.
+    :class:`ServeError` when the server does not answer that it is healthy."""
+    try:
+        engine = _get(url.rstrip("/") + "/health")["engine_details"]
+    except (OSError, ValueError, KeyError) as exc:  # refused, 503, not IMIAS's answer
+        raise ServeError(f"the server at {url} does not say it is healthy ({exc})") from None
     return date.fromisoformat(engine["first_day"]) + timedelta(days=int(engine["days"]) - 1)
 
 

@@ -155,3 +155,15 @@ def test_the_command_starts_its_own_server_when_given_no_url(
     line = json.loads(result.stdout.splitlines()[-1])
     assert line["passed"] and line["requests"] > 0, line
     assert (tmp_path / "serve.log").exists()  # the server it started logged there
+
+
+def test_the_monday_opening_against_no_server_says_so(city, redis_url, tmp_path, monkeypatch):
+    monkeypatch.setenv("IMIAS_DATABASE_URL", city)
+    monkeypatch.setenv("IMIAS_REDIS_URL", redis_url)
+    monkeypatch.setenv("IMIAS_SECRET_KEY", TEST_SECRET)
+    nobody = "http://127.0.0.1:9"  # the discard port: nothing answers
+    args = ["loadtest", "monday-opening", "--url", nobody, "--report", str(tmp_path)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1, result.output
+    assert f"the server at {nobody} does not say it is healthy" in result.output
+    assert "Traceback" not in result.output
