@@ -48,7 +48,7 @@ from imias.platform.cache import create_redis
 from imias.platform.db import create_pool
 from imias.platform.embedded import Servers, start_servers
 from imias.platform.health import check_database, check_redis, health
-from imias.platform.identity import PUBLIC, Identity, authorize
+from imias.platform.identity import PUBLIC, Identity, before_request
 from imias.platform.identity.api import (
     AuthController,
     BreakGlassController,
@@ -164,8 +164,8 @@ def create_app(settings: Settings, *, sms: SmsSender | None = None) -> Litestar:
         template_config=template_config(),
         lifespan=[lifespan],
         state=state,
-        # The one guard: every route's declared policy, every signed-in caller's token.
-        guards=[authorize],
+        # The one check: every route's declared policy, every signed-in caller's token.
+        before_request=before_request,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(
             title="IMIAS",
