@@ -23,6 +23,11 @@ Prints one JSON line per workload on stdout (``workload`` and, where they apply,
 searches answered by the served engine over HTTP, each side one search at a time, like
 for like; ``ratio_in_process`` = SQL p50 / the engine answering in this process;
 ``ratio_under_load`` = SQL p50 / the HTTP search p50 measured under the booking load).
+First comes the ``baseline``: the same clients asking the same server for the
+simplest public answer (:data:`BASELINE_PATH`, from memory) as fast as it gives it,
+so that a machine's speed can be told apart from the code's: ``bookings`` carries
+``baseline_requests_per_booking``, how many of those answers one booking costs (on a
+slower machine both figures drop, their ratio much less).
 Progress goes to stderr. Latency percentiles are over answered requests (successes and
 refusals; failures are counted, not timed). Timings are a benchmark, never a test
 assertion.
@@ -69,6 +74,9 @@ from imias.platform.loadclient import Connection, Response, TransportError
 MOSCOW_BOX = ((55.57, 55.91), (37.37, 37.84))
 HTTP_TIMEOUT = 15.0
 HOLD_ATTEMPTS = 3  # a client that loses a slot searches again, at most this many times
+# The baseline's request: public, answered from the worker's memory, a small JSON list.
+BASELINE_PATH = "/api/v1/specialties"
+BASELINE_SECONDS = 5.0
 
 # -- measuring ------------------------------------------------------------------------------
 
@@ -287,6 +295,29 @@ async def _client_loop(run: Run, client: Connection) -> None:
         if patient is None:
             return
         await _book_one(run, client, patient)
+
+
+async def _baseline(run: Run, clients: list[Connection], seconds: float) -> dict[str, Any]:
+    """Every client asks for :data:`BASELINE_PATH` again and again for ``seconds``."""
+    stat = Stat()
+    deadline = time.monotonic() + seconds
+
+    async def loop(client: Connection) -> None:
+        while time.monotonic() < deadline:
+            await _call(run, stat, client.get(BASELINE_PATH))
+
+    run.measuring = True
+    began = time.monotonic()
+    try:
+        await asyncio.gather(*(loop(c) for c in clients))
+    finally:
+        run.measuring = False
+    return stat.line(
+        "baseline",
+        time.monotonic() - began,
+        path=BASELINE_PATH,
+        concurrency=len(clients),
+    )
 
 
 async def _progress(run: Run, began: float) -> None:
@@ -531,6 +562,9 @@ async def run_workloads(
             for i in range(args.concurrency * 2)
         ]
         await asyncio.gather(*warm)
+        baseline = await _baseline(run, clients, args.baseline_seconds)
+        emit(baseline)
+        log(f"baseline: {baseline['per_second']} answers/s of {BASELINE_PATH}")
 
         usage0 = resource.getrusage(resource.RUSAGE_SELF)
         run.measuring = True
@@ -579,6 +613,11 @@ async def run_workloads(
                 "specialty": args.specialty,
                 "client_cpu_seconds": round(client_cpu, 2),
                 "synchronous_commit": synchronous_commit,
+                "baseline_requests_per_booking": (
+                    round(baseline["per_second"] * elapsed / run.bookings.ok, 1)
+                    if run.bookings.ok and baseline["per_second"]
+                    else None
+                ),
             },
         ]
         for line in lines:
@@ -590,7 +629,7 @@ async def run_workloads(
         line = await _compare_sql(run, conn, client, window, engine_p50, local)
         emit(line)
         lines.append(line)
-        return lines
+        return [baseline, *lines]
     finally:
         for c in clients:
             await c.aclose()
@@ -617,6 +656,12 @@ def add_workload_options(parser: argparse.ArgumentParser) -> None:
         "--max-patients", type=int, default=60_000, help="the most patients (bookings) to use"
     )
     parser.add_argument("--seed", type=int, default=1, help="random seed")
+    parser.add_argument(
+        "--baseline-seconds",
+        type=float,
+        default=BASELINE_SECONDS,
+        help=f"seconds of the baseline ({BASELINE_PATH}) before the load",
+    )
     parser.add_argument("--quick", action="store_true", help="a few seconds, for CI")
 
 
@@ -624,11 +669,17 @@ def settle_workload_options(args: argparse.Namespace) -> str | None:
     """Apply ``--quick``; the problem with the options, if any."""
     if args.quick:
         args.duration = min(args.duration, 2.0)
+        args.baseline_seconds = min(args.baseline_seconds, 1.0)
         args.concurrency = min(args.concurrency, 8)
         args.sql_repetitions = min(args.sql_repetitions, 20)
         args.max_patients = min(args.max_patients, 2_000)
-    if args.concurrency < 1 or args.duration <= 0 or not 1 <= args.limit <= 50:
-        return "concurrency >= 1, duration > 0, 1 <= limit <= 50"
+    if (
+        args.concurrency < 1
+        or args.duration <= 0
+        or args.baseline_seconds <= 0
+        or not 1 <= args.limit <= 50
+    ):
+        return "concurrency >= 1, duration > 0, baseline seconds > 0, 1 <= limit <= 50"
     return None
 
 

@@ -55,6 +55,8 @@ NAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 
 # What the table shows, in order: (workload, figure). Absent figures are left blank.
 FIGURES: tuple[tuple[str, str], ...] = (
+    ("baseline", "per_second"),
+    ("baseline", "p99_ms"),
     ("search", "per_second"),
     ("search", "p50_ms"),
     ("search", "p99_ms"),
@@ -68,6 +70,7 @@ FIGURES: tuple[tuple[str, str], ...] = (
     ("bookings", "ok"),
     ("bookings", "refused"),
     ("bookings", "failed"),
+    ("bookings", "baseline_requests_per_booking"),
     ("search_sql", "p50_ms"),
     ("search_sql", "p99_ms"),
     ("search_sql", "ratio"),

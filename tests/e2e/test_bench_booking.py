@@ -15,7 +15,7 @@ from imias.booking import bench
 
 pytestmark = pytest.mark.slow
 
-WORKLOADS = {"search", "hold", "confirm", "bookings", "search_sql"}
+WORKLOADS = {"baseline", "search", "hold", "confirm", "bookings", "search_sql"}
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,13 @@ def test_quick_bench_prints_a_json_line_per_workload(server, city, specialty, mo
     assert by_name["bookings"]["ok"] > 0, lines
     assert by_name["bookings"]["failed"] == 0, lines
     assert by_name["confirm"]["ok"] == by_name["bookings"]["ok"], lines
-    for name in ("search", "hold", "confirm", "search_sql"):
+    # The baseline: the same clients, the simplest public answer, before the load.
+    baseline, bookings = by_name["baseline"], by_name["bookings"]
+    assert baseline["path"] == bench.BASELINE_PATH and baseline["failed"] == 0, lines
+    assert baseline["ok"] > 0 and baseline["per_second"] > 0, lines
+    per_booking = baseline["per_second"] * bookings["seconds"] / bookings["ok"]
+    assert bookings["baseline_requests_per_booking"] == pytest.approx(per_booking, abs=0.1)
+    for name in ("baseline", "search", "hold", "confirm", "search_sql"):
         assert by_name[name]["p50_ms"] > 0 and by_name[name]["p99_ms"] >= by_name[name]["p50_ms"]
     assert by_name["search_sql"]["ratio"] > 0
     assert by_name["search_sql"]["count"] > 0

@@ -22,7 +22,7 @@ from imias.platform.migrator import migrate_url
 
 pytestmark = pytest.mark.slow
 
-WORKLOADS = {"search", "hold", "confirm", "bookings", "search_sql"}
+WORKLOADS = {"baseline", "search", "hold", "confirm", "bookings", "search_sql"}
 SIZES = {"small": (8, 120, 1500), "large": (16, 300, 4000)}  # clinics, doctors, patients
 
 
@@ -79,7 +79,7 @@ def test_two_cities_side_by_side(cities, tmp_path):
         assert (tmp_path / f"serve-{name}.log").exists()  # each city had its own server
     table = result.stderr[result.stderr.index("imias bench cities") :]
     assert "large/small" in table
-    for shown in ("1,500", "4,000", "2.67x", "search_sql", "engine_in_process_p50_ms"):
+    for shown in ("1,500", "4,000", "2.67x", "search_sql", "engine_in_process_p50_ms", "baseline"):
         assert shown in table, table
 
 
