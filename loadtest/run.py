@@ -13,7 +13,6 @@ import asyncio
 import csv
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from imias.platform.machine import describe
 from loadtest import audit as db_audit
 from loadtest import cast as load_cast
 from loadtest import opening
@@ -166,6 +166,9 @@ def run(
         "WARNING",
         *CLASSES[profile],
     ]
+    # Measured before the load, while the machine is quiet: its speed, for comparing
+    # this run's figures with another machine's.
+    machine = describe()
     log(f"locust: {profile}, {users} users, {duration} s against {url}")
     began = time.monotonic()
     locust = subprocess.run(
@@ -194,11 +197,7 @@ def run(
         "users": users,
         "duration_s": duration,
         "wall_s": round(took, 1),
-        "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-        },
+        "machine": machine,
         "requests": requests,
         "failures": failures,
         "per_second": total.get("per_second"),

@@ -69,6 +69,7 @@ from imias.platform.db import create_pool
 from imias.platform.identity import tokens as identity_tokens
 from imias.platform.identity.keys import Keys, server_secret
 from imias.platform.loadclient import Connection, Response, TransportError
+from imias.platform.machine import describe
 
 # Moscow inside the MKAD, roughly: where a random "near" point is drawn.
 MOSCOW_BOX = ((55.57, 55.91), (37.37, 37.84))
@@ -298,7 +299,9 @@ async def _client_loop(run: Run, client: Connection) -> None:
 
 
 async def _baseline(run: Run, clients: list[Connection], seconds: float) -> dict[str, Any]:
-    """Every client asks for :data:`BASELINE_PATH` again and again for ``seconds``."""
+    """Every client asks for :data:`BASELINE_PATH` again and again for ``seconds``; the
+    line also describes the machine (:func:`imias.platform.machine.describe`)."""
+    machine = describe()  # before the load, while the machine is quiet
     stat = Stat()
     deadline = time.monotonic() + seconds
 
@@ -317,6 +320,7 @@ async def _baseline(run: Run, clients: list[Connection], seconds: float) -> dict
         time.monotonic() - began,
         path=BASELINE_PATH,
         concurrency=len(clients),
+        machine=machine,
     )
 
 

@@ -54,6 +54,7 @@ def test_quick_bench_prints_a_json_line_per_workload(server, city, specialty, mo
     baseline, bookings = by_name["baseline"], by_name["bookings"]
     assert baseline["path"] == bench.BASELINE_PATH and baseline["failed"] == 0, lines
     assert baseline["ok"] > 0 and baseline["per_second"] > 0, lines
+    assert baseline["machine"]["python_mops"] > 0, baseline  # the machine's speed beside it
     per_booking = baseline["per_second"] * bookings["seconds"] / bookings["ok"]  # rounded figures
     assert bookings["baseline_requests_per_booking"] == pytest.approx(per_booking, rel=0.02)
     for name in ("baseline", "search", "hold", "confirm", "search_sql"):

@@ -5,6 +5,7 @@ whose database audit passed. The figures themselves are never asserted."""
 
 import asyncio
 import json
+import os
 from pathlib import Path
 
 import asyncpg
@@ -115,6 +116,8 @@ def test_a_short_run_of_the_profile_passes_its_audit(server, city, profile, tmp_
     assert (folder / "locust_stats.csv").exists() and (folder / "report.html").exists()
     assert written["chart"] == "chart.png" and (folder / "chart.png").stat().st_size > 0
     assert not (folder / "cast.json").exists()  # its tokens are not left in the report
+    machine = written["machine"]  # what it ran on, and how fast that was
+    assert machine["cpus"] == os.cpu_count() and machine["python_mops"] > 0, machine
     if profile == "monday-opening":
         assert written["confirmed"] > 0, written  # the race books
         taken = written["audit"]["checks"]["opening_day_taken_once"]
