@@ -51,7 +51,7 @@ async def audit(
 ) -> dict[str, Any]:
     """The checks' results: ``{"passed": bool, "checks": {name: {...}}}``.
     ``confirmed``: ids a confirm (or booking) answered with; ``released``: those of them
-    the run cancelled or rescheduled away."""
+    the run cancelled or rescheduled away, or asked to and stopped before the answer."""
     confirmed_ids = sorted(set(confirmed))
     released_ids = set(released)
     conn = await asyncpg.connect(database_url)

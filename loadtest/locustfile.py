@@ -57,7 +57,10 @@ class Record:
     def __init__(self) -> None:
         self.refusals: Counter[str] = Counter()
         self.confirmed: set[int] = set()
-        self.released: set[int] = set()
+        self.released: set[int] = set()  # cancelled or moved away by the run
+        # Asked to be cancelled or moved away, the answer not read yet: when the run
+        # stops, those still here may have been carried out all the same.
+        self.unanswered: set[int] = set()
         self.phone_bookings = 0
         self.by_request: Counter[str] = Counter()
         self.race_over = False  # monday-opening: every raced doctor's day was full
@@ -73,6 +76,7 @@ class Record:
             "refusals_by_request": dict(self.by_request.most_common()),
             "confirmed": sorted(self.confirmed),
             "released": sorted(self.released),
+            "unanswered": sorted(self.unanswered),
             "phone_bookings": self.phone_bookings,
             "race_over": self.race_over,
         }
@@ -231,6 +235,7 @@ class WebPatient(Channel):
         if not self.booked:
             return
         appointment = self.booked.pop(0)
+        RECORD.unanswered.add(appointment)  # not discarded if the run stops the request
         outcome, _ = self.call(
             "POST",
             f"/api/v1/appointments/{appointment}/cancel",
@@ -238,6 +243,7 @@ class WebPatient(Channel):
             json={"patient_id": self.me["id"]},
             headers=self.auth(self.me["token"]),
         )
+        RECORD.unanswered.discard(appointment)
         if outcome == "ok":
             RECORD.released.add(appointment)
 
@@ -251,6 +257,7 @@ class WebPatient(Channel):
         if outcome != "ok" or not slots:
             return
         body = _slot_body(random.choice(slots), patient_id=self.me["id"])
+        RECORD.unanswered.add(appointment)
         outcome, moved = self.call(
             "POST",
             f"/api/v1/appointments/{appointment}/reschedule",
@@ -258,6 +265,7 @@ class WebPatient(Channel):
             json=body,
             headers=self.auth(self.me["token"], idempotent=True),
         )
+        RECORD.unanswered.discard(appointment)
         if outcome == "ok":
             RECORD.released.add(appointment)
             RECORD.confirmed.add(moved["id"])

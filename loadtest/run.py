@@ -181,7 +181,12 @@ def run(
     pending = asyncio.run(db_audit.wait_for_outbox(database_url))
     log(f"auditing the database (outbox pending after the wait: {pending})")
     checks = asyncio.run(
-        db_audit.audit(database_url, seen.get("confirmed", ()), seen.get("released", ()))
+        db_audit.audit(
+            database_url,
+            seen.get("confirmed", ()),
+            # a cancel or move in flight when locust stopped may have been carried out
+            [*seen.get("released", ()), *seen.get("unanswered", ())],
+        )
     )
     if day is not None:  # every time of the opened day taken, none twice (no_overlaps)
         taken = asyncio.run(opening.check(url, database_url, day, raced))
@@ -208,6 +213,7 @@ def run(
         "refusals_total": sum(seen.get("refusals", {}).values()),
         "refusals_by_request": seen.get("refusals_by_request", {}),
         "confirmed": len(seen.get("confirmed", ())),
+        "unanswered_at_stop": len(seen.get("unanswered", ())),
         "phone_bookings": seen.get("phone_bookings", 0),
         "race_over": seen.get("race_over", False),
         "shape": seen.get("shape", {}),

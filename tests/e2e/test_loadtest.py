@@ -75,6 +75,39 @@ async def test_the_audit_fails_on_a_hold_left_past_its_expiry(city):
         await conn.close()
 
 
+async def test_the_audit_fails_on_a_confirmed_appointment_cancelled_that_the_run_never_let_go(
+    city,
+):
+    conn = await asyncpg.connect(city)
+    try:
+        doctor = await conn.fetchrow(
+            "SELECT d.id, d.clinic_id, d.specialty_id FROM doctors d ORDER BY d.id DESC LIMIT 1"
+        )
+        patient = await conn.fetchval("SELECT id FROM patients ORDER BY id DESC LIMIT 1")
+        cancelled = await conn.fetchval(
+            """
+            INSERT INTO appointments (clinic_id, doctor_id, patient_id, specialty_id,
+                                      starts_at, ends_at, status, channel)
+            VALUES ($1, $2, $3, $4, date_trunc('hour', now()) + interval '41 days',
+                    date_trunc('hour', now()) + interval '41 days 15 minutes', 'cancelled',
+                    'web')
+            RETURNING id
+            """,
+            doctor["clinic_id"],
+            doctor["id"],
+            patient,
+            doctor["specialty_id"],
+        )
+    finally:
+        await conn.close()
+    nobody = await audit.audit(city, confirmed=[cancelled])
+    assert not nobody["passed"]
+    assert nobody["checks"]["confirmed_are_booked"]["cancelled_by_nobody"] == [cancelled]
+    # Let go by the run (answered, or asked and the run stopped before the answer).
+    let_go = await audit.audit(city, confirmed=[cancelled], released=[cancelled])
+    assert let_go["checks"]["confirmed_are_booked"]["count"] == 0, let_go
+
+
 def test_the_audit_fails_on_a_confirmed_appointment_that_is_not_there(city):
     result = asyncio.run(audit.audit(city, confirmed=[2**62]))
     assert not result["passed"]
