@@ -2,10 +2,16 @@
 that hold no personal data."""
 
 import pytest
-from litestar import get
+from litestar import Controller, WebSocket, get, websocket
 
 from imias.app import create_app
-from imias.platform.identity import PUBLIC, allow, route_policies, undeclared_routes
+from imias.platform.identity import (
+    PUBLIC,
+    allow,
+    route_policies,
+    unchecked_routes,
+    undeclared_routes,
+)
 from imias.settings import load_settings
 
 # Routes anyone may call: health, the API document, the catalogue and search, sign-in.
@@ -83,6 +89,36 @@ def test_a_route_added_without_a_policy_is_found():
     app = create_app(load_settings({}))
     app.register(forgotten)
     assert undeclared_routes(app) == ["GET /api/v1/forgotten"]
+
+
+def test_the_check_runs_before_every_route(app):
+    assert unchecked_routes(app) == []
+
+
+def test_a_route_kept_from_the_check_is_found():
+    async def own_hook(request) -> None:
+        return None
+
+    class Bypassing(Controller):
+        path = "/api/v1/bypassing"
+        before_request = own_hook  # would replace the app's hook for its routes
+
+        @get(opt=PUBLIC, operation_id="bypassing")
+        async def bypassing(self) -> None:
+            return None
+
+    @websocket("/api/v1/socket", opt=PUBLIC)
+    async def socket(socket: WebSocket) -> None:
+        await socket.close()
+
+    app = create_app(load_settings({}))
+    app.register(Bypassing)
+    app.register(socket)
+    assert unchecked_routes(app) == [
+        "GET /api/v1/bypassing",
+        "OPTIONS /api/v1/bypassing",  # the handler Litestar adds answers under the same hook
+        "WebsocketRouteHandler /api/v1/socket",
+    ]
 
 
 def test_allow_takes_known_roles_only():

@@ -18,6 +18,7 @@ from imias.platform.identity.policies import (
     before_request,
     principal_of,
     route_policies,
+    unchecked_routes,
     undeclared_routes,
 )
 from imias.platform.identity.service import Identity
@@ -36,5 +37,6 @@ __all__ = [
     "before_request",
     "principal_of",
     "route_policies",
+    "unchecked_routes",
     "undeclared_routes",
 ]

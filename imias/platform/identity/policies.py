@@ -1,15 +1,17 @@
-"""Every route declares its policy; one guard enforces it.
+"""Every route declares its policy; one check enforces it.
 
 A route handler says who may call it with ``opt=allow("patient", "registrar", data=...)``
 (roles, and in ``data`` whose data each role reaches, which the domain then checks) or
 ``opt=PUBLIC`` (health, the catalogue, search, sign-in: no personal data). The app
-installs :func:`authorize` as its one check before every request (:func:`before_request`):
-it reads the policy, authenticates the
-bearer token of every non-public route (:meth:`Sessions.authenticate`), refuses a role
-the policy does not name (403 ``forbidden``), and leaves the principal for the handler
-(:func:`principal_of`) and the audit log (:data:`~imias.platform.audit.writer.access_var`).
+runs :func:`authorize` before every request (:func:`before_request`, its one hook): it
+reads the policy, authenticates the bearer token of every non-public route
+(:meth:`Sessions.authenticate`), refuses a role the policy does not name (403
+``forbidden``), and leaves the principal for the handler (:func:`principal_of`) and the
+audit log (:data:`~imias.platform.audit.writer.access_var`).
 A route without a policy is refused (fail closed) and :func:`undeclared_routes` lets a
-test fail on it first.
+test fail on it first; a route that a hook of its own would keep from the check (a
+controller's or router's ``before_request`` replaces the app's) or that is not an HTTP
+route at all is found by :func:`unchecked_routes`.
 """
 
 from __future__ import annotations
@@ -187,3 +189,20 @@ def document_security(app: Litestar) -> None:
 
 def undeclared_routes(app: Litestar) -> list[str]:
     return [f"{m} {p}" for m, p, policy in route_policies(app) if policy is None]
+
+
+def unchecked_routes(app: Litestar) -> list[str]:
+    """Routes that :func:`before_request` does not run before: handlers that are not
+    HTTP route handlers (websocket, ASGI: a before-request hook never runs for them), and
+    HTTP handlers whose own layer replaced the app's hook."""
+    found = []
+    for route in app.routes:
+        handlers = getattr(route, "route_handlers", None)  # an HTTP route's, one a method
+        if handlers is None:  # a websocket or ASGI route has one handler
+            handlers = [route.route_handler]
+        for handler in handlers:
+            if not isinstance(handler, HTTPRouteHandler):
+                found.append(f"{type(handler).__name__} {route.path}")
+            elif handler.resolve_before_request() is not before_request:
+                found.append(f"{','.join(sorted(handler.http_methods))} {route.path}")
+    return sorted(found)
