@@ -43,28 +43,39 @@ def server(city, redis_url, tmp_path_factory):
 # The audit's own tests come first: no server (so no hold sweeper) runs on the city yet.
 
 
+async def _written(conn, status: str, days: int, expired_hold: bool = False) -> int:
+    """An appointment written straight to the database, ``days`` ahead, of the last
+    doctor and patient (no server runs on the city yet); with ``expired_hold``, a hold
+    that expired an hour ago."""
+    doctor = await conn.fetchrow(
+        "SELECT d.id, d.clinic_id, d.specialty_id FROM doctors d ORDER BY d.id DESC LIMIT 1"
+    )
+    patient = await conn.fetchval("SELECT id FROM patients ORDER BY id DESC LIMIT 1")
+    return await conn.fetchval(
+        """
+        INSERT INTO appointments (clinic_id, doctor_id, patient_id, specialty_id,
+                                  starts_at, ends_at, status, channel,
+                                  hold_token, hold_expires_at)
+        VALUES ($1, $2, $3, $4, date_trunc('hour', now()) + make_interval(days => $6),
+                date_trunc('hour', now()) + make_interval(days => $6, mins => 15), $5,
+                'web', CASE WHEN $7 THEN gen_random_uuid() END,
+                CASE WHEN $7 THEN now() - interval '1 hour' END)
+        RETURNING id
+        """,
+        doctor["clinic_id"],
+        doctor["id"],
+        patient,
+        doctor["specialty_id"],
+        status,
+        days,
+        expired_hold,
+    )
+
+
 async def test_the_audit_fails_on_a_hold_left_past_its_expiry(city):
     conn = await asyncpg.connect(city)
     try:
-        doctor = await conn.fetchrow(
-            "SELECT d.id, d.clinic_id, d.specialty_id FROM doctors d ORDER BY d.id LIMIT 1"
-        )
-        patient = await conn.fetchval("SELECT id FROM patients ORDER BY id LIMIT 1")
-        stale = await conn.fetchval(
-            """
-            INSERT INTO appointments (clinic_id, doctor_id, patient_id, specialty_id,
-                                      starts_at, ends_at, status, channel,
-                                      hold_token, hold_expires_at)
-            VALUES ($1, $2, $3, $4, date_trunc('hour', now()) + interval '40 days',
-                    date_trunc('hour', now()) + interval '40 days 15 minutes', 'held',
-                    'web', gen_random_uuid(), now() - interval '1 hour')
-            RETURNING id
-            """,
-            doctor["clinic_id"],
-            doctor["id"],
-            patient,
-            doctor["specialty_id"],
-        )
+        stale = await _written(conn, "held", 40, expired_hold=True)
         try:
             result = await audit.audit(city)
             assert not result["passed"]
@@ -80,24 +91,7 @@ async def test_the_audit_fails_on_a_confirmed_appointment_cancelled_that_the_run
 ):
     conn = await asyncpg.connect(city)
     try:
-        doctor = await conn.fetchrow(
-            "SELECT d.id, d.clinic_id, d.specialty_id FROM doctors d ORDER BY d.id DESC LIMIT 1"
-        )
-        patient = await conn.fetchval("SELECT id FROM patients ORDER BY id DESC LIMIT 1")
-        cancelled = await conn.fetchval(
-            """
-            INSERT INTO appointments (clinic_id, doctor_id, patient_id, specialty_id,
-                                      starts_at, ends_at, status, channel)
-            VALUES ($1, $2, $3, $4, date_trunc('hour', now()) + interval '41 days',
-                    date_trunc('hour', now()) + interval '41 days 15 minutes', 'cancelled',
-                    'web')
-            RETURNING id
-            """,
-            doctor["clinic_id"],
-            doctor["id"],
-            patient,
-            doctor["specialty_id"],
-        )
+        cancelled = await _written(conn, "cancelled", 41)
     finally:
         await conn.close()
     nobody = await audit.audit(city, confirmed=[cancelled])
