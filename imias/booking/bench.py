@@ -559,13 +559,15 @@ async def run_workloads(
         run = Run(args, spec["attached_only"], patients, rng)
         run.token_key = Keys.from_secret(server_secret()).token
 
-        # Warm-up: searches only, not measured, so that connections are open.
+        # Warm-up: two searches a client, one after the other (a connection serves one
+        # request at a time), not measured, so that connections are open.
         run.deadline = time.monotonic() + 3600
-        warm = [
-            _search(run, clients[i % args.concurrency], Search("near", near=run.random_point()))
-            for i in range(args.concurrency * 2)
-        ]
-        await asyncio.gather(*warm)
+
+        async def warm(client: Connection) -> None:
+            for _ in range(2):
+                await _search(run, client, Search("near", near=run.random_point()))
+
+        await asyncio.gather(*(warm(c) for c in clients))
         baseline = await _baseline(run, clients, args.baseline_seconds)
         emit(baseline)
         log(f"baseline: {baseline['per_second']} answers/s of {BASELINE_PATH}")

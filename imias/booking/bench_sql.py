@@ -116,6 +116,10 @@ SQL_BY_KIND = {
 # Patients for the flow: adults (18+ throughout the window, with a margin), admitted by
 # the specialty's age and sex limits, attached to a clinic that has a doctor of the
 # specialty when it is booked only there, with no live appointment or hold of it.
+# The anti-join names the specialty by a sub-select, not by s.id: correlated on s.id,
+# with the statistics of a city seeded empty and booked since (autovacuum off), the
+# planner merged on the specialty and compared every patient with every appointment
+# (36 s after 6,000 bench bookings on the demo city; 0.14 s so).
 SQL_PATIENTS = """
 SELECT p.id, p.attached_clinic_id
   FROM patients p, specialties s
@@ -128,7 +132,8 @@ SELECT p.id, p.attached_clinic_id
              WHERE d.clinic_id = p.attached_clinic_id AND d.specialty_id = s.id AND d.active))
    AND NOT EXISTS (
             SELECT 1 FROM appointments a
-             WHERE a.patient_id = p.id AND a.specialty_id = s.id
+             WHERE a.patient_id = p.id
+               AND a.specialty_id = (SELECT id FROM specialties WHERE code = $1)
                AND (a.status IN ('booked', 'arrived') AND a.starts_at > $4
                     OR a.status = 'held' AND a.hold_expires_at > $4))
  ORDER BY p.id

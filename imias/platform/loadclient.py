@@ -145,6 +145,7 @@ class Connection:
         self.timeout = timeout
         self._host_header = f"Host: {parts.netloc}\r\n".encode("latin-1")
         self._protocol: _Protocol | None = None
+        self._busy = False
 
     async def _connected(self) -> _Protocol:
         protocol = self._protocol
@@ -182,12 +183,23 @@ class Connection:
             lines.append(f"{name}: {value}\r\n".encode("latin-1"))
         lines.append(b"\r\n")
         lines.append(body)
+        # A second request on a busy connection would take the first one's answer (and
+        # leave the first waiting out its timeout): a caller's mistake, said at once.
+        if self._busy:
+            raise RuntimeError("a Connection serves one request at a time")
+        self._busy = True
+        try:
+            return await self._exchange(b"".join(lines))
+        finally:
+            self._busy = False
+
+    async def _exchange(self, request: bytes) -> Response:
         protocol = await self._connected()
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[Response] = loop.create_future()
         protocol.waiter = waiter
         assert protocol.transport is not None
-        protocol.transport.write(b"".join(lines))
+        protocol.transport.write(request)
         try:
             async with asyncio.timeout(self.timeout):
                 return await waiter

@@ -111,3 +111,17 @@ async def test_refused_connection_is_an_error():
     await server.wait_closed()
     with pytest.raises(TransportError, match="cannot connect"):
         await Connection(url).get("/")
+
+
+async def test_a_second_request_on_a_busy_connection_is_refused_and_the_first_is_answered():
+    server, url, seen = await serve([ok(b"1"), ok(b"2")])
+    async with server:
+        conn = Connection(url, timeout=2.0)
+        first = asyncio.create_task(conn.get("/first"))
+        await asyncio.sleep(0)  # the first request is on its way
+        with pytest.raises(RuntimeError, match="one request at a time"):
+            await conn.get("/second")
+        assert (await first).content == b"1"
+        assert (await conn.get("/third")).content == b"2"  # free again
+        await conn.aclose()
+    assert [r.split(b" ")[1] for r in seen] == [b"/first", b"/third"]
