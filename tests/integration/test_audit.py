@@ -154,6 +154,9 @@ async def test_the_log_is_append_only_even_for_its_owner(db):
         "TRUNCATE audit_log",
         "UPDATE audit_chain_head SET seal_seq = -1",
         "DELETE FROM audit_chain_head",
+        # The sealer's update, with one more column changed (NULL to a value, too).
+        "UPDATE audit_log SET seal_seq = 1, prev_hash = '\\x00', hash = '\\x01', action = 'x'",
+        "UPDATE audit_log SET seal_seq = 1, prev_hash = '\\x00', hash = '\\x01', reason = 'x'",
     ):
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             async with db.transaction():
