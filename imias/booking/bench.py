@@ -69,7 +69,7 @@ from imias.platform.db import create_pool
 from imias.platform.identity import tokens as identity_tokens
 from imias.platform.identity.keys import Keys, server_secret
 from imias.platform.loadclient import Connection, Response, TransportError
-from imias.platform.machine import describe
+from imias.platform.machine import CpuSnapshot, cpu_snapshot, cpu_split, describe
 
 # Moscow inside the MKAD, roughly: where a random "near" point is drawn.
 MOSCOW_BOX = ((55.57, 55.91), (37.37, 37.84))
@@ -310,17 +310,20 @@ async def _baseline(run: Run, clients: list[Connection], seconds: float) -> dict
             await _call(run, stat, client.get(BASELINE_PATH))
 
     run.measuring = True
+    cpu0 = cpu_snapshot()
     began = time.monotonic()
     try:
         await asyncio.gather(*(loop(c) for c in clients))
     finally:
         run.measuring = False
+    cpu = _cpu_per(cpu0, cpu_snapshot(), stat.ok, "cpu_ms_per_request")
     return stat.line(
         "baseline",
         time.monotonic() - began,
         path=BASELINE_PATH,
         concurrency=len(clients),
         machine=machine,
+        **cpu,
     )
 
 
@@ -335,6 +338,21 @@ async def _progress(run: Run, began: float) -> None:
 
 
 # -- the SQL side ---------------------------------------------------------------------------
+
+
+def _cpu_per(
+    before: CpuSnapshot | None, after: CpuSnapshot | None, count: int, key: str
+) -> dict[str, Any]:
+    """Where the CPU of this machine went while it was measured, in milliseconds for
+    each of ``count`` (bookings, requests) under ``key``: the served IMIAS, PostgreSQL,
+    Redis, this bench and everything else (zero for a server on another machine), with
+    the machine's busy and stolen shares; nothing where the system has no ``/proc``."""
+    if before is None or after is None or not count:
+        return {}
+    split = cpu_split(before, after, count)
+    cpu = split.pop("cpu_ms")
+    cpu["bench"] = cpu.pop("caller")
+    return {key: cpu, **split}
 
 
 def _sql_args(
@@ -573,6 +591,7 @@ async def run_workloads(
         log(f"baseline: {baseline['per_second']} answers/s of {BASELINE_PATH}")
 
         usage0 = resource.getrusage(resource.RUSAGE_SELF)
+        cpu0 = cpu_snapshot()
         run.measuring = True
         began = time.monotonic()
         run.deadline = began + args.duration
@@ -584,6 +603,7 @@ async def run_workloads(
         elapsed = time.monotonic() - began
         run.measuring = False
         usage1 = resource.getrusage(resource.RUSAGE_SELF)
+        cpu1 = cpu_snapshot()
         client_cpu = (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)
         if run.next_patient >= len(patients):
             log("the patients ran out before the time did")
@@ -624,6 +644,7 @@ async def run_workloads(
                     if run.bookings.ok and baseline["per_second"]
                     else None
                 ),
+                **_cpu_per(cpu0, cpu1, run.bookings.ok, "cpu_ms_per_booking"),
             },
         ]
         for line in lines:

@@ -57,6 +57,7 @@ NAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 FIGURES: tuple[tuple[str, str], ...] = (
     ("baseline", "per_second"),
     ("baseline", "p99_ms"),
+    ("baseline", "cpu_ms_per_request.server"),
     ("search", "per_second"),
     ("search", "p50_ms"),
     ("search", "p99_ms"),
@@ -71,6 +72,11 @@ FIGURES: tuple[tuple[str, str], ...] = (
     ("bookings", "refused"),
     ("bookings", "failed"),
     ("bookings", "baseline_requests_per_booking"),
+    ("bookings", "cpu_ms_per_booking.server"),
+    ("bookings", "cpu_ms_per_booking.postgres"),
+    ("bookings", "cpu_ms_per_booking.bench"),
+    ("bookings", "machine_busy"),
+    ("bookings", "machine_steal"),
     ("search_sql", "p50_ms"),
     ("search_sql", "p99_ms"),
     ("search_sql", "ratio"),
@@ -100,9 +106,13 @@ class City:
         return without_password(self.database_url)
 
     def figure(self, workload: str, name: str) -> Any:
+        """A figure of a workload's line; ``a.b`` names ``b`` inside the line's ``a``."""
         for line in self.lines:
             if line.get("workload") == workload:
-                return line.get(name)
+                value: Any = line
+                for part in name.split("."):
+                    value = value.get(part) if isinstance(value, dict) else None
+                return value
         return None
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,4 +53,86 @@ def describe(seconds: float = 0.3) -> dict[str, Any]:
         "cpu_model": cpu_model(),
         "python": platform.python_version(),
         "python_mops": python_mops(seconds),
+    }
+
+
+# -- where the CPU went ----------------------------------------------------------------------
+
+# The kinds of process a measurement on one machine tells apart. A served IMIAS is
+# `imias serve` (the script or `python -m imias.cli serve`) and its workers, or a server
+# given `imias.asgi` itself.
+KINDS = ("server", "postgres", "redis", "caller", "other")
+_SERVER = re.compile(r"\bimias(?:\.cli)?\s+serve\b|\bimias\.asgi\b")
+
+
+def process_kind(comm: str, cmdline: str, pid: int, caller: int) -> str:
+    """Which of :data:`KINDS` a process is, by its name and command line; ``caller``
+    is the measuring process itself."""
+    if pid == caller:
+        return "caller"
+    if comm.startswith("postgres") or comm == "postmaster":
+        return "postgres"
+    if comm.startswith("redis-server"):
+        return "redis"
+    if _SERVER.search(cmdline):
+        return "server"
+    return "other"
+
+
+@dataclass(frozen=True)
+class CpuSnapshot:
+    """CPU seconds used so far: by the living processes of each kind (threads
+    included), and by the whole machine (``busy``, ``idle`` and ``steal``: time the
+    hypervisor gave to other guests) from ``/proc/stat``."""
+
+    by_kind: dict[str, float]
+    busy: float
+    idle: float
+    steal: float
+
+
+def cpu_snapshot(proc: Path = Path("/proc"), caller: int | None = None) -> CpuSnapshot | None:
+    """The CPU used so far on this machine, or None where there is no ``/proc``
+    (not Linux). A process that ends between two snapshots takes its CPU with it."""
+    try:
+        fields = (proc / "stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return None
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    # cpu  user nice system idle iowait irq softirq steal (guest time is inside user)
+    user, nice, system, idle, iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
+    me = os.getpid() if caller is None else caller
+    by_kind = dict.fromkeys(KINDS, 0.0)
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # ended meanwhile, or not ours to read
+            continue
+        comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+        after = stat[stat.rindex(")") + 2 :].split()
+        # after the name: state is field 3 of stat(5); utime and stime are 14 and 15
+        used = (int(after[11]) + int(after[12])) / tick
+        by_kind[process_kind(comm, cmdline, int(entry.name), me)] += used
+    return CpuSnapshot(
+        by_kind=by_kind,
+        busy=(user + nice + system + irq + softirq) / tick,
+        idle=(idle + iowait) / tick,
+        steal=steal / tick,
+    )
+
+
+def cpu_split(before: CpuSnapshot, after: CpuSnapshot, per: int) -> dict[str, Any]:
+    """Between two snapshots: milliseconds of CPU of each kind for each of ``per``
+    units of work (bookings, requests), and the machine's busy and stolen shares."""
+    spent = {k: after.by_kind.get(k, 0.0) - before.by_kind.get(k, 0.0) for k in KINDS}
+    busy = after.busy - before.busy
+    steal = after.steal - before.steal
+    total = busy + steal + after.idle - before.idle
+    return {
+        "cpu_ms": {k: round(max(v, 0.0) * 1000 / per, 3) for k, v in spent.items()},
+        "machine_busy": round(busy / total, 3) if total > 0 else None,
+        "machine_steal": round(steal / total, 3) if total > 0 else None,
     }

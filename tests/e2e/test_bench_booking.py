@@ -57,6 +57,13 @@ def test_quick_bench_prints_a_json_line_per_workload(server, city, specialty, mo
     assert baseline["machine"]["python_mops"] > 0, baseline  # the machine's speed beside it
     per_booking = baseline["per_second"] * bookings["seconds"] / bookings["ok"]  # rounded figures
     assert bookings["baseline_requests_per_booking"] == pytest.approx(per_booking, rel=0.02)
+    # Where the machine's CPU went (the server and PostgreSQL are on this machine here).
+    for line, key in ((baseline, "cpu_ms_per_request"), (bookings, "cpu_ms_per_booking")):
+        cpu = line[key]
+        assert set(cpu) == {"server", "postgres", "redis", "bench", "other"}, line
+        assert cpu["bench"] > 0 and cpu["server"] > 0, line
+        assert 0 < line["machine_busy"] <= 1 and 0 <= line["machine_steal"] <= 1, line
+    assert bookings["cpu_ms_per_booking"]["postgres"] > 0, bookings  # a booking writes
     for name in ("baseline", "search", "hold", "confirm", "search_sql"):
         assert by_name[name]["p50_ms"] > 0 and by_name[name]["p99_ms"] >= by_name[name]["p50_ms"]
     assert by_name["search_sql"]["ratio"] > 0
