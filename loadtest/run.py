@@ -13,6 +13,7 @@ import asyncio
 import csv
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -20,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from imias.platform.machine import describe
+from imias.platform.machine import CpuSnapshot, cpu_snapshot, cpu_split, describe
 from loadtest import audit as db_audit
 from loadtest import cast as load_cast
 from loadtest import opening
@@ -170,11 +171,13 @@ def run(
     # this run's figures with another machine's.
     machine = describe()
     log(f"locust: {profile}, {users} users, {duration} s against {url}")
+    cpu0, children0 = cpu_snapshot(), resource.getrusage(resource.RUSAGE_CHILDREN)
     began = time.monotonic()
     locust = subprocess.run(
         command, env=env, cwd=folder, capture_output=True, text=True, timeout=duration + 300
     )
     took = time.monotonic() - began
+    cpu1, children1 = cpu_snapshot(), resource.getrusage(resource.RUSAGE_CHILDREN)
     (folder / "locust.log").write_text(locust.stdout + locust.stderr)
     cast_path.unlink()  # tokens: not left lying in a report
     seen = json.loads(out_path.read_text()) if out_path.exists() else {}
@@ -221,6 +224,7 @@ def run(
         "locust_exit": locust.returncode,
         "audit": checks,
     }
+    summary.update(_cpu_per_request(cpu0, cpu1, children0, children1, requests))
     summary["passed"] = bool(requests > 0 and failures == 0 and checks["passed"])
     if profile == "stress":  # the ramp stops at its failure limit by design
         summary["passed"] = bool(
@@ -232,6 +236,28 @@ def run(
     (folder / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     summary["folder"] = str(folder)
     return summary
+
+
+def _cpu_per_request(
+    before: CpuSnapshot | None,
+    after: CpuSnapshot | None,
+    children_before: resource.struct_rusage,
+    children_after: resource.struct_rusage,
+    requests: int,
+) -> dict[str, Any]:
+    """Where the machine's CPU went during the run, in milliseconds a request: the
+    server, PostgreSQL, Redis, locust (a child that has ended by the second snapshot,
+    so counted by its rusage) and everything else; nothing where there is no /proc."""
+    if before is None or after is None or not requests:
+        return {}
+    split = cpu_split(before, after, requests)
+    cpu = split.pop("cpu_ms")
+    cpu.pop("caller")  # this process waits for locust
+    locust = (children_after.ru_utime - children_before.ru_utime) + (
+        children_after.ru_stime - children_before.ru_stime
+    )
+    cpu["locust"] = round(locust * 1000 / requests, 3)
+    return {"cpu_ms_per_request": cpu, **split}
 
 
 def db_audit_limit(requests: int) -> int:

@@ -145,6 +145,10 @@ def test_a_short_run_of_the_profile_passes_its_audit(server, city, profile, tmp_
     assert not (folder / "cast.json").exists()  # its tokens are not left in the report
     machine = written["machine"]  # what it ran on, and how fast that was
     assert machine["cpus"] == os.cpu_count() and machine["python_mops"] > 0, machine
+    cpu = written["cpu_ms_per_request"]  # where the CPU went: the server and locust worked
+    assert set(cpu) == {"server", "postgres", "redis", "locust", "other"}, cpu
+    assert cpu["server"] > 0 and cpu["locust"] > 0, cpu
+    assert 0 < written["machine_busy"] <= 1, written
     if profile == "monday-opening":
         assert written["confirmed"] > 0, written  # the race books
         taken = written["audit"]["checks"]["opening_day_taken_once"]
