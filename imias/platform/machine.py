@@ -81,19 +81,28 @@ def process_kind(comm: str, cmdline: str, pid: int, caller: int) -> str:
 
 @dataclass(frozen=True)
 class CpuSnapshot:
-    """CPU seconds used so far: by the living processes of each kind (threads
-    included), and by the whole machine (``busy``, ``idle`` and ``steal``: time the
-    hypervisor gave to other guests) from ``/proc/stat``."""
+    """CPU seconds used so far: by each living process (threads included), keyed by
+    its pid and start time (a pid can be used again), with its kind; and by the whole
+    machine (``busy``, ``idle`` and ``steal``: time the hypervisor gave to other
+    guests) from ``/proc/stat``."""
 
-    by_kind: dict[str, float]
+    processes: dict[tuple[int, int], tuple[str, float]]
     busy: float
     idle: float
     steal: float
 
+    @property
+    def by_kind(self) -> dict[str, float]:
+        """CPU seconds so far of the living processes of each kind."""
+        totals = dict.fromkeys(KINDS, 0.0)
+        for kind, used in self.processes.values():
+            totals[kind] += used
+        return totals
+
 
 def cpu_snapshot(proc: Path = Path("/proc"), caller: int | None = None) -> CpuSnapshot | None:
     """The CPU used so far on this machine, or None where there is no ``/proc``
-    (not Linux). A process that ends between two snapshots takes its CPU with it."""
+    (not Linux)."""
     try:
         fields = (proc / "stat").read_text().split("\n", 1)[0].split()
     except OSError:
@@ -102,7 +111,7 @@ def cpu_snapshot(proc: Path = Path("/proc"), caller: int | None = None) -> CpuSn
     # cpu  user nice system idle iowait irq softirq steal (guest time is inside user)
     user, nice, system, idle, iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
     me = os.getpid() if caller is None else caller
-    by_kind = dict.fromkeys(KINDS, 0.0)
+    processes: dict[tuple[int, int], tuple[str, float]] = {}
     for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue
@@ -113,11 +122,12 @@ def cpu_snapshot(proc: Path = Path("/proc"), caller: int | None = None) -> CpuSn
             continue
         comm = stat[stat.index("(") + 1 : stat.rindex(")")]
         after = stat[stat.rindex(")") + 2 :].split()
-        # after the name: state is field 3 of stat(5); utime and stime are 14 and 15
+        # after the name, from field 3 of stat(5) on: utime 14, stime 15, starttime 22
         used = (int(after[11]) + int(after[12])) / tick
-        by_kind[process_kind(comm, cmdline, int(entry.name), me)] += used
+        pid = int(entry.name)
+        processes[(pid, int(after[19]))] = (process_kind(comm, cmdline, pid, me), used)
     return CpuSnapshot(
-        by_kind=by_kind,
+        processes=processes,
         busy=(user + nice + system + irq + softirq) / tick,
         idle=(idle + iowait) / tick,
         steal=steal / tick,
@@ -126,13 +136,21 @@ def cpu_snapshot(proc: Path = Path("/proc"), caller: int | None = None) -> CpuSn
 
 def cpu_split(before: CpuSnapshot, after: CpuSnapshot, per: int) -> dict[str, Any]:
     """Between two snapshots: milliseconds of CPU of each kind for each of ``per``
-    units of work (bookings, requests), and the machine's busy and stolen shares."""
-    spent = {k: after.by_kind.get(k, 0.0) - before.by_kind.get(k, 0.0) for k in KINDS}
+    units of work (bookings, requests), and the machine's busy and stolen shares.
+
+    A process living at both counts what it used in between; one started in between
+    counts all it used; one that ended in between (a database connection closed, a
+    tool's child) is not seen after, so what it used since the first is missing: the
+    figures of the kinds are a lower bound, the machine's shares are exact."""
+    spent = dict.fromkeys(KINDS, 0.0)
+    for key, (kind, used) in after.processes.items():
+        earlier = before.processes.get(key)
+        spent[kind] += used - (earlier[1] if earlier is not None else 0.0)
     busy = after.busy - before.busy
     steal = after.steal - before.steal
     total = busy + steal + after.idle - before.idle
     return {
-        "cpu_ms": {k: round(max(v, 0.0) * 1000 / per, 3) for k, v in spent.items()},
+        "cpu_ms": {k: round(v * 1000 / per, 3) for k, v in spent.items()},
         "machine_busy": round(busy / total, 3) if total > 0 else None,
         "machine_steal": round(steal / total, 3) if total > 0 else None,
     }

@@ -25,11 +25,13 @@ def test_a_description_names_the_machine_and_its_speed():
     assert set(described) == {"platform", "cpus", "cpu_model", "python", "python_mops"}
 
 
-def _process(proc, pid, comm, cmdline, utime, stime):
+def _process(proc, pid, comm, cmdline, utime, stime, start=0):
     folder = proc / str(pid)
     folder.mkdir()
-    # stat(5): pid (comm) state ppid ... utime is field 14 and stime 15, in clock ticks
-    rest = ["S", "1"] + ["0"] * 9 + [str(utime), str(stime)] + ["0"] * 30
+    # stat(5): pid (comm) state ppid ... utime is field 14, stime 15 (clock ticks) and
+    # starttime 22
+    rest = ["S", "1"] + ["0"] * 9 + [str(utime), str(stime)] + ["0"] * 6 + [str(start)]
+    rest += ["0"] * 20
     (folder / "stat").write_text(f"{pid} ({comm}) " + " ".join(rest))
     (folder / "cmdline").write_bytes(b"\0".join(part.encode() for part in cmdline) + b"\0")
 
@@ -87,6 +89,26 @@ def test_cpu_is_counted_by_kind_of_process_and_split_per_unit_of_work(tmp_path):
     }
     # the machine: 4 s busy, 0.5 s idle, 0.5 s given to other guests
     assert split["machine_busy"] == 0.8 and split["machine_steal"] == 0.1
+
+
+def test_processes_that_ended_started_or_came_back_under_a_used_pid(tmp_path):
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def moment(name, processes):
+        proc = tmp_path / name / "proc"
+        proc.mkdir(parents=True)
+        (proc / "stat").write_text("cpu  0 0 0 0 0 0 0 0 0 0\n")
+        for pid, used, start in processes:
+            _process(proc, pid, "postgres", ["postgres: backend"], used, 0, start)
+        return machine.cpu_snapshot(proc)
+
+    # 20 lives on (1 s more); 21 ends (its 5 s leave with it and take nothing away);
+    # 22 starts (all its 2 s are new); 23 ends and its pid comes back for a new process
+    before = moment("a", [(20, tick, 7), (21, 5 * tick, 7), (23, 9 * tick, 7)])
+    after = moment("b", [(20, 2 * tick, 7), (22, 2 * tick, 50), (23, tick, 60)])
+    split = machine.cpu_split(before, after, per=1)
+    assert split["cpu_ms"]["postgres"] == (1 + 2 + 1) * 1000.0
+    assert split["machine_busy"] is None  # the machine's line did not move
 
 
 def test_a_process_that_ended_or_a_machine_without_proc_is_not_an_error(tmp_path):
