@@ -1084,7 +1084,14 @@ cdef class Calendar:
         return None if h is None else self._info(token, h)
 
     def holder(self, doctor_id, int64_t day, long long unit):
-        idx = self._index_of(doctor_id)
+        # Every live hold has its units marked in ``held``: an unmarked unit (the
+        # common case when a replica applies a hold or a booking) is answered without
+        # looking through the holds, which under a peak are thousands.
+        cdef Py_ssize_t idx = self._index_of(doctor_id)
+        if idx < 0 or not self._in_window(day) or not 0 <= unit < self.U:
+            return None
+        if not bit(self.held + self._row(idx, day) * self.B, <int>unit):
+            return None
         for token, h in self._holds.items():
             if h[0] == idx and h[1] == day and h[2] <= unit < h[2] + h[3]:
                 return token

@@ -332,6 +332,27 @@ def test_hold_confirm_release(cal):
         cal.release(1, DAY0, 0)
 
 
+def test_the_holder_of_each_unit(cal):
+    cal.open(1, DAY0 + 1, 0, 3, 0b10011, count=4)
+    cal.hold(1, DAY0, 3, 3, "a", 100.0, channel=WEB, now=10)
+    cal.hold(1, DAY0, 9, 3, "b", 100.0, channel=WEB, now=10)
+    cal.hold(2, DAY0, 3, 3, "c", 100.0, channel=WEB, now=10)
+    cal.hold(1, DAY0 + 1, 3, 3, "d", 100.0, channel=WEB, now=10)
+    cal.book(1, DAY0, 0, 3, channel=WEB, now=10)  # booked, not held: no holder
+    expected = {u: "a" for u in (3, 4, 5)} | {u: "b" for u in (9, 10, 11)}
+    assert [cal.holder(1, DAY0, u) for u in range(24)] == [expected.get(u) for u in range(24)]
+    assert [cal.holder(2, DAY0, u) for u in (2, 3, 5, 6)] == [None, "c", "c", None]
+    assert cal.holder(1, DAY0 + 1, 4) == "d" and cal.holder(1, DAY0 + 2, 4) is None
+    # outside the window (DAY0 + 3 would share DAY0's row), the day, or the directory
+    assert cal.holder(1, DAY0 + 3, 4) is None and cal.holder(1, DAY0 - 1, 4) is None
+    assert cal.holder(1, DAY0, -1) is None and cal.holder(1, DAY0, 24) is None
+    assert cal.holder(99, DAY0, 4) is None
+    cal.release_hold("a", now=20)
+    cal.confirm(1, DAY0, 9, "b", now=20)
+    assert cal.holder(1, DAY0, 4) is None and cal.holder(1, DAY0, 10) is None
+    assert cal.holder(2, DAY0, 4) == "c"
+
+
 def test_book_spans_slots_and_adjacent_appointments_stay_apart(cal):
     cal.book(1, DAY0, 0, 6, channel=REG)
     cal.book(1, DAY0, 6, 3, channel=REG)
