@@ -24,6 +24,7 @@ from datetime import date
 from typing import Any
 
 from . import compiled_calendar, reference
+from . import events as ev
 from .flags import Channel, SlotFlag
 
 START_DAY = date(2025, 3, 3).toordinal()  # a Monday
@@ -349,6 +350,38 @@ def main(argv: list[str] | None = None) -> int:
         "channel=WEB) on the book_call targets with distinct tokens, in a Python loop, "
         "loop included, median of 5 passes; reference: each call timed alone",
     )
+
+    # -- a replica applying holds while thousands are live --------------------------------
+    # Every worker applies every hold of the city from the event stream; a hold's units
+    # may be held under an older token the database has let go (the replica drops it),
+    # so each unit is asked for its holder. At a peak thousands of holds are live.
+    live = 5_000 if len(targets) > 10_000 else len(targets) // 2
+    log(f"a replica applying holds with {live} holds live")
+    with_holds = Engine.restore(base)
+    for (d, day, s, n), token in zip(targets[:live], tokens, strict=False):
+        with_holds.hold(d, day, s, n, token, 1e9, channel=web)
+    held_snap = with_holds.snapshot()
+    events = [
+        ev.SlotHeld(f"apply{i}", d, day, s, n, 1e9)
+        for i, (d, day, s, n) in enumerate(targets[live : live + 2_000])
+    ]
+
+    def applying(cal: Any) -> Callable[[int], object]:
+        return lambda i: cal.apply(events[i % len(events)])
+
+    ref_held = Reference.restore(held_snap)
+    probe_cal = Engine.restore(held_snap)
+    assert probe_cal.apply(events[0]) is True and len(probe_cal.holds()) == live + 1
+    del probe_cal
+    emit(
+        "apply_hold",
+        timed(applying(Engine.restore(held_snap)), len(events)),
+        timed(applying(ref_held), min(len(events), 200)),
+        live_holds=live,
+        note="Calendar.apply(SlotHeld) of a replica, each on a free slot, with live_holds "
+        "other holds live",
+    )
+    del with_holds, ref_held
 
     # -- memory of the city calendar -------------------------------------------------------
     log("memory (tracemalloc over a restore)")

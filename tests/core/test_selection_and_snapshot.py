@@ -149,6 +149,7 @@ def test_benchmark_quick_prints_json_lines(capsys):
         "find_hold_confirm",
         "book_call",
         "hold_call",
+        "apply_hold",
         "earliest_specialty",
         "earliest_specialty_midday",
         "earliest_none_match",
@@ -165,3 +166,4 @@ def test_benchmark_quick_prints_json_lines(capsys):
     assert set(workloads["earliest_none_match"]) == keys
     for name in ("book_call", "hold_call"):
         assert 0 < workloads[name]["loop_us"] < workloads[name]["loop_empty_call_us"]
+    assert workloads["apply_hold"]["live_holds"] > 100  # a replica among many live holds
