@@ -337,9 +337,6 @@ async def _progress(run: Run, began: float) -> None:
         )
 
 
-# -- the SQL side ---------------------------------------------------------------------------
-
-
 def _cpu_per(
     before: CpuSnapshot | None, after: CpuSnapshot | None, count: int, key: str
 ) -> dict[str, Any]:
@@ -353,6 +350,9 @@ def _cpu_per(
     cpu = split.pop("cpu_ms")
     cpu["bench"] = cpu.pop("caller")
     return {key: cpu, **split}
+
+
+# -- the SQL side ---------------------------------------------------------------------------
 
 
 def _sql_args(
