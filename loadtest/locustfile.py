@@ -509,6 +509,14 @@ class MondayPatient(Channel):
     weight = 1
     wait_time = between(0.1, 0.5)
 
+    def on_start(self) -> None:
+        # Each comes to the opened day at a moment of their own within the profile's
+        # first seconds (loadtest.profiles.ARRIVING_SECONDS says why).
+        shape = self.environment.shape_class
+        arriving = getattr(getattr(shape, "profile", None), "arriving", 0.0)
+        if arriving:
+            gevent.sleep(random.uniform(0.0, arriving))
+
     @task
     def race(self) -> None:
         racing = [d for d in CAST["popular_doctors"] if d not in _full]

@@ -18,6 +18,7 @@ from serving import serve
 from imias.cli import main
 from imias.platform.identity.keys import Keys
 from loadtest import audit, opening
+from loadtest.profiles import ARRIVING_SECONDS
 from loadtest.run import run
 
 pytestmark = pytest.mark.slow
@@ -155,6 +156,7 @@ def test_a_short_run_of_the_profile_passes_its_audit(server, city, profile, tmp_
         assert taken["count"] == 0 and taken["doctors"] == 1, taken
         assert taken["times_taken"] >= taken["booked"] > 0, taken
         assert written["race_over"], "the race ends when the day is full, not at the cap"
+        assert written["shape"]["arriving_s"] == ARRIVING_SECONDS, written["shape"]
     if profile == "stress":
         assert written["shape"]["stopped_by"] in ("time", "p99", "failures"), written["shape"]
 
