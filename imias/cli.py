@@ -25,6 +25,7 @@ from imias.platform.identity.keys import resolve_secret
 from imias.platform.identity.model import CLINIC_ROLES, ROLES
 from imias.platform.logs import configure_logging
 from imias.platform.migrator import MigrationError, migrate_url
+from imias.platform.served import port_taken
 from imias.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("imias.cli")
@@ -111,6 +112,11 @@ def migrate() -> None:
 def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Migrate the database, then serve the API and pages with granian."""
     settings = _settings(host=host, port=port, workers=workers)
+    if port_taken(settings.host, settings.port):
+        raise click.ClickException(
+            f"{settings.host}:{settings.port} is in use already (another imias serve?):"
+            " stop that one, or serve on another port (--port, IMIAS_PORT)."
+        )
 
     def body(servers: Servers) -> None:
         asyncio.run(migrate_url(servers.database_url))

@@ -9,15 +9,17 @@ first worker that is ready.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,6 +37,24 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def port_taken(host: str, port: int) -> bool:
+    """Whether a socket holds ``host``:``port`` already (a server listening there).
+
+    A bind without ``SO_REUSEPORT`` is refused there even when the holder set it;
+    granian does, so a second ``imias serve`` on a port in use would otherwise start
+    without a word and the kernel would share the connections between the two. A
+    connection in TIME_WAIT holds nothing (``SO_REUSEADDR``). Any other bind error (an
+    address not of this machine) is left for the server to report."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
 
 
 def _log_tail(path: Path, lines: int = 15) -> str:
@@ -77,6 +97,8 @@ def served(
     (loading a whole city's engine takes a while).
     """
     port = port or free_port(host)
+    if port_taken(host, port):  # its /health would answer for the server started here
+        raise ServeError(f"{host}:{port} is in use already: is another imias serve there?")
     env = dict(os.environ if environ is None else environ)
     env.setdefault("IMIAS_LOG_LEVEL", "WARNING")
     env |= {"IMIAS_DATABASE_URL": database_url, "IMIAS_REDIS_URL": redis_url}
@@ -85,6 +107,7 @@ def served(
     if workers is not None:
         command += ["--workers", str(workers)]
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    restore = _unwind_on_sigterm()
     with log_path.open("ab") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
@@ -105,6 +128,26 @@ def served(
         yield url
     finally:
         _stop(process)
+        restore()
+
+
+def _unwind_on_sigterm() -> Callable[[], None]:
+    """While a child server runs, SIGTERM (``kill``, a job's timeout) unwinds this
+    process as Ctrl-C does, so the child is stopped too rather than left serving on its
+    port. Returns what puts the previous handler back (in the main thread only: signal
+    handlers live there)."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def unwind(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, unwind)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

@@ -6,6 +6,10 @@ whose database audit passed. The figures themselves are never asserted."""
 import asyncio
 import json
 import os
+import signal
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import asyncpg
@@ -17,6 +21,7 @@ from serving import serve
 
 from imias.cli import main
 from imias.platform.identity.keys import Keys
+from imias.platform.served import free_port, port_taken
 from loadtest import audit, opening
 from loadtest.profiles import ARRIVING_SECONDS
 from loadtest.run import run
@@ -179,8 +184,6 @@ def test_the_command_runs_a_profile_into_a_report_folder(
 def test_the_command_starts_its_own_server_when_given_no_url(
     city, redis_url, tmp_path, monkeypatch
 ):
-    from imias.platform.served import free_port
-
     monkeypatch.setenv("IMIAS_DATABASE_URL", city)
     monkeypatch.setenv("IMIAS_REDIS_URL", redis_url)
     monkeypatch.setenv("IMIAS_SECRET_KEY", TEST_SECRET)
@@ -203,3 +206,37 @@ def test_the_monday_opening_against_no_server_says_so(city, redis_url, tmp_path,
     assert result.exit_code == 1, result.output
     assert f"the server at {nobody} does not say it is healthy" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_tool_stopped_with_sigterm_stops_the_server_it_started(city, redis_url, tmp_path):
+    """``kill`` (or a job's timeout) on `imias loadtest` or `imias bench cities` does not
+    leave the server they started serving on its port."""
+    port = free_port()
+    settings = {"IMIAS_SECRET_KEY": TEST_SECRET, "IMIAS_DATA_DIR": str(tmp_path / "data")}
+    script = textwrap.dedent(
+        f"""
+        import time
+        from pathlib import Path
+        from imias.platform.served import served
+        log = Path({str(tmp_path / "serve.log")!r})
+        with served({city!r}, {redis_url!r}, log_path=log, workers=1, port={port},
+                    settings={settings!r}):
+            print("serving", flush=True)
+            time.sleep(300)
+        """
+    )
+    tool = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        assert tool.stdout is not None
+        assert tool.stdout.readline().strip() == "serving"  # healthy
+        assert port_taken("127.0.0.1", port)
+        tool.send_signal(signal.SIGTERM)
+        assert tool.wait(120) == 128 + signal.SIGTERM  # unwound, not killed outright
+        assert not port_taken("127.0.0.1", port)  # the server it started is gone too
+    finally:
+        try:  # whatever is left of the tool and its server
+            os.killpg(tool.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
