@@ -54,3 +54,31 @@ def test_hold_tokens_are_not_logged_in_access_paths():
     assert loggable_path(f"/api/v1/holds/{token}/confirm") == "/api/v1/holds/{token}/confirm"
     assert token not in loggable_path(f"/api/v1/holds/{token}")
     assert loggable_path("/api/v1/slots") == "/api/v1/slots"
+
+
+def test_logs_follow_stderr_when_a_caller_swaps_and_closes_it(monkeypatch):
+    """click's CliRunner (and pytest) swap sys.stderr for a while and close their own:
+    lines logged afterwards go to the stderr of the time, not to a closed stream."""
+    import io
+    import sys
+
+    from imias.platform.logs import configure_logging
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level, logging.getLogger("imias").level)
+    try:
+        during = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", during)
+        configure_logging("INFO", "json")
+        logging.getLogger("imias.test").info("while swapped")
+        during.close()
+        after = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", after)
+        logging.getLogger("imias.test").warning("after the swap")
+        lines = after.getvalue().splitlines()
+        assert "Logging error" not in after.getvalue(), after.getvalue()
+        assert [json.loads(line)["msg"] for line in lines] == ["after the swap"]
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        logging.getLogger("imias").setLevel(saved[2])
