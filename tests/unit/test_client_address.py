@@ -9,7 +9,11 @@ from imias.settings import load_settings
 
 
 def request(peer: str, forwarded: str | None, proxies: str) -> Request:
-    app = Litestar(state=State({"settings": load_settings({"IMIAS_TRUSTED_PROXIES": proxies})}))
+    settings = load_settings({"IMIAS_TRUSTED_PROXIES": proxies})
+    # No logging config, as in the app: Litestar's default would put a handler on the
+    # root logger bound to this test's captured stderr, closed by the time later lines
+    # come (pgserver's at the end of the run printed "--- Logging error ---").
+    app = Litestar(state=State({"settings": settings}), logging_config=None)
     headers = [(b"x-forwarded-for", forwarded.encode())] if forwarded is not None else []
     scope = {
         "type": "http",
