@@ -107,9 +107,9 @@ def served(
     if workers is not None:
         command += ["--workers", str(workers)]
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    restore = _unwind_on_sigterm()
     with log_path.open("ab") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    restore = _unwind_on_sigterm()
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
     try:
         deadline, in_a_row = time.monotonic() + timeout, 0
