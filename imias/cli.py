@@ -483,6 +483,17 @@ def bench_cities(args: tuple[str, ...]) -> None:
     sys.exit(cities_bench.main(list(args)))
 
 
+@bench.command("floor", context_settings={"ignore_unknown_options": True}, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench_floor(args: tuple[str, ...]) -> None:
+    """The most bookings/s this machine gives a bare Python server on asyncpg and
+    PostgreSQL, for each shape of the writes (options: --database-url, --concurrency,
+    --duration, --shape, --quick, --help)."""
+    from imias.booking import bench_floor as floor_bench
+
+    sys.exit(floor_bench.main(list(args)))
+
+
 @main.command()
 @click.argument("profile", type=click.Choice(["emias-day", "monday-opening", "stress"]))
 @click.option("--url", default=None, help="A running server (default: start one here).")

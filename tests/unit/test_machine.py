@@ -126,6 +126,9 @@ def test_the_kinds_of_process():
         "server"
     )
     assert kind("granian", "granian --interface asgi --factory imias.asgi:app", 5, 1) == "server"
+    floor = "python -m granian --interface asgi --workers 2 imias.booking.floor_app:app"
+    assert kind("python", floor, 5, 1) == "server"
+    assert kind("imias", "python -m imias.cli bench floor", 5, 1) == "other"
     assert kind("imias", "python -m imias.cli bench booking", 5, 1) == "other"
     assert kind("imias", "python -m imias.cli bench booking", 5, 5) == "caller"
     assert kind("postgres", "postgres: walwriter", 5, 1) == "postgres"

@@ -1,0 +1,240 @@
+"""``imias bench floor``: the most bookings per second this machine gives any Python
+server on asyncpg and PostgreSQL, to read ``imias bench booking``'s figure against.
+
+It serves :mod:`imias.booking.floor_app` (a bare ASGI app: no framework, no rules, no
+engine, no audit, no outbox) with granian on the given database, in a scratch schema
+dropped afterwards, and drives it with the booking bench's own load client: concurrent
+clients each doing search, hold and confirm, as ``imias bench booking`` does. Once
+for each shape of the writes: ``statement`` (one statement each, two round trips to
+PostgreSQL a booking) and ``transaction`` (IMIAS's round trips: BEGIN, the patient's
+row locked, the write, COMMIT; eight a booking). One JSON line per workload on
+stdout; the figures are this machine's, measured in this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from imias.booking.bench import _cpu_per, _database_url, _ms, percentile, print_line
+from imias.booking.floor_app import SHAPES, tables
+from imias.platform.loadclient import Connection, TransportError
+from imias.platform.machine import cpu_snapshot, describe
+from imias.platform.served import free_port
+
+ROUND_TRIPS = {"statement": 2, "transaction": 8}
+START_SECONDS = 60.0
+
+
+class FloorError(RuntimeError):
+    """The floor's server did not start, or the database refused the scratch schema."""
+
+
+def log(message: str) -> None:
+    print(f"[bench floor] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Tally:
+    """What the clients of one workload got."""
+
+    latencies: list[float] = field(default_factory=list)  # a whole booking's, seconds
+    refused: dict[str, int] = field(default_factory=dict)
+    failed: int = 0
+
+    def refuse(self, step: str, status: int) -> None:
+        key = f"{step}:{status}"
+        self.refused[key] = self.refused.get(key, 0) + 1
+
+
+async def _book(client: Connection, patient_id: int, tally: Tally) -> None:
+    began = time.perf_counter()
+    found = await client.get("/search")
+    if found.status_code != 200:
+        return tally.refuse("search", found.status_code)
+    slot = found.json()[0]
+    held = await client.post("/hold", json={**slot, "patient_id": patient_id})
+    if held.status_code != 200:
+        return tally.refuse("hold", held.status_code)
+    token = held.json()["token"]
+    booked = await client.post("/confirm", json={"token": token, "patient_id": patient_id})
+    if booked.status_code != 200:
+        return tally.refuse("confirm", booked.status_code)
+    tally.latencies.append(time.perf_counter() - began)
+
+
+async def _client(client: Connection, patient_id: int, until: float, tally: Tally) -> None:
+    """Book until ``until``; a booking begun before it is finished (and counted)."""
+    while time.perf_counter() < until:
+        try:
+            await _book(client, patient_id, tally)
+        except (TransportError, ValueError, KeyError, IndexError):
+            tally.failed += 1
+
+
+def _get_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def start_server(database_url: str, schema: str, shape: str, workers: int) -> tuple[Any, str]:
+    """granian serving the floor app with ``shape``; its process and base URL once it
+    answers."""
+    port = free_port()
+    env = dict(os.environ)
+    env |= {"FLOOR_DATABASE_URL": database_url, "FLOOR_SCHEMA": schema, "FLOOR_SHAPE": shape}
+    command = [
+        sys.executable, "-m", "granian", "--interface", "asgi", "--workers", str(workers),
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-ws",
+        "imias.booking.floor_app:app",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + START_SECONDS
+    while not _get_ok(url + "/search"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_server(process)
+            raise FloorError(f"the floor's server did not answer at {url} (shape {shape})")
+        time.sleep(0.2)
+    return process, url
+
+
+def stop_server(process: Any) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def measure(
+    url: str, shape: str, concurrency: int, duration: float, conn: asyncpg.Connection, schema: str
+) -> dict[str, Any]:
+    """One workload against the floor at ``url``: its JSON line."""
+    clients = [Connection(url) for _ in range(concurrency)]
+    try:
+        warm = Tally()  # connections made and statements prepared before the count
+        await asyncio.gather(*(_book(c, i, warm) for i, c in enumerate(clients)))
+        await conn.execute(f"TRUNCATE {schema}.slots")
+        tally = Tally()
+        before = cpu_snapshot()
+        began = time.perf_counter()
+        until = began + duration
+        await asyncio.gather(*(_client(c, i, until, tally) for i, c in enumerate(clients)))
+        seconds = time.perf_counter() - began
+        after = cpu_snapshot()
+    finally:
+        for client in clients:
+            await client.aclose()
+    ok = len(tally.latencies)
+    in_database = await conn.fetchval(
+        f"SELECT count(*) FROM {schema}.slots WHERE status = 'booked'"
+    )
+    return {
+        "workload": f"floor_{shape}",
+        "per_second": round(ok / seconds, 1),
+        "p50_ms": _ms(percentile(tally.latencies, 50)),
+        "p99_ms": _ms(percentile(tally.latencies, 99)),
+        "ok": ok,
+        "booked_in_database": in_database,
+        "refused": tally.refused,
+        "failed": tally.failed,
+        "seconds": round(seconds, 2),
+        "concurrency": concurrency,
+        "round_trips_per_booking": ROUND_TRIPS[shape],
+        **_cpu_per(before, after, ok, "cpu_ms_per_booking"),
+    }
+
+
+async def run(args: argparse.Namespace, database_url: str) -> list[dict[str, Any]]:
+    schema = f"imias_floor_{os.getpid()}"
+    conn = await asyncpg.connect(database_url)
+    lines: list[dict[str, Any]] = []
+    try:
+        try:
+            for statement in tables(schema, args.concurrency):
+                await conn.execute(statement)
+        except asyncpg.PostgresError as exc:
+            raise FloorError(f"cannot make the scratch schema {schema}: {exc}") from None
+        for shape in args.shapes:
+            log(f"{shape}: {args.concurrency} clients for {args.duration:g}s")
+            process, url = start_server(database_url, schema, shape, args.workers)
+            try:
+                line = await measure(url, shape, args.concurrency, args.duration, conn, schema)
+            finally:
+                stop_server(process)
+            if not lines:
+                line["machine"] = describe()
+            lines.append(line)
+            print_line(line)
+    finally:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        await conn.close()
+    return lines
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="imias bench floor",
+        description="The most bookings per second this machine gives a bare Python server "
+        "on asyncpg and PostgreSQL (no framework, no rules), for each shape of the writes; "
+        "one JSON line per workload on stdout.",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="a database to make a scratch schema in (default: IMIAS_DATABASE_URL, else the "
+        "embedded one under IMIAS_DATA_DIR)",
+    )
+    parser.add_argument("--concurrency", type=int, default=64, help="concurrent clients")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of load a shape")
+    parser.add_argument("--workers", type=int, default=2, help="the server's worker processes")
+    parser.add_argument(
+        "--shape",
+        dest="shapes",
+        action="append",
+        choices=SHAPES,
+        help="the shape(s) to measure (default: both)",
+    )
+    parser.add_argument("--quick", action="store_true", help="a few seconds, for CI")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    args.shapes = args.shapes or list(SHAPES)
+    if args.quick:
+        args.duration, args.concurrency = min(args.duration, 2.0), min(args.concurrency, 8)
+    if args.concurrency < 1 or args.duration <= 0 or args.workers < 1:
+        print("bench floor: concurrency >= 1, duration > 0, workers >= 1", file=sys.stderr)
+        return 2
+    database_url, embedded = _database_url(args.database_url)
+    try:
+        asyncio.run(run(args, database_url))
+    except FloorError as exc:
+        print(f"bench floor: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

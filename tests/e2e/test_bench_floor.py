@@ -1,0 +1,90 @@
+"""`imias bench floor`: the bare booking server it measures answers and refuses like a
+service, and `--quick` prints a JSON line per shape whose bookings are all in the
+database, then leaves no scratch schema behind (the figures are a benchmark, never
+asserted)."""
+
+import asyncio
+import contextlib
+import io
+import json
+
+import asyncpg
+import pytest
+
+from imias.booking import bench_floor
+from imias.booking.floor_app import tables
+from imias.platform.loadclient import Connection
+
+pytestmark = pytest.mark.slow
+
+
+async def _floor_schemas(url: str) -> list[str]:
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'imias_floor_%'"
+        )
+    finally:
+        await conn.close()
+    return [r["nspname"] for r in rows]
+
+
+def test_quick_floor_prints_a_line_per_shape_and_cleans_up(database_url):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = bench_floor.main(["--quick", "--database-url", database_url])
+    assert code == 0
+    lines = [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
+    by_name = {line["workload"]: line for line in lines}
+    assert list(by_name) == ["floor_statement", "floor_transaction"], lines
+    for shape, trips in (("statement", 2), ("transaction", 8)):
+        line = by_name[f"floor_{shape}"]
+        assert line["ok"] > 0 and line["per_second"] > 0, line
+        # Every booking the clients counted is booked in the database, and no other.
+        assert line["booked_in_database"] == line["ok"], line
+        assert line["failed"] == 0 and line["refused"] == {}, line
+        assert line["round_trips_per_booking"] == trips
+        assert line["p99_ms"] >= line["p50_ms"] > 0, line
+        # The floor's granian workers are counted as the server, not as "other".
+        cpu = line["cpu_ms_per_booking"]
+        assert cpu["server"] > 0 and cpu["postgres"] > 0 and cpu["bench"] > 0, line
+    assert by_name["floor_statement"]["machine"]["python_mops"] > 0
+    assert asyncio.run(_floor_schemas(database_url)) == []
+
+
+async def test_the_floor_server_refuses_with_problem_codes(database_url):
+    schema = "imias_floor_refusals"
+    conn = await asyncpg.connect(database_url)
+    await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    for statement in tables(schema, 2):
+        await conn.execute(statement)
+    process, url = bench_floor.start_server(database_url, schema, "transaction", 1)
+    client = Connection(url)
+    try:
+        slot = (await client.get("/search")).json()[0]
+        held = await client.post("/hold", json={**slot, "patient_id": 1})
+        assert held.status_code == 200
+        again = await client.post("/hold", json={**slot, "patient_id": 0})
+        assert (again.status_code, again.json()["code"]) == (409, "slot_taken")
+        stranger = await client.post("/hold", json={"doctor_id": 1, "slot": 1, "patient_id": 7})
+        assert (stranger.status_code, stranger.json()["code"]) == (404, "not_found")
+        # Only the holder confirms their hold, once.
+        token = held.json()["token"]
+        other = await client.post("/confirm", json={"token": token, "patient_id": 0})
+        assert (other.status_code, other.json()["code"]) == (409, "wrong_hold")
+        booked = await client.post("/confirm", json={"token": token, "patient_id": 1})
+        assert booked.status_code == 200 and booked.json() == {"slot": slot["slot"]}
+        twice = await client.post("/confirm", json={"token": token, "patient_id": 1})
+        assert twice.status_code == 409
+        bad = await client.post("/confirm", json={"token": "x", "patient_id": 1})
+        assert (bad.status_code, bad.json()["code"]) == (400, "validation_error")
+        assert bad.headers["content-type"] == "application/problem+json"
+        missing = await client.get("/nowhere")
+        assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
+        status = await conn.fetchval(f"SELECT status FROM {schema}.slots")
+        assert status == "booked"
+    finally:
+        await client.aclose()
+        bench_floor.stop_server(process)
+        await conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        await conn.close()
