@@ -12,9 +12,10 @@ PostgreSQL:
 - ``transaction``: the round trips of IMIAS's hold and confirmation: ``BEGIN``, the
   patient's row locked, the write, ``COMMIT`` (eight a booking).
 
-As in IMIAS, a hold commits without waiting for the disk and a confirmation waits.
-Configured by ``FLOOR_DATABASE_URL``, ``FLOOR_SCHEMA`` and ``FLOOR_SHAPE`` (not
-``IMIAS_*``: this is not IMIAS's settings). Refusals are problem documents with a code.
+As in IMIAS, a hold commits without waiting for the disk and a confirmation waits, and
+a worker has one pool of IMIAS's default size. Configured by ``FLOOR_DATABASE_URL``,
+``FLOOR_SCHEMA``, ``FLOOR_SHAPE`` and ``FLOOR_POOL_SIZE`` (not ``IMIAS_*``: these are
+not IMIAS's settings). Refusals are problem documents with a code.
 """
 
 from __future__ import annotations
@@ -53,8 +54,10 @@ def statements(schema: str) -> dict[str, str]:
     """The floor's SQL over the tables of ``schema`` (see :func:`tables`)."""
     return {
         "lock": f"SELECT id FROM {schema}.patients WHERE id = $1 FOR UPDATE",
-        "hold": f"INSERT INTO {schema}.slots (doctor_id, slot, patient_id, status, token)"
-        " VALUES ($1, $2, $3, 'held', $4) ON CONFLICT DO NOTHING RETURNING token",
+        # As IMIAS's hold: its commit does not wait for the disk (this transaction only).
+        "hold": "WITH no_wait AS (SELECT set_config('synchronous_commit', 'off', true))"
+        f" INSERT INTO {schema}.slots (doctor_id, slot, patient_id, status, token)"
+        " SELECT $1, $2, $3, 'held', $4 FROM no_wait ON CONFLICT DO NOTHING RETURNING token",
         "confirm": f"UPDATE {schema}.slots SET status = 'booked'"
         " WHERE token = $1 AND patient_id = $2 AND status = 'held' RETURNING slot",
     }
@@ -72,12 +75,11 @@ def tables(schema: str, patients: int) -> list[str]:
 
 
 async def _startup() -> None:
-    url = os.environ["FLOOR_DATABASE_URL"]
-    # A hold does not wait for the disk (as IMIAS's); a confirmation does.
-    _pools["hold"] = await asyncpg.create_pool(
-        url, min_size=1, max_size=16, server_settings={"synchronous_commit": "off"}
+    # One pool a worker, of IMIAS's default size (IMIAS_DB_POOL_SIZE).
+    size = int(os.environ.get("FLOOR_POOL_SIZE", "10"))
+    _pools["db"] = await asyncpg.create_pool(
+        os.environ["FLOOR_DATABASE_URL"], min_size=1, max_size=size
     )
-    _pools["durable"] = await asyncpg.create_pool(url, min_size=1, max_size=16)
 
 
 async def _shutdown() -> None:
@@ -85,14 +87,14 @@ async def _shutdown() -> None:
         await pool.close()
 
 
-async def _write(pool: str, patient_id: int, statement: str, *args: Any) -> Any:
+async def _write(patient_id: int, statement: str, *args: Any) -> Any:
     sql = statements(os.environ["FLOOR_SCHEMA"])
     if os.environ.get("FLOOR_SHAPE") == "transaction":
-        async with _pools[pool].acquire() as conn, conn.transaction():
+        async with _pools["db"].acquire() as conn, conn.transaction():
             if await conn.fetchval(sql["lock"], patient_id) is None:
                 raise LookupError(patient_id)
             return await conn.fetchval(sql[statement], *args)
-    return await _pools[pool].fetchval(sql[statement], *args)
+    return await _pools["db"].fetchval(sql[statement], *args)
 
 
 async def _body(receive: Any) -> bytes:
@@ -125,14 +127,12 @@ async def _route(method: str, path: str, receive: Any) -> tuple[int, Any]:
         if path == "/hold":
             hold = _hold(await _body(receive))
             args = (hold.doctor_id, hold.slot, hold.patient_id, uuid.uuid4())
-            token = await _write("hold", hold.patient_id, "hold", *args)
+            token = await _write(hold.patient_id, "hold", *args)
             if token is None:
                 return _problem(409, "slot_taken", "That time is taken.")
             return 200, {"token": str(token)}
         confirm = _confirm(await _body(receive))
-        slot = await _write(
-            "durable", confirm.patient_id, "confirm", confirm.token, confirm.patient_id
-        )
+        slot = await _write(confirm.patient_id, "confirm", confirm.token, confirm.patient_id)
     except LookupError:
         return _problem(404, "not_found", "There is no such patient.")
     except msgspec.ValidationError as exc:
