@@ -16,12 +16,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +32,7 @@ from imias.booking.bench import _cpu_per, _database_url, _ms, percentile, print_
 from imias.booking.floor_app import SHAPES, tables
 from imias.platform.loadclient import Connection, TransportError
 from imias.platform.machine import cpu_snapshot, describe
-from imias.platform.served import free_port
+from imias.platform.served import free_port, stop_child, unwind_on_sigterm
 
 ROUND_TRIPS = {"statement": 2, "transaction": 8}
 START_SECONDS = 60.0
@@ -91,9 +92,10 @@ def _get_ok(url: str) -> bool:
         return False
 
 
-def start_server(database_url: str, schema: str, shape: str, workers: int) -> tuple[Any, str]:
-    """granian serving the floor app with ``shape``; its process and base URL once it
-    answers."""
+@contextmanager
+def floor_served(database_url: str, schema: str, shape: str, workers: int) -> Iterator[str]:
+    """granian serving the floor app with ``shape``; its base URL once it answers. It is
+    stopped on leaving, also when this process gets SIGTERM (as ``served`` does)."""
     port = free_port()
     env = dict(os.environ)
     env |= {"FLOOR_DATABASE_URL": database_url, "FLOOR_SCHEMA": schema, "FLOOR_SHAPE": shape}
@@ -103,24 +105,18 @@ def start_server(database_url: str, schema: str, shape: str, workers: int) -> tu
         "imias.booking.floor_app:app",
     ]  # fmt: skip
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    restore = unwind_on_sigterm()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_SECONDS
-    while not _get_ok(url + "/search"):
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop_server(process)
-            raise FloorError(f"the floor's server did not answer at {url} (shape {shape})")
-        time.sleep(0.2)
-    return process, url
-
-
-def stop_server(process: Any) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    try:
+        deadline = time.monotonic() + START_SECONDS
+        while not _get_ok(url + "/search"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise FloorError(f"the floor's server did not answer at {url} (shape {shape})")
+            time.sleep(0.2)
+        yield url
+    finally:
+        stop_child(process)
+        restore()
 
 
 async def measure(
@@ -174,11 +170,8 @@ async def run(args: argparse.Namespace, database_url: str) -> list[dict[str, Any
             raise FloorError(f"cannot make the scratch schema {schema}: {exc}") from None
         for shape in args.shapes:
             log(f"{shape}: {args.concurrency} clients for {args.duration:g}s")
-            process, url = start_server(database_url, schema, shape, args.workers)
-            try:
+            with floor_served(database_url, schema, shape, args.workers) as url:
                 line = await measure(url, shape, args.concurrency, args.duration, conn, schema)
-            finally:
-                stop_server(process)
             if not lines:
                 line["machine"] = describe()
             lines.append(line)

@@ -109,7 +109,7 @@ def served(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    restore = _unwind_on_sigterm()
+    restore = unwind_on_sigterm()
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
     try:
         deadline, in_a_row = time.monotonic() + timeout, 0
@@ -127,11 +127,11 @@ def served(
             time.sleep(POLL_SECONDS)
         yield url
     finally:
-        _stop(process)
+        stop_child(process)
         restore()
 
 
-def _unwind_on_sigterm() -> Callable[[], None]:
+def unwind_on_sigterm() -> Callable[[], None]:
     """While a child server runs, SIGTERM (``kill``, a job's timeout) unwinds this
     process as Ctrl-C does, so the child is stopped too rather than left serving on its
     port. Returns what puts the previous handler back (in the main thread only: signal
@@ -150,7 +150,8 @@ def _unwind_on_sigterm() -> Callable[[], None]:
     return restore
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop_child(process: subprocess.Popen[bytes]) -> None:
+    """Stop a child server: SIGINT, then SIGKILL after ``STOP_SECONDS``."""
     if process.poll() is not None:
         return
     process.send_signal(signal.SIGINT)  # the workers finish their requests, pools close

@@ -7,6 +7,11 @@ import asyncio
 import contextlib
 import io
 import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -58,33 +63,86 @@ async def test_the_floor_server_refuses_with_problem_codes(database_url):
     await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     for statement in tables(schema, 2):
         await conn.execute(statement)
-    process, url = bench_floor.start_server(database_url, schema, "transaction", 1)
-    client = Connection(url)
     try:
-        slot = (await client.get("/search")).json()[0]
-        held = await client.post("/hold", json={**slot, "patient_id": 1})
-        assert held.status_code == 200
-        again = await client.post("/hold", json={**slot, "patient_id": 0})
-        assert (again.status_code, again.json()["code"]) == (409, "slot_taken")
-        stranger = await client.post("/hold", json={"doctor_id": 1, "slot": 1, "patient_id": 7})
-        assert (stranger.status_code, stranger.json()["code"]) == (404, "not_found")
-        # Only the holder confirms their hold, once.
-        token = held.json()["token"]
-        other = await client.post("/confirm", json={"token": token, "patient_id": 0})
-        assert (other.status_code, other.json()["code"]) == (409, "wrong_hold")
-        booked = await client.post("/confirm", json={"token": token, "patient_id": 1})
-        assert booked.status_code == 200 and booked.json() == {"slot": slot["slot"]}
-        twice = await client.post("/confirm", json={"token": token, "patient_id": 1})
-        assert twice.status_code == 409
-        bad = await client.post("/confirm", json={"token": "x", "patient_id": 1})
-        assert (bad.status_code, bad.json()["code"]) == (400, "validation_error")
-        assert bad.headers["content-type"] == "application/problem+json"
-        missing = await client.get("/nowhere")
-        assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
-        status = await conn.fetchval(f"SELECT status FROM {schema}.slots")
-        assert status == "booked"
+        with bench_floor.floor_served(database_url, schema, "transaction", 1) as url:
+            client = Connection(url)
+            try:
+                await _refusals(client, conn, schema)
+            finally:
+                await client.aclose()
     finally:
-        await client.aclose()
-        bench_floor.stop_server(process)
         await conn.execute(f"DROP SCHEMA {schema} CASCADE")
         await conn.close()
+
+
+async def _refusals(client: Connection, conn: asyncpg.Connection, schema: str) -> None:
+    slot = (await client.get("/search")).json()[0]
+    held = await client.post("/hold", json={**slot, "patient_id": 1})
+    assert held.status_code == 200
+    again = await client.post("/hold", json={**slot, "patient_id": 0})
+    assert (again.status_code, again.json()["code"]) == (409, "slot_taken")
+    stranger = await client.post("/hold", json={"doctor_id": 1, "slot": 1, "patient_id": 7})
+    assert (stranger.status_code, stranger.json()["code"]) == (404, "not_found")
+    # Only the holder confirms their hold, once.
+    token = held.json()["token"]
+    other = await client.post("/confirm", json={"token": token, "patient_id": 0})
+    assert (other.status_code, other.json()["code"]) == (409, "wrong_hold")
+    booked = await client.post("/confirm", json={"token": token, "patient_id": 1})
+    assert booked.status_code == 200 and booked.json() == {"slot": slot["slot"]}
+    twice = await client.post("/confirm", json={"token": token, "patient_id": 1})
+    assert twice.status_code == 409
+    bad = await client.post("/confirm", json={"token": "x", "patient_id": 1})
+    assert (bad.status_code, bad.json()["code"]) == (400, "validation_error")
+    assert bad.headers["content-type"] == "application/problem+json"
+    missing = await client.get("/nowhere")
+    assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
+    assert await conn.fetchval(f"SELECT status FROM {schema}.slots") == "booked"
+
+
+def _floor_servers_of(parent: int) -> list[int]:
+    """Pids of the floor's granian servers that ``parent`` started."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        if ppid == parent and b"imias.booking.floor_app" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_sigterm_stops_the_floors_server_and_drops_its_schema(database_url):
+    bench = subprocess.Popen(
+        [sys.executable, "-m", "imias.booking.bench_floor", "--duration", "60",
+         "--concurrency", "4", "--database-url", database_url],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not (servers := _floor_servers_of(bench.pid)):
+            assert bench.poll() is None, bench.communicate()
+            assert time.monotonic() < deadline, "the floor's server never started"
+            time.sleep(0.2)
+        assert asyncio.run(_floor_schemas(database_url)) != []
+        time.sleep(3)  # serving, and under load
+        bench.send_signal(signal.SIGTERM)
+        assert bench.wait(timeout=90) == 143
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+    for pid in servers:
+        assert not Path(f"/proc/{pid}").exists() or _zombie(pid), pid
+    assert asyncio.run(_floor_schemas(database_url)) == []
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat[stat.rindex(")") + 2] == "Z"
