@@ -46,7 +46,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -535,6 +535,17 @@ def _database_url(given: str | None) -> tuple[str, Any]:
     return server.start(), server
 
 
+def run_on_database(given: str | None, work: Callable[[str], Coroutine[Any, Any, Any]]) -> None:
+    """Run ``work(database_url)`` on the database :func:`_database_url` finds for
+    ``given``, stopping the embedded server afterwards if one was started for it."""
+    database_url, embedded = _database_url(given)
+    try:
+        asyncio.run(work(database_url))
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
 def print_line(line: dict[str, Any]) -> None:
     print(json.dumps(line, ensure_ascii=False), flush=True)
 
@@ -733,12 +744,7 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"bench booking: {problem}", file=sys.stderr)
         return 2
-    database_url, embedded = _database_url(args.database_url)
-    try:
-        asyncio.run(run_workloads(args, database_url))
-    finally:
-        if embedded is not None:
-            embedded.stop()
+    run_on_database(args.database_url, lambda url: run_workloads(args, url))
     return 0
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import asyncpg
 
-from imias.booking.bench import _cpu_per, _database_url, _ms, percentile, print_line
+from imias.booking.bench import _cpu_per, _ms, percentile, print_line, run_on_database
 from imias.booking.floor_app import SHAPES, tables
 from imias.platform.loadclient import Connection, TransportError
 from imias.platform.machine import cpu_snapshot, describe
@@ -217,15 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.concurrency < 1 or args.duration <= 0 or args.workers < 1:
         print("bench floor: concurrency >= 1, duration > 0, workers >= 1", file=sys.stderr)
         return 2
-    database_url, embedded = _database_url(args.database_url)
     try:
-        asyncio.run(run(args, database_url))
+        run_on_database(args.database_url, lambda url: run(args, url))
     except FloorError as exc:
         print(f"bench floor: {exc}", file=sys.stderr)
         return 1
-    finally:
-        if embedded is not None:
-            embedded.stop()
     return 0
 
 
