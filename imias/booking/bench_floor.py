@@ -32,7 +32,7 @@ from imias.booking.bench import _cpu_per, _ms, percentile, print_line, run_on_da
 from imias.booking.floor_app import SHAPES, tables
 from imias.platform.loadclient import Connection, TransportError
 from imias.platform.machine import cpu_snapshot, describe
-from imias.platform.served import free_port, stop_child, unwind_on_sigterm
+from imias.platform.served import free_port, stop_session, unwind_on_sigterm
 
 ROUND_TRIPS = {"statement": 2, "transaction": 8}
 START_SECONDS = 60.0
@@ -104,7 +104,8 @@ def floor_served(database_url: str, schema: str, shape: str, workers: int) -> It
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-ws",
         "imias.booking.floor_app:app",
     ]  # fmt: skip
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    # Its own session, so that stopping it stops its workers too (see stop_session).
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
     restore = unwind_on_sigterm()
     url = f"http://127.0.0.1:{port}"
     try:
@@ -115,7 +116,7 @@ def floor_served(database_url: str, schema: str, shape: str, workers: int) -> It
             time.sleep(0.2)
         yield url
     finally:
-        stop_child(process)
+        stop_session(process)
         restore()
 
 
@@ -174,6 +175,9 @@ async def run(args: argparse.Namespace, database_url: str) -> list[dict[str, Any
                 line = await measure(url, shape, args.concurrency, args.duration, conn, schema)
             if not lines:
                 line["machine"] = describe()
+            elif lines[0]["per_second"] and line["per_second"]:
+                # How many times the first shape's bookings/s (statement: two round trips).
+                line["ratio"] = round(lines[0]["per_second"] / line["per_second"], 2)
             lines.append(line)
             print_line(line)
     finally:

@@ -9,6 +9,7 @@ first worker that is ready.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import signal
@@ -26,6 +27,7 @@ from pathlib import Path
 HEALTHY_IN_A_ROW = 10
 POLL_SECONDS = 0.1
 STOP_SECONDS = 60.0
+RESIGNAL_SECONDS = 1.0
 
 
 class ServeError(RuntimeError):
@@ -88,7 +90,7 @@ def served(
     timeout: float = 300.0,
 ) -> Iterator[str]:
     """Run ``imias serve`` on ``database_url`` and ``redis_url`` and yield its base URL
-    once it is healthy; stop it (SIGINT, then SIGKILL after a minute) on leaving.
+    once it is healthy; stop it and its workers on leaving (:func:`stop_session`).
 
     ``port`` None takes a free one. ``settings`` are more ``IMIAS_*`` variables for
     the server, over ``environ`` (default: this process's environment); the log level
@@ -108,7 +110,10 @@ def served(
         command += ["--workers", str(workers)]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        # Its own session: stopping it stops its workers too (see stop_session).
+        process = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     restore = unwind_on_sigterm()
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
     try:
@@ -127,7 +132,7 @@ def served(
             time.sleep(POLL_SECONDS)
         yield url
     finally:
-        stop_child(process)
+        stop_session(process, STOP_SECONDS)
         restore()
 
 
@@ -150,13 +155,19 @@ def unwind_on_sigterm() -> Callable[[], None]:
     return restore
 
 
-def stop_child(process: subprocess.Popen[bytes]) -> None:
-    """Stop a child server: SIGINT, then SIGKILL after ``STOP_SECONDS``."""
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGINT)  # the workers finish their requests, pools close
-    try:
-        process.wait(STOP_SECONDS)
-    except subprocess.TimeoutExpired:
-        process.kill()
+def stop_session(process: subprocess.Popen[bytes], seconds: float = 15.0) -> None:
+    """Stop a child started with ``start_new_session=True`` and every process of its
+    group (a server's workers included): SIGINT to the group, again each second while it
+    runs, then SIGKILL after ``seconds``. granian misses a signal that comes while it
+    starts its workers (measured: the window is a few tenths of a second), and its
+    workers would outlive a SIGKILL of it alone; signalled as a group, they all stop."""
+    deadline = time.monotonic() + seconds
+    while process.poll() is None and time.monotonic() < deadline:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(min(RESIGNAL_SECONDS, max(deadline - time.monotonic(), 0.01)))
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait()
