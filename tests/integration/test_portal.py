@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from citydb import build_city_database, drop_database, worker_id
@@ -238,6 +240,32 @@ async def test_join_and_leave_the_waitlist(client, sms):
         client.city, "SELECT status FROM waitlist_entries WHERE patient_id = $1", patient["id"]
     )
     assert entry["status"] == "cancelled"
+
+
+async def test_the_waitlist_offers_the_citys_days_not_the_servers(client, sms):
+    # A city whose date is not the server's now (UTC+14 is a day ahead of UTC from 10:00
+    # UTC, UTC-12 a day behind before 12:00): the form's days are the city's, which is
+    # what joining checks (the server's date was refused every night after 21:00 UTC).
+    engine = client.app.state.engine
+    kept = engine.zone
+    ahead = ZoneInfo("Etc/GMT-14")
+    engine.zone = ahead if datetime.now(ahead).date() != date.today() else ZoneInfo("Etc/GMT+12")
+    try:
+        assert engine.today() != date.today()
+        (patient,) = await adults(client.city, 1, offset=30)
+        csrf = await sign_in(client, sms, patient)
+        page = await client.get("/waitlist")
+        assert hidden(page.text, "from") == engine.today().isoformat()
+        form = {
+            "csrf": csrf,
+            "specialty": "dentist",
+            "from": hidden(page.text, "from"),
+            "to": hidden(page.text, "to"),
+        }
+        joined = await client.post("/waitlist", data=form)
+        assert joined.status_code == 200 and "Больше не ждать" in joined.text
+    finally:
+        engine.zone = kept
 
 
 async def test_referrals_show_what_the_patient_may_book(client, sms):

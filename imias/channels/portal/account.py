@@ -64,7 +64,7 @@ class PortalAccountController(Controller):
         entries = await booking.waitlist.entries(patient)
         await record(booking.pool, "read", "waitlist", None, patient)
         directory = request.app.state.engine.directory
-        today = date.today()
+        today = request.app.state.engine.today()  # the city's day, as join checks it
         return portal_page(
             request,
             "portal/waitlist.html",
