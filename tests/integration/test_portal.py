@@ -222,10 +222,11 @@ async def test_a_refusal_is_the_rules_sentence(client, sms):
     assert "wrong_hold" not in page.text
 
 
-async def test_join_and_leave_the_waitlist(client, sms):
-    (patient,) = await adults(client.city, 1, offset=4)
-    csrf = await sign_in(client, sms, patient)
+async def join_the_dentists_waitlist(client, csrf: str, first: date | None = None):
+    """Join with the days the waitlist page offers (``first``: what it must offer)."""
     page = await client.get("/waitlist")
+    if first is not None:
+        assert hidden(page.text, "from") == first.isoformat()
     form = {
         "csrf": csrf,
         "specialty": "dentist",
@@ -234,6 +235,13 @@ async def test_join_and_leave_the_waitlist(client, sms):
     }
     joined = await client.post("/waitlist", data=form)
     assert joined.status_code == 200 and "Больше не ждать" in joined.text
+    return joined
+
+
+async def test_join_and_leave_the_waitlist(client, sms):
+    (patient,) = await adults(client.city, 1, offset=4)
+    csrf = await sign_in(client, sms, patient)
+    joined = await join_the_dentists_waitlist(client, csrf)
     left = await client.post(action(joined.text, r"/waitlist/\d+/leave"), data={"csrf": csrf})
     assert "Вы не стоите в листе ожидания." in left.text
     (entry,) = await fetch(
@@ -254,16 +262,7 @@ async def test_the_waitlist_offers_the_citys_days_not_the_servers(client, sms):
         assert engine.today() != date.today()
         (patient,) = await adults(client.city, 1, offset=30)
         csrf = await sign_in(client, sms, patient)
-        page = await client.get("/waitlist")
-        assert hidden(page.text, "from") == engine.today().isoformat()
-        form = {
-            "csrf": csrf,
-            "specialty": "dentist",
-            "from": hidden(page.text, "from"),
-            "to": hidden(page.text, "to"),
-        }
-        joined = await client.post("/waitlist", data=form)
-        assert joined.status_code == 200 and "Больше не ждать" in joined.text
+        await join_the_dentists_waitlist(client, csrf, first=engine.today())
     finally:
         engine.zone = kept
 
