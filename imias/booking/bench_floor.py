@@ -19,8 +19,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,10 +30,11 @@ from imias.booking.bench import _cpu_per, _ms, percentile, print_line, run_on_da
 from imias.booking.floor_app import SHAPES, tables
 from imias.platform.loadclient import Connection, TransportError
 from imias.platform.machine import cpu_snapshot, describe
-from imias.platform.served import free_port, stop_session, unwind_on_sigterm
+from imias.platform.served import answers, child_session, free_port
 
 ROUND_TRIPS = {"statement": 2, "transaction": 8}
 START_SECONDS = 60.0
+FLOOR_STOP_SECONDS = 15.0  # nothing to drain: the bench has stopped its clients
 
 
 class FloorError(RuntimeError):
@@ -84,14 +83,6 @@ async def _client(client: Connection, patient_id: int, until: float, tally: Tall
             tally.failed += 1
 
 
-def _get_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return bool(response.status == 200)
-    except (OSError, urllib.error.URLError):
-        return False
-
-
 @contextmanager
 def floor_served(database_url: str, schema: str, shape: str, workers: int) -> Iterator[str]:
     """granian serving the floor app with ``shape``; its base URL once it answers. It is
@@ -104,20 +95,14 @@ def floor_served(database_url: str, schema: str, shape: str, workers: int) -> It
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-ws",
         "imias.booking.floor_app:app",
     ]  # fmt: skip
-    # Its own session, so that stopping it stops its workers too (see stop_session).
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, start_new_session=True)
-    restore = unwind_on_sigterm()
     url = f"http://127.0.0.1:{port}"
-    try:
+    with child_session(command, env, subprocess.DEVNULL, FLOOR_STOP_SECONDS) as process:
         deadline = time.monotonic() + START_SECONDS
-        while not _get_ok(url + "/search"):
+        while not answers(url + "/search", timeout=2):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise FloorError(f"the floor's server did not answer at {url} (shape {shape})")
             time.sleep(0.2)
         yield url
-    finally:
-        stop_session(process)
-        restore()
 
 
 async def measure(
@@ -225,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
         run_on_database(args.database_url, lambda url: run(args, url))
     except FloorError as exc:
         print(f"bench floor: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, asyncpg.PostgresError) as exc:  # refused, unknown database, no rights
+        print(f"bench floor: cannot use the database: {exc}", file=sys.stderr)
         return 1
     return 0
 

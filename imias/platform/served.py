@@ -23,6 +23,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 HEALTHY_IN_A_ROW = 10
 POLL_SECONDS = 0.1
@@ -68,12 +69,32 @@ def _log_tail(path: Path, lines: int = 15) -> str:
     return ("; its log " + str(path) + " ends:\n" + "\n".join(tail)) if tail else ""
 
 
-def _healthy(url: str) -> bool:
+def answers(url: str, timeout: float = 5.0) -> bool:
+    """Whether ``url`` answers 200 (not: refused, an error status, a timeout)."""
     try:
-        with urllib.request.urlopen(url + "/health", timeout=5) as response:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             return bool(response.status == 200)
     except (OSError, urllib.error.URLError):  # refused, 503 (HTTPError), timeout
         return False
+
+
+@contextmanager
+def child_session(
+    command: list[str], env: Mapping[str, str], stdout: Any, stop_seconds: float
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a child server in its own session (its stderr goes with ``stdout`` unless
+    that is DEVNULL) and yield it; on leaving, also when this process gets SIGTERM
+    (see :func:`unwind_on_sigterm`), stop it and its workers (:func:`stop_session`)."""
+    stderr = None if stdout is subprocess.DEVNULL else subprocess.STDOUT
+    process = subprocess.Popen(
+        command, env=env, stdout=stdout, stderr=stderr, start_new_session=True
+    )
+    restore = unwind_on_sigterm()
+    try:
+        yield process
+    finally:
+        stop_session(process, stop_seconds)
+        restore()
 
 
 @contextmanager
@@ -109,14 +130,8 @@ def served(
     if workers is not None:
         command += ["--workers", str(workers)]
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as log:
-        # Its own session: stopping it stops its workers too (see stop_session).
-        process = subprocess.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    restore = unwind_on_sigterm()
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::', '') else host}:{port}"
-    try:
+    with log_path.open("ab") as log, child_session(command, env, log, STOP_SECONDS) as process:
         deadline, in_a_row = time.monotonic() + timeout, 0
         while in_a_row < HEALTHY_IN_A_ROW:
             if process.poll() is not None:
@@ -128,12 +143,9 @@ def served(
                     f"imias serve was not healthy at {url} within {timeout:g} s"
                     + _log_tail(log_path)
                 )
-            in_a_row = in_a_row + 1 if _healthy(url) else 0
+            in_a_row = in_a_row + 1 if answers(url + "/health") else 0
             time.sleep(POLL_SECONDS)
         yield url
-    finally:
-        stop_session(process, STOP_SECONDS)
-        restore()
 
 
 def unwind_on_sigterm() -> Callable[[], None]:
