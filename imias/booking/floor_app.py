@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 import os
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 import msgspec
@@ -35,15 +35,20 @@ _next_slot = itertools.count()
 _encode = msgspec.json.Encoder().encode
 
 
+# What fits PostgreSQL's bigint (a larger number is the client's mistake, not the
+# database's).
+BigInt = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+
+
 class HoldRequest(msgspec.Struct):
-    doctor_id: int
-    slot: int
-    patient_id: int
+    doctor_id: BigInt
+    slot: BigInt
+    patient_id: BigInt
 
 
 class ConfirmRequest(msgspec.Struct):
     token: uuid.UUID
-    patient_id: int
+    patient_id: BigInt
 
 
 _hold = msgspec.json.Decoder(HoldRequest).decode

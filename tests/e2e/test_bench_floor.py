@@ -19,8 +19,16 @@ import pytest
 from imias.booking import bench_floor
 from imias.booking.floor_app import tables
 from imias.platform.loadclient import Connection
+from imias.platform.served import free_port
 
 pytestmark = pytest.mark.slow
+
+
+def test_an_unreachable_database_is_said_in_a_line(capsys):
+    url = f"postgresql://postgres@127.0.0.1:{free_port()}/nowhere"
+    assert bench_floor.main(["--quick", "--database-url", url]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("bench floor: cannot use the database:") and "Traceback" not in err
 
 
 async def _floor_schemas(url: str) -> list[str]:
@@ -97,6 +105,8 @@ async def _refusals(client: Connection, conn: asyncpg.Connection, schema: str) -
     bad = await client.post("/confirm", json={"token": "x", "patient_id": 1})
     assert (bad.status_code, bad.json()["code"]) == (400, "validation_error")
     assert bad.headers["content-type"] == "application/problem+json"
+    huge = await client.post("/hold", json={"doctor_id": 1, "slot": 2**64, "patient_id": 1})
+    assert (huge.status_code, huge.json()["code"]) == (400, "validation_error")
     missing = await client.get("/nowhere")
     assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
     assert await conn.fetchval(f"SELECT status FROM {schema}.slots") == "booked"
