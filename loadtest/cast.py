@@ -31,6 +31,11 @@ SELECT s.id, s.clinic_id, s.doctor_id
  ORDER BY s.id
  LIMIT $2
 """
+# The city's time zone (its clinics'): the users' "today" is the city's, as the server's.
+SQL_TIME_ZONE = """
+SELECT time_zone FROM clinics GROUP BY time_zone ORDER BY count(*) DESC, time_zone LIMIT 1
+"""
+
 SQL_SPECIALTIES = """
 SELECT code, self_referral,
        self_referral AND NOT attached_only AND sex IS NULL
@@ -38,6 +43,9 @@ SELECT code, self_referral,
   FROM specialties
  ORDER BY code
 """
+
+
+CITY_TIME_ZONE = "Europe/Moscow"  # a city without clinics: IMIAS's default
 
 
 async def gather(
@@ -57,6 +65,7 @@ async def gather(
         registrars = await conn.fetch(SQL_STAFF, "registrar", staff)
         doctors = await conn.fetch(SQL_STAFF, "doctor", staff)
         specialties = await conn.fetch(SQL_SPECIALTIES)
+        time_zone = await conn.fetchval(SQL_TIME_ZONE)
     finally:
         await conn.close()
 
@@ -93,6 +102,7 @@ async def gather(
         # bookable by any adult at any clinic: what registrars book for callers
         "open_specialties": [r["code"] for r in specialties if r["open_to_adults"]],
         "referral_specialties": [r["code"] for r in specialties if not r["self_referral"]],
+        "time_zone": time_zone or CITY_TIME_ZONE,
     }
 
 

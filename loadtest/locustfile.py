@@ -20,13 +20,15 @@ import random
 import re
 import uuid
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import gevent
 from locust import FastHttpUser, LoadTestShape, between, events, task
 
 from imias.channels.phone.twiml import parse as parse_twiml
+from loadtest.cast import CITY_TIME_ZONE
 from loadtest.opening import slots_query
 from loadtest.profiles import shape_for
 
@@ -97,12 +99,21 @@ def _load_cast() -> dict[str, Any]:
             "specialties": ["therapist"],
             "open_specialties": [],
             "referral_specialties": [],
+            "time_zone": CITY_TIME_ZONE,
         }
     with open(path) as f:
         return json.load(f)
 
 
 CAST = _load_cast()
+CITY = ZoneInfo(CAST.get("time_zone") or CITY_TIME_ZONE)
+
+
+def city_today() -> date:
+    """The city's date now: the day the server counts in (not this machine's UTC day)."""
+    return datetime.now(CITY).date()
+
+
 _patients = itertools.cycle(CAST["patients"] or [None])
 _registrars = itertools.cycle(CAST["registrars"] or [None])
 _doctors = itertools.cycle(CAST["doctors"] or [None])
@@ -273,7 +284,7 @@ class WebPatient(Channel):
 
     @task(1)
     def waitlist(self) -> None:
-        today = datetime.now(UTC).date()
+        today = city_today()
         body = {
             "specialty": random.choice(CAST["open_specialties"]),
             "from": today.isoformat(),
@@ -448,7 +459,7 @@ class Doctor(Channel):
 
     @task
     def work(self) -> None:
-        today = datetime.now(UTC).date().isoformat()
+        today = city_today().isoformat()
         outcome, day = self.call(
             "GET",
             f"/api/v1/doctors/{self.me['id']}/day",
