@@ -43,25 +43,25 @@ from imias.channels.registrar import RegistrarController
 from imias.channels.web.language import switch_language
 from imias.channels.web.pages import template_config
 from imias.platform.audit import AuditSealer, check_audit
-from imias.platform.audit.api import AccessLogController, AuditController
+from imias.identity.access_log import AccessLogController, AuditController
 from imias.platform.cache import create_redis
 from imias.platform.db import create_pool
 from imias.platform.embedded import Servers, start_servers
 from imias.platform.health import check_database, check_redis, health
-from imias.platform.identity import PUBLIC, Identity, before_request
-from imias.platform.identity.api import (
+from imias.identity import PUBLIC, Identity, before_request
+from imias.identity.api import (
     AuthController,
     BreakGlassController,
     MeController,
     StaffAccountController,
 )
-from imias.platform.identity.keys import resolve_secret
-from imias.platform.identity.policies import BEARER, document_security
-from imias.platform.identity.sms import SmsSender
+from imias.identity.keys import resolve_secret
+from imias.identity.policies import BEARER, document_security
+from imias.identity.sms import SmsSender
 from imias.platform.outbox import OutboxRelay, StreamConsumer, check_outbox
 from imias.platform.problems import EXCEPTION_HANDLERS
 from imias.platform.requests import request_id_middleware
-from imias.settings import Settings
+from imias.platform.settings import Settings
 
 log = logging.getLogger("imias.app")
 
@@ -73,7 +73,7 @@ async def check_engine(state: State) -> dict[str, Any]:
 
 def create_app(settings: Settings, *, sms: SmsSender | None = None) -> Litestar:
     """Build the app. Servers are connected in the lifespan, not here. ``sms`` sends
-    one-time codes (default: the log sender, see imias.platform.identity.sms)."""
+    one-time codes (default: the log sender, see imias.identity.sms)."""
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:

@@ -9,7 +9,7 @@ from litestar import Litestar
 
 from imias.app import create_app
 from imias.platform.logs import configure_logging
-from imias.settings import load_settings
+from imias.platform.settings import load_settings
 
 
 def app() -> Litestar:

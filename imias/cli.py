@@ -21,12 +21,12 @@ import click
 
 from imias import __version__
 from imias.platform.embedded import EmbeddedServerError, Servers, start_servers
-from imias.platform.identity.keys import resolve_secret
-from imias.platform.identity.model import CLINIC_ROLES, ROLES
+from imias.identity.keys import resolve_secret
+from imias.identity.model import CLINIC_ROLES, ROLES
 from imias.platform.logs import configure_logging
 from imias.platform.migrator import MigrationError, migrate_url
-from imias.platform.served import port_taken
-from imias.settings import Settings, SettingsError, load_settings
+from loadtest.served import port_taken
+from imias.platform.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("imias.cli")
 
@@ -183,7 +183,7 @@ def _watch_embedded_redis(servers: Servers, interval: float = 2.0) -> threading.
 @click.option("--days", type=click.IntRange(1, 62), default=14, show_default=True)
 @click.option(
     "--history-days",
-    type=click.IntRange(0, 366),  # imias.booking.seed.MAX_HISTORY_DAYS
+    type=click.IntRange(0, 366),  # imias.citygen.seed.MAX_HISTORY_DAYS
     default=0,
     show_default=True,
     help="Past appointments (completed, cancelled, no-show) over this many days before "
@@ -212,7 +212,7 @@ def seed(
     """Generate a synthetic city (default: 678 clinics, 21,500 doctors, 100,000
     patients; --patients 9500000 loads the full city) with COPY and a progress bar;
     --history-days N adds the past N days' appointments."""
-    from imias.booking.seed import CityAlreadySeeded, city_is_seeded, run_seed
+    from imias.citygen.seed import CityAlreadySeeded, city_is_seeded, run_seed
 
     settings = _settings()
 
@@ -283,7 +283,7 @@ def token(
 ) -> None:
     """Print a token signed with the server's key (IMIAS_SECRET_KEY, or the key file
     under IMIAS_DATA_DIR), for operators and tests: curl -H "Authorization: Bearer $T"."""
-    from imias.platform.identity import tokens
+    from imias.identity import tokens
 
     settings = _settings()
     if role in CLINIC_ROLES and org is None:
@@ -292,7 +292,7 @@ def token(
         _fail("a doctor's token names her doctors row: give --doctor DOCTOR_ID")
     if acting_for is not None and role != "patient":
         _fail("--acting-for is for a patient's token")
-    from imias.platform.identity.keys import Keys
+    from imias.identity.keys import Keys
 
     secret = resolve_secret(settings.secret_key, settings.data_dir, announce=False)
     claims = tokens.claims(
@@ -338,8 +338,8 @@ def staff_add(
     password: str,
 ) -> None:
     """Create a staff account with an Argon2-hashed password (e.g. the first administrator)."""
-    from imias.platform.identity.accounts import Accounts
-    from imias.platform.identity.passwords import Passwords
+    from imias.identity.accounts import Accounts
+    from imias.identity.passwords import Passwords
 
     settings = _settings()
     if len(password) < 10:
@@ -457,7 +457,7 @@ def bench() -> None:
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def bench_core(args: tuple[str, ...]) -> None:
     """The scheduler_core engine against its reference (options: --quick, --seed N)."""
-    from scheduler_core import bench as core_bench
+    from loadtest.bench import core as core_bench
 
     sys.exit(core_bench.main(list(args)))
 
@@ -467,7 +467,7 @@ def bench_core(args: tuple[str, ...]) -> None:
 def bench_booking(args: tuple[str, ...]) -> None:
     """Concurrent search, hold and confirm against a served instance, and the same search
     in SQL (options: --url, --concurrency, --duration, --specialty, --quick, --help)."""
-    from imias.booking import bench as booking_bench
+    from loadtest.bench import booking as booking_bench
 
     sys.exit(booking_bench.main(list(args)))
 
@@ -478,7 +478,7 @@ def bench_cities(args: tuple[str, ...]) -> None:
     """The booking bench on each seeded city given, each served in turn, side by side
     (options: --database-url NAME=URL, once per city; --redis-url, --workers and the
     booking bench's; --help)."""
-    from imias.booking import bench_cities as cities_bench
+    from loadtest.bench import cities as cities_bench
 
     sys.exit(cities_bench.main(list(args)))
 
@@ -489,7 +489,7 @@ def bench_floor(args: tuple[str, ...]) -> None:
     """The most bookings/s this machine gives a bare Python server on asyncpg and
     PostgreSQL, for each shape of the writes (options: --database-url, --concurrency,
     --duration, --shape, --quick, --help)."""
-    from imias.booking import bench_floor as floor_bench
+    from loadtest.bench import floor as floor_bench
 
     sys.exit(floor_bench.main(list(args)))
 
@@ -533,8 +533,8 @@ def loadtest(
     from contextlib import nullcontext
     from pathlib import Path
 
-    from imias.platform.identity.keys import Keys
-    from imias.platform.served import ServeError, served
+    from imias.identity.keys import Keys
+    from loadtest.served import ServeError, served
     from loadtest.run import run
 
     settings = _settings(workers=workers)

@@ -13,7 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from imias.platform.identity import tokens
+from imias.identity import tokens
 
 # Adults with a phone (the IVR sends its code there), spread over the city.
 SQL_PATIENTS = """

@@ -22,7 +22,7 @@ from typing import Any
 
 import asyncpg
 
-from imias.platform.served import ServeError
+from loadtest.served import ServeError
 
 WEB = 1  # the web channel's bit (imias.booking.model.CHANNEL_BITS)
 

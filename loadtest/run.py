@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from imias.platform.machine import CpuSnapshot, cpu_snapshot, cpu_split, describe
+from loadtest.machine import CpuSnapshot, cpu_snapshot, cpu_split, describe
 from loadtest import audit as db_audit
 from loadtest import cast as load_cast
 from loadtest import opening

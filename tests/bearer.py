@@ -4,8 +4,8 @@ their IMIAS_SECRET_KEY (``load_settings(..., secret_key=TEST_SECRET)``)."""
 
 from __future__ import annotations
 
-from imias.platform.identity import tokens
-from imias.platform.identity.keys import Keys
+from imias.identity import tokens
+from imias.identity.keys import Keys
 
 TEST_SECRET = "imias-test-secret-key-not-for-production-0123456789"
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from imias.platform.served import served
+from loadtest.served import served
 
 
 @contextmanager
@@ -18,7 +18,7 @@ def serve(
     database_url: str, redis_url: str, log: Path, workers: int = 2, **settings: str
 ) -> Iterator[str]:
     """`imias serve` on the given servers, started as the commands start theirs
-    (imias.platform.served), with none of this environment's IMIAS_* variables but the
+    (loadtest.served), with none of this environment's IMIAS_* variables but the
     ``settings`` given; yields its base URL once every worker answers /health."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("IMIAS_")}
     with served(

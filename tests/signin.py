@@ -13,7 +13,7 @@ from bearer import TEST_SECRET
 from litestar.testing import AsyncTestClient
 
 from imias.app import create_app
-from imias.settings import load_settings
+from imias.platform.settings import load_settings
 
 
 class CapturingSms:

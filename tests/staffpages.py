@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import re
 
-from imias.booking.seed import DEMO_PASSWORD
+from imias.citygen.seed import DEMO_PASSWORD
 
 
 def hidden(page: str, name: str) -> str:

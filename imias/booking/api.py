@@ -29,14 +29,14 @@ from imias.booking.caller import (
     staff_hold,
     staff_waitlist_entry,
 )
-from imias.booking.directory import Doctor, Specialty
+from imias.registry import Doctor, Specialty
 from imias.booking.engine import Engine
 from imias.booking.model import CHANNEL_BITS, Channel, Id
 from imias.booking.service import BookingService
 from imias.booking.views import Appointment, Hold
 from imias.booking.waitlist import WaitlistEntry
 from imias.platform.audit.writer import record, record_many
-from imias.platform.identity import PUBLIC, allow
+from imias.identity import PUBLIC, allow
 from imias.platform.problems import ProblemError
 
 # Ids are PostgreSQL bigints: a larger number is a 400 at the door, not a 500 in SQL.

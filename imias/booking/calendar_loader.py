@@ -22,7 +22,7 @@ import asyncpg
 
 import scheduler_core
 from imias.booking import repository
-from imias.booking.directory import Directory
+from imias.registry import Directory
 from imias.booking.schedules import ScheduleException, Template, expand, slot_flags, to_local
 from scheduler_core import Channel, SchedulerError
 from scheduler_core.flags import ENTITLED_ALL

@@ -1,6 +1,6 @@
 """Who is calling, and for whom: the one place where the booking routes learn the caller.
 
-The route's policy (:mod:`imias.platform.identity.policies`) has already checked the
+The route's policy (:mod:`imias.identity.policies`) has already checked the
 token and the role; this module decides whose data the caller reaches:
 
 - A patient acts for themself, a linked child or the adult who gave a code. A request
@@ -28,8 +28,8 @@ from litestar import Request
 from imias.booking import access
 from imias.booking.model import Channel
 from imias.platform.audit.writer import access_var
-from imias.platform.identity import Principal, principal_of
-from imias.platform.identity.service import Identity
+from imias.identity import Principal, principal_of
+from imias.identity.service import Identity
 from imias.platform.problems import ProblemError
 
 log = logging.getLogger("imias.booking.access")

@@ -18,7 +18,7 @@ import asyncpg
 
 import scheduler_core
 from imias.booking.calendar_loader import Geometry, LoadReport, load_calendar
-from imias.booking.directory import Directory
+from imias.registry import Directory
 
 log = logging.getLogger("imias.booking.engine")
 

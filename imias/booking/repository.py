@@ -55,36 +55,6 @@ QUERIES = {
 }
 
 
-SPECIALTIES = """
-SELECT id, code, name_ru, name_en, self_referral, attached_only, min_age, max_age, sex,
-       slot_minutes
-  FROM specialties ORDER BY id
-"""
-
-CLINICS = """
-SELECT id, name, address, district, lat, lon, time_zone, kind FROM clinics ORDER BY id
-"""
-
-DOCTOR_NAMES = """
-SELECT clinic_id, id, specialty_id, family_name, given_name, patronymic, room, slot_minutes
-  FROM doctors WHERE active ORDER BY clinic_id, id
-"""
-
-
-async def specialties(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch(SPECIALTIES)
-
-
-async def clinics(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch(CLINICS)
-
-
-async def doctor_names(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch(DOCTOR_NAMES)
-
-
-QUERIES |= {"specialties": SPECIALTIES, "clinics": CLINICS, "doctor_names": DOCTOR_NAMES}
-
 
 # -- the booking flow --------------------------------------------------------------------
 

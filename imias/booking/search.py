@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from imias.booking.directory import Clinic, Directory
+from imias.registry import Clinic, Directory
 from imias.booking.engine import Engine
 from imias.booking.schedules import to_utc
 from imias.platform.problems import ProblemError

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import msgspec
 
-from imias.booking.directory import Directory
+from imias.registry import Directory
 
 
 class Appointment(msgspec.Struct, frozen=True):

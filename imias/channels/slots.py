@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncpg
 
 from imias.booking import search
-from imias.booking.directory import Specialty
+from imias.registry import Specialty
 from imias.booking.engine import Engine
 from imias.booking.model import CHANNEL_BITS, Channel
 

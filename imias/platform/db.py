@@ -50,3 +50,7 @@ async def create_pool(url: str, size: int = 10) -> asyncpg.Pool:
     )
     assert pool is not None
     return pool
+
+
+#: What runs a statement: a connection (inside a transaction) or the pool (one statement).
+Executor = asyncpg.Connection | asyncpg.Pool

@@ -23,7 +23,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from imias.settings import Settings
+from imias.platform.settings import Settings
 
 log = logging.getLogger("imias.embedded")
 

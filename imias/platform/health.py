@@ -18,7 +18,7 @@ from litestar import Request, get
 from litestar.datastructures import State
 from litestar.response import Response
 
-from imias.platform.identity.policies import Policy
+from imias.platform.policy import Policy
 from imias.platform.problems import problem_response
 
 Check = Callable[[State], Awaitable[dict[str, Any] | None]]

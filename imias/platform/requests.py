@@ -8,12 +8,14 @@ documents, so a user's complaint, a log line and a response can be matched.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 import time
 import uuid
 from typing import Any
 
+from litestar.connection import ASGIConnection
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from imias.platform.logs import request_id_var
@@ -75,3 +77,28 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             request_id_var.reset(token)
 
     return middleware
+
+
+def client_address(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The client's address: the connection's, or, when the connection comes from a
+    trusted reverse proxy (IMIAS_TRUSTED_PROXIES), the nearest address in
+    X-Forwarded-For that is not one of the trusted proxies (the rest can be forged)."""
+    client = connection.client
+    host = client.host if client else None
+    settings = connection.app.state.get("settings")
+    proxies = settings.proxy_networks if settings is not None else ()
+    if host is None or not proxies or not _among(host, proxies):
+        return host
+    hops = [h.strip() for h in connection.headers.get("x-forwarded-for", "").split(",")]
+    for hop in reversed([h for h in hops if h]):
+        if not _among(hop, proxies):
+            return hop
+    return host
+
+
+def _among(address: str, networks: tuple[Any, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)

@@ -11,7 +11,7 @@ from bearer import TEST_SECRET
 from citydb import build_city_database, drop_database, worker_id
 from serving import serve
 
-from imias.booking import bench
+from loadtest.bench import booking as bench
 
 pytestmark = pytest.mark.slow
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from imias.booking import bench_floor
-from imias.booking.floor_app import tables
-from imias.platform.loadclient import Connection
-from imias.platform.served import free_port
+from loadtest.bench import floor as bench_floor
+from loadtest.bench.floor_app import tables
+from loadtest.client import Connection
+from loadtest.served import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -132,7 +132,7 @@ def _floor_servers_of(parent: int) -> list[int]:
         except OSError:
             continue
         fields = _stat(entry.name)
-        if fields and int(fields[1]) == parent and b"imias.booking.floor_app" in cmdline:
+        if fields and int(fields[1]) == parent and b"loadtest.bench.floor_app" in cmdline:
             found.append(int(entry.name))
     return found
 
@@ -153,7 +153,7 @@ def _living_in_session(session: int) -> list[int]:
 @pytest.mark.parametrize("after", [0.25, 3.0])
 def test_sigterm_stops_the_floors_server_and_drops_its_schema(database_url, after):
     bench = subprocess.Popen(
-        [sys.executable, "-m", "imias.booking.bench_floor", "--duration", "60",
+        [sys.executable, "-m", "loadtest.bench.floor", "--duration", "60",
          "--concurrency", "4", "--database-url", database_url],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip

@@ -17,7 +17,7 @@ from citydb import build_city_database, drop_database, worker_id
 from serving import serve
 from signin import adults, fetch
 
-from imias.booking.seed import DEMO_PASSWORD
+from imias.citygen.seed import DEMO_PASSWORD
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

@@ -8,9 +8,9 @@ import asyncpg
 import pytest
 
 from imias.platform.audit import Access, record
-from imias.platform.identity import tokens
-from imias.platform.identity.keys import Keys, key_file
-from imias.platform.identity.passwords import Passwords
+from imias.identity import tokens
+from imias.identity.keys import Keys, key_file
+from imias.identity.passwords import Passwords
 from imias.platform.migrator import migrate_url
 
 

@@ -20,8 +20,8 @@ from click.testing import CliRunner
 from serving import serve
 
 from imias.cli import main
-from imias.platform.identity.keys import Keys
-from imias.platform.served import free_port, port_taken
+from imias.identity.keys import Keys
+from loadtest.served import free_port, port_taken
 from loadtest import audit, opening
 from loadtest.profiles import ARRIVING_SECONDS
 from loadtest.run import run
@@ -217,7 +217,7 @@ def test_a_tool_stopped_with_sigterm_stops_the_server_it_started(city, redis_url
         f"""
         import time
         from pathlib import Path
-        from imias.platform.served import served
+        from loadtest.served import served
         log = Path({str(tmp_path / "serve.log")!r})
         with served({city!r}, {redis_url!r}, log_path=log, workers=1, port={port},
                     settings={settings!r}):

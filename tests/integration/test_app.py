@@ -12,9 +12,9 @@ from litestar.params import JSONBody
 from litestar.testing import AsyncTestClient
 
 from imias.app import create_app
-from imias.platform.identity import PUBLIC
+from imias.identity import PUBLIC
 from imias.platform.problems import ProblemError
-from imias.settings import load_settings
+from imias.platform.settings import load_settings
 
 
 class Greeting(msgspec.Struct, forbid_unknown_fields=True):

@@ -12,7 +12,7 @@ from citydb import build_city_database, drop_database, worker_id
 from litestar.datastructures import State
 from signin import adults, app_client, fetch, guardian_and_child, key
 
-from imias.booking.seed import DEMO_PASSWORD
+from imias.citygen.seed import DEMO_PASSWORD
 from imias.platform import db
 from imias.platform.audit import Access, AuditSealer, check_audit, record, seal_all, verify_chain
 from imias.platform.audit.sealer import SEALER_LOCK_KEY

@@ -8,9 +8,9 @@ import pytest
 from imias.booking import access, patients, repository
 from imias.booking.calendar_loader import Geometry, load_calendar
 from imias.booking.schedules import to_local, to_utc
-from imias.booking.seed import seed_city
+from imias.citygen.seed import seed_city
 from imias.platform.audit import repository as audit_repository
-from imias.platform.identity import repository as identity_repository
+from imias.identity import repository as identity_repository
 from imias.platform.migrator import migrate_url
 from scheduler_core import BOOKED, FREE, Channel, compiled_calendar, reference
 from scheduler_core.flags import ENTITLED_ALL

@@ -6,9 +6,9 @@ import asyncpg
 from litestar.testing import AsyncTestClient
 
 from imias.app import create_app
-from imias.booking.seed import seed_city
+from imias.citygen.seed import seed_city
 from imias.platform.migrator import migrate_url
-from imias.settings import load_settings
+from imias.platform.settings import load_settings
 
 
 async def test_health_reports_the_engine_loaded_from_the_city(fresh_database_url, redis_url):

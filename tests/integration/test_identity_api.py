@@ -9,9 +9,9 @@ import pytest
 from citydb import build_city_database, drop_database, worker_id
 from signin import CapturingSms, adults, app_client, fetch, guardian_and_child, key
 
-from imias.booking.seed import DEMO_PASSWORD
+from imias.citygen.seed import DEMO_PASSWORD
 from imias.platform.db import create_pool
-from imias.platform.identity.revocation import RevocationList
+from imias.identity.revocation import RevocationList
 from imias.platform.problems import ProblemError
 
 
@@ -285,7 +285,7 @@ async def test_a_revocation_applies_as_long_as_the_longest_token_lives(city):
             " reason) VALUES ('staff', 777, NULL, $1, 'disabled')",
             datetime.fromtimestamp(now - 7200, UTC),
         )
-        from imias.platform.identity import tokens
+        from imias.identity import tokens
 
         old = tokens.claims("registrar", 777, org=1, ttl=6 * 3600, now=now - 3 * 3600)
         fresh = tokens.claims("registrar", 777, org=1, ttl=900, now=now - 60)
@@ -316,7 +316,7 @@ async def test_revocations_that_cannot_be_read_for_a_minute_fail_closed():
 
 
 def _principal(subject: int):
-    from imias.platform.identity import tokens
+    from imias.identity import tokens
 
     return tokens.claims("patient", subject, now=datetime.now(UTC).timestamp() - 5)
 

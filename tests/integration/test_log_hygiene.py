@@ -10,7 +10,7 @@ import pytest
 from citydb import build_city_database, drop_database, worker_id
 from signin import CapturingSms, adults, app_client, key
 
-from imias.booking.seed import DEMO_PASSWORD
+from imias.citygen.seed import DEMO_PASSWORD
 from imias.platform.logs import JsonFormatter
 
 

@@ -8,7 +8,7 @@ from litestar.testing import AsyncTestClient
 
 from imias.app import create_app
 from imias.platform.embedded import EmbeddedRedis
-from imias.settings import load_settings
+from imias.platform.settings import load_settings
 
 
 @pytest.fixture

@@ -28,7 +28,7 @@ from imias.platform.outbox import (
     current_stream_id,
     write_event,
 )
-from imias.settings import load_settings
+from imias.platform.settings import load_settings
 
 FAST = {"poll_interval": 0.05, "lock_retry": 0.1, "max_backoff": 0.2}
 

@@ -14,7 +14,7 @@ from citydb import build_city_database, drop_database, worker_id
 from signin import adults, app_client, fetch, key
 from staffpages import hidden, sign_in
 
-from imias.booking import patients
+from imias.registry import patients
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ from litestar.testing import AsyncTestClient
 
 from imias.app import create_app
 from imias.booking.engine import Engine
-from imias.booking.seed import seed_city
+from imias.citygen.seed import seed_city
 from imias.platform.migrator import migrate_url
-from imias.settings import load_settings
+from imias.platform.settings import load_settings
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 CENTRE = "55.7558,37.6173"

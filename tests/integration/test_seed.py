@@ -11,16 +11,16 @@ from datetime import date, timedelta
 import asyncpg
 import pytest
 
-from imias.booking import catalogue as cat
-from imias.booking import citygen
-from imias.booking.seed import (
+from imias.citygen import catalogue as cat
+from imias.citygen import city as citygen
+from imias.citygen.seed import (
     DEMO_PASSWORD,
     CityAlreadySeeded,
     SeedReport,
     city_is_seeded,
     seed_city,
 )
-from imias.platform.identity.passwords import Passwords
+from imias.identity.passwords import Passwords
 from imias.platform.migrator import migrate_url
 
 START = date(2026, 3, 2)  # a Monday

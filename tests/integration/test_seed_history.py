@@ -15,12 +15,14 @@ import pytest
 from citydb import build_city_database, drop_database, with_database, worker_id
 from signin import app_client, key
 
-from imias.booking import citygen, history, repository
+from imias.booking import repository
+from imias.citygen import city as citygen
+from imias.citygen import history
 from imias.booking.calendar_loader import load_calendar
 from imias.booking.reminders import send_due_reminders
 from imias.booking.rules import age_on
 from imias.booking.schedules import ScheduleException, Template, expand, to_local
-from imias.booking.seed import CityAlreadySeeded, city_is_seeded, seed_city
+from imias.citygen.seed import CityAlreadySeeded, city_is_seeded, seed_city
 from imias.platform.db import create_pool
 from imias.platform.migrator import migrate_url
 from loadtest.audit import audit

@@ -15,17 +15,17 @@ from bearer import TEST_SECRET
 from citydb import build_city_database, drop_database, worker_id
 from signin import CapturingSms, adults, app_client, fetch
 
-from imias.booking.seed import DEMO_PASSWORD
+from imias.citygen.seed import DEMO_PASSWORD
 from imias.platform.cache import create_redis
 from imias.platform.db import create_pool
-from imias.platform.identity import Identity
-from imias.platform.identity.model import (
+from imias.identity import Identity
+from imias.identity.model import (
     PatientCodeRequest,
     PatientTokenRequest,
     StaffTokenRequest,
 )
-from imias.platform.identity.passwords import Passwords
-from imias.platform.identity.ratelimit import ACCOUNT, ACCOUNT_CEILING, CODES
+from imias.identity.passwords import Passwords
+from imias.identity.ratelimit import ACCOUNT, ACCOUNT_CEILING, CODES
 from imias.platform.problems import ProblemError
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from imias.platform.audit.chain import FIELDS, GENESIS, canonical, record_hash
-from imias.platform.identity.ratelimit import ACCOUNT, Limit, lock_seconds
+from imias.identity.ratelimit import ACCOUNT, Limit, lock_seconds
 
 RECORD = {
     "id": 7,

@@ -1,6 +1,6 @@
 """`imias bench cities` finds each city's figures in the lines its bench printed."""
 
-from imias.booking.bench_cities import City
+from loadtest.bench.cities import City
 
 
 def test_a_citys_figure_may_be_named_inside_a_line():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from imias.booking import bench
+from loadtest.bench import booking as bench
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from imias.booking import catalogue, rules
+from imias.booking import rules
+from imias.citygen import catalogue
 from imias.booking.model import (
     CHANNEL_BITS,
     CHANNELS,

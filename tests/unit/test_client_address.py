@@ -4,8 +4,8 @@ import pytest
 from litestar import Litestar, Request
 from litestar.datastructures import State
 
-from imias.platform.identity.policies import client_address
-from imias.settings import load_settings
+from imias.platform.requests import client_address
+from imias.platform.settings import load_settings
 
 
 def request(peer: str, forwarded: str | None, proxies: str) -> Request:

@@ -5,7 +5,7 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imias.booking.directory import EARTH_RADIUS_KM, Clinic, Directory, Doctor, distance_km
+from imias.registry import EARTH_RADIUS_KM, Clinic, Directory, Doctor, distance_km
 
 # Moscow and its New Moscow reaches, plus points far away (another city, the pole).
 near_lat = st.floats(55.1, 56.1)

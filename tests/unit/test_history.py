@@ -8,7 +8,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from imias.booking import citygen, history
+from imias.citygen import city as citygen
+from imias.citygen import history
 
 START = date(2026, 3, 5)
 DAYS = 5

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from imias.platform.loadclient import Connection, TransportError
+from loadtest.client import Connection, TransportError
 
 
 async def serve(answers):

@@ -1,4 +1,4 @@
-"""The machine's description and its speed figure (imias.platform.machine)."""
+"""The machine's description and its speed figure (loadtest.machine)."""
 
 import os
 import time
@@ -126,7 +126,7 @@ def test_the_kinds_of_process():
         "server"
     )
     assert kind("granian", "granian --interface asgi --factory imias.asgi:app", 5, 1) == "server"
-    floor = "python -m granian --interface asgi --workers 2 imias.booking.floor_app:app"
+    floor = "python -m granian --interface asgi --workers 2 loadtest.bench.floor_app:app"
     assert kind("python", floor, 5, 1) == "server"
     assert kind("imias", "python -m imias.cli bench floor", 5, 1) == "other"
     assert kind("imias", "python -m imias.cli bench booking", 5, 1) == "other"

@@ -5,14 +5,14 @@ import pytest
 from litestar import Controller, WebSocket, get, websocket
 
 from imias.app import create_app
-from imias.platform.identity import (
+from imias.identity import (
     PUBLIC,
     allow,
     route_policies,
     unchecked_routes,
     undeclared_routes,
 )
-from imias.settings import load_settings
+from imias.platform.settings import load_settings
 
 # Routes anyone may call: health, the API document, the catalogue and search, sign-in.
 PUBLIC_ROUTES = {

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from imias.platform.served import ServeError, free_port, port_taken, served
+from loadtest.served import ServeError, free_port, port_taken, served
 
 
 def listener(reuse_port: bool) -> socket.socket:

@@ -1,6 +1,6 @@
 import pytest
 
-from imias.settings import Settings, SettingsError, load_settings
+from imias.platform.settings import Settings, SettingsError, load_settings
 
 
 def test_defaults_select_the_embedded_servers():

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from imias.platform.served import stop_session
+from loadtest.served import stop_session
 
 # A "server" that ignores SIGINT and has a "worker" child that does too.
 SERVER = """

@@ -7,14 +7,14 @@ import stat
 
 import pytest
 
-from imias.platform.identity import tokens
-from imias.platform.identity.keys import (
+from imias.identity import tokens
+from imias.identity.keys import (
     Keys,
     read_or_create_key_file,
     resolve_secret,
     server_secret,
 )
-from imias.platform.identity.tokens import TokenError
+from imias.identity.tokens import TokenError
 
 SECRET = "a-test-secret-that-is-long-enough-0123456789"
 KEY = Keys.from_secret(SECRET).token

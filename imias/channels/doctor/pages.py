@@ -18,7 +18,7 @@ from imias.channels.web.errors import PAGE_ERRORS, sentence
 from imias.channels.web.pages import form_of, lang_of, page, redirect, say
 from imias.channels.web.staff import sign_in_policy, staff_sign_in, staff_sign_out
 from imias.platform.audit.writer import record_many
-from imias.platform.identity import allow, principal_of
+from imias.identity import allow, principal_of
 from imias.platform.problems import ProblemError
 
 COOKIE = "imias_doctor"

@@ -21,9 +21,10 @@ from imias.channels.slots import earliest_for
 from imias.channels.web.errors import PAGE_ERRORS, sentence
 from imias.channels.web.pages import end_session, form_of, page, redirect, say, set_session
 from imias.platform.audit.writer import record
-from imias.platform.identity import allow, principal_of
-from imias.platform.identity.model import PatientCodeRequest, PatientTokenRequest
-from imias.platform.identity.policies import POLICY, Policy, client_address
+from imias.identity import allow, principal_of
+from imias.identity.model import PatientCodeRequest, PatientTokenRequest
+from imias.platform.policy import POLICY, Policy
+from imias.platform.requests import client_address
 from imias.platform.problems import ProblemError
 
 COOKIE = "imias_kiosk"

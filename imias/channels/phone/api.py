@@ -21,7 +21,8 @@ from litestar import Controller, Request, Response, post
 
 from imias.channels.phone.calls import CALL_ID, Calls
 from imias.channels.phone.flow import PhoneFlow
-from imias.platform.identity.policies import POLICY, Policy, client_address
+from imias.platform.policy import POLICY, Policy
+from imias.platform.requests import client_address
 from imias.platform.problems import ProblemError
 
 SIGNATURE_HEADER = "X-Twilio-Signature"

@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime
 
 import msgspec
 
-from imias.booking.directory import Specialty
+from imias.registry import Specialty
 from imias.booking.engine import Engine
 from imias.booking.service import BookingService
 from imias.channels.phone.calls import Calls, CallState, Offer
@@ -31,8 +31,8 @@ from imias.channels.phone.prompts import say, when
 from imias.channels.phone.twiml import Answer
 from imias.channels.slots import earliest_for
 from imias.platform.audit.writer import Access, access_var, record
-from imias.platform.identity import Identity, Principal
-from imias.platform.identity.model import PatientCodeRequest, PatientTokenRequest
+from imias.identity import Identity, Principal
+from imias.identity.model import PatientCodeRequest, PatientTokenRequest
 from imias.platform.logs import request_id_var
 from imias.platform.problems import ProblemError
 

@@ -23,7 +23,7 @@ from imias.channels.web.i18n import N_
 from imias.channels.web.pages import form_of, redirect, say
 from imias.platform.audit import repository as audit_repo
 from imias.platform.audit.writer import record, record_many
-from imias.platform.identity import principal_of
+from imias.identity import principal_of
 from imias.platform.problems import ProblemError
 
 ACCESS_LOG_SHOWN = 100

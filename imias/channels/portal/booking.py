@@ -31,7 +31,7 @@ from imias.channels.slots import bookable_clinics
 from imias.channels.web.errors import PAGE_ERRORS
 from imias.channels.web.i18n import N_
 from imias.channels.web.pages import form_of, redirect, say
-from imias.platform.identity import principal_of
+from imias.identity import principal_of
 from imias.platform.problems import ProblemError
 from scheduler_core.flags import REFERRAL_BIT
 

@@ -13,8 +13,8 @@ from litestar.response import Template
 from imias.booking.caller import acting_patient
 from imias.booking.service import BookingService
 from imias.channels.web.pages import page
-from imias.platform.identity import allow, principal_of
-from imias.platform.identity.policies import POLICY, Policy
+from imias.identity import allow, principal_of
+from imias.platform.policy import POLICY, Policy
 from imias.platform.problems import ProblemError
 
 COOKIE = "imias_portal"

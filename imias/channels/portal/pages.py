@@ -26,8 +26,8 @@ from imias.channels.portal.common import (
 from imias.channels.web.errors import PAGE_ERRORS, sentence
 from imias.channels.web.pages import end_session, form_of, redirect, say, set_session
 from imias.platform.audit.writer import record
-from imias.platform.identity.model import PatientCodeRequest, PatientTokenRequest
-from imias.platform.identity.policies import client_address
+from imias.identity.model import PatientCodeRequest, PatientTokenRequest
+from imias.platform.requests import client_address
 from imias.platform.problems import ProblemError
 
 UPCOMING = ("held", "booked", "arrived")

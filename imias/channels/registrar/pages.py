@@ -14,7 +14,8 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
-from imias.booking import patients, search
+from imias.booking import search
+from imias.registry import patients
 from imias.booking.caller import (
     acting_patient,
     caller,
@@ -24,7 +25,7 @@ from imias.booking.caller import (
     readable_patient,
     staff_appointment,
 )
-from imias.booking.directory import Specialty
+from imias.registry import Specialty
 from imias.booking.model import CHANNEL_BITS, Channel
 from imias.booking.service import BookingService
 from imias.booking.views import Appointment
@@ -33,7 +34,7 @@ from imias.channels.web.errors import PAGE_ERRORS, sentence
 from imias.channels.web.pages import form_of, page, redirect, say
 from imias.channels.web.staff import sign_in_policy, staff_sign_in, staff_sign_out
 from imias.platform.audit.writer import record, record_many
-from imias.platform.identity import allow
+from imias.identity import allow
 from imias.platform.problems import ProblemError
 
 COOKIE = "imias_registrar"

@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Request, Response
 
 from imias.channels.web.pages import lang_of, page, redirect, say
-from imias.platform.identity.policies import SignInRequired
+from imias.identity import SignInRequired
 from imias.platform.problems import ProblemError
 
 # Identity's and the routes' scoping refusals carry no ``message_ru``: the common ones,

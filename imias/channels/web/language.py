@@ -11,7 +11,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 from imias.channels.web.pages import LANGUAGES, redirect, set_lang_cookie
-from imias.platform.identity.policies import POLICY, Policy
+from imias.platform.policy import POLICY, Policy
 
 SWITCH = {POLICY: Policy(public=True, data="no personal data (the page language)")}
 

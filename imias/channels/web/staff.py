@@ -11,8 +11,9 @@ from litestar import Request, Response
 
 from imias.channels.web.errors import sentence
 from imias.channels.web.pages import end_session, form_of, page, redirect, say, set_session
-from imias.platform.identity.model import StaffTokenRequest
-from imias.platform.identity.policies import POLICY, Policy, client_address
+from imias.identity.model import StaffTokenRequest
+from imias.platform.policy import POLICY, Policy
+from imias.platform.requests import client_address
 from imias.platform.problems import ProblemError
 
 

@@ -72,21 +72,6 @@ SELECT {RECORD}, seal_seq, prev_hash, hash FROM audit_log
 
 HEAD_NOW = "SELECT seal_seq, hash, sealed_at FROM audit_chain_head"
 
-# A patient's access log: who else read or changed their data, newest first.
-ACCESS_LOG = """
-SELECT a.id, a.at, a.actor_id, a.actor_role, a.actor_org, a.acting_for, a.action, a.resource,
-       a.resource_id, a.break_glass, a.reason, s.full_name AS actor_name, c.name AS org_name
-  FROM audit_log a
-  LEFT JOIN staff_accounts s ON a.actor_role <> 'patient' AND s.id = a.actor_id
-  -- only clinic staff's organisation is a clinic (a pharmacy's id is not a clinic's)
-  LEFT JOIN clinics c ON a.actor_role IN ('registrar', 'doctor') AND c.id = a.actor_org
- WHERE a.patient_id = $1
-   AND NOT (a.actor_role = 'patient' AND a.actor_id = $1)
-   AND ($2::bigint IS NULL OR a.id < $2)
- ORDER BY a.id DESC
- LIMIT $3
-"""
-
 # The administrator's search; every filter optional.
 SEARCH = f"""
 SELECT {RECORD}, seal_seq IS NOT NULL AS sealed FROM audit_log
@@ -112,6 +97,5 @@ QUERIES = {
     "unsealed_age": UNSEALED_AGE,
     "chain_page": CHAIN_PAGE,
     "head_now": HEAD_NOW,
-    "access_log": ACCESS_LOG,
     "search": SEARCH,
 }

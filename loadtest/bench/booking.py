@@ -1,7 +1,7 @@
 """``imias bench booking``: load a served instance with search, hold and confirm.
 
 Concurrent clients (each with its own keep-alive connection of
-:mod:`imias.platform.loadclient`, so that the load generator takes little of the CPU
+:mod:`loadtest.client`, so that the load generator takes little of the CPU
 it shares with the server) each take a patient and walk the booking flow
 against the URL given (default ``http://127.0.0.1:8000``): search free slots of a
 specialty (at the patient's attached clinic for a specialty booked only there, such
@@ -57,7 +57,7 @@ import asyncpg
 
 from imias.booking import search as booking_search
 from imias.booking.api import NEAR_CLINICS
-from imias.booking.bench_sql import (
+from loadtest.bench.sql import (
     SQL_BY_KIND,
     SQL_PATIENTS,
     SQL_SPECIALTY,
@@ -66,10 +66,10 @@ from imias.booking.calendar_loader import Geometry
 from imias.booking.engine import Engine
 from imias.booking.model import CHANNEL_BITS
 from imias.platform.db import create_pool
-from imias.platform.identity import tokens as identity_tokens
-from imias.platform.identity.keys import Keys, server_secret
-from imias.platform.loadclient import Connection, Response, TransportError
-from imias.platform.machine import CpuSnapshot, cpu_snapshot, cpu_split, describe
+from imias.identity import tokens as identity_tokens
+from imias.identity.keys import Keys, server_secret
+from loadtest.client import Connection, Response, TransportError
+from loadtest.machine import CpuSnapshot, cpu_snapshot, cpu_split, describe
 
 # Moscow inside the MKAD, roughly: where a random "near" point is drawn.
 MOSCOW_BOX = ((55.57, 55.91), (37.37, 37.84))
@@ -300,7 +300,7 @@ async def _client_loop(run: Run, client: Connection) -> None:
 
 async def _baseline(run: Run, clients: list[Connection], seconds: float) -> dict[str, Any]:
     """Every client asks for :data:`BASELINE_PATH` again and again for ``seconds``; the
-    line also describes the machine (:func:`imias.platform.machine.describe`)."""
+    line also describes the machine (:func:`loadtest.machine.describe`)."""
     machine = describe()  # before the load, while the machine is quiet
     stat = Stat()
     deadline = time.monotonic() + seconds

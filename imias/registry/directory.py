@@ -11,69 +11,9 @@ from dataclasses import dataclass, field
 import asyncpg
 import msgspec
 
-from imias.booking import repository
-from imias.booking.nearby import EARTH_RADIUS_KM, ClinicGrid, distance_km
-
-__all__ = [
-    "EARTH_RADIUS_KM",
-    "Clinic",
-    "Directory",
-    "Doctor",
-    "DoctorCard",
-    "Specialty",
-    "distance_km",
-]
-
-
-class Specialty(msgspec.Struct, frozen=True):
-    id: int
-    code: str
-    name_ru: str
-    name_en: str
-    self_referral: bool
-    attached_only: bool
-    min_age: int
-    max_age: int
-    sex: str | None
-    slot_minutes: int
-
-
-class Clinic(msgspec.Struct, frozen=True):
-    id: int
-    name: str
-    address: str
-    district: str
-    lat: float
-    lon: float
-    time_zone: str
-    kind: str
-
-
-class Doctor(msgspec.Struct, frozen=True):
-    id: int
-    clinic_id: int
-    specialty_id: int
-    family_name: str
-    given_name: str
-    patronymic: str | None
-    room: str | None
-    slot_minutes: int
-
-    @property
-    def full_name(self) -> str:
-        return " ".join(p for p in (self.family_name, self.given_name, self.patronymic) if p)
-
-
-class DoctorCard(msgspec.Struct, frozen=True):
-    """A doctor as a search answer names them, with the clinic's time zone."""
-
-    doctor_id: int
-    doctor_name: str
-    clinic_id: int
-    clinic_name: str
-    specialty: str
-    room: str | None
-    time_zone: str
+from imias.registry import repository as repo
+from imias.registry.model import Clinic, Doctor, DoctorCard, Specialty
+from imias.registry.nearby import ClinicGrid, distance_km
 
 
 @dataclass
@@ -91,14 +31,14 @@ class Directory:
     @classmethod
     async def load(cls, conn: asyncpg.Connection) -> Directory:
         d = cls()
-        for row in await repository.specialties(conn):
+        for row in await conn.fetch(repo.SPECIALTIES):
             s = msgspec.convert(dict(row), Specialty)
             d.specialties[s.id] = s
             d.by_code[s.code] = s
-        for row in await repository.clinics(conn):
+        for row in await conn.fetch(repo.CLINICS):
             c = msgspec.convert(dict(row), Clinic)
             d.clinics[c.id] = c
-        for row in await repository.doctor_names(conn):
+        for row in await conn.fetch(repo.DOCTOR_NAMES):
             doc = msgspec.convert(dict(row), Doctor)
             d.doctors[doc.id] = doc
             d.doctors_of_clinic.setdefault(doc.clinic_id, []).append(doc)

@@ -18,7 +18,7 @@ import time
 
 import msgspec
 
-from imias.platform.identity.model import (
+from imias.identity.model import (
     ACCESS_SECONDS,
     CLOCK_SKEW,
     MAX_TOKEN_SECONDS,

@@ -1,7 +1,7 @@
 """``imias bench floor``: the most bookings per second this machine gives any Python
 server on asyncpg and PostgreSQL, to read ``imias bench booking``'s figure against.
 
-It serves :mod:`imias.booking.floor_app` (a bare ASGI app: no framework, no rules, no
+It serves :mod:`loadtest.bench.floor_app` (a bare ASGI app: no framework, no rules, no
 engine, no audit, no outbox) with granian on the given database, in a scratch schema
 dropped afterwards, and drives it with the booking bench's own load client: concurrent
 clients each doing search, hold and confirm, as ``imias bench booking`` does. Once
@@ -26,11 +26,11 @@ from typing import Any
 
 import asyncpg
 
-from imias.booking.bench import _cpu_per, _ms, percentile, print_line, run_on_database
-from imias.booking.floor_app import SHAPES, tables
-from imias.platform.loadclient import Connection, TransportError
-from imias.platform.machine import cpu_snapshot, describe
-from imias.platform.served import answers, child_session, free_port
+from loadtest.bench.booking import _cpu_per, _ms, percentile, print_line, run_on_database
+from loadtest.bench.floor_app import SHAPES, tables
+from loadtest.client import Connection, TransportError
+from loadtest.machine import cpu_snapshot, describe
+from loadtest.served import answers, child_session, free_port
 
 ROUND_TRIPS = {"statement": 2, "transaction": 8}
 START_SECONDS = 60.0
@@ -93,7 +93,7 @@ def floor_served(database_url: str, schema: str, shape: str, workers: int) -> It
     command = [
         sys.executable, "-m", "granian", "--interface", "asgi", "--workers", str(workers),
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-ws",
-        "imias.booking.floor_app:app",
+        "loadtest.bench.floor_app:app",
     ]  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     with child_session(command, env, subprocess.DEVNULL, FLOOR_STOP_SECONDS) as process:

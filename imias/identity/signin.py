@@ -27,9 +27,9 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 
 from imias.platform.audit.writer import Access, record
-from imias.platform.identity import repository as repo
-from imias.platform.identity.keys import Keys
-from imias.platform.identity.model import (
+from imias.identity import repository as repo
+from imias.identity.keys import Keys
+from imias.identity.model import (
     PROXY_SECONDS,
     SESSION_SECONDS,
     CodeSent,
@@ -40,8 +40,8 @@ from imias.platform.identity.model import (
     StaffTokenRequest,
     TokenOut,
 )
-from imias.platform.identity.passwords import Passwords
-from imias.platform.identity.ratelimit import (
+from imias.identity.passwords import Passwords
+from imias.identity.ratelimit import (
     ACCOUNT,
     ACCOUNT_CEILING,
     ADDRESS,
@@ -49,10 +49,11 @@ from imias.platform.identity.ratelimit import (
     Key,
     SignInLimiter,
 )
-from imias.platform.identity.sessions import Sessions
-from imias.platform.identity.sms import Purpose, SmsSender
+from imias.identity.sessions import Sessions
+from imias.identity.sms import Purpose, SmsSender
 from imias.platform.logs import request_id_var
 from imias.platform.problems import ProblemError
+from imias.registry import patients
 
 log = logging.getLogger("imias.identity.signin")
 
@@ -174,12 +175,12 @@ class SignIn:
         keys = [*self._keys(account, address), ("codes:" + account, CODES)]
         await self._attempt(keys)
         now = self.clock()
-        row = await self.pool.fetchrow(repo.PATIENT_BY_POLICY, policy_number)
+        row = await patients.by_policy(self.pool, policy_number)
         patient = None
-        if row is not None and row["birth_date"] == birth_date and row["phone"]:
+        if row is not None and row.birth_date == birth_date and row.phone:
             patient = row
             if purpose == "proxy" and (
-                row["id"] == requested_by or _age(row["birth_date"], now.date()) < ADULT_AGE
+                row.id == requested_by or _age(row.birth_date, now.date()) < ADULT_AGE
             ):
                 patient = None  # oneself, or a child (a child is linked, not asked)
         challenge = uuid.uuid4()
@@ -189,7 +190,7 @@ class SignIn:
             repo.INSERT_CHALLENGE,
             challenge,
             purpose,
-            patient["id"] if patient else None,
+            patient.id if patient else None,
             requested_by,
             account,
             channel,
@@ -201,7 +202,7 @@ class SignIn:
         if patient is None:
             self._failed(keys, f"{purpose} code asked for no matching patient", None)
         else:
-            send = self.sms.send_code(patient["phone"], code, purpose)
+            send = self.sms.send_code(patient.phone, code, purpose)
             log.info("%s code sent", purpose, extra={"keys": _names(keys), "channel": channel})
         await self._send_beside(send)
         return CodeSent(str(challenge), expires, demo_code=code if self.demo else None)

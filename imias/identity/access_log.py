@@ -12,10 +12,11 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 
-from imias.platform.audit import repository as repo
+from imias.identity import repository as repo
+from imias.platform.audit import repository as audit_repo
 from imias.platform.audit.writer import record
-from imias.platform.identity.policies import allow, principal_of
-from imias.platform.identity.service import Identity
+from imias.identity.policies import allow, principal_of
+from imias.identity.service import Identity
 from imias.platform.problems import ProblemError
 
 MAX_ID = 2**63 - 1
@@ -131,7 +132,7 @@ class AuditController(Controller):
     ) -> list[AuditRecord]:
         async with identity.pool.acquire() as conn:
             rows = await conn.fetch(
-                repo.SEARCH, patient, actor, role, since, until, break_glass, before, limit
+                audit_repo.SEARCH, patient, actor, role, since, until, break_glass, before, limit
             )
             await record(conn, "search", "audit_log", None, patient)  # before the answer leaves
         return [msgspec.convert(dict(r), AuditRecord) for r in rows]

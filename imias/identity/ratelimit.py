@@ -42,7 +42,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import redis.asyncio as aioredis
 
-from imias.platform.identity import repository as repo
+from imias.identity import repository as repo
 from imias.platform.stream import REDIS_ERRORS
 
 log = logging.getLogger("imias.identity.ratelimit")

@@ -34,8 +34,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from imias.booking import catalogue as cat
-from imias.booking import citygen
+from imias.citygen import catalogue as cat
+from imias.citygen import city as citygen
 from imias.booking.schedules import ScheduleException, Template, expand, to_utc
 
 APPOINTMENT_COLUMNS = (

@@ -20,8 +20,8 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from imias.platform.audit.writer import record
-from imias.platform.identity import repository as repo
-from imias.platform.identity.model import (
+from imias.identity import repository as repo
+from imias.identity.model import (
     CLINIC_ROLES,
     BreakGlassGrant,
     LinkedPatient,
@@ -29,9 +29,10 @@ from imias.platform.identity.model import (
     Role,
     StaffAccount,
 )
-from imias.platform.identity.passwords import Passwords
-from imias.platform.identity.sessions import Sessions
+from imias.identity.passwords import Passwords
+from imias.identity.sessions import Sessions
 from imias.platform.problems import ProblemError
+from imias.registry import patients
 
 log = logging.getLogger("imias.identity")
 
@@ -73,29 +74,23 @@ class Accounts:
             return False
         if patient_id in (principal.subject, principal.act):
             return True
-        return bool(
-            await self.pool.fetchval(
-                repo.IS_GUARDIAN, principal.subject, patient_id, self.clock().date()
-            )
-        )
+        if not await self.pool.fetchval(repo.IS_LINKED, principal.subject, patient_id):
+            return False
+        return bool(await patients.minors(self.pool, [patient_id], self.clock().date()))
 
     async def children(self, guardian: int) -> list[LinkedPatient]:
-        rows = await self.pool.fetch(repo.CHILDREN, guardian, self.clock().date())
+        links = {r["child_id"]: r["relation"] for r in await self.pool.fetch(repo.LINKED, guardian)}
+        minors = await patients.minors(self.pool, list(links), self.clock().date())
         return [
-            LinkedPatient(r["patient_id"], r["given_name"], r["birth_date"], r["relation"])
-            for r in rows
+            LinkedPatient(r["id"], r["given_name"], r["birth_date"], links[r["id"]])
+            for r in minors
         ]
 
     async def name(self, principal: Principal) -> str | None:
         if principal.role == "patient":
-            row = await self.pool.fetchrow(repo.PATIENT_NAME, principal.subject)
-            names = ("given_name", "patronymic", "family_name")
-        else:
-            row = await self.pool.fetchrow(repo.STAFF_BY_ID, principal.subject)
-            names = ("full_name",)
-        if row is None:
-            return None
-        return " ".join(row[n] for n in names if row[n])
+            return await patients.name_of(self.pool, principal.subject)
+        row = await self.pool.fetchrow(repo.STAFF_BY_ID, principal.subject)
+        return None if row is None else row["full_name"]
 
     # -- staff accounts ------------------------------------------------------------------
 
@@ -116,12 +111,10 @@ class Accounts:
         if role == "doctor" and doctor_id is None:
             raise ValueError("a doctor's account names its doctors row: give the doctor")
         if full_name is None and doctor_id is not None:
-            row = await self.pool.fetchrow(repo.DOCTOR_OF_CLINIC, clinic_id, doctor_id)
-            if row is None:
+            assert clinic_id is not None  # a doctor's account has its clinic
+            full_name = await patients.doctor_name(self.pool, clinic_id, doctor_id)
+            if full_name is None:
                 raise ValueError(f"clinic {clinic_id} has no doctor {doctor_id}")
-            full_name = " ".join(
-                row[n] for n in ("family_name", "given_name", "patronymic") if row[n]
-            )
         hashed = await self.passwords.hashed(password)
         return await self.pool.fetchval(
             repo.INSERT_STAFF,
@@ -164,7 +157,7 @@ class Accounts:
         now = self.clock()
         expires = now + timedelta(seconds=BREAK_GLASS_SECONDS)
         async with self.pool.acquire() as conn, conn.transaction():
-            if not await conn.fetchval(repo.PATIENT_EXISTS, patient_id):
+            if not await patients.exists(conn, patient_id):
                 raise ProblemError(404, "not_found", f"There is no patient {patient_id}.")
             await conn.execute(
                 repo.INSERT_GRANT, principal.subject, patient_id, now, expires, reason

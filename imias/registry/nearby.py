@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from imias.booking.directory import Clinic
+    from imias.registry.model import Clinic
 
 EARTH_RADIUS_KM = 6371.0088
 CELL_KM = 2.5

@@ -2,7 +2,7 @@
 the patients' guardians and the staff's accounts.
 
 A synthetic Moscow: by default 678 clinics over the twelve administrative okrugs,
-21,500 doctors over the specialties of :mod:`imias.booking.catalogue`, weekly
+21,500 doctors over the specialties of :mod:`imias.citygen.catalogue`, weekly
 schedule templates with leave, sick days and extra shifts over the next ``days``
 days, and 100,000 patients (``patients=9_500_000`` loads the full city). Names come
 from pools built once with Faker's ``ru_RU`` locale and combined with a seeded
@@ -15,7 +15,7 @@ role) share one demo password, :data:`DEMO_PASSWORD`, hashed once with Argon2 pe
 a demo city is synthetic, and its password is documented as demo-only.
 
 With ``history_days`` the city also gets the appointments of that many days before its
-schedules, and their referrals (:mod:`imias.booking.history`).
+schedules, and their referrals (:mod:`imias.citygen.history`).
 
 Everything is loaded with COPY in one transaction: a failure leaves the database as
 it was. A database that already holds a city is refused unless ``replace=True``,
@@ -50,9 +50,10 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from imias.booking import bulkload, citygen, history
-from imias.booking import catalogue as cat
-from imias.platform.identity.passwords import Passwords
+from imias.citygen import bulkload, history
+from imias.citygen import city as citygen
+from imias.citygen import catalogue as cat
+from imias.identity.passwords import Passwords
 
 BATCH_ROWS = 50_000
 MAX_HISTORY_DAYS = 366  # a year of the past is plenty (imias seed --history-days)
@@ -340,7 +341,7 @@ async def _copy_history(
     them. The rows carry their ids: the sequences continue after them.
 
     The two tables' indexes and foreign keys are set aside for the load and made again
-    after it (:mod:`imias.booking.bulkload`); so is the trigger that gives active
+    after it (:mod:`imias.citygen.bulkload`); so is the trigger that gives active
     appointments their time units, which does nothing for history's statuses."""
     bars.start("appointments")
     bars.start("referrals")
@@ -425,7 +426,7 @@ async def seed_city(
     ``start`` (default: today in Moscow) is the first day of the schedules and the
     day ages are counted on; the same ``seed`` and ``start`` give the same city.
     ``history_days`` adds past appointments over that many days before ``start``
-    (:mod:`imias.booking.history`); the rest of the city is the same with or without.
+    (:mod:`imias.citygen.history`); the rest of the city is the same with or without.
     One transaction: on any error nothing is left behind. Raises
     :class:`CityAlreadySeeded` if the database holds a city and not ``replace``.
     """

@@ -1,4 +1,4 @@
-"""Benchmark of the engine against its reference: ``python -m scheduler_core.bench``.
+"""Benchmark of the engine against its reference: ``python -m loadtest.bench.core``.
 
 Builds a city-sized calendar (21,500 doctors in 678 clinics over 30 specialties, 14
 days of 5-minute units from 08:00 to 20:00, morning or evening shifts, 15-30 minute
@@ -23,9 +23,9 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from . import compiled_calendar, reference
-from . import events as ev
-from .flags import Channel, SlotFlag
+from scheduler_core import compiled_calendar, reference
+from scheduler_core import events as ev
+from scheduler_core.flags import Channel, SlotFlag
 
 START_DAY = date(2025, 3, 3).toordinal()  # a Monday
 UNITS = 144  # 08:00-20:00 in 5-minute units
@@ -126,7 +126,7 @@ def emit(workload: str, engine: list[float], ref: list[float], **extra: Any) -> 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scheduler_core.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m loadtest.bench.core", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a small city, for CI")
     parser.add_argument("--seed", type=int, default=20250303)
     args = parser.parse_args(argv)

@@ -12,7 +12,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from imias.platform.audit.writer import record, record_many
-from imias.platform.identity.model import (
+from imias.identity.model import (
     BreakGlassGrant,
     BreakGlassRequest,
     CodeSent,
@@ -25,14 +25,10 @@ from imias.platform.identity.model import (
     StaffTokenRequest,
     TokenOut,
 )
-from imias.platform.identity.policies import (
-    PUBLIC,
-    SIGNED_IN,
-    allow,
-    client_address,
-    principal_of,
-)
-from imias.platform.identity.service import Identity
+from imias.identity.policies import SIGNED_IN, allow, principal_of
+from imias.platform.policy import PUBLIC
+from imias.platform.requests import client_address
+from imias.identity.service import Identity
 
 IdPath = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 

@@ -14,16 +14,16 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import redis.asyncio as aioredis
 
-from imias.platform.identity import repository as repo
-from imias.platform.identity.accounts import Accounts
-from imias.platform.identity.keys import Keys
-from imias.platform.identity.model import Principal
-from imias.platform.identity.passwords import Passwords
-from imias.platform.identity.ratelimit import SignInLimiter
-from imias.platform.identity.revocation import RevocationList
-from imias.platform.identity.sessions import Sessions
-from imias.platform.identity.signin import SignIn
-from imias.platform.identity.sms import LogSmsSender, SmsSender
+from imias.identity import repository as repo
+from imias.identity.accounts import Accounts
+from imias.identity.keys import Keys
+from imias.identity.model import Principal
+from imias.identity.passwords import Passwords
+from imias.identity.ratelimit import SignInLimiter
+from imias.identity.revocation import RevocationList
+from imias.identity.sessions import Sessions
+from imias.identity.signin import SignIn
+from imias.identity.sms import LogSmsSender, SmsSender
 
 log = logging.getLogger("imias.identity")
 

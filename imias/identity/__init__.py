@@ -8,11 +8,10 @@ learn the caller with :func:`principal_of` and ask :class:`~.accounts.Accounts` 
 patient may act for.
 """
 
-from imias.platform.identity.model import ROLES, STAFF_ROLES, Principal, Role
-from imias.platform.identity.policies import (
-    PUBLIC,
+from imias.identity.model import ROLES, STAFF_ROLES, Principal, Role
+from imias.identity.policies import (
     SIGNED_IN,
-    Policy,
+    SignInRequired,
     allow,
     authorize,
     before_request,
@@ -21,13 +20,15 @@ from imias.platform.identity.policies import (
     unchecked_routes,
     undeclared_routes,
 )
-from imias.platform.identity.service import Identity
+from imias.identity.service import Identity
+from imias.platform.policy import PUBLIC, Policy
 
 __all__ = [
     "PUBLIC",
     "ROLES",
     "SIGNED_IN",
     "STAFF_ROLES",
+    "SignInRequired",
     "Identity",
     "Policy",
     "Principal",

@@ -60,7 +60,7 @@ def describe(seconds: float = 0.3) -> dict[str, Any]:
 
 # The kinds of process a measurement on one machine tells apart. A served IMIAS is
 # `imias serve` (the script or `python -m imias.cli serve`) and its workers, or a server
-# given `imias.asgi` itself; `imias bench floor`'s server (imias.booking.floor_app) is a
+# given `imias.asgi` itself; `imias bench floor`'s server (loadtest.bench.floor_app) is a
 # server too.
 KINDS = ("server", "postgres", "redis", "caller", "other")
 _SERVER = re.compile(r"\bimias(?:\.cli)?\s+serve\b|\bimias\.asgi\b|\bimias\.booking\.floor_app\b")

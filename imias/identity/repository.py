@@ -1,20 +1,11 @@
 """SQL of identity (asyncpg, ``$n`` parameters).
 
-Patients sign in as rows of the register of patients (table ``patients``, kept by the
-booking domain): the platform reads it here by SQL and imports no domain code.
+Patients sign in as patients of the registry, read through :mod:`imias.registry`;
+this module holds identity's own tables only.
 """
 
 from __future__ import annotations
 
-PATIENT_BY_POLICY = """
-SELECT id, birth_date, phone FROM patients WHERE policy_number = $1
-"""
-
-PATIENT_NAME = """
-SELECT id, family_name, given_name, patronymic FROM patients WHERE id = $1
-"""
-
-PATIENT_EXISTS = "SELECT EXISTS (SELECT 1 FROM patients WHERE id = $1)"
 
 INSERT_CHALLENGE = """
 INSERT INTO otp_challenges (id, purpose, patient_id, requested_by, account_key, channel,
@@ -34,18 +25,13 @@ UPDATE otp_challenges
 RETURNING patient_id, requested_by, account_key, channel, used_at IS NOT NULL AS ok
 """
 
-# A child (under 18 at $3) linked to the guardian.
-IS_GUARDIAN = """
-SELECT EXISTS (
-    SELECT 1 FROM guardian_links g JOIN patients c ON c.id = g.child_id
-     WHERE g.guardian_id = $1 AND g.child_id = $2 AND c.birth_date > $3::date - interval '18 years')
+# The patients linked to a guardian, and how (the registry says which are still children).
+LINKED = """
+SELECT child_id, relation FROM guardian_links WHERE guardian_id = $1
 """
 
-CHILDREN = """
-SELECT c.id AS patient_id, c.given_name, c.birth_date, g.relation
-  FROM guardian_links g JOIN patients c ON c.id = g.child_id
- WHERE g.guardian_id = $1 AND c.birth_date > $2::date - interval '18 years'
- ORDER BY c.birth_date, c.id
+IS_LINKED = """
+SELECT EXISTS (SELECT 1 FROM guardian_links WHERE guardian_id = $1 AND child_id = $2)
 """
 
 STAFF_BY_USERNAME = """
@@ -76,9 +62,6 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)
 RETURNING id
 """
 
-DOCTOR_OF_CLINIC = """
-SELECT family_name, given_name, patronymic FROM doctors WHERE clinic_id = $1 AND id = $2
-"""
 
 INSERT_REVOCATION = """
 INSERT INTO token_revocations (subject_kind, subject_id, session_id, revoked_at, reason)
@@ -133,21 +116,34 @@ DELETE FROM signin_failures WHERE window_ends < $1 AND (locked_until IS NULL OR 
 """
 DELETE_OLD_REVOCATIONS = "DELETE FROM token_revocations WHERE revoked_at < $1"
 
+# A patient's access log: who else read or changed their data, newest first.
+ACCESS_LOG = """
+SELECT a.id, a.at, a.actor_id, a.actor_role, a.actor_org, a.acting_for, a.action, a.resource,
+       a.resource_id, a.break_glass, a.reason, s.full_name AS actor_name, c.name AS org_name
+  FROM audit_log a
+  LEFT JOIN staff_accounts s ON a.actor_role <> 'patient' AND s.id = a.actor_id
+  -- only clinic staff's organisation is a clinic (a pharmacy's id is not a clinic's)
+  LEFT JOIN clinics c ON a.actor_role IN ('registrar', 'doctor') AND c.id = a.actor_org
+ WHERE a.patient_id = $1
+   AND NOT (a.actor_role = 'patient' AND a.actor_id = $1)
+   AND ($2::bigint IS NULL OR a.id < $2)
+ ORDER BY a.id DESC
+ LIMIT $3
+"""
+
+
 QUERIES = {
-    "patient_by_policy": PATIENT_BY_POLICY,
-    "patient_name": PATIENT_NAME,
-    "patient_exists": PATIENT_EXISTS,
+    "access_log": ACCESS_LOG,
     "insert_challenge": INSERT_CHALLENGE,
     "challenge_account": CHALLENGE_ACCOUNT,
     "try_challenge": TRY_CHALLENGE,
-    "is_guardian": IS_GUARDIAN,
-    "children": CHILDREN,
+    "linked": LINKED,
+    "is_linked": IS_LINKED,
     "staff_by_username": STAFF_BY_USERNAME,
     "staff_by_id": STAFF_BY_ID,
     "set_password": SET_PASSWORD,
     "set_disabled": SET_DISABLED,
     "insert_staff": INSERT_STAFF,
-    "doctor_of_clinic": DOCTOR_OF_CLINIC,
     "insert_revocation": INSERT_REVOCATION,
     "recent_revocations": RECENT_REVOCATIONS,
     "count_attempt": COUNT_ATTEMPT,

@@ -23,8 +23,8 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from imias.platform.identity.model import CLOCK_SKEW, MAX_TOKEN_SECONDS, Principal
-from imias.platform.identity.repository import RECENT_REVOCATIONS as RECENT
+from imias.identity.model import CLOCK_SKEW, MAX_TOKEN_SECONDS, Principal
+from imias.identity.repository import RECENT_REVOCATIONS as RECENT
 from imias.platform.problems import ProblemError
 
 log = logging.getLogger("imias.identity")

@@ -4,7 +4,7 @@ Each city is a database already seeded (``--database-url NAME=URL``, given twice
 more: e.g. ``demo`` with the default 100,000 patients and ``full`` with 9.5 million).
 One city after the other, so that they never share the CPU, the command starts
 ``imias serve`` (two workers) on a free port against the city's database and a Redis
-of the city's own, runs the workloads of :mod:`imias.booking.bench` against it
+of the city's own, runs the workloads of :mod:`loadtest.bench.booking` against it
 (search, hold, confirm, bookings, and the same search in SQL and in the engine in
 process), and stops the server.
 
@@ -43,13 +43,13 @@ import redis
 from rich.console import Console
 from rich.table import Table
 
-from imias.booking import bench
-from imias.booking.bench_sql import SQL_CITY_SIZE
-from imias.booking.seed import city_is_seeded
+from loadtest.bench import booking as bench
+from loadtest.bench.sql import SQL_CITY_SIZE
+from imias.citygen.seed import city_is_seeded
 from imias.platform.cache import redis_db_number, with_redis_db
 from imias.platform.embedded import EmbeddedRedis, EmbeddedServerError
-from imias.platform.identity.keys import server_secret
-from imias.platform.served import ServeError, served
+from imias.identity.keys import server_secret
+from loadtest.served import ServeError, served
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 

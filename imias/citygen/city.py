@@ -1,6 +1,6 @@
 """The synthetic city, planned in memory: name pools, clinics, doctors, schedules, patients.
 
-Pure functions of (size, seed, start date): no I/O. :mod:`imias.booking.seed` loads
+Pure functions of (size, seed, start date): no I/O. :mod:`imias.citygen.seed` loads
 what they plan. Names come from pools built once with Faker's ``ru_RU`` locale and
 combined with a seeded ``random.Random``, never from Faker per row, so that millions
 of patients take seconds and the same seed gives the same city. Nothing describes a
@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 from datetime import time as clock
 from typing import Any
 
-from imias.booking import catalogue as cat
+from imias.citygen import catalogue as cat
 
 TIME_ZONE = "Europe/Moscow"
 

@@ -16,7 +16,6 @@ route at all is found by :func:`unchecked_routes`.
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from typing import Any
 
@@ -26,33 +25,15 @@ from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler, HTTPRouteHandler
 
 from imias.platform.audit.writer import Access, access_var
-from imias.platform.identity.model import ROLES, Principal, Role
+from imias.identity.model import ROLES, Principal, Role
 from imias.platform.logs import request_id_var
+from imias.platform.policy import POLICY, PUBLIC, Policy
+from imias.platform.requests import client_address
 from imias.platform.problems import ProblemError
 
 log = logging.getLogger("imias.identity")
 
-POLICY = "policy"
 _PRINCIPAL = "imias.principal"
-
-
-class Policy(msgspec.Struct, frozen=True):
-    """Who may call a route: ``roles`` (empty and ``public``: anyone, signed in or not)
-    and ``data``: whose data each role reaches (for people; the domain enforces it)."""
-
-    roles: tuple[Role, ...] = ()
-    public: bool = False
-    data: str = ""
-    # A page's session: the cookie that may carry the token when no Authorization header
-    # does (never on the API, so no other site can post to it with the user's cookie),
-    # and where to send a browser without a valid one.
-    cookie: str | None = None
-    sign_in: str | None = None
-
-    def describe(self) -> str:
-        if self.public:
-            return "public"
-        return ", ".join(self.roles)
 
 
 def allow(
@@ -76,32 +57,6 @@ class SignInRequired(ProblemError):
 
 
 SIGNED_IN: dict[str, Any] = {POLICY: Policy(ROLES, data="the caller's own session")}
-PUBLIC: dict[str, Any] = {POLICY: Policy(public=True, data="no personal data")}
-
-
-def client_address(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
-    """The client's address: the connection's, or, when the connection comes from a
-    trusted reverse proxy (IMIAS_TRUSTED_PROXIES), the nearest address in
-    X-Forwarded-For that is not one of the trusted proxies (the rest can be forged)."""
-    client = connection.client
-    host = client.host if client else None
-    settings = connection.app.state.get("settings")
-    proxies = settings.proxy_networks if settings is not None else ()
-    if host is None or not proxies or not _among(host, proxies):
-        return host
-    hops = [h.strip() for h in connection.headers.get("x-forwarded-for", "").split(",")]
-    for hop in reversed([h for h in hops if h]):
-        if not _among(hop, proxies):
-            return hop
-    return host
-
-
-def _among(address: str, networks: tuple[Any, ...]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in network for network in networks)
 
 
 async def authorize(

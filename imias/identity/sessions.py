@@ -15,11 +15,11 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from imias.platform.identity import repository as repo
-from imias.platform.identity import tokens
-from imias.platform.identity.keys import Keys
-from imias.platform.identity.model import ACCESS_SECONDS, SESSION_SECONDS, Principal, Role, TokenOut
-from imias.platform.identity.revocation import RevocationList
+from imias.identity import repository as repo
+from imias.identity import tokens
+from imias.identity.keys import Keys
+from imias.identity.model import ACCESS_SECONDS, SESSION_SECONDS, Principal, Role, TokenOut
+from imias.identity.revocation import RevocationList
 from imias.platform.problems import ProblemError
 
 log = logging.getLogger("imias.identity")

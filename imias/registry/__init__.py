@@ -1,0 +1,25 @@
+"""The registry: master data every domain reads: patients, clinics (with their districts,
+coordinates and time zones), doctors, specialties, and the organisations that are not
+clinics (pharmacies, schools, ambulance stations: to come with their domains).
+
+Other packages use the names below and nothing else of this package.
+"""
+
+from imias.registry import patients
+from imias.registry.directory import Directory
+from imias.registry.model import Clinic, Doctor, DoctorCard, PatientCard, Specialty, full_name
+from imias.registry.nearby import EARTH_RADIUS_KM, ClinicGrid, distance_km
+
+__all__ = [
+    "EARTH_RADIUS_KM",
+    "Clinic",
+    "ClinicGrid",
+    "Directory",
+    "Doctor",
+    "DoctorCard",
+    "PatientCard",
+    "Specialty",
+    "distance_km",
+    "full_name",
+    "patients",
+]
