@@ -63,7 +63,7 @@ def describe(seconds: float = 0.3) -> dict[str, Any]:
 # given `imias.asgi` itself; `imias bench floor`'s server (loadtest.bench.floor_app) is a
 # server too.
 KINDS = ("server", "postgres", "redis", "caller", "other")
-_SERVER = re.compile(r"\bimias(?:\.cli)?\s+serve\b|\bimias\.asgi\b|\bimias\.booking\.floor_app\b")
+_SERVER = re.compile(r"\bimias(?:\.cli)?\s+serve\b|\bimias\.asgi\b|\bloadtest\.bench\.floor_app\b")
 
 
 def process_kind(comm: str, cmdline: str, pid: int, caller: int) -> str:

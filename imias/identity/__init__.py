@@ -8,6 +8,7 @@ learn the caller with :func:`principal_of` and ask :class:`~.accounts.Accounts` 
 patient may act for.
 """
 
+from imias.identity.access_log import read_access_log
 from imias.identity.model import ROLES, STAFF_ROLES, Principal, Role
 from imias.identity.policies import (
     SIGNED_IN,
@@ -37,6 +38,7 @@ __all__ = [
     "authorize",
     "before_request",
     "principal_of",
+    "read_access_log",
     "route_policies",
     "unchecked_routes",
     "undeclared_routes",

@@ -17,6 +17,7 @@ from imias.platform.audit import repository as audit_repo
 from imias.platform.audit.writer import record
 from imias.identity.policies import allow, principal_of
 from imias.identity.service import Identity
+from imias.platform.db import Executor
 from imias.platform.problems import ProblemError
 
 MAX_ID = 2**63 - 1
@@ -58,6 +59,32 @@ class AuditRecord(msgspec.Struct, frozen=True):
     sealed: bool
 
 
+async def read_access_log(
+    pool: Executor, patient_id: int, before: int | None, limit: int
+) -> list[AccessLogEntry]:
+    """Who else read or changed the patient's data, newest first (before the record id
+    ``before``, at most ``limit``)."""
+    rows = await pool.fetch(repo.ACCESS_LOG, patient_id, before, limit)
+    return [
+        AccessLogEntry(
+            id=r["id"],
+            at=r["at"],
+            actor_role=r["actor_role"],
+            actor_id=r["actor_id"],
+            action=r["action"],
+            resource=r["resource"],
+            resource_id=r["resource_id"],
+            actor_name=r["actor_name"],
+            organisation_id=r["actor_org"],
+            organisation_name=r["org_name"],
+            acting_for=r["acting_for"],
+            break_glass=r["break_glass"],
+            reason=r["reason"],
+        )
+        for r in rows
+    ]
+
+
 def provide_identity(state: State) -> Identity:
     return state.identity
 
@@ -86,25 +113,7 @@ class AccessLogController(Controller):
         whose = patient_id or principal.subject
         if whose != principal.subject and not await identity.accounts.may_act_for(principal, whose):
             raise ProblemError(404, "not_found", "There is no such patient.")
-        rows = await identity.pool.fetch(repo.ACCESS_LOG, whose, before, limit)
-        return [
-            AccessLogEntry(
-                id=r["id"],
-                at=r["at"],
-                actor_role=r["actor_role"],
-                actor_id=r["actor_id"],
-                action=r["action"],
-                resource=r["resource"],
-                resource_id=r["resource_id"],
-                actor_name=r["actor_name"],
-                organisation_id=r["actor_org"],
-                organisation_name=r["org_name"],
-                acting_for=r["acting_for"],
-                break_glass=r["break_glass"],
-                reason=r["reason"],
-            )
-            for r in rows
-        ]
+        return await read_access_log(identity.pool, whose, before, limit)
 
 
 class AuditController(Controller):

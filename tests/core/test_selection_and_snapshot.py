@@ -140,7 +140,7 @@ def test_apply_events_and_idempotence(cal):
 
 
 def test_benchmark_quick_prints_json_lines(capsys):
-    from scheduler_core import bench
+    from loadtest.bench import core as bench
 
     assert bench.main(["--quick", "--seed", "7"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()

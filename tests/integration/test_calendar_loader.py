@@ -5,7 +5,8 @@ from datetime import date, timedelta
 import asyncpg
 import pytest
 
-from imias.booking import access, patients, repository
+from imias.booking import access, repository
+from imias.registry import repository as registry_repository
 from imias.booking.calendar_loader import Geometry, load_calendar
 from imias.booking.schedules import to_local, to_utc
 from imias.citygen.seed import seed_city
@@ -32,8 +33,8 @@ async def city(fresh_database_url):
 
 @pytest.mark.parametrize(
     "module",
-    [repository, access, patients, identity_repository, audit_repository],
-    ids=["booking", "booking_access", "booking_patients", "identity", "audit"],
+    [repository, access, registry_repository, identity_repository, audit_repository],
+    ids=["booking", "booking_access", "registry", "identity", "audit"],
 )
 async def test_every_named_query_prepares_against_the_migrated_schema(db, module):
     for name, sql in module.QUERIES.items():

@@ -3,7 +3,7 @@
 import os
 import time
 
-from imias.platform import machine
+from loadtest import machine
 
 
 def test_the_speed_is_the_loop_iterations_per_second_of_the_time_measured(monkeypatch):

@@ -21,9 +21,8 @@ from imias.channels.portal.common import (
 from imias.channels.web.errors import PAGE_ERRORS
 from imias.channels.web.i18n import N_
 from imias.channels.web.pages import form_of, redirect, say
-from imias.platform.audit import repository as audit_repo
 from imias.platform.audit.writer import record, record_many
-from imias.identity import principal_of
+from imias.identity import principal_of, read_access_log
 from imias.platform.problems import ProblemError
 
 ACCESS_LOG_SHOWN = 100
@@ -137,7 +136,7 @@ class PortalAccountController(Controller):
     ) -> Template:
         whose = await acting_for(request, patient_id)
         identity = request.app.state.identity
-        rows = await identity.pool.fetch(audit_repo.ACCESS_LOG, whose, None, ACCESS_LOG_SHOWN)
+        rows = await read_access_log(identity.pool, whose, None, ACCESS_LOG_SHOWN)
         return portal_page(
             request,
             "portal/access_log.html",
