@@ -42,13 +42,8 @@ from imias.channels.portal import (
 from imias.channels.registrar import RegistrarController
 from imias.channels.web.language import switch_language
 from imias.channels.web.pages import template_config
-from imias.platform.audit import AuditSealer, check_audit
-from imias.identity.access_log import AccessLogController, AuditController
-from imias.platform.cache import create_redis
-from imias.platform.db import create_pool
-from imias.platform.embedded import Servers, start_servers
-from imias.platform.health import check_database, check_redis, health
 from imias.identity import PUBLIC, Identity, before_request
+from imias.identity.access_log import AccessLogController, AuditController
 from imias.identity.api import (
     AuthController,
     BreakGlassController,
@@ -58,6 +53,11 @@ from imias.identity.api import (
 from imias.identity.keys import resolve_secret
 from imias.identity.policies import BEARER, document_security
 from imias.identity.sms import SmsSender
+from imias.platform.audit import AuditSealer, check_audit
+from imias.platform.cache import create_redis
+from imias.platform.db import create_pool
+from imias.platform.embedded import Servers, start_servers
+from imias.platform.health import check_database, check_redis, health
 from imias.platform.outbox import OutboxRelay, StreamConsumer, check_outbox
 from imias.platform.problems import EXCEPTION_HANDLERS
 from imias.platform.requests import request_id_middleware

@@ -20,13 +20,13 @@ import asyncpg
 import click
 
 from imias import __version__
-from imias.platform.embedded import EmbeddedServerError, Servers, start_servers
 from imias.identity.keys import resolve_secret
 from imias.identity.model import CLINIC_ROLES, ROLES
+from imias.platform.embedded import EmbeddedServerError, Servers, start_servers
 from imias.platform.logs import configure_logging
 from imias.platform.migrator import MigrationError, migrate_url
-from loadtest.served import port_taken
 from imias.platform.settings import Settings, SettingsError, load_settings
+from loadtest.served import port_taken
 
 log = logging.getLogger("imias.cli")
 
@@ -534,8 +534,8 @@ def loadtest(
     from pathlib import Path
 
     from imias.identity.keys import Keys
-    from loadtest.served import ServeError, served
     from loadtest.run import run
+    from loadtest.served import ServeError, served
 
     settings = _settings(workers=workers)
 

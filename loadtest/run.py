@@ -21,10 +21,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from loadtest.machine import CpuSnapshot, cpu_snapshot, cpu_split, describe
 from loadtest import audit as db_audit
 from loadtest import cast as load_cast
 from loadtest import opening
+from loadtest.machine import CpuSnapshot, cpu_snapshot, cpu_split, describe
 from loadtest.profiles import CLASSES, DEFAULTS, target_met
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")

@@ -29,7 +29,9 @@ API (identical on both implementations)
     replicas  ``apply(event)`` -> bool changed (events in :mod:`scheduler_core.events`;
               re-applying is a no-op, see ``scheduler_core._replica``)
     snapshot  ``snapshot()`` -> bytes, ``Calendar.restore(bytes)``; either implementation
-              restores the other's snapshot, and equal states give equal bytes
+              restores the other's snapshot, and equal states give equal bytes;
+              :func:`state_digest` of a snapshot is equal for equal states, whatever
+              the clock
     inspect   ``day_states``, ``day_flags``, ``appointments``, ``holds``, ``hold_info``,
               ``holder``, ``doctor``, ``doctors``, ``clock``
 
@@ -64,6 +66,7 @@ import os
 from typing import Any
 
 from . import reference
+from ._snapshot import state_digest
 from .errors import (
     DayOutsideWindow,
     DuplicateDoctor,
@@ -113,6 +116,7 @@ __all__ = [
     "encode_event",
     "reference",
     "reference_calendar",
+    "state_digest",
 ]
 
 _BUILD_HINT = (

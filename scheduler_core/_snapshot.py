@@ -148,3 +148,11 @@ def parse(data: bytes) -> tuple[Header, Layout, list[tuple[str, int, int, int, i
     if len({h[0] for h in holds}) != len(holds):
         raise SnapshotError("duplicate hold token in snapshot")
     return header, layout, holds
+
+
+def state_digest(snapshot: bytes) -> str:
+    """A digest of what a snapshot holds, leaving out the header's clock (the last field):
+    replicas that hold the same state differ only in when they last looked at the time."""
+    import hashlib
+
+    return hashlib.sha256(snapshot[: HEADER.size - 8] + snapshot[HEADER.size :]).hexdigest()

@@ -1,4 +1,67 @@
-"""Booking: clinics, doctors, schedules and appointments over PostgreSQL and Redis,
-with the scheduler_core engine in front (DESIGN.md, hot path)."""
+"""Booking: schedules, the rules, holds, appointments, referrals and the waitlist over
+PostgreSQL and Redis, with the scheduler_core engine in front (DESIGN.md, the hot path).
 
-__all__: list[str] = []
+Other packages use the names below and nothing else of this package: the use cases
+(:class:`BookingService`), the worker's engine, search, the values the API answers
+with, and the one place that decides whose booking data an HTTP caller reaches
+(:mod:`.caller`).
+"""
+
+from imias.booking import search
+from imias.booking.calendar_loader import Geometry, LoadReport, load_calendar
+from imias.booking.caller import (
+    acting_patient,
+    caller,
+    channel_of,
+    clinic_scope,
+    doctor_in_scope,
+    idempotency_key,
+    readable_patient,
+    staff_appointment,
+    staff_hold,
+    staff_waitlist_entry,
+)
+from imias.booking.engine import Engine, EngineNotReady
+from imias.booking.model import CHANNEL_BITS, CHANNELS, Channel, RefusalCode
+from imias.booking.schedules import ScheduleException, Template, expand, to_local, to_utc
+from imias.booking.search import ClinicWithTime, FreeSlot, bookable_clinics, earliest_for
+from imias.booking.service import HOLD_SECONDS, BookingService
+from imias.booking.views import Appointment, Hold
+from imias.booking.waitlist import WaitlistEntry
+
+__all__ = [
+    "CHANNELS",
+    "CHANNEL_BITS",
+    "HOLD_SECONDS",
+    "Appointment",
+    "BookingService",
+    "Channel",
+    "ClinicWithTime",
+    "Engine",
+    "EngineNotReady",
+    "FreeSlot",
+    "Geometry",
+    "Hold",
+    "LoadReport",
+    "RefusalCode",
+    "ScheduleException",
+    "Template",
+    "WaitlistEntry",
+    "acting_patient",
+    "bookable_clinics",
+    "caller",
+    "channel_of",
+    "clinic_scope",
+    "doctor_in_scope",
+    "earliest_for",
+    "expand",
+    "idempotency_key",
+    "load_calendar",
+    "readable_patient",
+    "search",
+    "staff_appointment",
+    "staff_hold",
+    "staff_waitlist_entry",
+    "to_local",
+    "to_utc",
+]

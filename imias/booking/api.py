@@ -7,6 +7,7 @@ before the answer leaves; changes write theirs in the service's transaction.
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -16,6 +17,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
+import scheduler_core
 from imias.booking import search
 from imias.booking.caller import (
     acting_patient,
@@ -29,21 +31,20 @@ from imias.booking.caller import (
     staff_hold,
     staff_waitlist_entry,
 )
-from imias.registry import Doctor, Specialty
 from imias.booking.engine import Engine
 from imias.booking.model import CHANNEL_BITS, Channel, Id
 from imias.booking.service import BookingService
 from imias.booking.views import Appointment, Hold
 from imias.booking.waitlist import WaitlistEntry
-from imias.platform.audit.writer import record, record_many
 from imias.identity import PUBLIC, allow
+from imias.platform.audit.writer import record, record_many
 from imias.platform.problems import ProblemError
+from imias.registry import Doctor, Specialty
 
 # Ids are PostgreSQL bigints: a larger number is a 400 at the door, not a 500 in SQL.
 MAX_ID = 2**63 - 1
 IdPath = Annotated[int, PathParameter(ge=1, le=MAX_ID)]
 
-NEAR_CLINICS = 10  # a search "near me" looks at this many nearest clinics
 Limit = Annotated[int, QueryParameter(ge=1, le=50, description="How many to return")]
 FromDay = Annotated[date | None, QueryParameter(name="from", description="first local day")]
 ToDay = Annotated[date | None, QueryParameter(name="to", description="last local day")]
@@ -101,7 +102,7 @@ class DirectoryController(Controller):
 
     @get("/specialties", operation_id="listSpecialties", summary="Specialties")
     async def specialties(self, engine: NamedDependency[Engine]) -> list[Specialty]:
-        search._ready(engine)
+        search.ready(engine)
         return list(engine.directory.specialties.values())
 
     @get("/clinics", operation_id="listClinicsNear", summary="Nearest clinics with free time")
@@ -116,7 +117,7 @@ class DirectoryController(Controller):
         from_day: FromDay = None,
         to_day: ToDay = None,
     ) -> list[search.ClinicWithTime]:
-        search._ready(engine)
+        search.ready(engine)
         lat, lon = _point(near)
         first, last = search.window(engine, from_day, to_day)
         return search.nearest_clinics(
@@ -141,7 +142,7 @@ class DirectoryController(Controller):
         engine: NamedDependency[Engine],
         clinic_id: IdPath,
     ) -> list[DoctorOut]:
-        search._ready(engine)
+        search.ready(engine)
         if clinic_id not in engine.directory.clinics:
             raise ProblemError(404, "unknown_clinic", f"There is no clinic {clinic_id}.")
         return [
@@ -182,7 +183,7 @@ class SearchController(Controller):
         from_day: FromDay = None,
         to_day: ToDay = None,
     ) -> list[search.FreeSlot]:
-        search._ready(engine)
+        search.ready(engine)
         first, last = search.window(engine, from_day, to_day)
         bits = CHANNEL_BITS[channel]
         if doctor is not None:
@@ -193,7 +194,7 @@ class SearchController(Controller):
         clinics = clinic
         if near is not None and not clinics:
             lat, lon = _point(near)
-            nearest = engine.directory.nearest_offering(lat, lon, specialty_id, NEAR_CLINICS)
+            nearest = engine.directory.nearest_offering(lat, lon, specialty_id, search.NEAR_CLINICS)
             clinics = [clinic.id for _, clinic in nearest]
         return search.earliest(
             engine,
@@ -518,19 +519,11 @@ class EngineState(msgspec.Struct, frozen=True):
     opt=PUBLIC,
 )
 async def engine_state(request: Request[Any, Any, Any]) -> EngineState:
-    import hashlib
-    import os
-
-    import scheduler_core
-    from scheduler_core._snapshot import HEADER
-
-    engine = request.app.state.engine
-    cal = search._ready(engine)
-    data = cal.snapshot()  # type: ignore[attr-defined]
-    # Leave out the header's clock (the last field): replicas differ only in when they
-    # last looked at the time, not in what they hold.
-    digest = hashlib.sha256(data[: HEADER.size - 8] + data[HEADER.size :]).hexdigest()
-    return EngineState(os.getpid(), scheduler_core.IMPLEMENTATION, digest, engine.applied_events)
+    engine: Engine = request.app.state.engine
+    search.ready(engine)
+    return EngineState(
+        os.getpid(), scheduler_core.IMPLEMENTATION, engine.state_digest(), engine.applied_events
+    )
 
 
 class WaitlistRequest(

@@ -22,8 +22,8 @@ import asyncpg
 
 import scheduler_core
 from imias.booking import repository
-from imias.registry import Directory
 from imias.booking.schedules import ScheduleException, Template, expand, slot_flags, to_local
+from imias.registry import Directory
 from scheduler_core import Channel, SchedulerError
 from scheduler_core.flags import ENTITLED_ALL
 

@@ -25,12 +25,12 @@ from typing import Any
 
 from litestar import Request
 
-from imias.booking import access
+from imias.booking import repository as repo
 from imias.booking.model import Channel
+from imias.identity import Identity, Principal, principal_of
 from imias.platform.audit.writer import access_var
-from imias.identity import Principal, principal_of
-from imias.identity.service import Identity
 from imias.platform.problems import ProblemError
+from imias.registry import patients
 
 log = logging.getLogger("imias.booking.access")
 
@@ -142,7 +142,7 @@ async def staff_appointment(
     """A registrar's or a doctor's appointment, in her clinic (else 404); its patient."""
     principal = caller(request)
     clinic = clinic_scope(request)
-    row = await access.appointment_owner(_pool(request), appointment_id)
+    row = await repo.appointment_owner(_pool(request), appointment_id)
     if row is None or row["clinic_id"] != clinic or claimed not in (None, row["patient_id"]):
         _denied(principal, "another clinic's appointment")
         raise not_found("appointment")
@@ -155,7 +155,7 @@ async def staff_hold(
 ) -> int:
     """A registrar's hold, in her clinic (else 404); its patient."""
     principal = caller(request)
-    row = await access.hold_owner(_pool(request), token)
+    row = await repo.hold_owner(_pool(request), token)
     if (
         row is None
         or row["clinic_id"] != clinic_scope(request)
@@ -178,7 +178,7 @@ async def staff_waitlist_entry(
     principal = caller(request)
     if patient_id is None:
         raise ProblemError(400, "patient_id_required", "Name the patient (patient_id).")
-    row = await access.waitlist_entry_clinic(_pool(request), patient_id, entry_id)
+    row = await repo.waitlist_entry_clinic(_pool(request), patient_id, entry_id)
     if row is None or row["clinic_id"] != clinic_scope(request):
         _denied(principal, "another clinic's waiting entry")
         raise not_found("waiting entry")
@@ -198,7 +198,7 @@ async def readable_patient(request: Request[Any, Any, Any], patient_id: int) -> 
     clinic = clinic_scope(request)
     assert clinic is not None
     pool = _pool(request)
-    if not await access.patient_exists(pool, patient_id):
+    if not await patients.exists(pool, patient_id):
         raise not_found()
     if principal.role == "registrar":
         return clinic
@@ -209,7 +209,7 @@ async def readable_patient(request: Request[Any, Any, Any], patient_id: int) -> 
             if who is not None:
                 who.break_glass_reason = reason
             return None
-        if await access.booked_with_clinic(pool, patient_id, clinic):
+        if await repo.booked_with_clinic(pool, patient_id, clinic):
             return clinic  # her clinic's rows; the rest of the history needs break-glass
         _denied(principal, "a patient not booked with the clinic")
         raise ProblemError(

@@ -152,6 +152,12 @@ class Engine:
             except asyncio.CancelledError:
                 pass
 
+    def state_digest(self) -> str:
+        """A digest of what this engine holds, equal on workers that agree."""
+        if self.calendar is None:
+            raise EngineNotReady("not loaded")
+        return scheduler_core.state_digest(self.calendar.snapshot())
+
     def health(self) -> dict[str, Any]:
         """Details for /health; raises :class:`EngineNotReady` when not serving."""
         if self.calendar is None:

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 
 from msgspec import Meta, Struct
 
+from imias.platform.problems import ProblemError
+
 # --- Named constraint types (the API reuses them) --------------------------------------
 
 PolicyNumber = Annotated[str, Meta(pattern=r"^\d{16}$", description="16-digit OMS policy")]
@@ -273,6 +275,17 @@ _MESSAGES: dict[RefusalCode, dict[Lang, str]] = {
         "en": "The requested item was not found.",
     },
 }
+
+
+def refuse(code: RefusalCode, detail: str | None = None) -> ProblemError:
+    """The problem document of a refusal: its code and status, a sentence in English (or
+    ``detail``) and the patient's sentence in Russian."""
+    return ProblemError(
+        code.status,
+        code.value,
+        detail or code.message("en"),
+        extra={"message_ru": code.message("ru")},
+    )
 
 
 class Refusal(Struct, frozen=True):

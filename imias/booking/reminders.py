@@ -59,7 +59,7 @@ async def send_due_reminders(
     """Remind every appointment starting in the next 24 hours, once; how many."""
     now = clock()
     async with pool.acquire() as conn, conn.transaction():
-        rows = await conn.fetch(repo.DUE_REMINDERS, now, batch)
+        rows = await repo.due_reminders(conn, now, batch)
         reminders = [
             Reminder(r["id"], r["clinic_id"], r["patient_id"], r["doctor_id"], r["starts_at"])
             for r in rows

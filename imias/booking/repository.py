@@ -1,352 +1,496 @@
-"""SQL of the booking domain (asyncpg, ``$n`` parameters, no string-built values)."""
+"""The booking domain's access to PostgreSQL: the only code that runs its SQL
+(:mod:`.queries`). Functions take the connection of the caller's transaction (or the
+pool, for one statement) and answer with rows or the domain's facts.
+
+A change on the hot path writes its engine event and its audit record in the same
+statement (one round trip): those functions take the event's and the record's values
+after their own.
+"""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import asyncpg
 
-from imias.platform.audit.repository import insert_from as audit_cte
-from imias.platform.outbox import event_cte
+from imias.booking import queries as q
+from imias.booking.model import (
+    AppointmentFacts,
+    BookingContext,
+    HoldFacts,
+    PatientFacts,
+    ReferralFacts,
+    ReferralRef,
+)
+from imias.platform.db import Executor
 
-TEMPLATES_IN_WINDOW = """
-SELECT doctor_id, weekday, starts, ends, channels, urgent, valid_from, valid_to
-  FROM schedule_templates
- WHERE valid_from <= $2 AND (valid_to IS NULL OR valid_to >= $1)
-"""
-
-EXCEPTIONS_IN_WINDOW = """
-SELECT doctor_id, day, kind, starts, ends, channels
-  FROM schedule_exceptions
- WHERE day BETWEEN $1 AND $2
-"""
-
-ACTIVE_APPOINTMENTS_BETWEEN = """
-SELECT clinic_id, id, doctor_id, starts_at, ends_at, status, hold_token, hold_expires_at
-  FROM appointments
- WHERE status IN ('held', 'booked', 'arrived') AND starts_at >= $1 AND starts_at < $2
-"""
+Row = asyncpg.Record
 
 
-async def templates_in_window(
-    conn: asyncpg.Connection, first_day: date, last_day: date
-) -> list[asyncpg.Record]:
-    return await conn.fetch(TEMPLATES_IN_WINDOW, first_day, last_day)
+class SlotTaken(Exception):
+    """The time units of a new appointment (or hold) are owned by another: the database's
+    guard against double booking refused it."""
 
 
-async def exceptions_in_window(
-    conn: asyncpg.Connection, first_day: date, last_day: date
-) -> list[asyncpg.Record]:
-    return await conn.fetch(EXCEPTIONS_IN_WINDOW, first_day, last_day)
+# -- the engine's start ---------------------------------------------------------------
+
+
+async def templates_in_window(conn: Executor, first_day: date, last_day: date) -> list[Row]:
+    return await conn.fetch(q.TEMPLATES_IN_WINDOW, first_day, last_day)
+
+
+async def exceptions_in_window(conn: Executor, first_day: date, last_day: date) -> list[Row]:
+    return await conn.fetch(q.EXCEPTIONS_IN_WINDOW, first_day, last_day)
 
 
 async def active_appointments_between(
-    conn: asyncpg.Connection, since: datetime, until: datetime
-) -> list[asyncpg.Record]:
-    return await conn.fetch(ACTIVE_APPOINTMENTS_BETWEEN, since, until)
+    conn: Executor, since: datetime, until: datetime
+) -> list[Row]:
+    return await conn.fetch(q.ACTIVE_APPOINTMENTS_BETWEEN, since, until)
 
 
-# Every named query of this module, so a test can prepare them all against the
-# migrated database and a broken column fails CI rather than production.
-QUERIES = {
-    "templates_in_window": TEMPLATES_IN_WINDOW,
-    "exceptions_in_window": EXCEPTIONS_IN_WINDOW,
-    "active_appointments_between": ACTIVE_APPOINTMENTS_BETWEEN,
-}
+# -- the patient, locked, and what the rules need to know -----------------------------
 
 
-
-# -- the booking flow --------------------------------------------------------------------
-
-LOCK_PATIENT = """
-SELECT id, birth_date, sex, attached_clinic_id FROM patients WHERE id = $1 FOR UPDATE
-"""
-
-PATIENT_APPOINTMENTS = """
-SELECT id, clinic_id, doctor_id, specialty_id, starts_at, ends_at, status, channel,
-       referral_clinic_id, referral_id, hold_token, hold_expires_at, created_at, rescheduled_to
-  FROM appointments
- WHERE patient_id = $1 AND status IN ('held', 'booked', 'arrived')
- ORDER BY starts_at
-"""
-
-PATIENT_HISTORY = """
-SELECT id, clinic_id, doctor_id, specialty_id, starts_at, ends_at, status, channel,
-       referral_clinic_id, referral_id, hold_token, hold_expires_at, created_at, rescheduled_to
-  FROM appointments
- WHERE patient_id = $1 AND status <> 'expired'
- ORDER BY starts_at DESC
- LIMIT $2
-"""
-
-# The patient's live appointments and holds, and active referrals, in one round trip:
-# rows of kind 'a' (appointment or hold) and 'r' (referral).
-PATIENT_FACTS = """
-SELECT 'a' AS kind, id, clinic_id, specialty_id, starts_at, status, referral_clinic_id,
-       referral_id, hold_token, hold_expires_at, NULL::date AS valid_until
-  FROM appointments
- WHERE patient_id = $1 AND status IN ('held', 'booked', 'arrived')
-UNION ALL
-SELECT 'r', id, clinic_id, specialty_id, NULL, status, NULL, NULL, NULL, NULL, valid_until
-  FROM referrals
- WHERE patient_id = $1 AND status = 'active'
-"""
-
-# Lock the patient, read the facts, the idempotency key's answer and the token's hold, and
-# end expired holds on the wanted time, in one round trip (migration 0007 explains why it
-# is a function): $1 patient, $2 key, $3 token, $4-$7 clinic, doctor, starts, ends, $8 now.
-BOOKING_CONTEXT = """
-SELECT kind, id, clinic_id, doctor_id, patient_id, specialty_id, starts_at, ends_at, status,
-       channel, referral_clinic_id, referral_id, hold_token, hold_expires_at,
-       waitlist_entry_id, valid_until, birth_date, sex, route, response
-  FROM booking_context($1, $2, $3, $4, $5, $6, $7, $8)
-"""
-
-PATIENT_REFERRALS = """
-SELECT clinic_id, id, specialty_id, valid_until, status
-  FROM referrals WHERE patient_id = $1 AND status = 'active'
-"""
-
-# (An overlapping appointment starts at most four hours before: a check of the table.)
-EXPIRE_OVERLAPPING_HOLDS = """
-UPDATE appointments SET status = 'expired', updated_at = $5
- WHERE clinic_id = $1 AND doctor_id = $2 AND status = 'held' AND hold_expires_at <= $5
-   AND starts_at < $4 AND ends_at > $3 AND starts_at > $3 - interval '4 hours'
-RETURNING clinic_id, hold_token, patient_id, waitlist_entry_id
-"""
-
-CONFIRM_HOLD = """
-UPDATE appointments
-   SET status = 'booked', referral_clinic_id = $3, referral_id = $4, updated_at = $5
- WHERE clinic_id = $1 AND id = $2 AND status = 'held'
-RETURNING id
-"""
-
-END_HOLD = """
-UPDATE appointments SET status = 'expired', updated_at = $3
- WHERE clinic_id = $1 AND id = $2 AND status = 'held'
-RETURNING id
-"""
-
-INSERT_APPOINTMENT = """
-INSERT INTO appointments (clinic_id, doctor_id, patient_id, specialty_id, starts_at, ends_at,
-                          status, channel, referral_clinic_id, referral_id, hold_token,
-                          hold_expires_at, created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
-RETURNING id
-"""
-
-HOLD_BY_TOKEN = """
-SELECT id, clinic_id, doctor_id, patient_id, specialty_id, starts_at, ends_at, status, channel,
-       referral_clinic_id, referral_id, hold_token, hold_expires_at, waitlist_entry_id
-  FROM appointments WHERE hold_token = $1
- ORDER BY created_at DESC LIMIT 1
-   FOR UPDATE
-"""
-
-# The hot path's writes with their engine event and their audit record, one round trip
-# each: after the statement's own parameters come the event's (clinic id, topic, payload)
-# and the audit record's (eleven, imias.platform.audit.change_args).
-_INSERT_WITH_EVENT = f"""
-WITH change AS ({INSERT_APPOINTMENT}),
-     event AS ({event_cte("change", 14)}),
-     audited AS ({audit_cte("change", 17, "change.id")})"""
-INSERT_APPOINTMENT_WITH_EVENT = (
-    _INSERT_WITH_EVENT + "\nSELECT change.id, event.id AS outbox_id FROM change, event\n"
-)
-
-# A patient's hold, as above, committed without waiting for its WAL to reach the disk
-# (synchronous_commit off for this transaction only). A hold is the one change that may
-# be lost in a database crash: it is then a hold that ended early (the patient's confirm
-# is refused, they choose again), never a lost booking. The confirmation that follows
-# waits for the flush, and its flush carries the hold's record with it.
-INSERT_HOLD_WITH_EVENT = (
-    _INSERT_WITH_EVENT
-    + """,
-     no_wait AS (SELECT set_config('synchronous_commit', 'off', true))
-SELECT change.id, event.id AS outbox_id FROM change, event, no_wait
-"""
-)
-
-# Confirm a hold and store the answer under the idempotency key ($6 patient, $7 key,
-# $8 route, $9 request hash, $10 response).
-CONFIRM_HOLD_WITH_EVENT = f"""
-WITH change AS ({CONFIRM_HOLD}),
-     remembered AS (
-        INSERT INTO idempotency_keys (patient_id, key, route, request_hash, status_code, response)
-        SELECT $6, $7, $8, $9, 201, $10 FROM change),
-     event AS ({event_cte("change", 11)}),
-     audited AS ({audit_cte("change", 14, "change.id")})
-SELECT change.id, event.id AS outbox_id FROM change, event
-"""
-
-APPOINTMENT_FOR_UPDATE = """
-SELECT id, clinic_id, doctor_id, patient_id, specialty_id, starts_at, ends_at, status, channel,
-       referral_clinic_id, referral_id, hold_token, hold_expires_at
-  FROM appointments WHERE id = $1 FOR UPDATE
-"""
-
-SET_STATUS = """
-UPDATE appointments
-   SET status = $3, updated_at = $4,
-       cancelled_at = CASE WHEN $3 = 'cancelled' THEN $4 ELSE cancelled_at END
- WHERE clinic_id = $1 AND id = $2
-"""
-
-SET_RESCHEDULED_TO = """
-UPDATE appointments SET rescheduled_to = $3 WHERE clinic_id = $1 AND id = $2
-"""
-
-USE_REFERRAL = """
-UPDATE referrals SET status = $3 WHERE clinic_id = $1 AND id = $2
-"""
-
-TAKE_REFERRAL = """
-UPDATE referrals SET status = 'used' WHERE clinic_id = $1 AND id = $2 AND status = 'active'
-RETURNING id
-"""
-
-# The answer of a successful booking (201) under its key: patient, key, route, hash, body.
-SAVE_IDEMPOTENT_ROW = """
-INSERT INTO idempotency_keys (patient_id, key, route, request_hash, status_code, response)
-VALUES ($1, $2, $3, $4, 201, $5)
-"""
-
-INSERT_REFERRAL = """
-INSERT INTO referrals (clinic_id, patient_id, specialty_id, issued_by, valid_until)
-VALUES ($1, $2, $3, $4, $5) RETURNING id
-"""
-
-# The hold sweeper; hold_token IS NOT NULL (true of every hold) lets it, and only it,
-# use appointments_hold_expiry (migration 0011).
-EXPIRED_HOLDS = """
-UPDATE appointments SET status = 'expired', updated_at = $1
- WHERE (clinic_id, id) IN (SELECT clinic_id, id FROM appointments
-                            WHERE status = 'held' AND hold_token IS NOT NULL
-                              AND hold_expires_at <= $1
-                            ORDER BY hold_expires_at LIMIT $2
-                            FOR UPDATE SKIP LOCKED)
-RETURNING clinic_id, id, doctor_id, patient_id, starts_at, ends_at, hold_token,
-          waitlist_entry_id
-"""
-
-DOCTOR_DAY = """
-SELECT a.id, a.clinic_id, a.doctor_id, a.patient_id, a.specialty_id, a.starts_at, a.ends_at,
-       a.status, a.channel, p.family_name, p.given_name, p.patronymic
-  FROM appointments a JOIN patients p ON p.id = a.patient_id
- WHERE a.clinic_id = $1 AND a.doctor_id = $2 AND a.starts_at >= $3 AND a.starts_at < $4
-   AND a.status IN ('booked', 'arrived', 'completed', 'no_show')
- ORDER BY a.starts_at
-"""
-
-# Booked appointments that ended in the last two days. An appointment lasts at most
-# four hours (a check of the table), so the bound on starts_at finds the same rows
-# in a range of appointments_booked_by_time.
-MARK_NO_SHOWS = """
-UPDATE appointments SET status = 'no_show', updated_at = $1
- WHERE status = 'booked' AND ends_at <= $1 AND ends_at > $1 - interval '2 days'
-   AND starts_at < $1 AND starts_at > $1 - interval '2 days 4 hours'
-RETURNING clinic_id, id
-"""
-
-QUERIES |= {
-    "lock_patient": LOCK_PATIENT,
-    "patient_appointments": PATIENT_APPOINTMENTS,
-    "patient_history": PATIENT_HISTORY,
-    "patient_referrals": PATIENT_REFERRALS,
-    "patient_facts": PATIENT_FACTS,
-    "booking_context": BOOKING_CONTEXT,
-    "expire_overlapping_holds": EXPIRE_OVERLAPPING_HOLDS,
-    "confirm_hold": CONFIRM_HOLD,
-    "end_hold": END_HOLD,
-    "insert_appointment": INSERT_APPOINTMENT,
-    "insert_appointment_with_event": INSERT_APPOINTMENT_WITH_EVENT,
-    "insert_hold_with_event": INSERT_HOLD_WITH_EVENT,
-    "confirm_hold_with_event": CONFIRM_HOLD_WITH_EVENT,
-    "hold_by_token": HOLD_BY_TOKEN,
-    "appointment_for_update": APPOINTMENT_FOR_UPDATE,
-    "set_status": SET_STATUS,
-    "set_rescheduled_to": SET_RESCHEDULED_TO,
-    "use_referral": USE_REFERRAL,
-    "take_referral": TAKE_REFERRAL,
-    "save_idempotent_row": SAVE_IDEMPOTENT_ROW,
-    "insert_referral": INSERT_REFERRAL,
-    "expired_holds": EXPIRED_HOLDS,
-    "doctor_day": DOCTOR_DAY,
-    "mark_no_shows": MARK_NO_SHOWS,
-}
+def patient_facts(row: Row) -> PatientFacts:
+    """From a row with id, birth_date, sex, attached_clinic_id."""
+    return PatientFacts(
+        id=row["id"],
+        birth_date=row["birth_date"],
+        sex=row["sex"],
+        attached_clinic_id=row["attached_clinic_id"],
+    )
 
 
-# -- waitlist and reminders -----------------------------------------------------------------
+async def lock_patient(conn: asyncpg.Connection, patient_id: int) -> PatientFacts | None:
+    """Serialise this patient's requests (the transaction holds the row's lock)."""
+    row = await conn.fetchrow(q.LOCK_PATIENT, patient_id)
+    return None if row is None else patient_facts(row)
 
-INSERT_WAITLIST = """
-INSERT INTO waitlist_entries (patient_id, specialty_id, clinic_id, doctor_id, from_day, to_day,
-                              created_at, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
-RETURNING id
-"""
 
-PATIENT_WAITLIST = """
-SELECT w.id, w.patient_id, w.specialty_id, w.clinic_id, w.doctor_id, w.from_day, w.to_day,
-       w.status, w.created_at, a.hold_token, a.hold_expires_at, a.doctor_id AS offer_doctor_id,
-       a.starts_at AS offer_starts_at
-  FROM waitlist_entries w
-  LEFT JOIN appointments a
-         ON a.clinic_id = w.offer_clinic_id AND a.id = w.offer_appointment_id
-        AND a.status = 'held'
- WHERE w.patient_id = $1
- ORDER BY w.created_at DESC
-"""
+async def lock_waiting_patient(conn: asyncpg.Connection, patient_id: int) -> PatientFacts | None:
+    """Lock a waiting patient unless another request holds them (None: busy, or gone)."""
+    row = await conn.fetchrow(q.LOCK_WAITING_PATIENT, patient_id)
+    return None if row is None else patient_facts(row)
 
-CANCEL_WAITLIST = """
-UPDATE waitlist_entries SET status = 'cancelled', updated_at = $3
- WHERE patient_id = $1 AND id = $2 AND status IN ('waiting', 'offered')
-RETURNING offer_clinic_id, offer_appointment_id
-"""
 
-WAITING_FOR_SLOT = """
-SELECT patient_id, id FROM waitlist_entries
- WHERE status = 'waiting' AND specialty_id = $1
-   AND (clinic_id IS NULL OR clinic_id = $2)
-   AND (doctor_id IS NULL OR doctor_id = $3)
-   AND from_day <= $4 AND to_day >= $4
-   AND NOT (patient_id = ANY($5::bigint[]))
- ORDER BY created_at, id
- LIMIT 20
- FOR UPDATE SKIP LOCKED
-"""
+async def booking_context(conn: Executor, patient_id: int, now: datetime) -> BookingContext:
+    """The patient's live holds, active appointments and active referrals at ``now``."""
+    return context_of(await conn.fetch(q.PATIENT_FACTS, patient_id), patient_id, now)
 
-MARK_OFFERED = """
-UPDATE waitlist_entries
-   SET status = 'offered', offer_clinic_id = $3, offer_appointment_id = $4, updated_at = $5
- WHERE patient_id = $1 AND id = $2
-"""
 
-SET_WAITLIST_STATUS = """
-UPDATE waitlist_entries SET status = $3, updated_at = $4 WHERE patient_id = $1 AND id = $2
-"""
+def context_of(rows: Iterable[Row], patient_id: int, now: datetime) -> BookingContext:
+    """A BookingContext from rows of kind 'a' (appointment or hold) and 'r' (referral)
+    (PATIENT_FACTS or BOOKING_CONTEXT; rows of other kinds are skipped)."""
+    appointments, holds, referrals = [], [], []
+    for a in rows:
+        kind = a["kind"]
+        if kind == "r":
+            referrals.append(
+                ReferralFacts(
+                    clinic_id=a["clinic_id"],
+                    id=a["id"],
+                    specialty_id=a["specialty_id"],
+                    valid_until=a["valid_until"],
+                    status=a["status"],
+                )
+            )
+        elif kind != "a":
+            continue
+        elif a["status"] == "held":
+            holds.append(
+                HoldFacts(
+                    token=str(a["hold_token"]),
+                    patient_id=patient_id,
+                    expires_at=a["hold_expires_at"],
+                )
+            )
+        else:
+            referral = (
+                ReferralRef(a["referral_clinic_id"], a["referral_id"]) if a["referral_id"] else None
+            )
+            appointments.append(
+                AppointmentFacts(
+                    id=a["id"],
+                    specialty_id=a["specialty_id"],
+                    starts_at=a["starts_at"],
+                    status=a["status"],
+                    referral=referral,
+                )
+            )
+    return BookingContext(
+        now=now, appointments=tuple(appointments), referrals=tuple(referrals), holds=tuple(holds)
+    )
 
-LINK_OFFER = """
-UPDATE appointments SET waitlist_entry_id = $3 WHERE clinic_id = $1 AND id = $2
-"""
 
-DUE_REMINDERS = """
-UPDATE appointments SET reminded_at = $1
- WHERE (clinic_id, id) IN (SELECT clinic_id, id FROM appointments
-                            WHERE status = 'booked' AND reminded_at IS NULL
-                              AND starts_at > $1 AND starts_at <= $1 + interval '24 hours'
-                            ORDER BY starts_at LIMIT $2
-                            FOR UPDATE SKIP LOCKED)
-RETURNING clinic_id, id, patient_id, doctor_id, specialty_id, starts_at, ends_at, status, channel
-"""
+@dataclass(frozen=True)
+class Locked:
+    """What one BOOKING_CONTEXT round trip read, the patient's row locked."""
 
-QUERIES |= {
-    "insert_waitlist": INSERT_WAITLIST,
-    "patient_waitlist": PATIENT_WAITLIST,
-    "cancel_waitlist": CANCEL_WAITLIST,
-    "waiting_for_slot": WAITING_FOR_SLOT,
-    "mark_offered": MARK_OFFERED,
-    "set_waitlist_status": SET_WAITLIST_STATUS,
-    "link_offer": LINK_OFFER,
-    "due_reminders": DUE_REMINDERS,
-}
+    patient: PatientFacts
+    context: BookingContext
+    replay: Row | None  # the stored answer to the idempotency key
+    hold: Row | None  # the appointment row of the hold token, locked
+    expired: list[Row]  # holds on the wanted time that this call ended
+
+
+async def lock_context(
+    conn: asyncpg.Connection,
+    patient_id: int,
+    now: datetime,
+    key: str | None = None,
+    token: uuid.UUID | None = None,
+    slot: tuple[int, int, datetime, datetime] | None = None,
+) -> Locked | None:
+    """Lock the patient and read the facts (and the key's answer, the token's hold) in
+    one round trip, ending expired holds on ``slot`` (clinic, doctor, starts, ends);
+    None when there is no such patient."""
+    clinic, doctor, starts, ends = slot or (None, None, None, None)
+    rows = await conn.fetch(
+        q.BOOKING_CONTEXT, patient_id, key, token, clinic, doctor, starts, ends, now
+    )
+    if not rows or rows[0]["kind"] != "p":
+        return None
+    first = rows[0]
+    patient = PatientFacts(
+        id=first["id"],
+        birth_date=first["birth_date"],
+        sex=first["sex"],
+        attached_clinic_id=first["clinic_id"],
+    )
+    replay = hold = None
+    expired = []
+    for row in rows:
+        if row["kind"] == "i":
+            replay = row
+        elif row["kind"] == "h":
+            hold = row
+        elif row["kind"] == "x":
+            expired.append(row)
+    return Locked(patient, context_of(rows, patient_id, now), replay, hold, expired)
+
+
+# -- appointments and holds -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NewAppointment:
+    """The values of a new appointments row (a booking, or a hold with its token)."""
+
+    clinic_id: int
+    doctor_id: int
+    patient_id: int
+    specialty_id: int
+    starts_at: datetime
+    ends_at: datetime
+    status: str
+    channel: str
+    referral: ReferralRef | None
+    hold_token: uuid.UUID | None
+    hold_expires_at: datetime | None
+    created_at: datetime
+
+    def args(self) -> tuple[Any, ...]:
+        ref = self.referral
+        return (
+            self.clinic_id,
+            self.doctor_id,
+            self.patient_id,
+            self.specialty_id,
+            self.starts_at,
+            self.ends_at,
+            self.status,
+            self.channel,
+            ref.clinic_id if ref else None,
+            ref.id if ref else None,
+            self.hold_token,
+            self.hold_expires_at,
+            self.created_at,
+        )
+
+
+def _taken(exc: asyncpg.UniqueViolationError) -> bool:
+    return exc.constraint_name == "appointment_units_pkey"
+
+
+async def insert_appointment(
+    conn: asyncpg.Connection, new: NewAppointment, *, savepoint: bool = False
+) -> int:
+    """Insert an appointment; :class:`SlotTaken` when its time is owned. With
+    ``savepoint`` a refusal leaves the rest of the caller's transaction intact."""
+    try:
+        if not savepoint:
+            return int(await conn.fetchval(q.INSERT_APPOINTMENT, *new.args()))
+        async with conn.transaction():
+            return int(await conn.fetchval(q.INSERT_APPOINTMENT, *new.args()))
+    except asyncpg.UniqueViolationError as exc:
+        if _taken(exc):
+            raise SlotTaken from None
+        raise
+
+
+async def insert_appointment_with_event(
+    conn: asyncpg.Connection,
+    new: NewAppointment,
+    event: tuple[int, str, bytes],
+    audited: tuple[Any, ...],
+    *,
+    durable: bool = True,
+) -> tuple[int, int]:
+    """Insert an appointment with its engine event (clinic id, topic, payload) and its
+    audit record (:func:`imias.platform.audit.change_args`) in one round trip: the new
+    id and the event's outbox id. A hold is not ``durable``: its commit does not wait
+    for the disk (see ``queries.INSERT_HOLD_WITH_EVENT``)."""
+    statement = q.INSERT_APPOINTMENT_WITH_EVENT if durable else q.INSERT_HOLD_WITH_EVENT
+    try:
+        row = await conn.fetchrow(statement, *new.args(), *event, *audited)
+    except asyncpg.UniqueViolationError as exc:
+        if _taken(exc):
+            raise SlotTaken from None
+        raise
+    assert row is not None
+    return int(row["id"]), int(row["outbox_id"])
+
+
+async def confirm_hold_with_event(
+    conn: asyncpg.Connection,
+    clinic_id: int,
+    appointment_id: int,
+    referral: ReferralRef | None,
+    now: datetime,
+    remembered: tuple[int, str, str, str, bytes],
+    event: tuple[int, str, bytes],
+    audited: tuple[Any, ...],
+) -> int | None:
+    """Confirm a hold (held -> booked), keep the answer under its idempotency key
+    (``remembered``: patient, key, route, request hash, response), and write the event
+    and the audit record, in one round trip; the event's outbox id (None: not held)."""
+    row = await conn.fetchrow(
+        q.CONFIRM_HOLD_WITH_EVENT,
+        clinic_id,
+        appointment_id,
+        referral.clinic_id if referral else None,
+        referral.id if referral else None,
+        now,
+        *remembered,
+        *event,
+        *audited,
+    )
+    return None if row is None else int(row["outbox_id"])
+
+
+async def expire_overlapping_holds(
+    conn: asyncpg.Connection,
+    clinic_id: int,
+    doctor_id: int,
+    starts_at: datetime,
+    ends_at: datetime,
+    now: datetime,
+) -> list[Row]:
+    """End the expired holds on this time of the doctor's (clinic_id, hold_token,
+    patient_id, waitlist_entry_id of each)."""
+    return await conn.fetch(
+        q.EXPIRE_OVERLAPPING_HOLDS, clinic_id, doctor_id, starts_at, ends_at, now
+    )
+
+
+async def end_hold(
+    conn: asyncpg.Connection, clinic_id: int, appointment_id: int, now: datetime
+) -> bool:
+    return await conn.fetchval(q.END_HOLD, clinic_id, appointment_id, now) is not None
+
+
+async def hold_by_token(conn: asyncpg.Connection, token: uuid.UUID) -> Row | None:
+    """The hold's appointment row, locked."""
+    return await conn.fetchrow(q.HOLD_BY_TOKEN, token)
+
+
+async def appointment_for_update(conn: asyncpg.Connection, appointment_id: int) -> Row | None:
+    return await conn.fetchrow(q.APPOINTMENT_FOR_UPDATE, appointment_id)
+
+
+async def set_status(
+    conn: asyncpg.Connection, clinic_id: int, appointment_id: int, status: str, now: datetime
+) -> None:
+    await conn.execute(q.SET_STATUS, clinic_id, appointment_id, status, now)
+
+
+async def set_rescheduled_to(
+    conn: asyncpg.Connection, clinic_id: int, appointment_id: int, new_id: int
+) -> None:
+    await conn.execute(q.SET_RESCHEDULED_TO, clinic_id, appointment_id, new_id)
+
+
+async def expired_holds(conn: asyncpg.Connection, now: datetime, batch: int) -> list[Row]:
+    """End up to ``batch`` holds past their expiry (rows locked by others are skipped)."""
+    return await conn.fetch(q.EXPIRED_HOLDS, now, batch)
+
+
+async def mark_no_shows(conn: Executor, now: datetime) -> int:
+    """Booked appointments that ended in the last two days become no-shows; how many."""
+    return len(await conn.fetch(q.MARK_NO_SHOWS, now))
+
+
+async def patient_history(conn: Executor, patient_id: int, limit: int) -> list[Row]:
+    return await conn.fetch(q.PATIENT_HISTORY, patient_id, limit)
+
+
+async def doctor_day(
+    conn: Executor, clinic_id: int, doctor_id: int, since: datetime, until: datetime
+) -> list[Row]:
+    return await conn.fetch(q.DOCTOR_DAY, clinic_id, doctor_id, since, until)
+
+
+async def due_reminders(conn: asyncpg.Connection, now: datetime, batch: int) -> list[Row]:
+    """Claim the booked appointments starting in the next 24 hours not yet reminded."""
+    return await conn.fetch(q.DUE_REMINDERS, now, batch)
+
+
+# -- referrals and idempotency keys ---------------------------------------------------
+
+
+async def take_referral(conn: asyncpg.Connection, referral: ReferralRef) -> bool:
+    """Use up an active referral; False when another booking just did."""
+    return await conn.fetchval(q.TAKE_REFERRAL, referral.clinic_id, referral.id) is not None
+
+
+async def give_back_referral(conn: asyncpg.Connection, clinic_id: int, referral_id: int) -> None:
+    """A cancelled appointment's referral is active again."""
+    await conn.execute(q.USE_REFERRAL, clinic_id, referral_id, "active")
+
+
+async def patient_referrals(conn: Executor, patient_id: int) -> list[Row]:
+    return await conn.fetch(q.PATIENT_REFERRALS, patient_id)
+
+
+async def insert_referral(
+    conn: asyncpg.Connection,
+    clinic_id: int,
+    patient_id: int,
+    specialty_id: int,
+    doctor_id: int,
+    valid_until: date,
+) -> int | None:
+    """A new referral's id; None when there is no such patient."""
+    try:
+        return int(
+            await conn.fetchval(
+                q.INSERT_REFERRAL, clinic_id, patient_id, specialty_id, doctor_id, valid_until
+            )
+        )
+    except asyncpg.ForeignKeyViolationError:
+        return None
+
+
+async def remember(conn: asyncpg.Connection, remembered: tuple[int, str, str, str, bytes]) -> None:
+    """Keep a booking's answer under its idempotency key (patient, key, route, request
+    hash, response)."""
+    await conn.execute(q.SAVE_IDEMPOTENT_ROW, *remembered)
+
+
+# -- the waitlist ---------------------------------------------------------------------
+
+
+async def insert_waitlist(
+    conn: asyncpg.Connection,
+    patient_id: int,
+    specialty_id: int,
+    clinic_id: int | None,
+    doctor_id: int | None,
+    first: date,
+    last: date,
+    now: datetime,
+) -> int | None:
+    """A new waiting entry's id; None when the patient already waits for the specialty."""
+    try:
+        async with conn.transaction():
+            return int(
+                await conn.fetchval(
+                    q.INSERT_WAITLIST,
+                    patient_id,
+                    specialty_id,
+                    clinic_id,
+                    doctor_id,
+                    first,
+                    last,
+                    now,
+                )
+            )
+    except asyncpg.UniqueViolationError:
+        return None
+
+
+async def patient_waitlist(conn: Executor, patient_id: int) -> list[Row]:
+    return await conn.fetch(q.PATIENT_WAITLIST, patient_id)
+
+
+async def waitlist_entry(conn: asyncpg.Connection, patient_id: int, entry_id: int) -> Row | None:
+    return await conn.fetchrow(q.WAITLIST_ENTRY, patient_id, entry_id)
+
+
+async def cancel_waitlist(
+    conn: asyncpg.Connection, patient_id: int, entry_id: int, now: datetime
+) -> None:
+    await conn.execute(q.CANCEL_WAITLIST, patient_id, entry_id, now)
+
+
+async def waiting_for_slot(
+    conn: asyncpg.Connection,
+    specialty_id: int,
+    clinic_id: int,
+    doctor_id: int,
+    day: date,
+    exclude: Sequence[int],
+) -> list[Row]:
+    """The earliest waiting entries a slot of this doctor on ``day`` fits (locked)."""
+    return await conn.fetch(
+        q.WAITING_FOR_SLOT, specialty_id, clinic_id, doctor_id, day, list(exclude)
+    )
+
+
+async def offer(
+    conn: asyncpg.Connection,
+    patient_id: int,
+    entry_id: int,
+    clinic_id: int,
+    appointment_id: int,
+    now: datetime,
+) -> None:
+    """The hold ``appointment_id`` is offered to the waiting entry: each names the other."""
+    await conn.execute(q.LINK_OFFER, clinic_id, appointment_id, entry_id)
+    await conn.execute(q.MARK_OFFERED, patient_id, entry_id, clinic_id, appointment_id, now)
+
+
+async def set_waitlist_status(
+    conn: asyncpg.Connection, patient_id: int, entry_id: int, status: str, now: datetime
+) -> None:
+    await conn.execute(q.SET_WAITLIST_STATUS, patient_id, entry_id, status, now)
+
+
+# -- whose data a caller reaches (imias.booking.caller decides) -----------------------
+
+
+async def appointment_owner(conn: Executor, appointment_id: int) -> Row | None:
+    """clinic_id, patient_id, doctor_id of an appointment."""
+    return await conn.fetchrow(q.APPOINTMENT_OWNER, appointment_id)
+
+
+async def hold_owner(conn: Executor, token: str) -> Row | None:
+    """clinic_id, patient_id of a hold token's appointment (None: no such, or no token)."""
+    try:
+        parsed = uuid.UUID(token)
+    except ValueError:
+        return None
+    return await conn.fetchrow(q.HOLD_OWNER, parsed)
+
+
+async def waitlist_entry_clinic(conn: Executor, patient_id: int, entry_id: int) -> Row | None:
+    return await conn.fetchrow(q.WAITLIST_ENTRY_CLINIC, patient_id, entry_id)
+
+
+async def booked_with_clinic(conn: Executor, patient_id: int, clinic_id: int) -> bool:
+    return bool(await conn.fetchval(q.BOOKED_WITH_CLINIC, patient_id, clinic_id))

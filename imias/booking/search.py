@@ -12,14 +12,19 @@ import functools
 import math
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import msgspec
 
-from imias.registry import Clinic, Directory
 from imias.booking.engine import Engine
+from imias.booking.model import CHANNEL_BITS, Channel
 from imias.booking.schedules import to_utc
+from imias.platform.db import Executor
 from imias.platform.problems import ProblemError
+from imias.registry import Clinic, Directory, Specialty, patients
+
+NEAR_CLINICS = 10  # a search "near me" looks at this many nearest clinics
 
 
 class FreeSlot(msgspec.Struct, frozen=True):
@@ -46,7 +51,8 @@ class ClinicWithTime(msgspec.Struct, frozen=True):
     earliest: FreeSlot | None
 
 
-def _ready(engine: Engine) -> object:
+def ready(engine: Engine) -> Any:
+    """The engine's calendar; 503 ``engine_loading`` while it loads."""
     if engine.calendar is None:
         raise ProblemError(
             503,
@@ -116,7 +122,7 @@ def earliest(
 ) -> list[FreeSlot]:
     """The ``k`` earliest free slots, none of which has begun. ``entitled``: the
     restricted slots (referral, urgent) the caller may see."""
-    cal = _ready(engine)
+    cal = ready(engine)
     now = now or datetime.now(UTC)
     raw = cal.earliest(  # type: ignore[attr-defined]
         k,
@@ -205,7 +211,7 @@ def doctor_slots(
 ) -> list[FreeSlot]:
     """The ``k`` earliest free slots of one doctor, none of which has begun; ``entitled``
     as for :func:`earliest`."""
-    cal = _ready(engine)
+    cal = ready(engine)
     if doctor_id not in engine.directory.doctors or not cal.has_doctor(doctor_id):  # type: ignore[attr-defined]
         raise ProblemError(404, "unknown_doctor", f"There is no doctor {doctor_id}.")
     now = now or datetime.now(UTC)
@@ -225,3 +231,43 @@ def doctor_slots(
         if free.starts_at > now:
             found.append(free)
     return found
+
+
+async def bookable_clinics(
+    conn: Executor, engine: Engine, patient: int, specialty: Specialty
+) -> list[int] | None:
+    """Where the patient may book the specialty: at the attached clinic for primary care,
+    else at the clinics offering it nearest to the attached one (None: anywhere)."""
+    attached = await patients.attached_clinic(conn, patient)
+    clinic = engine.directory.clinics.get(attached) if attached else None
+    if specialty.attached_only:
+        return [clinic.id] if clinic else []
+    if clinic is None:
+        return None
+    near = engine.directory.nearest_offering(clinic.lat, clinic.lon, specialty.id, NEAR_CLINICS)
+    return [c.id for _, c in near]
+
+
+async def earliest_for(
+    conn: Executor,
+    engine: Engine,
+    patient: int,
+    specialty: Specialty,
+    k: int,
+    channel: Channel,
+) -> list[FreeSlot]:
+    """The earliest free slots the patient can book from a channel (see
+    :func:`bookable_clinics`)."""
+    clinics = await bookable_clinics(conn, engine, patient, specialty)
+    if clinics is not None and not clinics:
+        return []
+    first, last = window(engine, None, None)
+    return earliest(
+        engine,
+        k,
+        specialty_id=specialty.id,
+        clinic_ids=clinics,
+        first=first,
+        last=last,
+        channel=CHANNEL_BITS[channel],
+    )

@@ -2,76 +2,232 @@
 
 Each use case runs one PostgreSQL transaction: it locks the patient's row (so one
 patient's concurrent requests are serialised and the hold limit cannot be raced),
-reads the facts, asks :mod:`imias.booking.rules`, writes, and puts the engine event in
-the outbox in the same transaction. The worker's engine answers first, from memory,
-to refuse taken time fast; the database's constraint over each doctor's time units
-is the arbiter, so a stale engine costs at most a refused attempt, never a double
-booking. After commit the event is applied to this worker's engine at once; the
-other workers get it through the outbox relay and the Redis stream. The steps every
-use case is made of are in :mod:`imias.booking.mechanics`.
+reads the facts, asks :mod:`imias.booking.rules`, writes through
+:mod:`imias.booking.repository`, and puts the engine event in the outbox in the same
+transaction (:class:`~imias.booking.writes.Writes`). The worker's engine answers
+first, from memory, to refuse taken time fast (:class:`~imias.booking.placement.
+Placement`); the database's constraint over each doctor's time units is the arbiter,
+so a stale engine costs at most a refused attempt, never a double booking. Every
+worker's engine applies the event from the Redis stream after commit.
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from datetime import date, datetime, timedelta
-from functools import cached_property
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import msgspec
 
 from imias.booking import repository as repo
 from imias.booking import rules
-from imias.booking.mechanics import BookingMechanics, Changes, refuse
-from imias.booking.model import Channel, HoldFacts, RefusalCode
-from imias.booking.views import Appointment, Hold
+from imias.booking.engine import Engine
+from imias.booking.model import (
+    Allowed,
+    BookingContext,
+    Channel,
+    HoldFacts,
+    PatientFacts,
+    Refusal,
+    RefusalCode,
+    refuse,
+)
+from imias.booking.placement import Placed, Placement
+from imias.booking.views import Appointment, Hold, appointment_of
 from imias.booking.waitlist import Waitlist
+from imias.booking.writes import Writes
 from imias.platform import audit
 from imias.platform.problems import ProblemError
+from imias.registry import patients
 from scheduler_core import events as ev
 
+HOLD_SECONDS = 300
 
-class BookingService(BookingMechanics):
+Remembered = tuple[int, str, str, str, bytes]
+
+
+class BookingService:
     """The booking use cases over one pool and this worker's engine."""
 
-    @cached_property
-    def waitlist(self) -> Waitlist:
-        return Waitlist(self)
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        engine: Engine,
+        clock: Callable[[], datetime] | None = None,
+        hold_seconds: int = HOLD_SECONDS,
+        apply_locally: bool = False,
+    ) -> None:
+        self.pool = pool
+        self.engine = engine
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.hold_seconds = hold_seconds
+        # In a worker the stream applies every change (see Engine.apply_event); a
+        # process without a stream (tools, tests) applies its own after commit.
+        self.apply_locally = apply_locally
+        self.placement = Placement(engine)
+        self.waitlist = Waitlist(self)
+
+    def writes(self) -> Writes:
+        """The writes of one new transaction."""
+        return Writes(self.engine, self.apply_locally)
+
+    # -- the steps of the use cases ------------------------------------------------------
+
+    async def lock_patient(self, conn: asyncpg.Connection, patient_id: int) -> PatientFacts:
+        """Serialise this patient's requests (the whole transaction holds the lock)."""
+        patient = await repo.lock_patient(conn, patient_id)
+        if patient is None:
+            raise refuse(RefusalCode.NOT_FOUND, f"There is no patient {patient_id}.")
+        return patient
+
+    async def _locked(
+        self,
+        conn: asyncpg.Connection,
+        patient_id: int,
+        now: datetime,
+        writes: Writes,
+        key: str | None = None,
+        token: uuid.UUID | None = None,
+        slot: Placed | None = None,
+    ) -> repo.Locked:
+        """Lock the patient's row and read the facts, the idempotency key's stored answer
+        and the hold of the token, in one round trip. Given the ``slot`` to be taken,
+        holds on its time that have expired but are not swept yet give way in the same
+        round trip (their releases go into ``writes``)."""
+        where = None
+        if slot is not None:
+            where = (slot.clinic.id, slot.doctor.id, slot.starts_at, slot.ends_at)
+        locked = await repo.lock_context(conn, patient_id, now, key, token, where)
+        if locked is None:
+            raise refuse(RefusalCode.NOT_FOUND, f"There is no patient {patient_id}.")
+        if locked.expired:
+            await writes.holds_ended(conn, locked.expired, now)
+        return locked
+
+    def decide(
+        self,
+        patient: PatientFacts,
+        p: Placed,
+        ctx: BookingContext,
+        channel: Channel,
+        *,
+        new_hold: bool,
+        exclude: int | None = None,
+    ) -> Allowed | Refusal:
+        """The rules' answer on booking the placed slot."""
+        return rules.decide_booking(
+            patient,
+            p.specialty,
+            self.placement.slot_facts(p),
+            ctx,
+            channel=channel,
+            new_hold=new_hold,
+            exclude_appointment_id=exclude,
+        )
+
+    def _allowed(
+        self,
+        patient: PatientFacts,
+        p: Placed,
+        ctx: BookingContext,
+        channel: Channel,
+        *,
+        new_hold: bool,
+        exclude: int | None = None,
+    ) -> Allowed:
+        decision = self.decide(patient, p, ctx, channel, new_hold=new_hold, exclude=exclude)
+        if isinstance(decision, Refusal):
+            raise refuse(decision.code)
+        return decision
+
+    async def _own(
+        self, conn: asyncpg.Connection, patient_id: int, appointment_id: int
+    ) -> asyncpg.Record:
+        row = await repo.appointment_for_update(conn, appointment_id)
+        if row is None or row["patient_id"] != patient_id:
+            # Someone else's appointment answers exactly like a missing one.
+            raise refuse(RefusalCode.NOT_FOUND, "There is no such appointment.")
+        return row
+
+    def _appointment(
+        self, appointment_id: int, p: Placed, patient_id: int, status: str, channel: str
+    ) -> Appointment:
+        row = {
+            "id": appointment_id,
+            "clinic_id": p.clinic.id,
+            "doctor_id": p.doctor.id,
+            "specialty_id": p.specialty.id,
+            "starts_at": p.starts_at,
+            "ends_at": p.ends_at,
+            "status": status,
+            "channel": channel,
+        }
+        return appointment_of(self.engine.directory, row, patient_id)
+
+    def _from_row(self, row: Any, patient_id: int) -> Appointment:
+        return appointment_of(self.engine.directory, row, patient_id)
+
+    async def _take_referral(self, conn: asyncpg.Connection, allowed: Allowed) -> None:
+        """Use up the referral the rules chose; refused if another booking just did."""
+        ref = allowed.referral
+        if ref is not None and not allowed.carried_over:
+            if not await repo.take_referral(conn, ref):
+                raise refuse(RefusalCode.REFERRAL_REQUIRED)
+
+    @staticmethod
+    def _replayed(row: asyncpg.Record | None, route: str) -> Appointment | None:
+        """The stored answer to a repeated Idempotency-Key (read by the locked read)."""
+        if row is None:
+            return None
+        if row["route"] != route:
+            raise ProblemError(
+                422, "idempotency_key_reused", "This Idempotency-Key was used for another request."
+            )
+        return msgspec.json.decode(row["response"], type=Appointment)
+
+    @staticmethod
+    def _remembered(patient_id: int, key: str, route: str, result: Appointment) -> Remembered:
+        """The idempotency row's values: patient, key, route, route hash, response."""
+        digest = hashlib.sha256(route.encode()).hexdigest()
+        return patient_id, key, route, digest, msgspec.json.encode(result)
 
     # -- use cases -----------------------------------------------------------------------
+
     async def hold(
         self, patient_id: int, doctor_id: int, starts_at: datetime, channel: Channel
     ) -> Hold:
-        p = self.place(doctor_id, starts_at)
+        p = self.placement.place(doctor_id, starts_at)
         now = self.clock()
         # Time this worker's engine already knows taken is refused before the database
         # is asked (no transaction, no lock): in a race for a popular doctor most holds
         # end so. A hold has no idempotency key to replay, so nothing else comes first.
-        self._engine_free(p, None, now)
+        self.placement.check_free(p, None, now)
         token = uuid.uuid4()
         expires = now + timedelta(seconds=self.hold_seconds)
-        changes = Changes(self)
+        writes = self.writes()
         event = ev.SlotHeld(str(token), doctor_id, p.day, p.unit, p.length, expires.timestamp())
         async with self.pool.acquire() as conn, conn.transaction():
-            locked = await self._locked(conn, patient_id, now, slot=p, changes=changes)
-            allowed = self._decide(locked.patient, p, locked.context, channel, new_hold=True)
-            appointment_id = await self._insert(
+            locked = await self._locked(conn, patient_id, now, writes, slot=p)
+            allowed = self._allowed(locked.patient, p, locked.context, channel, new_hold=True)
+            appointment_id = await writes.insert(
                 conn,
                 p,
                 patient_id,
                 "held",
                 channel,
                 allowed,
-                token,
-                expires,
                 now,
-                changes,
+                token=token,
+                expires=expires,
                 event=event,
                 audit_action="hold",
                 durable=False,
             )
-        changes.applied()
+        writes.applied()
         return Hold(
             token=str(token),
             appointment_id=appointment_id,
@@ -82,13 +238,13 @@ class BookingService(BookingMechanics):
     async def confirm(self, patient_id: int, token: str, idempotency_key: str) -> Appointment:
         route = "confirm:" + token
         now = self.clock()
-        changes = Changes(self)
+        writes = self.writes()
         try:
             parsed: uuid.UUID | None = uuid.UUID(token)
         except ValueError:
             parsed = None
         async with self.pool.acquire() as conn, conn.transaction():
-            locked = await self._locked(conn, patient_id, now, idempotency_key, parsed)
+            locked = await self._locked(conn, patient_id, now, writes, idempotency_key, parsed)
             replay = self._replayed(locked.replay, route)
             if replay is not None:
                 return replay
@@ -104,48 +260,47 @@ class BookingService(BookingMechanics):
             if refusal is not None:
                 raise refuse(refusal.code)
             assert row is not None
-            p = self.place(row["doctor_id"], row["starts_at"])
+            p = self.placement.place(row["doctor_id"], row["starts_at"])
             # The rules again, as for a booking: since the hold was taken the patient may
             # have booked the specialty elsewhere, or used the referral, or the time passed.
             patient, ctx = locked.patient, locked.context
-            allowed = self._decide(patient, p, ctx, row["channel"], new_hold=False)
+            allowed = self._allowed(patient, p, ctx, row["channel"], new_hold=False)
             await self._take_referral(conn, allowed)
-            await self.waitlist.settle(conn, row, "booked", now, changes)
+            await self.waitlist.settle(conn, row, "booked", now, writes)
             result = self._appointment(row["id"], p, patient_id, "booked", row["channel"])
-            ref = allowed.referral
-            args = (
+            event = ev.HoldConfirmed(token, row["doctor_id"], p.day, p.unit, p.length)
+            outbox_id = await repo.confirm_hold_with_event(
+                conn,
                 row["clinic_id"],
                 row["id"],
-                ref.clinic_id if ref else None,
-                ref.id if ref else None,
+                allowed.referral,
                 now,
-                *self._remembered(patient_id, idempotency_key, route, result),
+                self._remembered(patient_id, idempotency_key, route, result),
+                writes.event_values(event, row["clinic_id"]),
+                audit.change_args("confirm", "appointment", patient_id),
             )
-            event = ev.HoldConfirmed(token, row["doctor_id"], p.day, p.unit, p.length)
-            audited = audit.change_args("confirm", "appointment", patient_id)
-            await changes.change_with(
-                conn, repo.CONFIRM_HOLD_WITH_EVENT, args, event, row["clinic_id"], audited
-            )
-        changes.applied()
+            if outbox_id is not None:
+                writes.written(event, outbox_id)
+        writes.applied()
         return result
 
     async def release_hold(self, patient_id: int, token: str) -> None:
         """Let a hold go; a declined waitlist offer goes on to the next waiting patient."""
         now = self.clock()
-        changes = Changes(self)
+        writes = self.writes()
         async with self.pool.acquire() as conn, conn.transaction():
-            await self._lock_patient(conn, patient_id)
+            await self.lock_patient(conn, patient_id)
             try:
-                row = await conn.fetchrow(repo.HOLD_BY_TOKEN, uuid.UUID(token))
+                row = await repo.hold_by_token(conn, uuid.UUID(token))
             except ValueError:
                 row = None
             if row is None or row["patient_id"] != patient_id or row["status"] != "held":
                 raise refuse(RefusalCode.NOT_FOUND, "There is no such hold.")
-            await conn.execute(repo.END_HOLD, row["clinic_id"], row["id"], now)
+            await repo.end_hold(conn, row["clinic_id"], row["id"], now)
             await audit.record(conn, "release", "appointment", row["id"], patient_id)
-            await changes.emit(conn, ev.HoldReleased(token), row["clinic_id"])
-            await self.waitlist.settle(conn, row, "cancelled", now, changes)
-        changes.applied()
+            await writes.emit(conn, ev.HoldReleased(token), row["clinic_id"])
+            await self.waitlist.settle(conn, row, "cancelled", now, writes)
+        writes.applied()
 
     async def book(
         self,
@@ -156,46 +311,41 @@ class BookingService(BookingMechanics):
         idempotency_key: str,
     ) -> Appointment:
         """Straight to booked (the registrar's path, or a patient's one-step booking)."""
-        p = self.place(doctor_id, starts_at)
+        p = self.placement.place(doctor_id, starts_at)
         route = f"book:{doctor_id}:{p.starts_at.isoformat()}:{channel}"
         now = self.clock()
-        changes = Changes(self)
+        writes = self.writes()
         event = ev.SlotBooked(doctor_id, p.day, p.unit, p.length)
         async with self.pool.acquire() as conn, conn.transaction():
-            locked = await self._locked(
-                conn, patient_id, now, idempotency_key, slot=p, changes=changes
-            )
+            locked = await self._locked(conn, patient_id, now, writes, idempotency_key, slot=p)
             replay = self._replayed(locked.replay, route)
             if replay is not None:
                 return replay
-            allowed = self._decide(locked.patient, p, locked.context, channel, new_hold=False)
-            self._engine_free(p, channel, now)
-            appointment_id = await self._insert(
+            allowed = self._allowed(locked.patient, p, locked.context, channel, new_hold=False)
+            self.placement.check_free(p, channel, now)
+            appointment_id = await writes.insert(
                 conn,
                 p,
                 patient_id,
                 "booked",
                 channel,
                 allowed,
-                None,
-                None,
                 now,
-                changes,
                 event=event,
                 audit_action="book",
             )
             await self._take_referral(conn, allowed)
             result = self._appointment(appointment_id, p, patient_id, "booked", channel)
-            await self._remember(conn, patient_id, idempotency_key, route, result)
-        changes.applied()
+            await repo.remember(conn, self._remembered(patient_id, idempotency_key, route, result))
+        writes.applied()
         return result
 
     async def cancel(self, patient_id: int, appointment_id: int) -> Appointment:
         """Cancel; the freed slot is offered to the waitlist first."""
         now = self.clock()
-        changes = Changes(self)
+        writes = self.writes()
         async with self.pool.acquire() as conn, conn.transaction():
-            await self._lock_patient(conn, patient_id)
+            await self.lock_patient(conn, patient_id)
             row = await self._own(conn, patient_id, appointment_id)
             if row["status"] != "booked":
                 raise ProblemError(
@@ -205,19 +355,17 @@ class BookingService(BookingMechanics):
                 )
             if row["starts_at"] <= now:
                 raise refuse(RefusalCode.SLOT_IN_PAST)
-            await conn.execute(repo.SET_STATUS, row["clinic_id"], row["id"], "cancelled", now)
+            await repo.set_status(conn, row["clinic_id"], row["id"], "cancelled", now)
             await audit.record(conn, "cancel", "appointment", row["id"], patient_id)
             if row["referral_id"]:
-                await conn.execute(
-                    repo.USE_REFERRAL, row["referral_clinic_id"], row["referral_id"], "active"
-                )
-            p = self.place_existing(row)
+                await repo.give_back_referral(conn, row["referral_clinic_id"], row["referral_id"])
+            p = self.placement.existing(row)
             if p is not None:
-                await changes.emit(
+                await writes.emit(
                     conn, ev.SlotReleased(row["doctor_id"], p.day, p.unit), row["clinic_id"]
                 )
-                await self.waitlist.offer_freed(conn, row, now, changes, exclude=(patient_id,))
-        changes.applied()
+                await self.waitlist.offer_freed(conn, row, now, writes, exclude=(patient_id,))
+        writes.applied()
         return self._from_row({**dict(row), "status": "cancelled"}, patient_id)
 
     async def reschedule(
@@ -230,14 +378,12 @@ class BookingService(BookingMechanics):
         idempotency_key: str,
     ) -> Appointment:
         """Book the new time and release the old one in one transaction, or change nothing."""
-        p = self.place(doctor_id, starts_at)
+        p = self.placement.place(doctor_id, starts_at)
         route = f"reschedule:{appointment_id}:{doctor_id}:{p.starts_at.isoformat()}"
         now = self.clock()
-        changes = Changes(self)
+        writes = self.writes()
         async with self.pool.acquire() as conn, conn.transaction():
-            locked = await self._locked(
-                conn, patient_id, now, idempotency_key, slot=p, changes=changes
-            )
+            locked = await self._locked(conn, patient_id, now, writes, idempotency_key, slot=p)
             patient, ctx = locked.patient, locked.context
             replay = self._replayed(locked.replay, route)
             if replay is not None:
@@ -253,28 +399,28 @@ class BookingService(BookingMechanics):
                     "other_specialty",
                     "An appointment moves to a doctor of the same specialty.",
                 )
-            allowed = self._decide(patient, p, ctx, channel, new_hold=False, exclude=appointment_id)
+            allowed = self._allowed(
+                patient, p, ctx, channel, new_hold=False, exclude=appointment_id
+            )
             # Release first inside the transaction so that a move by a few minutes with
             # the same doctor does not collide with itself; a refusal rolls both back.
-            await conn.execute(repo.SET_STATUS, old["clinic_id"], old["id"], "cancelled", now)
-            new_id = await self._insert(
-                conn, p, patient_id, "booked", channel, allowed, None, None, now, changes
-            )
-            await conn.execute(repo.SET_RESCHEDULED_TO, old["clinic_id"], old["id"], new_id)
+            await repo.set_status(conn, old["clinic_id"], old["id"], "cancelled", now)
+            new_id = await writes.insert(conn, p, patient_id, "booked", channel, allowed, now)
+            await repo.set_rescheduled_to(conn, old["clinic_id"], old["id"], new_id)
             await audit.record(
                 conn, "reschedule", "appointment", f"{appointment_id}->{new_id}", patient_id
             )
             await self._take_referral(conn, allowed)
-            q = self.place_existing(old)
+            q = self.placement.existing(old)
             if q is not None:
-                await changes.emit(
+                await writes.emit(
                     conn, ev.SlotReleased(old["doctor_id"], q.day, q.unit), old["clinic_id"]
                 )
-            await changes.emit(conn, ev.SlotBooked(doctor_id, p.day, p.unit, p.length), p.clinic.id)
-            await self.waitlist.offer_freed(conn, old, now, changes, exclude=(patient_id,))
+            await writes.emit(conn, ev.SlotBooked(doctor_id, p.day, p.unit, p.length), p.clinic.id)
+            await self.waitlist.offer_freed(conn, old, now, writes, exclude=(patient_id,))
             result = self._appointment(new_id, p, patient_id, "booked", channel)
-            await self._remember(conn, patient_id, idempotency_key, route, result)
-        changes.applied()
+            await repo.remember(conn, self._remembered(patient_id, idempotency_key, route, result))
+        writes.applied()
         return result
 
     async def set_visit_status(
@@ -283,7 +429,7 @@ class BookingService(BookingMechanics):
         """Check-in (booked -> arrived) and completion (arrived -> completed)."""
         now = self.clock()
         async with self.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(repo.APPOINTMENT_FOR_UPDATE, appointment_id)
+            row = await repo.appointment_for_update(conn, appointment_id)
             if row is None:
                 raise refuse(RefusalCode.NOT_FOUND, "There is no such appointment.")
             if row["status"] not in allowed_from:
@@ -292,7 +438,7 @@ class BookingService(BookingMechanics):
                     "wrong_status",
                     f"The appointment is {row['status']}, not {' or '.join(allowed_from)}.",
                 )
-            await conn.execute(repo.SET_STATUS, row["clinic_id"], row["id"], status, now)
+            await repo.set_status(conn, row["clinic_id"], row["id"], status, now)
             action = {"arrived": "check_in", "completed": "complete"}.get(status, status)
             await audit.record(conn, action, "appointment", row["id"], row["patient_id"])
 
@@ -305,7 +451,7 @@ class BookingService(BookingMechanics):
             if refusal is not None:
                 code, english, russian = refusal
                 raise ProblemError(409, code, english, extra={"message_ru": russian})
-            await conn.execute(repo.SET_STATUS, row["clinic_id"], row["id"], "arrived", now)
+            await repo.set_status(conn, row["clinic_id"], row["id"], "arrived", now)
             await audit.record(conn, "check_in", "appointment", row["id"], patient_id)
 
     async def mark_no_show(self, appointment_id: int) -> None:
@@ -313,41 +459,38 @@ class BookingService(BookingMechanics):
         slot has begun (``mark_no_shows`` does it for every one still booked after its end)."""
         now = self.clock()
         async with self.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(repo.APPOINTMENT_FOR_UPDATE, appointment_id)
+            row = await repo.appointment_for_update(conn, appointment_id)
             if row is None:
                 raise refuse(RefusalCode.NOT_FOUND, "There is no such appointment.")
             refusal = rules.check_no_show(row["status"], row["starts_at"], now)
             if refusal is not None:
                 code, english, russian = refusal
                 raise ProblemError(409, code, english, extra={"message_ru": russian})
-            await conn.execute(repo.SET_STATUS, row["clinic_id"], row["id"], "no_show", now)
+            await repo.set_status(conn, row["clinic_id"], row["id"], "no_show", now)
             await audit.record(conn, "no_show", "appointment", row["id"], row["patient_id"])
 
     async def expire_holds(self, batch: int = 500) -> int:
         """Turn holds past their expiry to 'expired' (they already never block)."""
         now = self.clock()
-        changes = Changes(self)
+        writes = self.writes()
         async with self.pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(repo.EXPIRED_HOLDS, now, batch)
+            rows = await repo.expired_holds(conn, now, batch)
             for row in rows:
-                await changes.emit(conn, ev.HoldReleased(str(row["hold_token"])), row["clinic_id"])
-                await self.waitlist.settle(conn, row, "expired", now, changes)
-        changes.applied()
+                await writes.emit(conn, ev.HoldReleased(str(row["hold_token"])), row["clinic_id"])
+                await self.waitlist.settle(conn, row, "expired", now, writes)
+        writes.applied()
         return len(rows)
 
     async def mark_no_shows(self) -> int:
-        now = self.clock()
-        async with self.pool.acquire() as conn:
-            return len(await conn.fetch(repo.MARK_NO_SHOWS, now))
+        return await repo.mark_no_shows(self.pool, self.clock())
 
     async def patient_appointments(self, patient_id: int) -> list[Appointment]:
-        async with self.pool.acquire() as conn:
-            rows = await conn.fetch(repo.PATIENT_HISTORY, patient_id, 200)
+        rows = await repo.patient_history(self.pool, patient_id, 200)
         return [self._from_row(r, patient_id) for r in rows]
 
     async def patient_referrals(self, patient_id: int) -> list[dict[str, Any]]:
         """The patient's active referrals: what they may book, and until when."""
-        rows = await self.pool.fetch(repo.PATIENT_REFERRALS, patient_id)
+        rows = await repo.patient_referrals(self.pool, patient_id)
         specialties = self.engine.directory.specialties
         return [
             {
@@ -367,15 +510,14 @@ class BookingService(BookingMechanics):
         zone = ZoneInfo(self.engine.directory.clinics[doctor.clinic_id].time_zone)
         since = datetime.combine(day, datetime.min.time(), tzinfo=zone)
         async with self.pool.acquire() as conn:
-            rows = await conn.fetch(
-                repo.DOCTOR_DAY, doctor.clinic_id, doctor_id, since, since + timedelta(days=1)
+            rows = await repo.doctor_day(
+                conn, doctor.clinic_id, doctor_id, since, since + timedelta(days=1)
             )
+            names = await patients.names(conn, [r["patient_id"] for r in rows])
         return [
             {
                 "appointment": self._from_row(r, r["patient_id"]),
-                "patient_name": " ".join(
-                    x for x in (r["family_name"], r["given_name"], r["patronymic"]) if x
-                ),
+                "patient_name": names.get(r["patient_id"], ""),
             }
             for r in rows
         ]
@@ -387,13 +529,14 @@ class BookingService(BookingMechanics):
         doctor = self.engine.directory.doctors.get(doctor_id)
         if spec is None or doctor is None:
             raise refuse(RefusalCode.NOT_FOUND, "Unknown specialty or doctor.")
-        until = self.clock().date() + timedelta(days=valid_days)
+        # Valid until a day of the clinic's calendar, counted from the clinic's today.
+        zone = ZoneInfo(self.engine.directory.clinics[doctor.clinic_id].time_zone)
+        until = self.clock().astimezone(zone).date() + timedelta(days=valid_days)
         async with self.pool.acquire() as conn, conn.transaction():
-            try:
-                referral_id = await conn.fetchval(
-                    repo.INSERT_REFERRAL, doctor.clinic_id, patient_id, spec.id, doctor_id, until
-                )
-            except asyncpg.ForeignKeyViolationError:
-                raise refuse(RefusalCode.NOT_FOUND, "There is no such patient.") from None
+            referral_id = await repo.insert_referral(
+                conn, doctor.clinic_id, patient_id, spec.id, doctor_id, until
+            )
+            if referral_id is None:
+                raise refuse(RefusalCode.NOT_FOUND, "There is no such patient.")
             await audit.record(conn, "refer", "referral", referral_id, patient_id)
         return referral_id

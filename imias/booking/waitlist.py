@@ -19,14 +19,11 @@ import asyncpg
 import msgspec
 
 from imias.booking import repository as repo
-from imias.booking import rules
-from imias.booking.facts import booking_context, patient_facts
-from imias.booking.mechanics import Changes
-from imias.booking.model import (
-    Refusal,
-)
+from imias.booking.model import Refusal
+from imias.booking.writes import Writes
 from imias.platform import audit
 from imias.platform.problems import ProblemError
+from imias.registry import patients
 from scheduler_core import events as ev
 
 if TYPE_CHECKING:
@@ -34,16 +31,6 @@ if TYPE_CHECKING:
 
 OFFER_SECONDS = 15 * 60
 MAX_WINDOW_DAYS = 62
-
-WAITLIST_ENTRY = """
-SELECT status, offer_clinic_id, offer_appointment_id FROM waitlist_entries
- WHERE patient_id = $1 AND id = $2
-"""
-
-LOCK_WAITING_PATIENT = """
-SELECT id, birth_date, sex, attached_clinic_id FROM patients WHERE id = $1
-   FOR UPDATE SKIP LOCKED
-"""
 
 
 class WaitlistEntry(msgspec.Struct, frozen=True):
@@ -98,24 +85,15 @@ class Waitlist:
             )
         now = self.service.clock()
         async with self.service.pool.acquire() as conn, conn.transaction():
-            if await conn.fetchval("SELECT 1 FROM patients WHERE id = $1", patient_id) is None:
+            if not await patients.exists(conn, patient_id):
                 raise ProblemError(404, "not_found", f"There is no patient {patient_id}.")
-            try:
-                async with conn.transaction():
-                    entry_id = await conn.fetchval(
-                        repo.INSERT_WAITLIST,
-                        patient_id,
-                        spec.id,
-                        clinic_id,
-                        doctor_id,
-                        first,
-                        last,
-                        now,
-                    )
-            except asyncpg.UniqueViolationError:
+            entry_id = await repo.insert_waitlist(
+                conn, patient_id, spec.id, clinic_id, doctor_id, first, last, now
+            )
+            if entry_id is None:
                 raise ProblemError(
                     409, "already_waiting", "You are already waiting for this specialty."
-                ) from None
+                )
             await audit.record(conn, "join", "waitlist_entry", entry_id, patient_id)
         return WaitlistEntry(
             entry_id, patient_id, spec.code, clinic_id, doctor_id, first, last, "waiting", now
@@ -123,8 +101,7 @@ class Waitlist:
 
     async def entries(self, patient_id: int) -> list[WaitlistEntry]:
         specialties = self.service.engine.directory.specialties
-        async with self.service.pool.acquire() as conn:
-            rows = await conn.fetch(repo.PATIENT_WAITLIST, patient_id)
+        rows = await repo.patient_waitlist(self.service.pool, patient_id)
         return [
             WaitlistEntry(
                 r["id"],
@@ -148,103 +125,89 @@ class Waitlist:
         """Stop waiting; an open offer is released and goes to the next patient."""
         service = self.service
         now = service.clock()
-        changes = Changes(service)
+        writes = service.writes()
         async with service.pool.acquire() as conn, conn.transaction():
-            await service._lock_patient(conn, patient_id)
-            entry = await conn.fetchrow(WAITLIST_ENTRY, patient_id, entry_id)
+            await service.lock_patient(conn, patient_id)
+            entry = await repo.waitlist_entry(conn, patient_id, entry_id)
             if entry is None or entry["status"] not in ("waiting", "offered"):
                 raise ProblemError(404, "not_found", "There is no such waiting entry.")
             offer = None
             if entry["offer_appointment_id"] is not None:
                 # The offer's row first, then the entry: the order the sweeper and
                 # confirm take them in, so the two never wait on each other.
-                offer = await conn.fetchrow(
-                    repo.APPOINTMENT_FOR_UPDATE, entry["offer_appointment_id"]
-                )
-            await conn.execute(repo.CANCEL_WAITLIST, patient_id, entry_id, now)
+                offer = await repo.appointment_for_update(conn, entry["offer_appointment_id"])
+            await repo.cancel_waitlist(conn, patient_id, entry_id, now)
             await audit.record(conn, "leave", "waitlist_entry", entry_id, patient_id)
             if offer is not None and offer["status"] == "held":
-                await conn.execute(repo.END_HOLD, offer["clinic_id"], offer["id"], now)
-                await changes.emit(
+                await repo.end_hold(conn, offer["clinic_id"], offer["id"], now)
+                await writes.emit(
                     conn, ev.HoldReleased(str(offer["hold_token"])), offer["clinic_id"]
                 )
-                await self.offer_freed(conn, offer, now, changes, exclude=(patient_id,))
-        changes.applied()
+                await self.offer_freed(conn, offer, now, writes, exclude=(patient_id,))
+        writes.applied()
 
     async def offer_freed(
         self,
         conn: asyncpg.Connection,
         freed: Any,
         now: datetime,
-        changes: Changes,
+        writes: Writes,
         exclude: tuple[int, ...] = (),
     ) -> None:
         """Offer the slot of ``freed`` (a just-released appointment row) to the earliest
         eligible waiting patient, as a hold in this transaction."""
         service = self.service
         try:
-            p = service.place(freed["doctor_id"], freed["starts_at"])
+            p = service.placement.place(freed["doctor_id"], freed["starts_at"])
         except ProblemError:
             return  # the slot is no longer bookable (outside the window or schedule)
         if p.starts_at <= now:
             return
         local_day = date.fromordinal(p.day)
-        candidates = await conn.fetch(
-            repo.WAITING_FOR_SLOT,
-            p.specialty.id,
-            p.clinic.id,
-            p.doctor.id,
-            local_day,
-            list(exclude),
+        candidates = await repo.waiting_for_slot(
+            conn, p.specialty.id, p.clinic.id, p.doctor.id, local_day, exclude
         )
         for entry in candidates:
-            patient_row = await conn.fetchrow(LOCK_WAITING_PATIENT, entry["patient_id"])
-            if patient_row is None:
+            patient = await repo.lock_waiting_patient(conn, entry["patient_id"])
+            if patient is None:
                 continue  # busy right now: passed over for this slot, still waiting
-            patient = patient_facts(patient_row)
-            ctx = await booking_context(conn, patient.id, now)
-            decision = rules.decide_booking(
-                patient, p.specialty, service.slot_facts(p), ctx, channel="web", new_hold=False
-            )
+            ctx = await repo.booking_context(conn, patient.id, now)
+            decision = service.decide(patient, p, ctx, "web", new_hold=False)
             if isinstance(decision, Refusal):
                 continue
             token = uuid.uuid4()
             expires = now + timedelta(seconds=self.offer_seconds)
             try:
-                appointment_id = await service._insert(
+                appointment_id = await writes.insert(
                     conn,
                     p,
                     patient.id,
                     "held",
                     "web",
                     decision,
-                    token,
-                    expires,
                     now,
-                    changes,
+                    token=token,
+                    expires=expires,
                     savepoint=True,
                     sweep=True,
                 )
             except ProblemError:
                 return  # taken meanwhile: nothing to offer
-            await conn.execute(repo.LINK_OFFER, p.clinic.id, appointment_id, entry["id"])
-            await conn.execute(
-                repo.MARK_OFFERED, patient.id, entry["id"], p.clinic.id, appointment_id, now
-            )
+            await repo.offer(conn, patient.id, entry["id"], p.clinic.id, appointment_id, now)
             event = ev.SlotHeld(
                 str(token), p.doctor.id, p.day, p.unit, p.length, expires.timestamp()
             )
-            await changes.emit(conn, event, p.clinic.id)
+            await writes.emit(conn, event, p.clinic.id)
             return
 
     async def settle(
-        self, conn: asyncpg.Connection, hold: Any, outcome: str, now: datetime, changes: Changes
+        self, conn: asyncpg.Connection, hold: Any, outcome: str, now: datetime, writes: Writes
     ) -> None:
         """A hold ended: 'booked' (confirmed), 'cancelled' (let go) or 'expired'. A waitlist
         offer's entry follows it; a slot let go or expired is offered to the next waiting
         patient (never to the one who let it go)."""
         entry_id = hold["waitlist_entry_id"]
         if entry_id is not None:
-            await conn.execute(repo.SET_WAITLIST_STATUS, hold["patient_id"], entry_id, outcome, now)
+            await repo.set_waitlist_status(conn, hold["patient_id"], entry_id, outcome, now)
         if outcome != "booked":
-            await self.offer_freed(conn, hold, now, changes, exclude=(hold["patient_id"],))
+            await self.offer_freed(conn, hold, now, writes, exclude=(hold["patient_id"],))

@@ -34,9 +34,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from imias.booking import ScheduleException, Template, expand, to_utc
 from imias.citygen import catalogue as cat
 from imias.citygen import city as citygen
-from imias.booking.schedules import ScheduleException, Template, expand, to_utc
 
 APPOINTMENT_COLUMNS = (
     "clinic_id",

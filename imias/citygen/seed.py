@@ -51,8 +51,8 @@ from rich.table import Table
 from rich.text import Text
 
 from imias.citygen import bulkload, history
-from imias.citygen import city as citygen
 from imias.citygen import catalogue as cat
+from imias.citygen import city as citygen
 from imias.identity.passwords import Passwords
 
 BATCH_ROWS = 50_000

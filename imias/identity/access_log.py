@@ -13,10 +13,10 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 
 from imias.identity import repository as repo
-from imias.platform.audit import repository as audit_repo
-from imias.platform.audit.writer import record
 from imias.identity.policies import allow, principal_of
 from imias.identity.service import Identity
+from imias.platform.audit import repository as audit_repo
+from imias.platform.audit.writer import record
 from imias.platform.db import Executor
 from imias.platform.problems import ProblemError
 

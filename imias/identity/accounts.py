@@ -19,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from imias.platform.audit.writer import record
 from imias.identity import repository as repo
 from imias.identity.model import (
     CLINIC_ROLES,
@@ -31,6 +30,7 @@ from imias.identity.model import (
 )
 from imias.identity.passwords import Passwords
 from imias.identity.sessions import Sessions
+from imias.platform.audit.writer import record
 from imias.platform.problems import ProblemError
 from imias.registry import patients
 
@@ -82,8 +82,7 @@ class Accounts:
         links = {r["child_id"]: r["relation"] for r in await self.pool.fetch(repo.LINKED, guardian)}
         minors = await patients.minors(self.pool, list(links), self.clock().date())
         return [
-            LinkedPatient(r["id"], r["given_name"], r["birth_date"], links[r["id"]])
-            for r in minors
+            LinkedPatient(r["id"], r["given_name"], r["birth_date"], links[r["id"]]) for r in minors
         ]
 
     async def name(self, principal: Principal) -> str | None:

@@ -11,7 +11,6 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from imias.platform.audit.writer import record, record_many
 from imias.identity.model import (
     BreakGlassGrant,
     BreakGlassRequest,
@@ -26,9 +25,10 @@ from imias.identity.model import (
     TokenOut,
 )
 from imias.identity.policies import SIGNED_IN, allow, principal_of
+from imias.identity.service import Identity
+from imias.platform.audit.writer import record, record_many
 from imias.platform.policy import PUBLIC
 from imias.platform.requests import client_address
-from imias.identity.service import Identity
 
 IdPath = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 

@@ -19,17 +19,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import msgspec
 from litestar import Litestar, Request
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler, HTTPRouteHandler
 
-from imias.platform.audit.writer import Access, access_var
 from imias.identity.model import ROLES, Principal, Role
+from imias.platform.audit.writer import Access, access_var
 from imias.platform.logs import request_id_var
-from imias.platform.policy import POLICY, PUBLIC, Policy
-from imias.platform.requests import client_address
+from imias.platform.policy import POLICY, Policy
 from imias.platform.problems import ProblemError
+from imias.platform.requests import client_address
 
 log = logging.getLogger("imias.identity")
 

@@ -6,7 +6,6 @@ this module holds identity's own tables only.
 
 from __future__ import annotations
 
-
 INSERT_CHALLENGE = """
 INSERT INTO otp_challenges (id, purpose, patient_id, requested_by, account_key, channel,
                             code_hash, created_at, expires_at)

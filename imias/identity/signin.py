@@ -26,7 +26,6 @@ from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 
-from imias.platform.audit.writer import Access, record
 from imias.identity import repository as repo
 from imias.identity.keys import Keys
 from imias.identity.model import (
@@ -51,6 +50,7 @@ from imias.identity.ratelimit import (
 )
 from imias.identity.sessions import Sessions
 from imias.identity.sms import Purpose, SmsSender
+from imias.platform.audit.writer import Access, record
 from imias.platform.logs import request_id_var
 from imias.platform.problems import ProblemError
 from imias.registry import patients

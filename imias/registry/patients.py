@@ -74,6 +74,14 @@ async def name_of(conn: Executor, patient_id: int) -> str | None:
     return full_name(row["given_name"], row["patronymic"] or "", row["family_name"])
 
 
+async def names(conn: Executor, patient_ids: Sequence[int]) -> dict[int, str]:
+    """The full names (family, given, patronymic) of the patients given, by id."""
+    if not patient_ids:
+        return {}
+    rows = await conn.fetch(repo.PATIENT_NAMES, sorted(set(patient_ids)))
+    return {r["id"]: full_name(r["family_name"], r["given_name"], r["patronymic"]) for r in rows}
+
+
 async def exists(conn: Executor, patient_id: int) -> bool:
     return bool(await conn.fetchval(repo.PATIENT_EXISTS, patient_id))
 
@@ -84,9 +92,7 @@ async def attached_clinic(conn: Executor, patient_id: int) -> int | None:
     return None if value is None else int(value)
 
 
-async def minors(
-    conn: Executor, patient_ids: Sequence[int], day: date
-) -> list[asyncpg.Record]:
+async def minors(conn: Executor, patient_ids: Sequence[int], day: date) -> list[asyncpg.Record]:
     """Of ``patient_ids``, those under 18 on ``day`` (id, given_name, birth_date),
     youngest last."""
     if not patient_ids:

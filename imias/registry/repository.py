@@ -38,6 +38,10 @@ PATIENT_EXISTS = "SELECT EXISTS (SELECT 1 FROM patients WHERE id = $1)"
 
 ATTACHED_CLINIC = "SELECT attached_clinic_id FROM patients WHERE id = $1"
 
+PATIENT_NAMES = """
+SELECT id, family_name, given_name, patronymic FROM patients WHERE id = ANY($1::bigint[])
+"""
+
 # Of the patients given, those under 18 on the day $2.
 MINORS = """
 SELECT id, given_name, birth_date FROM patients
@@ -57,4 +61,5 @@ QUERIES = {
     "patient_exists": PATIENT_EXISTS,
     "attached_clinic": ATTACHED_CLINIC,
     "minors": MINORS,
+    "patient_names": PATIENT_NAMES,
 }

@@ -55,19 +55,16 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from imias.booking import CHANNEL_BITS, Engine, Geometry
 from imias.booking import search as booking_search
-from imias.booking.api import NEAR_CLINICS
+from imias.identity import tokens as identity_tokens
+from imias.identity.keys import Keys, server_secret
+from imias.platform.db import create_pool
 from loadtest.bench.sql import (
     SQL_BY_KIND,
     SQL_PATIENTS,
     SQL_SPECIALTY,
 )
-from imias.booking.calendar_loader import Geometry
-from imias.booking.engine import Engine
-from imias.booking.model import CHANNEL_BITS
-from imias.platform.db import create_pool
-from imias.identity import tokens as identity_tokens
-from imias.identity.keys import Keys, server_secret
 from loadtest.client import Connection, Response, TransportError
 from loadtest.machine import CpuSnapshot, cpu_snapshot, cpu_split, describe
 
@@ -486,7 +483,9 @@ def _search_in_process(
     if search.clinic is not None:
         clinics = [search.clinic]
     elif search.near is not None:
-        nearest = engine.directory.nearest_offering(*search.near, specialty_id, NEAR_CLINICS)
+        nearest = engine.directory.nearest_offering(
+            *search.near, specialty_id, booking_search.NEAR_CLINICS
+        )
         clinics = [clinic.id for _, clinic in nearest]
     return booking_search.earliest(
         engine,

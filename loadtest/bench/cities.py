@@ -43,12 +43,12 @@ import redis
 from rich.console import Console
 from rich.table import Table
 
-from loadtest.bench import booking as bench
-from loadtest.bench.sql import SQL_CITY_SIZE
 from imias.citygen.seed import city_is_seeded
+from imias.identity.keys import server_secret
 from imias.platform.cache import redis_db_number, with_redis_db
 from imias.platform.embedded import EmbeddedRedis, EmbeddedServerError
-from imias.identity.keys import server_secret
+from loadtest.bench import booking as bench
+from loadtest.bench.sql import SQL_CITY_SIZE
 from loadtest.served import ServeError, served
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")

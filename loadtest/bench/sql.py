@@ -3,7 +3,7 @@ uses to pick patients. Plain SQL over the booking schema, no extension."""
 
 from __future__ import annotations
 
-from imias.booking.api import NEAR_CLINICS  # a "near me" search looks at these
+from imias.booking.search import NEAR_CLINICS  # a "near me" search looks at these
 
 # -- the equivalent SQL search ------------------------------------------------------------
 #

@@ -7,10 +7,10 @@ import sys
 import asyncpg
 import pytest
 
-from imias.platform.audit import Access, record
 from imias.identity import tokens
 from imias.identity.keys import Keys, key_file
 from imias.identity.passwords import Passwords
+from imias.platform.audit import Access, record
 from imias.platform.migrator import migrate_url
 
 

@@ -87,7 +87,7 @@ async def adults_attached_to(pool, clinic: int | None, n: int, sex: str | None =
 
 
 def engine_state(service, slot) -> int:
-    p = service.place(slot.doctor_id, slot.starts_at)
+    p = service.placement.place(slot.doctor_id, slot.starts_at)
     return service.engine.calendar.day_states(slot.doctor_id, p.day)[p.unit]
 
 
@@ -430,7 +430,7 @@ async def test_events_arriving_during_a_rebuild_reach_the_new_engine(service, mo
 
     eng = service.engine
     slot = first_slots(service, "ophthalmologist", 29)[28]
-    p = service.place(slot.doctor_id, slot.starts_at)
+    p = service.placement.place(slot.doctor_id, slot.starts_at)
     real = engine_module.load_calendar
     event = ev.SlotBooked(slot.doctor_id, p.day, p.unit, p.length)
 

@@ -186,7 +186,7 @@ async def test_the_readers_of_appointments_by_time_read_a_range_of_their_index(d
     # With a city's history the table is mostly past appointments: these must not scan
     # it, nor walk a whole index. With sequential scans priced out, the plan names the
     # index with a bound on its column only when the statement allows it.
-    from imias.booking import repository as repo
+    from imias.booking import queries as repo
 
     name, args, index, column = READERS[reader]
     await db.execute("SET LOCAL enable_seqscan = off")
@@ -210,7 +210,7 @@ HOT = {
         "EXPIRE_OVERLAPPING_HOLDS",
         (10, 100, T0, T0 + timedelta(minutes=15), T0),
     ),
-    "patient-live-appointments": ("PATIENT_APPOINTMENTS", (1000,)),
+    "patient-live-appointments": ("PATIENT_FACTS", (1000,)),
 }
 
 
@@ -221,7 +221,7 @@ async def test_no_hot_statement_can_be_planned_through_a_partial_index(db, state
     # have predicates no hot statement implies. With every other index gone (in this
     # rolled-back transaction) and sequential scans priced out, a statement whose
     # conditions imply a partial index's predicate would be planned through it.
-    from imias.booking import repository as repo
+    from imias.booking import queries as repo
 
     partial = await db.fetch(
         "SELECT indexrelid::regclass::text AS name FROM pg_index "

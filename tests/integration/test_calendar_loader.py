@@ -5,14 +5,14 @@ from datetime import date, timedelta
 import asyncpg
 import pytest
 
-from imias.booking import access, repository
-from imias.registry import repository as registry_repository
+from imias.booking import queries
 from imias.booking.calendar_loader import Geometry, load_calendar
 from imias.booking.schedules import to_local, to_utc
 from imias.citygen.seed import seed_city
-from imias.platform.audit import repository as audit_repository
 from imias.identity import repository as identity_repository
+from imias.platform.audit import repository as audit_repository
 from imias.platform.migrator import migrate_url
+from imias.registry import repository as registry_repository
 from scheduler_core import BOOKED, FREE, Channel, compiled_calendar, reference
 from scheduler_core.flags import ENTITLED_ALL
 
@@ -33,8 +33,8 @@ async def city(fresh_database_url):
 
 @pytest.mark.parametrize(
     "module",
-    [repository, access, registry_repository, identity_repository, audit_repository],
-    ids=["booking", "booking_access", "registry", "identity", "audit"],
+    [queries, registry_repository, identity_repository, audit_repository],
+    ids=["booking", "registry", "identity", "audit"],
 )
 async def test_every_named_query_prepares_against_the_migrated_schema(db, module):
     for name, sql in module.QUERIES.items():

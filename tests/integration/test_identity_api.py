@@ -10,8 +10,8 @@ from citydb import build_city_database, drop_database, worker_id
 from signin import CapturingSms, adults, app_client, fetch, guardian_and_child, key
 
 from imias.citygen.seed import DEMO_PASSWORD
-from imias.platform.db import create_pool
 from imias.identity.revocation import RevocationList
+from imias.platform.db import create_pool
 from imias.platform.problems import ProblemError
 
 

@@ -199,7 +199,9 @@ async def test_the_search_by_name_and_birth_date_can_use_its_index(client):
     try:
         async with conn.transaction():
             await conn.execute("SET LOCAL enable_seqscan = off")
-            rows = await conn.fetch("EXPLAIN " + registry_repository.PATIENTS_BY_NAME, "Иванов", date(1980, 1, 1), 20)
+            rows = await conn.fetch(
+                "EXPLAIN " + registry_repository.PATIENTS_BY_NAME, "Иванов", date(1980, 1, 1), 20
+            )
     finally:
         await conn.close()
     plan = "\n".join(r[0] for r in rows)

@@ -16,12 +16,12 @@ from citydb import build_city_database, drop_database, with_database, worker_id
 from signin import app_client, key
 
 from imias.booking import repository
-from imias.citygen import city as citygen
-from imias.citygen import history
 from imias.booking.calendar_loader import load_calendar
 from imias.booking.reminders import send_due_reminders
 from imias.booking.rules import age_on
 from imias.booking.schedules import ScheduleException, Template, expand, to_local
+from imias.citygen import city as citygen
+from imias.citygen import history
 from imias.citygen.seed import CityAlreadySeeded, city_is_seeded, seed_city
 from imias.platform.db import create_pool
 from imias.platform.migrator import migrate_url
@@ -266,7 +266,7 @@ async def test_the_jobs_and_the_load_audit_leave_history_alone(conn, city):
     # The no-show job at the start (history ended within its two days) marks nothing;
     # the reminder job on the first history morning (all of it a day ahead) sends nothing.
     start = datetime.combine(START, time(0), tzinfo=ZONE)
-    assert await conn.fetch(repository.MARK_NO_SHOWS, start) == []
+    assert await repository.mark_no_shows(conn, start) == 0
     pool = await create_pool(city["url"], 1)
     sent: list[object] = []
 

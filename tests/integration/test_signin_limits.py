@@ -16,8 +16,6 @@ from citydb import build_city_database, drop_database, worker_id
 from signin import CapturingSms, adults, app_client, fetch
 
 from imias.citygen.seed import DEMO_PASSWORD
-from imias.platform.cache import create_redis
-from imias.platform.db import create_pool
 from imias.identity import Identity
 from imias.identity.model import (
     PatientCodeRequest,
@@ -26,6 +24,8 @@ from imias.identity.model import (
 )
 from imias.identity.passwords import Passwords
 from imias.identity.ratelimit import ACCOUNT, ACCOUNT_CEILING, CODES
+from imias.platform.cache import create_redis
+from imias.platform.db import create_pool
 from imias.platform.problems import ProblemError
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"

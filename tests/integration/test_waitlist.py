@@ -67,7 +67,7 @@ async def adults(service, n: int) -> list[int]:
 
 
 def state(service, slot) -> int:
-    p = service.place(slot.doctor_id, slot.starts_at)
+    p = service.placement.place(slot.doctor_id, slot.starts_at)
     return service.engine.calendar.day_states(slot.doctor_id, p.day)[p.unit]
 
 

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from imias.platform.audit.chain import FIELDS, GENESIS, canonical, record_hash
 from imias.identity.ratelimit import ACCOUNT, Limit, lock_seconds
+from imias.platform.audit.chain import FIELDS, GENESIS, canonical, record_hash
 
 RECORD = {
     "id": 7,

@@ -11,7 +11,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from imias.booking import rules
-from imias.citygen import catalogue
 from imias.booking.model import (
     CHANNEL_BITS,
     CHANNELS,
@@ -31,6 +30,7 @@ from imias.booking.model import (
     SlotFacts,
     SpecialtyFacts,
 )
+from imias.citygen import catalogue
 
 R = RefusalCode
 SPEC = {

@@ -12,13 +12,12 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Template
 
-from imias.booking.caller import doctor_in_scope, readable_patient, staff_appointment
-from imias.booking.service import BookingService
+from imias.booking import BookingService, doctor_in_scope, readable_patient, staff_appointment
 from imias.channels.web.errors import PAGE_ERRORS, sentence
 from imias.channels.web.pages import form_of, lang_of, page, redirect, say
 from imias.channels.web.staff import sign_in_policy, staff_sign_in, staff_sign_out
-from imias.platform.audit.writer import record_many
 from imias.identity import allow, principal_of
+from imias.platform.audit.writer import record_many
 from imias.platform.problems import ProblemError
 
 COOKIE = "imias_doctor"

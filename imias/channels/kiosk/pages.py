@@ -14,18 +14,15 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from imias.booking.caller import acting_patient
-from imias.booking.service import BookingService
-from imias.booking.views import Appointment
-from imias.channels.slots import earliest_for
+from imias.booking import Appointment, BookingService, acting_patient, earliest_for
 from imias.channels.web.errors import PAGE_ERRORS, sentence
 from imias.channels.web.pages import end_session, form_of, page, redirect, say, set_session
-from imias.platform.audit.writer import record
 from imias.identity import allow, principal_of
 from imias.identity.model import PatientCodeRequest, PatientTokenRequest
+from imias.platform.audit.writer import record
 from imias.platform.policy import POLICY, Policy
-from imias.platform.requests import client_address
 from imias.platform.problems import ProblemError
+from imias.platform.requests import client_address
 
 COOKIE = "imias_kiosk"
 KIOSK = allow(

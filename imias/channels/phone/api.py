@@ -22,8 +22,8 @@ from litestar import Controller, Request, Response, post
 from imias.channels.phone.calls import CALL_ID, Calls
 from imias.channels.phone.flow import PhoneFlow
 from imias.platform.policy import POLICY, Policy
-from imias.platform.requests import client_address
 from imias.platform.problems import ProblemError
+from imias.platform.requests import client_address
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
 PHONE_POLICY = {

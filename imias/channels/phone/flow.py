@@ -23,18 +23,16 @@ from datetime import UTC, date, datetime
 
 import msgspec
 
-from imias.registry import Specialty
-from imias.booking.engine import Engine
-from imias.booking.service import BookingService
+from imias.booking import BookingService, Engine, earliest_for
 from imias.channels.phone.calls import Calls, CallState, Offer
 from imias.channels.phone.prompts import say, when
 from imias.channels.phone.twiml import Answer
-from imias.channels.slots import earliest_for
-from imias.platform.audit.writer import Access, access_var, record
 from imias.identity import Identity, Principal
 from imias.identity.model import PatientCodeRequest, PatientTokenRequest
+from imias.platform.audit.writer import Access, access_var, record
 from imias.platform.logs import request_id_var
 from imias.platform.problems import ProblemError
+from imias.registry import Specialty
 
 log = logging.getLogger("imias.channels.phone")
 

@@ -21,8 +21,8 @@ from imias.channels.portal.common import (
 from imias.channels.web.errors import PAGE_ERRORS
 from imias.channels.web.i18n import N_
 from imias.channels.web.pages import form_of, redirect, say
-from imias.platform.audit.writer import record, record_many
 from imias.identity import principal_of, read_access_log
+from imias.platform.audit.writer import record, record_many
 from imias.platform.problems import ProblemError
 
 ACCESS_LOG_SHOWN = 100

@@ -14,9 +14,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
-from imias.booking import search
-from imias.booking.caller import channel_of, doctor_in_scope
-from imias.booking.model import CHANNEL_BITS
+from imias.booking import CHANNEL_BITS, bookable_clinics, channel_of, doctor_in_scope, search
 from imias.channels.portal.common import (
     PORTAL,
     acting_for,
@@ -27,7 +25,6 @@ from imias.channels.portal.common import (
     districts,
     portal_page,
 )
-from imias.channels.slots import bookable_clinics
 from imias.channels.web.errors import PAGE_ERRORS
 from imias.channels.web.i18n import N_
 from imias.channels.web.pages import form_of, redirect, say
@@ -93,7 +90,7 @@ class PortalBookingController(Controller):
     ) -> Template:
         patient = await acting_for(request, patient_id)
         engine = request.app.state.engine
-        search._ready(engine)
+        search.ready(engine)
         directory = engine.directory
         chosen = directory.by_code.get(specialty) if specialty else None
         point = _point(request, lat, lon, district, address)

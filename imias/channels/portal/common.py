@@ -10,8 +10,7 @@ from typing import Any
 from litestar import Request
 from litestar.response import Template
 
-from imias.booking.caller import acting_patient
-from imias.booking.service import BookingService
+from imias.booking import BookingService, acting_patient
 from imias.channels.web.pages import page
 from imias.identity import allow, principal_of
 from imias.platform.policy import POLICY, Policy

@@ -12,7 +12,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
-from imias.booking.views import Appointment
+from imias.booking import Appointment
 from imias.channels.portal.common import (
     COOKIE,
     PORTAL,
@@ -25,10 +25,10 @@ from imias.channels.portal.common import (
 )
 from imias.channels.web.errors import PAGE_ERRORS, sentence
 from imias.channels.web.pages import end_session, form_of, redirect, say, set_session
-from imias.platform.audit.writer import record
 from imias.identity.model import PatientCodeRequest, PatientTokenRequest
-from imias.platform.requests import client_address
+from imias.platform.audit.writer import record
 from imias.platform.problems import ProblemError
+from imias.platform.requests import client_address
 
 UPCOMING = ("held", "booked", "arrived")
 

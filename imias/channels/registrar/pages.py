@@ -14,28 +14,28 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
-from imias.booking import search
-from imias.registry import patients
-from imias.booking.caller import (
+from imias.booking import (
+    CHANNEL_BITS,
+    Appointment,
+    BookingService,
+    Channel,
     acting_patient,
     caller,
     channel_of,
     clinic_scope,
     doctor_in_scope,
     readable_patient,
+    search,
     staff_appointment,
 )
-from imias.registry import Specialty
-from imias.booking.model import CHANNEL_BITS, Channel
-from imias.booking.service import BookingService
-from imias.booking.views import Appointment
 from imias.channels.kiosk.pages import birth_date
 from imias.channels.web.errors import PAGE_ERRORS, sentence
 from imias.channels.web.pages import form_of, page, redirect, say
 from imias.channels.web.staff import sign_in_policy, staff_sign_in, staff_sign_out
-from imias.platform.audit.writer import record, record_many
 from imias.identity import allow
+from imias.platform.audit.writer import record, record_many
 from imias.platform.problems import ProblemError
+from imias.registry import Specialty, patients
 
 COOKIE = "imias_registrar"
 PATH = "/registrar"

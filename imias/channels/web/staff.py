@@ -13,8 +13,8 @@ from imias.channels.web.errors import sentence
 from imias.channels.web.pages import end_session, form_of, page, redirect, say, set_session
 from imias.identity.model import StaffTokenRequest
 from imias.platform.policy import POLICY, Policy
-from imias.platform.requests import client_address
 from imias.platform.problems import ProblemError
+from imias.platform.requests import client_address
 
 
 def sign_in_policy(what: str) -> dict[str, Any]:

@@ -1,0 +1,364 @@
+"""The SQL of the booking domain, every statement named (asyncpg, ``$n`` parameters, no
+string-built values). Only :mod:`imias.booking.repository` runs them; :data:`QUERIES`
+lists them all, so a test prepares each against the migrated database."""
+
+from __future__ import annotations
+
+from imias.platform.audit.repository import insert_from as audit_cte
+from imias.platform.outbox import event_cte
+
+TEMPLATES_IN_WINDOW = """
+SELECT doctor_id, weekday, starts, ends, channels, urgent, valid_from, valid_to
+  FROM schedule_templates
+ WHERE valid_from <= $2 AND (valid_to IS NULL OR valid_to >= $1)
+"""
+
+EXCEPTIONS_IN_WINDOW = """
+SELECT doctor_id, day, kind, starts, ends, channels
+  FROM schedule_exceptions
+ WHERE day BETWEEN $1 AND $2
+"""
+
+ACTIVE_APPOINTMENTS_BETWEEN = """
+SELECT clinic_id, id, doctor_id, starts_at, ends_at, status, hold_token, hold_expires_at
+  FROM appointments
+ WHERE status IN ('held', 'booked', 'arrived') AND starts_at >= $1 AND starts_at < $2
+"""
+
+
+# Every named query of this module, so a test can prepare them all against the
+# migrated database and a broken column fails CI rather than production.
+QUERIES = {
+    "templates_in_window": TEMPLATES_IN_WINDOW,
+    "exceptions_in_window": EXCEPTIONS_IN_WINDOW,
+    "active_appointments_between": ACTIVE_APPOINTMENTS_BETWEEN,
+}
+
+
+# -- the booking flow --------------------------------------------------------------------
+
+LOCK_PATIENT = """
+SELECT id, birth_date, sex, attached_clinic_id FROM patients WHERE id = $1 FOR UPDATE
+"""
+
+PATIENT_HISTORY = """
+SELECT id, clinic_id, doctor_id, specialty_id, starts_at, ends_at, status, channel,
+       referral_clinic_id, referral_id, hold_token, hold_expires_at, created_at, rescheduled_to
+  FROM appointments
+ WHERE patient_id = $1 AND status <> 'expired'
+ ORDER BY starts_at DESC
+ LIMIT $2
+"""
+
+# The patient's live appointments and holds, and active referrals, in one round trip:
+# rows of kind 'a' (appointment or hold) and 'r' (referral).
+PATIENT_FACTS = """
+SELECT 'a' AS kind, id, clinic_id, specialty_id, starts_at, status, referral_clinic_id,
+       referral_id, hold_token, hold_expires_at, NULL::date AS valid_until
+  FROM appointments
+ WHERE patient_id = $1 AND status IN ('held', 'booked', 'arrived')
+UNION ALL
+SELECT 'r', id, clinic_id, specialty_id, NULL, status, NULL, NULL, NULL, NULL, valid_until
+  FROM referrals
+ WHERE patient_id = $1 AND status = 'active'
+"""
+
+# Lock the patient, read the facts, the idempotency key's answer and the token's hold, and
+# end expired holds on the wanted time, in one round trip (migration 0007 explains why it
+# is a function): $1 patient, $2 key, $3 token, $4-$7 clinic, doctor, starts, ends, $8 now.
+BOOKING_CONTEXT = """
+SELECT kind, id, clinic_id, doctor_id, patient_id, specialty_id, starts_at, ends_at, status,
+       channel, referral_clinic_id, referral_id, hold_token, hold_expires_at,
+       waitlist_entry_id, valid_until, birth_date, sex, route, response
+  FROM booking_context($1, $2, $3, $4, $5, $6, $7, $8)
+"""
+
+PATIENT_REFERRALS = """
+SELECT clinic_id, id, specialty_id, valid_until, status
+  FROM referrals WHERE patient_id = $1 AND status = 'active'
+"""
+
+# (An overlapping appointment starts at most four hours before: a check of the table.)
+EXPIRE_OVERLAPPING_HOLDS = """
+UPDATE appointments SET status = 'expired', updated_at = $5
+ WHERE clinic_id = $1 AND doctor_id = $2 AND status = 'held' AND hold_expires_at <= $5
+   AND starts_at < $4 AND ends_at > $3 AND starts_at > $3 - interval '4 hours'
+RETURNING clinic_id, hold_token, patient_id, waitlist_entry_id
+"""
+
+CONFIRM_HOLD = """
+UPDATE appointments
+   SET status = 'booked', referral_clinic_id = $3, referral_id = $4, updated_at = $5
+ WHERE clinic_id = $1 AND id = $2 AND status = 'held'
+RETURNING id
+"""
+
+END_HOLD = """
+UPDATE appointments SET status = 'expired', updated_at = $3
+ WHERE clinic_id = $1 AND id = $2 AND status = 'held'
+RETURNING id
+"""
+
+INSERT_APPOINTMENT = """
+INSERT INTO appointments (clinic_id, doctor_id, patient_id, specialty_id, starts_at, ends_at,
+                          status, channel, referral_clinic_id, referral_id, hold_token,
+                          hold_expires_at, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
+RETURNING id
+"""
+
+HOLD_BY_TOKEN = """
+SELECT id, clinic_id, doctor_id, patient_id, specialty_id, starts_at, ends_at, status, channel,
+       referral_clinic_id, referral_id, hold_token, hold_expires_at, waitlist_entry_id
+  FROM appointments WHERE hold_token = $1
+ ORDER BY created_at DESC LIMIT 1
+   FOR UPDATE
+"""
+
+# The hot path's writes with their engine event and their audit record, one round trip
+# each: after the statement's own parameters come the event's (clinic id, topic, payload)
+# and the audit record's (eleven, imias.platform.audit.change_args).
+_INSERT_WITH_EVENT = f"""
+WITH change AS ({INSERT_APPOINTMENT}),
+     event AS ({event_cte("change", 14)}),
+     audited AS ({audit_cte("change", 17, "change.id")})"""
+INSERT_APPOINTMENT_WITH_EVENT = (
+    _INSERT_WITH_EVENT + "\nSELECT change.id, event.id AS outbox_id FROM change, event\n"
+)
+
+# A patient's hold, as above, committed without waiting for its WAL to reach the disk
+# (synchronous_commit off for this transaction only). A hold is the one change that may
+# be lost in a database crash: it is then a hold that ended early (the patient's confirm
+# is refused, they choose again), never a lost booking. The confirmation that follows
+# waits for the flush, and its flush carries the hold's record with it.
+INSERT_HOLD_WITH_EVENT = (
+    _INSERT_WITH_EVENT
+    + """,
+     no_wait AS (SELECT set_config('synchronous_commit', 'off', true))
+SELECT change.id, event.id AS outbox_id FROM change, event, no_wait
+"""
+)
+
+# Confirm a hold and store the answer under the idempotency key ($6 patient, $7 key,
+# $8 route, $9 request hash, $10 response).
+CONFIRM_HOLD_WITH_EVENT = f"""
+WITH change AS ({CONFIRM_HOLD}),
+     remembered AS (
+        INSERT INTO idempotency_keys (patient_id, key, route, request_hash, status_code, response)
+        SELECT $6, $7, $8, $9, 201, $10 FROM change),
+     event AS ({event_cte("change", 11)}),
+     audited AS ({audit_cte("change", 14, "change.id")})
+SELECT change.id, event.id AS outbox_id FROM change, event
+"""
+
+APPOINTMENT_FOR_UPDATE = """
+SELECT id, clinic_id, doctor_id, patient_id, specialty_id, starts_at, ends_at, status, channel,
+       referral_clinic_id, referral_id, hold_token, hold_expires_at
+  FROM appointments WHERE id = $1 FOR UPDATE
+"""
+
+SET_STATUS = """
+UPDATE appointments
+   SET status = $3, updated_at = $4,
+       cancelled_at = CASE WHEN $3 = 'cancelled' THEN $4 ELSE cancelled_at END
+ WHERE clinic_id = $1 AND id = $2
+"""
+
+SET_RESCHEDULED_TO = """
+UPDATE appointments SET rescheduled_to = $3 WHERE clinic_id = $1 AND id = $2
+"""
+
+USE_REFERRAL = """
+UPDATE referrals SET status = $3 WHERE clinic_id = $1 AND id = $2
+"""
+
+TAKE_REFERRAL = """
+UPDATE referrals SET status = 'used' WHERE clinic_id = $1 AND id = $2 AND status = 'active'
+RETURNING id
+"""
+
+# The answer of a successful booking (201) under its key: patient, key, route, hash, body.
+SAVE_IDEMPOTENT_ROW = """
+INSERT INTO idempotency_keys (patient_id, key, route, request_hash, status_code, response)
+VALUES ($1, $2, $3, $4, 201, $5)
+"""
+
+INSERT_REFERRAL = """
+INSERT INTO referrals (clinic_id, patient_id, specialty_id, issued_by, valid_until)
+VALUES ($1, $2, $3, $4, $5) RETURNING id
+"""
+
+# The hold sweeper; hold_token IS NOT NULL (true of every hold) lets it, and only it,
+# use appointments_hold_expiry (migration 0011).
+EXPIRED_HOLDS = """
+UPDATE appointments SET status = 'expired', updated_at = $1
+ WHERE (clinic_id, id) IN (SELECT clinic_id, id FROM appointments
+                            WHERE status = 'held' AND hold_token IS NOT NULL
+                              AND hold_expires_at <= $1
+                            ORDER BY hold_expires_at LIMIT $2
+                            FOR UPDATE SKIP LOCKED)
+RETURNING clinic_id, id, doctor_id, patient_id, starts_at, ends_at, hold_token,
+          waitlist_entry_id
+"""
+
+DOCTOR_DAY = """
+SELECT id, clinic_id, doctor_id, patient_id, specialty_id, starts_at, ends_at, status, channel
+  FROM appointments
+ WHERE clinic_id = $1 AND doctor_id = $2 AND starts_at >= $3 AND starts_at < $4
+   AND status IN ('booked', 'arrived', 'completed', 'no_show')
+ ORDER BY starts_at
+"""
+
+# Booked appointments that ended in the last two days. An appointment lasts at most
+# four hours (a check of the table), so the bound on starts_at finds the same rows
+# in a range of appointments_booked_by_time.
+MARK_NO_SHOWS = """
+UPDATE appointments SET status = 'no_show', updated_at = $1
+ WHERE status = 'booked' AND ends_at <= $1 AND ends_at > $1 - interval '2 days'
+   AND starts_at < $1 AND starts_at > $1 - interval '2 days 4 hours'
+RETURNING clinic_id, id
+"""
+
+QUERIES |= {
+    "lock_patient": LOCK_PATIENT,
+    "patient_history": PATIENT_HISTORY,
+    "patient_referrals": PATIENT_REFERRALS,
+    "patient_facts": PATIENT_FACTS,
+    "booking_context": BOOKING_CONTEXT,
+    "expire_overlapping_holds": EXPIRE_OVERLAPPING_HOLDS,
+    "confirm_hold": CONFIRM_HOLD,
+    "end_hold": END_HOLD,
+    "insert_appointment": INSERT_APPOINTMENT,
+    "insert_appointment_with_event": INSERT_APPOINTMENT_WITH_EVENT,
+    "insert_hold_with_event": INSERT_HOLD_WITH_EVENT,
+    "confirm_hold_with_event": CONFIRM_HOLD_WITH_EVENT,
+    "hold_by_token": HOLD_BY_TOKEN,
+    "appointment_for_update": APPOINTMENT_FOR_UPDATE,
+    "set_status": SET_STATUS,
+    "set_rescheduled_to": SET_RESCHEDULED_TO,
+    "use_referral": USE_REFERRAL,
+    "take_referral": TAKE_REFERRAL,
+    "save_idempotent_row": SAVE_IDEMPOTENT_ROW,
+    "insert_referral": INSERT_REFERRAL,
+    "expired_holds": EXPIRED_HOLDS,
+    "doctor_day": DOCTOR_DAY,
+    "mark_no_shows": MARK_NO_SHOWS,
+}
+
+
+# -- waitlist and reminders -----------------------------------------------------------------
+
+INSERT_WAITLIST = """
+INSERT INTO waitlist_entries (patient_id, specialty_id, clinic_id, doctor_id, from_day, to_day,
+                              created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+RETURNING id
+"""
+
+PATIENT_WAITLIST = """
+SELECT w.id, w.patient_id, w.specialty_id, w.clinic_id, w.doctor_id, w.from_day, w.to_day,
+       w.status, w.created_at, a.hold_token, a.hold_expires_at, a.doctor_id AS offer_doctor_id,
+       a.starts_at AS offer_starts_at
+  FROM waitlist_entries w
+  LEFT JOIN appointments a
+         ON a.clinic_id = w.offer_clinic_id AND a.id = w.offer_appointment_id
+        AND a.status = 'held'
+ WHERE w.patient_id = $1
+ ORDER BY w.created_at DESC
+"""
+
+CANCEL_WAITLIST = """
+UPDATE waitlist_entries SET status = 'cancelled', updated_at = $3
+ WHERE patient_id = $1 AND id = $2 AND status IN ('waiting', 'offered')
+RETURNING offer_clinic_id, offer_appointment_id
+"""
+
+WAITING_FOR_SLOT = """
+SELECT patient_id, id FROM waitlist_entries
+ WHERE status = 'waiting' AND specialty_id = $1
+   AND (clinic_id IS NULL OR clinic_id = $2)
+   AND (doctor_id IS NULL OR doctor_id = $3)
+   AND from_day <= $4 AND to_day >= $4
+   AND NOT (patient_id = ANY($5::bigint[]))
+ ORDER BY created_at, id
+ LIMIT 20
+ FOR UPDATE SKIP LOCKED
+"""
+
+MARK_OFFERED = """
+UPDATE waitlist_entries
+   SET status = 'offered', offer_clinic_id = $3, offer_appointment_id = $4, updated_at = $5
+ WHERE patient_id = $1 AND id = $2
+"""
+
+SET_WAITLIST_STATUS = """
+UPDATE waitlist_entries SET status = $3, updated_at = $4 WHERE patient_id = $1 AND id = $2
+"""
+
+LINK_OFFER = """
+UPDATE appointments SET waitlist_entry_id = $3 WHERE clinic_id = $1 AND id = $2
+"""
+
+DUE_REMINDERS = """
+UPDATE appointments SET reminded_at = $1
+ WHERE (clinic_id, id) IN (SELECT clinic_id, id FROM appointments
+                            WHERE status = 'booked' AND reminded_at IS NULL
+                              AND starts_at > $1 AND starts_at <= $1 + interval '24 hours'
+                            ORDER BY starts_at LIMIT $2
+                            FOR UPDATE SKIP LOCKED)
+RETURNING clinic_id, id, patient_id, doctor_id, specialty_id, starts_at, ends_at, status, channel
+"""
+
+QUERIES |= {
+    "insert_waitlist": INSERT_WAITLIST,
+    "patient_waitlist": PATIENT_WAITLIST,
+    "cancel_waitlist": CANCEL_WAITLIST,
+    "waiting_for_slot": WAITING_FOR_SLOT,
+    "mark_offered": MARK_OFFERED,
+    "set_waitlist_status": SET_WAITLIST_STATUS,
+    "link_offer": LINK_OFFER,
+    "due_reminders": DUE_REMINDERS,
+}
+
+
+# -- whose data a caller reaches (imias.booking.caller decides) -------------------------
+
+APPOINTMENT_OWNER = """
+SELECT clinic_id, patient_id, doctor_id FROM appointments WHERE id = $1
+"""
+
+HOLD_OWNER = """
+SELECT clinic_id, patient_id FROM appointments WHERE hold_token = $1
+ ORDER BY created_at DESC LIMIT 1
+"""
+
+WAITLIST_ENTRY_CLINIC = """
+SELECT clinic_id FROM waitlist_entries WHERE patient_id = $1 AND id = $2
+"""
+
+# A patient "booked with a clinic": an appointment there that was booked (not a hold,
+# not one cancelled or let expire).
+BOOKED_WITH_CLINIC = """
+SELECT EXISTS (SELECT 1 FROM appointments
+                WHERE patient_id = $1 AND clinic_id = $2
+                  AND status IN ('booked', 'arrived', 'completed', 'no_show'))
+"""
+
+WAITLIST_ENTRY = """
+SELECT status, offer_clinic_id, offer_appointment_id FROM waitlist_entries
+ WHERE patient_id = $1 AND id = $2
+"""
+
+LOCK_WAITING_PATIENT = """
+SELECT id, birth_date, sex, attached_clinic_id FROM patients WHERE id = $1
+   FOR UPDATE SKIP LOCKED
+"""
+
+QUERIES |= {
+    "appointment_owner": APPOINTMENT_OWNER,
+    "hold_owner": HOLD_OWNER,
+    "waitlist_entry_clinic": WAITLIST_ENTRY_CLINIC,
+    "booked_with_clinic": BOOKED_WITH_CLINIC,
+    "lock_waiting_patient": LOCK_WAITING_PATIENT,
+    "waitlist_entry": WAITLIST_ENTRY,
+}
