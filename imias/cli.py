@@ -20,11 +20,12 @@ import asyncpg
 import click
 
 from imias import __version__
+from imias.domains import migrate_url
 from imias.identity.keys import resolve_secret
 from imias.identity.model import CLINIC_ROLES, ROLES
 from imias.platform.embedded import EmbeddedServerError, Servers, start_servers
 from imias.platform.logs import configure_logging
-from imias.platform.migrator import MigrationError, migrate_url
+from imias.platform.migrator import MigrationError
 from imias.platform.settings import Settings, SettingsError, load_settings
 from loadtest.served import port_taken
 
@@ -98,7 +99,7 @@ def migrate() -> None:
     def body(servers: Servers) -> None:
         applied = asyncio.run(migrate_url(servers.database_url))
         if applied:
-            click.echo(f"applied migrations: {', '.join(f'{v:04d}' for v in applied)}")
+            click.echo(f"applied migrations: {', '.join(applied)}")
         else:
             click.echo("database schema is up to date")
 

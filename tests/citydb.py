@@ -28,7 +28,7 @@ async def build_city_database(pg_admin_url: str, name: str, **sizes: int) -> str
     """A migrated database holding a small seeded city whose schedules start today."""
     from imias.booking.engine import Engine
     from imias.citygen.seed import seed_city
-    from imias.platform.migrator import migrate_url
+    from imias.domains import migrate_url
 
     admin = await asyncpg.connect(pg_admin_url)
     try:

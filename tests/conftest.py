@@ -20,9 +20,9 @@ import pytest
 import redis.asyncio as aioredis
 from citydb import with_database, worker_id, worker_index
 
+from imias.domains import migrate, migrations
 from imias.platform.cache import with_redis_db
 from imias.platform.embedded import EmbeddedPostgres, EmbeddedRedis
-from imias.platform.migrator import discover, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATA = ROOT / ".imias" / "test"
@@ -51,7 +51,7 @@ async def _create_database_from(admin: asyncpg.Connection, name: str, template: 
 
 async def _template(admin_url: str) -> str:
     """A template database built by the migrations, made once per migration set."""
-    digest = hashlib.sha256("".join(m.checksum for m in discover()).encode()).hexdigest()[:12]
+    digest = hashlib.sha256("".join(m.checksum for m in migrations()).encode()).hexdigest()[:12]
     name = f"imias_test_template_{digest}"
     admin = await asyncpg.connect(admin_url)
     try:

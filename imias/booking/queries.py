@@ -64,7 +64,7 @@ SELECT 'r', id, clinic_id, specialty_id, NULL, status, NULL, NULL, NULL, NULL, v
 """
 
 # Lock the patient, read the facts, the idempotency key's answer and the token's hold, and
-# end expired holds on the wanted time, in one round trip (migration 0007 explains why it
+# end expired holds on the wanted time, in one round trip (booking migration 0004 explains why it
 # is a function): $1 patient, $2 key, $3 token, $4-$7 clinic, doctor, starts, ends, $8 now.
 BOOKING_CONTEXT = """
 SELECT kind, id, clinic_id, doctor_id, patient_id, specialty_id, starts_at, ends_at, status,
@@ -189,7 +189,7 @@ VALUES ($1, $2, $3, $4, $5) RETURNING id
 """
 
 # The hold sweeper; hold_token IS NOT NULL (true of every hold) lets it, and only it,
-# use appointments_hold_expiry (migration 0011).
+# use appointments_hold_expiry (booking migration 0006).
 EXPIRED_HOLDS = """
 UPDATE appointments SET status = 'expired', updated_at = $1
  WHERE (clinic_id, id) IN (SELECT clinic_id, id FROM appointments

@@ -12,7 +12,7 @@ the patient's clinic and used up by the visit.
 
 Statuses are final, never ``booked``: about 85 % ``completed``, 10 % ``cancelled``
 (before the visit; half of those times were booked again by another patient) and 5 %
-``no_show``. None of them owns time units (migration 0003: only held, booked and arrived
+``no_show``. None of them owns time units (booking migration 0002: only held, booked and arrived
 do), so history writes no ``appointment_units``, the engine (which loads the active
 appointments of its window) never sees it, and the no-show and reminder jobs (which
 look for ``booked``) leave it alone. The timestamps tell the story: created a few

@@ -2,7 +2,7 @@
 
 Every connection the workers open acts as :data:`APP_ROLE` (set at connection start):
 a role that may read and write the domain tables but may only append to the audit log
-and seal its records (migration 0008). Migrations, the seed and ``imias audit
+and seal its records (platform migration 0003). Migrations, the seed and ``imias audit
 verify`` connect as the owner.
 """
 

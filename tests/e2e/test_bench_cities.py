@@ -16,8 +16,8 @@ import redis
 from bearer import TEST_SECRET
 from citydb import build_city_database, drop_database, with_database, worker_id, worker_index
 
+from imias.domains import migrate_url
 from imias.platform.cache import with_redis_db
-from imias.platform.migrator import migrate_url
 from loadtest.bench.cities import city_redis
 
 pytestmark = pytest.mark.slow

@@ -7,11 +7,11 @@ import sys
 import asyncpg
 import pytest
 
+from imias.domains import migrate_url
 from imias.identity import tokens
 from imias.identity.keys import Keys, key_file
 from imias.identity.passwords import Passwords
 from imias.platform.audit import Access, record
-from imias.platform.migrator import migrate_url
 
 
 def imias(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess:

@@ -172,7 +172,7 @@ def test_migrate_twice_on_the_embedded_default(tmp_path):
         for _ in range(2)
     ]
     assert [r.returncode for r in runs] == [0, 0], [r.stderr for r in runs]
-    assert runs[0].stdout.startswith("applied migrations: 0001")
+    assert runs[0].stdout.startswith("applied migrations: platform/0001_outbox")
     assert runs[1].stdout.strip() == "database schema is up to date"
     assert not postgres_running(tmp_path / "data" / "pg")
 

@@ -13,10 +13,10 @@ from litestar.datastructures import State
 from signin import adults, app_client, fetch, guardian_and_child, key
 
 from imias.citygen.seed import DEMO_PASSWORD
+from imias.domains import migrate_url
 from imias.platform import db
 from imias.platform.audit import Access, AuditSealer, check_audit, record, seal_all, verify_chain
 from imias.platform.audit.sealer import SEALER_LOCK_KEY
-from imias.platform.migrator import migrate_url
 
 
 @pytest.fixture(scope="module")

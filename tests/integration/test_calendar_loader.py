@@ -9,9 +9,9 @@ from imias.booking import queries
 from imias.booking.calendar_loader import Geometry, load_calendar
 from imias.booking.schedules import to_local, to_utc
 from imias.citygen.seed import seed_city
+from imias.domains import migrate_url
 from imias.identity import repository as identity_repository
 from imias.platform.audit import repository as audit_repository
-from imias.platform.migrator import migrate_url
 from imias.registry import repository as registry_repository
 from scheduler_core import BOOKED, FREE, Channel, compiled_calendar, reference
 from scheduler_core.flags import ENTITLED_ALL

@@ -7,7 +7,7 @@ from litestar.testing import AsyncTestClient
 
 from imias.app import create_app
 from imias.citygen.seed import seed_city
-from imias.platform.migrator import migrate_url
+from imias.domains import migrate_url
 from imias.platform.settings import load_settings
 
 

@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 from imias.app import create_app
 from imias.booking.engine import Engine
 from imias.citygen.seed import seed_city
-from imias.platform.migrator import migrate_url
+from imias.domains import migrate_url
 from imias.platform.settings import load_settings
 
 MOSCOW = ZoneInfo("Europe/Moscow")

@@ -20,8 +20,8 @@ from imias.citygen.seed import (
     city_is_seeded,
     seed_city,
 )
+from imias.domains import migrate_url
 from imias.identity.passwords import Passwords
-from imias.platform.migrator import migrate_url
 
 START = date(2026, 3, 2)  # a Monday
 DAYS = 14

@@ -23,8 +23,8 @@ from imias.booking.schedules import ScheduleException, Template, expand, to_loca
 from imias.citygen import city as citygen
 from imias.citygen import history
 from imias.citygen.seed import CityAlreadySeeded, city_is_seeded, seed_city
+from imias.domains import migrate_url
 from imias.platform.db import create_pool
-from imias.platform.migrator import migrate_url
 from loadtest.audit import audit
 
 START = date(2026, 3, 5)  # a Thursday: the history is Monday to Wednesday

@@ -37,7 +37,7 @@ async def seal_batch(conn: asyncpg.Connection, batch_size: int = 2000) -> tuple[
     """Seal up to ``batch_size`` records; (how many, the head's seq, its hash)."""
     async with conn.transaction():
         head = await conn.fetchrow(repo.HEAD)
-        assert head is not None, "audit_chain_head has no row (migration 0006)"
+        assert head is not None, "audit_chain_head has no row (platform migration 0002)"
         seq, prev = head["seal_seq"], bytes(head["hash"])
         rows = await conn.fetch(repo.UNSEALED, batch_size)
         if not rows:
