@@ -1,21 +1,36 @@
-"""The domains of IMIAS in dependency order, and the schema they make together.
+"""The parts of IMIAS in dependency order, and the schema they make together.
 
-Each domain owns its SQL in its own ``migrations/`` folder; the migrator applies them
-in this order, so a domain's migrations may refer to the tables of the domains before
-it, never after. A new domain adds its line here (and its plugin to :mod:`imias.app`).
+Each part is one plugin (:class:`~imias.platform.plugin.DomainPlugin`); ``create_app``
+assembles them in this order and ``imias`` adds their commands. Each domain owns its
+SQL in its own ``migrations/`` folder; the migrator applies them in this order, so a
+domain's migrations may refer to the tables of the domains before it, never after. A
+new domain adds its plugin here.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from imias.booking.plugin import BookingPlugin
+from imias.channels.plugin import ChannelsPlugin
+from imias.identity.plugin import IdentityPlugin
 from imias.platform import migrator
 from imias.platform.migrator import Migration, SingleSequence
+from imias.platform.plugin import DomainPlugin, PlatformPlugin
+from imias.registry.plugin import RegistryPlugin
+
+#: Every part, in dependency order (the channels last: they use the domains).
+PLUGINS: tuple[type[DomainPlugin], ...] = (
+    PlatformPlugin,
+    RegistryPlugin,
+    IdentityPlugin,
+    BookingPlugin,
+    ChannelsPlugin,
+)
 
 #: (domain, package of its migrations), in dependency order.
-MIGRATION_FOLDERS: tuple[tuple[str, str], ...] = (
-    ("platform", "imias.platform.migrations"),
-    ("registry", "imias.registry.migrations"),
-    ("identity", "imias.identity.migrations"),
-    ("booking", "imias.booking.migrations"),
+MIGRATION_FOLDERS: tuple[tuple[str, str], ...] = tuple(
+    (plugin.name, plugin.migrations) for plugin in PLUGINS if plugin.migrations
 )
 
 #: The single sequence of migrations that databases made before the per-domain folders
@@ -79,10 +94,10 @@ def migrations() -> list[Migration]:
     return [m for domain, package in MIGRATION_FOLDERS for m in migrator.discover(package, domain)]
 
 
-async def migrate(conn: object) -> list[str]:
+async def migrate(conn: Any) -> list[str]:
     """Apply every domain's missing migrations (a database of the single sequence is
     moved forward first); the labels applied."""
-    return await migrator.migrate(conn, migrations(), SINGLE_SEQUENCE)  # type: ignore[arg-type]
+    return await migrator.migrate(conn, migrations(), SINGLE_SEQUENCE)
 
 
 async def migrate_url(url: str) -> list[str]:

@@ -10,7 +10,6 @@ first worker that is ready.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import signal
 import socket
@@ -24,6 +23,8 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from imias.platform.ports import port_taken
 
 HEALTHY_IN_A_ROW = 10
 POLL_SECONDS = 0.1
@@ -40,24 +41,6 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
-
-
-def port_taken(host: str, port: int) -> bool:
-    """Whether a socket holds ``host``:``port`` already (a server listening there).
-
-    A bind without ``SO_REUSEPORT`` is refused there even when the holder set it;
-    granian does, so a second ``imias serve`` on a port in use would otherwise start
-    without a word and the kernel would share the connections between the two. A
-    connection in TIME_WAIT holds nothing (``SO_REUSEADDR``). Any other bind error (an
-    address not of this machine) is left for the server to report."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError as exc:
-            return exc.errno == errno.EADDRINUSE
-    return False
 
 
 def _log_tail(path: Path, lines: int = 15) -> str:

@@ -13,8 +13,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
 import scheduler_core
@@ -60,20 +59,6 @@ class DoctorOut(msgspec.Struct, frozen=True):
     slot_minutes: int
 
 
-def provide_engine(state: State) -> Engine:
-    """The worker's engine, for controllers (Litestar dependency injection)."""
-    return state.engine
-
-
-def provide_booking(state: State) -> BookingService:
-    """The worker's booking service, for controllers (Litestar dependency injection)."""
-    return state.booking
-
-
-ENGINE = {"engine": Provide(provide_engine, sync_to_thread=False)}
-BOOKING = {"booking": Provide(provide_booking, sync_to_thread=False)}
-
-
 def _specialty(engine: NamedDependency[Engine], code: str) -> Specialty:
     specialty = engine.directory.by_code.get(code)
     if specialty is None:
@@ -97,7 +82,6 @@ def _point(near: str) -> tuple[float, float]:
 class DirectoryController(Controller):
     path = "/api/v1"
     tags = ["directory"]
-    dependencies = ENGINE
     opt = PUBLIC
 
     @get("/specialties", operation_id="listSpecialties", summary="Specialties")
@@ -164,7 +148,6 @@ def _doctor_out(engine: NamedDependency[Engine], doctor: Doctor) -> DoctorOut:
 class SearchController(Controller):
     path = "/api/v1/slots"
     tags = ["search"]
-    dependencies = ENGINE
     opt = PUBLIC
 
     @get(operation_id="searchSlots", summary="Free slots, earliest first")
@@ -258,7 +241,6 @@ def _patient_of(data: PatientRef | None) -> int | None:
 class BookingController(Controller):
     path = "/api/v1"
     tags = ["booking"]
-    dependencies = BOOKING
 
     @post("/holds", operation_id="holdSlot", summary="Hold a slot for a few minutes", opt=BOOKERS)
     async def hold(
@@ -543,7 +525,6 @@ class WaitlistRequest(
 class WaitlistController(Controller):
     path = "/api/v1"
     tags = ["waitlist"]
-    dependencies = BOOKING
 
     @post(
         "/waitlist",

@@ -9,8 +9,11 @@ patient may act for.
 """
 
 from imias.identity.access_log import read_access_log
+from imias.identity.keys import resolve_secret
 from imias.identity.model import ROLES, STAFF_ROLES, Principal, Role
+from imias.identity.plugin import IdentityPlugin
 from imias.identity.policies import (
+    BEARER,
     SIGNED_IN,
     SignInRequired,
     allow,
@@ -22,9 +25,14 @@ from imias.identity.policies import (
     undeclared_routes,
 )
 from imias.identity.service import Identity
+from imias.identity.sms import SmsSender
 from imias.platform.policy import PUBLIC, Policy
 
 __all__ = [
+    "BEARER",
+    "IdentityPlugin",
+    "SmsSender",
+    "resolve_secret",
     "PUBLIC",
     "ROLES",
     "SIGNED_IN",

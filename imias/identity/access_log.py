@@ -8,8 +8,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get
-from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
 from imias.identity import repository as repo
@@ -85,14 +84,9 @@ async def read_access_log(
     ]
 
 
-def provide_identity(state: State) -> Identity:
-    return state.identity
-
-
 class AccessLogController(Controller):
     path = "/api/v1/me/access-log"
     tags = ["audit"]
-    dependencies = {"identity": Provide(provide_identity, sync_to_thread=False)}
 
     @get(
         operation_id="getMyAccessLog",
@@ -119,7 +113,6 @@ class AccessLogController(Controller):
 class AuditController(Controller):
     path = "/api/v1/audit"
     tags = ["audit"]
-    dependencies = {"identity": Provide(provide_identity, sync_to_thread=False)}
 
     @get(
         "/records",

@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
-from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from imias.identity.model import (
@@ -33,17 +32,9 @@ from imias.platform.requests import client_address
 IdPath = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 
 
-def provide_identity(state: State) -> Identity:
-    return state.identity
-
-
-IDENTITY = {"identity": Provide(provide_identity, sync_to_thread=False)}
-
-
 class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["identity"]
-    dependencies = IDENTITY
 
     @post(
         "/patient/code",
@@ -121,7 +112,6 @@ class AuthController(Controller):
 class MeController(Controller):
     path = "/api/v1/me"
     tags = ["identity"]
-    dependencies = IDENTITY
 
     @get(
         operation_id="getMe",
@@ -190,7 +180,6 @@ class MeController(Controller):
 class StaffAccountController(Controller):
     path = "/api/v1/staff"
     tags = ["identity"]
-    dependencies = IDENTITY
 
     @post(
         "/{staff_id:int}/disable",
@@ -231,7 +220,6 @@ class StaffAccountController(Controller):
 class BreakGlassController(Controller):
     path = "/api/v1/break-glass"
     tags = ["identity"]
-    dependencies = IDENTITY
 
     @post(
         operation_id="breakGlass",

@@ -131,16 +131,6 @@ def route_policies(app: Litestar) -> list[tuple[str, str, Policy | None]]:
 BEARER = "bearer"
 
 
-def document_security(app: Litestar) -> None:
-    """Mark every non-public route as needing the bearer token in the OpenAPI document."""
-    for route in app.routes:
-        for handler in getattr(route, "route_handlers", []):
-            policy = handler.opt.get(POLICY)
-            if isinstance(handler, HTTPRouteHandler) and isinstance(policy, Policy):
-                if not policy.public:
-                    handler.security = [{BEARER: []}]
-
-
 def undeclared_routes(app: Litestar) -> list[str]:
     return [f"{m} {p}" for m, p, policy in route_policies(app) if policy is None]
 

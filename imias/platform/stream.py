@@ -29,6 +29,26 @@ REDIS_ERRORS = (RedisError, OSError, TimeoutError)
 Handler = Callable[[str, bytes, int], Awaitable[None] | None]
 
 
+class Topics:
+    """The consumer's handler in a worker: each topic to the handler a domain subscribed
+    for it (entries of other topics are passed over)."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, Handler] = {}
+
+    def subscribe(self, topic: str, handler: Handler) -> None:
+        if topic in self.handlers:
+            raise ValueError(f"topic {topic!r} has a handler already")
+        self.handlers[topic] = handler
+
+    async def __call__(self, topic: str, payload: bytes, outbox_id: int) -> None:
+        handler = self.handlers.get(topic)
+        if handler is not None:
+            result = handler(topic, payload, outbox_id)
+            if inspect.isawaitable(result):
+                await result
+
+
 async def current_stream_id(redis: aioredis.Redis, stream: str = DEFAULT_STREAM) -> str:
     """The id of the newest entry of ``stream`` ("0-0" when it is empty or absent).
 

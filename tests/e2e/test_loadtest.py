@@ -21,10 +21,11 @@ from serving import serve
 
 from imias.cli import main
 from imias.identity.keys import Keys
+from imias.platform.ports import port_taken
 from loadtest import audit, opening
 from loadtest.profiles import ARRIVING_SECONDS
 from loadtest.run import run
-from loadtest.served import free_port, port_taken
+from loadtest.served import free_port
 
 pytestmark = pytest.mark.slow
 

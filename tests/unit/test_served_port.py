@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from loadtest.served import ServeError, free_port, port_taken, served
+from imias.platform.ports import port_taken
+from loadtest.served import ServeError, free_port, served
 
 
 def listener(reuse_port: bool) -> socket.socket:

@@ -1,0 +1,70 @@
+"""Booking as the app assembles it: the directory, search, booking and waitlist routes,
+the worker's engine (``app.state.engine``, loaded from the database at start and kept by
+the event stream) and its use cases (``app.state.booking``), the periodic jobs, and the
+engine's health."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.types import ControllerRouterHandler
+
+from imias.booking.api import (
+    BookingController,
+    DirectoryController,
+    SearchController,
+    WaitlistController,
+    engine_state,
+)
+from imias.booking.engine import Engine
+from imias.booking.jobs import BookingJobs
+from imias.booking.service import BookingService
+from imias.booking.writes import ENGINE_TOPIC
+from imias.platform.health import Check
+from imias.platform.plugin import DomainPlugin, provide
+
+
+async def check_engine(state: State) -> dict[str, Any]:
+    """The worker's engine is loaded: which implementation, what it holds."""
+    return state.engine.health()
+
+
+class BookingPlugin(DomainPlugin):
+    name = "booking"
+    migrations = "imias.booking.migrations"
+
+    def route_handlers(self) -> Sequence[ControllerRouterHandler]:
+        return [
+            DirectoryController,
+            SearchController,
+            BookingController,
+            WaitlistController,
+            engine_state,
+        ]
+
+    def dependencies(self) -> dict[str, Provide]:
+        return {"engine": provide("engine"), "booking": provide("booking")}
+
+    def health_checks(self) -> dict[str, Check]:
+        return {"engine": check_engine}
+
+    @asynccontextmanager
+    async def running(self, app: Litestar) -> AsyncIterator[None]:
+        app.state.engine = engine = Engine(self.settings.time_zone)
+        # Every committed change reaches this engine through the stream, this worker's
+        # own included; the platform noted the stream's position before this load.
+        app.state.topics.subscribe(ENGINE_TOPIC, engine.apply_event)
+        engine.start_loading(app.state.db)
+        app.state.booking = booking = BookingService(app.state.db, engine)
+        jobs = BookingJobs(booking, app.state.db)
+        jobs.start()
+        try:
+            yield
+        finally:
+            await jobs.stop()
+            await engine.stop()

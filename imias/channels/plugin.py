@@ -1,0 +1,50 @@
+"""The channels as the app assembles them: the patient portal (and its installable
+app's manifest and service worker), the kiosk, the phone's webhook, the registrar's
+desk and the doctor's day, their templates and languages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from litestar.config.app import AppConfig
+from litestar.types import ControllerRouterHandler
+
+from imias.channels.commands import phone
+from imias.channels.doctor import DoctorController
+from imias.channels.kiosk import KioskController
+from imias.channels.phone import PhoneController
+from imias.channels.portal import (
+    PortalAccountController,
+    PortalBookingController,
+    PortalController,
+    icon,
+    manifest,
+    service_worker,
+)
+from imias.channels.registrar import RegistrarController
+from imias.channels.web.language import switch_language
+from imias.channels.web.pages import template_config
+from imias.platform.plugin import DomainPlugin
+
+
+class ChannelsPlugin(DomainPlugin):
+    name = "channels"
+    commands = (phone,)
+
+    def route_handlers(self) -> Sequence[ControllerRouterHandler]:
+        return [
+            PhoneController,
+            KioskController,
+            RegistrarController,
+            DoctorController,
+            switch_language,
+            PortalController,
+            PortalBookingController,
+            PortalAccountController,
+            manifest,
+            service_worker,
+            icon,
+        ]
+
+    def configure(self, app_config: AppConfig) -> None:
+        app_config.template_config = template_config()

@@ -1,0 +1,147 @@
+"""The measuring room's commands, which ``imias`` registers (the product never imports
+this package): ``imias bench core|booking|cities|floor`` and ``imias loadtest``."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from imias.identity.keys import resolve_secret
+from imias.platform import commands
+from imias.platform.embedded import Servers
+
+
+@click.group()
+def bench() -> None:
+    """Benchmarks that print JSON lines with figures and ratios."""
+
+
+@bench.command("core", context_settings={"ignore_unknown_options": True}, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench_core(args: tuple[str, ...]) -> None:
+    """The scheduler_core engine against its reference (options: --quick, --seed N)."""
+    from loadtest.bench import core as core_bench
+
+    sys.exit(core_bench.main(list(args)))
+
+
+@bench.command("booking", context_settings={"ignore_unknown_options": True}, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench_booking(args: tuple[str, ...]) -> None:
+    """Concurrent search, hold and confirm against a served instance, and the same search
+    in SQL (options: --url, --concurrency, --duration, --specialty, --quick, --help)."""
+    from loadtest.bench import booking as booking_bench
+
+    sys.exit(booking_bench.main(list(args)))
+
+
+@bench.command("cities", context_settings={"ignore_unknown_options": True}, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench_cities(args: tuple[str, ...]) -> None:
+    """The booking bench on each seeded city given, each served in turn, side by side
+    (options: --database-url NAME=URL, once per city; --redis-url, --workers and the
+    booking bench's; --help)."""
+    from loadtest.bench import cities as cities_bench
+
+    sys.exit(cities_bench.main(list(args)))
+
+
+@bench.command("floor", context_settings={"ignore_unknown_options": True}, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench_floor(args: tuple[str, ...]) -> None:
+    """The most bookings/s this machine gives a bare Python server on asyncpg and
+    PostgreSQL, for each shape of the writes (options: --database-url, --concurrency,
+    --duration, --shape, --quick, --help)."""
+    from loadtest.bench import floor as floor_bench
+
+    sys.exit(floor_bench.main(list(args)))
+
+
+@click.command()
+@click.argument("profile", type=click.Choice(["emias-day", "monday-opening", "stress"]))
+@click.option("--url", default=None, help="A running server (default: start one here).")
+@click.option("--duration", type=click.IntRange(1), default=None, help="Seconds of load.")
+@click.option("--users", type=click.IntRange(1), default=None, help="Simulated users.")
+@click.option(
+    "--report",
+    "report",
+    type=click.Path(file_okay=False),
+    default="reports/load",
+    show_default=True,
+    help="Where the run's folder (PROFILE-TIMESTAMP) goes.",
+)
+@click.option(
+    "--workers", type=int, default=None, help="Workers of the server started (IMIAS_WORKERS)."
+)
+@click.option(
+    "--popular",
+    type=click.IntRange(1),
+    default=100,
+    show_default=True,
+    help="monday-opening: the popular doctors whose new day is raced for.",
+)
+def loadtest(
+    profile: str,
+    url: str | None,
+    duration: int | None,
+    users: int | None,
+    report: str,
+    workers: int | None,
+    popular: int,
+) -> None:
+    """Run a locust profile headless against the city in the database (IMIAS_DATABASE_URL
+    or the embedded one), audit the database after, and write the report folder. Exit 1
+    when a request failed unexpectedly or the audit found something."""
+    import json
+    from contextlib import nullcontext
+    from pathlib import Path
+
+    from imias.identity.keys import Keys
+    from loadtest.run import run
+    from loadtest.served import ServeError, served
+
+    settings = commands.settings(workers=workers)
+
+    def body(servers: Servers) -> None:
+        key = Keys.from_secret(resolve_secret(settings.secret_key, settings.data_dir)).token
+        server = (
+            served(
+                servers.database_url,
+                servers.redis_url,
+                log_path=Path(report) / "serve.log",
+                workers=settings.workers,
+                host=settings.host,
+                port=settings.port,
+                # the IVR speaks its SMS codes: phone callers sign in
+                settings={"IMIAS_DEMO": "1"},
+            )
+            if url is None
+            else nullcontext(url)
+        )
+        try:
+            with server as target:
+                summary = run(
+                    profile,
+                    url=target,
+                    database_url=servers.database_url,
+                    token_key=key,
+                    report_base=Path(report),
+                    duration=duration,
+                    users=users,
+                    popular=popular,
+                    log=lambda m: click.echo(f"[loadtest] {m}", err=True),
+                )
+        except ServeError as exc:
+            commands.fail(str(exc), 1)
+            return
+        shown = {k: summary[k] for k in ("requests", "failures", "per_second", "p50_ms")}
+        shown |= {k: summary[k] for k in ("p95_ms", "p99_ms", "refusals_total", "passed")}
+        shown |= {"target": summary["target"], "folder": summary["folder"]}
+        click.echo(json.dumps(shown))
+        if not summary["audit"]["passed"]:
+            click.echo(json.dumps(summary["audit"], indent=2, default=str), err=True)
+        if not summary["passed"]:
+            sys.exit(1)
+
+    commands.run_with_servers(settings, body)
