@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from imias.identity.keys import resolve_secret
+from imias.identity import Keys, resolve_secret
 from imias.platform import commands
 from imias.platform.embedded import Servers
 
@@ -93,12 +93,19 @@ def loadtest(
     """Run a locust profile headless against the city in the database (IMIAS_DATABASE_URL
     or the embedded one), audit the database after, and write the report folder. Exit 1
     when a request failed unexpectedly or the audit found something."""
+    import importlib.util
     import json
     from contextlib import nullcontext
     from pathlib import Path
 
-    from imias.identity.keys import Keys
     from loadtest.run import run
+
+    if importlib.util.find_spec("locust") is None:
+        commands.fail(
+            "imias loadtest needs locust, which the loadtest extra installs: "
+            "pip install -e '.[loadtest]' (in the project's .venv)",
+            1,
+        )
     from loadtest.served import ServeError, served
 
     settings = commands.settings(workers=workers)

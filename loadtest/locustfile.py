@@ -18,6 +18,7 @@ import json
 import os
 import random
 import re
+import sys
 import uuid
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
@@ -28,9 +29,11 @@ import gevent
 from locust import FastHttpUser, LoadTestShape, between, events, task
 
 from imias.channels.phone.twiml import parse as parse_twiml
+from loadtest import walk
 from loadtest.cast import CITY_TIME_ZONE
 from loadtest.opening import slots_query
 from loadtest.profiles import shape_for
+from loadtest.walk import Answer, Outcome, Walk, problem_code
 
 # Refusals the API is meant to give under load: races for a slot, a patient's limits
 # (one future appointment and one place on a waitlist per specialty, two holds), time
@@ -119,6 +122,23 @@ _registrars = itertools.cycle(CAST["registrars"] or [None])
 _doctors = itertools.cycle(CAST["doctors"] or [None])
 
 
+RUN_BY_IMIAS = (
+    "loadtest/locustfile.py runs under `imias loadtest PROFILE` (emias-day, monday-opening, "
+    "stress), which prepares the city's patients, staff and their tokens, starts a server "
+    "if none is given and audits the database after; install it with "
+    "`pip install -e '.[loadtest]'` and run `imias loadtest emias-day`"
+)
+
+
+@events.init.add_listener
+def _needs_a_cast(environment: Any, **_: Any) -> None:
+    """Run by hand (``locust -f loadtest/locustfile.py``), there is no cast to play:
+    say how to run it instead of failing in every user."""
+    if not os.environ.get("IMIAS_LOAD_CAST"):
+        sys.stderr.write(RUN_BY_IMIAS + "\n")
+        sys.exit(2)
+
+
 @events.test_stop.add_listener
 def _write_record(environment: Any, **_: Any) -> None:
     out = os.environ.get("IMIAS_LOAD_OUT")
@@ -131,13 +151,7 @@ def _write_record(environment: Any, **_: Any) -> None:
 
 
 def _code(response: Any) -> str:
-    try:
-        body = response.json()
-    except Exception:
-        return f"http_{response.status_code}"
-    if isinstance(body, dict) and isinstance(body.get("code"), str):
-        return body["code"]
-    return f"http_{response.status_code}"
+    return problem_code(response.status_code or 0, response.json)
 
 
 class Channel(FastHttpUser):
@@ -168,6 +182,26 @@ class Channel(FastHttpUser):
                 return "failed", code
             r.failure(f"{status} {_code(r) if status else r.error}")
             return "failed", None
+
+    def drive(self, steps: Walk) -> Outcome:
+        """Send each request of a walk (:mod:`loadtest.walk`) with :meth:`call`."""
+        try:
+            request = next(steps)
+            while True:
+                verdict, body = self.call(
+                    request.method,
+                    request.path,
+                    request.name,
+                    params=request.params,
+                    json=request.json,
+                    headers=request.headers,
+                )
+                if verdict == "ok":
+                    request = steps.send(Answer("ok", body=body))
+                else:
+                    request = steps.send(Answer(verdict, code=body))
+        except StopIteration as stop:
+            return stop.value
 
     @staticmethod
     def auth(token: str, idempotent: bool = False) -> dict[str, str]:
@@ -211,26 +245,17 @@ class WebPatient(Channel):
     @task(6)
     def book(self) -> None:
         params = {"specialty": "therapist", "clinic": self.me["clinic"], "limit": 10}
-        outcome, slots = self.call("GET", "/api/v1/slots", "search", params=params)
-        if outcome != "ok" or not slots:
-            return
-        slot = random.choice(slots)
-        body = _slot_body(slot, patient_id=self.me["id"])
-        outcome, hold = self.call(
-            "POST", "/api/v1/holds", "hold", json=body, headers=self.auth(self.me["token"])
+        outcome = self.drive(
+            walk.book(
+                self.me["id"],
+                self.auth(self.me["token"]),
+                lambda: [walk.Request("GET", "/api/v1/slots", "search", params=params)],
+                random.choice,
+            )
         )
-        if outcome != "ok":
-            return
-        outcome, appointment = self.call(
-            "POST",
-            f"/api/v1/holds/{hold['token']}/confirm",
-            "confirm",
-            json={"patient_id": self.me["id"]},
-            headers=self.auth(self.me["token"], idempotent=True),
-        )
-        if outcome == "ok":
-            RECORD.confirmed.add(appointment["id"])
-            self.booked.append(appointment["id"])
+        if outcome.verdict == "ok" and outcome.appointment is not None:
+            RECORD.confirmed.add(outcome.appointment["id"])
+            self.booked.append(outcome.appointment["id"])
 
     @task(5)
     def my_appointments(self) -> None:

@@ -23,13 +23,22 @@ from imias.booking.caller import (
 )
 from imias.booking.engine import Engine, EngineNotReady
 from imias.booking.model import CHANNEL_BITS, CHANNELS, Channel, RefusalCode
+from imias.booking.plugin import BookingPlugin
 from imias.booking.schedules import ScheduleException, Template, expand, to_local, to_utc
-from imias.booking.search import ClinicWithTime, FreeSlot, bookable_clinics, earliest_for
+from imias.booking.search import (
+    ENTITLED_BY_REFERRAL,
+    ClinicWithTime,
+    FreeSlot,
+    bookable_clinics,
+    earliest_for,
+)
 from imias.booking.service import HOLD_SECONDS, BookingService
 from imias.booking.views import Appointment, Hold
 from imias.booking.waitlist import WaitlistEntry
 
 __all__ = [
+    "ENTITLED_BY_REFERRAL",
+    "BookingPlugin",
     "CHANNELS",
     "CHANNEL_BITS",
     "HOLD_SECONDS",

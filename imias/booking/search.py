@@ -23,8 +23,11 @@ from imias.booking.schedules import to_utc
 from imias.platform.db import Executor
 from imias.platform.problems import ProblemError
 from imias.registry import Clinic, Directory, Specialty, patients
+from scheduler_core.flags import REFERRAL_BIT
 
 NEAR_CLINICS = 10  # a search "near me" looks at this many nearest clinics
+#: What a patient with a referral for the specialty may also see (``entitled``).
+ENTITLED_BY_REFERRAL: int = REFERRAL_BIT
 
 
 class FreeSlot(msgspec.Struct, frozen=True):

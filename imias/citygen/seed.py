@@ -53,7 +53,7 @@ from rich.text import Text
 from imias.citygen import bulkload, history
 from imias.citygen import catalogue as cat
 from imias.citygen import city as citygen
-from imias.identity.passwords import Passwords
+from imias.identity import Passwords
 
 BATCH_ROWS = 50_000
 MAX_HISTORY_DAYS = 366  # a year of the past is plenty (imias seed --history-days)

@@ -8,9 +8,20 @@ learn the caller with :func:`principal_of` and ask :class:`~.accounts.Accounts` 
 patient may act for.
 """
 
+from imias.identity import tokens
 from imias.identity.access_log import read_access_log
-from imias.identity.keys import resolve_secret
-from imias.identity.model import ROLES, STAFF_ROLES, Principal, Role
+from imias.identity.keys import Keys, resolve_secret, server_secret
+from imias.identity.model import (
+    CLINIC_ROLES,
+    ROLES,
+    STAFF_ROLES,
+    PatientCodeRequest,
+    PatientTokenRequest,
+    Principal,
+    Role,
+    StaffTokenRequest,
+)
+from imias.identity.passwords import Passwords
 from imias.identity.plugin import IdentityPlugin
 from imias.identity.policies import (
     BEARER,
@@ -29,6 +40,14 @@ from imias.identity.sms import SmsSender
 from imias.platform.policy import PUBLIC, Policy
 
 __all__ = [
+    "CLINIC_ROLES",
+    "Keys",
+    "Passwords",
+    "PatientCodeRequest",
+    "PatientTokenRequest",
+    "StaffTokenRequest",
+    "server_secret",
+    "tokens",
     "BEARER",
     "IdentityPlugin",
     "SmsSender",

@@ -37,19 +37,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import math
-import os
 import random
 import resource
 import sys
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -57,16 +52,19 @@ import asyncpg
 
 from imias.booking import CHANNEL_BITS, Engine, Geometry
 from imias.booking import search as booking_search
+from imias.identity import Keys, server_secret
 from imias.identity import tokens as identity_tokens
-from imias.identity.keys import Keys, server_secret
 from imias.platform.db import create_pool
+from loadtest.bench.database import run_on_database
 from loadtest.bench.sql import (
     SQL_BY_KIND,
     SQL_PATIENTS,
     SQL_SPECIALTY,
 )
-from loadtest.client import Connection, Response, TransportError
-from loadtest.machine import CpuSnapshot, cpu_snapshot, cpu_split, describe
+from loadtest.client import Connection, TransportError
+from loadtest.machine import cpu_snapshot, describe
+from loadtest.report import Stat, cpu_per, ms, percentile, print_line, progress
+from loadtest.walk import Answer, Outcome, Request, book, problem_code, verdict_of
 
 # Moscow inside the MKAD, roughly: where a random "near" point is drawn.
 MOSCOW_BOX = ((55.57, 55.91), (37.37, 37.84))
@@ -75,49 +73,6 @@ HOLD_ATTEMPTS = 3  # a client that loses a slot searches again, at most this man
 # The baseline's request: public, answered from the worker's memory, a small JSON list.
 BASELINE_PATH = "/api/v1/specialties"
 BASELINE_SECONDS = 5.0
-
-# -- measuring ------------------------------------------------------------------------------
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile (q in 0..100) of ``values``; None when empty."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
-
-
-def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds * 1000, 3)
-
-
-@dataclass
-class Stat:
-    """Latencies (seconds) of answered requests and the outcome counts of one step."""
-
-    latencies: list[float] = field(default_factory=list)
-    ok: int = 0
-    refused: int = 0
-    failed: int = 0
-    codes: Counter[str] = field(default_factory=Counter)
-    errors: Counter[str] = field(default_factory=Counter)
-
-    def line(self, workload: str, seconds: float, **extra: Any) -> dict[str, Any]:
-        answered = self.ok + self.refused
-        return {
-            "workload": workload,
-            "per_second": round(answered / seconds, 1) if seconds > 0 else None,
-            "p50_ms": _ms(percentile(self.latencies, 50)),
-            "p99_ms": _ms(percentile(self.latencies, 99)),
-            "count": answered + self.failed,
-            "ok": self.ok,
-            "refused": self.refused,
-            "failed": self.failed,
-            **({"refused_codes": dict(self.codes.most_common())} if self.codes else {}),
-            **({"errors": dict(self.errors.most_common(5))} if self.errors else {}),
-            **extra,
-        }
 
 
 @dataclass
@@ -173,118 +128,96 @@ def patient_headers(key: bytes, patient_id: int) -> dict[str, str]:
 
 
 def log(message: str) -> None:
-    print(f"[bench booking] {message}", file=sys.stderr, flush=True)
+    progress("bench booking", message)
 
 
-def _problem_code(response: Response) -> str:
-    try:
-        body = response.json()
-    except ValueError:
-        return f"http_{response.status_code}"
-    if isinstance(body, dict) and isinstance(body.get("code"), str):
-        return body["code"]
-    return f"http_{response.status_code}"
-
-
-async def _call(run: Run, stat: Stat, request: Any) -> tuple[str, Response | None, str | None]:
-    """Send, time, classify: ("ok" | "refused" | "failed", response, refusal code)."""
+async def _call(run: Run, stat: Stat, client: Connection, request: Request) -> Answer:
+    """Send, time and classify one request: a 4xx is a refusal, a 5xx or a transport
+    error a failure; counted in ``stat`` while the run is measured."""
     began = time.perf_counter()
     try:
-        response = await request
+        response = await client.request(
+            request.method,
+            request.path,
+            params=request.params,
+            json=request.json,
+            headers=request.headers,
+        )
     except TransportError as exc:
         if run.measuring:
             stat.failed += 1
             stat.errors[type(exc).__name__] += 1
-        return "failed", None, None
+        return Answer("failed")
     took = time.perf_counter() - began
     status = response.status_code
-    if status >= 500:
-        outcome, code = "failed", _problem_code(response)
+    verdict = verdict_of(status)
+    if verdict == "ok":
         if run.measuring:
-            stat.failed += 1
-            stat.errors[f"{status} {code}"] += 1
-        return outcome, response, code
-    if status >= 400:
-        code = _problem_code(response)
-        if run.measuring:
+            stat.ok += 1
+            stat.latencies.append(took)
+        return Answer("ok", body=response.json() if response.content else None)
+    code = problem_code(status, response.json)
+    if run.measuring:
+        if verdict == "refused":
             stat.refused += 1
             stat.codes[code] += 1
             stat.latencies.append(took)
-        return "refused", response, code
-    if run.measuring:
-        stat.ok += 1
-        stat.latencies.append(took)
-    return "ok", response, None
+        else:
+            stat.failed += 1
+            stat.errors[f"{status} {code}"] += 1
+    return Answer(verdict, code)
 
 
-async def _search(run: Run, client: Connection, search: Search) -> tuple[str, list[dict[str, Any]]]:
-    args = run.args
-    request = client.get("/api/v1/slots", params=search.params(args.specialty, args.limit))
-    outcome, response, _ = await _call(run, run.search, request)
-    if run.measuring and outcome != "failed" and len(run.searches) < 100_000:
+def _search_request(run: Run, search: Search) -> Request:
+    if run.measuring and len(run.searches) < 100_000:
         run.searches.append(search)
-    if outcome != "ok" or response is None:
-        return outcome, []
-    return outcome, response.json()
+    params = search.params(run.args.specialty, run.args.limit)
+    return Request("GET", "/api/v1/slots", "search", params=params)
+
+
+def _searches(run: Run, attached: int | None) -> list[Request]:
+    """The searches of one attempt: at the attached clinic for a specialty booked only
+    there (after sometimes looking near a random point), else city-wide or near one."""
+    near_share = run.args.near_share
+    if run.attached_only:
+        looks = []
+        if run.rng.random() < near_share:  # looks around first, books at home
+            looks.append(_search_request(run, Search("near", near=run.random_point())))
+        return [*looks, _search_request(run, Search("clinic", clinic=attached))]
+    if run.rng.random() < near_share:
+        return [_search_request(run, Search("near", near=run.random_point()))]
+    return [_search_request(run, Search("city"))]
 
 
 async def _book_one(run: Run, client: Connection, patient: tuple[int, int | None]) -> None:
-    """One patient's flow: search, hold, confirm; a lost slot is searched for again."""
-    args = run.args
+    """One patient's flow (:func:`loadtest.walk.book`): search, hold, confirm; a lost
+    slot is searched for again."""
     patient_id, attached = patient
-    auth = patient_headers(run.token_key, patient_id)
-    outcome, code = "refused", "no_free_slot"
-    for _ in range(HOLD_ATTEMPTS):
-        if run.attached_only:
-            if run.rng.random() < args.near_share:  # looks around first, books at home
-                await _search(run, client, Search("near", near=run.random_point()))
-            search = Search("clinic", clinic=attached)
-        elif run.rng.random() < args.near_share:
-            search = Search("near", near=run.random_point())
-        else:
-            search = Search("city")
-        outcome, slots = await _search(run, client, search)
-        if outcome != "ok":
-            code = "search_" + outcome
-            break
-        if not slots:
-            outcome, code = "refused", "no_free_slot"
-            break
-        slot = slots[0] if args.pick == "first" else run.rng.choice(slots)
-        body = {
-            "patient_id": patient_id,
-            "doctor_id": slot["doctor_id"],
-            "starts_at": slot["starts_at"],
-            "channel": "web",
-        }
-        outcome, response, code = await _call(
-            run, run.hold, client.post("/api/v1/holds", json=body, headers=auth)
-        )
-        if outcome == "refused" and code == "slot_taken":
-            continue  # someone was faster: look again
-        if outcome != "ok" or response is None:
-            break
-        token = response.json()["token"]
-        outcome, response, code = await _call(
-            run,
-            run.confirm,
-            client.post(
-                f"/api/v1/holds/{token}/confirm",
-                json={"patient_id": patient_id},
-                headers={"Idempotency-Key": uuid.uuid4().hex, **auth},
-            ),
-        )
-        break
+    stats = {"search": run.search, "hold": run.hold, "confirm": run.confirm}
+    walk = book(
+        patient_id,
+        patient_headers(run.token_key, patient_id),
+        lambda: _searches(run, attached),
+        lambda slots: slots[0] if run.args.pick == "first" else run.rng.choice(slots),
+        attempts=HOLD_ATTEMPTS,
+    )
+    try:
+        request = next(walk)
+        while True:
+            answer = await _call(run, stats[request.name], client, request)
+            request = walk.send(answer)
+    except StopIteration as stop:
+        outcome: Outcome = stop.value
     if not run.measuring:
         return
-    if outcome == "ok":
+    if outcome.verdict == "ok":
         run.bookings.ok += 1
-    elif outcome == "refused":
+    elif outcome.verdict == "refused":
         run.bookings.refused += 1
-        run.bookings.codes[code or "refused"] += 1
+        run.bookings.codes[outcome.code or "refused"] += 1
     else:
         run.bookings.failed += 1
-        run.bookings.errors[code or "transport"] += 1
+        run.bookings.errors[outcome.code or "transport"] += 1
 
 
 async def _client_loop(run: Run, client: Connection) -> None:
@@ -304,7 +237,7 @@ async def _baseline(run: Run, clients: list[Connection], seconds: float) -> dict
 
     async def loop(client: Connection) -> None:
         while time.monotonic() < deadline:
-            await _call(run, stat, client.get(BASELINE_PATH))
+            await _call(run, stat, client, Request("GET", BASELINE_PATH, "baseline"))
 
     run.measuring = True
     cpu0 = cpu_snapshot()
@@ -313,7 +246,7 @@ async def _baseline(run: Run, clients: list[Connection], seconds: float) -> dict
         await asyncio.gather(*(loop(c) for c in clients))
     finally:
         run.measuring = False
-    cpu = _cpu_per(cpu0, cpu_snapshot(), stat.ok, "cpu_ms_per_request")
+    cpu = cpu_per(cpu0, cpu_snapshot(), stat.ok, "cpu_ms_per_request")
     return stat.line(
         "baseline",
         time.monotonic() - began,
@@ -332,21 +265,6 @@ async def _progress(run: Run, began: float) -> None:
             f"{time.monotonic() - began:5.1f}s  bookings ok {b.ok} refused {b.refused} "
             f"failed {b.failed}  searches {len(run.search.latencies)}"
         )
-
-
-def _cpu_per(
-    before: CpuSnapshot | None, after: CpuSnapshot | None, count: int, key: str
-) -> dict[str, Any]:
-    """Where the CPU of this machine went while it was measured, in milliseconds for
-    each of ``count`` (bookings, requests) under ``key``: the served IMIAS, PostgreSQL,
-    Redis, this bench and everything else (zero for a server on another machine), with
-    the machine's busy and stolen shares; nothing where the system has no ``/proc``."""
-    if before is None or after is None or not count:
-        return {}
-    split = cpu_split(before, after, count)
-    cpu = split.pop("cpu_ms")
-    cpu["bench"] = cpu.pop("caller")
-    return {key: cpu, **split}
 
 
 # -- the SQL side ---------------------------------------------------------------------------
@@ -442,18 +360,18 @@ async def _compare_sql(
     return {
         "workload": "search_sql",
         "per_second": round(len(sql_times) / sum(sql_times), 1) if sql_times else None,
-        "p50_ms": _ms(sql_p50),
-        "p99_ms": _ms(percentile(sql_times, 99)),
+        "p50_ms": ms(sql_p50),
+        "p99_ms": ms(percentile(sql_times, 99)),
         "ratio": round(sql_p50 / idle_p50, 2) if sql_p50 and idle_p50 else None,
         "ratio_under_load": round(sql_p50 / engine_p50, 2) if sql_p50 and engine_p50 else None,
         "count": len(sql_times),
         "searches": dict(kinds),
         "same_answer": same,
-        "engine_under_load_p50_ms": _ms(engine_p50),
-        "engine_idle_p50_ms": _ms(idle_p50),
-        "engine_idle_p99_ms": _ms(percentile(http_times, 99)),
-        "engine_in_process_p50_ms": _ms(local_p50),
-        "engine_in_process_p99_ms": _ms(percentile(local_times, 99)),
+        "engine_under_load_p50_ms": ms(engine_p50),
+        "engine_idle_p50_ms": ms(idle_p50),
+        "engine_idle_p99_ms": ms(percentile(http_times, 99)),
+        "engine_in_process_p50_ms": ms(local_p50),
+        "engine_in_process_p99_ms": ms(percentile(local_times, 99)),
         "ratio_in_process": round(sql_p50 / local_p50, 1) if sql_p50 and local_p50 else None,
     }
 
@@ -520,35 +438,6 @@ async def _engine_window(client: Connection, wait: float) -> tuple[date, date]:
         await asyncio.sleep(0.5)
 
 
-def _database_url(given: str | None) -> tuple[str, Any]:
-    """The database to read patients from and to run the SQL search on, and the
-    embedded server joined for it (to stop afterwards), if any."""
-    if given:
-        return given, None
-    env = os.environ.get("IMIAS_DATABASE_URL")
-    if env:
-        return env, None
-    from imias.platform.embedded import EmbeddedPostgres
-
-    server = EmbeddedPostgres(Path(os.environ.get("IMIAS_DATA_DIR") or ".imias"))
-    return server.start(), server
-
-
-def run_on_database(given: str | None, work: Callable[[str], Coroutine[Any, Any, Any]]) -> None:
-    """Run ``work(database_url)`` on the database :func:`_database_url` finds for
-    ``given``, stopping the embedded server afterwards if one was started for it."""
-    database_url, embedded = _database_url(given)
-    try:
-        asyncio.run(work(database_url))
-    finally:
-        if embedded is not None:
-            embedded.stop()
-
-
-def print_line(line: dict[str, Any]) -> None:
-    print(json.dumps(line, ensure_ascii=False), flush=True)
-
-
 async def run_workloads(
     args: argparse.Namespace,
     database_url: str,
@@ -593,7 +482,8 @@ async def run_workloads(
 
         async def warm(client: Connection) -> None:
             for _ in range(2):
-                await _search(run, client, Search("near", near=run.random_point()))
+                request = _search_request(run, Search("near", near=run.random_point()))
+                await _call(run, run.search, client, request)
 
         await asyncio.gather(*(warm(c) for c in clients))
         baseline = await _baseline(run, clients, args.baseline_seconds)
@@ -654,7 +544,7 @@ async def run_workloads(
                     if run.bookings.ok and baseline["per_second"]
                     else None
                 ),
-                **_cpu_per(cpu0, cpu1, run.bookings.ok, "cpu_ms_per_booking"),
+                **cpu_per(cpu0, cpu1, run.bookings.ok, "cpu_ms_per_booking"),
             },
         ]
         for line in lines:

@@ -43,12 +43,13 @@ import redis
 from rich.console import Console
 from rich.table import Table
 
-from imias.citygen.seed import city_is_seeded
-from imias.identity.keys import server_secret
+from imias.citygen import city_is_seeded
+from imias.identity import server_secret
 from imias.platform.cache import redis_db_number, with_redis_db
 from imias.platform.embedded import EmbeddedRedis, EmbeddedServerError
 from loadtest.bench import booking as bench
 from loadtest.bench.sql import SQL_CITY_SIZE
+from loadtest.report import print_line
 from loadtest.served import ServeError, served
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
@@ -223,7 +224,7 @@ def run_city(
 
     def emit(line: dict[str, Any]) -> None:
         tagged = {"city": city.name, **line, "city_size": city.size}
-        bench.print_line(tagged)
+        print_line(tagged)
         city.lines.append(line)
 
     log_path = log_dir / f"serve-{city.name}.log"

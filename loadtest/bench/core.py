@@ -1,4 +1,4 @@
-"""Benchmark of the engine against its reference: ``python -m loadtest.bench.core``.
+"""``imias bench core``: the engine against its reference.
 
 Builds a city-sized calendar (21,500 doctors in 678 clinics over 30 specialties, 14
 days of 5-minute units from 08:00 to 20:00, morning or evening shifts, 15-30 minute
@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import random
 import statistics
-import sys
 import time
 import tracemalloc
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from loadtest.report import print_line, progress
 from scheduler_core import compiled_calendar, reference
 from scheduler_core import events as ev
 from scheduler_core.flags import Channel, SlotFlag
@@ -46,7 +46,7 @@ SPECIALTIES += [(f"specialist_{i}", 0.012, 6) for i in range(20)]
 
 
 def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
+    progress("bench", message)
 
 
 def build_city(cls: Any, doctors: int, clinics: int, seed: int) -> tuple[Any, dict[str, Any]]:
@@ -122,18 +122,42 @@ def emit(workload: str, engine: list[float], ref: list[float], **extra: Any) -> 
     line = {"workload": workload, **summary("engine", engine), **summary("reference", ref)}
     line["ratio"] = round(statistics.median(ref) / statistics.median(engine), 1)
     line.update(extra)
-    print(json.dumps(line), flush=True)
+    print_line(line)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m loadtest.bench.core", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a small city, for CI")
-    parser.add_argument("--seed", type=int, default=20250303)
-    args = parser.parse_args(argv)
+@dataclass
+class City:
+    """The city both implementations hold, and what the workloads share."""
+
+    args: argparse.Namespace
+    engine: Any
+    reference: Any
+    info: dict[str, Any]
+    doctors: int
+    clinics: int
+    snapshot: bytes
+    reference_restore_us: list[float]
+    rng: random.Random
+    web: int = int(Channel.WEB)
+    # the allocation targets of allocation_calls, for apply_hold
+    targets: list[tuple[int, int, int, int]] = field(default_factory=list)
+
+    @property
+    def quick(self) -> bool:
+        return bool(self.args.quick)
+
+    def specialty_near(self, referral: bool) -> tuple[int, list[int]]:
+        """The specialty whose doctors number closest to a city's 850 (scaled), among
+        those needing a referral on the web, or not."""
+        candidates = [kv for kv in self.info["by_specialty"].items() if (kv[0] > 6) == referral]
+        target = 850 * self.doctors / 21_500
+        spec, members = min(candidates, key=lambda kv: abs(len(kv[1]) - target))
+        return spec, members
+
+
+def build(args: argparse.Namespace) -> City:
     doctors, clinics = (600, 20) if args.quick else (21_500, 678)
-    scale = 0.05 if args.quick else 1.0
     Engine, Reference = compiled_calendar(), reference.Calendar
-
     log(f"building a city of {doctors} doctors in {clinics} clinics (engine)")
     t0 = time.perf_counter()
     eng, info = build_city(Engine, doctors, clinics, args.seed)
@@ -147,12 +171,16 @@ def main(argv: list[str] | None = None) -> int:
     ref = Reference.restore(snap)
     ref_restore = [(time.perf_counter() - t0) * 1e6]
     assert ref.snapshot() == snap, "reference and engine disagree on the city"
-    rng = random.Random(args.seed + 1)
-    web = int(Channel.WEB)
+    return City(
+        args, eng, ref, info, doctors, clinics, snap, ref_restore, random.Random(args.seed + 1)
+    )
 
-    # -- earliest k=10 over one specialty with a channel filter ---------------------------
-    open_to_all = [kv for kv in info["by_specialty"].items() if kv[0] <= 6]  # no referral
-    spec, members = min(open_to_all, key=lambda kv: abs(len(kv[1]) - 850 * doctors / 21_500))
+
+def earliest_specialty(city: City) -> None:
+    """Earliest k=10 over one specialty with a channel filter, from the start of a day
+    and from mid-day (a patient asking at noon)."""
+    spec, members = city.specialty_near(referral=False)
+    web = city.web
     log(f"earliest k=10, specialty {spec} ({len(members)} doctors), channel web")
 
     def earliest_spec(cal: Any) -> Callable[[int], object]:
@@ -160,17 +188,15 @@ def main(argv: list[str] | None = None) -> int:
             10, specialty_id=spec, channel=web, first_day=START_DAY + i % 7
         )
 
-    assert earliest_spec(eng)(0) == earliest_spec(ref)(0)
+    assert earliest_spec(city.engine)(0) == earliest_spec(city.reference)(0)
     emit(
         "earliest_specialty",
-        timed(earliest_spec(eng), 5_000),
-        timed(earliest_spec(ref), 20 if args.quick else 5),
+        timed(earliest_spec(city.engine), 5_000),
+        timed(earliest_spec(city.reference), 20 if city.quick else 5),
         doctors=len(members),
         days=14,
     )
-
-    # -- the same from mid-day on the first day (a patient asking at noon) ----------------
-    midday = eng.units_per_day // 2
+    midday = city.engine.units_per_day // 2
     log(f"earliest k=10, specialty {spec}, channel web, from unit {midday} of the first day")
 
     def earliest_midday(cal: Any) -> Callable[[int], object]:
@@ -178,21 +204,23 @@ def main(argv: list[str] | None = None) -> int:
             10, specialty_id=spec, channel=web, first_day=START_DAY + i % 7, first_unit=midday
         )
 
-    assert earliest_midday(eng)(0) == earliest_midday(ref)(0)
+    assert earliest_midday(city.engine)(0) == earliest_midday(city.reference)(0)
     emit(
         "earliest_specialty_midday",
-        timed(earliest_midday(eng), 5_000),
-        timed(earliest_midday(ref), 20 if args.quick else 5),
+        timed(earliest_midday(city.engine), 5_000),
+        timed(earliest_midday(city.reference), 20 if city.quick else 5),
         doctors=len(members),
         days=14,
     )
 
-    # -- earliest k=10 over one specialty when nothing matches (the worst case) -----------
-    # a web patient without a referral, in a specialty whose web slots all need one (its
-    # other slots are phone/registrar urgent ones): every doctor-day has free slots, none
-    # the caller may take
-    referral = [kv for kv in info["by_specialty"].items() if kv[0] > 6]
-    spec_ref, members_ref = min(referral, key=lambda kv: abs(len(kv[1]) - 850 * doctors / 21_500))
+
+def earliest_none_match(city: City) -> None:
+    """Earliest k=10 over one specialty when nothing matches (the worst case): a web
+    patient without a referral, in a specialty whose web slots all need one (its other
+    slots are phone/registrar urgent ones): every doctor-day has free slots, none the
+    caller may take."""
+    spec_ref, members_ref = city.specialty_near(referral=True)
+    web = city.web
     log(
         f"earliest k=10, specialty {spec_ref} ({len(members_ref)} doctors), channel web, "
         "no referral: nothing matches"
@@ -203,58 +231,75 @@ def main(argv: list[str] | None = None) -> int:
             10, specialty_id=spec_ref, channel=web, entitled=0, first_day=START_DAY + i % 7
         )
 
-    assert earliest_none(eng)(0) == earliest_none(ref)(0) == []
+    assert earliest_none(city.engine)(0) == earliest_none(city.reference)(0) == []
     emit(
         "earliest_none_match",
-        timed(earliest_none(eng), 5_000),
-        timed(earliest_none(ref), 5 if args.quick else 2),
+        timed(earliest_none(city.engine), 5_000),
+        timed(earliest_none(city.reference), 5 if city.quick else 2),
         doctors=len(members_ref),
         days=14,
     )
 
-    # -- earliest k=10 over the whole city -------------------------------------------------
-    log("earliest k=10, whole city")
 
-    def earliest_city(cal: Any) -> Callable[[int], object]:
+def earliest_city(city: City) -> None:
+    """Earliest k=10 over the whole city."""
+    log("earliest k=10, whole city")
+    web = city.web
+
+    def earliest_all(cal: Any) -> Callable[[int], object]:
         return lambda i: cal.earliest(10, channel=web, first_day=START_DAY + i % 7)
 
-    assert earliest_city(eng)(3) == earliest_city(ref)(3)
+    assert earliest_all(city.engine)(3) == earliest_all(city.reference)(3)
     emit(
         "earliest_city",
-        timed(earliest_city(eng), 1_000),
-        timed(earliest_city(ref), 10 if args.quick else 2),
-        doctors=doctors,
+        timed(earliest_all(city.engine), 1_000),
+        timed(earliest_all(city.reference), 10 if city.quick else 2),
+        doctors=city.doctors,
         days=14,
     )
 
-    # -- count_free for one clinic, 14 days ------------------------------------------------
+
+def count_free_clinic(city: City) -> None:
+    """count_free for one clinic, 14 days."""
     log("count_free, one clinic, 14 days")
+    web, clinics = city.web, city.clinics
 
     def count(cal: Any) -> Callable[[int], object]:
         return lambda i: cal.count_free(clinic_id=1 + i % clinics, channel=web, entitled=0)
 
-    assert count(eng)(5) == count(ref)(5)
+    assert count(city.engine)(5) == count(city.reference)(5)
     emit(
         "count_free_clinic",
-        timed(count(eng), 5_000),
-        timed(count(ref), 20),
-        doctors_per_clinic=round(doctors / clinics),
+        timed(count(city.engine), 5_000),
+        timed(count(city.reference), 20),
+        doctors_per_clinic=round(city.doctors / clinics),
     )
 
-    # -- snapshot and restore of the whole city -------------------------------------------
+
+def snapshot_and_restore(city: City) -> None:
+    """Snapshot and restore of the whole city."""
     log("snapshot and restore")
-    snap = eng.snapshot()
-    ref_now = ref
+    eng, ref, snap = city.engine, city.reference, city.engine.snapshot()
     emit(
         "snapshot",
         timed(lambda i: eng.snapshot(), 10),
-        timed(lambda i: ref_now.snapshot(), 1),
+        timed(lambda i: ref.snapshot(), 1),
         bytes=len(snap),
     )
-    emit("restore", timed(lambda i: Engine.restore(snap), 10), ref_restore, bytes=len(snap))
+    engine_class = type(eng)
+    emit(
+        "restore",
+        timed(lambda i: engine_class.restore(snap), 10),
+        city.reference_restore_us,
+        bytes=len(snap),
+    )
 
-    # -- single-doctor find + hold + confirm, one request = three facade calls ------------
+
+def find_hold_confirm(city: City) -> None:
+    """Single-doctor find + hold + confirm: one request, three facade calls."""
     log("find + hold + confirm")
+    rng, web, doctors = city.rng, city.web, city.doctors
+    scale = 0.05 if city.quick else 1.0
 
     def request(cal: Any, tag: str) -> Callable[[int], object]:
         def run(i: int) -> object:
@@ -272,22 +317,28 @@ def main(argv: list[str] | None = None) -> int:
 
     emit(
         "find_hold_confirm",
-        timed(request(eng, "e"), int(20_000 * max(scale, 0.1))),
-        timed(request(ref, "r"), int(2_000 * max(scale, 0.1))),
+        timed(request(city.engine, "e"), int(20_000 * max(scale, 0.1))),
+        timed(request(city.reference, "r"), int(2_000 * max(scale, 0.1))),
     )
 
-    # -- one allocation call (book, hold), the pure call cost through the facade ---------
-    # Targets: random doctors and days over the whole city, each the first free web slot
-    # from there (what a patient asking for "the earliest" gets), all distinct (booked on a
-    # probe copy as they are picked). The engine's calls run in a plain Python loop over a
-    # list of argument tuples, timed per pass (a per-call clock read would cost more than
-    # the call); the figure therefore includes the loop, and the loop's own cost is printed
-    # beside it: ``loop_us`` (iterating and unpacking only) and ``loop_empty_call_us`` (the
-    # same loop calling a no-op Python function with the same arguments).
+
+def allocation_calls(city: City) -> None:
+    """One allocation call (book, hold): the pure call cost through the facade.
+
+    Targets: random doctors and days over the whole city, each the first free web slot
+    from there (what a patient asking for "the earliest" gets), all distinct (booked on
+    a probe copy as they are picked). The engine's calls run in a plain Python loop over
+    a list of argument tuples, timed per pass (a per-call clock read would cost more
+    than the call); the figure therefore includes the loop, and the loop's own cost is
+    printed beside it: ``loop_us`` (iterating and unpacking only) and
+    ``loop_empty_call_us`` (the same loop calling a no-op Python function with the same
+    arguments)."""
     log("single allocation calls")
-    targets = []
+    Engine, eng, ref = type(city.engine), city.engine, city.reference
+    rng, web, doctors = city.rng, city.web, city.doctors
+    targets = city.targets
     probe = Engine.restore(eng.snapshot())
-    for _ in range(5_000 if args.quick else 100_000):
+    for _ in range(5_000 if city.quick else 100_000):
         slot = probe.find(rng.randrange(doctors) + 1, START_DAY + rng.randrange(14), channel=web)
         if slot is not None:
             probe.book(*_args(slot), channel=web)
@@ -306,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
             book(d, day, s, n, channel=web)
         per_call.append((time.perf_counter_ns() - t0) / len(targets) / 1000)
     ref_call = []
-    for _ in range(500 if args.quick else 2_000):
+    for _ in range(500 if city.quick else 2_000):
         slot = ref.find(rng.randrange(doctors) + 1, START_DAY + rng.randrange(14), channel=web)
         if slot is not None:
             t0 = time.perf_counter_ns()
@@ -333,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
             hold(d, day, s, n, token, 1e9, channel=web)
         per_call.append((time.perf_counter_ns() - t0) / len(targets) / 1000)
     ref_call = []
-    for i in range(500 if args.quick else 2_000):
+    for i in range(500 if city.quick else 2_000):
         slot = ref.find(rng.randrange(doctors) + 1, START_DAY + rng.randrange(14), channel=web)
         if slot is not None:
             t0 = time.perf_counter_ns()
@@ -351,13 +402,18 @@ def main(argv: list[str] | None = None) -> int:
         "loop included, median of 5 passes; reference: each call timed alone",
     )
 
-    # -- a replica applying holds while thousands are live --------------------------------
-    # Every worker applies every hold of the city from the event stream; a hold's units
-    # may be held under an older token the database has let go (the replica drops it),
-    # so each unit is asked for its holder. At a peak thousands of holds are live.
+
+def apply_hold(city: City) -> None:
+    """A replica applying holds while thousands are live. Every worker applies every
+    hold of the city from the event stream; a hold's units may be held under an older
+    token the database has let go (the replica drops it), so each unit is asked for its
+    holder. At a peak thousands of holds are live."""
+    Engine, Reference = type(city.engine), type(city.reference)
+    targets, web = city.targets, city.web
+    tokens = [f"call{i}" for i in range(len(targets))]
     live = 5_000 if len(targets) > 10_000 else len(targets) // 2
     log(f"a replica applying holds with {live} holds live")
-    with_holds = Engine.restore(base)
+    with_holds = Engine.restore(city.engine.snapshot())
     for (d, day, s, n), token in zip(targets[:live], tokens, strict=False):
         with_holds.hold(d, day, s, n, token, 1e9, channel=web)
     held_snap = with_holds.snapshot()
@@ -381,11 +437,14 @@ def main(argv: list[str] | None = None) -> int:
         note="Calendar.apply(SlotHeld) of a replica, each on a free slot, with live_holds "
         "other holds live",
     )
-    del with_holds, ref_held
 
-    # -- memory of the city calendar -------------------------------------------------------
+
+def memory(city: City) -> None:
+    """Memory of the city calendar (tracemalloc over a restore)."""
     log("memory (tracemalloc over a restore)")
-    del ref
+    Engine, Reference = type(city.engine), type(city.reference)
+    snap = city.snapshot
+    city.reference = None  # the reference's city no longer counts in what is traced
     gc.collect()
     sizes = {}
     for name, cls in (("engine", Engine), ("reference", Reference)):
@@ -396,19 +455,40 @@ def main(argv: list[str] | None = None) -> int:
         tracemalloc.stop()
         del cal
         gc.collect()
-    print(
-        json.dumps(
-            {
-                "workload": "memory",
-                "engine_bytes": sizes["engine"],
-                "reference_bytes": sizes["reference"],
-                "snapshot_bytes": len(snap),
-                "engine_mb": round(sizes["engine"] / 2**20, 1),
-                "ratio": round(sizes["reference"] / sizes["engine"], 1),
-            }
-        ),
-        flush=True,
+    print_line(
+        {
+            "workload": "memory",
+            "engine_bytes": sizes["engine"],
+            "reference_bytes": sizes["reference"],
+            "snapshot_bytes": len(snap),
+            "engine_mb": round(sizes["engine"] / 2**20, 1),
+            "ratio": round(sizes["reference"] / sizes["engine"], 1),
+        }
     )
+
+
+#: The workloads, in the order they run and print.
+WORKLOADS: tuple[Callable[[City], None], ...] = (
+    earliest_specialty,
+    earliest_none_match,
+    earliest_city,
+    count_free_clinic,
+    snapshot_and_restore,
+    find_hold_confirm,
+    allocation_calls,
+    apply_hold,
+    memory,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="imias bench core", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a small city, for CI")
+    parser.add_argument("--seed", type=int, default=20250303)
+    args = parser.parse_args(argv)
+    city = build(args)
+    for workload in WORKLOADS:
+        workload(city)
     log("done")
     return 0
 

@@ -26,10 +26,11 @@ from typing import Any
 
 import asyncpg
 
-from loadtest.bench.booking import _cpu_per, _ms, percentile, print_line, run_on_database
+from loadtest.bench.database import run_on_database
 from loadtest.bench.floor_app import SHAPES, tables
 from loadtest.client import Connection, TransportError
 from loadtest.machine import cpu_snapshot, describe
+from loadtest.report import cpu_per, ms, percentile, print_line
 from loadtest.served import answers, child_session, free_port
 
 ROUND_TRIPS = {"statement": 2, "transaction": 8}
@@ -131,8 +132,8 @@ async def measure(
     return {
         "workload": f"floor_{shape}",
         "per_second": round(ok / seconds, 1),
-        "p50_ms": _ms(percentile(tally.latencies, 50)),
-        "p99_ms": _ms(percentile(tally.latencies, 99)),
+        "p50_ms": ms(percentile(tally.latencies, 50)),
+        "p99_ms": ms(percentile(tally.latencies, 99)),
         "ok": ok,
         "booked_in_database": in_database,
         "refused": tally.refused,
@@ -140,7 +141,7 @@ async def measure(
         "seconds": round(seconds, 2),
         "concurrency": concurrency,
         "round_trips_per_booking": ROUND_TRIPS[shape],
-        **_cpu_per(before, after, ok, "cpu_ms_per_booking"),
+        **cpu_per(before, after, ok, "cpu_ms_per_booking"),
     }
 
 

@@ -3,7 +3,9 @@ uses to pick patients. Plain SQL over the booking schema, no extension."""
 
 from __future__ import annotations
 
-from imias.booking.search import NEAR_CLINICS  # a "near me" search looks at these
+from imias.booking import search
+
+NEAR_CLINICS = search.NEAR_CLINICS  # a "near me" search looks at these
 
 # -- the equivalent SQL search ------------------------------------------------------------
 #

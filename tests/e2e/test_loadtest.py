@@ -241,3 +241,24 @@ def test_a_tool_stopped_with_sigterm_stops_the_server_it_started(city, redis_url
             os.killpg(tool.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def test_the_locustfile_run_by_hand_says_to_use_imias_loadtest(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMIAS_LOAD")}
+    done = subprocess.run(
+        [
+            os.path.join(os.path.dirname(sys.executable), "locust"),
+            "-f",
+            "loadtest/locustfile.py",
+            "--headless",
+            "--host",
+            "http://127.0.0.1:9",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "imias loadtest emias-day" in done.stderr
+    assert "Traceback" not in done.stderr and "TypeError" not in done.stderr

@@ -17,8 +17,7 @@ from litestar.response import Redirect, Template
 from imias.booking import Appointment, BookingService, acting_patient, earliest_for
 from imias.channels.web.errors import PAGE_ERRORS, sentence
 from imias.channels.web.pages import end_session, form_of, page, redirect, say, set_session
-from imias.identity import allow, principal_of
-from imias.identity.model import PatientCodeRequest, PatientTokenRequest
+from imias.identity import PatientCodeRequest, PatientTokenRequest, allow, principal_of
 from imias.platform.audit.writer import record
 from imias.platform.policy import POLICY, Policy
 from imias.platform.problems import ProblemError

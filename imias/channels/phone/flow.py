@@ -27,8 +27,7 @@ from imias.booking import BookingService, Engine, earliest_for
 from imias.channels.phone.calls import Calls, CallState, Offer
 from imias.channels.phone.prompts import say, when
 from imias.channels.phone.twiml import Answer
-from imias.identity import Identity, Principal
-from imias.identity.model import PatientCodeRequest, PatientTokenRequest
+from imias.identity import Identity, PatientCodeRequest, PatientTokenRequest, Principal
 from imias.platform.audit.writer import Access, access_var, record
 from imias.platform.logs import request_id_var
 from imias.platform.problems import ProblemError

@@ -14,7 +14,14 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
-from imias.booking import CHANNEL_BITS, bookable_clinics, channel_of, doctor_in_scope, search
+from imias.booking import (
+    CHANNEL_BITS,
+    ENTITLED_BY_REFERRAL,
+    bookable_clinics,
+    channel_of,
+    doctor_in_scope,
+    search,
+)
 from imias.channels.portal.common import (
     PORTAL,
     acting_for,
@@ -30,7 +37,6 @@ from imias.channels.web.i18n import N_
 from imias.channels.web.pages import form_of, redirect, say
 from imias.identity import principal_of
 from imias.platform.problems import ProblemError
-from scheduler_core.flags import REFERRAL_BIT
 
 CLINICS_SHOWN = 6
 SLOTS_SHOWN = 48
@@ -121,7 +127,7 @@ class PortalBookingController(Controller):
         if chosen is not None and not chosen.self_referral:
             referrals = await booking_of(request).patient_referrals(patient)
             if any(r["specialty"].id == chosen.id for r in referrals):
-                entitled = REFERRAL_BIT
+                entitled = ENTITLED_BY_REFERRAL
         if chosen is not None and clinic is None and chosen.attached_only:
             # Primary care is booked at the attached clinic: straight to its doctors.
             allowed = await bookable_clinics(booking_of(request).pool, engine, patient, chosen)

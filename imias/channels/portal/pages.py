@@ -25,7 +25,7 @@ from imias.channels.portal.common import (
 )
 from imias.channels.web.errors import PAGE_ERRORS, sentence
 from imias.channels.web.pages import end_session, form_of, redirect, say, set_session
-from imias.identity.model import PatientCodeRequest, PatientTokenRequest
+from imias.identity import PatientCodeRequest, PatientTokenRequest
 from imias.platform.audit.writer import record
 from imias.platform.problems import ProblemError
 from imias.platform.requests import client_address

@@ -11,7 +11,7 @@ from litestar import Request, Response
 
 from imias.channels.web.errors import sentence
 from imias.channels.web.pages import end_session, form_of, page, redirect, say, set_session
-from imias.identity.model import StaffTokenRequest
+from imias.identity import StaffTokenRequest
 from imias.platform.policy import POLICY, Policy
 from imias.platform.problems import ProblemError
 from imias.platform.requests import client_address
