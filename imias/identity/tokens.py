@@ -1,22 +1,25 @@
 """Access tokens: compact JWTs signed with HMAC-SHA256 (``alg`` HS256) by the server's
-token key. Pure functions; the revocation check is in :mod:`.revocation`.
+token key, made and checked by joserfc (a kept JOSE library). Pure functions; the
+revocation check is in :mod:`.revocation`.
 
-Only one header is accepted, byte for byte (``{"alg":"HS256","typ":"JWT"}``), so no
-token can choose its own algorithm ("none", or a public key used as an HMAC secret).
-The claims are decoded strictly into :class:`~.model.Principal`; a token that is
+The algorithm is pinned: only HS256 is accepted, and only the header this module
+writes (``{"typ": "JWT", "alg": "HS256"}``), so no token can choose its own algorithm
+("none", or a public key used as an HMAC secret) or bring keys or extensions of its
+own. The claims are decoded strictly into :class:`~.model.Principal`; a token that is
 malformed, signed with another key, expired, or issued in the future is refused with
 a :class:`TokenError` whose ``reason`` is safe to log (it never contains the token).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
+import functools
 import secrets
 import time
 
 import msgspec
+from joserfc import jwt
+from joserfc.errors import BadSignatureError, JoseError, UnsupportedAlgorithmError
+from joserfc.jwk import OctKey
 
 from imias.identity.model import (
     ACCESS_SECONDS,
@@ -27,10 +30,8 @@ from imias.identity.model import (
 )
 
 MAX_TOKEN_LENGTH = 2048
-
-_HEADER = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=")
-_encode = msgspec.json.Encoder()
-_decode = msgspec.json.Decoder(Principal)
+ALGORITHMS = ["HS256"]
+HEADER = {"typ": "JWT", "alg": "HS256"}
 
 
 class TokenError(Exception):
@@ -41,16 +42,9 @@ class TokenError(Exception):
         self.reason = reason
 
 
-def _b64(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
-
-
-def _unb64(data: bytes) -> bytes:
-    return base64.urlsafe_b64decode(data + b"=" * (-len(data) % 4))
-
-
-def _sign(key: bytes, signing_input: bytes) -> bytes:
-    return hmac.new(key, signing_input, hashlib.sha256).digest()
+@functools.lru_cache(maxsize=8)
+def _key(key: bytes) -> OctKey:
+    return OctKey.import_key(key)
 
 
 def new_id() -> str:
@@ -89,34 +83,27 @@ def claims(
 
 def mint(key: bytes, principal: Principal) -> str:
     """The signed compact token of ``principal``."""
-    signing_input = _HEADER + b"." + _b64(_encode.encode(principal))
-    return (signing_input + b"." + _b64(_sign(key, signing_input))).decode("ascii")
+    return jwt.encode(HEADER, msgspec.to_builtins(principal), _key(key), algorithms=ALGORITHMS)
 
 
 def verify(key: bytes, token: str, now: float | None = None) -> Principal:
     """The principal of a valid token; :class:`TokenError` otherwise."""
-    if not token or len(token) > MAX_TOKEN_LENGTH:
+    if not token or len(token) > MAX_TOKEN_LENGTH or not token.isascii():
         raise TokenError("malformed")
     try:
-        raw = token.encode("ascii")
-    except UnicodeEncodeError:
+        decoded = jwt.decode(token, _key(key), algorithms=ALGORITHMS)
+    except UnsupportedAlgorithmError:
+        raise TokenError("unsupported header") from None
+    except BadSignatureError:
+        raise TokenError("bad signature") from None
+    except (JoseError, ValueError):
         raise TokenError("malformed") from None
-    parts = raw.split(b".")
-    if len(parts) != 3:
-        raise TokenError("malformed")
-    header, payload, signature = parts
-    if not hmac.compare_digest(header, _HEADER):
+    if decoded.header != HEADER:
         raise TokenError("unsupported header")
     try:
-        given = _unb64(signature)
-    except ValueError:
-        raise TokenError("malformed") from None
-    if not hmac.compare_digest(given, _sign(key, header + b"." + payload)):
-        raise TokenError("bad signature")
-    try:
-        principal = _decode.decode(_unb64(payload))
+        principal = msgspec.convert(decoded.claims, Principal)
         principal.subject  # noqa: B018 - sub must be a number
-    except (ValueError, msgspec.DecodeError):
+    except (ValueError, msgspec.ValidationError):
         raise TokenError("malformed claims") from None
     moment = time.time() if now is None else now
     if principal.exp <= moment:

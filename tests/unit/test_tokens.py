@@ -178,3 +178,35 @@ def test_a_short_key_file_is_refused(tmp_path):
     (tmp_path / "secret_key").write_text("short\n")
     with pytest.raises(ValueError, match="shorter than 32"):
         resolve_secret(None, tmp_path)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"typ": "JWT", "alg": "HS512"},  # another algorithm, even with the right key
+        {"typ": "JWT", "alg": "RS256"},  # a public-key algorithm the key would "verify"
+        {"typ": "JWT", "alg": "HS256", "kid": "../../etc/passwd"},  # a key of its choosing
+        {"typ": "JWT", "alg": "HS256", "jku": "https://attacker.example/keys"},
+    ],
+    ids=["hs512", "rs256", "kid", "jku"],
+)
+def test_only_the_pinned_algorithm_and_header_are_accepted(header):
+    import hashlib
+    import hmac
+
+    _, payload, _ = _mint().split(".")
+    head = _b64(json.dumps(header, separators=(",", ":")).encode())
+    digest = hashlib.sha512 if header["alg"] == "HS512" else hashlib.sha256
+    signature = _b64(hmac.new(KEY, f"{head}.{payload}".encode(), digest).digest())
+    with pytest.raises(TokenError) as caught:
+        tokens.verify(KEY, f"{head}.{payload}.{signature}", now=NOW)
+    assert caught.value.reason == "unsupported header"
+
+
+def test_tokens_are_made_and_checked_by_the_jose_library():
+    from joserfc import jwt
+    from joserfc.jwk import OctKey
+
+    token = _mint(subject=9)
+    decoded = jwt.decode(token, OctKey.import_key(KEY), algorithms=["HS256"])
+    assert decoded.claims["sub"] == "9" and decoded.header == {"typ": "JWT", "alg": "HS256"}
