@@ -26,6 +26,16 @@ def bench_core(args: tuple[str, ...]) -> None:
     sys.exit(core_bench.main(list(args)))
 
 
+@bench.command("client", context_settings={"ignore_unknown_options": True}, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench_client(args: tuple[str, ...]) -> None:
+    """The benches' own HTTP client against aiohttp's, in one run (options: --concurrency,
+    --duration, --rounds, --quick, --help)."""
+    from loadtest.bench import client as client_bench
+
+    sys.exit(client_bench.main(list(args)))
+
+
 @bench.command("booking", context_settings={"ignore_unknown_options": True}, add_help_option=False)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def bench_booking(args: tuple[str, ...]) -> None:
