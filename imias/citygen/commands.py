@@ -64,6 +64,7 @@ def seed(
 
             if asyncio.run(seeded()):
                 click.echo("a city is already loaded; nothing to do")
+                _say_who_to_sign_in_as(servers.database_url)
                 return
         try:
             run_seed(
@@ -79,5 +80,25 @@ def seed(
             )
         except (CityAlreadySeeded, ValueError) as exc:
             commands.fail(str(exc), 1)
+        _say_who_to_sign_in_as(servers.database_url)
 
     commands.run_with_servers(settings, body)
+
+
+def _say_who_to_sign_in_as(database_url: str) -> None:
+    """A few of the synthetic city's patients to sign in as on the demo (adults with a
+    phone, where the code goes; with IMIAS_DEMO=1 the page shows it)."""
+    from imias.citygen.seed import sample_patients
+
+    async def sample() -> list[tuple[str, str]]:
+        conn = await asyncpg.connect(database_url)
+        try:
+            return await sample_patients(conn)
+        finally:
+            await conn.close()
+
+    shown = asyncio.run(sample())
+    if shown:
+        click.echo("sign in on the demo as a patient of the city, e.g.:")
+        for policy, born in shown:
+            click.echo(f"  policy number {policy}, born {born}")

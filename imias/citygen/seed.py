@@ -248,6 +248,18 @@ def moscow_today() -> date:
     return datetime.now(ZoneInfo(citygen.TIME_ZONE)).date()
 
 
+SAMPLE_PATIENTS = """
+SELECT policy_number, to_char(birth_date, 'DD.MM.YYYY') AS born FROM patients
+ WHERE phone IS NOT NULL AND birth_date < now() - interval '25 years'
+ ORDER BY id LIMIT $1
+"""
+
+
+async def sample_patients(conn: asyncpg.Connection, count: int = 3) -> list[tuple[str, str]]:
+    """Adults of the city with a phone (policy number, birth date as the pages ask it)."""
+    return [(r["policy_number"], r["born"]) for r in await conn.fetch(SAMPLE_PATIENTS, count)]
+
+
 async def city_is_seeded(conn: asyncpg.Connection) -> bool:
     """Whether the (migrated) database holds a city: at least one clinic."""
     return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM clinics)"))

@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 
@@ -38,10 +39,14 @@ def test_seed_loads_once_and_refuses_to_load_twice(tmp_path):
     first = _imias(tmp_path, "seed", *small)
     assert first.returncode == 0, first.stderr
     assert "patients" in first.stdout and "database size" in first.stdout
+    shown = re.findall(r"policy number (\d{16}), born (\d\d\.\d\d\.\d{4})", first.stdout)
+    assert len(shown) == 3, first.stdout
 
     again = _imias(tmp_path, "seed", "--if-empty", *small)
     assert again.returncode == 0
-    assert again.stdout.strip() == "a city is already loaded; nothing to do"
+    said = again.stdout.strip().splitlines()
+    assert said[0] == "a city is already loaded; nothing to do"
+    assert re.findall(r"policy number (\d{16}), born (\S+)", again.stdout) == shown
 
     refused = _imias(tmp_path, "seed", *small)
     assert refused.returncode == 1
@@ -52,8 +57,19 @@ def test_seed_loads_once_and_refuses_to_load_twice(tmp_path):
     pg.start()
     try:
         assert asyncio.run(_counts(pg.url)) == {"clinics": 12, "doctors": 150, "patients": 1500}
+        for policy, born in shown:  # adults with a phone: the code has somewhere to go
+            row = asyncio.run(_patient(pg.url, policy))
+            assert row["phone"] and row["birth_date"].strftime("%d.%m.%Y") == born
     finally:
         pg.stop()
+
+
+async def _patient(url: str, policy: str) -> asyncpg.Record:
+    conn = await asyncpg.connect(url)
+    try:
+        return await conn.fetchrow("SELECT * FROM patients WHERE policy_number = $1", policy)
+    finally:
+        await conn.close()
 
 
 async def _history(url: str) -> dict[str, int]:
