@@ -23,6 +23,7 @@ import asyncpg
 import scheduler_core
 from imias.booking import repository
 from imias.booking.schedules import ScheduleException, Template, expand, slot_flags, to_local
+from imias.platform.db import Connection
 from imias.registry import Directory
 from scheduler_core import Channel, SchedulerError
 from scheduler_core.flags import ENTITLED_ALL
@@ -58,7 +59,7 @@ class LoadReport:
 
 
 async def load_calendar(
-    conn: asyncpg.Connection,
+    conn: Connection,
     first_day: date,
     geometry: Geometry | None = None,
     calendar_class: type | None = None,

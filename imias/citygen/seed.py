@@ -54,6 +54,7 @@ from imias.citygen import bulkload, history
 from imias.citygen import catalogue as cat
 from imias.citygen import city as citygen
 from imias.identity.passwords import Passwords
+from imias.platform.db import Connection
 
 BATCH_ROWS = 50_000
 MAX_HISTORY_DAYS = 366  # a year of the past is plenty (imias seed --history-days)
@@ -248,12 +249,12 @@ def moscow_today() -> date:
     return datetime.now(ZoneInfo(citygen.TIME_ZONE)).date()
 
 
-async def city_is_seeded(conn: asyncpg.Connection) -> bool:
+async def city_is_seeded(conn: Connection) -> bool:
     """Whether the (migrated) database holds a city: at least one clinic."""
     return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM clinics)"))
 
 
-async def _refuse_if_seeded(conn: asyncpg.Connection) -> None:
+async def _refuse_if_seeded(conn: Connection) -> None:
     held = [
         table
         for table in _CITY_TABLES
@@ -269,7 +270,7 @@ async def _refuse_if_seeded(conn: asyncpg.Connection) -> None:
 
 
 async def _copy(
-    conn: asyncpg.Connection,
+    conn: Connection,
     table: str,
     columns: Sequence[str],
     rows: Sequence[tuple[Any, ...]],
@@ -286,7 +287,7 @@ async def _copy(
 
 
 async def _copy_patients(
-    conn: asyncpg.Connection,
+    conn: Connection,
     stream: citygen.PatientStream,
     total: int,
     bars: _Bars,
@@ -334,7 +335,7 @@ async def _copy_patients(
 
 
 async def _copy_history(
-    conn: asyncpg.Connection, stream: history.HistoryStream, bars: _Bars, batch_rows: int
+    conn: Connection, stream: history.HistoryStream, bars: _Bars, batch_rows: int
 ) -> list[TableLoad]:
     """The past appointments and their referrals, generated a batch ahead in a thread
     as the patients are; a batch's referrals go first, for its appointments refer to
@@ -407,7 +408,7 @@ def _check_size(
 
 
 async def seed_city(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     clinics: int = 678,
     doctors: int = 21_500,
