@@ -32,18 +32,18 @@ class Writes:
     def __init__(self, engine: Engine, apply_locally: bool) -> None:
         self.engine = engine
         self.apply_locally = apply_locally
-        self.events: list[tuple[Any, int]] = []
+        self.events: list[tuple[ev.Event, int]] = []
 
     @staticmethod
-    def event_values(event: Any, clinic_id: int) -> tuple[int, str, bytes]:
+    def event_values(event: ev.Event, clinic_id: int) -> tuple[int, str, bytes]:
         """An engine event as a statement that writes it takes it: clinic, topic, payload."""
         return clinic_id, ENGINE_TOPIC, encode_event(event)
 
-    def written(self, event: Any, outbox_id: int) -> None:
+    def written(self, event: ev.Event, outbox_id: int) -> None:
         """An event that a change's own statement wrote to the outbox."""
         self.events.append((event, outbox_id))
 
-    async def emit(self, conn: Connection, event: Any, clinic_id: int) -> None:
+    async def emit(self, conn: Connection, event: ev.Event, clinic_id: int) -> None:
         """The engine event of a change, into the outbox in the change's transaction.
         No NOTIFY: it serialises commits (measured: half the commit rate); the relay
         polls every 0.2 s instead."""
