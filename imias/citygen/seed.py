@@ -504,6 +504,7 @@ async def seed_city(
         "SELECT pg_database_size(current_database()) AS bytes,"
         " pg_size_pretty(pg_database_size(current_database())) AS pretty"
     )
+    assert size is not None  # a SELECT without FROM returns one row
     return SeedReport(
         seed=seed,
         start=start,
