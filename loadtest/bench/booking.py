@@ -181,9 +181,8 @@ def _problem_code(response: Response) -> str:
         body = response.json()
     except ValueError:
         return f"http_{response.status_code}"
-    if isinstance(body, dict) and isinstance(body.get("code"), str):
-        return body["code"]
-    return f"http_{response.status_code}"
+    code = body.get("code") if isinstance(body, dict) else None
+    return code if isinstance(code, str) else f"http_{response.status_code}"
 
 
 async def _call(run: Run, stat: Stat, request: Any) -> tuple[str, Response | None, str | None]:
@@ -233,6 +232,7 @@ async def _book_one(run: Run, client: Connection, patient: tuple[int, int | None
     args = run.args
     patient_id, attached = patient
     auth = patient_headers(run.token_key, patient_id)
+    code: str | None
     outcome, code = "refused", "no_free_slot"
     for _ in range(HOLD_ATTEMPTS):
         if run.attached_only:
