@@ -1,7 +1,7 @@
 # The two commands of the README:
 #   make demo   set up .venv, build the engine, seed the demo city once, serve on the
 #               embedded default
-#   make test   set up .venv, build the engine, run the whole test suite
+#   make test   set up .venv, lint and type-check, build the engine, run the whole test suite
 # The embedded PostgreSQL (pgserver) publishes wheels for CPython 3.11 and 3.12: take
 # the first of those found, or say so.
 PYTHON ?= $(shell for p in python3 python3.12 python3.11; do \
@@ -50,12 +50,15 @@ browser-deps: $(AXE_CORE)
 $(AXE_CORE):
 	npm install --no-save --no-package-lock --no-audit --no-fund axe-core@4.14.1
 
-test: build browser-deps
+test: lint build browser-deps
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
+# ruff, then mypy --strict on imias and scheduler_core ([tool.mypy] in pyproject.toml); the
+# checker sees the engine through its pure-Python reference, so no build is needed.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 bench: build
 	$(BIN)/imias bench core

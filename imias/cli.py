@@ -45,7 +45,7 @@ def version() -> None:
     try:
         import scheduler_core
 
-        engine = scheduler_core.IMPLEMENTATION
+        engine: str = scheduler_core.IMPLEMENTATION
     except ImportError as exc:
         engine = f"unavailable ({exc})"
     click.echo(f"imias {__version__}")

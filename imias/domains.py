@@ -9,12 +9,11 @@ new domain adds its plugin here.
 
 from __future__ import annotations
 
-from typing import Any
-
 from imias.booking.plugin import BookingPlugin
 from imias.channels.plugin import ChannelsPlugin
 from imias.identity.plugin import IdentityPlugin
 from imias.platform import migrator
+from imias.platform.db import Connection
 from imias.platform.migrator import Migration, SingleSequence
 from imias.platform.plugin import DomainPlugin, PlatformPlugin
 from imias.registry.plugin import RegistryPlugin
@@ -94,7 +93,7 @@ def migrations() -> list[Migration]:
     return [m for domain, package in MIGRATION_FOLDERS for m in migrator.discover(package, domain)]
 
 
-async def migrate(conn: Any) -> list[str]:
+async def migrate(conn: Connection) -> list[str]:
     """Apply every domain's missing migrations (a database of the single sequence is
     moved forward first); the labels applied."""
     return await migrator.migrate(conn, migrations(), SINGLE_SEQUENCE)

@@ -60,6 +60,7 @@ async def audit(
         stale = await conn.fetch(SQL_STALE_HOLDS, HOLD_GRACE_SECONDS)
         found = {r["id"]: r["status"] for r in await conn.fetch(SQL_CONFIRMED, confirmed_ids)}
         outbox = await conn.fetchrow(SQL_OUTBOX)
+        assert outbox is not None  # count(*) without GROUP BY returns one row
     finally:
         await conn.close()
     missing = [i for i in confirmed_ids if i not in found]
@@ -96,7 +97,9 @@ async def wait_for_outbox(database_url: str, patience: float = 20.0) -> int:
     conn = await asyncpg.connect(database_url)
     try:
         while True:
-            pending = (await conn.fetchrow(SQL_OUTBOX))["pending"]
+            row = await conn.fetchrow(SQL_OUTBOX)
+            assert row is not None  # count(*) without GROUP BY returns one row
+            pending: int = row["pending"]
             if pending == 0 or time.monotonic() > deadline:
                 return pending
             await asyncio.sleep(0.5)

@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 
 from imias.identity import tokens
+from imias.identity.model import Role
 
 # Adults with a phone (the IVR sends its code there), spread over the city.
 SQL_PATIENTS = """
@@ -69,8 +70,8 @@ async def gather(
     finally:
         await conn.close()
 
-    def mint(role: str, subject: int, **extra: Any) -> str:
-        return tokens.mint(key, tokens.claims(role, subject, ttl=ttl, **extra))  # type: ignore[arg-type]
+    def mint(role: Role, subject: int, **extra: Any) -> str:
+        return tokens.mint(key, tokens.claims(role, subject, ttl=ttl, **extra))
 
     return {
         "patients": [

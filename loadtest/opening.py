@@ -117,7 +117,8 @@ def slots_query(doctor: int, day: date, limit: int) -> dict[str, Any]:
 
 def free_times(url: str, doctor: int, day: date) -> list[dict[str, Any]]:
     query = urllib.parse.urlencode(slots_query(doctor, day, 50))
-    return _get(f"{url.rstrip('/')}/api/v1/slots?{query}")
+    times: list[dict[str, Any]] = _get(f"{url.rstrip('/')}/api/v1/slots?{query}")
+    return times
 
 
 async def check(url: str, database_url: str, day: date, doctors: list[int]) -> dict[str, Any]:

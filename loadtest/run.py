@@ -17,7 +17,7 @@ import resource
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +124,8 @@ def run(
     users = users or default_users
     duration = duration or default_seconds
     folder = report_folder(report_base, profile)
-    day, raced = None, []
+    day: date | None = None
+    raced: list[int] = []
     if profile == "monday-opening":
         day, raced = opening.choose(url, database_url, popular)
         log(f"the opening day: {day}, {len(raced)} popular doctors working it")

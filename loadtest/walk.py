@@ -51,9 +51,8 @@ def problem_code(status: int, body: Callable[[], Any]) -> str:
         document = body()
     except Exception:  # not JSON: the status is all there is
         return f"http_{status}"
-    if isinstance(document, dict) and isinstance(document.get("code"), str):
-        return document["code"]
-    return f"http_{status}"
+    code = document.get("code") if isinstance(document, dict) else None
+    return code if isinstance(code, str) else f"http_{status}"
 
 
 def verdict_of(status: int) -> Verdict:

@@ -57,13 +57,16 @@ Implementations
     ``scheduler_core._engine.Calendar`` (Cython). :data:`Calendar` is the compiled one
     unless ``IMIAS_NO_EXTENSIONS=1`` (read once, at import: it is a build switch); a
     missing build raises ImportError rather than running the slow path silently.
-    :data:`IMPLEMENTATION` says which ("cython" or "python").
+    :data:`IMPLEMENTATION` says which ("cython" or "python"). Type checkers always see
+    the reference (as yarl and frozenlist do), so callers are checked against the
+    specification's signatures; ``_engine.pyi``, the compiled module's stub, repeats them
+    (tests/core/test_stub.py keeps the two equal).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Literal
 
 from . import reference
 from ._snapshot import state_digest
@@ -85,6 +88,9 @@ from .errors import (
 from .events import Event, decode_event, encode_event
 from .flags import BOOKED, CLOSED, FREE, HELD, Channel, SlotFlag
 from .values import HoldInfo, Slot
+
+if TYPE_CHECKING:
+    from . import _engine
 
 __all__ = [
     "BOOKED",
@@ -126,7 +132,7 @@ _BUILD_HINT = (
 )
 
 
-def compiled_calendar() -> type[Any]:
+def compiled_calendar() -> type[_engine.Calendar]:
     """The Cython Calendar class, whatever the switch says; ImportError if not built."""
     try:
         from ._engine import Calendar as compiled
@@ -140,10 +146,16 @@ def reference_calendar() -> type[reference.Calendar]:
     return reference.Calendar
 
 
-Calendar: type[Any]
-if os.environ.get("IMIAS_NO_EXTENSIONS") == "1":
+_NO_EXTENSIONS = os.environ.get("IMIAS_NO_EXTENSIONS") == "1"
+
+IMPLEMENTATION: Literal["cython", "python"]
+# As yarl and frozenlist do: the type checker always sees the pure-Python reference (the
+# specification), so every caller is checked against its signatures; at run time the
+# compiled engine unless IMIAS_NO_EXTENSIONS=1, and a missing build raises ImportError.
+if TYPE_CHECKING or _NO_EXTENSIONS:
+    from .reference import Calendar
+
     IMPLEMENTATION = "python"
-    Calendar = reference.Calendar
 else:
-    IMPLEMENTATION = "cython"
     Calendar = compiled_calendar()
+    IMPLEMENTATION = "cython"

@@ -16,14 +16,19 @@ line with it rather than re-deciding:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from . import events as ev
 from .errors import DuplicateDoctor, InvalidArgument
 from .flags import CHANNEL_MASK, ENTITLED_ALL, SLOT_START
 
+if TYPE_CHECKING:
+    # Either implementation is passed; the checker sees the reference, the specification
+    # (as everywhere: see scheduler_core/__init__.py).
+    from .reference import Calendar
 
-def apply_event(cal: Any, event: object) -> bool:
+
+def apply_event(cal: Calendar, event: object) -> bool:
     match event:
         case ev.DoctorAdded(doctor_id, clinic_id, specialty_id):
             if cal.has_doctor(doctor_id):
@@ -105,24 +110,24 @@ def apply_event(cal: Any, event: object) -> bool:
     raise InvalidArgument(f"not a scheduler_core event: {event!r}")
 
 
-def _in_window(cal: Any, day: int) -> bool:
+def _in_window(cal: Calendar, day: int) -> bool:
     return cal.start_day <= day <= cal.last_day
 
 
-def _absent(cal: Any, doctor_id: int) -> bool:
+def _absent(cal: Calendar, doctor_id: int) -> bool:
     """Nothing to do for an event outside the window; an unknown doctor still raises."""
     cal.doctor(doctor_id)
     return False
 
 
-def _drop_holds(cal: Any, doctor_id: int, day: int, start: int, length: int) -> None:
+def _drop_holds(cal: Calendar, doctor_id: int, day: int, start: int, length: int) -> None:
     for unit in range(max(start, 0), min(start + length, cal.units_per_day)):
         token = cal.holder(doctor_id, day, unit)
         if token is not None:
             cal.release_hold(token)
 
 
-def _book(cal: Any, doctor_id: int, day: int, start: int, length: int) -> bool:
+def _book(cal: Calendar, doctor_id: int, day: int, start: int, length: int) -> bool:
     if not _in_window(cal, day):
         return _absent(cal, doctor_id)
     if (start, length) in cal.appointments(doctor_id, day):

@@ -42,6 +42,7 @@ from .errors import (
     OverlappingOpen,
     Reason,
     Refused,
+    SnapshotError,
     SplitSlot,
     UnknownDoctor,
 )
@@ -102,14 +103,37 @@ class Calendar:
         self._expiries: list[tuple[float, str]] = []  # min-heap; stale entries skipped
 
     # -- shape -------------------------------------------------------------------------
-    start_day = property(lambda self: self._start_day)
-    days = property(lambda self: self._days)
-    units_per_day = property(lambda self: self._units)
-    unit_minutes = property(lambda self: self._unit_minutes)
-    day_begins = property(lambda self: self._day_begins)
-    clock = property(lambda self: self._clock)
-    last_day = property(lambda self: self._start_day + self._days - 1)
-    doctor_count = property(lambda self: len(self._doctors))
+    @property
+    def start_day(self) -> int:
+        return self._start_day
+
+    @property
+    def days(self) -> int:
+        return self._days
+
+    @property
+    def units_per_day(self) -> int:
+        return self._units
+
+    @property
+    def unit_minutes(self) -> int:
+        return self._unit_minutes
+
+    @property
+    def day_begins(self) -> int:
+        return self._day_begins
+
+    @property
+    def clock(self) -> float:
+        return self._clock
+
+    @property
+    def last_day(self) -> int:
+        return self._start_day + self._days - 1
+
+    @property
+    def doctor_count(self) -> int:
+        return len(self._doctors)
 
     # -- doctors -----------------------------------------------------------------------
     def add_doctor(self, doctor_id: int, clinic_id: int, specialty_id: int) -> None:
@@ -468,7 +492,7 @@ class Calendar:
             (h.token, index[h.doctor_id], h.day, h.start, h.length, h.expires_at)
             for h in self._holds.values()
         ]
-        parts = [_snapshot.pack_header(header)]
+        parts: list[bytes | bytearray] = [_snapshot.pack_header(header)]
         for attr in ("doctor_id", "clinic_id", "specialty_id"):
             parts += [getattr(doc, attr).to_bytes(8, "little", signed=True) for doc in docs]
         parts += [row.flags for row in rows]
@@ -504,7 +528,7 @@ class Calendar:
 
         for i in range(n):
             if ids[i] in cal._doctors:
-                raise _snapshot.SnapshotError(f"duplicate doctor {ids[i]} in snapshot")
+                raise SnapshotError(f"duplicate doctor {ids[i]} in snapshot")
             rows = []
             for p in range(header.days):
                 r = i * header.days + p

@@ -23,6 +23,7 @@ import asyncpg
 import scheduler_core
 from imias.booking import repository
 from imias.booking.schedules import ScheduleException, Template, expand, slot_flags, to_local
+from imias.platform.db import Connection
 from imias.registry import Directory
 from scheduler_core import Channel, SchedulerError
 from scheduler_core.flags import ENTITLED_ALL
@@ -58,12 +59,12 @@ class LoadReport:
 
 
 async def load_calendar(
-    conn: asyncpg.Connection,
+    conn: Connection,
     first_day: date,
     geometry: Geometry | None = None,
-    calendar_class: type | None = None,
+    calendar_class: type[scheduler_core.Calendar] | None = None,
     directory: Directory | None = None,
-) -> tuple[object, LoadReport]:
+) -> tuple[scheduler_core.Calendar, LoadReport]:
     """A calendar of ``geometry.days`` local days from ``first_day``, with every active
     doctor's working time opened as slots and every active appointment booked.
 
@@ -118,12 +119,12 @@ async def load_calendar(
 def _build(
     first_day: date,
     geometry: Geometry,
-    cls: type,
+    cls: type[scheduler_core.Calendar],
     doctors: list[dict[str, Any]],
     template_rows: list[asyncpg.Record],
     exception_rows: list[asyncpg.Record],
     appointments: list[asyncpg.Record],
-) -> tuple[object, LoadReport]:
+) -> tuple[scheduler_core.Calendar, LoadReport]:
     last_day = first_day + timedelta(days=geometry.days - 1)
     cal = cls(
         first_day.toordinal(),
@@ -137,21 +138,21 @@ def _build(
     exceptions = [ScheduleException(**dict(r)) for r in exception_rows]
     blocks = expand(templates, exceptions, first_day, geometry.days)
     zones: dict[int, ZoneInfo] = {}
-    for row in doctors:
-        doctor_id = row["id"]
-        cal.add_doctor(doctor_id, row["clinic_id"], row["specialty_id"])
-        zones[doctor_id] = ZoneInfo(row["time_zone"])  # instances are cached by key
+    for doctor in doctors:
+        doctor_id = doctor["id"]
+        cal.add_doctor(doctor_id, doctor["clinic_id"], doctor["specialty_id"])
+        zones[doctor_id] = ZoneInfo(doctor["time_zone"])  # instances are cached by key
         report.doctors += 1
-        length = row["slot_minutes"] // geometry.unit_minutes
+        length = doctor["slot_minutes"] // geometry.unit_minutes
         for block in blocks.get(doctor_id, ()):
             start = max(block.start, geometry.day_begins)
             end = min(block.end, geometry.day_ends)
             if (start, end) != (block.start, block.end):
                 report.clipped_blocks += 1
-            count = (end - start) // row["slot_minutes"]
+            count = (end - start) // doctor["slot_minutes"]
             if count < 1:
                 continue
-            flags = slot_flags(block, needs_referral=not row["self_referral"])
+            flags = slot_flags(block, needs_referral=not doctor["self_referral"])
             cal.open(
                 doctor_id, block.day.toordinal(), geometry.unit_of(start), length, flags, count
             )

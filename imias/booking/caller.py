@@ -45,7 +45,8 @@ def caller(request: Request[Any, Any, Any]) -> Principal:
 
 
 def _identity(request: Request[Any, Any, Any]) -> Identity:
-    return request.app.state.identity
+    identity: Identity = request.app.state.identity
+    return identity
 
 
 def _pool(request: Request[Any, Any, Any]) -> Any:
@@ -146,8 +147,9 @@ async def staff_appointment(
     if row is None or row["clinic_id"] != clinic or claimed not in (None, row["patient_id"]):
         _denied(principal, "another clinic's appointment")
         raise not_found("appointment")
-    acts_for(principal, row["patient_id"])
-    return row["patient_id"]
+    patient_id: int = row["patient_id"]
+    acts_for(principal, patient_id)
+    return patient_id
 
 
 async def staff_hold(
@@ -167,8 +169,9 @@ async def staff_hold(
     ):
         _denied(principal, "another clinic's hold")
         raise not_found("hold")
-    acts_for(principal, row["patient_id"])
-    return row["patient_id"]
+    patient_id: int = row["patient_id"]
+    acts_for(principal, patient_id)
+    return patient_id
 
 
 async def staff_waitlist_entry(

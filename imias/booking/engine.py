@@ -33,7 +33,7 @@ class Engine:
     def __init__(self, time_zone: str = "Europe/Moscow", geometry: Geometry | None = None):
         self.zone = ZoneInfo(time_zone)
         self.geometry = geometry or Geometry()
-        self.calendar: Any = None
+        self.calendar: scheduler_core.Calendar | None = None
         self.directory = Directory()
         self.report: LoadReport | None = None
         self.loaded_at: datetime | None = None
@@ -41,7 +41,7 @@ class Engine:
         self.applied_events = 0
         self.reload_needed = False
         self.last_load = 0.0
-        self._pending: list[tuple[Any, int]] | None = None
+        self._pending: list[tuple[scheduler_core.Event, int]] | None = None
         self.first_day: date | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -112,7 +112,7 @@ class Engine:
         if self.calendar is not None:
             self._apply(event, outbox_id)
 
-    def apply_local(self, event: Any, outbox_id: int) -> None:
+    def apply_local(self, event: scheduler_core.Event, outbox_id: int) -> None:
         """Apply a change straight after its commit, for a process without a stream
         (tools and tests). Workers never do this: they apply the stream only, in its
         order, because a local change applied ahead of the stream could meet an older
@@ -121,7 +121,8 @@ class Engine:
         if self.calendar is not None:
             self._apply(event, outbox_id)
 
-    def _apply(self, event: Any, outbox_id: int) -> None:
+    def _apply(self, event: scheduler_core.Event, outbox_id: int) -> None:
+        assert self.calendar is not None  # the callers apply to a loaded engine only
         try:
             if self.calendar.apply(event):
                 self.applied_events += 1

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 
@@ -68,7 +69,7 @@ class BookingJobs:
             if freed:
                 log.info("expired %d holds", freed)
 
-    async def _every(self, seconds: float, job) -> None:  # type: ignore[no-untyped-def]
+    async def _every(self, seconds: float, job: Callable[[], Awaitable[object]]) -> None:
         while True:
             await asyncio.sleep(seconds)
             try:

@@ -68,7 +68,7 @@ class Placement:
             attached_only=spec.attached_only,
             min_age=spec.min_age,
             max_age=spec.max_age,
-            sex=spec.sex,  # type: ignore[arg-type]  # the table's check: 'F', 'M' or NULL
+            sex=spec.sex,
         )
         zone = ZoneInfo(clinic.time_zone)
         if starts_at.second or starts_at.microsecond:

@@ -31,7 +31,8 @@ from imias.platform.plugin import DomainPlugin, provide
 
 async def check_engine(state: State) -> dict[str, Any]:
     """The worker's engine is loaded: which implementation, what it holds."""
-    return state.engine.health()
+    engine: Engine = state.engine
+    return engine.health()
 
 
 class BookingPlugin(DomainPlugin):

@@ -26,7 +26,7 @@ from imias.booking.model import (
     ReferralFacts,
     ReferralRef,
 )
-from imias.platform.db import Executor
+from imias.platform.db import Connection, Executor
 
 Row = asyncpg.Record
 
@@ -66,13 +66,13 @@ def patient_facts(row: Row) -> PatientFacts:
     )
 
 
-async def lock_patient(conn: asyncpg.Connection, patient_id: int) -> PatientFacts | None:
+async def lock_patient(conn: Connection, patient_id: int) -> PatientFacts | None:
     """Serialise this patient's requests (the transaction holds the row's lock)."""
     row = await conn.fetchrow(q.LOCK_PATIENT, patient_id)
     return None if row is None else patient_facts(row)
 
 
-async def lock_waiting_patient(conn: asyncpg.Connection, patient_id: int) -> PatientFacts | None:
+async def lock_waiting_patient(conn: Connection, patient_id: int) -> PatientFacts | None:
     """Lock a waiting patient unless another request holds them (None: busy, or gone)."""
     row = await conn.fetchrow(q.LOCK_WAITING_PATIENT, patient_id)
     return None if row is None else patient_facts(row)
@@ -139,7 +139,7 @@ class Locked:
 
 
 async def lock_context(
-    conn: asyncpg.Connection,
+    conn: Connection,
     patient_id: int,
     now: datetime,
     key: str | None = None,
@@ -218,7 +218,7 @@ def _taken(exc: asyncpg.UniqueViolationError) -> bool:
 
 
 async def insert_appointment(
-    conn: asyncpg.Connection, new: NewAppointment, *, savepoint: bool = False
+    conn: Connection, new: NewAppointment, *, savepoint: bool = False
 ) -> int:
     """Insert an appointment; :class:`SlotTaken` when its time is owned. With
     ``savepoint`` a refusal leaves the rest of the caller's transaction intact."""
@@ -234,7 +234,7 @@ async def insert_appointment(
 
 
 async def insert_appointment_with_event(
-    conn: asyncpg.Connection,
+    conn: Connection,
     new: NewAppointment,
     event: tuple[int, str, bytes],
     audited: tuple[Any, ...],
@@ -257,7 +257,7 @@ async def insert_appointment_with_event(
 
 
 async def confirm_hold_with_event(
-    conn: asyncpg.Connection,
+    conn: Connection,
     clinic_id: int,
     appointment_id: int,
     referral: ReferralRef | None,
@@ -284,7 +284,7 @@ async def confirm_hold_with_event(
 
 
 async def expire_overlapping_holds(
-    conn: asyncpg.Connection,
+    conn: Connection,
     clinic_id: int,
     doctor_id: int,
     starts_at: datetime,
@@ -298,34 +298,32 @@ async def expire_overlapping_holds(
     )
 
 
-async def end_hold(
-    conn: asyncpg.Connection, clinic_id: int, appointment_id: int, now: datetime
-) -> bool:
+async def end_hold(conn: Connection, clinic_id: int, appointment_id: int, now: datetime) -> bool:
     return await conn.fetchval(q.END_HOLD, clinic_id, appointment_id, now) is not None
 
 
-async def hold_by_token(conn: asyncpg.Connection, token: uuid.UUID) -> Row | None:
+async def hold_by_token(conn: Connection, token: uuid.UUID) -> Row | None:
     """The hold's appointment row, locked."""
     return await conn.fetchrow(q.HOLD_BY_TOKEN, token)
 
 
-async def appointment_for_update(conn: asyncpg.Connection, appointment_id: int) -> Row | None:
+async def appointment_for_update(conn: Connection, appointment_id: int) -> Row | None:
     return await conn.fetchrow(q.APPOINTMENT_FOR_UPDATE, appointment_id)
 
 
 async def set_status(
-    conn: asyncpg.Connection, clinic_id: int, appointment_id: int, status: str, now: datetime
+    conn: Connection, clinic_id: int, appointment_id: int, status: str, now: datetime
 ) -> None:
     await conn.execute(q.SET_STATUS, clinic_id, appointment_id, status, now)
 
 
 async def set_rescheduled_to(
-    conn: asyncpg.Connection, clinic_id: int, appointment_id: int, new_id: int
+    conn: Connection, clinic_id: int, appointment_id: int, new_id: int
 ) -> None:
     await conn.execute(q.SET_RESCHEDULED_TO, clinic_id, appointment_id, new_id)
 
 
-async def expired_holds(conn: asyncpg.Connection, now: datetime, batch: int) -> list[Row]:
+async def expired_holds(conn: Connection, now: datetime, batch: int) -> list[Row]:
     """End up to ``batch`` holds past their expiry (rows locked by others are skipped)."""
     return await conn.fetch(q.EXPIRED_HOLDS, now, batch)
 
@@ -345,7 +343,7 @@ async def doctor_day(
     return await conn.fetch(q.DOCTOR_DAY, clinic_id, doctor_id, since, until)
 
 
-async def due_reminders(conn: asyncpg.Connection, now: datetime, batch: int) -> list[Row]:
+async def due_reminders(conn: Connection, now: datetime, batch: int) -> list[Row]:
     """Claim the booked appointments starting in the next 24 hours not yet reminded."""
     return await conn.fetch(q.DUE_REMINDERS, now, batch)
 
@@ -353,12 +351,12 @@ async def due_reminders(conn: asyncpg.Connection, now: datetime, batch: int) -> 
 # -- referrals and idempotency keys ---------------------------------------------------
 
 
-async def take_referral(conn: asyncpg.Connection, referral: ReferralRef) -> bool:
+async def take_referral(conn: Connection, referral: ReferralRef) -> bool:
     """Use up an active referral; False when another booking just did."""
     return await conn.fetchval(q.TAKE_REFERRAL, referral.clinic_id, referral.id) is not None
 
 
-async def give_back_referral(conn: asyncpg.Connection, clinic_id: int, referral_id: int) -> None:
+async def give_back_referral(conn: Connection, clinic_id: int, referral_id: int) -> None:
     """A cancelled appointment's referral is active again."""
     await conn.execute(q.USE_REFERRAL, clinic_id, referral_id, "active")
 
@@ -368,7 +366,7 @@ async def patient_referrals(conn: Executor, patient_id: int) -> list[Row]:
 
 
 async def insert_referral(
-    conn: asyncpg.Connection,
+    conn: Connection,
     clinic_id: int,
     patient_id: int,
     specialty_id: int,
@@ -386,7 +384,7 @@ async def insert_referral(
         return None
 
 
-async def remember(conn: asyncpg.Connection, remembered: tuple[int, str, str, str, bytes]) -> None:
+async def remember(conn: Connection, remembered: tuple[int, str, str, str, bytes]) -> None:
     """Keep a booking's answer under its idempotency key (patient, key, route, request
     hash, response)."""
     await conn.execute(q.SAVE_IDEMPOTENT_ROW, *remembered)
@@ -396,7 +394,7 @@ async def remember(conn: asyncpg.Connection, remembered: tuple[int, str, str, st
 
 
 async def insert_waitlist(
-    conn: asyncpg.Connection,
+    conn: Connection,
     patient_id: int,
     specialty_id: int,
     clinic_id: int | None,
@@ -428,18 +426,16 @@ async def patient_waitlist(conn: Executor, patient_id: int) -> list[Row]:
     return await conn.fetch(q.PATIENT_WAITLIST, patient_id)
 
 
-async def waitlist_entry(conn: asyncpg.Connection, patient_id: int, entry_id: int) -> Row | None:
+async def waitlist_entry(conn: Connection, patient_id: int, entry_id: int) -> Row | None:
     return await conn.fetchrow(q.WAITLIST_ENTRY, patient_id, entry_id)
 
 
-async def cancel_waitlist(
-    conn: asyncpg.Connection, patient_id: int, entry_id: int, now: datetime
-) -> None:
+async def cancel_waitlist(conn: Connection, patient_id: int, entry_id: int, now: datetime) -> None:
     await conn.execute(q.CANCEL_WAITLIST, patient_id, entry_id, now)
 
 
 async def waiting_for_slot(
-    conn: asyncpg.Connection,
+    conn: Connection,
     specialty_id: int,
     clinic_id: int,
     doctor_id: int,
@@ -453,7 +449,7 @@ async def waiting_for_slot(
 
 
 async def offer(
-    conn: asyncpg.Connection,
+    conn: Connection,
     patient_id: int,
     entry_id: int,
     clinic_id: int,
@@ -466,7 +462,7 @@ async def offer(
 
 
 async def set_waitlist_status(
-    conn: asyncpg.Connection, patient_id: int, entry_id: int, status: str, now: datetime
+    conn: Connection, patient_id: int, entry_id: int, status: str, now: datetime
 ) -> None:
     await conn.execute(q.SET_WAITLIST_STATUS, patient_id, entry_id, status, now)
 

@@ -12,7 +12,6 @@ import functools
 import math
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -23,6 +22,7 @@ from imias.booking.schedules import to_utc
 from imias.platform.db import Executor
 from imias.platform.problems import ProblemError
 from imias.registry import Clinic, Directory, Specialty, patients
+from scheduler_core import Calendar, Slot
 from scheduler_core.flags import REFERRAL_BIT
 
 NEAR_CLINICS = 10  # a search "near me" looks at this many nearest clinics
@@ -54,7 +54,7 @@ class ClinicWithTime(msgspec.Struct, frozen=True):
     earliest: FreeSlot | None
 
 
-def ready(engine: Engine) -> Any:
+def ready(engine: Engine) -> Calendar:
     """The engine's calendar; 503 ``engine_loading`` while it loads."""
     if engine.calendar is None:
         raise ProblemError(
@@ -83,12 +83,12 @@ def window(engine: Engine, first: date | None, last: date | None) -> tuple[date,
     return begin, end
 
 
-def to_free_slot(engine: Engine, slot: object) -> FreeSlot:
-    card = engine.directory.card(slot.doctor_id)  # type: ignore[attr-defined]
+def to_free_slot(engine: Engine, slot: Slot) -> FreeSlot:
+    card = engine.directory.card(slot.doctor_id)
     g = engine.geometry
-    minute = g.day_begins + slot.start * g.unit_minutes  # type: ignore[attr-defined]
-    starts, local_start = slot_instant(slot.day, minute, card.time_zone)  # type: ignore[attr-defined]
-    ends = starts + timedelta(minutes=slot.length * g.unit_minutes)  # type: ignore[attr-defined]
+    minute = g.day_begins + slot.start * g.unit_minutes
+    starts, local_start = slot_instant(slot.day, minute, card.time_zone)
+    ends = starts + timedelta(minutes=slot.length * g.unit_minutes)
     return FreeSlot(
         doctor_id=card.doctor_id,
         doctor_name=card.doctor_name,
@@ -127,7 +127,7 @@ def earliest(
     restricted slots (referral, urgent) the caller may see."""
     cal = ready(engine)
     now = now or datetime.now(UTC)
-    raw = cal.earliest(  # type: ignore[attr-defined]
+    raw = cal.earliest(
         k,
         specialty_id=specialty_id,
         clinic_ids=clinic_ids,
@@ -215,7 +215,7 @@ def doctor_slots(
     """The ``k`` earliest free slots of one doctor, none of which has begun; ``entitled``
     as for :func:`earliest`."""
     cal = ready(engine)
-    if doctor_id not in engine.directory.doctors or not cal.has_doctor(doctor_id):  # type: ignore[attr-defined]
+    if doctor_id not in engine.directory.doctors or not cal.has_doctor(doctor_id):
         raise ProblemError(404, "unknown_doctor", f"There is no doctor {doctor_id}.")
     now = now or datetime.now(UTC)
     found: list[FreeSlot] = []
@@ -226,7 +226,7 @@ def doctor_slots(
             day, start = day + 1, 0
         if day > last.toordinal():
             break
-        slot = cal.find(doctor_id, day, start, None, channel=channel, entitled=entitled)  # type: ignore[attr-defined]
+        slot = cal.find(doctor_id, day, start, None, channel=channel, entitled=entitled)
         if slot is None or slot.day > last.toordinal():
             break
         day, start = slot.day, slot.start + slot.length

@@ -41,6 +41,7 @@ from imias.booking.views import Appointment, Hold, appointment_of
 from imias.booking.waitlist import Waitlist
 from imias.booking.writes import Writes
 from imias.platform import audit
+from imias.platform.db import Connection
 from imias.platform.problems import ProblemError
 from imias.registry import patients
 from scheduler_core import events as ev
@@ -77,7 +78,7 @@ class BookingService:
 
     # -- the steps of the use cases ------------------------------------------------------
 
-    async def lock_patient(self, conn: asyncpg.Connection, patient_id: int) -> PatientFacts:
+    async def lock_patient(self, conn: Connection, patient_id: int) -> PatientFacts:
         """Serialise this patient's requests (the whole transaction holds the lock)."""
         patient = await repo.lock_patient(conn, patient_id)
         if patient is None:
@@ -86,7 +87,7 @@ class BookingService:
 
     async def _locked(
         self,
-        conn: asyncpg.Connection,
+        conn: Connection,
         patient_id: int,
         now: datetime,
         writes: Writes,
@@ -144,9 +145,7 @@ class BookingService:
             raise refuse(decision.code)
         return decision
 
-    async def _own(
-        self, conn: asyncpg.Connection, patient_id: int, appointment_id: int
-    ) -> asyncpg.Record:
+    async def _own(self, conn: Connection, patient_id: int, appointment_id: int) -> asyncpg.Record:
         row = await repo.appointment_for_update(conn, appointment_id)
         if row is None or row["patient_id"] != patient_id:
             # Someone else's appointment answers exactly like a missing one.
@@ -171,7 +170,7 @@ class BookingService:
     def _from_row(self, row: Any, patient_id: int) -> Appointment:
         return appointment_of(self.engine.directory, row, patient_id)
 
-    async def _take_referral(self, conn: asyncpg.Connection, allowed: Allowed) -> None:
+    async def _take_referral(self, conn: Connection, allowed: Allowed) -> None:
         """Use up the referral the rules chose; refused if another booking just did."""
         ref = allowed.referral
         if ref is not None and not allowed.carried_over:

@@ -15,13 +15,13 @@ import uuid
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import asyncpg
 import msgspec
 
 from imias.booking import repository as repo
 from imias.booking.model import Refusal
 from imias.booking.writes import Writes
 from imias.platform import audit
+from imias.platform.db import Connection
 from imias.platform.problems import ProblemError
 from imias.registry import patients
 from scheduler_core import events as ev
@@ -148,7 +148,7 @@ class Waitlist:
 
     async def offer_freed(
         self,
-        conn: asyncpg.Connection,
+        conn: Connection,
         freed: Any,
         now: datetime,
         writes: Writes,
@@ -201,7 +201,7 @@ class Waitlist:
             return
 
     async def settle(
-        self, conn: asyncpg.Connection, hold: Any, outcome: str, now: datetime, writes: Writes
+        self, conn: Connection, hold: Any, outcome: str, now: datetime, writes: Writes
     ) -> None:
         """A hold ended: 'booked' (confirmed), 'cancelled' (let go) or 'expired'. A waitlist
         offer's entry follows it; a slot let go or expired is offered to the next waiting

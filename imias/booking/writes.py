@@ -20,6 +20,7 @@ from imias.booking.engine import Engine
 from imias.booking.model import Allowed, Channel, RefusalCode, refuse
 from imias.booking.placement import Placed
 from imias.platform import audit
+from imias.platform.db import Connection
 from imias.platform.outbox import write_event
 from scheduler_core import encode_event
 from scheduler_core import events as ev
@@ -31,18 +32,18 @@ class Writes:
     def __init__(self, engine: Engine, apply_locally: bool) -> None:
         self.engine = engine
         self.apply_locally = apply_locally
-        self.events: list[tuple[Any, int]] = []
+        self.events: list[tuple[ev.Event, int]] = []
 
     @staticmethod
-    def event_values(event: Any, clinic_id: int) -> tuple[int, str, bytes]:
+    def event_values(event: ev.Event, clinic_id: int) -> tuple[int, str, bytes]:
         """An engine event as a statement that writes it takes it: clinic, topic, payload."""
         return clinic_id, ENGINE_TOPIC, encode_event(event)
 
-    def written(self, event: Any, outbox_id: int) -> None:
+    def written(self, event: ev.Event, outbox_id: int) -> None:
         """An event that a change's own statement wrote to the outbox."""
         self.events.append((event, outbox_id))
 
-    async def emit(self, conn: asyncpg.Connection, event: Any, clinic_id: int) -> None:
+    async def emit(self, conn: Connection, event: ev.Event, clinic_id: int) -> None:
         """The engine event of a change, into the outbox in the change's transaction.
         No NOTIFY: it serialises commits (measured: half the commit rate); the relay
         polls every 0.2 s instead."""
@@ -53,7 +54,7 @@ class Writes:
 
     async def insert(
         self,
-        conn: asyncpg.Connection,
+        conn: Connection,
         p: Placed,
         patient_id: int,
         status: str,
@@ -108,7 +109,7 @@ class Writes:
         return appointment_id
 
     async def holds_ended(
-        self, conn: asyncpg.Connection, gone: list[asyncpg.Record], now: datetime
+        self, conn: Connection, gone: list[asyncpg.Record], now: datetime
     ) -> None:
         """Publish the release of holds just ended as expired; a waitlist offer among them
         ends as expired (the slot is being taken, so it is not offered on)."""

@@ -15,7 +15,7 @@ would read the whole table.
 
 from __future__ import annotations
 
-import asyncpg
+from imias.platform.db import Connection
 
 INDEXES = """
 SELECT x.indexrelid::regclass::text AS name, pg_get_indexdef(x.indexrelid) AS definition
@@ -31,9 +31,7 @@ SELECT quote_ident(conname) AS name, pg_get_constraintdef(oid) AS definition
 """
 
 
-async def set_aside(
-    conn: asyncpg.Connection, table: str, triggers: tuple[str, ...] = ()
-) -> list[str]:
+async def set_aside(conn: Connection, table: str, triggers: tuple[str, ...] = ()) -> list[str]:
     """Drop ``table``'s foreign keys and non-unique, non-partial indexes and disable the named
     ``triggers`` (in the caller's transaction); the statements that restore them, for
     :func:`restore` after the load."""
@@ -53,6 +51,6 @@ async def set_aside(
     return restore
 
 
-async def restore(conn: asyncpg.Connection, statements: list[str]) -> None:
+async def restore(conn: Connection, statements: list[str]) -> None:
     for statement in statements:
         await conn.execute(statement)

@@ -29,9 +29,9 @@ from __future__ import annotations
 
 import random
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from imias.booking import ScheduleException, Template, expand, to_utc
@@ -84,8 +84,19 @@ _OPEN += ("registrar",) * (100 - len(_OPEN))
 _DESK_CHANNELS: tuple[str, ...] = ("phone",) * 55 + ("registrar",) * 45
 _DAY = 1440  # minutes
 
+
+class TypeCodec(TypedDict):
+    """Keyword arguments of asyncpg's ``Connection.set_type_codec``."""
+
+    typename: str
+    schema: str
+    encoder: Callable[[Any], Any]
+    decoder: Callable[[Any], Any]
+    format: str
+
+
 # Connection.set_type_codec arguments under which asyncpg takes the wire times as they are.
-WIRE_CODEC = {
+WIRE_CODEC: TypeCodec = {
     "typename": "timestamptz",
     "schema": "pg_catalog",
     "encoder": tuple,  # a tuple of the tuple is itself: no Python call per value

@@ -54,6 +54,7 @@ from imias.citygen import bulkload, history
 from imias.citygen import catalogue as cat
 from imias.citygen import city as citygen
 from imias.identity import Passwords
+from imias.platform.db import Connection
 
 BATCH_ROWS = 50_000
 MAX_HISTORY_DAYS = 366  # a year of the past is plenty (imias seed --history-days)
@@ -255,17 +256,17 @@ SELECT policy_number, to_char(birth_date, 'DD.MM.YYYY') AS born FROM patients
 """
 
 
-async def sample_patients(conn: asyncpg.Connection, count: int = 3) -> list[tuple[str, str]]:
+async def sample_patients(conn: Connection, count: int = 3) -> list[tuple[str, str]]:
     """Adults of the city with a phone (policy number, birth date as the pages ask it)."""
     return [(r["policy_number"], r["born"]) for r in await conn.fetch(SAMPLE_PATIENTS, count)]
 
 
-async def city_is_seeded(conn: asyncpg.Connection) -> bool:
+async def city_is_seeded(conn: Connection) -> bool:
     """Whether the (migrated) database holds a city: at least one clinic."""
     return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM clinics)"))
 
 
-async def _refuse_if_seeded(conn: asyncpg.Connection) -> None:
+async def _refuse_if_seeded(conn: Connection) -> None:
     held = [
         table
         for table in _CITY_TABLES
@@ -281,7 +282,7 @@ async def _refuse_if_seeded(conn: asyncpg.Connection) -> None:
 
 
 async def _copy(
-    conn: asyncpg.Connection,
+    conn: Connection,
     table: str,
     columns: Sequence[str],
     rows: Sequence[tuple[Any, ...]],
@@ -298,7 +299,7 @@ async def _copy(
 
 
 async def _copy_patients(
-    conn: asyncpg.Connection,
+    conn: Connection,
     stream: citygen.PatientStream,
     total: int,
     bars: _Bars,
@@ -346,7 +347,7 @@ async def _copy_patients(
 
 
 async def _copy_history(
-    conn: asyncpg.Connection, stream: history.HistoryStream, bars: _Bars, batch_rows: int
+    conn: Connection, stream: history.HistoryStream, bars: _Bars, batch_rows: int
 ) -> list[TableLoad]:
     """The past appointments and their referrals, generated a batch ahead in a thread
     as the patients are; a batch's referrals go first, for its appointments refer to
@@ -419,7 +420,7 @@ def _check_size(
 
 
 async def seed_city(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     clinics: int = 678,
     doctors: int = 21_500,
@@ -515,6 +516,7 @@ async def seed_city(
         "SELECT pg_database_size(current_database()) AS bytes,"
         " pg_size_pretty(pg_database_size(current_database())) AS pretty"
     )
+    assert size is not None  # a SELECT without FROM returns one row
     return SeedReport(
         seed=seed,
         start=start,

@@ -115,7 +115,7 @@ class Accounts:
             if full_name is None:
                 raise ValueError(f"clinic {clinic_id} has no doctor {doctor_id}")
         hashed = await self.passwords.hashed(password)
-        return await self.pool.fetchval(
+        account_id: int = await self.pool.fetchval(
             repo.INSERT_STAFF,
             username,
             hashed,
@@ -125,6 +125,7 @@ class Accounts:
             doctor_id,
             organisation_id,
         )
+        return account_id
 
     async def set_disabled(self, staff_id: int, disabled: bool) -> StaffAccount:
         async with self.pool.acquire() as conn, conn.transaction():

@@ -9,7 +9,7 @@ import asyncpg
 import click
 
 from imias.identity.keys import resolve_secret
-from imias.identity.model import CLINIC_ROLES, ROLES
+from imias.identity.model import CLINIC_ROLES, ROLES, Role
 from imias.platform import commands
 from imias.platform.embedded import Servers
 
@@ -45,7 +45,7 @@ from imias.platform.embedded import Servers
     help="Seconds the token is valid.",
 )
 def token(
-    role: str, subject: int, org: int | None, doctor: int | None, acting_for: int | None, ttl: int
+    role: Role, subject: int, org: int | None, doctor: int | None, acting_for: int | None, ttl: int
 ) -> None:
     """Print a token signed with the server's key (IMIAS_SECRET_KEY, or the key file
     under IMIAS_DATA_DIR), for operators and tests: curl -H "Authorization: Bearer $T"."""
@@ -62,7 +62,7 @@ def token(
 
     secret = resolve_secret(settings.secret_key, settings.data_dir, announce=False)
     claims = tokens.claims(
-        role,  # type: ignore[arg-type]
+        role,
         subject,
         org=org,
         doctor=doctor,
@@ -96,7 +96,7 @@ def staff() -> None:
 )
 def staff_add(
     username: str,
-    role: str,
+    role: Role,
     clinic: int | None,
     doctor: int | None,
     organisation: int | None,
@@ -115,11 +115,12 @@ def staff_add(
         async def add() -> int:
             pool = await asyncpg.create_pool(servers.database_url, min_size=1, max_size=1)
             try:
+                # Creating an account revokes no session: this tool has no Sessions.
                 accounts = Accounts(pool, None, Passwords())  # type: ignore[arg-type]
                 return await accounts.create_staff(
                     username,
                     password,
-                    role,  # type: ignore[arg-type]
+                    role,
                     clinic_id=clinic,
                     doctor_id=doctor,
                     organisation_id=organisation,

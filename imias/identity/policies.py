@@ -17,11 +17,13 @@ route at all is found by :func:`unchecked_routes`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from litestar import Litestar, Request
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler, HTTPRouteHandler
+from litestar.routes import HTTPRoute
 
 from imias.identity.model import ROLES, Principal, Role
 from imias.platform.audit.writer import Access, access_var
@@ -31,8 +33,6 @@ from imias.platform.problems import ProblemError
 from imias.platform.requests import client_address
 
 log = logging.getLogger("imias.identity")
-
-_PRINCIPAL = "imias.principal"
 
 
 def allow(
@@ -86,7 +86,7 @@ async def authorize(
             extra={"role": principal.role, "subject": principal.sub, "path": connection.url.path},
         )
         raise ProblemError(403, "forbidden", f"A {principal.role} may not do this.")
-    connection.scope[_PRINCIPAL] = principal  # type: ignore[literal-required]
+    connection.scope["user"] = principal  # Litestar's place for the authenticated caller
     access_var.set(
         Access(
             actor_id=principal.subject,
@@ -107,7 +107,7 @@ async def before_request(request: Request[Any, Any, Any]) -> None:
 
 def principal_of(request: Request[Any, Any, Any]) -> Principal:
     """The signed-in caller of a non-public route (set by :func:`authorize`)."""
-    principal = request.scope.get(_PRINCIPAL)  # type: ignore[misc]
+    principal: Principal | None = request.scope.get("user")
     if principal is None:
         raise ProblemError(401, "unauthenticated", "Sign in first.")
     return principal
@@ -141,8 +141,10 @@ def unchecked_routes(app: Litestar) -> list[str]:
     HTTP handlers whose own layer replaced the app's hook."""
     found = []
     for route in app.routes:
-        handlers = getattr(route, "route_handlers", None)  # an HTTP route's, one a method
-        if handlers is None:  # a websocket or ASGI route has one handler
+        handlers: Sequence[BaseRouteHandler]
+        if isinstance(route, HTTPRoute):  # an HTTP route's handlers, one a method
+            handlers = route.route_handlers
+        else:  # a websocket or ASGI route has one handler
             handlers = [route.route_handler]
         for handler in handlers:
             if not isinstance(handler, HTTPRouteHandler):

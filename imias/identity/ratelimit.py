@@ -169,6 +169,7 @@ class SignInLimiter:
                     row = await conn.fetchrow(
                         repo.COUNT_ATTEMPT, key, now, now + timedelta(seconds=limit.window)
                     )
+                    assert row is not None  # an upsert returns its row
                     if row["locked_until"] is not None and row["locked_until"] > now:
                         waits.append(row["locked_until"])
                     counted.append((key, limit, row["failures"]))

@@ -20,6 +20,7 @@ from imias.identity import tokens
 from imias.identity.keys import Keys
 from imias.identity.model import ACCESS_SECONDS, SESSION_SECONDS, Principal, Role, TokenOut
 from imias.identity.revocation import RevocationList
+from imias.platform.db import Connection
 from imias.platform.problems import ProblemError
 
 log = logging.getLogger("imias.identity")
@@ -145,7 +146,7 @@ class Sessions:
         *,
         session: str | None,
         reason: str,
-        conn: asyncpg.Connection | None = None,
+        conn: Connection | None = None,
     ) -> None:
         """End one session (``session``) or every token of the subject issued until now."""
         at = datetime.fromtimestamp(self.clock(), UTC)

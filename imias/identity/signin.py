@@ -202,6 +202,7 @@ class SignIn:
         if patient is None:
             self._failed(keys, f"{purpose} code asked for no matching patient", None)
         else:
+            assert patient.phone  # a patient is chosen only with a phone
             send = self.sms.send_code(patient.phone, code, purpose)
             log.info("%s code sent", purpose, extra={"keys": _names(keys), "channel": channel})
         await self._send_beside(send)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -28,7 +28,7 @@ from imias.platform.settings import Settings, SettingsError, load_settings
 class Root:
     """What the ``imias`` group hands its commands (``ctx.obj``)."""
 
-    migrate: Callable[[str], Awaitable[list[str]]]
+    migrate: Callable[[str], Coroutine[Any, Any, list[str]]]  # asyncio.run() runs it
 
 
 def fail(message: str, status: int = 2) -> NoReturn:

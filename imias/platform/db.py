@@ -8,9 +8,10 @@ verify`` connect as the owner.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 APP_ROLE = "imias_app"
 AS_APP = {"role": APP_ROLE}
@@ -52,5 +53,8 @@ async def create_pool(url: str, size: int = 10) -> asyncpg.Pool:
     return pool
 
 
+#: A connection: one of a process's own (:func:`connect`) or one the pool lends
+#: (``pool.acquire()``), which asyncpg hands out as a proxy with a connection's methods.
+Connection: TypeAlias = asyncpg.Connection | PoolConnectionProxy
 #: What runs a statement: a connection (inside a transaction) or the pool (one statement).
-Executor = asyncpg.Connection | asyncpg.Pool
+Executor: TypeAlias = Connection | asyncpg.Pool

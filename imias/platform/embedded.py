@@ -18,12 +18,16 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from imias.platform.settings import Settings
+
+if TYPE_CHECKING:
+    from pgserver.postgres_server import PostgresServer
 
 log = logging.getLogger("imias.embedded")
 
@@ -50,7 +54,7 @@ class EmbeddedPostgres:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = Path(data_dir).absolute()
         self.pgdata = self.data_dir / "pg"
-        self._server = None
+        self._server: PostgresServer | None = None
 
     def start(self) -> str:
         """Start (or join) the server and return the URL of its ``imias`` database."""
@@ -59,14 +63,14 @@ class EmbeddedPostgres:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                import pgserver
+                from pgserver.postgres_server import get_server
             except ImportError as exc:  # pragma: no cover - a broken install
                 raise EmbeddedServerError(
                     "the embedded PostgreSQL needs the 'pgserver' package; "
                     "install IMIAS with its dependencies or set IMIAS_DATABASE_URL"
                 ) from exc
             try:
-                self._server = pgserver.get_server(self.pgdata, cleanup_mode="stop")
+                self._server = get_server(self.pgdata, cleanup_mode="stop")
             except Exception as exc:
                 raise EmbeddedServerError(
                     f"embedded PostgreSQL in {self.pgdata} did not start: {exc}; "
@@ -235,10 +239,10 @@ class Servers:
         db = "embedded PostgreSQL" if self.postgres else "PostgreSQL at IMIAS_DATABASE_URL"
         rd = "embedded Redis" if self.redis else "Redis at IMIAS_REDIS_URL"
         line = f"using {db} and {rd}"
-        if self.postgres or self.redis:
-            where = (self.postgres or self.redis).data_dir  # type: ignore[union-attr]
+        embedded = self.postgres or self.redis
+        if embedded:
             line += (
-                f" (data in {where}); to use real servers set IMIAS_DATABASE_URL="
+                f" (data in {embedded.data_dir}); to use real servers set IMIAS_DATABASE_URL="
                 "postgresql://user@host/db and IMIAS_REDIS_URL=redis://host:6379/0"
             )
         return line

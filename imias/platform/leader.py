@@ -20,6 +20,7 @@ import logging
 import asyncpg
 
 from imias.platform import db
+from imias.platform.db import Connection
 from imias.platform.stream import BackgroundTask, Outage
 
 log = logging.getLogger("imias.leader")
@@ -44,7 +45,7 @@ class LeaderTask(BackgroundTask):
         self.interval, self.lock_retry, self.max_backoff = interval, lock_retry, max_backoff
         self.role = "stopped"
         self._outage = Outage(self.name.replace("-", " "))
-        self._conn: asyncpg.Connection | None = None
+        self._conn: asyncpg.Connection | None = None  # its own: it holds a session lock
 
     def start(self) -> None:
         if not self.running:
@@ -52,14 +53,14 @@ class LeaderTask(BackgroundTask):
         super().start()
 
     # -- what a subclass does -----------------------------------------------------------
-    async def _round(self, conn: asyncpg.Connection) -> bool:
+    async def _round(self, conn: Connection) -> bool:
         """One round of the work while active; True when a full batch was done."""
         raise NotImplementedError
 
     async def _idle(self) -> None:
         """After a round that was not full, before sleeping: chores."""
 
-    async def _became_active(self, conn: asyncpg.Connection) -> None:
+    async def _became_active(self, conn: Connection) -> None:
         """Just took the lock."""
 
     def _standing_by(self) -> None:

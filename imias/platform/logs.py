@@ -11,7 +11,7 @@ import contextvars
 import logging
 import sys
 import time
-from typing import Any
+from typing import Any, TextIO
 
 import msgspec
 
@@ -71,16 +71,20 @@ class ConsoleFormatter(logging.Formatter):
         return line
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler[TextIO]):
     """Writes to ``sys.stderr`` as it is at each line, as logging's last resort does:
     a caller that swaps stderr for a while and closes its own (a test runner, click's
     CliRunner) leaves no handler writing to a closed stream."""
 
+    _imias = False  # True on the one configure_logging installs (found again by it)
+
     def __init__(self) -> None:
         logging.Handler.__init__(self)
 
-    @property  # type: ignore[override]
-    def stream(self) -> Any:
+    # Read-only on purpose (always the current stderr, never one kept): StreamHandler's
+    # attribute is writable, so the checker rightly says setStream() would fail here.
+    @property
+    def stream(self) -> TextIO:  # type: ignore[override]
         return sys.stderr
 
 
@@ -92,7 +96,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     for old in list(root.handlers):
         if getattr(old, "_imias", False):
             root.removeHandler(old)
-    handler._imias = True  # type: ignore[attr-defined]
+    handler._imias = True
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
     logging.getLogger("imias").setLevel(level)

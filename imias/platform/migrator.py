@@ -27,6 +27,8 @@ from importlib import resources
 
 import asyncpg
 
+from imias.platform.db import Connection
+
 log = logging.getLogger("imias.migrations")
 
 # pg_advisory_lock key: a fixed 64-bit number ("IMIAS" + "MIGR" in ASCII, trimmed).
@@ -105,7 +107,7 @@ def discover(package: str, domain: str) -> list[Migration]:
 
 
 async def migrate(
-    conn: asyncpg.Connection,
+    conn: Connection,
     migrations: Sequence[Migration],
     single: SingleSequence | None = None,
 ) -> list[str]:
@@ -153,7 +155,7 @@ async def migrate(
 
 
 async def _from_single_sequence(
-    conn: asyncpg.Connection, migrations: Sequence[Migration], single: SingleSequence
+    conn: Connection, migrations: Sequence[Migration], single: SingleSequence
 ) -> None:
     """Record the files of a database made by the single sequence as the files they
     became, once, in one transaction (nothing is run again). The table keeps its rights:

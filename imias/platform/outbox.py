@@ -25,10 +25,10 @@ import logging
 import time
 from typing import Any
 
-import asyncpg
 import redis.asyncio as aioredis
 from litestar.datastructures import State
 
+from imias.platform.db import Connection
 from imias.platform.leader import LeaderTask
 from imias.platform.stream import (
     DEFAULT_STREAM,
@@ -85,7 +85,7 @@ DELETE FROM event_outbox WHERE (clinic_id, id) IN (
 
 
 async def write_event(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     topic: str,
     payload: bytes,
@@ -178,13 +178,13 @@ class OutboxRelay(LeaderTask):
             "last_error": self._outage.last_error,
         }
 
-    async def _round(self, conn: asyncpg.Connection) -> bool:
+    async def _round(self, conn: Connection) -> bool:
         return await self._publish_batch() >= self.batch_size
 
     async def _idle(self) -> None:
         await self._chores()
 
-    async def _became_active(self, conn: asyncpg.Connection) -> None:
+    async def _became_active(self, conn: Connection) -> None:
         await conn.add_listener(NOTIFY_CHANNEL, self._notified)
         log.info("outbox relay: publishing to %s", self.stream)
 

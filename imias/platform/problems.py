@@ -17,6 +17,7 @@ import msgspec
 import redis
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
 
 from imias.platform.logs import request_id_var
 
@@ -198,7 +199,7 @@ UNAVAILABLE: tuple[type[Exception], ...] = (
     TimeoutError,
 )
 
-EXCEPTION_HANDLERS: dict[type[Exception], Any] = {
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     ProblemError: handle_problem,
     ValidationException: handle_validation,
     HTTPException: handle_http,

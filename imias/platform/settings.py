@@ -148,11 +148,11 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         if value.strip() == "":
             continue
         raw[field] = value.strip()
-    for field, value in overrides.items():
+    for field, override in overrides.items():
         if field not in Settings.__struct_fields__:
             raise TypeError(f"unknown setting override {field!r}")
-        if value is not None:
-            raw[field] = value
+        if override is not None:
+            raw[field] = override
     try:
         return msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:

@@ -92,7 +92,7 @@ class Outage:
                 exc_info=exc if unexpected else None,
                 extra={"outage": kind},
             )
-        return 0.1 * 2 ** min(self.failures - 1, 10)
+        return 0.1 * 2.0 ** min(self.failures - 1, 10)
 
     def ok(self) -> None:
         if self.kind is not None:
@@ -271,8 +271,8 @@ def _entries(reply: Any) -> list[tuple[Any, dict[Any, Any]]]:
     if not reply:
         return []
     if isinstance(reply, dict):
-        return [tuple(e) for v in reply.values() for e in v[0]]  # type: ignore[misc]
-    return [tuple(e) for e in reply[0][1]]  # type: ignore[misc]
+        return [tuple(e) for v in reply.values() for e in v[0]]
+    return [tuple(e) for e in reply[0][1]]
 
 
 def _field(fields: dict[Any, Any], name: str, default: bytes | None = None) -> Any:

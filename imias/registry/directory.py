@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import asyncpg
 import msgspec
 
+from imias.platform.db import Connection
 from imias.registry import repository as repo
 from imias.registry.model import Clinic, Doctor, DoctorCard, Specialty
 from imias.registry.nearby import ClinicGrid, distance_km
@@ -29,7 +29,7 @@ class Directory:
     _cards: dict[int, DoctorCard] = field(default_factory=dict, repr=False)
 
     @classmethod
-    async def load(cls, conn: asyncpg.Connection) -> Directory:
+    async def load(cls, conn: Connection) -> Directory:
         d = cls()
         for row in await conn.fetch(repo.SPECIALTIES):
             s = msgspec.convert(dict(row), Specialty)

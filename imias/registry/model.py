@@ -7,6 +7,7 @@ in every worker's memory; patients are read on demand (:mod:`.patients`).
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 import msgspec
 
@@ -20,7 +21,7 @@ class Specialty(msgspec.Struct, frozen=True):
     attached_only: bool
     min_age: int
     max_age: int
-    sex: str | None
+    sex: Literal["F", "M"] | None  # the table's check; None: any
     slot_minutes: int
 
 

@@ -175,6 +175,7 @@ async def measure_size(city: City) -> dict[str, Any]:
                 " (the full city: --patients 9500000)"
             )
         row = await conn.fetchrow(SQL_CITY_SIZE)
+        assert row is not None  # a SELECT without FROM returns one row
     finally:
         await conn.close()
     return dict(row)

@@ -22,7 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -125,7 +125,7 @@ async def aiohttp_client(url: str, concurrency: int, duration: float) -> tuple[i
         return await _round([one] * concurrency, duration)
 
 
-CLIENTS: dict[str, Callable[[str, int, float], Awaitable[tuple[int, float, float]]]] = {
+CLIENTS: dict[str, Callable[[str, int, float], Coroutine[Any, Any, tuple[int, float, float]]]] = {
     "ours": ours,
     "aiohttp": aiohttp_client,
 }

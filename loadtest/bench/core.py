@@ -107,7 +107,7 @@ def timed(fn: Callable[[int], object], reps: int) -> list[float]:
     return out
 
 
-def summary(prefix: str, samples: list[float]) -> dict[str, float]:
+def summary(prefix: str, samples: list[float]) -> dict[str, float | None]:
     samples = sorted(samples)
     med = statistics.median(samples)
     return {

@@ -33,7 +33,8 @@ SIGN_IN = sign_in_policy("doctor's day")
 
 
 def _booking(request: Request[Any, Any, Any]) -> BookingService:
-    return request.app.state.booking
+    booking: BookingService = request.app.state.booking
+    return booking
 
 
 def own_doctor(request: Request[Any, Any, Any]) -> int:

@@ -36,7 +36,8 @@ SLOTS_SHOWN = 6
 
 
 def _booking(request: Request[Any, Any, Any]) -> BookingService:
-    return request.app.state.booking
+    booking: BookingService = request.app.state.booking
+    return booking
 
 
 def _kiosk_page(request: Request[Any, Any, Any], name: str, **context: Any) -> Template:

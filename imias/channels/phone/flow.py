@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime
 import msgspec
 
 from imias.booking import BookingService, Engine, earliest_for
-from imias.channels.phone.calls import Calls, CallState, Offer
+from imias.channels.phone.calls import Calls, CallState, Offer, Step
 from imias.channels.phone.prompts import say, when
 from imias.channels.phone.twiml import Answer
 from imias.identity import Identity, PatientCodeRequest, PatientTokenRequest, Principal
@@ -131,8 +131,8 @@ class PhoneFlow:
         out.say(say(why, state.lang))
         self._prompt(state, out, extra)
 
-    def _go(self, state: CallState, step: str, out: Answer, extra: str | None = None) -> None:
-        state.step = step  # type: ignore[assignment]
+    def _go(self, state: CallState, step: Step, out: Answer, extra: str | None = None) -> None:
+        state.step = step
         state.failures = 0
         self._prompt(state, out, extra)
 
@@ -141,20 +141,26 @@ class PhoneFlow:
 
     # -- identification --------------------------------------------------------------
 
-    async def _on_language(self, state, digits, out, client) -> None:  # type: ignore[no-untyped-def]
+    async def _on_language(
+        self, state: CallState, digits: str | None, out: Answer, client: str | None
+    ) -> None:
         if digits not in (None, "1", "2"):
             return self._fail(state, out, "invalid")
         state.lang = "en" if digits == "2" else "ru"
         out.lang = state.lang
         self._go(state, "policy", out)
 
-    async def _on_policy(self, state, digits, out, client) -> None:  # type: ignore[no-untyped-def]
+    async def _on_policy(
+        self, state: CallState, digits: str | None, out: Answer, client: str | None
+    ) -> None:
         if digits is None or len(digits) != 16 or not digits.isdigit():
             return self._fail(state, out, self._bad(digits))
         state.policy_number = digits
         self._go(state, "birth", out)
 
-    async def _on_birth(self, state, digits, out, client) -> None:  # type: ignore[no-untyped-def]
+    async def _on_birth(
+        self, state: CallState, digits: str | None, out: Answer, client: str | None
+    ) -> None:
         born = _birth_date(digits)
         if born is None or state.policy_number is None:
             return self._fail(state, out, self._bad(digits))
@@ -172,7 +178,9 @@ class PhoneFlow:
             out.say(say("demo_code", state.lang, code=" ".join(sent.demo_code)))
         self._go(state, "code", out)
 
-    async def _on_code(self, state, digits, out, client) -> None:  # type: ignore[no-untyped-def]
+    async def _on_code(
+        self, state: CallState, digits: str | None, out: Answer, client: str | None
+    ) -> None:
         if digits is None or len(digits) != 6 or not digits.isdigit():
             return self._fail(state, out, self._bad(digits))
         request = msgspec.convert(
@@ -205,7 +213,9 @@ class PhoneFlow:
 
     # -- the main menu ---------------------------------------------------------------
 
-    async def _on_menu(self, state, digits, out, client) -> None:  # type: ignore[no-untyped-def]
+    async def _on_menu(
+        self, state: CallState, digits: str | None, out: Answer, client: str | None
+    ) -> None:
         if digits == "0":
             raise Transfer
         if digits == "1":
@@ -229,7 +239,9 @@ class PhoneFlow:
     def _name(specialty: Specialty, lang: str) -> str:
         return specialty.name_ru if lang == "ru" else specialty.name_en
 
-    async def _on_specialty(self, state, digits, out, client) -> None:  # type: ignore[no-untyped-def]
+    async def _on_specialty(
+        self, state: CallState, digits: str | None, out: Answer, client: str | None
+    ) -> None:
         menu = self._menu()
         if digits == "*":
             return self._go(state, "menu", out)
@@ -269,7 +281,9 @@ class PhoneFlow:
         self._go(state, "offer", out, text)
         state.offer_text = text
 
-    async def _on_offer(self, state, digits, out, client) -> None:  # type: ignore[no-untyped-def]
+    async def _on_offer(
+        self, state: CallState, digits: str | None, out: Answer, client: str | None
+    ) -> None:
         if digits == "*":
             return self._go(state, "menu", out)
         if digits not in ("1", "2") or state.offer is None:
@@ -336,7 +350,9 @@ class PhoneFlow:
         self._go(state, "listing", out, text)
         state.offer_text = text
 
-    async def _on_listing(self, state, digits, out, client) -> None:  # type: ignore[no-untyped-def]
+    async def _on_listing(
+        self, state: CallState, digits: str | None, out: Answer, client: str | None
+    ) -> None:
         if digits == "*":
             return self._go(state, "menu", out)
         if digits not in ("1", "2") or not state.listing:

@@ -55,7 +55,8 @@ class Answer:
         return self
 
     def render(self) -> bytes:
-        return ET.tostring(self.root, encoding="utf-8", xml_declaration=True)
+        xml: bytes = ET.tostring(self.root, encoding="utf-8", xml_declaration=True)
+        return xml
 
 
 @dataclass(frozen=True)

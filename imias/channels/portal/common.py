@@ -27,7 +27,8 @@ PORTAL_PUBLIC = {POLICY: Policy(public=True, data="no personal data (the portal'
 
 
 def booking_of(request: Request[Any, Any, Any]) -> BookingService:
-    return request.app.state.booking
+    booking: BookingService = request.app.state.booking
+    return booking
 
 
 async def acting_for(request: Request[Any, Any, Any], claimed: int | None) -> int:

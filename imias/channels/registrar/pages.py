@@ -51,7 +51,8 @@ CHANNELS: tuple[Channel, ...] = ("registrar", "phone")
 
 
 def _booking(request: Request[Any, Any, Any]) -> BookingService:
-    return request.app.state.booking
+    booking: BookingService = request.app.state.booking
+    return booking
 
 
 def clinic_of(request: Request[Any, Any, Any]) -> int:
@@ -86,7 +87,7 @@ def earliest_at(
 
 
 def chosen_channel(value: str | None) -> Channel:
-    return value if value in CHANNELS else "registrar"  # type: ignore[return-value]
+    return value if value in CHANNELS else "registrar"
 
 
 def slot_of(request: Request[Any, Any, Any], form: dict[str, str]) -> tuple[int, datetime]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Request, Response
+from litestar.types import ExceptionHandlersMap
 
 from imias.channels.web.pages import lang_of, page, redirect, say
 from imias.identity import SignInRequired
@@ -51,14 +52,14 @@ def sentence(exc: ProblemError, request: Request[Any, Any, Any] | None = None) -
 
 
 def sign_in_again(request: Request[Any, Any, Any], exc: SignInRequired) -> Response[Any]:
-    return redirect(exc.sign_in)  # type: ignore[return-value]
+    return redirect(exc.sign_in)
 
 
 def refusal_page(request: Request[Any, Any, Any], exc: ProblemError) -> Response[Any]:
     back = request.headers.get("referer") or "/"
-    return page(  # type: ignore[return-value]
+    return page(
         request, "error.html", status_code=exc.status, message=sentence(exc, request), back=back
     )
 
 
-PAGE_ERRORS: dict[Any, Any] = {SignInRequired: sign_in_again, ProblemError: refusal_page}
+PAGE_ERRORS: ExceptionHandlersMap = {SignInRequired: sign_in_again, ProblemError: refusal_page}

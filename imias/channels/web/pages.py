@@ -34,6 +34,7 @@ LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "testserver.local"})
 def _with_i18n(engine: JinjaTemplateEngine) -> None:
     """Jinja2's i18n extension; each page passes its request's translations."""
     engine.engine.add_extension("jinja2.ext.i18n")
+    # The i18n extension adds this method to the Environment at run time: no type has it.
     engine.engine.install_null_translations()  # type: ignore[attr-defined]
 
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC
 from typing import Any
 
+import asyncpg
 import msgspec
 
 GENESIS = bytes(32)
@@ -36,8 +37,11 @@ FIELDS = (
 
 _encode = msgspec.json.Encoder()
 
+#: A record's fields by name: a database row, or a mapping of the same names.
+Row = Mapping[str, Any] | asyncpg.Record
 
-def canonical(row: Mapping[str, Any], seal_seq: int) -> bytes:
+
+def canonical(row: Row, seal_seq: int) -> bytes:
     values: list[Any] = [seal_seq]
     for name in FIELDS:
         value = row[name]
@@ -47,5 +51,5 @@ def canonical(row: Mapping[str, Any], seal_seq: int) -> bytes:
     return _encode.encode(values)
 
 
-def record_hash(prev_hash: bytes, row: Mapping[str, Any], seal_seq: int) -> bytes:
+def record_hash(prev_hash: bytes, row: Row, seal_seq: int) -> bytes:
     return hashlib.sha256(prev_hash + canonical(row, seal_seq)).digest()

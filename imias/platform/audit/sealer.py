@@ -19,11 +19,11 @@ import logging
 import time
 from typing import Any
 
-import asyncpg
 from litestar.datastructures import State
 
 from imias.platform.audit import repository as repo
 from imias.platform.audit.chain import record_hash
+from imias.platform.db import Connection
 from imias.platform.leader import LeaderTask
 from imias.platform.problems import UNAVAILABLE
 
@@ -33,7 +33,7 @@ log = logging.getLogger("imias.audit")
 SEALER_LOCK_KEY = 0x1A1A5_A0D17
 
 
-async def seal_batch(conn: asyncpg.Connection, batch_size: int = 2000) -> tuple[int, int, bytes]:
+async def seal_batch(conn: Connection, batch_size: int = 2000) -> tuple[int, int, bytes]:
     """Seal up to ``batch_size`` records; (how many, the head's seq, its hash)."""
     async with conn.transaction():
         head = await conn.fetchrow(repo.HEAD)
@@ -56,7 +56,7 @@ async def seal_batch(conn: asyncpg.Connection, batch_size: int = 2000) -> tuple[
     return len(rows), seq, prev
 
 
-async def seal_all(conn: asyncpg.Connection, batch_size: int = 2000) -> int:
+async def seal_all(conn: Connection, batch_size: int = 2000) -> int:
     """Seal every record committed so far; how many."""
     total = 0
     while True:
@@ -104,7 +104,7 @@ class AuditSealer(LeaderTask):
             "last_error": self._outage.last_error,
         }
 
-    async def _round(self, conn: asyncpg.Connection) -> bool:
+    async def _round(self, conn: Connection) -> bool:
         self._interruptible = False
         try:
             sealed, self.head_seq, self._head_hash = await seal_batch(conn, self.batch_size)

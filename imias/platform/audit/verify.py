@@ -14,10 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import asyncpg
-
 from imias.platform.audit import repository as repo
 from imias.platform.audit.chain import GENESIS, record_hash
+from imias.platform.db import Connection
 
 MAX_PROBLEMS = 50
 
@@ -50,7 +49,7 @@ class VerifyReport:
 
 
 async def verify_chain(
-    conn: asyncpg.Connection, *, page: int = 5000, anchor: tuple[int, bytes] | None = None
+    conn: Connection, *, page: int = 5000, anchor: tuple[int, bytes] | None = None
 ) -> VerifyReport:
     report = VerifyReport()
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from imias.platform.audit import repository as repo
+from imias.platform.db import Connection
 
 
 @dataclass(slots=True)
@@ -67,7 +68,7 @@ def _args(
 
 
 async def record(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: Connection | asyncpg.Pool,
     action: str,
     resource: str,
     resource_id: object = None,
@@ -86,7 +87,7 @@ async def record(
 
 
 async def record_many(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: Connection | asyncpg.Pool,
     action: str,
     resource: str,
     resource_id: object,
