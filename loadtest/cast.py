@@ -13,8 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from imias.identity import tokens
-from imias.identity.model import Role
+from imias.identity import Role, tokens
 
 # Adults with a phone (the IVR sends its code there), spread over the city.
 SQL_PATIENTS = """
