@@ -15,6 +15,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from imias import __version__
 from imias.domains import PLUGINS
 from imias.identity import BEARER, IdentityPlugin, SmsSender
+from imias.platform.openapi import ProblemResponses, StrictStructSchemaPlugin
 from imias.platform.plugin import DomainPlugin
 from imias.platform.policy import PUBLIC
 from imias.platform.requests import request_id_middleware
@@ -29,7 +30,8 @@ def create_app(settings: Settings, *, sms: SmsSender | None = None) -> Litestar:
         for plugin in PLUGINS
     ]
     app = Litestar(
-        plugins=plugins,
+        # The document says what Litestar cannot infer: problem responses, strict bodies.
+        plugins=[*plugins, ProblemResponses(), StrictStructSchemaPlugin()],
         state=State({"settings": settings, "health_checks": {}}),
         openapi_config=OpenAPIConfig(
             title="IMIAS",

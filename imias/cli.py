@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import platform
-import threading
 
 import click
 
@@ -20,7 +19,7 @@ from imias import __version__, domains
 from imias.citygen.commands import seed
 from imias.identity import resolve_secret
 from imias.platform import commands
-from imias.platform.embedded import EmbeddedServerError, Servers
+from imias.platform.embedded import RedisWatch, Servers
 from imias.platform.ports import port_taken
 
 log = logging.getLogger("imias.cli")
@@ -87,8 +86,12 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         resolve_secret(settings.secret_key, settings.data_dir)
         # Workers are separate processes: they find the servers through the environment.
         os.environ["IMIAS_DATABASE_URL"] = servers.database_url
+        os.environ["IMIAS_APP_DATABASE_URL"] = servers.app_database_url
         os.environ["IMIAS_REDIS_URL"] = servers.redis_url
-        watchdog = _watch_embedded_redis(servers)
+        # The embedded Redis is kept running by its process (a real one is the operator's).
+        watchdog = RedisWatch(servers.redis) if servers.redis is not None else None
+        if watchdog is not None:
+            watchdog.start()
         from granian import Granian
         from granian.constants import Interfaces
 
@@ -112,31 +115,9 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
             ).serve()
         finally:
             if watchdog is not None:
-                watchdog.set()
+                watchdog.stop()
 
     commands.run_with_servers(settings, body)
-
-
-def _watch_embedded_redis(servers: Servers, interval: float = 2.0) -> threading.Event | None:
-    """Restart the embedded Redis if it dies while serving (a real one is the
-    operator's to run). Returns the event that stops the watch."""
-    embedded = servers.redis
-    if embedded is None:
-        return None
-    stop = threading.Event()
-
-    def watch() -> None:
-        while not stop.wait(interval):
-            if not embedded.ping():
-                log.warning("embedded Redis is not answering; restarting it")
-                try:
-                    embedded.start()
-                    log.info("embedded Redis is back")
-                except EmbeddedServerError as exc:
-                    log.error("embedded Redis did not restart: %s", exc)
-
-    threading.Thread(target=watch, name="imias-redis-watch", daemon=True).start()
-    return stop
 
 
 for plugin in domains.PLUGINS:

@@ -24,6 +24,7 @@ from imias.booking.caller import (
     channel_of,
     clinic_scope,
     doctor_in_scope,
+    IDEMPOTENCY_HEADER,
     idempotency_key,
     readable_patient,
     staff_appointment,
@@ -37,6 +38,8 @@ from imias.booking.views import Appointment, Hold
 from imias.booking.waitlist import WaitlistEntry
 from imias.identity import PUBLIC, allow
 from imias.platform.audit.writer import record, record_many
+from imias.platform.bounds import check_day, check_instant
+from imias.platform.openapi import required_header
 from imias.platform.problems import ProblemError
 from imias.registry import Doctor, Specialty
 
@@ -48,6 +51,8 @@ Limit = Annotated[int, QueryParameter(ge=1, le=50, description="How many to retu
 FromDay = Annotated[date | None, QueryParameter(name="from", description="first local day")]
 ToDay = Annotated[date | None, QueryParameter(name="to", description="last local day")]
 ChannelParam = Annotated[Channel, QueryParameter(description="the caller's channel")]
+NEAR = "a point as latitude,longitude in degrees, e.g. 55.75,37.62"
+NEAR_PATTERN = r"^-?[0-9]{1,3}(\.[0-9]+)?,-?[0-9]{1,3}(\.[0-9]+)?$"
 
 
 class DoctorOut(msgspec.Struct, frozen=True):
@@ -94,7 +99,7 @@ class DirectoryController(Controller):
         self,
         request: Request[Any, Any, Any],
         engine: NamedDependency[Engine],
-        near: Annotated[str, QueryParameter(description="latitude,longitude")],
+        near: Annotated[str, QueryParameter(description=NEAR, schema_extra={"pattern": NEAR_PATTERN})],
         specialty: Annotated[str, QueryParameter(description="specialty code, e.g. therapist")],
         channel: ChannelParam = "web",
         limit: Limit = 10,
@@ -160,7 +165,9 @@ class SearchController(Controller):
         doctor: Annotated[
             int | None, QueryParameter(description="doctor id", ge=1, le=MAX_ID)
         ] = None,
-        near: Annotated[str | None, QueryParameter(description="latitude,longitude")] = None,
+        near: Annotated[
+            str | None, QueryParameter(description=NEAR, schema_extra={"pattern": NEAR_PATTERN})
+        ] = None,
         channel: ChannelParam = "web",
         limit: Limit = 10,
         from_day: FromDay = None,
@@ -196,31 +203,42 @@ class SearchController(Controller):
 PATIENT_DATA = "patient: own, a linked child's, the adult who gave a code"
 REGISTRAR_DATA = "registrar: her clinic's"
 BOOKERS = allow("patient", "registrar", data=f"{PATIENT_DATA}; {REGISTRAR_DATA}")
+# Confirming, booking and moving are retried safely with the same key (checked in caller).
+IDEMPOTENT = required_header(
+    IDEMPOTENCY_HEADER,
+    "A key of the client's choosing, new for each booking: a retried request with the same "
+    "key gets the first answer, never a second booking",
+    min_length=8,
+    max_length=128,
+)
 
 
-class HoldRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class SlotRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A doctor's time asked for: held, booked, or moved to."""
+
     doctor_id: Id
-    starts_at: datetime
+    starts_at: datetime  # with its offset, between 1900 and 2199
     patient_id: Id | None = None  # a patient's own request may omit it
     channel: Channel | None = None  # default: web for a patient, registrar for a registrar
+
+    def __post_init__(self) -> None:
+        check_instant(self.starts_at, "starts_at")
+
+
+class HoldRequest(SlotRequest, frozen=True, forbid_unknown_fields=True):
+    pass
 
 
 class PatientRef(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     patient_id: Id | None = None
 
 
-class BookRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    doctor_id: Id
-    starts_at: datetime
-    patient_id: Id | None = None
-    channel: Channel | None = None
+class BookRequest(SlotRequest, frozen=True, forbid_unknown_fields=True):
+    pass
 
 
-class RescheduleRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    doctor_id: Id
-    starts_at: datetime
-    patient_id: Id | None = None
-    channel: Channel | None = None
+class RescheduleRequest(SlotRequest, frozen=True, forbid_unknown_fields=True):
+    pass
 
 
 class ReferralRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -257,6 +275,7 @@ class BookingController(Controller):
     @post(
         "/holds/{token:str}/confirm",
         operation_id="confirmHold",
+        operation_class=IDEMPOTENT,
         summary="Confirm a hold into an appointment (needs Idempotency-Key)",
         opt=BOOKERS,
     )
@@ -307,6 +326,7 @@ class BookingController(Controller):
     @post(
         "/appointments",
         operation_id="bookSlot",
+        operation_class=IDEMPOTENT,
         summary="Book directly (needs Idempotency-Key)",
         opt=BOOKERS,
     )
@@ -342,6 +362,7 @@ class BookingController(Controller):
     @post(
         "/appointments/{appointment_id:int}/reschedule",
         operation_id="rescheduleAppointment",
+        operation_class=IDEMPOTENT,
         summary="Move an appointment (needs Idempotency-Key)",
         opt=BOOKERS,
     )
@@ -498,14 +519,13 @@ class EngineState(msgspec.Struct, frozen=True):
     operation_id="engineState",
     tags=["operations"],
     summary="This worker's engine: a digest of its state, to see that workers agree",
-    opt=PUBLIC,
+    opt=allow("administrator", data="no personal data: a digest of the engine's state"),
 )
 async def engine_state(request: Request[Any, Any, Any]) -> EngineState:
     engine: Engine = request.app.state.engine
     search.ready(engine)
-    return EngineState(
-        os.getpid(), scheduler_core.IMPLEMENTATION, engine.state_digest(), engine.applied_events
-    )
+    digest, events = await engine.state_digest()
+    return EngineState(os.getpid(), scheduler_core.IMPLEMENTATION, digest, events)
 
 
 class WaitlistRequest(
@@ -520,6 +540,10 @@ class WaitlistRequest(
     patient_id: Id | None = None
     clinic_id: Id | None = None
     doctor_id: Id | None = None
+
+    def __post_init__(self) -> None:
+        check_day(self.from_day, "from")
+        check_day(self.to_day, "to")
 
 
 class WaitlistController(Controller):

@@ -44,6 +44,9 @@ class Engine:
         self._pending: list[tuple[scheduler_core.Event, int]] | None = None
         self.first_day: date | None = None
         self._task: asyncio.Task[None] | None = None
+        # The last state digest and the one being made, each with its (calendar, events).
+        self._digest: tuple[tuple[int, int], str] | None = None
+        self._digesting: tuple[tuple[int, int], asyncio.Future[str]] | None = None
 
     def today(self) -> date:
         return datetime.now(self.zone).date()
@@ -153,11 +156,30 @@ class Engine:
             except asyncio.CancelledError:
                 pass
 
-    def state_digest(self) -> str:
-        """A digest of what this engine holds, equal on workers that agree."""
-        if self.calendar is None:
+    async def state_digest(self) -> tuple[str, int]:
+        """A digest of what this engine holds, equal on workers that agree, and the count
+        of events applied when it was taken.
+
+        A city's snapshot is tens of megabytes: it is taken on the event loop (one copy,
+        which the calendar must not change during) and hashed in a thread; the answer is
+        kept until the engine changes, and callers arriving while it is being made wait
+        for the same one, so repeated calls cost the loop nothing more."""
+        calendar = self.calendar
+        if calendar is None:
             raise EngineNotReady("not loaded")
-        return scheduler_core.state_digest(self.calendar.snapshot())
+        key = (id(calendar), self.applied_events)
+        if self._digest is not None and self._digest[0] == key:
+            return self._digest[1], key[1]
+        if self._digesting is None or self._digesting[0] != key:
+            snapshot = calendar.snapshot()
+            task = asyncio.ensure_future(asyncio.to_thread(scheduler_core.state_digest, snapshot))
+            self._digesting = (key, task)
+        digesting_key, task = self._digesting
+        digest = await asyncio.shield(task)
+        if self._digesting is not None and self._digesting[1] is task:
+            self._digesting = None
+        self._digest = (digesting_key, digest)
+        return digest, digesting_key[1]
 
     def health(self) -> dict[str, Any]:
         """Details for /health; raises :class:`EngineNotReady` when not serving."""

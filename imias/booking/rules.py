@@ -396,13 +396,12 @@ def check_confirm(hold: HoldFacts | None, *, patient_id: int, now: datetime) -> 
 
     A hold that is no longer found (expired and swept, or released) is ``hold_expired``:
     the patient cannot tell the two apart and the remedy is the same. A hold of another
-    patient is ``wrong_hold`` (checked first: it says nothing about someone else's hold).
-    After this, the service re-runs :func:`decide_booking` with ``new_hold=False``.
+    patient answers exactly the same, so that no one learns whether a token they do not
+    own is someone's live hold. After this, the service re-runs :func:`decide_booking`
+    with ``new_hold=False``.
     """
-    if hold is None:
+    if hold is None or hold.patient_id != patient_id:
         return Refusal(RefusalCode.HOLD_EXPIRED)
-    if hold.patient_id != patient_id:
-        return Refusal(RefusalCode.WRONG_HOLD)
     if hold.expires_at <= now:
         return Refusal(RefusalCode.HOLD_EXPIRED)
     return None

@@ -19,6 +19,7 @@ import msgspec
 from imias.booking.engine import Engine
 from imias.booking.model import CHANNEL_BITS, Channel
 from imias.booking.schedules import to_utc
+from imias.platform.bounds import day_param
 from imias.platform.db import Executor
 from imias.platform.problems import ProblemError
 from imias.registry import Clinic, Directory, Specialty, patients
@@ -69,6 +70,8 @@ def ready(engine: Engine) -> Calendar:
 def window(engine: Engine, first: date | None, last: date | None) -> tuple[date, date]:
     """The requested days clamped to the engine's window; 400 when nothing is left."""
     assert engine.first_day is not None
+    day_param(first, "from")
+    day_param(last, "to")
     today = engine.today()
     begin = max(first or today, today, engine.first_day)
     end = min(last or date.max, engine.first_day + timedelta(days=engine.geometry.days - 1))

@@ -42,6 +42,7 @@ from imias.booking.waitlist import Waitlist
 from imias.booking.writes import Writes
 from imias.platform import audit
 from imias.platform.db import Connection
+from imias.platform.bounds import day_param
 from imias.platform.problems import ProblemError
 from imias.registry import patients
 from scheduler_core import events as ev
@@ -503,6 +504,7 @@ class BookingService:
         ]
 
     async def doctor_day(self, doctor_id: int, day: date) -> list[dict[str, Any]]:
+        day_param(day, "date")
         doctor = self.engine.directory.doctors.get(doctor_id)
         if doctor is None:
             raise refuse(RefusalCode.NOT_FOUND, f"There is no doctor {doctor_id}.")

@@ -77,7 +77,7 @@ class Waitlist:
         if clinic_id is not None and clinic_id not in directory.clinics:
             raise ProblemError(404, "unknown_clinic", f"There is no clinic {clinic_id}.")
         today = self.service.engine.today()
-        if last < first or first < today or (last - first).days > MAX_WINDOW_DAYS:
+        if last < first or first < today or (last - today).days > MAX_WINDOW_DAYS:
             raise ProblemError(
                 400,
                 "invalid_range",

@@ -129,6 +129,16 @@ class Accounts:
 
     async def set_disabled(self, staff_id: int, disabled: bool) -> StaffAccount:
         async with self.pool.acquire() as conn, conn.transaction():
+            if disabled:
+                # The enabled administrators, locked: two disabling each other at once
+                # cannot both pass this check.
+                admins = {r["id"] for r in await conn.fetch(repo.LOCK_ENABLED_ADMINISTRATORS)}
+                if admins == {staff_id}:
+                    raise ProblemError(
+                        409,
+                        "last_administrator",
+                        "This is the last enabled administrator: enable another first.",
+                    )
             row = await conn.fetchrow(repo.SET_DISABLED, staff_id, disabled)
             if row is None:
                 raise ProblemError(404, "not_found", f"There is no staff account {staff_id}.")

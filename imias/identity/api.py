@@ -26,6 +26,7 @@ from imias.identity.model import (
 from imias.identity.policies import SIGNED_IN, allow, principal_of
 from imias.identity.service import Identity
 from imias.platform.audit.writer import record, record_many
+from imias.platform.problems import ProblemError
 from imias.platform.policy import PUBLIC
 from imias.platform.requests import client_address
 
@@ -188,7 +189,16 @@ class StaffAccountController(Controller):
         summary="Disable a staff account; its tokens stop working within a minute",
         opt=allow("administrator", data="staff accounts"),
     )
-    async def disable(self, identity: NamedDependency[Identity], staff_id: IdPath) -> StaffAccount:
+    async def disable(
+        self,
+        request: Request[Any, Any, Any],
+        identity: NamedDependency[Identity],
+        staff_id: IdPath,
+    ) -> StaffAccount:
+        if staff_id == principal_of(request).subject:
+            raise ProblemError(
+                409, "cannot_disable_self", "An administrator does not disable her own account."
+            )
         return await identity.accounts.set_disabled(staff_id, True)
 
     @post(

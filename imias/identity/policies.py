@@ -63,6 +63,9 @@ async def authorize(
 ) -> None:
     """The app's guard: the route's policy, the caller's token, the caller's role."""
     policy = handler.opt.get(POLICY)
+    if not isinstance(policy, Policy) and _answers_options(handler):
+        access_var.set(None)  # the route's Allow header: no data, no one to check
+        return
     if not isinstance(policy, Policy):
         log.error("a route has no declared policy and is refused: %s", connection.url.path)
         raise ProblemError(403, "forbidden", "This route declares no access policy.")
@@ -95,6 +98,16 @@ async def authorize(
             request_id=request_id_var.get(),
             client_addr=client_address(connection),
         )
+    )
+
+
+def _answers_options(handler: BaseRouteHandler) -> bool:
+    """Litestar's own OPTIONS handler of a route (204 with the Allow header), which it
+    adds to every path: the methods of a route are public in the API's document too."""
+    return (
+        isinstance(handler, HTTPRouteHandler)
+        and handler.http_methods == {"OPTIONS"}
+        and getattr(handler.fn, "__name__", "") == "options_handler"
     )
 
 

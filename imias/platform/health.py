@@ -14,11 +14,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from litestar import Request, get
+from litestar import Request, get, head
 from litestar.datastructures import State
 from litestar.response import Response
 
-from imias.platform.policy import Policy
+from imias.platform.db import role_escapes
+from imias.platform.policy import PUBLIC
 from imias.platform.problems import problem_response
 
 Check = Callable[[State], Awaitable[dict[str, Any] | None]]
@@ -27,8 +28,12 @@ log = logging.getLogger("imias.health")
 
 
 async def check_database(state: State) -> dict[str, Any] | None:
+    """The database answers, and the application's login cannot leave its rights (a
+    superuser, or a member of another role, is reported as a failure)."""
     async with state.db.acquire() as conn:
-        await conn.fetchval("SELECT 1")
+        problem = await role_escapes(conn)
+    if problem is not None:
+        raise RuntimeError(problem)
     return None
 
 
@@ -73,7 +78,7 @@ async def run_checks(
     operation_id="getHealth",
     tags=["operations"],
     summary="Health of the service",
-    opt={"policy": Policy(public=True, data="no personal data")},
+    opt=PUBLIC,
 )
 async def health(request: Request[Any, Any, Any]) -> Response[Any]:
     app = request.app
@@ -89,3 +94,17 @@ async def health(request: Request[Any, Any, Any]) -> Response[Any]:
             extra={"status_text": "down", "failing": failing, **report},
         )
     return Response({"status": "ok", **report}, status_code=200)
+
+
+@head(
+    "/health",
+    operation_id="headHealth",
+    tags=["operations"],
+    summary="Health of the service, status only (load balancers check with HEAD)",
+    opt=PUBLIC,
+)
+async def health_head(request: Request[Any, Any, Any]) -> Response[None]:
+    app = request.app
+    checks: dict[str, Check] = app.state.health_checks
+    _, failing = await run_checks(app.state, checks, app.state.settings.health_timeout)
+    return Response(content=None, status_code=503 if failing else 200)

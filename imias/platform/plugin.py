@@ -27,9 +27,9 @@ from litestar.types import ControllerRouterHandler
 from imias.platform.audit import AuditSealer, check_audit
 from imias.platform.cache import create_redis
 from imias.platform.commands import audit
-from imias.platform.db import create_pool
+from imias.platform.db import app_url, create_pool
 from imias.platform.embedded import Servers, start_servers
-from imias.platform.health import Check, check_database, check_redis, health
+from imias.platform.health import Check, check_database, check_redis, health, health_head
 from imias.platform.outbox import OutboxRelay, StreamConsumer, check_outbox
 from imias.platform.problems import EXCEPTION_HANDLERS
 from imias.platform.settings import Settings
@@ -102,7 +102,7 @@ class PlatformPlugin(DomainPlugin):
     commands = (audit,)
 
     def route_handlers(self) -> Sequence[ControllerRouterHandler]:
-        return [health]
+        return [health, health_head]
 
     def health_checks(self) -> dict[str, Check]:
         return {
@@ -126,6 +126,8 @@ class PlatformPlugin(DomainPlugin):
             # A single process run without `imias serve`: start the embedded default.
             servers = await asyncio.to_thread(start_servers, settings)
             database_url, redis_url = servers.database_url, servers.redis_url
+        # The workers log in as the application's own role, never as the owner.
+        database_url = settings.app_database_url or app_url(database_url)
         app.state.db = await create_pool(database_url, settings.db_pool_size)
         app.state.redis = create_redis(redis_url)
         app.state.topics = topics = Topics()

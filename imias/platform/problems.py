@@ -177,6 +177,19 @@ def handle_conflict(request: Request[Any, Any, Any], exc: Exception) -> Response
     )
 
 
+def handle_too_deep(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """JSON nested deeper than the decoder follows (msgspec's RecursionError while
+    deserializing): the request's fault. Any other recursion is a bug, and a 500."""
+    if "deserializ" not in str(exc):
+        return handle_unexpected(request, exc)
+    return problem_response(
+        400,
+        "invalid_json",
+        detail="The request's JSON is nested too deeply.",
+        instance=request.url.path,
+    )
+
+
 def handle_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("unhandled error", extra={"path": request.url.path})
     return problem_response(
@@ -208,5 +221,6 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     asyncpg.CheckViolationError: handle_bad_value,
     asyncpg.NotNullViolationError: handle_bad_value,
     asyncpg.IntegrityConstraintViolationError: handle_conflict,
+    RecursionError: handle_too_deep,
     Exception: handle_unexpected,
 }

@@ -40,6 +40,9 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     """
 
     database_url: DatabaseUrl | None = None
+    # The application's own login (role imias_app): unset, the owner's URL with the user
+    # changed and no password (the embedded default, trust or peer authentication).
+    app_database_url: DatabaseUrl | None = None
     redis_url: RedisUrl | None = None
     data_dir: str = ".imias"
     secret_key: SecretKey | None = None
@@ -105,6 +108,7 @@ NON_SETTING_VARIABLES = frozenset(
 # What a person should write, for settings whose check is a pattern.
 _EXPECTED = {
     "database_url": "expected a URL like postgresql://user:password@host:5432/imias",
+    "app_database_url": "expected a URL like postgresql://imias_app:password@host:5432/imias",
     "redis_url": "expected a URL like redis://host:6379/0 or unix:///path/redis.sock",
 }
 

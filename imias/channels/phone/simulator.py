@@ -58,7 +58,11 @@ def play(
                 if typed is None:
                     write("[hang up]")
                     return 0
+                # As a gateway does: the finishing key ends the input and is not sent.
+                finish = verb.attrs.get("finishOnKey", "#")
                 typed = typed.strip()
+                if finish and finish in typed:
+                    typed = typed.split(finish, 1)[0]
                 if typed:
                     digits = typed
                     url = urljoin(url, verb.attrs.get("action", "/phone"))
