@@ -19,12 +19,12 @@ from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 import scheduler_core
 from imias.booking import search
 from imias.booking.caller import (
+    IDEMPOTENCY_HEADER,
     acting_patient,
     caller,
     channel_of,
     clinic_scope,
     doctor_in_scope,
-    IDEMPOTENCY_HEADER,
     idempotency_key,
     readable_patient,
     staff_appointment,
@@ -53,6 +53,8 @@ ToDay = Annotated[date | None, QueryParameter(name="to", description="last local
 ChannelParam = Annotated[Channel, QueryParameter(description="the caller's channel")]
 NEAR = "a point as latitude,longitude in degrees, e.g. 55.75,37.62"
 NEAR_PATTERN = r"^-?[0-9]{1,3}(\.[0-9]+)?,-?[0-9]{1,3}(\.[0-9]+)?$"
+# Documented, not enforced by the framework: the handler's check answers invalid_near.
+NEAR_PARAMETER = QueryParameter(description=NEAR, schema_extra={"pattern": NEAR_PATTERN})
 
 
 class DoctorOut(msgspec.Struct, frozen=True):
@@ -99,7 +101,7 @@ class DirectoryController(Controller):
         self,
         request: Request[Any, Any, Any],
         engine: NamedDependency[Engine],
-        near: Annotated[str, QueryParameter(description=NEAR, schema_extra={"pattern": NEAR_PATTERN})],
+        near: Annotated[str, NEAR_PARAMETER],
         specialty: Annotated[str, QueryParameter(description="specialty code, e.g. therapist")],
         channel: ChannelParam = "web",
         limit: Limit = 10,
@@ -165,9 +167,7 @@ class SearchController(Controller):
         doctor: Annotated[
             int | None, QueryParameter(description="doctor id", ge=1, le=MAX_ID)
         ] = None,
-        near: Annotated[
-            str | None, QueryParameter(description=NEAR, schema_extra={"pattern": NEAR_PATTERN})
-        ] = None,
+        near: Annotated[str | None, NEAR_PARAMETER] = None,
         channel: ChannelParam = "web",
         limit: Limit = 10,
         from_day: FromDay = None,

@@ -46,7 +46,7 @@ class Engine:
         self._task: asyncio.Task[None] | None = None
         # The last state digest and the one being made, each with its (calendar, events).
         self._digest: tuple[tuple[int, int], str] | None = None
-        self._digesting: tuple[tuple[int, int], asyncio.Future[str]] | None = None
+        self._digesting: tuple[tuple[int, int], asyncio.Task[str]] | None = None
 
     def today(self) -> date:
         return datetime.now(self.zone).date()
@@ -172,7 +172,7 @@ class Engine:
             return self._digest[1], key[1]
         if self._digesting is None or self._digesting[0] != key:
             snapshot = calendar.snapshot()
-            task = asyncio.ensure_future(asyncio.to_thread(scheduler_core.state_digest, snapshot))
+            task = asyncio.create_task(asyncio.to_thread(scheduler_core.state_digest, snapshot))
             self._digesting = (key, task)
         digesting_key, task = self._digesting
         digest = await asyncio.shield(task)

@@ -41,8 +41,8 @@ from imias.booking.views import Appointment, Hold, appointment_of
 from imias.booking.waitlist import Waitlist
 from imias.booking.writes import Writes
 from imias.platform import audit
-from imias.platform.db import Connection
 from imias.platform.bounds import day_param
+from imias.platform.db import Connection
 from imias.platform.problems import ProblemError
 from imias.registry import patients
 from scheduler_core import events as ev

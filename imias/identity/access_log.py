@@ -16,6 +16,7 @@ from imias.identity.policies import allow, principal_of
 from imias.identity.service import Identity
 from imias.platform.audit import repository as audit_repo
 from imias.platform.audit.writer import record
+from imias.platform.bounds import instant_param
 from imias.platform.db import Executor
 from imias.platform.problems import ProblemError
 
@@ -132,6 +133,8 @@ class AuditController(Controller):
         before: IdQuery = None,
         limit: Limit = 100,
     ) -> list[AuditRecord]:
+        instant_param(since, "from")
+        instant_param(until, "to")
         async with identity.pool.acquire() as conn:
             rows = await conn.fetch(
                 audit_repo.SEARCH, patient, actor, role, since, until, break_glass, before, limit

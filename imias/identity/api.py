@@ -26,8 +26,8 @@ from imias.identity.model import (
 from imias.identity.policies import SIGNED_IN, allow, principal_of
 from imias.identity.service import Identity
 from imias.platform.audit.writer import record, record_many
-from imias.platform.problems import ProblemError
 from imias.platform.policy import PUBLIC
+from imias.platform.problems import ProblemError
 from imias.platform.requests import client_address
 
 IdPath = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]

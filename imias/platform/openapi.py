@@ -4,8 +4,8 @@ generated clients and conformance checks (schemathesis) agree with the server:
 - a request body whose Struct refuses unknown fields (``forbid_unknown_fields``) says so
   (``additionalProperties: false``);
 - every API route lists the problem documents (``application/problem+json``, RFC 9457)
-  it may answer with: 400, 404, 409, 410, 422, 429 and 503 on every route, 401 and 403
-  on the routes that need a caller;
+  it may answer with: 400, 401, 404, 409, 410, 422, 429 and 503 on every route, 403 on
+  the routes that need a caller;
 - a route that needs a header of its own (a retry-safe booking's ``Idempotency-Key``)
   declares it as a required parameter (:func:`required_header`), while the handler keeps
   its own check and its own problem code.
@@ -33,6 +33,7 @@ API_PREFIX = "/api/"
 
 _ALWAYS = {
     400: "The request is malformed or a value is out of range (code: validation_error, ...)",
+    401: "No valid token, or a sign-in that failed (code: unauthenticated, sign_in_failed)",
     404: "There is no such resource, or it is not the caller's (code: not_found, ...)",
     409: "The request conflicts with the current state (code: slot_taken, ...)",
     410: "What the request names has expired (code: hold_expired)",
@@ -41,7 +42,6 @@ _ALWAYS = {
     503: "The service or a server it needs is not available; try again shortly",
 }
 _SIGNED_IN = {
-    401: "No valid token (code: unauthenticated)",
     403: "The caller's role or organisation may not do this (code: forbidden, ...)",
 }
 
@@ -55,9 +55,10 @@ class StrictStructSchemaPlugin(StructSchemaPlugin):
         info = msgspec.inspect.type_info(field_definition.type_)
         if isinstance(info, msgspec.inspect.StructType) and info.forbid_unknown_fields:
             target = schema
-            if isinstance(schema, Reference):
-                target = schema_creator.schema_registry.from_reference(schema).schema
-            target.additional_properties = False
+            if isinstance(target, Reference):
+                target = schema_creator.schema_registry.from_reference(target).schema
+            if isinstance(target, Schema):
+                target.additional_properties = False
         return schema  # type: ignore[return-value]
 
 

@@ -87,7 +87,9 @@ async def engines_agree(url: str, timeout: float = 20) -> set[str]:  # noqa: ASY
     deadline = time.monotonic() + timeout
     # A new connection per request, so that the requests reach both workers.
     fresh = httpx.Limits(max_keepalive_connections=0)
-    async with httpx.AsyncClient(base_url=url, limits=fresh) as client:
+    # The engine's state is for operators: an administrator asks.
+    admin = bearer.administrator()
+    async with httpx.AsyncClient(base_url=url, limits=fresh, headers=admin) as client:
         while time.monotonic() < deadline:
             seen: dict[int, str] = {}
             for _ in range(40):

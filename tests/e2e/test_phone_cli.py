@@ -82,7 +82,9 @@ async def test_a_typed_call_signs_in_with_the_spoken_demo_code_and_books(server,
     process = simulator(server)
     try:
         read_until_prompt(process)
-        for digits in ("1", patient["policy_number"], patient["birth_date"].strftime("%d%m%Y")):
+        # The digits end with the # the prompts ask for, as a caller presses it.
+        policy, born = patient["policy_number"] + "#", patient["birth_date"].strftime("%d%m%Y#")
+        for digits in ("1", policy, born):
             process.stdin.write(digits.encode() + b"\n")
             process.stdin.flush()
             said = read_until_prompt(process)

@@ -367,8 +367,8 @@ EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
     "doctor_day": {"doctor": (200, 403, 404), "registrar": (200, 403, 404)},
     "hold": {"patient": (201, 404, 404), "registrar": (201, 403, 404)},
     "book": {"patient": (201, 404, 404), "registrar": (201, 403, 404)},
-    # A hold token of another patient is wrong_hold (403); an unknown one hold_expired.
-    "confirm": {"patient": (201, 403, 410), "registrar": (201, 404, 404)},
+    # A hold token of another patient answers as an unknown one: 410 hold_expired.
+    "confirm": {"patient": (201, 410, 410), "registrar": (201, 404, 404)},
     "release": {"patient": (204, 404, 404), "registrar": (204, 404, 404)},
     "join_waitlist": {"patient": (201, 404, 404), "registrar": (201, 403, 404)},
     "leave_waitlist": {"patient": (204, 404, 404), "registrar": (204, 404, 404)},

@@ -316,7 +316,7 @@ async def test_an_administrator_searches_the_log_and_the_search_is_recorded(clie
     when = by_patient[0]["at"]
     in_range = await client.get(
         "/api/v1/audit/records",
-        params={"actor": 5004, "from": when, "to": "2999-01-01T00:00:00Z"},
+        params={"actor": 5004, "from": when, "to": "2199-01-01T00:00:00Z"},
         headers=admin,
     )
     before = await client.get(
@@ -335,8 +335,9 @@ async def test_an_administrator_searches_the_log_and_the_search_is_recorded(clie
 async def test_the_applications_role_cannot_rewrite_the_log_or_switch_its_guards_off(
     sealed, fresh_database_url
 ):
-    """The workers act as imias_app (migration 0008): append and seal, nothing else."""
-    app = await db.connect(fresh_database_url)  # the database of `sealed`
+    """The workers log in as imias_app (platform migrations 0003 and 0005): append and
+    seal, nothing else."""
+    app = await db.connect(db.app_url(fresh_database_url))  # the database of `sealed`
     try:
         assert await app.fetchval("SELECT current_user") == db.APP_ROLE
         await record(app, "read", "appointments", 1, 3000, access=WHO)

@@ -2,6 +2,7 @@
 on a controllable clock, idempotent confirmation, cancel and reschedule."""
 
 import asyncio
+import uuid
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -91,10 +92,11 @@ def engine_state(service, slot) -> int:
     return service.engine.calendar.day_states(slot.doctor_id, p.day)[p.unit]
 
 
-async def refused(code: str, awaitable) -> None:
+async def refused(code: str, awaitable) -> ProblemError:
     with pytest.raises(ProblemError) as caught:
         await awaitable
     assert caught.value.code == code, caught.value
+    return caught.value
 
 
 async def test_hold_then_confirm_books_and_nobody_else_gets_the_slot(service):
@@ -181,11 +183,15 @@ async def test_an_expired_hold_cannot_be_confirmed_and_never_blocks(service, clo
     assert confirmed.patient_id == bob
 
 
-async def test_someone_elses_hold_is_wrong_hold(service):
+async def test_someone_elses_hold_answers_as_an_unknown_one(service):
     slot = first_slots(service, "therapist", 5)[4]
     alice, bob = await adults_attached_to(service.pool, slot.clinic_id, 2)
     hold = await service.hold(alice, slot.doctor_id, slot.starts_at, "web")
-    await refused("wrong_hold", service.confirm(bob, hold.token, "key-bob-wrong1"))
+    unknown = str(uuid.uuid4())
+    # The same answer, code and words for a live hold of Alice's and a token of no one's.
+    theirs = await refused("hold_expired", service.confirm(bob, hold.token, "key-bob-wrong1"))
+    nobodys = await refused("hold_expired", service.confirm(bob, unknown, "key-bob-wrong2"))
+    assert (theirs.status, theirs.detail) == (nobodys.status, nobodys.detail)
     await service.release_hold(alice, hold.token)
     assert engine_state(service, slot) == FREE
 

@@ -150,8 +150,11 @@ async def test_a_database_of_the_single_sequence_moves_forward_with_its_data(
         await conn.close()
     assert all(counts.values()), counts
 
-    # Nothing runs again: the twelve files are recorded as the fifteen they became.
-    assert await migrate_url(fresh_database_url) == []
+    # Nothing runs again: the twelve files are recorded as the fifteen they became; only
+    # the files written after the folders are applied, once.
+    became = {key for _, keys in SINGLE_SEQUENCE.became.values() for key in keys}
+    later = [m.label for m in migrations() if (m.domain, m.version) not in became]
+    assert await migrate_url(fresh_database_url) == later
     assert await migrate_url(fresh_database_url) == []
     conn = await asyncpg.connect(fresh_database_url)
     try:

@@ -301,8 +301,9 @@ def test_inconsistent_inputs_are_programming_errors():
 
 CONFIRM_CASES = [
     ("live hold of the patient", hold(3), 100, None),
-    ("hold of another patient", hold(3, patient_id=999), 100, R.WRONG_HOLD),
-    ("expired hold of another patient", hold(-3, patient_id=999), 100, R.WRONG_HOLD),
+    # Another patient's hold answers as one that is gone: no one learns it is live.
+    ("hold of another patient", hold(3, patient_id=999), 100, R.HOLD_EXPIRED),
+    ("expired hold of another patient", hold(-3, patient_id=999), 100, R.HOLD_EXPIRED),
     ("hold expiring now", hold(0), 100, R.HOLD_EXPIRED),
     ("hold expired", hold(-1), 100, R.HOLD_EXPIRED),
     ("hold gone", None, 100, R.HOLD_EXPIRED),

@@ -21,7 +21,6 @@ PUBLIC_ROUTES = {
     "GET /api/v1/clinics",
     "GET /api/v1/clinics/{clinic_id:int}/doctors",
     "GET /api/v1/slots",
-    "GET /api/v1/engine/state",
     "POST /api/v1/auth/patient/code",
     "POST /api/v1/auth/patient/token",
     "POST /api/v1/auth/staff/token",
