@@ -23,22 +23,19 @@ from imias.booking.caller import (
     acting_patient,
     caller,
     channel_of,
-    clinic_scope,
     doctor_in_scope,
     idempotency_key,
     readable_patient,
     staff_appointment,
     staff_hold,
-    staff_waitlist_entry,
 )
 from imias.booking.engine import Engine
 from imias.booking.model import CHANNEL_BITS, Channel, Id
 from imias.booking.service import BookingService
 from imias.booking.views import Appointment, Hold
-from imias.booking.waitlist import WaitlistEntry
 from imias.identity import PUBLIC, allow
 from imias.platform.audit.writer import record, record_many
-from imias.platform.bounds import check_day, check_instant
+from imias.platform.bounds import check_instant
 from imias.platform.openapi import required_header
 from imias.platform.problems import ProblemError
 from imias.registry import Doctor, Specialty
@@ -252,7 +249,7 @@ class ReferralCreated(msgspec.Struct, frozen=True):
     id: int
 
 
-def _patient_of(data: PatientRef | None) -> int | None:
+def patient_of(data: PatientRef | None) -> int | None:
     return None if data is None else data.patient_id
 
 
@@ -287,7 +284,7 @@ class BookingController(Controller):
         data: JSONBody[PatientRef | None] = None,
     ) -> Appointment:
         key = idempotency_key(request)
-        patient = await self._hold_patient(request, token, _patient_of(data))
+        patient = await self._hold_patient(request, token, patient_of(data))
         return await booking.confirm(patient, token, key)
 
     @post(
@@ -304,7 +301,7 @@ class BookingController(Controller):
         token: FromPath[str],
         data: JSONBody[PatientRef | None] = None,
     ) -> None:
-        patient = await self._hold_patient(request, token, _patient_of(data))
+        patient = await self._hold_patient(request, token, patient_of(data))
         await booking.release_hold(patient, token)
 
     @staticmethod
@@ -356,7 +353,7 @@ class BookingController(Controller):
         appointment_id: IdPath,
         data: JSONBody[PatientRef | None] = None,
     ) -> Appointment:
-        patient = await self._appointment_patient(request, appointment_id, _patient_of(data))
+        patient = await self._appointment_patient(request, appointment_id, patient_of(data))
         return await booking.cancel(patient, appointment_id)
 
     @post(
@@ -401,7 +398,7 @@ class BookingController(Controller):
         data: JSONBody[PatientRef | None] = None,
     ) -> None:
         if caller(request).role == "patient":
-            patient = await acting_patient(request, _patient_of(data))
+            patient = await acting_patient(request, patient_of(data))
             await booking.patient_check_in(patient, appointment_id)
             return
         await staff_appointment(request, appointment_id)
@@ -526,91 +523,3 @@ async def engine_state(request: Request[Any, Any, Any]) -> EngineState:
     search.ready(engine)
     digest, events = await engine.state_digest()
     return EngineState(os.getpid(), scheduler_core.IMPLEMENTATION, digest, events)
-
-
-class WaitlistRequest(
-    msgspec.Struct,
-    frozen=True,
-    forbid_unknown_fields=True,
-    rename={"from_day": "from", "to_day": "to"},
-):
-    specialty: str
-    from_day: date
-    to_day: date
-    patient_id: Id | None = None
-    clinic_id: Id | None = None
-    doctor_id: Id | None = None
-
-    def __post_init__(self) -> None:
-        check_day(self.from_day, "from")
-        check_day(self.to_day, "to")
-
-
-class WaitlistController(Controller):
-    path = "/api/v1"
-    tags = ["waitlist"]
-
-    @post(
-        "/waitlist",
-        operation_id="joinWaitlist",
-        summary="Wait for a freed slot of a specialty (optionally a clinic or a doctor)",
-        opt=allow("patient", "registrar", data=f"{PATIENT_DATA}; registrar: for her clinic"),
-    )
-    async def join(
-        self,
-        request: Request[Any, Any, Any],
-        booking: NamedDependency[BookingService],
-        data: JSONBody[WaitlistRequest],
-    ) -> WaitlistEntry:
-        patient = await acting_patient(request, data.patient_id)
-        clinic = clinic_scope(request)
-        clinic_id = data.clinic_id
-        if clinic is not None:  # a registrar puts patients on her clinic's list
-            if clinic_id not in (None, clinic):
-                raise ProblemError(403, "forbidden", "A registrar works for her own clinic.")
-            clinic_id = clinic
-            if data.doctor_id is not None:
-                doctor_in_scope(request, data.doctor_id)
-        return await booking.waitlist.join(
-            patient, data.specialty, clinic_id, data.doctor_id, data.from_day, data.to_day
-        )
-
-    @get(
-        "/patients/{patient_id:int}/waitlist",
-        operation_id="listWaitlist",
-        summary="A patient's waiting entries, with any open offer",
-        opt=allow("patient", "registrar", data=f"{PATIENT_DATA}; {REGISTRAR_DATA}"),
-    )
-    async def entries(
-        self,
-        request: Request[Any, Any, Any],
-        booking: NamedDependency[BookingService],
-        patient_id: IdPath,
-    ) -> list[WaitlistEntry]:
-        clinic = await readable_patient(request, patient_id)
-        found = await booking.waitlist.entries(patient_id)
-        if clinic is not None:
-            found = [e for e in found if e.clinic_id == clinic]
-        await record(booking.pool, "read", "waitlist", None, patient_id)
-        return found
-
-    @post(
-        "/waitlist/{entry_id:int}/cancel",
-        operation_id="leaveWaitlist",
-        status_code=204,
-        summary="Stop waiting",
-        opt=allow("patient", "registrar", data=f"{PATIENT_DATA}; {REGISTRAR_DATA}"),
-    )
-    async def leave(
-        self,
-        request: Request[Any, Any, Any],
-        booking: NamedDependency[BookingService],
-        entry_id: IdPath,
-        data: JSONBody[PatientRef | None] = None,
-    ) -> None:
-        claimed = _patient_of(data)
-        if caller(request).role == "registrar":
-            patient = await staff_waitlist_entry(request, claimed, entry_id)
-        else:
-            patient = await acting_patient(request, claimed)
-        await booking.waitlist.leave(patient, entry_id)

@@ -18,12 +18,12 @@ from imias.booking.api import (
     BookingController,
     DirectoryController,
     SearchController,
-    WaitlistController,
     engine_state,
 )
 from imias.booking.engine import Engine
 from imias.booking.jobs import BookingJobs
 from imias.booking.service import BookingService
+from imias.booking.waitlist_api import WaitlistController
 from imias.booking.writes import ENGINE_TOPIC
 from imias.platform.health import Check
 from imias.platform.plugin import DomainPlugin, provide
