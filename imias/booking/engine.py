@@ -175,9 +175,11 @@ class Engine:
             task = asyncio.create_task(asyncio.to_thread(scheduler_core.state_digest, snapshot))
             self._digesting = (key, task)
         digesting_key, task = self._digesting
-        digest = await asyncio.shield(task)
-        if self._digesting is not None and self._digesting[1] is task:
-            self._digesting = None
+        try:
+            digest = await asyncio.shield(task)
+        finally:
+            if task.done() and self._digesting is not None and self._digesting[1] is task:
+                self._digesting = None  # made (or failed): the next caller starts anew
         self._digest = (digesting_key, digest)
         return digest, digesting_key[1]
 

@@ -273,15 +273,21 @@ class RedisWatch:
         self.redis = redis_server
         self.interval = interval
         self.restarts = 0
+        self._stalled = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def check(self) -> None:
         """One look: start the server again if none holds the folder any more."""
         if self.redis.alive():
-            if not self.redis.ping():
+            answering = self.redis.ping()
+            if not answering and not self._stalled:
                 log.warning("embedded Redis is alive but not answering; waiting for it")
+            elif answering and self._stalled:
+                log.info("embedded Redis answers again")
+            self._stalled = not answering
             return
+        self._stalled = False
         log.warning("embedded Redis has exited; starting it again")
         try:
             self.redis.start()
