@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar
 
@@ -74,12 +74,9 @@ class DomainPlugin(InitPluginProtocol):
         app_config.route_handlers.extend(self.route_handlers())
         app_config.dependencies.update(self.dependencies())
         app_config.state.setdefault(HEALTH_CHECKS, {}).update(self.health_checks())
-        app_config.lifespan.append(self._lifespan())
+        app_config.lifespan.append(self.running)
         self.configure(app_config)
         return app_config
-
-    def _lifespan(self) -> Callable[[Litestar], Any]:
-        return self.running
 
 
 def provide(name: str) -> Provide:
