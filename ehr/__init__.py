@@ -1,4 +1,58 @@
-"""Medical records: encounters, diagnoses (ICD-10), observations, allergies,
-immunizations, documents and medical certificates. Arrives with its own issue."""
+"""Medical records: the doctor's visit (encounter, protocol, diagnoses by ICD-10, vitals
+by LOINC), allergies, immunizations, the patient's card, and FHIR R4 over them.
 
-__all__: list[str] = []
+Other packages use the names below and nothing else of this package: the use cases
+(:class:`Records`), the access rule's port that the booking fills (:class:`CareLinks`),
+the values the API answers with, the code systems and the protocol templates.
+"""
+
+from ehr import codes
+from ehr.access import CareLinks, Reader
+from ehr.model import (
+    Allergy,
+    AllergyIn,
+    Amendment,
+    CardSummary,
+    Condition,
+    DiagnosisIn,
+    Encounter,
+    EncounterBrief,
+    Immunization,
+    ImmunizationIn,
+    Observation,
+    Protocol,
+    SignOff,
+    Trend,
+    VisitDraft,
+    VitalIn,
+)
+from ehr.plugin import EhrPlugin
+from ehr.service import Records
+from ehr.templates import SECTION_TITLES, SECTIONS, template_for
+
+__all__ = [
+    "SECTIONS",
+    "SECTION_TITLES",
+    "Allergy",
+    "AllergyIn",
+    "Amendment",
+    "CardSummary",
+    "CareLinks",
+    "Condition",
+    "DiagnosisIn",
+    "EhrPlugin",
+    "Encounter",
+    "EncounterBrief",
+    "Immunization",
+    "ImmunizationIn",
+    "Observation",
+    "Protocol",
+    "Reader",
+    "Records",
+    "SignOff",
+    "Trend",
+    "VisitDraft",
+    "VitalIn",
+    "codes",
+    "template_for",
+]

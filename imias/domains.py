@@ -9,6 +9,7 @@ new domain adds its plugin here.
 
 from __future__ import annotations
 
+from ehr import EhrPlugin
 from imias.booking.plugin import BookingPlugin
 from imias.channels.plugin import ChannelsPlugin
 from imias.identity.plugin import IdentityPlugin
@@ -24,6 +25,7 @@ PLUGINS: tuple[type[DomainPlugin], ...] = (
     RegistryPlugin,
     IdentityPlugin,
     BookingPlugin,
+    EhrPlugin,
     ChannelsPlugin,
 )
 

@@ -20,6 +20,7 @@ from imias.booking.api import (
     SearchController,
     engine_state,
 )
+from imias.booking.care import CareLinks
 from imias.booking.engine import Engine
 from imias.booking.jobs import BookingJobs
 from imias.booking.service import BookingService
@@ -62,6 +63,8 @@ class BookingPlugin(DomainPlugin):
         app.state.topics.subscribe(ENGINE_TOPIC, engine.apply_event)
         engine.start_loading(app.state.db)
         app.state.booking = booking = BookingService(app.state.db, engine)
+        # What the medical record asks of the booking (imias.booking.care).
+        app.state.care_links = CareLinks(app.state.db)
         jobs = BookingJobs(booking, app.state.db)
         jobs.start()
         try:

@@ -344,6 +344,12 @@ SELECT EXISTS (SELECT 1 FROM appointments
                   AND status IN ('booked', 'arrived', 'completed', 'no_show'))
 """
 
+BOOKED_WITH_DOCTOR = """
+SELECT EXISTS (SELECT 1 FROM appointments
+                WHERE patient_id = $1 AND doctor_id = $2
+                  AND status IN ('booked', 'arrived', 'completed'))
+"""
+
 WAITLIST_ENTRY = """
 SELECT status, offer_clinic_id, offer_appointment_id FROM waitlist_entries
  WHERE patient_id = $1 AND id = $2
@@ -359,6 +365,7 @@ QUERIES |= {
     "hold_owner": HOLD_OWNER,
     "waitlist_entry_clinic": WAITLIST_ENTRY_CLINIC,
     "booked_with_clinic": BOOKED_WITH_CLINIC,
+    "booked_with_doctor": BOOKED_WITH_DOCTOR,
     "lock_waiting_patient": LOCK_WAITING_PATIENT,
     "waitlist_entry": WAITLIST_ENTRY,
 }

@@ -78,6 +78,15 @@ class Accounts:
             return False
         return bool(await patients.minors(self.pool, [patient_id], self.clock().date()))
 
+    async def guardian_of(self, principal: Principal, patient_id: int) -> bool:
+        """Whether this patient is the guardian of ``patient_id``, a linked child under 18
+        (whose medical record they read; an adult who gave a code is not included)."""
+        if principal.role != "patient":
+            return False
+        if not await self.pool.fetchval(repo.IS_LINKED, principal.subject, patient_id):
+            return False
+        return bool(await patients.minors(self.pool, [patient_id], self.clock().date()))
+
     async def children(self, guardian: int) -> list[LinkedPatient]:
         links = {r["child_id"]: r["relation"] for r in await self.pool.fetch(repo.LINKED, guardian)}
         minors = await patients.minors(self.pool, list(links), self.clock().date())

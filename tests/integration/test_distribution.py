@@ -28,6 +28,12 @@ DISTRIBUTION: dict[str, str] = {
     "idempotency_keys": "patient_id",
     "guardian_links": "guardian_id",
     "break_glass_grants": "patient_id",
+    "encounters": "patient_id",
+    "conditions": "patient_id",
+    "observations": "patient_id",
+    "allergies": "patient_id",
+    "immunizations": "patient_id",
+    "ehr_versions": "patient_id",
     # catalogues
     "specialties": "reference",
     "clinics": "reference",

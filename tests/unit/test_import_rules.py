@@ -48,7 +48,7 @@ ALLOWED: dict[str, set[str]] = {
     "booking": {"platform", "registry", "identity", "scheduler_core"},
     "identity": {"platform", "registry"},
     "registry": {"platform"},
-    "citygen": {"platform", "registry", "identity", "booking"},
+    "citygen": {"platform", "registry", "identity", "booking", "ehr"},
     "platform": set(),
     "scheduler_core": set(),
     "loadtest": {

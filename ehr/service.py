@@ -1,0 +1,814 @@
+"""The medical record's use cases: a doctor's visit (open, draft, sign, amend), the facts
+written beside it (allergies, immunizations, entered-in-error), and the reads (the card,
+the visits, a measure's results, the versions), each checked by :mod:`ehr.access`,
+masked for restricted entries and written to the audit log in its own transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import msgspec
+
+from ehr import codes
+from ehr import repository as repo
+from ehr.access import CareLinks, Reader, RecordAccess, not_found
+from ehr.model import (
+    Allergy,
+    AllergyIn,
+    Amendment,
+    CardSummary,
+    Condition,
+    DiagnosisIn,
+    Encounter,
+    EncounterBrief,
+    Immunization,
+    ImmunizationIn,
+    Observation,
+    PatientBrief,
+    Resource,
+    SignOff,
+    Trend,
+    Version,
+    VisitDraft,
+    VitalIn,
+)
+from ehr.repository import Measured
+from imias.identity import Identity, Principal
+from imias.platform.audit import record, record_many
+from imias.platform.db import Executor
+from imias.platform.problems import ProblemError
+from imias.registry import patients
+
+S = TypeVar("S", bound=msgspec.Struct)
+
+#: How many visits and results per measure the card shows.
+CARD_VISITS = 10
+TREND_POINTS = 12
+#: A measurement may be dated this far ahead of the server's clock (clocks differ).
+CLOCK_SKEW = timedelta(minutes=5)
+RESTRICTED_TITLE = {"ru": "Запись ограниченного доступа", "en": "Restricted entry"}
+
+
+def unprocessable(code: str, detail: str) -> ProblemError:
+    return ProblemError(422, code, detail)
+
+
+def check_diagnoses(diagnoses: Sequence[DiagnosisIn], today: date) -> None:
+    primaries = 0
+    for d in diagnoses:
+        if codes.diagnosis(d.code) is None:
+            raise unprocessable("unknown_code", f"{d.code!r} is not an ICD-10 code.")
+        if d.onset is not None and d.onset > today:
+            raise unprocessable("date_in_future", f"The onset of {d.code} is in the future.")
+        primaries += d.rank == "primary"
+    if primaries > 1:
+        raise unprocessable("two_primary_diagnoses", "A visit has one primary diagnosis.")
+
+
+def measured(vitals: Sequence[VitalIn], now: datetime) -> list[Measured]:
+    """Each measurement against its code: known, in its unit, possible in a living
+    person, not in the future; with its reference range and interpretation."""
+    out = []
+    for v in vitals:
+        m = codes.measure(v.code)
+        if m is None:
+            raise unprocessable("unknown_code", f"{v.code!r} is not a LOINC code IMIAS records.")
+        if v.unit is not None and v.unit != m.unit:
+            raise unprocessable(
+                "unit_mismatch", f"{m.name_en} ({m.code}) is recorded in {m.unit}, not {v.unit}."
+            )
+        value = round(Decimal(repr(v.value)), m.decimals)
+        if not m.plausible_min <= value <= m.plausible_max:
+            raise unprocessable(
+                "implausible_value",
+                f"{m.name_en} of {value} {m.unit} is outside what a living person can have "
+                f"({m.plausible_min}-{m.plausible_max}).",
+            )
+        at = v.effective_at or now
+        if at > now + CLOCK_SKEW:
+            raise unprocessable("date_in_future", f"The {m.name_en} is dated in the future.")
+        low = Decimal(repr(v.low)) if v.low is not None else m.low
+        high = Decimal(repr(v.high)) if v.high is not None else m.high
+        if low is not None and high is not None and low > high:
+            raise unprocessable("bad_range", f"The reference range of {m.code} is upside down.")
+        interpretation = codes.interpretation(value, low, high)
+        out.append(Measured(m.code, m.category, value, m.unit, low, high, interpretation, at))
+    return out
+
+
+def mask_condition(c: Condition, reader: Reader, restricted: str | None, lang: str) -> Condition:
+    if reader.sees(restricted, c.author_id):
+        return c
+    return msgspec.structs.replace(
+        c, code=None, title=RESTRICTED_TITLE[lang], note=None, hidden=True
+    )
+
+
+def mask_observation(o: Observation, reader: Reader, restricted: str | None) -> Observation:
+    if reader.sees(restricted, o.author_id):
+        return o
+    return msgspec.structs.replace(
+        o, code=None, name=None, value=None, unit=None, low=None, high=None,
+        interpretation=None, hidden=True,
+    )  # fmt: skip
+
+
+class Records:
+    """The record's use cases over the pool (``clock``: the server's instant, UTC)."""
+
+    def __init__(
+        self,
+        pool: Any,
+        identity: Identity,
+        care: CareLinks | None = None,
+        clock: Callable[[], datetime] | None = None,
+        today: Callable[[], date] | None = None,
+    ) -> None:
+        self.pool = pool
+        self.identity = identity
+        self.access = RecordAccess(pool, identity, care)
+        self.clock = clock or (lambda: datetime.now(UTC))
+        # The city's day (a future date is refused against it, never the server's).
+        self.today = today or (lambda: self.clock().date())
+
+    # -- helpers -----------------------------------------------------------------------
+
+    async def _author(self, principal: Principal) -> tuple[int, int, str | None]:
+        """(doctor, clinic, specialty) of a doctor who writes."""
+        if principal.role != "doctor" or principal.doc is None or principal.org is None:
+            raise ProblemError(403, "forbidden", "Only a doctor writes in the record.")
+        specialty = await self.access.specialty(principal.org, principal.doc)
+        return principal.doc, principal.org, specialty
+
+    async def _own_encounter(self, conn: Executor, principal: Principal, encounter_id: int) -> Any:
+        """The encounter, locked, if the calling doctor may write in it."""
+        row = await repo.lock_encounter(conn, encounter_id)
+        if row is None or row["clinic_id"] != principal.org:
+            raise not_found("encounter")
+        if row["doctor_id"] != principal.doc:
+            raise ProblemError(403, "forbidden", "This is another doctor's visit.")
+        return row
+
+    def _encounter(
+        self,
+        row: Any,
+        reader: Reader,
+        conditions: Sequence[Any],
+        observations: Sequence[Any],
+        lang: str,
+        amended_reason: str | None = None,
+    ) -> Encounter:
+        diagnoses = [
+            mask_condition(repo.condition_of(c, lang), reader, c["restricted"], lang)
+            for c in conditions
+        ]
+        restricted = row["restricted"]
+        sees = reader.sees(restricted, -1) or reader.doctor_id == row["doctor_id"]
+        vitals = [
+            mask_observation(repo.observation_of(o, lang), reader, None if sees else restricted)
+            for o in observations
+        ]
+        encounter = repo.encounter_of(row, diagnoses, vitals, amended_reason=amended_reason)
+        if reader.doctor_id != row["doctor_id"] or reader.role != "doctor":
+            encounter = msgspec.structs.replace(encounter, draft=None, draft_saved_at=None)
+        if not sees:
+            encounter = msgspec.structs.replace(encounter, protocol=None, hidden=True)
+        return encounter
+
+    async def _full(
+        self, conn: Executor, rows: Sequence[Any], reader: Reader, lang: str
+    ) -> list[Encounter]:
+        if not rows:
+            return []
+        patient_id = rows[0]["patient_id"]
+        ids = [r["id"] for r in rows]
+        conditions = await repo.conditions_of_encounters(conn, patient_id, ids)
+        observations = await repo.observations_of_encounters(conn, patient_id, ids)
+        by_c: dict[int, list[Any]] = {}
+        by_o: dict[int, list[Any]] = {}
+        for c in conditions:
+            by_c.setdefault(c["encounter_id"], []).append(c)
+        for o in observations:
+            by_o.setdefault(o["encounter_id"], []).append(o)
+        out = []
+        for r in rows:
+            reason = None
+            if r["version"] > 1:
+                reason = await repo.last_reason(
+                    conn, patient_id, "Encounter", r["id"], r["version"]
+                )
+            out.append(
+                self._encounter(
+                    r, reader, by_c.get(r["id"], []), by_o.get(r["id"], []), lang, reason
+                )
+            )
+        return out
+
+    # -- the doctor's visit -----------------------------------------------------------
+
+    async def open_visit(
+        self,
+        principal: Principal,
+        *,
+        appointment_id: int | None = None,
+        patient_id: int | None = None,
+        kind: str = "outpatient",
+        lang: str = "ru",
+    ) -> Encounter:
+        """The encounter of the doctor's appointment (made on first opening), or a new
+        home visit for a patient she may read."""
+        doctor, clinic, _ = await self._author(principal)
+        now = self.clock()
+        if appointment_id is not None:
+            care = self.access.care
+            parties = None if care is None else await care.appointment(appointment_id)
+            if parties is None or parties.clinic_id != clinic:
+                raise not_found("appointment")
+            if parties.doctor_id != doctor:
+                raise ProblemError(403, "forbidden", "This appointment is another doctor's.")
+            patient_id = parties.patient_id
+            kind = "outpatient"
+        elif patient_id is None:
+            raise ProblemError(400, "patient_id_required", "Name the appointment or the patient.")
+        reader = await self.access.reader(principal, patient_id)
+        async with self.pool.acquire() as conn, conn.transaction():
+            new_id = await repo.insert_encounter(
+                conn, patient_id, clinic, doctor, appointment_id, kind, now, principal.subject
+            )
+            if new_id is None:
+                assert appointment_id is not None
+                row = await repo.encounter_of_appointment(conn, patient_id, appointment_id)
+            else:
+                row = await repo.encounter_row(conn, new_id)
+                await record(conn, "create", "encounter", new_id, patient_id)
+            assert row is not None
+            return (await self._full(conn, [row], reader, lang))[0]
+
+    async def save_draft(
+        self, principal: Principal, encounter_id: int, draft: VisitDraft
+    ) -> datetime:
+        await self._author(principal)
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await self._own_encounter(conn, principal, encounter_id)
+            saved = await repo.save_draft(
+                conn, row["patient_id"], encounter_id, draft, self.clock()
+            )
+            if saved is None:
+                raise ProblemError(
+                    409, "encounter_signed", "This visit is signed; amend it instead."
+                )
+            await record(conn, "draft", "encounter", encounter_id, row["patient_id"])
+            return saved
+
+    async def sign(
+        self, principal: Principal, encounter_id: int, signoff: SignOff, lang: str = "ru"
+    ) -> Encounter:
+        """Make the visit final: its protocol, diagnoses and vitals in one transaction."""
+        doctor, clinic, specialty = await self._author(principal)
+        now = self.clock()
+        check_diagnoses(signoff.diagnoses, self.today())
+        vitals = measured(signoff.vitals, now)
+        restricted = _restricted_of(signoff.diagnoses)
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await self._own_encounter(conn, principal, encounter_id)
+            patient_id = row["patient_id"]
+            if row["status"] != "in-progress":
+                raise ProblemError(
+                    409, "encounter_signed", "This visit is signed; amend it instead."
+                )
+            await repo.sign(
+                conn, patient_id, encounter_id, now, signoff.protocol, restricted, principal.subject
+            )
+            conditions = await repo.insert_conditions(
+                conn, patient_id, encounter_id, clinic, principal.subject, specialty, now,
+                signoff.diagnoses,
+            )  # fmt: skip
+            observations = await repo.insert_observations(
+                conn, patient_id, encounter_id, clinic, restricted, principal.subject, now, vitals
+            )
+            full = await repo.encounter_row(conn, encounter_id)
+            assert full is not None
+            encounter = repo.encounter_of(
+                full,
+                [repo.condition_of(c, lang) for c in conditions],
+                [repo.observation_of(o, lang) for o in observations],
+            )
+            written: list[tuple[Resource, int, int, msgspec.Struct]] = [
+                ("Encounter", encounter_id, 1, msgspec.structs.replace(encounter, draft=None))
+            ]
+            written += [("Condition", c.id, 1, c) for c in encounter.diagnoses]
+            written += [("Observation", o.id, 1, o) for o in encounter.vitals]
+            await repo.write_versions(conn, patient_id, principal.subject, now, None, written)
+            await record(conn, "sign", "encounter", encounter_id, patient_id)
+            reader = Reader("doctor", principal.subject, doctor, clinic, specialty)
+            return self._encounter(full, reader, conditions, observations, lang)
+
+    async def amend(
+        self, principal: Principal, encounter_id: int, amendment: Amendment, lang: str = "ru"
+    ) -> Encounter:
+        """A signed visit's correction, with its reason; the earlier version stays."""
+        doctor, clinic, specialty = await self._author(principal)
+        now = self.clock()
+        if amendment.diagnoses is not None:
+            check_diagnoses(amendment.diagnoses, self.today())
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await self._own_encounter(conn, principal, encounter_id)
+            patient_id = row["patient_id"]
+            if row["status"] != "finished":
+                raise ProblemError(
+                    409, "encounter_not_signed", "Sign the visit before amending it."
+                )
+            existing = await repo.conditions_of_encounters(conn, patient_id, [encounter_id])
+            written: list[tuple[Resource, int, int, msgspec.Struct]] = []
+            if amendment.diagnoses is None:
+                codes_now = [c["code"] for c in existing]
+            else:
+                wanted = {(d.code.strip().upper(), d.rank) for d in amendment.diagnoses}
+                kept = {(c["code"], c["rank"]) for c in existing}
+                for c in existing:
+                    if (c["code"], c["rank"]) not in wanted:
+                        gone = await repo.mark_in_error(conn, "Condition", patient_id, c["id"], now)
+                        if gone is not None:
+                            written.append(
+                                (
+                                    "Condition",
+                                    gone["id"],
+                                    gone["version"],
+                                    repo.condition_of(gone, lang),
+                                )
+                            )
+                new = [
+                    d for d in amendment.diagnoses if (d.code.strip().upper(), d.rank) not in kept
+                ]
+                for c in await repo.insert_conditions(
+                    conn, patient_id, encounter_id, clinic, principal.subject, specialty, now, new
+                ):
+                    written.append(("Condition", c["id"], 1, repo.condition_of(c, lang)))
+                codes_now = [d.code for d in amendment.diagnoses]
+            restricted = _restricted_of_codes(codes_now)
+            version = await repo.amend(
+                conn,
+                patient_id,
+                encounter_id,
+                amendment.protocol,
+                restricted,
+                now,
+                principal.subject,
+            )
+            assert version is not None
+            reader = Reader("doctor", principal.subject, doctor, clinic, specialty)
+            full = await repo.encounter_row(conn, encounter_id)
+            assert full is not None
+            conditions = await repo.conditions_of_encounters(conn, patient_id, [encounter_id])
+            observations = await repo.observations_of_encounters(conn, patient_id, [encounter_id])
+            state = repo.encounter_of(
+                full,
+                [repo.condition_of(c, lang) for c in conditions],
+                [repo.observation_of(o, lang) for o in observations],
+                amended_reason=amendment.reason,
+            )
+            written.append(
+                ("Encounter", encounter_id, version, msgspec.structs.replace(state, draft=None))
+            )
+            await repo.write_versions(
+                conn, patient_id, principal.subject, now, amendment.reason, written
+            )
+            await record(
+                conn, "amend", "encounter", encounter_id, patient_id, reason=amendment.reason
+            )
+            return self._encounter(full, reader, conditions, observations, lang, amendment.reason)
+
+    # -- facts beside the visit -------------------------------------------------------
+
+    async def _writable_patient(
+        self, principal: Principal, patient_id: int, encounter_id: int | None
+    ) -> Reader:
+        await self._author(principal)
+        reader = await self.access.reader(principal, patient_id)
+        if encounter_id is not None:
+            row = await repo.encounter_row(self.pool, encounter_id)
+            if row is None or row["patient_id"] != patient_id or row["clinic_id"] != principal.org:
+                raise not_found("encounter")
+        return reader
+
+    async def add_allergy(
+        self, principal: Principal, patient_id: int, allergy: AllergyIn, lang: str = "ru"
+    ) -> Allergy:
+        substance = codes.substances().get(allergy.substance)
+        if substance is None:
+            raise unprocessable(
+                "unknown_code", f"{allergy.substance!r} is not a substance IMIAS knows."
+            )
+        if allergy.onset is not None and allergy.onset > self.today():
+            raise unprocessable("date_in_future", "The allergy's onset is in the future.")
+        await self._writable_patient(principal, patient_id, allergy.encounter_id)
+        now = self.clock()
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await repo.insert_allergy(
+                conn, patient_id, allergy.encounter_id, principal.org, substance.code,
+                substance.category, allergy.criticality, allergy.reaction, allergy.severity,
+                allergy.verification, allergy.onset, principal.subject, now,
+            )  # fmt: skip
+            out = repo.allergy_of(row, lang)
+            await repo.write_versions(
+                conn,
+                patient_id,
+                principal.subject,
+                now,
+                None,
+                [("AllergyIntolerance", out.id, 1, out)],
+            )
+            await record(conn, "create", "allergy", out.id, patient_id)
+            return out
+
+    async def add_immunization(
+        self, principal: Principal, patient_id: int, given: ImmunizationIn, lang: str = "ru"
+    ) -> Immunization:
+        vaccine = codes.vaccines().get(given.vaccine)
+        if vaccine is None:
+            raise unprocessable("unknown_code", f"{given.vaccine!r} is not a vaccine IMIAS knows.")
+        if given.occurred_on > self.today():
+            raise unprocessable("date_in_future", "The immunization is dated in the future.")
+        if given.dose_number > vaccine.doses:
+            raise unprocessable("bad_dose", f"{vaccine.name_en} has at most {vaccine.doses} doses.")
+        await self._writable_patient(principal, patient_id, given.encounter_id)
+        now = self.clock()
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await repo.insert_immunization(
+                conn, patient_id, given.encounter_id, principal.org, vaccine.code,
+                given.dose_number, given.occurred_on, given.lot, principal.subject, now,
+            )  # fmt: skip
+            out = repo.immunization_of(row, lang)
+            await repo.write_versions(
+                conn, patient_id, principal.subject, now, None, [("Immunization", out.id, 1, out)]
+            )
+            await record(conn, "create", "immunization", out.id, patient_id)
+            return out
+
+    async def add_facts(
+        self,
+        principal: Principal,
+        patient_id: int,
+        *,
+        diagnoses: Sequence[DiagnosisIn] = (),
+        vitals: Sequence[VitalIn] = (),
+        category: str = "encounter-diagnosis",
+        encounter_id: int | None = None,
+        lang: str = "ru",
+    ) -> tuple[list[Condition], list[Observation]]:
+        """Conditions and observations written outside a visit's signature (FHIR create)."""
+        _, clinic, specialty = await self._author(principal)
+        now = self.clock()
+        check_diagnoses(diagnoses, self.today())
+        measures = measured(vitals, now)
+        await self._writable_patient(principal, patient_id, encounter_id)
+        async with self.pool.acquire() as conn, conn.transaction():
+            conditions = [
+                repo.condition_of(r, lang)
+                for r in await repo.insert_conditions(
+                    conn, patient_id, encounter_id, clinic, principal.subject, specialty, now,
+                    diagnoses, category,
+                )
+            ]  # fmt: skip
+            observations = [
+                repo.observation_of(r, lang)
+                for r in await repo.insert_observations(
+                    conn, patient_id, encounter_id, clinic, None, principal.subject, now, measures
+                )
+            ]
+            await repo.write_versions(
+                conn, patient_id, principal.subject, now, None,
+                [("Condition", c.id, 1, c) for c in conditions]
+                + [("Observation", o.id, 1, o) for o in observations],
+            )  # fmt: skip
+            for c in conditions:
+                await record(conn, "create", "condition", c.id, patient_id)
+            for o in observations:
+                await record(conn, "create", "observation", o.id, patient_id)
+            return conditions, observations
+
+    async def update_condition(
+        self,
+        principal: Principal,
+        condition_id: int,
+        expected_version: int,
+        *,
+        clinical_status: str,
+        verification_status: str,
+        abatement: date | None,
+        note: str | None,
+        reason: str | None = None,
+        lang: str = "ru",
+    ) -> Condition:
+        """A condition's status changed (resolved, confirmed...), if still at
+        ``expected_version`` (else 412 ``version_conflict``)."""
+        await self._author(principal)
+        if abatement is not None and abatement > self.today():
+            raise unprocessable("date_in_future", "The abatement is in the future.")
+        row = await repo.condition_row(self.pool, condition_id)
+        if row is None:
+            raise not_found("condition")
+        await self._writable_patient(principal, row["patient_id"], None)
+        now = self.clock()
+        async with self.pool.acquire() as conn, conn.transaction():
+            updated = await repo.update_condition(
+                conn, row["patient_id"], condition_id, clinical_status, verification_status,
+                abatement, note, now, expected_version,
+            )  # fmt: skip
+            if updated is None:
+                raise ProblemError(
+                    412, "version_conflict", "The condition changed since you read it."
+                )
+            out = repo.condition_of(updated, lang)
+            await repo.write_versions(
+                conn,
+                out.patient_id,
+                principal.subject,
+                now,
+                reason,
+                [("Condition", out.id, out.version, out)],
+            )
+            await record(conn, "update", "condition", out.id, out.patient_id, reason=reason)
+            return out
+
+    async def mark_in_error(
+        self,
+        principal: Principal,
+        resource: Resource,
+        resource_id: int,
+        reason: str,
+        lang: str = "ru",
+    ) -> int:
+        """Mark a wrong entry entered-in-error (it stays, marked); its new version."""
+        await self._author(principal)
+        row = await repo.fact_row(self.pool, resource, resource_id)
+        if row is None or row["clinic_id"] != principal.org:
+            raise not_found(resource)
+        await self._writable_patient(principal, row["patient_id"], None)
+        now = self.clock()
+        async with self.pool.acquire() as conn, conn.transaction():
+            marked = await repo.mark_in_error(conn, resource, row["patient_id"], resource_id, now)
+            if marked is None:
+                raise ProblemError(
+                    409, "already_in_error", "This entry is already marked entered-in-error."
+                )
+            state: msgspec.Struct = {
+                "Condition": repo.condition_of,
+                "Observation": repo.observation_of,
+                "AllergyIntolerance": repo.allergy_of,
+                "Immunization": repo.immunization_of,
+            }[resource](marked, lang)
+            version: int = marked["version"]
+            await repo.write_versions(
+                conn,
+                row["patient_id"],
+                principal.subject,
+                now,
+                reason,
+                [(resource, resource_id, version, state)],
+            )
+            await record(
+                conn,
+                "entered_in_error",
+                resource.lower(),
+                resource_id,
+                row["patient_id"],
+                reason=reason,
+            )
+            return version
+
+    # -- reads ------------------------------------------------------------------------
+
+    async def card(self, principal: Principal, patient_id: int, lang: str = "ru") -> CardSummary:
+        """The card at a glance: problems, allergies, the last visits, the latest results
+        with their trend, immunizations."""
+        reader = await self.access.reader(principal, patient_id)
+        async with self.pool.acquire() as conn:
+            patient = await patients.card(conn, patient_id)
+            if patient is None:
+                raise not_found()
+            problem_rows = await repo.problems(conn, patient_id)
+            allergy_rows = await repo.allergies(conn, patient_id)
+            visit_rows = await repo.encounter_rows(conn, patient_id, CARD_VISITS)
+            visit_conditions = await repo.conditions_of_encounters(
+                conn, patient_id, [r["id"] for r in visit_rows]
+            )
+            result_rows = await repo.results(conn, patient_id, TREND_POINTS)
+            immunization_rows = await repo.immunizations(conn, patient_id)
+            await record(conn, "read", "medical_record", patient_id, patient_id)
+        hidden = 0
+        problems = []
+        for r in problem_rows:
+            c = mask_condition(repo.condition_of(r, lang), reader, r["restricted"], lang)
+            hidden += c.hidden
+            problems.append(c)
+        by_visit: dict[int, list[str]] = {}
+        for v in visit_conditions:
+            if reader.sees(v["restricted"], v["author_id"]):
+                d = codes.diagnosis(v["code"])
+                by_visit.setdefault(v["encounter_id"], []).append(
+                    f"{v['code']} {d.title(lang) if d else ''}".strip()
+                )
+            else:
+                by_visit.setdefault(v["encounter_id"], []).append(RESTRICTED_TITLE[lang])
+        visits = [
+            EncounterBrief(
+                id=r["id"],
+                clinic_name=r["clinic_name"],
+                doctor_name=r["doctor_name"] or None,
+                specialty=r["specialty"],
+                kind=r["kind"],
+                status=r["status"],
+                started_at=r["started_at"],
+                version=r["version"],
+                diagnoses=by_visit.get(r["id"], []),
+                restricted=r["restricted"] is not None,
+            )
+            for r in visit_rows
+        ]
+        results = _trends(result_rows, reader, lang)
+        return CardSummary(
+            patient=PatientBrief(
+                id=patient.id,
+                name=patient.name,
+                birth_date=patient.birth_date,
+                attached_clinic_id=patient.attached_clinic_id,
+            ),
+            problems=problems,
+            allergies=[repo.allergy_of(r, lang) for r in allergy_rows],
+            medications=[],
+            visits=visits,
+            results=results,
+            immunizations=[repo.immunization_of(r, lang) for r in immunization_rows],
+            restricted_hidden=hidden,
+        )
+
+    async def encounter(
+        self, principal: Principal, encounter_id: int, lang: str = "ru"
+    ) -> Encounter:
+        row = await repo.encounter_row(self.pool, encounter_id)
+        if row is None:
+            raise not_found("encounter")
+        reader = await self._reader_of_row(principal, row["patient_id"])
+        async with self.pool.acquire() as conn:
+            out = (await self._full(conn, [row], reader, lang))[0]
+            await record(conn, "read", "encounter", encounter_id, row["patient_id"])
+        return out
+
+    async def _reader_of_row(self, principal: Principal, patient_id: int) -> Reader:
+        """A reader of a row found by its id: someone who may not read the patient learns
+        nothing of the row (404), a doctor included."""
+        try:
+            return await self.access.reader(principal, patient_id)
+        except ProblemError as exc:
+            if principal.role == "patient":
+                raise not_found("record") from None
+            raise exc
+
+    async def visits(
+        self,
+        principal: Principal,
+        patient_id: int,
+        limit: int = 20,
+        before: tuple[datetime, int] | None = None,
+        lang: str = "ru",
+    ) -> list[Encounter]:
+        """The patient's visits with their protocols, newest first (keyset paged)."""
+        reader = await self.access.reader(principal, patient_id)
+        async with self.pool.acquire() as conn:
+            rows = await repo.encounter_rows(conn, patient_id, limit, before)
+            out = await self._full(conn, rows, reader, lang)
+            await record(conn, "read", "encounters", patient_id, patient_id)
+        return out
+
+    async def encounter_version(
+        self, principal: Principal, encounter_id: int, version: int, lang: str = "ru"
+    ) -> Encounter:
+        """A signed visit as it was at ``version`` (the earlier text of an amended one)."""
+        state, reader = await self.version_of(
+            principal, "Encounter", encounter_id, version, Encounter
+        )
+        diagnoses = [
+            mask_condition(c, reader, codes.restricted_class(c.code or ""), lang)
+            for c in state.diagnoses
+        ]
+        restricted = _restricted_of_codes([c.code for c in state.diagnoses if c.code])
+        sees = reader.sees(restricted, -1) or reader.doctor_id == state.doctor_id
+        state = msgspec.structs.replace(state, diagnoses=diagnoses)
+        if not sees:
+            state = msgspec.structs.replace(state, protocol=None, vitals=[], hidden=True)
+        return state
+
+    async def version_of(
+        self,
+        principal: Principal,
+        resource: Resource,
+        resource_id: int,
+        version: int,
+        kind: type[S],
+    ) -> tuple[S, Reader]:
+        """A resource's state at ``version``, and the reader (audited)."""
+        async with self.pool.acquire() as conn:
+            row = await repo.version_body(conn, resource, resource_id, version)
+            if row is None:
+                raise not_found("version")
+            reader = await self._reader_of_row(principal, row["patient_id"])
+            await record(
+                conn, "read", resource.lower(), f"{resource_id}/{version}", row["patient_id"]
+            )
+        return msgspec.json.decode(row["body"], type=kind), reader
+
+    async def versions(
+        self, principal: Principal, resource: Resource, resource_id: int
+    ) -> list[Version]:
+        row = (
+            await repo.fact_row(self.pool, resource, resource_id)
+            if resource != "Encounter"
+            else await repo.encounter_row(self.pool, resource_id)
+        )
+        if row is None:
+            raise not_found(resource)
+        await self._reader_of_row(principal, row["patient_id"])
+        async with self.pool.acquire() as conn:
+            found = await repo.versions(conn, resource, resource_id)
+            await record(
+                conn, "read", f"{resource.lower()}_history", resource_id, row["patient_id"]
+            )
+        return found
+
+    async def results_of(
+        self,
+        principal: Principal,
+        patient_id: int,
+        code: str,
+        limit: int = 50,
+        before: tuple[datetime, int] | None = None,
+        lang: str = "ru",
+    ) -> list[Observation]:
+        """A measure's results, newest first (a chart, a FHIR search)."""
+        reader = await self.access.reader(principal, patient_id)
+        async with self.pool.acquire() as conn:
+            rows = await repo.observations_of_code(conn, patient_id, code, limit, before)
+            await record(conn, "read", "observations", code, patient_id)
+        return [
+            mask_observation(repo.observation_of(r, lang), reader, r["restricted"]) for r in rows
+        ]
+
+    async def allergies(
+        self, principal: Principal, patient_id: int, lang: str = "ru"
+    ) -> list[Allergy]:
+        await self.access.reader(principal, patient_id)
+        async with self.pool.acquire() as conn:
+            rows = await repo.allergies(conn, patient_id)
+            await record(conn, "read", "allergies", patient_id, patient_id)
+        return [repo.allergy_of(r, lang) for r in rows]
+
+    async def immunizations(
+        self, principal: Principal, patient_id: int, lang: str = "ru"
+    ) -> list[Immunization]:
+        await self.access.reader(principal, patient_id)
+        async with self.pool.acquire() as conn:
+            rows = await repo.immunizations(conn, patient_id)
+            await record(conn, "read", "immunizations", patient_id, patient_id)
+        return [repo.immunization_of(r, lang) for r in rows]
+
+    async def record_reads(self, patient_ids: Sequence[int], what: str) -> None:
+        """Audit a listing that shows several patients' names (no record content)."""
+        await record_many(self.pool, "read", what, None, list(patient_ids))
+
+
+def _restricted_of_codes(found: Sequence[str]) -> str | None:
+    classes = [c for c in (codes.restricted_class(x.strip().upper()) for x in found) if c]
+    return classes[0] if classes else None
+
+
+def _restricted_of(diagnoses: Sequence[DiagnosisIn]) -> str | None:
+    return _restricted_of_codes([d.code for d in diagnoses])
+
+
+def _trends(rows: Sequence[Any], reader: Reader, lang: str) -> list[Trend]:
+    by_code: dict[str, list[Any]] = {}
+    for r in rows:
+        if reader.sees(r["restricted"], r["author_id"]):
+            by_code.setdefault(r["code"], []).append(r)
+    trends = []
+    for code, found in by_code.items():
+        m = codes.measure(code)
+        latest = repo.observation_of(found[0], lang)
+        trends.append(
+            Trend(
+                code=code,
+                name=m.name(lang) if m else code,
+                unit=found[0]["unit"],
+                low=latest.low,
+                high=latest.high,
+                latest=latest,
+                points=[(r["effective_at"], float(r["value"])) for r in reversed(found)],
+            )
+        )
+    order = list(codes.measures())
+    trends.sort(key=lambda t: order.index(t.code) if t.code in order else len(order))
+    return trends
