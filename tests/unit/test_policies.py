@@ -21,6 +21,9 @@ PUBLIC_ROUTES = {
     "GET /api/v1/clinics",
     "GET /api/v1/clinics/{clinic_id:int}/doctors",
     "GET /api/v1/slots",
+    # The record's catalogues: ICD-10 type-ahead and the protocol templates (no patient).
+    "GET /api/v1/diagnoses",
+    "GET /api/v1/protocol-templates/{specialty:str}",
     "POST /api/v1/auth/patient/code",
     "POST /api/v1/auth/patient/token",
     "POST /api/v1/auth/staff/token",
