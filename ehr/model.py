@@ -298,7 +298,7 @@ class CardSummary(Struct, frozen=True, kw_only=True):
     visits: list[EncounterBrief]
     results: list[Trend]
     immunizations: list[Immunization]
-    restricted_hidden: int = 0  # restricted entries the reader sees only as existing
+    restricted_hidden: int = 0  # restricted entries shown to this reader only as existing
 
 
 class Version(Struct, frozen=True, kw_only=True):

@@ -613,6 +613,7 @@ class Records:
                     f"{v['code']} {d.title(lang) if d else ''}".strip()
                 )
             else:
+                hidden += 1
                 by_visit.setdefault(v["encounter_id"], []).append(RESTRICTED_TITLE[lang])
         visits = [
             EncounterBrief(

@@ -53,7 +53,11 @@ class World:
     slot_b: dict
     fresh: list[Any]
     police_staff_id: int
+    city: str
+    colleague_a: int  # a doctor of A besides dA, who never broke the glass
     markers: tuple[str, ...]
+    encounter_p: int  # P's signed visit with dA
+    encounter_q: int  # Q's signed visit with dB
     _next_slot: itertools.count = field(default_factory=itertools.count)
     _next_adult: itertools.count = field(default_factory=itertools.count)
 
@@ -135,6 +139,30 @@ async def world(client, city) -> World:
     )
     assert waiting.status_code == 201, waiting.text
     police = (await fetch(city, "SELECT id FROM staff_accounts WHERE username = 'police.1'"))[0]
+    # The record: P attached to clinic A and Q to clinic B (the registry's fact the
+    # record's rule reads), each with a signed visit.
+    await fetch(
+        city, "UPDATE patients SET attached_clinic_id = $2 WHERE id = $1", p["id"], clinic_a
+    )
+    await fetch(
+        city, "UPDATE patients SET attached_clinic_id = $2 WHERE id = $1", q["id"], clinic_b
+    )
+
+    async def signed_visit(appointment: dict, doctor: dict) -> int:
+        visit = await client.post(
+            "/api/v1/encounters", json={"appointment_id": appointment["id"]}, headers=doctor
+        )
+        assert visit.status_code == 201, visit.text
+        signed = await client.post(
+            f"/api/v1/encounters/{visit.json()['id']}/sign",
+            json={"protocol": {"conclusion": "ОРВИ"}, "diagnoses": [{"code": "J06.9"}]},
+            headers=doctor,
+        )
+        assert signed.status_code == 200, signed.text
+        return int(visit.json()["id"])
+
+    encounter_p = await signed_visit(appointment_p, bearer.doctor(first["doctor_id"], clinic_a))
+    encounter_q = await signed_visit(appointment_q, bearer.doctor(slot_b["doctor_id"], clinic_b))
     full_name = " ".join(x for x in (q["family_name"], q["given_name"], q["patronymic"]) if x)
     return World(
         clinic_a=clinic_a,
@@ -153,7 +181,18 @@ async def world(client, city) -> World:
         slot_b=slot_b,
         fresh=fresh,
         police_staff_id=police["id"],
+        city=city,
+        colleague_a=(
+            await fetch(
+                city,
+                "SELECT id FROM doctors WHERE clinic_id = $1 AND id <> $2 ORDER BY id LIMIT 1",
+                clinic_a,
+                first["doctor_id"],
+            )
+        )[0]["id"],
         markers=(full_name, q["policy_number"], q["phone"]),
+        encounter_p=encounter_p,
+        encounter_q=encounter_q,
     )
 
 
@@ -336,6 +375,38 @@ async def build(route: str, role: str, variant: str, client, w: World) -> Call:
         return Call("POST", "/api/v1/break-glass", body, h)
     if route == "me":
         return Call("GET", "/api/v1/me", headers=h)
+    if route in ("read_card", "read_encounter", "record_allergy") and role == "doctor":
+        # dA broke the glass for Q above (break_glass): the record's reads are tried by a
+        # colleague of her clinic, who reads P through P's attachment to the clinic.
+        h = bearer.doctor(w.colleague_a, w.clinic_a)
+    if route == "read_card":
+        # A patient's own: the linked child's card; a doctor's own: P, attached to A.
+        own = w.c["id"] if role == "patient" else me
+        target = {"own": own, "foreign": w.q["id"], "missing": MISSING}[variant]
+        expect = ('"problems":',) if variant == "own" else ()
+        return Call("GET", f"/api/v1/patients/{target}/record", headers=h, expect_in_body=expect)
+    if route == "read_encounter":
+        target = {"own": w.encounter_p, "foreign": w.encounter_q, "missing": MISSING}[variant]
+        expect = ('"J06.9"',) if variant == "own" else ()
+        return Call("GET", f"/api/v1/encounters/{target}", headers=h, expect_in_body=expect)
+    if route == "open_visit":
+        if variant == "own":
+            target = (await _own_appointment(client, w))["id"]  # booked with A, maybe not dA
+            doctor = (
+                await fetch(w.city, "SELECT doctor_id FROM appointments WHERE id = $1", target)
+            )[0]
+            if role == "doctor":
+                h = bearer.doctor(doctor["doctor_id"], w.clinic_a)
+        else:
+            target = w.appointment_q if variant == "foreign" else MISSING
+        return Call("POST", "/api/v1/encounters", {"appointment_id": target}, h)
+    if route == "sign_visit":
+        target = {"own": w.encounter_p, "foreign": w.encounter_q, "missing": MISSING}[variant]
+        body = {"protocol": {"conclusion": "x"}}
+        return Call("POST", f"/api/v1/encounters/{target}/sign", body, h)
+    if route == "record_allergy":
+        target = {"own": me, "foreign": w.q["id"], "missing": MISSING}[variant]
+        return Call("POST", f"/api/v1/patients/{target}/allergies", {"substance": "x-birch"}, h)
     raise AssertionError(route)
 
 
@@ -378,6 +449,13 @@ EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
     "disable_staff": {"administrator": (200, 404, 404)},
     "break_glass": {"doctor": (201, 201, 404)},  # a stranger is what it is for
     "me": {role: (200, 200, 200) for role in ROLES if role != "anonymous"},
+    # The medical record: a doctor reads a patient attached to her clinic (P), not a
+    # stranger (Q: 403 break_glass_required); a patient their own and a linked child's.
+    "read_card": {"patient": (200, 404, 404), "doctor": (200, 403, 404)},
+    "read_encounter": {"patient": (200, 404, 404), "doctor": (200, 403, 404)},
+    "open_visit": {"doctor": (201, 404, 404)},  # another clinic's appointment: 404
+    "sign_visit": {"doctor": (409, 404, 404)},  # own: signed already
+    "record_allergy": {"doctor": (201, 403, 404)},
 }
 
 
@@ -417,3 +495,118 @@ async def test_each_role_against_each_route(client, world, route, role, variant,
             assert response.json()["code"] == "unauthenticated"
         if status == 403 and role not in ("patient", "registrar", "doctor"):
             assert response.json()["code"] == "forbidden"
+
+
+# -- restricted entries ----------------------------------------------------------------
+
+
+@dataclass
+class Restricted:
+    patient: int
+    encounter: int
+    readers: dict[str, dict[str, str]]
+
+
+@pytest.fixture(scope="module")
+async def restricted(client, city, world) -> Restricted:
+    """Patient R attached to a clinic X that has a psychiatrist; a therapist of X writes
+    a visit with an anxiety disorder (F41.1, restricted) beside a cold (J06.9)."""
+    psychiatrist = (
+        await fetch(
+            city,
+            "SELECT d.clinic_id, d.id FROM doctors d JOIN specialties s ON s.id = d.specialty_id"
+            " WHERE s.code = 'psychiatrist' ORDER BY d.clinic_id, d.id LIMIT 1",
+        )
+    )[0]
+    x = psychiatrist["clinic_id"]
+    author, colleague = await fetch(
+        city,
+        "SELECT d.id FROM doctors d JOIN specialties s ON s.id = d.specialty_id"
+        " WHERE d.clinic_id = $1 AND s.code NOT IN ('psychiatrist') ORDER BY d.id LIMIT 2",
+        x,
+    )
+    stranger = (
+        await fetch(city, "SELECT clinic_id, id FROM doctors WHERE clinic_id <> $1 LIMIT 1", x)
+    )[0]
+    r = world.adult()["id"]
+    await fetch(city, "UPDATE patients SET attached_clinic_id = $2 WHERE id = $1", r, x)
+    writer = bearer.doctor(author["id"], x)
+    visit = await client.post(
+        "/api/v1/encounters", json={"patient_id": r, "kind": "home"}, headers=writer
+    )
+    assert visit.status_code == 201, visit.text
+    signed = await client.post(
+        f"/api/v1/encounters/{visit.json()['id']}/sign",
+        json={
+            "protocol": {"conclusion": "Генерализованное тревожное расстройство"},
+            "diagnoses": [{"code": "F41.1", "rank": "primary"}, {"code": "J06.9"}],
+        },
+        headers=writer,
+    )
+    assert signed.status_code == 200, signed.text
+    return Restricted(
+        r,
+        visit.json()["id"],
+        {
+            "patient": bearer.patient(r),
+            "author": writer,
+            "same_group": bearer.doctor(psychiatrist["id"], x),
+            "colleague": bearer.doctor(colleague["id"], x),
+            "stranger": bearer.doctor(stranger["id"], stranger["clinic_id"]),
+        },
+    )
+
+
+# reader -> (status, sees the restricted diagnosis)
+RESTRICTED_READERS = {
+    "patient": (200, True),
+    "author": (200, True),
+    "same_group": (200, True),  # a psychiatrist of the patient's clinic
+    "colleague": (200, False),  # another specialty: that it exists, not what it is
+    "stranger": (403, False),  # not the patient's clinic: break_glass_required
+}
+
+
+@pytest.mark.parametrize("reader", list(RESTRICTED_READERS))
+@pytest.mark.parametrize("where", ["encounter", "card"])
+async def test_restricted_entries_by_reader(client, restricted, reader, where):
+    status, sees = RESTRICTED_READERS[reader]
+    headers = restricted.readers[reader]
+    path = (
+        f"/api/v1/encounters/{restricted.encounter}"
+        if where == "encounter"
+        else f"/api/v1/patients/{restricted.patient}/record"
+    )
+    response = await client.get(path, headers=headers)
+    assert response.status_code == status, response.text
+    if status == 403:
+        assert response.json()["code"] == "break_glass_required"
+        return
+    text = response.text
+    assert ("F41.1" in text) is sees
+    if where == "encounter":
+        assert ("тревожное" in text) is sees  # the protocol goes with the diagnosis
+        body = response.json()
+        assert body["hidden"] is (not sees)
+        assert [d["hidden"] for d in body["diagnoses"]] == [not sees, False]
+    else:
+        assert response.json()["restricted_hidden"] == (0 if sees else 1)
+
+
+async def test_restricted_entries_open_to_break_glass_and_flagged(client, city, restricted):
+    stranger = restricted.readers["stranger"]
+    glass = await client.post(
+        "/api/v1/break-glass",
+        json={"patient_id": restricted.patient, "reason": "unconscious at the reception"},
+        headers=stranger,
+    )
+    assert glass.status_code == 201, glass.text
+    response = await client.get(f"/api/v1/encounters/{restricted.encounter}", headers=stranger)
+    assert response.status_code == 200 and "F41.1" in response.text
+    flagged = await fetch(
+        city,
+        "SELECT break_glass, reason FROM audit_log WHERE patient_id = $1 AND resource = "
+        "'encounter' AND action = 'read' ORDER BY id DESC LIMIT 1",
+        restricted.patient,
+    )
+    assert flagged[0]["break_glass"] and flagged[0]["reason"] == "unconscious at the reception"
