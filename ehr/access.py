@@ -45,7 +45,7 @@ class CareLinks(Protocol):
 
     async def appointment(self, appointment_id: int) -> AppointmentParties | None: ...
 
-    async def booked_with(self, patient_id: int, doctor_id: int) -> bool: ...
+    async def booked_with(self, patient_id: int, clinic_id: int, doctor_id: int) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +118,8 @@ class RecordAccess:
             return Reader("doctor", principal.subject, doctor, clinic, specialty, True)
         if (
             await patients.attached_clinic(self.pool, patient_id) == clinic
-            or await repo.wrote_for(self.pool, patient_id, doctor)
-            or (self.care is not None and await self.care.booked_with(patient_id, doctor))
+            or await repo.wrote_for(self.pool, patient_id, clinic, doctor)
+            or (self.care is not None and await self.care.booked_with(patient_id, clinic, doctor))
         ):
             return Reader("doctor", principal.subject, doctor, clinic, specialty)
         raise ProblemError(403, "break_glass_required", BREAK_GLASS_REQUIRED)

@@ -251,7 +251,8 @@ SELECT reason FROM ehr_versions
 #: Whether the doctor has an encounter with the patient (her own patient, whatever the
 #: booking says).
 WROTE_FOR = """
-SELECT EXISTS (SELECT 1 FROM encounters WHERE patient_id = $1 AND doctor_id = $2)
+SELECT EXISTS (SELECT 1 FROM encounters
+                WHERE patient_id = $1 AND clinic_id = $2 AND doctor_id = $3)
 """
 
 SPECIALTY_OF_DOCTOR = """

@@ -249,8 +249,8 @@ async def amend(
     return version
 
 
-async def wrote_for(conn: Executor, patient_id: int, doctor_id: int) -> bool:
-    return bool(await conn.fetchval(q.WROTE_FOR, patient_id, doctor_id))
+async def wrote_for(conn: Executor, patient_id: int, clinic_id: int, doctor_id: int) -> bool:
+    return bool(await conn.fetchval(q.WROTE_FOR, patient_id, clinic_id, doctor_id))
 
 
 async def specialty_of(conn: Executor, clinic_id: int, doctor_id: int) -> str | None:

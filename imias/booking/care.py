@@ -26,7 +26,7 @@ class CareLinks:
             return None
         return AppointmentParties(row["patient_id"], row["clinic_id"], row["doctor_id"])
 
-    async def booked_with(self, patient_id: int, doctor_id: int) -> bool:
+    async def booked_with(self, patient_id: int, clinic_id: int, doctor_id: int) -> bool:
         """An appointment of the patient with the doctor that is or was kept (booked,
         arrived, completed), not cancelled."""
-        return await repo.booked_with_doctor(self.pool, patient_id, doctor_id)
+        return await repo.booked_with_doctor(self.pool, patient_id, clinic_id, doctor_id)

@@ -346,7 +346,7 @@ SELECT EXISTS (SELECT 1 FROM appointments
 
 BOOKED_WITH_DOCTOR = """
 SELECT EXISTS (SELECT 1 FROM appointments
-                WHERE patient_id = $1 AND doctor_id = $2
+                WHERE patient_id = $1 AND clinic_id = $2 AND doctor_id = $3
                   AND status IN ('booked', 'arrived', 'completed'))
 """
 

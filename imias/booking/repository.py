@@ -492,5 +492,7 @@ async def booked_with_clinic(conn: Executor, patient_id: int, clinic_id: int) ->
     return bool(await conn.fetchval(q.BOOKED_WITH_CLINIC, patient_id, clinic_id))
 
 
-async def booked_with_doctor(conn: Executor, patient_id: int, doctor_id: int) -> bool:
-    return bool(await conn.fetchval(q.BOOKED_WITH_DOCTOR, patient_id, doctor_id))
+async def booked_with_doctor(
+    conn: Executor, patient_id: int, clinic_id: int, doctor_id: int
+) -> bool:
+    return bool(await conn.fetchval(q.BOOKED_WITH_DOCTOR, patient_id, clinic_id, doctor_id))
