@@ -28,6 +28,7 @@ from ehr.model import (
     ImmunizationIn,
     Observation,
     PatientBrief,
+    Protocol,
     Resource,
     SignOff,
     Trend,
@@ -36,6 +37,7 @@ from ehr.model import (
     VitalIn,
 )
 from ehr.repository import Measured
+from ehr.templates import SECTIONS
 from imias.identity import Identity, Principal
 from imias.platform.audit import record, record_many
 from imias.platform.db import Executor
@@ -54,6 +56,11 @@ RESTRICTED_TITLE = {"ru": "Запись ограниченного доступ�
 
 def unprocessable(code: str, detail: str) -> ProblemError:
     return ProblemError(422, code, detail)
+
+
+def check_protocol(protocol: Protocol) -> None:
+    if not any(getattr(protocol, s).strip() for s in SECTIONS):
+        raise unprocessable("empty_protocol", "Write the protocol before signing it.")
 
 
 def check_diagnoses(diagnoses: Sequence[DiagnosisIn], today: date) -> None:
@@ -229,6 +236,10 @@ class Records:
                 raise not_found("appointment")
             if parties.doctor_id != doctor:
                 raise ProblemError(403, "forbidden", "This appointment is another doctor's.")
+            if parties.status in ("cancelled", "no_show"):
+                raise ProblemError(
+                    409, "appointment_not_kept", f"This appointment is {parties.status}."
+                )
             patient_id = parties.patient_id
             kind = "outpatient"
         elif patient_id is None:
@@ -269,6 +280,7 @@ class Records:
         """Make the visit final: its protocol, diagnoses and vitals in one transaction."""
         doctor, clinic, specialty = await self._author(principal)
         now = self.clock()
+        check_protocol(signoff.protocol)
         check_diagnoses(signoff.diagnoses, self.today())
         vitals = measured(signoff.vitals, now)
         restricted = _restricted_of(signoff.diagnoses)
@@ -312,6 +324,7 @@ class Records:
         """A signed visit's correction, with its reason; the earlier version stays."""
         doctor, clinic, specialty = await self._author(principal)
         now = self.clock()
+        check_protocol(amendment.protocol)
         if amendment.diagnoses is not None:
             check_diagnoses(amendment.diagnoses, self.today())
         async with self.pool.acquire() as conn, conn.transaction():
@@ -326,10 +339,10 @@ class Records:
             if amendment.diagnoses is None:
                 codes_now = [c["code"] for c in existing]
             else:
-                wanted = {(d.code.strip().upper(), d.rank) for d in amendment.diagnoses}
-                kept = {(c["code"], c["rank"]) for c in existing}
+                wanted = {_key_of(d) for d in amendment.diagnoses}
+                kept = {_key_of_row(c) for c in existing}
                 for c in existing:
-                    if (c["code"], c["rank"]) not in wanted:
+                    if _key_of_row(c) not in wanted:
                         gone = await repo.mark_in_error(conn, "Condition", patient_id, c["id"], now)
                         if gone is not None:
                             written.append(
@@ -340,9 +353,7 @@ class Records:
                                     repo.condition_of(gone, lang),
                                 )
                             )
-                new = [
-                    d for d in amendment.diagnoses if (d.code.strip().upper(), d.rank) not in kept
-                ]
+                new = [d for d in amendment.diagnoses if _key_of(d) not in kept]
                 for c in await repo.insert_conditions(
                     conn, patient_id, encounter_id, clinic, principal.subject, specialty, now, new
                 ):
@@ -779,6 +790,15 @@ class Records:
     async def record_reads(self, patient_ids: Sequence[int], what: str) -> None:
         """Audit a listing that shows several patients' names (no record content)."""
         await record_many(self.pool, "read", what, None, list(patient_ids))
+
+
+def _key_of(d: DiagnosisIn) -> tuple[object, ...]:
+    """What an amendment compares: a diagnosis changed in any of these is a new one."""
+    return (d.code.strip().upper(), d.rank, d.course, d.verification, d.onset, d.note)
+
+
+def _key_of_row(c: Any) -> tuple[object, ...]:
+    return (c["code"], c["rank"], c["course"], c["verification_status"], c["onset"], c["note"])
 
 
 def _restricted_of_codes(found: Sequence[str]) -> str | None:

@@ -14,6 +14,7 @@ class AppointmentParties(msgspec.Struct, frozen=True):
     patient_id: int
     clinic_id: int
     doctor_id: int
+    status: str  # booked, arrived, completed, cancelled, no_show
 
 
 class CareLinks:
@@ -24,7 +25,9 @@ class CareLinks:
         row = await repo.appointment_owner(self.pool, appointment_id)
         if row is None:
             return None
-        return AppointmentParties(row["patient_id"], row["clinic_id"], row["doctor_id"])
+        return AppointmentParties(
+            row["patient_id"], row["clinic_id"], row["doctor_id"], row["status"]
+        )
 
     async def booked_with(self, patient_id: int, clinic_id: int, doctor_id: int) -> bool:
         """An appointment of the patient with the doctor that is or was kept (booked,

@@ -324,7 +324,7 @@ QUERIES |= {
 # -- whose data a caller reaches (imias.booking.caller decides) -------------------------
 
 APPOINTMENT_OWNER = """
-SELECT clinic_id, patient_id, doctor_id FROM appointments WHERE id = $1
+SELECT clinic_id, patient_id, doctor_id, status FROM appointments WHERE id = $1
 """
 
 HOLD_OWNER = """

@@ -471,7 +471,7 @@ async def set_waitlist_status(
 
 
 async def appointment_owner(conn: Executor, appointment_id: int) -> Row | None:
-    """clinic_id, patient_id, doctor_id of an appointment."""
+    """clinic_id, patient_id, doctor_id and status of an appointment."""
     return await conn.fetchrow(q.APPOINTMENT_OWNER, appointment_id)
 
 

@@ -188,6 +188,7 @@ BAD_SIGNOFFS = [
         "two_primary_diagnoses",
     ),
     ({"protocol": {"complaints": "x", "unknown": 1}}, 400, None),
+    ({"protocol": {"conclusion": "  "}}, 422, "empty_protocol"),
 ]
 
 
@@ -348,3 +349,19 @@ async def test_diagnosis_type_ahead_by_code_and_by_words(client):
     assert english[0]["title"] == "Essential (primary) hypertension"
     restricted = (await client.get("/api/v1/diagnoses", params={"q": "F32.0"})).json()
     assert restricted[0]["restricted"] is True
+
+
+async def test_a_cancelled_appointment_has_no_visit_to_open(client):
+    person, appointment = await booked(client)
+    cancelled = await client.post(
+        f"/api/v1/appointments/{appointment['id']}/cancel",
+        json={},
+        headers=bearer.patient(person["id"]),
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    answer = await client.post(
+        "/api/v1/encounters",
+        json={"appointment_id": appointment["id"]},
+        headers=doctor_of(appointment),
+    )
+    assert (answer.status_code, answer.json()["code"]) == (409, "appointment_not_kept")
