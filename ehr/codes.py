@@ -74,6 +74,13 @@ def _icd10() -> dict[str, Diagnosis]:
     return found
 
 
+@functools.cache
+def _haystack() -> list[tuple[str, Diagnosis]]:
+    """Each code's titles in lower case, Russian-titled codes first (searched in order)."""
+    found = sorted(_icd10().values(), key=lambda d: (d.title_ru is None, d.code))
+    return [(f"{d.title_ru or ''} {d.title_en}".lower(), d) for d in found]
+
+
 def diagnosis(code: str) -> Diagnosis | None:
     return _icd10().get(code.strip().upper())
 
@@ -90,14 +97,14 @@ def search_diagnoses(text: str, limit: int = 20) -> list[Diagnosis]:
         by_code = [d for c, d in catalogue.items() if c.startswith(upper)]
         return sorted(by_code, key=lambda d: (len(d.code), d.code))[:limit]
     words = query.lower().split()
-    hits = [
-        d
-        for d in catalogue.values()
-        if all(w in (d.title_ru or "").lower() or w in d.title_en.lower() for w in words)
-    ]
+    hits = []
     # Codes with a Russian title (the ones the city uses) first, then the rest.
-    hits.sort(key=lambda d: (d.title_ru is None, d.code))
-    return hits[:limit]
+    for text, d in _haystack():
+        if all(w in text for w in words):
+            hits.append(d)
+            if len(hits) == limit:
+                break
+    return hits
 
 
 def restricted_class(code: str) -> Restricted | None:
