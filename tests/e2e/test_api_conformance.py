@@ -1,5 +1,5 @@
 """The OpenAPI document says what the API does: schemathesis generates requests from it
-for the booking and identity routes and checks every answer against it (all its
+for the booking, identity and record routes and checks every answer against it (all its
 checks: no server error, every status and content type documented, bodies as their
 schemas say, invalid input refused, a required header refused when missing...), against
 `imias serve` on a small city, signed in as the role each route is for."""
@@ -19,8 +19,15 @@ pytestmark = pytest.mark.slow
 # The booking and identity routes.
 BOOKING = "holds|appointments|patients|waitlist|referrals|doctors|specialties|clinics|slots"
 IDENTITY = "auth|me|staff|break-glass|audit"
-ROUTES = rf"^/api/v1/({BOOKING}|{IDENTITY})"
-DOCTORS = ("/api/v1/referrals", "/api/v1/break-glass", "/api/v1/doctors")
+RECORDS = "encounters|diagnoses|protocol-templates|records"
+ROUTES = rf"^/api/v1/({BOOKING}|{IDENTITY}|{RECORDS})"
+DOCTORS = (
+    "/api/v1/referrals",
+    "/api/v1/break-glass",
+    "/api/v1/doctors",
+    "/api/v1/encounters",
+    "/api/v1/records",
+)
 EXAMPLES = 8  # a bounded number of examples per route: the suite stays short
 
 
@@ -68,6 +75,8 @@ def test_the_api_does_what_its_document_says(api_schema, server):
     failed: dict[str, str] = {}
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) >= 20, [op.label for op in operations]
+    labels = " ".join(op.label for op in operations)
+    assert "/api/v1/encounters/{encounter_id}/sign" in labels, labels  # the record's too
     for operation in operations:
 
         @given(case=operation.as_strategy())
