@@ -802,8 +802,12 @@ def _key_of_row(c: Any) -> tuple[object, ...]:
 
 
 def _restricted_of_codes(found: Sequence[str]) -> str | None:
-    classes = [c for c in (codes.restricted_class(x.strip().upper()) for x in found) if c]
-    return classes[0] if classes else None
+    """The restricted class of a visit with these diagnoses: its one class, or "mixed"
+    for two (which no specialty group reads: only the patient and the author)."""
+    classes = {c for c in (codes.restricted_class(x.strip().upper()) for x in found) if c}
+    if len(classes) > 1:
+        return "mixed"
+    return classes.pop() if classes else None
 
 
 def _restricted_of(diagnoses: Sequence[DiagnosisIn]) -> str | None:

@@ -29,7 +29,7 @@ CREATE TABLE encounters (
     protocol        jsonb,                  -- the signed protocol (sections of text)
     draft           jsonb,                  -- the doctor's unsigned form, saved as she types
     draft_saved_at  timestamptz,
-    restricted      text,                   -- the restricted class of its diagnoses, if any
+    restricted      text,                   -- its diagnoses' restricted class ('mixed': two)
     version         integer     NOT NULL DEFAULT 0,
     updated_at      timestamptz NOT NULL,
     updated_by      bigint      NOT NULL,   -- staff account
