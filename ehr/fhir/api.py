@@ -257,7 +257,7 @@ def normalized(resource: r.Resource, *drop: str) -> Any:
 
     def walk(value: Any) -> Any:
         if isinstance(value, dict):
-            if "coding" in value or set(value) == {"text"}:
+            if "coding" in value:
                 return sorted(
                     (c.get("system", ""), c.get("code", "")) for c in value.get("coding", [])
                 )

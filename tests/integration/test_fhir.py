@@ -338,6 +338,20 @@ async def test_resources_created_through_fhir_read_back_as_written(client):
     }
     assert (i["occurrenceDateTime"], i["lotNumber"]) == ("2025-10-01", "FL-2025-7")
     assert i["protocolApplied"] == [{"doseNumberPositiveInt": 1}]
+    # Found by the searches of their own kinds (a day's immunization by that day).
+    for kind, params, expected in (
+        ("Immunization", {"date": "2025-10-01"}, [i["id"]]),
+        ("Immunization", {"date": "gt2025-10-01"}, []),
+        ("Immunization", {"date": "le2025-10"}, [i["id"]]),
+        ("Immunization", {"vaccine-code": "urn:imias:vaccine|flu"}, [i["id"]]),
+        ("AllergyIntolerance", {"code": "J01C", "clinical-status": "active"}, [a["id"]]),
+        ("AllergyIntolerance", {"category": "food"}, []),
+        ("Condition", {"category": "problem-list-item", "code": "E11.9"}, [c["id"]]),
+        ("Condition", {"clinical-status": "resolved"}, []),
+    ):
+        found = await walk(client, f"{FHIR}/{kind}", doctor, {"patient": pid, **params})
+        assert [e["resource"]["id"] for e in found] == expected, (kind, params)
+
     # The JSON API sees what FHIR wrote.
     allergies = (await client.get(f"/api/v1/patients/{pid}/allergies", headers=doctor)).json()
     assert [x["id"] for x in allergies] == [int(a["id"])]
