@@ -14,6 +14,7 @@ from litestar.di import Provide
 from litestar.types import ControllerRouterHandler
 
 from ehr.api import CatalogueController, RecordController
+from ehr.fhir.api import FhirController
 from ehr.service import Records
 from imias.platform.plugin import DomainPlugin, provide
 
@@ -23,7 +24,7 @@ class EhrPlugin(DomainPlugin):
     migrations = "ehr.migrations"
 
     def route_handlers(self) -> Sequence[ControllerRouterHandler]:
-        return [CatalogueController, RecordController]
+        return [CatalogueController, RecordController, FhirController]
 
     def dependencies(self) -> dict[str, Provide]:
         return {"records": provide("records")}

@@ -259,3 +259,106 @@ SPECIALTY_OF_DOCTOR = """
 SELECT s.code FROM doctors d JOIN specialties s ON s.id = d.specialty_id
  WHERE d.clinic_id = $1 AND d.id = $2
 """
+
+
+# -- FHIR (ehr.fhir): the registry's entries and the searches -------------------------
+# A search is the patient's rows newest first, optional filters as NULL-able parameters,
+# a date range [$2, $3) and a keyset ($n, $n+1): the last row of the page before.
+
+FHIR_PATIENT = """
+SELECT id, policy_number, family_name, given_name, patronymic, birth_date, sex, phone,
+       attached_clinic_id
+  FROM patients WHERE id = $1
+"""
+
+FHIR_PRACTITIONERS = """
+SELECT d.clinic_id, d.id, d.family_name, d.given_name, d.patronymic, d.active,
+       s.code AS specialty, s.name_ru AS specialty_ru, s.name_en AS specialty_en
+  FROM doctors d JOIN specialties s ON s.id = d.specialty_id
+ WHERE ($1::bigint IS NULL OR d.clinic_id = $1) AND ($2::bigint IS NULL OR d.id = $2)
+   AND (d.clinic_id, d.id) > ($3, $4)
+ ORDER BY d.clinic_id, d.id
+ LIMIT $5
+"""
+
+FHIR_ORGANIZATIONS = """
+SELECT id, name, address, district, kind FROM clinics
+ WHERE ($1::bigint IS NULL OR id = $1) AND id > $2
+ ORDER BY id
+ LIMIT $3
+"""
+
+FHIR_ENCOUNTERS = (
+    _ENCOUNTER
+    + """
+ WHERE e.patient_id = $1 AND e.status <> 'entered-in-error'
+   AND ($2::timestamptz IS NULL OR e.started_at >= $2)
+   AND ($3::timestamptz IS NULL OR e.started_at < $3)
+   AND (e.started_at, e.id) < ($4, $5)
+ ORDER BY e.started_at DESC, e.id DESC
+ LIMIT $6
+"""
+)
+
+#: Signed visits (their protocols are the documents), by the signature's instant.
+FHIR_DOCUMENTS = (
+    _ENCOUNTER
+    + """
+ WHERE e.patient_id = $1 AND e.status = 'finished'
+   AND ($2::timestamptz IS NULL OR e.signed_at >= $2)
+   AND ($3::timestamptz IS NULL OR e.signed_at < $3)
+   AND (e.signed_at, e.id) < ($4, $5)
+ ORDER BY e.signed_at DESC, e.id DESC
+ LIMIT $6
+"""
+)
+
+FHIR_CONDITIONS = f"""
+SELECT {_CONDITION_COLUMNS} FROM conditions
+ WHERE patient_id = $1 AND verification_status <> 'entered-in-error'
+   AND ($2::timestamptz IS NULL OR recorded_at >= $2)
+   AND ($3::timestamptz IS NULL OR recorded_at < $3)
+   AND ($4::text IS NULL OR code = $4)
+   AND ($5::text IS NULL OR category = $5)
+   AND ($6::text IS NULL OR clinical_status = $6)
+   AND (recorded_at, id) < ($7, $8)
+ ORDER BY recorded_at DESC, id DESC
+ LIMIT $9
+"""
+
+FHIR_OBSERVATIONS = f"""
+SELECT {_OBSERVATION_COLUMNS} FROM observations
+ WHERE patient_id = $1 AND status <> 'entered-in-error'
+   AND ($2::timestamptz IS NULL OR effective_at >= $2)
+   AND ($3::timestamptz IS NULL OR effective_at < $3)
+   AND ($4::text IS NULL OR code = $4)
+   AND ($5::text IS NULL OR category = $5)
+   AND (effective_at, id) < ($6, $7)
+ ORDER BY effective_at DESC, id DESC
+ LIMIT $8
+"""
+
+FHIR_ALLERGIES = f"""
+SELECT {_ALLERGY_COLUMNS} FROM allergies
+ WHERE patient_id = $1 AND verification_status <> 'entered-in-error'
+   AND ($2::timestamptz IS NULL OR recorded_at >= $2)
+   AND ($3::timestamptz IS NULL OR recorded_at < $3)
+   AND ($4::text IS NULL OR substance = $4)
+   AND ($5::text IS NULL OR category = $5)
+   AND ($6::text IS NULL OR clinical_status = $6)
+   AND (recorded_at, id) < ($7, $8)
+ ORDER BY recorded_at DESC, id DESC
+ LIMIT $9
+"""
+
+#: By the day given (a date: the range's bounds are days of the city).
+FHIR_IMMUNIZATIONS = f"""
+SELECT {_IMMUNIZATION_COLUMNS} FROM immunizations
+ WHERE patient_id = $1 AND status <> 'entered-in-error'
+   AND ($2::date IS NULL OR occurred_on >= $2)
+   AND ($3::date IS NULL OR occurred_on < $3)
+   AND ($4::text IS NULL OR vaccine = $4)
+   AND (occurred_on, id) < ($5, $6)
+ ORDER BY occurred_on DESC, id DESC
+ LIMIT $7
+"""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
 import msgspec
@@ -515,3 +515,116 @@ async def last_reason(
         q.LAST_REASON, patient_id, resource, resource_id, version
     )
     return reason
+
+
+# -- FHIR (ehr.fhir): the registry's entries and the searches -------------------------
+
+#: The resources FHIR searches, with the record's own.
+Searched = Resource | Literal["DocumentReference"]
+
+
+class Search(msgspec.Struct, frozen=True, kw_only=True):
+    """A FHIR search of one patient's rows, newest first: the date range [since, until)
+    (instants; ``since_day``/``until_day``: the same range in the city's days, for a
+    resource dated by day), filters, and the keyset ``after`` (the last row of the page
+    before: its date or instant, and its id). ``limit`` rows at most."""
+
+    patient_id: int
+    since: datetime | None = None
+    until: datetime | None = None
+    since_day: date | None = None
+    until_day: date | None = None
+    code: str | None = None
+    category: str | None = None
+    status: str | None = None
+    after: tuple[datetime | date, int] | None = None
+    limit: int = 20
+
+
+def _after(search: Search, far: datetime | date) -> tuple[Any, int]:
+    return search.after or (far, NO_ID)
+
+
+async def fhir_search(conn: Executor, resource: Searched, s: Search) -> list[Row]:
+    """The rows of one page of a FHIR search (``s.limit`` at most)."""
+    if resource == "Immunization":
+        at, last = _after(s, date.max)
+        return list(
+            await conn.fetch(
+                q.FHIR_IMMUNIZATIONS, s.patient_id, s.since_day, s.until_day, s.code, at, last,
+                s.limit,
+            )
+        )  # fmt: skip
+    at, last = _after(s, FAR_FUTURE)
+    head = (s.patient_id, s.since, s.until)
+    if resource in ("Encounter", "DocumentReference"):
+        sql = q.FHIR_ENCOUNTERS if resource == "Encounter" else q.FHIR_DOCUMENTS
+        return list(await conn.fetch(sql, *head, at, last, s.limit))
+    if resource == "Observation":
+        return list(
+            await conn.fetch(q.FHIR_OBSERVATIONS, *head, s.code, s.category, at, last, s.limit)
+        )
+    sql = q.FHIR_CONDITIONS if resource == "Condition" else q.FHIR_ALLERGIES
+    return list(await conn.fetch(sql, *head, s.code, s.category, s.status, at, last, s.limit))
+
+
+class PatientEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """A patient of the registry, as FHIR's Patient shows them."""
+
+    id: int
+    policy_number: str
+    family_name: str
+    given_name: str
+    patronymic: str | None
+    birth_date: date
+    sex: str
+    phone: str | None
+    attached_clinic_id: int | None
+
+
+class PractitionerEntry(msgspec.Struct, frozen=True, kw_only=True):
+    clinic_id: int
+    id: int
+    family_name: str
+    given_name: str
+    patronymic: str | None
+    active: bool
+    specialty: str
+    specialty_ru: str
+    specialty_en: str
+
+
+class OrganizationEntry(msgspec.Struct, frozen=True, kw_only=True):
+    id: int
+    name: str
+    address: str
+    district: str
+    kind: str
+
+
+async def fhir_patient(conn: Executor, patient_id: int) -> PatientEntry | None:
+    row = await conn.fetchrow(q.FHIR_PATIENT, patient_id)
+    if row is None:
+        return None
+    return msgspec.convert(
+        {**dict(row), "policy_number": row["policy_number"].strip()}, PatientEntry
+    )
+
+
+async def fhir_practitioners(
+    conn: Executor,
+    clinic_id: int | None,
+    doctor_id: int | None,
+    after: tuple[int, int] | None,
+    limit: int,
+) -> list[PractitionerEntry]:
+    c, d = after or (0, 0)
+    rows = await conn.fetch(q.FHIR_PRACTITIONERS, clinic_id, doctor_id, c, d, limit)
+    return [msgspec.convert(dict(r), PractitionerEntry) for r in rows]
+
+
+async def fhir_organizations(
+    conn: Executor, clinic_id: int | None, after: int | None, limit: int
+) -> list[OrganizationEntry]:
+    rows = await conn.fetch(q.FHIR_ORGANIZATIONS, clinic_id, after or 0, limit)
+    return [msgspec.convert(dict(r), OrganizationEntry) for r in rows]

@@ -791,6 +791,152 @@ class Records:
         """Audit a listing that shows several patients' names (no record content)."""
         await record_many(self.pool, "read", what, None, list(patient_ids))
 
+    # -- FHIR (ehr.fhir) --------------------------------------------------------------
+
+    def _masked(self, resource: Resource, row: Any, reader: Reader, lang: str) -> msgspec.Struct:
+        """A fact's current row as the reader may see it."""
+        if resource == "Condition":
+            return mask_condition(repo.condition_of(row, lang), reader, row["restricted"], lang)
+        if resource == "Observation":
+            return mask_observation(repo.observation_of(row, lang), reader, row["restricted"])
+        if resource == "AllergyIntolerance":
+            return repo.allergy_of(row, lang)
+        return repo.immunization_of(row, lang)
+
+    async def fhir_search(
+        self, principal: Principal, resource: repo.Searched, search: repo.Search, lang: str = "ru"
+    ) -> tuple[list[Any], tuple[datetime | date, int] | None]:
+        """One page of a search of a patient's record, masked and audited: the states
+        (an Encounter for a DocumentReference too) and the keyset of the next page (None:
+        this is the last). A search by code leaves out what the reader may not see: a
+        masked entry does not match a code."""
+        reader = await self.access.reader(principal, search.patient_id)
+        query = msgspec.structs.replace(search, limit=search.limit + 1)
+        async with self.pool.acquire() as conn:
+            rows = await repo.fhir_search(conn, resource, query)
+            page = rows[: search.limit]
+            found: list[Any]
+            if resource == "Encounter" or resource == "DocumentReference":
+                found = await self._full(conn, page, reader, lang)
+            else:
+                found = [self._masked(resource, r, reader, lang) for r in page]
+            await record(conn, "read", f"fhir_{resource.lower()}", "search", search.patient_id)
+        if search.code is not None:
+            found = [f for f in found if not getattr(f, "hidden", False)]
+        if len(rows) <= search.limit:
+            return found, None
+        key = SEARCH_KEY[resource]
+        return found, (page[-1][key], page[-1]["id"])
+
+    async def fhir_read(
+        self, principal: Principal, resource: Resource, resource_id: int, lang: str = "ru"
+    ) -> msgspec.Struct:
+        """A resource's current state, masked for the reader, audited."""
+        if resource == "Encounter":
+            return await self.encounter(principal, resource_id, lang)
+        row = await repo.fact_row(self.pool, resource, resource_id)
+        if row is None:
+            raise not_found(resource)
+        reader = await self._reader_of_row(principal, row["patient_id"])
+        state = self._masked(resource, row, reader, lang)
+        await record(self.pool, "read", resource.lower(), resource_id, row["patient_id"])
+        return state
+
+    async def fhir_version(
+        self,
+        principal: Principal,
+        resource: Resource,
+        resource_id: int,
+        version: int,
+        lang: str = "ru",
+    ) -> msgspec.Struct:
+        """A resource as it was at ``version``, masked for the reader, audited."""
+        if resource == "Encounter":
+            return await self.encounter_version(principal, resource_id, version, lang)
+        state, reader = await self.version_of(
+            principal, resource, resource_id, version, STATE_OF[resource]
+        )
+        if isinstance(state, Condition):
+            return mask_condition(state, reader, codes.restricted_class(state.code or ""), lang)
+        if isinstance(state, Observation):
+            row = await repo.fact_row(self.pool, "Observation", resource_id)
+            return mask_observation(state, reader, None if row is None else row["restricted"])
+        return state
+
+    async def fhir_history(
+        self, principal: Principal, resource: Resource, resource_id: int, lang: str = "ru"
+    ) -> list[tuple[Version, msgspec.Struct]]:
+        """Every version of a resource, newest first, each as :meth:`fhir_version`."""
+        found = await self.versions(principal, resource, resource_id)
+        return [
+            (v, await self.fhir_version(principal, resource, resource_id, v.version, lang))
+            for v in found
+        ]
+
+    async def fhir_patient(self, principal: Principal, patient_id: int) -> repo.PatientEntry:
+        """The registry's entry of a patient whose card the caller may read (audited)."""
+        await self.access.reader(principal, patient_id)
+        entry = await repo.fhir_patient(self.pool, patient_id)
+        if entry is None:
+            raise not_found()
+        await record(self.pool, "read", "patient", patient_id, patient_id)
+        return entry
+
+    async def fhir_practitioners(
+        self,
+        clinic_id: int | None = None,
+        doctor_id: int | None = None,
+        after: tuple[int, int] | None = None,
+        limit: int = 20,
+    ) -> list[repo.PractitionerEntry]:
+        """Doctors of the directory (public data), by clinic and id."""
+        return await repo.fhir_practitioners(self.pool, clinic_id, doctor_id, after, limit)
+
+    async def fhir_organizations(
+        self, clinic_id: int | None = None, after: int | None = None, limit: int = 20
+    ) -> list[repo.OrganizationEntry]:
+        """Clinics of the directory (public data), by id."""
+        return await repo.fhir_organizations(self.pool, clinic_id, after, limit)
+
+    async def fhir_mark_in_error(
+        self,
+        principal: Principal,
+        resource: Resource,
+        resource_id: int,
+        expected_version: int,
+        reason: str,
+        lang: str = "ru",
+    ) -> int:
+        """:meth:`mark_in_error` if the entry is still at ``expected_version`` (else 412
+        ``version_conflict``). The version is compared before the mark's own transaction:
+        a change in between is refused by the mark only if it was a mark too."""
+        row = await repo.fact_row(self.pool, resource, resource_id)
+        if row is None:
+            raise not_found(resource)
+        await self._writable_patient(principal, row["patient_id"], None)
+        if row["version"] != expected_version:
+            raise ProblemError(412, "version_conflict", "The entry changed since you read it.")
+        return await self.mark_in_error(principal, resource, resource_id, reason, lang)
+
+
+#: The column a search's keyset is on, by resource (newest first).
+SEARCH_KEY: dict[str, str] = {
+    "Encounter": "started_at",
+    "DocumentReference": "signed_at",
+    "Condition": "recorded_at",
+    "Observation": "effective_at",
+    "AllergyIntolerance": "recorded_at",
+    "Immunization": "occurred_on",
+}
+
+#: The Struct a version's body decodes to, by resource (not Encounter: its own read).
+STATE_OF: dict[Resource, type[msgspec.Struct]] = {
+    "Condition": Condition,
+    "Observation": Observation,
+    "AllergyIntolerance": Allergy,
+    "Immunization": Immunization,
+}
+
 
 def _key_of(d: DiagnosisIn) -> tuple[object, ...]:
     """What an amendment compares: a diagnosis changed in any of these is a new one."""

@@ -53,6 +53,8 @@ PUBLIC_ROUTES = {
     "GET /manifest.webmanifest",
     "GET /sw.js",
     "GET /icons/{name:str}",
+    # FHIR's CapabilityStatement: what the server does, no data.
+    "GET /fhir/R4/metadata",
 }
 
 
