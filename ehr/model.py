@@ -5,6 +5,7 @@ decoded) and what a reader gets (the same Structs are kept, version by version, 
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from msgspec import Meta, Struct, field
@@ -144,6 +145,19 @@ class ImmunizationIn(Struct, frozen=True, forbid_unknown_fields=True):
 
     def __post_init__(self) -> None:
         check_day(self.occurred_on, "occurred_on")
+
+
+class Measured(Struct, frozen=True):
+    """An observation checked against its code, ready to insert."""
+
+    code: str
+    category: str
+    value: Decimal
+    unit: str
+    low: Decimal | None
+    high: Decimal | None
+    interpretation: str | None
+    effective_at: datetime
 
 
 class EnteredInError(Struct, frozen=True, forbid_unknown_fields=True):

@@ -18,6 +18,7 @@ from ehr.model import (
     DiagnosisIn,
     Encounter,
     Immunization,
+    Measured,
     Observation,
     Protocol,
     Resource,
@@ -332,19 +333,6 @@ async def update_condition(
         at,
         expected_version,
     )
-
-
-class Measured(msgspec.Struct, frozen=True):
-    """An observation checked against its code, ready to insert."""
-
-    code: str
-    category: str
-    value: Decimal
-    unit: str
-    low: Decimal | None
-    high: Decimal | None
-    interpretation: str | None
-    effective_at: datetime
 
 
 async def insert_observations(

@@ -6,8 +6,7 @@ masked for restricted entries and written to the audit log in its own transactio
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 import msgspec
@@ -28,16 +27,26 @@ from ehr.model import (
     ImmunizationIn,
     Observation,
     PatientBrief,
-    Protocol,
     Resource,
     SignOff,
-    Trend,
     Version,
     VisitDraft,
     VitalIn,
 )
-from ehr.repository import Measured
-from ehr.templates import SECTIONS
+from ehr.rules import (
+    RESTRICTED_TITLE,
+    check_diagnoses,
+    check_protocol,
+    diagnosis_key,
+    diagnosis_key_of_row,
+    mask_condition,
+    mask_observation,
+    measured,
+    restricted_of,
+    restricted_of_codes,
+    trends,
+    unprocessable,
+)
 from imias.identity import Identity, Principal
 from imias.platform.audit import record, record_many
 from imias.platform.db import Executor
@@ -49,78 +58,6 @@ S = TypeVar("S", bound=msgspec.Struct)
 #: How many visits and results per measure the card shows.
 CARD_VISITS = 10
 TREND_POINTS = 12
-#: A measurement may be dated this far ahead of the server's clock (clocks differ).
-CLOCK_SKEW = timedelta(minutes=5)
-RESTRICTED_TITLE = {"ru": "Запись ограниченного доступа", "en": "Restricted entry"}
-
-
-def unprocessable(code: str, detail: str) -> ProblemError:
-    return ProblemError(422, code, detail)
-
-
-def check_protocol(protocol: Protocol) -> None:
-    if not any(getattr(protocol, s).strip() for s in SECTIONS):
-        raise unprocessable("empty_protocol", "Write the protocol before signing it.")
-
-
-def check_diagnoses(diagnoses: Sequence[DiagnosisIn], today: date) -> None:
-    primaries = 0
-    for d in diagnoses:
-        if codes.diagnosis(d.code) is None:
-            raise unprocessable("unknown_code", f"{d.code!r} is not an ICD-10 code.")
-        if d.onset is not None and d.onset > today:
-            raise unprocessable("date_in_future", f"The onset of {d.code} is in the future.")
-        primaries += d.rank == "primary"
-    if primaries > 1:
-        raise unprocessable("two_primary_diagnoses", "A visit has one primary diagnosis.")
-
-
-def measured(vitals: Sequence[VitalIn], now: datetime) -> list[Measured]:
-    """Each measurement against its code: known, in its unit, possible in a living
-    person, not in the future; with its reference range and interpretation."""
-    out = []
-    for v in vitals:
-        m = codes.measure(v.code)
-        if m is None:
-            raise unprocessable("unknown_code", f"{v.code!r} is not a LOINC code IMIAS records.")
-        if v.unit is not None and v.unit != m.unit:
-            raise unprocessable(
-                "unit_mismatch", f"{m.name_en} ({m.code}) is recorded in {m.unit}, not {v.unit}."
-            )
-        value = round(Decimal(repr(v.value)), m.decimals)
-        if not m.plausible_min <= value <= m.plausible_max:
-            raise unprocessable(
-                "implausible_value",
-                f"{m.name_en} of {value} {m.unit} is outside what a living person can have "
-                f"({m.plausible_min}-{m.plausible_max}).",
-            )
-        at = v.effective_at or now
-        if at > now + CLOCK_SKEW:
-            raise unprocessable("date_in_future", f"The {m.name_en} is dated in the future.")
-        low = Decimal(repr(v.low)) if v.low is not None else m.low
-        high = Decimal(repr(v.high)) if v.high is not None else m.high
-        if low is not None and high is not None and low > high:
-            raise unprocessable("bad_range", f"The reference range of {m.code} is upside down.")
-        interpretation = codes.interpretation(value, low, high)
-        out.append(Measured(m.code, m.category, value, m.unit, low, high, interpretation, at))
-    return out
-
-
-def mask_condition(c: Condition, reader: Reader, restricted: str | None, lang: str) -> Condition:
-    if reader.sees(restricted, c.author_id):
-        return c
-    return msgspec.structs.replace(
-        c, code=None, title=RESTRICTED_TITLE[lang], note=None, hidden=True
-    )
-
-
-def mask_observation(o: Observation, reader: Reader, restricted: str | None) -> Observation:
-    if reader.sees(restricted, o.author_id):
-        return o
-    return msgspec.structs.replace(
-        o, code=None, name=None, value=None, unit=None, low=None, high=None,
-        interpretation=None, hidden=True,
-    )  # fmt: skip
 
 
 class Records:
@@ -283,7 +220,7 @@ class Records:
         check_protocol(signoff.protocol)
         check_diagnoses(signoff.diagnoses, self.today())
         vitals = measured(signoff.vitals, now)
-        restricted = _restricted_of(signoff.diagnoses)
+        restricted = restricted_of(signoff.diagnoses)
         async with self.pool.acquire() as conn, conn.transaction():
             row = await self._own_encounter(conn, principal, encounter_id)
             patient_id = row["patient_id"]
@@ -339,10 +276,10 @@ class Records:
             if amendment.diagnoses is None:
                 codes_now = [c["code"] for c in existing]
             else:
-                wanted = {_key_of(d) for d in amendment.diagnoses}
-                kept = {_key_of_row(c) for c in existing}
+                wanted = {diagnosis_key(d) for d in amendment.diagnoses}
+                kept = {diagnosis_key_of_row(c) for c in existing}
                 for c in existing:
-                    if _key_of_row(c) not in wanted:
+                    if diagnosis_key_of_row(c) not in wanted:
                         gone = await repo.mark_in_error(conn, "Condition", patient_id, c["id"], now)
                         if gone is not None:
                             written.append(
@@ -353,13 +290,13 @@ class Records:
                                     repo.condition_of(gone, lang),
                                 )
                             )
-                new = [d for d in amendment.diagnoses if _key_of(d) not in kept]
+                new = [d for d in amendment.diagnoses if diagnosis_key(d) not in kept]
                 for c in await repo.insert_conditions(
                     conn, patient_id, encounter_id, clinic, principal.subject, specialty, now, new
                 ):
                     written.append(("Condition", c["id"], 1, repo.condition_of(c, lang)))
                 codes_now = [d.code for d in amendment.diagnoses]
-            restricted = _restricted_of_codes(codes_now)
+            restricted = restricted_of_codes(codes_now)
             version = await repo.amend(
                 conn,
                 patient_id,
@@ -641,7 +578,7 @@ class Records:
             )
             for r in visit_rows
         ]
-        results = _trends(result_rows, reader, lang)
+        results = trends(result_rows, reader, lang)
         return CardSummary(
             patient=PatientBrief(
                 id=patient.id,
@@ -707,7 +644,7 @@ class Records:
             mask_condition(c, reader, codes.restricted_class(c.code or ""), lang)
             for c in state.diagnoses
         ]
-        restricted = _restricted_of_codes([c.code for c in state.diagnoses if c.code])
+        restricted = restricted_of_codes([c.code for c in state.diagnoses if c.code])
         sees = reader.sees(restricted, -1) or reader.doctor_id == state.doctor_id
         state = msgspec.structs.replace(state, diagnoses=diagnoses)
         if not sees:
@@ -936,50 +873,3 @@ STATE_OF: dict[Resource, type[msgspec.Struct]] = {
     "AllergyIntolerance": Allergy,
     "Immunization": Immunization,
 }
-
-
-def _key_of(d: DiagnosisIn) -> tuple[object, ...]:
-    """What an amendment compares: a diagnosis changed in any of these is a new one."""
-    return (d.code.strip().upper(), d.rank, d.course, d.verification, d.onset, d.note)
-
-
-def _key_of_row(c: Any) -> tuple[object, ...]:
-    return (c["code"], c["rank"], c["course"], c["verification_status"], c["onset"], c["note"])
-
-
-def _restricted_of_codes(found: Sequence[str]) -> str | None:
-    """The restricted class of a visit with these diagnoses: its one class, or "mixed"
-    for two (which no specialty group reads: only the patient and the author)."""
-    classes = {c for c in (codes.restricted_class(x.strip().upper()) for x in found) if c}
-    if len(classes) > 1:
-        return "mixed"
-    return classes.pop() if classes else None
-
-
-def _restricted_of(diagnoses: Sequence[DiagnosisIn]) -> str | None:
-    return _restricted_of_codes([d.code for d in diagnoses])
-
-
-def _trends(rows: Sequence[Any], reader: Reader, lang: str) -> list[Trend]:
-    by_code: dict[str, list[Any]] = {}
-    for r in rows:
-        if reader.sees(r["restricted"], r["author_id"]):
-            by_code.setdefault(r["code"], []).append(r)
-    trends = []
-    for code, found in by_code.items():
-        m = codes.measure(code)
-        latest = repo.observation_of(found[0], lang)
-        trends.append(
-            Trend(
-                code=code,
-                name=m.name(lang) if m else code,
-                unit=found[0]["unit"],
-                low=latest.low,
-                high=latest.high,
-                latest=latest,
-                points=[(r["effective_at"], float(r["value"])) for r in reversed(found)],
-            )
-        )
-    order = list(codes.measures())
-    trends.sort(key=lambda t: order.index(t.code) if t.code in order else len(order))
-    return trends
