@@ -362,3 +362,11 @@ SELECT {_IMMUNIZATION_COLUMNS} FROM immunizations
  ORDER BY occurred_on DESC, id DESC
  LIMIT $7
 """
+
+
+#: Every statement above by name (a test prepares each against the migrated schema).
+QUERIES: dict[str, str] = {
+    name: sql
+    for name, sql in dict(globals()).items()
+    if name.isupper() and not name.startswith("_") and isinstance(sql, str)
+}

@@ -5,6 +5,7 @@ from datetime import date, timedelta
 import asyncpg
 import pytest
 
+from ehr import queries as ehr_queries
 from imias.booking import queries
 from imias.booking.calendar_loader import Geometry, load_calendar
 from imias.booking.schedules import to_local, to_utc
@@ -33,8 +34,8 @@ async def city(fresh_database_url):
 
 @pytest.mark.parametrize(
     "module",
-    [queries, registry_repository, identity_repository, audit_repository],
-    ids=["booking", "registry", "identity", "audit"],
+    [queries, registry_repository, identity_repository, audit_repository, ehr_queries],
+    ids=["booking", "registry", "identity", "audit", "ehr"],
 )
 async def test_every_named_query_prepares_against_the_migrated_schema(db, module):
     for name, sql in module.QUERIES.items():
