@@ -24,6 +24,7 @@ from ehr import (
     template_for,
 )
 from imias.channels.web.chart import number
+from imias.channels.web.i18n import N_
 
 #: The vitals the visit's form asks for (LOINC), in the order they are shown.
 VITALS = ("8480-6", "8462-4", "8867-4", "9279-1", "8310-5", "59408-5", "29463-7", "8302-2")
@@ -136,7 +137,7 @@ def _pick(value: str, allowed: tuple[str, ...], default: str) -> str:
 def protocol_of(form: VisitForm) -> Protocol:
     for s in SECTIONS:
         if len(form.protocol.get(s, "")) > SECTION_MAX:
-            raise FormError("Раздел протокола длиннее {most} знаков.", most=SECTION_MAX)
+            raise FormError(N_("Раздел протокола длиннее {most} знаков."), most=SECTION_MAX)
     return Protocol(**{s: form.protocol.get(s, "") for s in SECTIONS})
 
 
@@ -147,7 +148,7 @@ def diagnoses_of(form: VisitForm, lang: str) -> list[DiagnosisIn]:
             continue
         if codes.diagnosis(d.code) is None:
             raise FormError(
-                "Кода «{code}» нет в МКБ-10: выберите диагноз из подсказки.", code=d.code
+                N_("Кода «{code}» нет в МКБ-10: выберите диагноз из подсказки."), code=d.code
             )
         found.append(
             DiagnosisIn(
@@ -158,9 +159,9 @@ def diagnoses_of(form: VisitForm, lang: str) -> list[DiagnosisIn]:
             )
         )
     if sum(d.rank == "primary" for d in found) > 1:
-        raise FormError("Основной диагноз может быть только один.")
+        raise FormError(N_("Основной диагноз может быть только один."))
     if len({(d.code, d.rank) for d in found}) < len(found):
-        raise FormError("Один и тот же диагноз указан дважды.")
+        raise FormError(N_("Один и тот же диагноз указан дважды."))
     return found
 
 
@@ -175,10 +176,10 @@ def vitals_of(form: VisitForm, lang: str) -> list[VitalIn]:
         try:
             value = Decimal(text)
         except InvalidOperation:
-            raise FormError("{name}: введите число.", name=m.name(lang)) from None
+            raise FormError(N_("{name}: введите число."), name=m.name(lang)) from None
         if not value.is_finite() or not m.plausible_min <= value <= m.plausible_max:
             raise FormError(
-                "{name}: {value} — такого значения не бывает (возможно от {low} до {high}).",
+                N_("{name}: {value} — такого значения не бывает (возможно от {low} до {high})."),
                 name=m.name(lang),
                 value=text,
                 low=number(float(m.plausible_min)),
@@ -199,7 +200,7 @@ def signoff_of(form: VisitForm, lang: str) -> SignOff:
 def amendment_of(reason: str, form: VisitForm, lang: str) -> Amendment:
     reason = reason.strip()
     if len(reason) < 3:
-        raise FormError("Укажите причину исправления (не короче 3 знаков).")
+        raise FormError(N_("Укажите причину исправления (не короче 3 знаков)."))
     if len(reason) > 500:
-        raise FormError("Причина исправления длиннее 500 знаков.")
+        raise FormError(N_("Причина исправления длиннее 500 знаков."))
     return Amendment(reason=reason, protocol=protocol_of(form), diagnoses=diagnoses_of(form, lang))
