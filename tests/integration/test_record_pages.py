@@ -105,6 +105,7 @@ async def test_the_doctor_signs_amends_and_the_patient_reads_it(client, sms):
 
     opened = await client.get(visit_url)
     assert opened.status_code == 200, opened.text
+    assert opened.headers["content-type"].startswith("text/html"), opened.headers
     page = text_of(opened.text)
     assert "Кратко о пациенте" in page and "Текущие лекарства" in page and "нет данных" in page
     assert "Глазное дно" in page  # the ophthalmologist's template prefills the examination

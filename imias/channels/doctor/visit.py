@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Template
 
@@ -168,7 +168,12 @@ class DoctorVisitController(Controller):
             principal_of(request), encounter_id, lang_of(request)
         )
 
-    @get("/visits/{appointment_id:int}", opt=VISIT, operation_id="doctorVisitPage")
+    @get(
+        "/visits/{appointment_id:int}",
+        opt=VISIT,
+        operation_id="doctorVisitPage",
+        media_type=MediaType.HTML,
+    )
     async def visit(self, request: Request[Any, Any, Any], appointment_id: FromPath[int]) -> Any:
         own_doctor(request)
         encounter = await records_of(request).open_visit(
@@ -207,6 +212,7 @@ class DoctorVisitController(Controller):
         "/visits/{encounter_id:int}/sign",
         opt=VISIT,
         operation_id="doctorVisitSign",
+        media_type=MediaType.HTML,
         status_code=200,
     )
     async def sign(self, request: Request[Any, Any, Any], encounter_id: FromPath[int]) -> Any:
@@ -239,6 +245,7 @@ class DoctorVisitController(Controller):
         "/visits/{encounter_id:int}/amend",
         opt=VISIT,
         operation_id="doctorVisitAmend",
+        media_type=MediaType.HTML,
         status_code=200,
     )
     async def amend(self, request: Request[Any, Any, Any], encounter_id: FromPath[int]) -> Any:
@@ -272,6 +279,7 @@ class DoctorVisitController(Controller):
         "/visits/{encounter_id:int}/allergies",
         opt=VISIT,
         operation_id="doctorVisitAllergy",
+        media_type=MediaType.HTML,
         status_code=200,
     )
     async def allergy(self, request: Request[Any, Any, Any], encounter_id: FromPath[int]) -> Any:
@@ -306,6 +314,7 @@ class DoctorVisitController(Controller):
         "/visits/{encounter_id:int}/immunizations",
         opt=VISIT,
         operation_id="doctorVisitImmunization",
+        media_type=MediaType.HTML,
         status_code=200,
     )
     async def immunization(
@@ -342,6 +351,7 @@ class DoctorVisitController(Controller):
         "/encounters/{encounter_id:int}/versions/{version:int}",
         opt=VISIT,
         operation_id="doctorVisitVersion",
+        media_type=MediaType.HTML,
     )
     async def version(
         self, request: Request[Any, Any, Any], encounter_id: FromPath[int], version: FromPath[int]
