@@ -69,9 +69,30 @@ async def appointment_now(city: str, patient_id: int) -> tuple[int, int]:
     return row["id"], row["doctor_id"]
 
 
+async def earlier_pressures(city: str, patient: dict, values: list[int]) -> None:
+    """Earlier systolic pressures (a month apart), so the card has a trend to draw."""
+    now = datetime.now(UTC)
+    for n, value in enumerate(values):
+        await fetch(
+            city,
+            """
+            INSERT INTO observations (patient_id, clinic_id, code, category, value, unit, low,
+                                      high, interpretation, effective_at, author_id,
+                                      recorded_at, updated_at)
+            VALUES ($1, $2, '8480-6', 'vital-signs', $3::numeric, 'mm[Hg]', 90, 139,
+                    CASE WHEN $3::numeric > 139 THEN 'H' ELSE 'N' END, $4, 1, $4, $4)
+            """,
+            patient["id"],
+            patient["attached_clinic_id"],
+            value,
+            now - timedelta(days=30 * (len(values) - n)),
+        )
+
+
 async def test_a_visit_signed_by_the_doctor_and_read_by_the_patient(server, city, browser):
     (patient,) = await adults(city, 1, offset=30)
     appointment, doctor = await appointment_now(city, patient["id"])
+    await earlier_pressures(city, patient, [146, 139])
 
     desk = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="ru-RU")
     page = await desk.new_page()
@@ -148,6 +169,8 @@ async def test_a_visit_signed_by_the_doctor_and_read_by_the_patient(server, city
     await page.click("details.visit summary")
     assert await page.is_visible("text=Кашель и насморк три дня")
     assert "J00" in await page.text_content("section[aria-labelledby=diagnoses]")
+    chart = page.locator("#trend-8480-6 svg[role=img]")
+    assert "146 → 139 → 128" in await chart.get_attribute("aria-label")
     wide = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert wide <= 0, f"the card scrolls sideways by {wide}px at 375px"
     await pages.check("record-phone")
