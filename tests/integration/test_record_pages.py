@@ -228,3 +228,46 @@ async def test_a_guardian_reads_a_childs_card_and_no_one_elses(client, sms):
     assert other.status_code == 404
     missing = await client.get("/record", params={"patient_id": 999_999_999})
     assert missing.status_code == 404
+
+
+async def test_the_doctor_records_an_allergy_and_an_immunization_in_english_too(client, sms):
+    person, appointment = await booked(client, offset=36)
+    answer, csrf = await sign_in(client, "/doctor", f"doctor.{appointment['doctor_id']}")
+    assert answer.status_code == 303
+    visit_url = f"/doctor/visits/{appointment['id']}"
+    opened = await client.get(visit_url)
+    encounter = int(re.search(r'action="/doctor/visits/(\d+)/sign"', opened.text).group(1))
+    allergy = await client.post(
+        f"/doctor/visits/{encounter}/allergies",
+        data={"csrf": csrf, "substance": "J01C", "reaction": "отёк Квинке", "severity": "severe"},
+        follow_redirects=False,
+    )
+    assert allergy.status_code == 303, allergy.text
+    too_many = await client.post(
+        f"/doctor/visits/{encounter}/immunizations",
+        data={"csrf": csrf, "vaccine": "bcg", "dose_number": "2", "occurred_on": "2020-01-10"},
+    )
+    assert too_many.status_code == 422
+    assert "У этой вакцины нет дозы с таким номером." in text_of(too_many.text)
+    given = await client.post(
+        f"/doctor/visits/{encounter}/immunizations",
+        data={"csrf": csrf, "vaccine": "flu", "dose_number": "1", "occurred_on": "2025-10-01"},
+        follow_redirects=False,
+    )
+    assert given.status_code == 303, given.text
+    page = text_of(re.sub(r"<[^>]+>", "", (await client.get(given.headers["location"])).text))
+    assert "Прививка записана." in page
+    assert "Пенициллины: отёк Квинке" in page and "01.10.2025 — Грипп" in page
+    english = await client.get(visit_url, params={"lang": "en"})
+    assert english.status_code == 200
+    page = text_of(english.text)
+    assert "The patient at a glance" in page and "Penicillins" in page and ">Sign<" in page
+    # a draft from the page's script needs the CSRF header
+    draft = {"protocol": {"complaints": "черновик"}}
+    refused = await client.post(f"/doctor/visits/{encounter}/draft", json=draft)
+    assert refused.status_code == 403
+    saved = await client.post(
+        f"/doctor/visits/{encounter}/draft", json=draft, headers={"X-CSRF-Token": csrf}
+    )
+    assert saved.status_code == 200 and re.fullmatch(r"\d\d:\d\d", saved.json()["shown"])
+    assert "черновик" in (await client.get(visit_url)).text
