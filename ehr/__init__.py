@@ -28,10 +28,11 @@ from ehr.model import (
 )
 from ehr.plugin import EhrPlugin
 from ehr.service import Records
-from ehr.templates import SECTION_TITLES, SECTIONS, template_for
+from ehr.templates import SECTION_MAX, SECTION_TITLES, SECTIONS, template_for
 
 __all__ = [
     "SECTIONS",
+    "SECTION_MAX",
     "SECTION_TITLES",
     "Allergy",
     "AllergyIn",

@@ -10,13 +10,14 @@ from litestar.config.app import AppConfig
 from litestar.types import ControllerRouterHandler
 
 from imias.channels.commands import phone
-from imias.channels.doctor import DoctorController
+from imias.channels.doctor import DoctorController, DoctorVisitController
 from imias.channels.kiosk import KioskController
 from imias.channels.phone import PhoneController
 from imias.channels.portal import (
     PortalAccountController,
     PortalBookingController,
     PortalController,
+    PortalRecordController,
     icon,
     manifest,
     service_worker,
@@ -37,10 +38,12 @@ class ChannelsPlugin(DomainPlugin):
             KioskController,
             RegistrarController,
             DoctorController,
+            DoctorVisitController,
             switch_language,
             PortalController,
             PortalBookingController,
             PortalAccountController,
+            PortalRecordController,
             manifest,
             service_worker,
             icon,

@@ -1,6 +1,8 @@
 """The doctor's day ``/doctor``: today's list with arrivals, mark a visit done or a
-no-show, refer a patient to a specialist."""
+no-show, refer a patient to a specialist; the visit itself (the patient's card, the
+protocol, diagnoses, vitals, the signature and its amendments)."""
 
 from imias.channels.doctor.pages import DoctorController
+from imias.channels.doctor.visit import DoctorVisitController
 
-__all__ = ["DoctorController"]
+__all__ = ["DoctorController", "DoctorVisitController"]

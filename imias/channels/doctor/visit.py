@@ -1,0 +1,374 @@
+"""The doctor's visit page ``/doctor/visits/{appointment_id}``: the patient's card at a
+glance, the protocol of her specialty's template, vitals, diagnoses by ICD-10, an
+allergy and an immunization, the signature; a signed visit read-only with its
+amendment (a reason required) and its versions.
+
+The page works as plain forms; its script saves the draft as she types (to the server
+and, for a dropped connection, to the browser) and offers ICD-10 codes as she types
+them. Every read and write goes through :class:`ehr.Records`, audited there."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import date
+from typing import Any
+
+import msgspec
+from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.params import FromPath
+from litestar.response import Template
+
+from ehr import (
+    AllergyIn,
+    Encounter,
+    ImmunizationIn,
+    Records,
+    VisitDraft,
+    codes,
+    template_for,
+)
+from imias.channels.doctor.pages import COOKIE, PATH, own_doctor
+from imias.channels.doctor.visit_form import (
+    COURSES,
+    RANKS,
+    VERIFICATIONS,
+    VITALS,
+    FormError,
+    VisitForm,
+    amendment_of,
+    of_draft,
+    of_form,
+    of_signed,
+    signoff_of,
+    started,
+)
+from imias.channels.web.errors import PAGE_ERRORS, sentence
+from imias.channels.web.i18n import N_
+from imias.channels.web.pages import CSRF_COOKIE, form_of, lang_of, page, redirect, say
+from imias.channels.web.record_view import record_helpers
+from imias.identity import allow, principal_of
+from imias.platform.problems import ProblemError
+
+VISIT = allow(
+    "doctor",
+    data="doctor: the record of her own visit's patient (card, protocol, versions); "
+    "her own visit's draft, signature and amendment",
+    cookie=COOKIE,
+    sign_in=PATH,
+)
+CSRF_HEADER = "x-csrf-token"
+
+#: The record's refusals as the page says them (by the service's code).
+REFUSALS = {
+    "implausible_value": N_("Такого значения измерения не бывает: проверьте его."),
+    "unknown_code": N_("Такого кода нет в справочнике: выберите из списка."),
+    "two_primary_diagnoses": N_("Основной диагноз может быть только один."),
+    "date_in_future": N_("Дата не может быть в будущем."),
+    "unit_mismatch": N_("Единица измерения не та, в которой записывают это измерение."),
+    "encounter_signed": N_("Этот приём уже подписан: изменить его можно только исправлением."),
+    "encounter_not_signed": N_("Приём ещё не подписан: исправлять нечего."),
+    "bad_dose": N_("У этой вакцины нет дозы с таким номером."),
+    "forbidden": N_("Это приём другого врача."),
+}
+SEVERITIES = ("mild", "moderate", "severe")
+CRITICALITIES = ("low", "high", "unable-to-assess")
+
+
+def records_of(request: Request[Any, Any, Any]) -> Records:
+    records: Records = request.app.state.records
+    return records
+
+
+def refusal(exc: ProblemError, request: Request[Any, Any, Any]) -> str:
+    known = REFUSALS.get(exc.code)
+    return say(request, known) if known else sentence(exc, request)
+
+
+def visit_url(encounter: Encounter) -> str:
+    if encounter.appointment_id is None:  # a home visit: no page of its own yet
+        raise ProblemError(404, "not_found", "There is no such visit.")
+    return f"{PATH}/visits/{encounter.appointment_id}"
+
+
+def check_csrf_header(request: Request[Any, Any, Any]) -> None:
+    """The script's posts carry the form's CSRF value in a header (double submit)."""
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    if not cookie or not hmac.compare_digest(cookie, request.headers.get(CSRF_HEADER, "")):
+        raise ProblemError(
+            403, "csrf_failed", "The form has expired; open the page again and repeat."
+        )
+
+
+class DoctorVisitController(Controller):
+    path = PATH
+    tags = ["doctor"]
+    include_in_schema = False
+    exception_handlers = PAGE_ERRORS
+
+    async def _page(
+        self,
+        request: Request[Any, Any, Any],
+        encounter: Encounter,
+        *,
+        form: VisitForm | None = None,
+        amend: VisitForm | None = None,
+        reason: str = "",
+        error: str | None = None,
+        notice: str | None = None,
+        posted: bool = False,
+        status_code: int = 200,
+    ) -> Template:
+        principal = principal_of(request)
+        records = records_of(request)
+        lang = lang_of(request)
+        card = await records.card(principal, encounter.patient_id, lang)
+        signed = encounter.status != "in-progress"
+        versions = await records.versions(principal, "Encounter", encounter.id) if signed else []
+        if form is None:
+            form = of_draft(encounter.draft) if encounter.draft else started(encounter.specialty)
+        if amend is None and signed:
+            amend = of_signed(
+                encounter.protocol,
+                [
+                    (c.code, c.rank, c.course, c.verification_status)
+                    for c in encounter.diagnoses
+                    if c.code and c.verification_status in VERIFICATIONS
+                ],
+            )
+        return page(
+            request,
+            "doctor/visit.html",
+            status_code=status_code,
+            enc=encounter,
+            card=card,
+            form=form,
+            amend=amend,
+            reason=reason,
+            versions=versions,
+            template=template_for(encounter.specialty or ""),
+            vitals=[codes.measure(c) for c in VITALS],
+            substances=sorted(codes.substances().values(), key=lambda s: s.name(lang)),
+            vaccines=list(codes.vaccines().values()),
+            ranks=RANKS,
+            courses=COURSES,
+            verifications=VERIFICATIONS,
+            severities=SEVERITIES,
+            criticalities=CRITICALITIES,
+            today=records.today(),
+            url=visit_url(encounter),
+            posted=posted,
+            error=error,
+            notice=notice,
+            **record_helpers(request),
+        )
+
+    async def _encounter(self, request: Request[Any, Any, Any], encounter_id: int) -> Encounter:
+        own_doctor(request)
+        return await records_of(request).encounter(
+            principal_of(request), encounter_id, lang_of(request)
+        )
+
+    @get(
+        "/visits/{appointment_id:int}",
+        opt=VISIT,
+        operation_id="doctorVisitPage",
+        media_type=MediaType.HTML,
+    )
+    async def visit(self, request: Request[Any, Any, Any], appointment_id: FromPath[int]) -> Any:
+        own_doctor(request)
+        encounter = await records_of(request).open_visit(
+            principal_of(request), appointment_id=appointment_id, lang=lang_of(request)
+        )
+        notice = {
+            "signed": N_("Приём подписан."),
+            "amended": N_("Исправление сохранено."),
+            "allergy": N_("Аллергия записана."),
+            "immunization": N_("Прививка записана."),
+        }.get(request.query_params.get("done", ""))
+        return await self._page(request, encounter, notice=say(request, notice) if notice else None)
+
+    @post(
+        "/visits/{encounter_id:int}/draft",
+        opt=VISIT,
+        operation_id="doctorVisitDraft",
+        status_code=200,
+    )
+    async def draft(self, request: Request[Any, Any, Any], encounter_id: FromPath[int]) -> Any:
+        """The form as typed, from the page's script (JSON :class:`ehr.VisitDraft`)."""
+        check_csrf_header(request)
+        own_doctor(request)
+        principal = principal_of(request)
+        try:
+            draft = msgspec.json.decode(await request.body(), type=VisitDraft)
+        except msgspec.DecodeError as exc:
+            raise ProblemError(400, "invalid_draft", str(exc)) from None
+        saved = await records_of(request).save_draft(principal, encounter_id, draft)
+        zone = request.app.state.engine.zone  # the city's
+        return Response(
+            {"saved_at": saved.isoformat(), "shown": saved.astimezone(zone).strftime("%H:%M")}
+        )
+
+    @post(
+        "/visits/{encounter_id:int}/sign",
+        opt=VISIT,
+        operation_id="doctorVisitSign",
+        media_type=MediaType.HTML,
+        status_code=200,
+    )
+    async def sign(self, request: Request[Any, Any, Any], encounter_id: FromPath[int]) -> Any:
+        form = await form_of(request)
+        encounter = await self._encounter(request, encounter_id)
+        typed = of_form(form)
+        lang = lang_of(request)
+        try:
+            signoff = signoff_of(typed, lang)
+            await records_of(request).sign(principal_of(request), encounter_id, signoff, lang)
+        except FormError as exc:
+            error = exc.sentence(lambda m: say(request, m))
+            return await self._page(
+                request, encounter, form=typed, error=error, posted=True, status_code=422
+            )
+        except ProblemError as exc:
+            if exc.status in (401, 403, 404):
+                raise
+            return await self._page(
+                request,
+                encounter,
+                form=typed,
+                error=refusal(exc, request),
+                posted=True,
+                status_code=exc.status,
+            )
+        return redirect(visit_url(encounter) + "?done=signed")
+
+    @post(
+        "/visits/{encounter_id:int}/amend",
+        opt=VISIT,
+        operation_id="doctorVisitAmend",
+        media_type=MediaType.HTML,
+        status_code=200,
+    )
+    async def amend(self, request: Request[Any, Any, Any], encounter_id: FromPath[int]) -> Any:
+        form = await form_of(request)
+        encounter = await self._encounter(request, encounter_id)
+        typed = of_form(form)
+        reason = form.get("reason", "")
+        lang = lang_of(request)
+        try:
+            amendment = amendment_of(reason, typed, lang)
+            await records_of(request).amend(principal_of(request), encounter_id, amendment, lang)
+        except FormError as exc:
+            error = exc.sentence(lambda m: say(request, m))
+            return await self._page(
+                request, encounter, amend=typed, reason=reason, error=error, status_code=400
+            )
+        except ProblemError as exc:
+            if exc.status in (401, 403, 404):
+                raise
+            return await self._page(
+                request,
+                encounter,
+                amend=typed,
+                reason=reason,
+                error=refusal(exc, request),
+                status_code=exc.status,
+            )
+        return redirect(visit_url(encounter) + "?done=amended")
+
+    @post(
+        "/visits/{encounter_id:int}/allergies",
+        opt=VISIT,
+        operation_id="doctorVisitAllergy",
+        media_type=MediaType.HTML,
+        status_code=200,
+    )
+    async def allergy(self, request: Request[Any, Any, Any], encounter_id: FromPath[int]) -> Any:
+        form = await form_of(request)
+        encounter = await self._encounter(request, encounter_id)
+        try:
+            allergy = msgspec.convert(
+                {
+                    "substance": form.get("substance", ""),
+                    "reaction": form.get("reaction", "").strip() or None,
+                    "severity": form.get("severity") or None,
+                    "criticality": form.get("criticality") or "low",
+                    "encounter_id": encounter.id,
+                },
+                AllergyIn,
+            )
+            await records_of(request).add_allergy(
+                principal_of(request), encounter.patient_id, allergy, lang_of(request)
+            )
+        except (msgspec.ValidationError, ProblemError) as exc:
+            if isinstance(exc, ProblemError) and exc.status in (401, 403, 404):
+                raise
+            error = (
+                refusal(exc, request)
+                if isinstance(exc, ProblemError)
+                else say(request, "Выберите вещество из списка.")
+            )
+            return await self._page(request, encounter, error=error, status_code=422)
+        return redirect(visit_url(encounter) + "?done=allergy#allergies")
+
+    @post(
+        "/visits/{encounter_id:int}/immunizations",
+        opt=VISIT,
+        operation_id="doctorVisitImmunization",
+        media_type=MediaType.HTML,
+        status_code=200,
+    )
+    async def immunization(
+        self, request: Request[Any, Any, Any], encounter_id: FromPath[int]
+    ) -> Any:
+        form = await form_of(request)
+        encounter = await self._encounter(request, encounter_id)
+        try:
+            given = msgspec.convert(
+                {
+                    "vaccine": form.get("vaccine", ""),
+                    "dose_number": int(form.get("dose_number", "")),
+                    "occurred_on": date.fromisoformat(form.get("occurred_on", "")),
+                    "lot": form.get("lot", "").strip() or None,
+                    "encounter_id": encounter.id,
+                },
+                ImmunizationIn,
+            )
+            await records_of(request).add_immunization(
+                principal_of(request), encounter.patient_id, given, lang_of(request)
+            )
+        except (ValueError, msgspec.ValidationError, ProblemError) as exc:
+            if isinstance(exc, ProblemError) and exc.status in (401, 403, 404):
+                raise
+            error = (
+                refusal(exc, request)
+                if isinstance(exc, ProblemError)
+                else say(request, "Укажите вакцину, номер дозы (1–20) и дату прививки.")
+            )
+            return await self._page(request, encounter, error=error, status_code=422)
+        return redirect(visit_url(encounter) + "?done=immunization#immunizations")
+
+    @get(
+        "/encounters/{encounter_id:int}/versions/{version:int}",
+        opt=VISIT,
+        operation_id="doctorVisitVersion",
+        media_type=MediaType.HTML,
+    )
+    async def version(
+        self, request: Request[Any, Any, Any], encounter_id: FromPath[int], version: FromPath[int]
+    ) -> Template:
+        own_doctor(request)
+        principal = principal_of(request)
+        records = records_of(request)
+        if not 1 <= version <= 1_000_000:
+            raise ProblemError(404, "not_found", say(request, "Такой версии нет."))
+        state = await records.encounter_version(principal, encounter_id, version, lang_of(request))
+        versions = await records.versions(principal, "Encounter", encounter_id)
+        return page(
+            request,
+            "doctor/visit_version.html",
+            enc=state,
+            version=version,
+            versions=versions,
+            url=visit_url(state),
+            **record_helpers(request),
+        )
