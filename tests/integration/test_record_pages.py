@@ -174,6 +174,10 @@ async def test_the_doctor_signs_amends_and_the_patient_reads_it(client, sms):
     assert 'href="/record"' in card.text  # in the portal's navigation
     assert "Миопия средней степени" in page and "H52.1" in page
     assert "Систолическое давление" in page and "90–139" in page  # with its range
+    # ... and sees the doctor's writes and reads of it in "who saw my data", in words.
+    log = text_of((await client.get("/access-log")).text)
+    assert "подпись: приём" in log and "исправление: приём" in log
+    assert "просмотр: медицинская карта" in log
 
 
 async def test_the_card_draws_a_repeated_measures_trend(client, sms):

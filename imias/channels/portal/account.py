@@ -32,6 +32,26 @@ ACTIONS = {
     "create": N_("запись"),
     "update": N_("изменение"),
     "cancel": N_("отмена"),
+    "sign": N_("подпись"),
+    "amend": N_("исправление"),
+    "draft": N_("черновик"),
+    "entered_in_error": N_("отметка об ошибочной записи"),
+    "break_glass": N_("экстренный доступ"),
+}
+# What the record's audit entries are about (the rest show as they are recorded).
+RESOURCES = {
+    "medical_record": N_("медицинская карта"),
+    "encounter": N_("приём"),
+    "encounters": N_("приёмы"),
+    "condition": N_("диагноз"),
+    "observation": N_("результат"),
+    "observations": N_("результаты"),
+    "allergy": N_("аллергия"),
+    "allergies": N_("аллергии"),
+    "immunization": N_("прививка"),
+    "immunizations": N_("прививки"),
+    "appointment": N_("запись на приём"),
+    "patient": N_("данные пациента"),
 }
 ROLES = {
     "registrar": N_("регистратор"),
@@ -142,6 +162,7 @@ class PortalAccountController(Controller):
             "portal/access_log.html",
             rows=rows,
             actions=ACTIONS,
+            resources=RESOURCES,
             roles=ROLES,
             claimed=patient_id,
         )
