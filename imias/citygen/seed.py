@@ -387,6 +387,8 @@ async def _copy_history(
             bars.start(name)
             record_keys += await bulkload.set_aside(conn, name)
     await conn.set_type_codec(**history.WIRE_CODEC)
+    if notes is not None:
+        await conn.set_type_codec(**records.JSONB_WIRE_CODEC)
 
     def made() -> Any:
         batch = next(batches, None)
@@ -423,6 +425,7 @@ async def _copy_history(
     finally:
         await asyncio.gather(pending, return_exceptions=True)  # the generator is done
         await conn.reset_type_codec("timestamptz", schema="pg_catalog")
+        await conn.reset_type_codec("jsonb", schema="pg_catalog")
     restored = time.perf_counter()
     await bulkload.restore(conn, referral_keys)
     referral_seconds += time.perf_counter() - restored
