@@ -434,7 +434,6 @@ async def _copy_history(
         bars.finish(table, rows)
         if rows:
             await conn.execute("SELECT setval(pg_get_serial_sequence($1, 'id'), $2)", table, rows)
-    appointment_seconds = time.perf_counter() - began - referral_seconds
     loads = [TableLoad("appointments", stream.appointments, 0.0)]
     loads.append(TableLoad("referrals", stream.referrals, referral_seconds))
     if notes is not None:
@@ -450,7 +449,10 @@ async def _copy_history(
         for name, _ in records.TABLES:
             bars.finish(name, notes.counts[name])
             loads.append(TableLoad(name, notes.counts[name], record_seconds[name]))
-        appointment_seconds -= sum(record_seconds.values())
+    # The rest is the appointments' (with the wait for the generator, records included).
+    appointment_seconds = (
+        time.perf_counter() - began - referral_seconds - sum(record_seconds.values())
+    )
     loads[0] = TableLoad("appointments", stream.appointments, appointment_seconds)
     return loads
 
