@@ -540,7 +540,13 @@ async def seed_city(
             if not replace:
                 await _refuse_if_seeded(conn)
             # Empty tables either way: RESTART IDENTITY makes the generated ids repeat.
-            await conn.execute(f"TRUNCATE {', '.join(BOOKING_TABLES)} RESTART IDENTITY CASCADE")
+            # The tables this database has (one migrated before a domain came has not
+            # its tables).
+            present = await conn.fetchval(
+                "SELECT array_agg(t) FROM unnest($1::text[]) AS t WHERE to_regclass(t) IS NOT NULL",
+                list(BOOKING_TABLES),
+            )
+            await conn.execute(f"TRUNCATE {', '.join(present)} RESTART IDENTITY CASCADE")
             for name, columns, rows in tables:
                 loads.append(await _copy(conn, name, columns, rows, bars, batch_rows))
             loads.extend(await _copy_patients(conn, stream, patients, bars, batch_rows, index))
