@@ -3,10 +3,11 @@ by LOINC), allergies, immunizations, the patient's card, and FHIR R4 over them.
 
 Other packages use the names below and nothing else of this package: the use cases
 (:class:`Records`), the access rule's port that the booking fills (:class:`CareLinks`),
-the values the API answers with, the code systems and the protocol templates.
+the values the API answers with, the code systems and the protocol templates, and the
+named SQL (:mod:`ehr.queries`, read by the benches to explain the card's plan).
 """
 
-from ehr import codes
+from ehr import codes, queries
 from ehr.access import CareLinks, Reader
 from ehr.model import (
     Allergy,
@@ -55,5 +56,6 @@ __all__ = [
     "VisitDraft",
     "VitalIn",
     "codes",
+    "queries",
     "template_for",
 ]

@@ -1,5 +1,5 @@
 """The measuring room's commands, which ``imias`` registers (the product never imports
-this package): ``imias bench core|booking|cities|floor`` and ``imias loadtest``."""
+this package): ``imias bench core|booking|cities|floor|records`` and ``imias loadtest``."""
 
 from __future__ import annotations
 
@@ -66,6 +66,17 @@ def bench_floor(args: tuple[str, ...]) -> None:
     from loadtest.bench import floor as floor_bench
 
     sys.exit(floor_bench.main(list(args)))
+
+
+@bench.command("records", context_settings={"ignore_unknown_options": True}, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench_records(args: tuple[str, ...]) -> None:
+    """The patient's card, a measure's search and visit sign-offs against a served
+    instance on a city seeded with history (options: --url, --database-url, --requests,
+    --concurrency, --duration, --search-path, --quick, --help)."""
+    from loadtest.bench import records as records_bench
+
+    sys.exit(records_bench.main(list(args)))
 
 
 @click.command()

@@ -22,7 +22,7 @@ from imias.platform.embedded import Servers
     default=0,
     show_default=True,
     help="Past appointments (completed, cancelled, no-show) over this many days before "
-    "the schedules.",
+    "the schedules, and the medical records of the completed visits.",
 )
 @click.option(
     "--seed",
@@ -46,7 +46,7 @@ def seed(
 ) -> None:
     """Generate a synthetic city (default: 678 clinics, 21,500 doctors, 100,000
     patients; --patients 9500000 loads the full city) with COPY and a progress bar;
-    --history-days N adds the past N days' appointments."""
+    --history-days N adds the past N days' appointments and their medical records."""
     from imias.citygen.seed import CityAlreadySeeded, city_is_seeded, run_seed
 
     settings = commands.settings()

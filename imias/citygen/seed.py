@@ -15,7 +15,8 @@ role) share one demo password, :data:`DEMO_PASSWORD`, hashed once with Argon2 pe
 a demo city is synthetic, and its password is documented as demo-only.
 
 With ``history_days`` the city also gets the appointments of that many days before its
-schedules, and their referrals (:mod:`imias.citygen.history`).
+schedules, and their referrals (:mod:`imias.citygen.history`), and the medical records
+of the completed visits among them (:mod:`imias.citygen.records`).
 
 Everything is loaded with COPY in one transaction: a failure leaves the database as
 it was. A database that already holds a city is refused unless ``replace=True``,
@@ -50,7 +51,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from imias.citygen import bulkload, history
+from imias.citygen import bulkload, history, records
 from imias.citygen import catalogue as cat
 from imias.citygen import city as citygen
 from imias.identity import Passwords
@@ -64,6 +65,12 @@ DEMO_PASSWORD = "imias-demo"
 # Everything `replace=True` empties, children first (TRUNCATE takes them together).
 # The audit log is history and is never emptied.
 BOOKING_TABLES = (
+    "ehr_versions",
+    "immunizations",
+    "allergies",
+    "observations",
+    "conditions",
+    "encounters",
     "break_glass_grants",
     "guardian_links",
     "staff_accounts",
@@ -347,7 +354,11 @@ async def _copy_patients(
 
 
 async def _copy_history(
-    conn: Connection, stream: history.HistoryStream, bars: _Bars, batch_rows: int
+    conn: Connection,
+    stream: history.HistoryStream,
+    bars: _Bars,
+    batch_rows: int,
+    notes: records.RecordsStream | None = None,
 ) -> list[TableLoad]:
     """The past appointments and their referrals, generated a batch ahead in a thread
     as the patients are; a batch's referrals go first, for its appointments refer to
@@ -355,7 +366,11 @@ async def _copy_history(
 
     The two tables' indexes and foreign keys are set aside for the load and made again
     after it (:mod:`imias.citygen.bulkload`); so is the trigger that gives active
-    appointments their time units, which does nothing for history's statuses."""
+    appointments their time units, which does nothing for history's statuses.
+
+    With ``notes``, each batch's completed visits get their medical records
+    (:mod:`imias.citygen.records`), made in the same thread after the batch and loaded
+    after its appointments, the record tables' indexes and keys set aside likewise."""
     bars.start("appointments")
     bars.start("referrals")
     began = time.perf_counter()
@@ -365,16 +380,30 @@ async def _copy_history(
     appointment_keys = await bulkload.set_aside(
         conn, "appointments", triggers=("appointments_occupy_units",)
     )
+    record_keys: list[str] = []
+    record_seconds = dict.fromkeys((name for name, _ in records.TABLES), 0.0)
+    if notes is not None:
+        for name, _ in records.TABLES:
+            bars.start(name)
+            record_keys += await bulkload.set_aside(conn, name)
     await conn.set_type_codec(**history.WIRE_CODEC)
+    if notes is not None:
+        await conn.set_type_codec(**records.JSONB_WIRE_CODEC)
+
+    def made() -> Any:
+        batch = next(batches, None)
+        if batch is None or notes is None:
+            return batch
+        return (*batch, notes.batch(batch[0]))
 
     def next_batch() -> Awaitable[Any]:
-        return asyncio.ensure_future(asyncio.to_thread(next, batches, None))
+        return asyncio.ensure_future(asyncio.to_thread(made))
 
     pending = next_batch()
     try:
         while (batch := await pending) is not None:
             pending = next_batch()
-            appointments, referrals = batch
+            appointments, referrals = batch[0], batch[1]
             copied = time.perf_counter()
             await conn.copy_records_to_table(
                 "referrals", records=referrals, columns=history.REFERRAL_COLUMNS
@@ -385,9 +414,18 @@ async def _copy_history(
                 "appointments", records=appointments, columns=history.APPOINTMENT_COLUMNS
             )
             bars.advance("appointments", len(appointments))
+            for name, columns in records.TABLES if notes is not None else ():
+                copied = time.perf_counter()
+                rows = batch[2][name]
+                for i in range(0, len(rows), batch_rows):
+                    chunk = rows[i : i + batch_rows]
+                    await conn.copy_records_to_table(name, records=chunk, columns=columns)
+                    bars.advance(name, len(chunk))
+                record_seconds[name] += time.perf_counter() - copied
     finally:
         await asyncio.gather(pending, return_exceptions=True)  # the generator is done
         await conn.reset_type_codec("timestamptz", schema="pg_catalog")
+        await conn.reset_type_codec("jsonb", schema="pg_catalog")
     restored = time.perf_counter()
     await bulkload.restore(conn, referral_keys)
     referral_seconds += time.perf_counter() - restored
@@ -396,12 +434,27 @@ async def _copy_history(
         bars.finish(table, rows)
         if rows:
             await conn.execute("SELECT setval(pg_get_serial_sequence($1, 'id'), $2)", table, rows)
-    return [
-        TableLoad(
-            "appointments", stream.appointments, time.perf_counter() - began - referral_seconds
-        ),
-        TableLoad("referrals", stream.referrals, referral_seconds),
-    ]
+    loads = [TableLoad("appointments", stream.appointments, 0.0)]
+    loads.append(TableLoad("referrals", stream.referrals, referral_seconds))
+    if notes is not None:
+        restored = time.perf_counter()
+        await bulkload.restore(conn, record_keys)
+        # The indexes rebuilt: their time is the encounters' (the table the load is of).
+        record_seconds["encounters"] += time.perf_counter() - restored
+        for table, last in notes.last_ids().items():
+            if last:
+                await conn.execute(
+                    "SELECT setval(pg_get_serial_sequence($1, 'id'), $2)", table, last
+                )
+        for name, _ in records.TABLES:
+            bars.finish(name, notes.counts[name])
+            loads.append(TableLoad(name, notes.counts[name], record_seconds[name]))
+    # The rest is the appointments' (with the wait for the generator, records included).
+    appointment_seconds = (
+        time.perf_counter() - began - referral_seconds - sum(record_seconds.values())
+    )
+    loads[0] = TableLoad("appointments", stream.appointments, appointment_seconds)
+    return loads
 
 
 def _check_size(
@@ -433,13 +486,16 @@ async def seed_city(
     progress: bool = False,
     batch_rows: int = BATCH_ROWS,
     console: Console | None = None,
+    medical_records: bool = True,
 ) -> SeedReport:
     """Generate a city and load it into the migrated database behind ``conn``.
 
     ``start`` (default: today in Moscow) is the first day of the schedules and the
     day ages are counted on; the same ``seed`` and ``start`` give the same city.
     ``history_days`` adds past appointments over that many days before ``start``
-    (:mod:`imias.citygen.history`); the rest of the city is the same with or without.
+    (:mod:`imias.citygen.history`) and, unless ``medical_records`` is false, the medical records
+    of its completed visits (:mod:`imias.citygen.records`); the rest of the city is the
+    same with or without.
     One transaction: on any error nothing is left behind. Raises
     :class:`CityAlreadySeeded` if the database holds a city and not ``replace``.
     """
@@ -477,12 +533,20 @@ async def seed_city(
             planned = history.plan_size(doctor_plan, templates, start, history_days)
             bars.add("appointments", planned[0])
             bars.add("referrals", planned[1])
+            for name, estimated in records.estimate(planned[0] if medical_records else 0).items():
+                bars.add(name, estimated)
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _SEED_LOCK)
             if not replace:
                 await _refuse_if_seeded(conn)
             # Empty tables either way: RESTART IDENTITY makes the generated ids repeat.
-            await conn.execute(f"TRUNCATE {', '.join(BOOKING_TABLES)} RESTART IDENTITY CASCADE")
+            # The tables this database has (one migrated before a domain came has not
+            # its tables).
+            present = await conn.fetchval(
+                "SELECT array_agg(t) FROM unnest($1::text[]) AS t WHERE to_regclass(t) IS NOT NULL",
+                list(BOOKING_TABLES),
+            )
+            await conn.execute(f"TRUNCATE {', '.join(present)} RESTART IDENTITY CASCADE")
             for name, columns, rows in tables:
                 loads.append(await _copy(conn, name, columns, rows, bars, batch_rows))
             loads.extend(await _copy_patients(conn, stream, patients, bars, batch_rows, index))
@@ -502,7 +566,14 @@ async def seed_city(
                     seed,
                     wire=True,
                 )
-                loads.extend(await _copy_history(conn, past, bars, batch_rows))
+                notes = (
+                    records.RecordsStream(
+                        clinic_plan, doctor_plan, staff_plan, index, start, seed, wire=True
+                    )
+                    if medical_records
+                    else None
+                )
+                loads.extend(await _copy_history(conn, past, bars, batch_rows, notes))
     if not conn.is_in_transaction():  # the planner needs statistics for the new city
         analyzed = [name for name, _, _ in tables] + [
             "patients",
@@ -511,6 +582,7 @@ async def seed_city(
         ]
         if history_days:
             analyzed += ["appointments", "referrals"]
+            analyzed += [name for name, _ in records.TABLES] if medical_records else []
         await conn.execute(f"ANALYZE {', '.join(analyzed)}")
     size = await conn.fetchrow(
         "SELECT pg_database_size(current_database()) AS bytes,"

@@ -31,6 +31,8 @@ START = date(2026, 3, 5)  # a Thursday: the history is Monday to Wednesday
 HISTORY = 3
 FIRST = START - timedelta(days=HISTORY)
 SMALL = {"clinics": 12, "doctors": 200, "patients": 2_000, "days": 14, "start": START}
+# The appointments alone, for the tests of them (test_seed_records checks the records).
+LEAN = {**SMALL, "medical_records": False}
 ZONE = ZoneInfo(citygen.TIME_ZONE)
 FINAL = {"completed", "cancelled", "no_show"}
 
@@ -287,7 +289,7 @@ async def test_the_jobs_and_the_load_audit_leave_history_alone(conn, city):
 async def test_the_engine_ignores_the_past(empty: asyncpg.Connection):
     await seed_city(empty, seed=4, **SMALL)
     plain, plain_report = await load_calendar(empty, START)
-    await seed_city(empty, seed=4, history_days=HISTORY, replace=True, **SMALL)
+    await seed_city(empty, seed=4, history_days=HISTORY, replace=True, **LEAN)
     assert await empty.fetchval("SELECT count(*) FROM appointments") > 0
     cal, report = await load_calendar(empty, START)
     assert report.appointments == 0 and report.unplaced_appointments == 0
@@ -324,12 +326,12 @@ async def test_the_same_seed_gives_the_same_history_and_the_city_is_unchanged(
 
     await seed_city(empty, seed=7, **SMALL)
     without = await city()
-    await seed_city(empty, seed=7, history_days=HISTORY, replace=True, **SMALL)
+    await seed_city(empty, seed=7, history_days=HISTORY, replace=True, **LEAN)
     first = [r[0] for r in await empty.fetch(HISTORY_DIGEST)]
     assert await city() == without, "history adds to the city, it does not change it"
-    await seed_city(empty, seed=7, history_days=HISTORY, replace=True, batch_rows=333, **SMALL)
+    await seed_city(empty, seed=7, history_days=HISTORY, replace=True, batch_rows=333, **LEAN)
     assert [r[0] for r in await empty.fetch(HISTORY_DIGEST)] == first
-    await seed_city(empty, seed=8, history_days=HISTORY, replace=True, **SMALL)
+    await seed_city(empty, seed=8, history_days=HISTORY, replace=True, **LEAN)
     other = [r[0] for r in await empty.fetch(HISTORY_DIGEST)]
     assert other[0] != first[0] and other[1] != first[1]
 

@@ -57,6 +57,7 @@ ALLOWED: dict[str, set[str]] = {
         "identity",
         "booking",
         "citygen",
+        "ehr",
         "channels",
         "scheduler_core",
     },
