@@ -49,9 +49,9 @@ from loadtest.walk import problem_code, verdict_of
 
 HTTP_TIMEOUT = 15.0
 CARD_PATH = "/api/v1/patients/{patient}/record"
-#: The observation search, newest first: the JSON API now; FHIR's is
-#: ``/fhir/R4/Observation?patient={patient}&code=http://loinc.org|{code}&_sort=-date``.
-SEARCH_PATH = "/api/v1/patients/{patient}/observations?code={code}"
+#: The observation search, newest first: FHIR's (the JSON API's is
+#: ``/api/v1/patients/{patient}/observations?code={code}``, for --search-path).
+SEARCH_PATH = "/fhir/R4/Observation?patient={patient}&code=http://loinc.org%7C{code}&_sort=-date"
 SEARCH_CODE = "8480-6"  # systolic blood pressure
 TARGETS = {"card_p99_ms": 20.0, "search_p99_ms": 30.0, "signoffs_per_second": 300.0}
 

@@ -352,6 +352,7 @@ async def test_diagnosis_type_ahead_by_code_and_by_words(client):
 
 
 async def test_a_cancelled_appointment_has_no_visit_to_open(client):
+    """(A no-show has: a patient marked absent who comes late is seen all the same.)"""
     person, appointment = await booked(client)
     cancelled = await client.post(
         f"/api/v1/appointments/{appointment['id']}/cancel",
@@ -364,4 +365,4 @@ async def test_a_cancelled_appointment_has_no_visit_to_open(client):
         json={"appointment_id": appointment["id"]},
         headers=doctor_of(appointment),
     )
-    assert (answer.status_code, answer.json()["code"]) == (409, "appointment_not_kept")
+    assert (answer.status_code, answer.json()["code"]) == (409, "appointment_cancelled")
