@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-_ENCOUNTER = """
+_NAMED = """
 SELECT e.patient_id, e.id, e.clinic_id, e.doctor_id, e.appointment_id, e.kind, e.status,
        e.started_at, e.signed_at, e.protocol, e.draft, e.draft_saved_at, e.restricted,
        e.version, c.name AS clinic_name, s.code AS specialty,
        concat_ws(' ', d.family_name, d.given_name, d.patronymic) AS doctor_name
-  FROM encounters e
+"""
+_NAMES = """
   JOIN clinics c ON c.id = e.clinic_id
   LEFT JOIN doctors d ON d.clinic_id = e.clinic_id AND d.id = e.doctor_id
   LEFT JOIN specialties s ON s.id = e.specialty_id
 """
+_ENCOUNTER = _NAMED + "  FROM encounters e" + _NAMES
 
 ENCOUNTER = _ENCOUNTER + " WHERE e.id = $1"
 
@@ -33,14 +35,21 @@ SELECT patient_id, id, clinic_id, doctor_id, status, version FROM encounters
  WHERE id = $1 FOR UPDATE
 """
 
-INSERT_ENCOUNTER = """
+#: A new encounter, named as _ENCOUNTER reads it (no row: the appointment has one).
+INSERT_ENCOUNTER = (
+    """
+WITH e AS (
 INSERT INTO encounters (patient_id, clinic_id, doctor_id, specialty_id, appointment_id, kind,
                         started_at, updated_at, updated_by)
 SELECT $1, $2, $3, (SELECT specialty_id FROM doctors WHERE clinic_id = $2 AND id = $3),
        $4, $5, $6, $6, $7
 ON CONFLICT (patient_id, appointment_id) WHERE appointment_id IS NOT NULL DO NOTHING
-RETURNING id
-"""
+RETURNING *
+)"""
+    + _NAMED
+    + "  FROM e"
+    + _NAMES
+)
 
 SAVE_DRAFT = """
 UPDATE encounters SET draft = $3, draft_saved_at = $4
@@ -48,13 +57,21 @@ UPDATE encounters SET draft = $3, draft_saved_at = $4
 RETURNING draft_saved_at
 """
 
-SIGN = """
+#: The signature, if the visit is the doctor's ($6, $7), in progress; the row named as
+#: _ENCOUNTER reads it (no row: it is not, see LOCK_ENCOUNTER).
+SIGN = (
+    """
+WITH e AS (
 UPDATE encounters
-   SET status = 'finished', signed_at = $3, protocol = $4, draft = NULL, restricted = $5,
-       version = 1, updated_at = $3, updated_by = $6
- WHERE patient_id = $1 AND id = $2 AND status = 'in-progress'
-RETURNING id
-"""
+   SET status = 'finished', signed_at = $2, protocol = $3, draft = NULL, restricted = $4,
+       version = 1, updated_at = $2, updated_by = $5
+ WHERE id = $1 AND clinic_id = $6 AND doctor_id = $7 AND status = 'in-progress'
+RETURNING *
+)"""
+    + _NAMED
+    + "  FROM e"
+    + _NAMES
+)
 
 AMEND = """
 UPDATE encounters

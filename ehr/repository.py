@@ -191,12 +191,11 @@ async def insert_encounter(
     kind: str,
     at: datetime,
     by: int,
-) -> int | None:
-    """The new encounter's id (None: the appointment has one already)."""
-    new_id: int | None = await conn.fetchval(
+) -> Row | None:
+    """The new encounter (None: the appointment has one already)."""
+    return await conn.fetchrow(
         q.INSERT_ENCOUNTER, patient_id, clinic_id, doctor_id, appointment_id, kind, at, by
     )
-    return new_id
 
 
 async def save_draft(
@@ -210,23 +209,25 @@ async def save_draft(
 
 async def sign(
     conn: Executor,
-    patient_id: int,
     encounter_id: int,
+    clinic_id: int,
+    doctor_id: int,
     at: datetime,
     protocol: Protocol,
     restricted: str | None,
     by: int,
-) -> bool:
-    done = await conn.fetchval(
+) -> Row | None:
+    """The signed encounter, if it was the doctor's and in progress."""
+    return await conn.fetchrow(
         q.SIGN,
-        patient_id,
         encounter_id,
         at,
         msgspec.json.encode(protocol).decode(),
         restricted,
         by,
+        clinic_id,
+        doctor_id,
     )
-    return done is not None
 
 
 async def amend(

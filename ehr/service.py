@@ -164,8 +164,9 @@ class Records:
     ) -> Encounter:
         """The encounter of the doctor's appointment (made on first opening), or a new
         home visit for a patient she may read."""
-        doctor, clinic, _ = await self._author(principal)
+        doctor, clinic, specialty = await self._author(principal)
         now = self.clock()
+        reader: Reader
         if appointment_id is not None:
             care = self.access.care
             parties = None if care is None else await care.appointment(appointment_id)
@@ -178,19 +179,21 @@ class Records:
                 raise ProblemError(409, "appointment_cancelled", "This appointment is cancelled.")
             patient_id = parties.patient_id
             kind = "outpatient"
+            # Her own appointment: she reads the patient (no other rule to ask).
+            reader = Reader("doctor", principal.subject, doctor, clinic, specialty)
         elif patient_id is None:
             raise ProblemError(400, "patient_id_required", "Name the appointment or the patient.")
-        reader = await self.access.reader(principal, patient_id)
+        else:
+            reader = await self.access.reader(principal, patient_id)
         async with self.pool.acquire() as conn, conn.transaction():
-            new_id = await repo.insert_encounter(
+            row = await repo.insert_encounter(
                 conn, patient_id, clinic, doctor, appointment_id, kind, now, principal.subject
             )
-            if new_id is None:
-                assert appointment_id is not None
-                row = await repo.encounter_of_appointment(conn, patient_id, appointment_id)
-            else:
-                row = await repo.encounter_row(conn, new_id)
-                await record(conn, "create", "encounter", new_id, patient_id)
+            if row is not None:  # new: nothing written in it yet
+                await record(conn, "create", "encounter", row["id"], patient_id)
+                return self._encounter(row, reader, [], [], lang)
+            assert appointment_id is not None
+            row = await repo.encounter_of_appointment(conn, patient_id, appointment_id)
             assert row is not None
             return (await self._full(conn, [row], reader, lang))[0]
 
@@ -221,15 +224,16 @@ class Records:
         vitals = measured(signoff.vitals, now)
         restricted = restricted_of(signoff.diagnoses)
         async with self.pool.acquire() as conn, conn.transaction():
-            row = await self._own_encounter(conn, principal, encounter_id)
-            patient_id = row["patient_id"]
-            if row["status"] != "in-progress":
+            full = await repo.sign(
+                conn, encounter_id, clinic, doctor, now, signoff.protocol, restricted,
+                principal.subject,
+            )  # fmt: skip
+            if full is None:  # why not: not hers (404, 403) or signed (409)
+                await self._own_encounter(conn, principal, encounter_id)
                 raise ProblemError(
                     409, "encounter_signed", "This visit is signed; amend it instead."
                 )
-            await repo.sign(
-                conn, patient_id, encounter_id, now, signoff.protocol, restricted, principal.subject
-            )
+            patient_id = full["patient_id"]
             conditions = await repo.insert_conditions(
                 conn, patient_id, encounter_id, clinic, principal.subject, specialty, now,
                 signoff.diagnoses,
@@ -237,8 +241,6 @@ class Records:
             observations = await repo.insert_observations(
                 conn, patient_id, encounter_id, clinic, restricted, principal.subject, now, vitals
             )
-            full = await repo.encounter_row(conn, encounter_id)
-            assert full is not None
             encounter = repo.encounter_of(
                 full,
                 [repo.condition_of(c, lang) for c in conditions],
