@@ -19,8 +19,14 @@ print(worker.pid, flush=True)
 time.sleep(120)
 """
 
-# One that stops on SIGINT, as a started granian does.
-POLITE = "import time; print(0, flush=True); time.sleep(120)"
+# One that stops on SIGINT, as a started granian does (its own handler: a child started
+# from a shell's background job inherits SIGINT ignored, and Python keeps it so).
+POLITE = """
+import signal, time
+signal.signal(signal.SIGINT, signal.default_int_handler)
+print(0, flush=True)
+time.sleep(120)
+"""
 
 
 def _alive(pid: int) -> bool:
