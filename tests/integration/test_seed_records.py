@@ -21,7 +21,7 @@ from signin import app_client
 from ehr import Allergy, Condition, Encounter, Immunization, Observation, codes, template_for
 from imias.booking.rules import age_on
 from imias.citygen import clinical
-from imias.citygen.seed import seed_city
+from imias.citygen.seed import moscow_today, seed_city
 from imias.domains import migrate_url
 
 HISTORY = 3
@@ -185,7 +185,7 @@ async def test_childrens_immunizations_follow_the_national_calendar(conn):
         " ORDER BY i.patient_id, i.vaccine, i.dose_number"
     )
     assert rows
-    today = date.today() + timedelta(days=1)  # the city's today, wherever the tests run
+    today = moscow_today() + timedelta(days=1)  # the city's day (a test may run across midnight)
     calendar = {(v, d): (due, delay) for v, d, due, delay in clinical.CALENDAR}
     doses: dict[tuple[int, str], list[int]] = defaultdict(list)
     children = set()
