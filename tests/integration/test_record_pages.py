@@ -136,6 +136,10 @@ async def test_the_doctor_signs_amends_and_the_patient_reads_it(client, sms):
     # A code that is not ICD-10 is a sentence too.
     wrong = await client.post(sign, data={**typed, "vital-8480-6": "128", "dx-0-code": "Q99.99"})
     assert wrong.status_code == 422 and "нет в МКБ-10" in text_of(wrong.text)
+    # A protocol with nothing written: the service's refusal, in the page's words.
+    blank = {k: ("" if k in PROTOCOL else v) for k, v in typed.items()} | {"vital-8480-6": "128"}
+    empty = await client.post(sign, data=blank)
+    assert empty.status_code == 422 and "Протокол пуст" in text_of(empty.text)
 
     signed = await client.post(sign, data={**typed, "vital-8480-6": "128"}, follow_redirects=False)
     assert signed.status_code == 303, signed.text
@@ -275,3 +279,17 @@ async def test_the_doctor_records_an_allergy_and_an_immunization_in_english_too(
     )
     assert saved.status_code == 200 and re.fullmatch(r"\d\d:\d\d", saved.json()["shown"])
     assert "черновик" in (await client.get(visit_url)).text
+
+
+async def test_a_cancelled_appointment_has_no_visit_page(client, sms):
+    person, appointment = await booked(client, offset=60)
+    cancelled = await client.post(
+        f"/api/v1/appointments/{appointment['id']}/cancel",
+        json={},
+        headers=bearer.patient(person["id"]),
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    await sign_in(client, "/doctor", f"doctor.{appointment['doctor_id']}")
+    page = await client.get(f"/doctor/visits/{appointment['id']}")
+    assert page.status_code == 409
+    assert "Эта запись отменена" in text_of(page.text)

@@ -10,6 +10,7 @@ them. Every read and write goes through :class:`ehr.Records`, audited there."""
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
@@ -69,6 +70,9 @@ REFUSALS = {
     "encounter_not_signed": N_("Приём ещё не подписан: исправлять нечего."),
     "bad_dose": N_("У этой вакцины нет дозы с таким номером."),
     "forbidden": N_("Это приём другого врача."),
+    "empty_protocol": N_("Протокол пуст: напишите его, прежде чем подписывать."),
+    "appointment_cancelled": N_("Эта запись отменена: приёма по ней нет."),
+    "already_in_error": N_("Эта запись уже отмечена как ошибочная."),
 }
 SEVERITIES = ("mild", "moderate", "severe")
 CRITICALITIES = ("low", "high", "unable-to-assess")
@@ -176,9 +180,15 @@ class DoctorVisitController(Controller):
     )
     async def visit(self, request: Request[Any, Any, Any], appointment_id: FromPath[int]) -> Any:
         own_doctor(request)
-        encounter = await records_of(request).open_visit(
-            principal_of(request), appointment_id=appointment_id, lang=lang_of(request)
-        )
+        try:
+            encounter = await records_of(request).open_visit(
+                principal_of(request), appointment_id=appointment_id, lang=lang_of(request)
+            )
+        except ProblemError as exc:  # said in the page's words (PAGE_ERRORS shows it)
+            known = REFUSALS.get(exc.code)
+            if known:
+                exc.extra["message_ru"] = known
+            raise
         notice = {
             "signed": N_("Приём подписан."),
             "amended": N_("Исправление сохранено."),
@@ -285,7 +295,8 @@ class DoctorVisitController(Controller):
     async def allergy(self, request: Request[Any, Any, Any], encounter_id: FromPath[int]) -> Any:
         form = await form_of(request)
         encounter = await self._encounter(request, encounter_id)
-        try:
+
+        async def write() -> None:
             allergy = msgspec.convert(
                 {
                     "substance": form.get("substance", ""),
@@ -299,16 +310,9 @@ class DoctorVisitController(Controller):
             await records_of(request).add_allergy(
                 principal_of(request), encounter.patient_id, allergy, lang_of(request)
             )
-        except (msgspec.ValidationError, ProblemError) as exc:
-            if isinstance(exc, ProblemError) and exc.status in (401, 403, 404):
-                raise
-            error = (
-                refusal(exc, request)
-                if isinstance(exc, ProblemError)
-                else say(request, "Выберите вещество из списка.")
-            )
-            return await self._page(request, encounter, error=error, status_code=422)
-        return redirect(visit_url(encounter) + "?done=allergy#allergies")
+
+        unreadable = N_("Выберите вещество из списка.")
+        return await self._beside(request, encounter, write, unreadable, "allergy#allergies")
 
     @post(
         "/visits/{encounter_id:int}/immunizations",
@@ -322,7 +326,8 @@ class DoctorVisitController(Controller):
     ) -> Any:
         form = await form_of(request)
         encounter = await self._encounter(request, encounter_id)
-        try:
+
+        async def write() -> None:
             given = msgspec.convert(
                 {
                     "vaccine": form.get("vaccine", ""),
@@ -336,16 +341,32 @@ class DoctorVisitController(Controller):
             await records_of(request).add_immunization(
                 principal_of(request), encounter.patient_id, given, lang_of(request)
             )
+
+        unreadable = N_("Укажите вакцину, номер дозы (1–20) и дату прививки.")
+        return await self._beside(
+            request, encounter, write, unreadable, "immunization#immunizations"
+        )
+
+    async def _beside(
+        self,
+        request: Request[Any, Any, Any],
+        encounter: Encounter,
+        write: Callable[[], Awaitable[None]],
+        unreadable: str,
+        done: str,
+    ) -> Any:
+        """A fact written beside the visit from its own small form: back to the visit,
+        or the visit again with the refusal said (``unreadable``: the form made no sense)."""
+        try:
+            await write()
         except (ValueError, msgspec.ValidationError, ProblemError) as exc:
             if isinstance(exc, ProblemError) and exc.status in (401, 403, 404):
                 raise
             error = (
-                refusal(exc, request)
-                if isinstance(exc, ProblemError)
-                else say(request, "Укажите вакцину, номер дозы (1–20) и дату прививки.")
+                refusal(exc, request) if isinstance(exc, ProblemError) else say(request, unreadable)
             )
             return await self._page(request, encounter, error=error, status_code=422)
-        return redirect(visit_url(encounter) + "?done=immunization#immunizations")
+        return redirect(visit_url(encounter) + f"?done={done}")
 
     @get(
         "/encounters/{encounter_id:int}/versions/{version:int}",
