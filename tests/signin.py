@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
+import bearer
 from bearer import TEST_SECRET
 from litestar.testing import AsyncTestClient
 
@@ -99,3 +100,18 @@ async def guardian_and_child(url: str, offset: int = 0) -> tuple[asyncpg.Record,
     guardian = (await fetch(url, "SELECT * FROM patients WHERE id = $1", row["guardian_id"]))[0]
     child = (await fetch(url, "SELECT * FROM patients WHERE id = $1", row["child_id"]))[0]
     return guardian, child
+
+
+async def book_specialty(client: Any, person: Mapping[str, Any], specialty: str) -> dict[str, Any]:
+    """Book ``person`` with the first doctor of ``specialty`` who has a free time, as the
+    patient does on the API; the appointment."""
+    slots = (await client.get("/api/v1/slots", params={"specialty": specialty, "limit": 30})).json()
+    for slot in slots:
+        answer = await client.post(
+            "/api/v1/appointments",
+            json={"doctor_id": slot["doctor_id"], "starts_at": slot["starts_at"]},
+            headers=bearer.patient(person["id"]) | key(),
+        )
+        if answer.status_code == 201:
+            return dict(answer.json())
+    raise AssertionError(f"no {specialty} slot could be booked")

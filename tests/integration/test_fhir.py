@@ -12,7 +12,7 @@ import bearer
 import pytest
 from citydb import build_city_database, drop_database, worker_id
 from fhir.resources.R4B import get_fhir_model_class
-from signin import adults, app_client, fetch, key
+from signin import adults, app_client, book_specialty, fetch
 
 FHIR = "/fhir/R4"
 FHIR_JSON = "application/fhir+json"
@@ -63,16 +63,7 @@ _offset = iter(range(0, 1000, 3))
 
 async def booked(client, specialty: str = "ophthalmologist", person=None):
     person = person or dict((await adults(client.city, 1, offset=next(_offset)))[0])
-    slots = (await client.get("/api/v1/slots", params={"specialty": specialty, "limit": 30})).json()
-    for slot in slots:
-        answer = await client.post(
-            "/api/v1/appointments",
-            json={"doctor_id": slot["doctor_id"], "starts_at": slot["starts_at"]},
-            headers=bearer.patient(person["id"]) | key(),
-        )
-        if answer.status_code == 201:
-            return person, answer.json()
-    raise AssertionError(f"no {specialty} slot could be booked")
+    return person, await book_specialty(client, person, specialty)
 
 
 def doctor_of(appointment: dict) -> dict[str, str]:

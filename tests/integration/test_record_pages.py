@@ -14,7 +14,7 @@ import bearer
 import pytest
 from citydb import build_city_database, drop_database, worker_id
 from serving import Clock
-from signin import CapturingSms, adults, app_client, fetch, guardian_and_child, key
+from signin import CapturingSms, adults, app_client, book_specialty, fetch, guardian_and_child
 from staffpages import hidden, sign_in
 
 
@@ -46,16 +46,7 @@ async def booked(
     appointment)."""
     if person is None:
         person = dict((await adults(client.city, 1, offset=offset))[0])
-    slots = (await client.get("/api/v1/slots", params={"specialty": specialty, "limit": 30})).json()
-    for slot in slots:
-        answer = await client.post(
-            "/api/v1/appointments",
-            json={"doctor_id": slot["doctor_id"], "starts_at": slot["starts_at"]},
-            headers=bearer.patient(person["id"]) | key(),
-        )
-        if answer.status_code == 201:
-            return person, answer.json()
-    raise AssertionError(f"no {specialty} slot could be booked")
+    return person, await book_specialty(client, person, specialty)
 
 
 async def portal_sign_in(client, sms, patient) -> str:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import bearer
 import pytest
 from citydb import build_city_database, drop_database, worker_id
-from signin import adults, app_client, fetch, key
+from signin import adults, app_client, book_specialty, fetch
 
 
 @pytest.fixture(scope="module")
@@ -37,16 +37,7 @@ async def booked(
     """A fresh adult (or ``person``) booked with a doctor of ``specialty``: (patient,
     appointment)."""
     person = person or dict((await adults(client.city, 1, offset=next(_offset)))[0])
-    slots = (await client.get("/api/v1/slots", params={"specialty": specialty, "limit": 30})).json()
-    for slot in slots:
-        answer = await client.post(
-            "/api/v1/appointments",
-            json={"doctor_id": slot["doctor_id"], "starts_at": slot["starts_at"]},
-            headers=bearer.patient(person["id"]) | key(),
-        )
-        if answer.status_code == 201:
-            return person, answer.json()
-    raise AssertionError(f"no {specialty} slot could be booked")
+    return person, await book_specialty(client, person, specialty)
 
 
 def doctor_of(appointment: dict) -> dict[str, str]:
