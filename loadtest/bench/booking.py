@@ -55,7 +55,7 @@ from imias.booking import search as booking_search
 from imias.identity import Keys, server_secret
 from imias.identity import tokens as identity_tokens
 from imias.platform.db import create_pool
-from loadtest.bench.database import run_on_database
+from loadtest.bench.database import add_served_options, run_on_database
 from loadtest.bench.sql import (
     SQL_BY_KIND,
     SQL_PATIENTS,
@@ -616,13 +616,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Concurrent search, hold and confirm against a served IMIAS, and the "
         "same search as SQL; one JSON line per workload on stdout.",
     )
-    parser.add_argument("--url", default="http://127.0.0.1:8000", help="the served instance")
-    parser.add_argument(
-        "--database-url",
-        default=None,
-        help="the server's database (default: IMIAS_DATABASE_URL, else the embedded one "
-        "under IMIAS_DATA_DIR)",
-    )
+    add_served_options(parser)
     add_workload_options(parser)
     return parser
 

@@ -3,11 +3,23 @@ embedded default's (started for the bench's run and stopped after it)."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
+
+
+def add_served_options(parser: argparse.ArgumentParser) -> None:
+    """``--url`` and ``--database-url`` of a bench against a served IMIAS."""
+    parser.add_argument("--url", default="http://127.0.0.1:8000", help="the served instance")
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="the server's database (default: IMIAS_DATABASE_URL, else the embedded one "
+        "under IMIAS_DATA_DIR)",
+    )
 
 
 def database_url(given: str | None) -> tuple[str, Any]:

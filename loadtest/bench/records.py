@@ -41,7 +41,7 @@ import asyncpg
 from ehr import queries as ehr_queries
 from imias.identity import Keys, server_secret
 from imias.identity import tokens as identity_tokens
-from loadtest.bench.database import run_on_database
+from loadtest.bench.database import add_served_options, run_on_database
 from loadtest.client import Connection, TransportError
 from loadtest.machine import cpu_snapshot, describe
 from loadtest.report import Stat, cpu_per, print_line, progress
@@ -382,13 +382,7 @@ def _parser() -> argparse.ArgumentParser:
         description="The card, a measure's search and visit sign-offs against a served "
         "IMIAS on a city seeded with history; one JSON line per workload on stdout.",
     )
-    parser.add_argument("--url", default="http://127.0.0.1:8000", help="the served instance")
-    parser.add_argument(
-        "--database-url",
-        default=None,
-        help="the server's database (default: IMIAS_DATABASE_URL, else the embedded one "
-        "under IMIAS_DATA_DIR)",
-    )
+    add_served_options(parser)
     parser.add_argument("--requests", type=int, default=5_000, help="card and search requests")
     parser.add_argument("--patients", type=int, default=2_000, help="random patients to read")
     parser.add_argument("--read-concurrency", type=int, default=8, help="clients reading at once")
