@@ -53,7 +53,7 @@ $(AXE_CORE):
 test: lint build browser-deps
 	HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-ci} $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 
-# ruff, then mypy --strict on imias, scheduler_core and ehr ([tool.mypy] in pyproject.toml); the
+# ruff, then mypy --strict on imias, scheduler_core, ehr and prescriptions ([tool.mypy] in pyproject.toml); the
 # checker sees the engine through its pure-Python reference, so no build is needed.
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -315,6 +315,19 @@ class CardSummary(Struct, frozen=True, kw_only=True):
     restricted_hidden: int = 0  # restricted entries shown to this reader only as existing
 
 
+class PrescribingContext(Struct, frozen=True, kw_only=True):
+    """What the prescribing checks read of a visit's record: whose visit it is, the
+    patient's active allergies (substance code, name) and whether a chronic condition is
+    active (it lengthens a subsidised prescription's validity). No diagnosis travels."""
+
+    encounter_id: int
+    patient_id: int
+    clinic_id: int
+    doctor_id: int
+    allergies: list[tuple[str, str]]
+    chronic: bool
+
+
 class Version(Struct, frozen=True, kw_only=True):
     resource: Resource
     resource_id: int

@@ -27,6 +27,7 @@ from ehr.model import (
     ImmunizationIn,
     Observation,
     PatientBrief,
+    PrescribingContext,
     Resource,
     SignOff,
     Version,
@@ -724,6 +725,43 @@ class Records:
             rows = await repo.immunizations(conn, patient_id)
             await record(conn, "read", "immunizations", patient_id, patient_id)
         return [repo.immunization_of(r, lang) for r in rows]
+
+    async def reader_of(self, principal: Principal, patient_id: int) -> Reader:
+        """The caller's reach into a patient's record, by the record's access rule (404
+        or 403 ``break_glass_required`` otherwise): for documents of the record kept
+        elsewhere (prescriptions)."""
+        return await self.access.reader(principal, patient_id)
+
+    async def prescribing_context(
+        self, principal: Principal, encounter_id: int, lang: str = "ru"
+    ) -> PrescribingContext:
+        """The facts a prescription written in the calling doctor's visit is checked
+        against (audited as a read of the patient's record)."""
+        doctor, clinic, _ = await self._author(principal)
+        row = await repo.encounter_row(self.pool, encounter_id)
+        if row is None or row["clinic_id"] != clinic:
+            raise not_found("encounter")
+        if row["doctor_id"] != doctor:
+            raise ProblemError(403, "forbidden", "This is another doctor's visit.")
+        if row["status"] == "entered-in-error":
+            raise ProblemError(409, "visit_in_error", "This visit was entered in error.")
+        patient = row["patient_id"]
+        async with self.pool.acquire() as conn:
+            allergies = [repo.allergy_of(r, lang) for r in await repo.allergies(conn, patient)]
+            problems = await repo.problems(conn, patient)
+            await record(conn, "read", "prescribing_facts", encounter_id, patient)
+        return PrescribingContext(
+            encounter_id=encounter_id,
+            patient_id=patient,
+            clinic_id=clinic,
+            doctor_id=doctor,
+            allergies=[
+                (a.substance, a.substance_name)
+                for a in allergies
+                if a.clinical_status == "active" and a.verification_status != "refuted"
+            ],
+            chronic=any(p["course"] == "chronic" for p in problems),
+        )
 
     async def record_reads(self, patient_ids: Sequence[int], what: str) -> None:
         """Audit a listing that shows several patients' names (no record content)."""

@@ -55,6 +55,9 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     health_timeout: Seconds = 1.0
     demo: bool = False
     time_zone: str = "Europe/Moscow"
+    # The city's code in the documents it signs (a prescription's QR code): another
+    # city's document is refused here (UN/LOCODE: Moscow is MOW).
+    city_code: Annotated[str, Meta(pattern=r"^[A-Z]{3}$")] = "MOW"
     # Reverse proxies whose X-Forwarded-For is believed (comma-separated addresses or
     # networks); empty: the connection's own address is the client's.
     trusted_proxies: str = ""

@@ -1,6 +1,6 @@
 """The registry: master data every domain reads: patients, clinics (with their districts,
 coordinates and time zones), doctors, specialties, and the organisations that are not
-clinics (pharmacies, schools, ambulance stations: to come with their domains).
+clinics (pharmacies; schools and ambulance stations to come with their domains).
 
 Other packages use the names below and nothing else of this package.
 """
@@ -9,6 +9,7 @@ from imias.registry import patients
 from imias.registry.directory import Directory
 from imias.registry.model import Clinic, Doctor, DoctorCard, PatientCard, Specialty, full_name
 from imias.registry.nearby import EARTH_RADIUS_KM, ClinicGrid, distance_km
+from imias.registry.pharmacies import Pharmacy, pharmacy
 
 __all__ = [
     "EARTH_RADIUS_KM",
@@ -18,8 +19,10 @@ __all__ = [
     "Doctor",
     "DoctorCard",
     "PatientCard",
+    "Pharmacy",
     "Specialty",
     "distance_km",
     "full_name",
     "patients",
+    "pharmacy",
 ]

@@ -1,0 +1,140 @@
+"""Every SQL statement of prescriptions, named (run by :mod:`prescriptions.repository`)."""
+
+from __future__ import annotations
+
+_COLUMNS = """
+p.patient_id, p.id, p.encounter_id, p.clinic_id, p.doctor_id, p.author_id, p.atc, p.inn,
+p.product_code, p.drug_text, p.dose, p.per_day, p.days, p.quantity, p.schedule, p.benefit,
+p.issued_on, p.valid_until, p.instructions, p.status, p.cancelled_at, p.cancel_reason,
+p.overrides, p.catalogue, p.key_id, p.signature, p.signed_at,
+concat_ws(' ', d.family_name, d.given_name, d.patronymic) AS doctor_name
+"""
+_FROM = """
+  FROM prescriptions p
+  LEFT JOIN doctors d ON d.clinic_id = p.clinic_id AND d.id = p.doctor_id
+"""
+
+NEXT_ID = "SELECT nextval(pg_get_serial_sequence('prescriptions', 'id'))"
+
+INSERT_PRESCRIPTION = """
+INSERT INTO prescriptions (patient_id, id, encounter_id, clinic_id, doctor_id, author_id, atc,
+                           inn, product_code, drug_text, dose, per_day, days, quantity,
+                           schedule, benefit, issued_on, valid_until, instructions, overrides,
+                           catalogue, key_id, signature, signed_at)
+OVERRIDING SYSTEM VALUE
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+        $20, $21, $22, $23, $24)
+"""
+
+INSERT_PERIODS = """
+INSERT INTO prescription_periods (patient_id, prescription_id, period, starts, ends, quantity)
+SELECT $1, $2, n, s, e, $6
+  FROM unnest($3::smallint[], $4::date[], $5::date[]) AS t (n, s, e)
+"""
+
+PRESCRIPTION = "SELECT" + _COLUMNS + _FROM + " WHERE p.id = $1"
+
+#: A patient's prescriptions, newest first, after the keyset ($2, $3) (issued_on, id).
+OF_PATIENT = (
+    "SELECT"
+    + _COLUMNS
+    + _FROM
+    + """
+ WHERE p.patient_id = $1 AND (p.issued_on, p.id) < ($2, $3)
+ ORDER BY p.issued_on DESC, p.id DESC
+ LIMIT $4
+"""
+)
+
+#: A patient's subsidised prescriptions still valid on $2 (a subsidised pharmacy's search).
+SUBSIDISED_OF_PATIENT = (
+    "SELECT"
+    + _COLUMNS
+    + _FROM
+    + """
+ WHERE p.patient_id = $1 AND p.benefit IS NOT NULL AND p.status = 'active'
+   AND p.valid_until >= $2
+ ORDER BY p.issued_on DESC, p.id DESC
+ LIMIT 50
+"""
+)
+
+#: The ATC codes of the patient's prescriptions still valid on $2 (the checks' "other
+#: active prescriptions").
+ACTIVE_ATC = """
+SELECT DISTINCT atc FROM prescriptions
+ WHERE patient_id = $1 AND status = 'active' AND valid_until >= $2
+"""
+
+PERIODS = """
+SELECT prescription_id, period, starts, ends, quantity, dispensed FROM prescription_periods
+ WHERE patient_id = $1 AND prescription_id = ANY($2::bigint[])
+ ORDER BY prescription_id, period
+"""
+
+CANCEL = """
+UPDATE prescriptions SET status = 'cancelled', cancelled_at = $3, cancel_reason = $4
+ WHERE patient_id = $1 AND id = $2 AND status = 'active'
+RETURNING id
+"""
+
+#: Count $4 units of period $3 as dispensed, if the prescription is active (its row held
+#: against a cancellation meanwhile) and that many are left: the row lock makes a second
+#: counter wait and then see the first one's count.
+DISPENSE = """
+WITH rx AS (
+    SELECT id FROM prescriptions
+     WHERE patient_id = $1 AND id = $2 AND status = 'active'
+       FOR SHARE
+)
+UPDATE prescription_periods pp SET dispensed = pp.dispensed + $4
+  FROM rx
+ WHERE pp.patient_id = $1 AND pp.prescription_id = rx.id AND pp.period = $3
+   AND pp.dispensed + $4 <= pp.quantity
+RETURNING pp.dispensed, pp.quantity
+"""
+
+INSERT_DISPENSING = """
+INSERT INTO dispensings (patient_id, prescription_id, period, pharmacy_id, pharmacist_id,
+                         product_code, quantity, request_id, dispensed_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+RETURNING id, prescription_id, period, pharmacy_id, product_code, quantity, dispensed_at
+"""
+
+DISPENSING_OF_REQUEST = """
+SELECT id, prescription_id, period, pharmacy_id, product_code, quantity, dispensed_at
+  FROM dispensings WHERE patient_id = $1 AND request_id = $2
+"""
+
+DISPENSINGS = """
+SELECT id, prescription_id, period, pharmacy_id, product_code, quantity, dispensed_at
+  FROM dispensings WHERE patient_id = $1 AND prescription_id = ANY($2::bigint[])
+ ORDER BY id
+"""
+
+BENEFITS = """
+SELECT category FROM patient_benefits
+ WHERE patient_id = $1 AND valid_from <= $2 AND (valid_to IS NULL OR valid_to >= $2)
+ ORDER BY category
+"""
+
+LATEST_CATALOGUE = """
+SELECT version, body FROM drug_catalogues ORDER BY imported_at DESC, version DESC LIMIT 1
+"""
+
+INSERT_CATALOGUE = """
+INSERT INTO drug_catalogues (version, published, sha256, body, imported_at)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (version) DO NOTHING
+RETURNING version
+"""
+
+CATALOGUE_DIGEST = "SELECT sha256 FROM drug_catalogues WHERE version = $1"
+
+
+#: Every statement above by name (a test prepares each against the migrated schema).
+QUERIES: dict[str, str] = {
+    name: sql
+    for name, sql in dict(globals()).items()
+    if name.isupper() and not name.startswith("_") and isinstance(sql, str)
+}

@@ -1,0 +1,601 @@
+"""The use cases of prescriptions: the doctor's checks, signature and cancellation, the
+patient's list and QR code, the pharmacy's counter (scan, find by policy, dispense).
+
+Whose prescriptions a caller reaches: the patient their own and a linked child's; a
+doctor those of patients whose record she may read (the record's access rule,
+:meth:`ehr.Records.reader_of`); a pharmacist one prescription at a time, by its code, by
+its number with the holder's birth date, or (a subsidised pharmacy) the subsidised ones
+by the holder's policy number. Every read and write is audited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from typing import Any, Literal
+
+import asyncpg
+import msgspec
+
+from ehr import Records
+from imias.identity import Identity, Principal
+from imias.platform.audit import record
+from imias.platform.problems import ProblemError
+from imias.registry import PatientCard, patients, pharmacy
+from imias.registry.pharmacies import Pharmacy
+from prescriptions import repository as repo
+from prescriptions import rules
+from prescriptions.formulary import Catalogue, Drug, Product
+from prescriptions.model import (
+    CheckOut,
+    CounterView,
+    DispenseIn,
+    DispensingOut,
+    DrugOption,
+    Finding,
+    Period,
+    Prescription,
+    PrescriptionIn,
+    ProductOption,
+    ScanIn,
+    State,
+    Verification,
+)
+from prescriptions.refusals import refuse
+from prescriptions.signing import Signer
+
+Lang = Literal["ru", "en"]
+
+
+def product_option(product: Product, lang: Lang) -> ProductOption:
+    en = lang == "en"
+    return ProductOption(
+        code=product.code,
+        form=product.form_en if en else product.form_ru,
+        strength=product.strength_text,
+        dosage_unit=product.dosage_unit_en if en else product.dosage_unit_ru,
+        pack=product.pack,
+    )
+
+
+def drug_text(drug: Drug, product: Product) -> str:
+    return f"{drug.inn_ru}, {product.form_ru}, {product.strength_text}"
+
+
+class Prescriptions:
+    """Prescriptions over the pool; ``catalogue`` is the one held in memory."""
+
+    def __init__(
+        self,
+        pool: Any,
+        identity: Identity,
+        records: Records,
+        signer: Signer,
+        catalogue: Catalogue,
+        *,
+        city: str,
+        today: Callable[[], date],
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.pool = pool
+        self.identity = identity
+        self.records = records
+        self.signer = signer
+        self.catalogue = catalogue
+        self.city = city
+        self.today = today
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    # -- the catalogue -----------------------------------------------------------------
+
+    def drugs(self, query: str, limit: int, lang: Lang) -> list[DrugOption]:
+        en = lang == "en"
+        return [
+            DrugOption(
+                atc=drug.atc,
+                inn=drug.inn,
+                name=drug.inn if en else drug.inn_ru,
+                matched=matched,
+                trade_names=drug.trade_names,
+                subsidised=drug.subsidised,
+                products=[product_option(p, lang) for p in drug.products],
+            )
+            for drug, matched in self.catalogue.search(query, limit)
+        ]
+
+    def _product(self, code: str, lang: Lang) -> tuple[Drug, Product]:
+        found = self.catalogue.product(code)
+        if found is None:
+            raise refuse("unknown_drug", lang, product=code)
+        return found
+
+    # -- prescribing -------------------------------------------------------------------
+
+    async def _assess(
+        self, principal: Principal, encounter_id: int, rx: PrescriptionIn, lang: Lang
+    ) -> tuple[Any, PatientCard, Drug, Product, list[Finding], list[tuple[date, date]], int]:
+        """The facts and the checks' findings of ``rx`` in the doctor's visit."""
+        drug, product = self._product(rx.product, lang)
+        ctx = await self.records.prescribing_context(principal, encounter_id, lang)
+        card = await patients.card(self.pool, ctx.patient_id)
+        if card is None:
+            raise refuse("not_found", lang)
+        today = self.today()
+        async with self.pool.acquire() as conn:
+            active = await repo.active_atc(conn, ctx.patient_id, today)
+            benefits = await repo.benefits(conn, ctx.patient_id, today)
+        findings = rules.check(
+            self.catalogue,
+            drug,
+            product,
+            rx,
+            age=rules.age_on(card.birth_date, today),
+            allergies=ctx.allergies,
+            active=active,
+            lang=lang,
+        )
+        if rx.benefit is not None:
+            if not drug.subsidised:
+                raise refuse("not_subsidised_drug", lang)
+            if rx.benefit not in benefits or not self.catalogue.covered(rx.benefit, drug.atc):
+                raise refuse("no_benefit", lang, benefits=benefits)
+        try:
+            spans = rules.periods(
+                today,
+                rx.schedule,
+                rx.months,
+                subsidised=rx.benefit is not None,
+                chronic=ctx.chronic,
+            )
+        except rules.ValidityError as exc:
+            raise refuse(exc.code, lang) from None
+        return ctx, card, drug, product, findings, spans, rules.quantity_of(rx)
+
+    async def check(
+        self, principal: Principal, encounter_id: int, rx: PrescriptionIn, lang: Lang = "ru"
+    ) -> CheckOut:
+        """What the checks find, before signing (nothing is written but the audit)."""
+        _, _, _, _, findings, spans, quantity = await self._assess(
+            principal, encounter_id, rx, lang
+        )
+        return CheckOut(
+            findings=findings,
+            blocked=rules.blocked(findings),
+            quantity=quantity,
+            valid_until=spans[-1][1],
+            periods=len(spans),
+        )
+
+    async def prescribe(
+        self, principal: Principal, encounter_id: int, rx: PrescriptionIn, lang: Lang = "ru"
+    ) -> Prescription:
+        """Check, sign and store ``rx``; a contraindicated finding needs the override's
+        reason (each override is audited)."""
+        ctx, card, drug, product, findings, spans, quantity = await self._assess(
+            principal, encounter_id, rx, lang
+        )
+        blocking = [f for f in findings if f.severity == "contraindicated"]
+        if blocking and rx.override_reason is None:
+            raise refuse("contraindicated", lang, findings=msgspec.to_builtins(findings))
+        assert principal.doc is not None and principal.org is not None
+        today = self.today()
+        key_id = await self.signer.key_id(principal.org, principal.doc)
+        text = drug_text(drug, product)
+        async with self.pool.acquire() as conn:
+            number = await repo.next_id(conn)
+        content = rules.Content(
+            city=self.city,
+            number=number,
+            patient=ctx.patient_id,
+            birth_date=card.birth_date,
+            atc=drug.atc,
+            inn=drug.inn,
+            product=product.code,
+            drug=text,
+            dose=rules.dose_text(rx.dose),
+            per_day=rx.per_day,
+            days=rx.days,
+            quantity=quantity,
+            schedule=rx.schedule,
+            periods=[(s, e, quantity) for s, e in spans],
+            benefit=rx.benefit,
+            issued_on=today,
+            valid_until=spans[-1][1],
+            doctor=principal.doc,
+            clinic=principal.org,
+            key_id=key_id,
+        )
+        signed_key, signature = await self.signer.sign(
+            principal.org, principal.doc, rules.canonical(content)
+        )
+        if signed_key != key_id:  # the key changed between the two calls: sign again
+            raise ProblemError(503, "key_changed", "The signing key changed; try again.")
+        now = self.clock()
+        overrides = (
+            [
+                {"check": f.check, "message": f.message, "reason": rx.override_reason}
+                for f in blocking
+            ]
+            if blocking
+            else None
+        )
+        async with self.pool.acquire() as conn, conn.transaction():
+            await repo.insert(
+                conn,
+                ctx.patient_id,
+                number,
+                encounter_id,
+                principal.org,
+                principal.doc,
+                principal.subject,
+                drug.atc,
+                drug.inn,
+                product.code,
+                text,
+                rules.dose_text(rx.dose),
+                rx.per_day,
+                rx.days,
+                quantity,
+                rx.schedule,
+                rx.benefit,
+                today,
+                spans[-1][1],
+                rx.instructions,
+                None if overrides is None else repo.overrides_json(overrides),
+                self.catalogue.version,
+                key_id,
+                signature,
+                now,
+            )
+            await repo.insert_periods(conn, ctx.patient_id, number, spans, quantity)
+            await record(conn, "create", "prescription", number, ctx.patient_id)
+            for finding in blocking:
+                await record(
+                    conn,
+                    "override",
+                    f"prescription_{finding.check}",
+                    number,
+                    ctx.patient_id,
+                    reason=rx.override_reason,
+                )
+            row = await repo.prescription(conn, number)
+            assert row is not None
+            out = (await self._full(conn, [row], lang))[0]
+        return msgspec.structs.replace(out, findings=findings)
+
+    async def cancel(
+        self, principal: Principal, prescription_id: int, reason: str, lang: Lang = "ru"
+    ) -> Prescription:
+        """Cancel a prescription the calling doctor wrote; pharmacies see it at once."""
+        row = await repo.prescription(self.pool, prescription_id)
+        if row is None or row["clinic_id"] != principal.org:
+            raise refuse("not_found", lang)
+        if row["doctor_id"] != principal.doc:
+            raise refuse("not_author", lang)
+        async with self.pool.acquire() as conn, conn.transaction():
+            if not await repo.cancel(
+                conn, row["patient_id"], prescription_id, self.clock(), reason
+            ):
+                raise refuse("already_cancelled", lang)
+            await record(
+                conn, "cancel", "prescription", prescription_id, row["patient_id"], reason=reason
+            )
+            fresh = await repo.prescription(conn, prescription_id)
+            assert fresh is not None
+            return (await self._full(conn, [fresh], lang))[0]
+
+    # -- reading -----------------------------------------------------------------------
+
+    def _state(self, row: Any, periods: Sequence[Period]) -> State:
+        if row["status"] == "cancelled":
+            return "cancelled"
+        if periods and all(p.dispensed >= p.quantity for p in periods):
+            return "dispensed"
+        if self.today() > row["valid_until"]:
+            return "expired"
+        return "active"
+
+    async def _full(
+        self, conn: Any, rows: Sequence[Any], lang: Lang, *, with_code: bool = False
+    ) -> list[Prescription]:
+        if not rows:
+            return []
+        by_patient: dict[int, list[int]] = {}
+        for r in rows:
+            by_patient.setdefault(r["patient_id"], []).append(r["id"])
+        periods: dict[int, list[Period]] = {}
+        for patient, ids in by_patient.items():
+            periods.update(await repo.periods(conn, patient, ids))
+        return [self._of_row(r, periods.get(r["id"], []), with_code=with_code) for r in rows]
+
+    def _of_row(self, row: Any, periods: list[Period], *, with_code: bool = False) -> Prescription:
+        return Prescription(
+            id=row["id"],
+            number=str(row["id"]),
+            patient_id=row["patient_id"],
+            encounter_id=row["encounter_id"],
+            clinic_id=row["clinic_id"],
+            doctor_id=row["doctor_id"],
+            doctor_name=row["doctor_name"] or "",
+            atc=row["atc"],
+            inn=row["inn"],
+            drug=row["drug_text"],
+            product_code=row["product_code"],
+            dose=float(row["dose"]),
+            per_day=row["per_day"],
+            days=row["days"],
+            quantity=row["quantity"],
+            schedule=row["schedule"],
+            benefit=row["benefit"],
+            issued_on=row["issued_on"],
+            valid_until=row["valid_until"],
+            instructions=row["instructions"],
+            state=self._state(row, periods),
+            periods=periods,
+            cancel_reason=row["cancel_reason"],
+            code=(
+                rules.code_of(self.city, row["id"], bytes(row["signature"])) if with_code else None
+            ),
+        )
+
+    async def _patient_reach(self, principal: Principal, patient_id: int) -> None:
+        """A patient reaches their own and a linked child's; a doctor by the record's
+        rule; anyone else nothing (404)."""
+        if principal.role in ("patient", "doctor"):
+            await self.records.reader_of(principal, patient_id)
+            return
+        raise ProblemError(404, "not_found", "There is no such patient.")
+
+    async def of_patient(
+        self,
+        principal: Principal,
+        patient_id: int,
+        lang: Lang = "ru",
+        limit: int = 50,
+        before: tuple[date, int] | None = None,
+    ) -> list[Prescription]:
+        """A patient's prescriptions, newest first (with the QR code's text for the
+        patient)."""
+        await self._patient_reach(principal, patient_id)
+        async with self.pool.acquire() as conn:
+            rows = await repo.of_patient(conn, patient_id, limit, before)
+            out = await self._full(conn, rows, lang, with_code=principal.role == "patient")
+            await record(conn, "read", "prescriptions", patient_id, patient_id)
+        return out
+
+    async def one(
+        self, principal: Principal, prescription_id: int, lang: Lang = "ru"
+    ) -> Prescription:
+        row = await repo.prescription(self.pool, prescription_id)
+        if row is None:
+            raise refuse("not_found", lang)
+        try:
+            await self._patient_reach(principal, row["patient_id"])
+        except ProblemError as exc:
+            if principal.role == "doctor" and exc.status == 403:
+                raise
+            raise refuse("not_found", lang) from None
+        async with self.pool.acquire() as conn:
+            out = (await self._full(conn, [row], lang, with_code=principal.role == "patient"))[0]
+            await record(conn, "read", "prescription", prescription_id, row["patient_id"])
+        return out
+
+    # -- the counter -------------------------------------------------------------------
+
+    async def _pharmacy(self, principal: Principal, lang: Lang) -> Pharmacy:
+        found = None if principal.org is None else await pharmacy(self.pool, principal.org)
+        if principal.role != "pharmacist" or found is None:
+            raise refuse("no_pharmacy", lang)
+        return found
+
+    def content_of(self, row: Any, birth_date: date, periods: Sequence[Period]) -> bytes:
+        """The signed bytes rebuilt from a stored prescription."""
+        return rules.canonical(
+            rules.Content(
+                city=self.city,
+                number=row["id"],
+                patient=row["patient_id"],
+                birth_date=birth_date,
+                atc=row["atc"],
+                inn=row["inn"],
+                product=row["product_code"],
+                drug=row["drug_text"],
+                dose=rules.dose_text(row["dose"]),
+                per_day=row["per_day"],
+                days=row["days"],
+                quantity=row["quantity"],
+                schedule=row["schedule"],
+                periods=[(p.starts, p.ends, p.quantity) for p in periods],
+                benefit=row["benefit"],
+                issued_on=row["issued_on"],
+                valid_until=row["valid_until"],
+                doctor=row["doctor_id"],
+                clinic=row["clinic_id"],
+                key_id=row["key_id"],
+            )
+        )
+
+    async def _counter(
+        self, conn: Any, row: Any, card: PatientCard, place: Pharmacy, lang: Lang
+    ) -> CounterView:
+        periods = (await repo.periods(conn, row["patient_id"], [row["id"]]))[row["id"]]
+        checked = await self.signer.verify(
+            row["key_id"], self.content_of(row, card.birth_date, periods), bytes(row["signature"])
+        )
+        prescription = self._of_row(row, periods)
+        today = self.today()
+        due_number = rules.due_period([(p.period, p.starts, p.ends) for p in periods], today)
+        due = next((p for p in periods if p.period == due_number), None)
+        left = 0 if due is None else due.quantity - due.dispensed
+        refusal: str | None = None
+        if not checked.valid:
+            refusal = "signature_invalid"
+        elif row["status"] == "cancelled":
+            refusal = "cancelled"
+        elif today > row["valid_until"]:
+            refusal = "expired"
+        elif row["benefit"] is not None and not place.subsidised:
+            refusal = "not_subsidised_pharmacy"
+        elif due is None:
+            refusal = "period_not_due"
+        elif left <= 0:
+            refusal = "nothing_left"
+        drug = self.catalogue.drugs.get(row["atc"])
+        return CounterView(
+            prescription=prescription,
+            patient_name=card.name,
+            patient_birth_date=card.birth_date,
+            signature=Verification(
+                valid=checked.valid,
+                key_id=checked.key_id,
+                signer=prescription.doctor_name,
+                reason=checked.reason,
+            ),
+            due=due,
+            left=max(left, 0),
+            alternatives=[] if drug is None else [product_option(p, lang) for p in drug.products],
+            dispensings=await repo.dispensings(conn, row["patient_id"], [row["id"]]),
+            dispensable=refusal is None,
+            refusal=refusal,
+        )
+
+    async def _by_proof(
+        self,
+        prescription_id: int | None,
+        *,
+        code: str | None,
+        birth_date: date | None,
+        policy_number: str | None,
+        lang: Lang,
+    ) -> tuple[Any, PatientCard]:
+        """The prescription a pharmacist shows proof of: its code, or its number with the
+        holder's birth date or policy number. No proof, no prescription."""
+        if code is not None:
+            try:
+                number, signature = rules.parse_code(code, self.city)
+            except rules.CodeError as exc:
+                raise refuse(exc.code, lang) from None
+            if prescription_id is not None and number != prescription_id:
+                raise refuse("code_mismatch", lang)
+            prescription_id = number
+        elif prescription_id is None or (birth_date is None and policy_number is None):
+            raise refuse("proof_required", lang)
+        row = await repo.prescription(self.pool, prescription_id)
+        if row is None:
+            raise refuse("not_found", lang)
+        card = await patients.card(self.pool, row["patient_id"])
+        assert card is not None
+        if code is not None:
+            if bytes(row["signature"]) != signature:
+                raise refuse("code_mismatch", lang)
+        elif birth_date is not None and card.birth_date != birth_date:
+            raise refuse("not_found", lang)
+        elif policy_number is not None and card.policy_number != policy_number:
+            raise refuse("not_found", lang)
+        return row, card
+
+    async def scan(self, principal: Principal, scan: ScanIn, lang: Lang = "ru") -> CounterView:
+        """A prescription at the counter, by its QR code (or number and birth date)."""
+        place = await self._pharmacy(principal, lang)
+        row, card = await self._by_proof(
+            None if scan.number is None else int(scan.number),
+            code=scan.code,
+            birth_date=scan.birth_date,
+            policy_number=None,
+            lang=lang,
+        )
+        async with self.pool.acquire() as conn:
+            view = await self._counter(conn, row, card, place, lang)
+            await record(conn, "read", "prescription", row["id"], row["patient_id"])
+        return view
+
+    async def by_policy(
+        self, principal: Principal, policy_number: str, lang: Lang = "ru"
+    ) -> list[CounterView]:
+        """A subsidised pharmacy finds the holder's subsidised prescriptions by the
+        insurance policy alone."""
+        place = await self._pharmacy(principal, lang)
+        if not place.subsidised:
+            raise refuse("not_subsidised_pharmacy", lang)
+        found = await patients.by_policy(self.pool, policy_number)
+        if found is None:
+            raise ProblemError(404, "not_found", "There is no patient with this policy number.")
+        async with self.pool.acquire() as conn:
+            rows = await repo.subsidised_of_patient(conn, found.id, self.today())
+            views = [await self._counter(conn, r, found, place, lang) for r in rows]
+            await record(conn, "read", "subsidised_prescriptions", found.id, found.id)
+        return views
+
+    async def dispense(
+        self, principal: Principal, prescription_id: int, dispense: DispenseIn, lang: Lang = "ru"
+    ) -> tuple[DispensingOut, bool]:
+        """Hand out ``dispense.quantity`` of the period due: (the dispensing, whether it
+        is new; a retried request id gives the first one back). The database refuses a
+        quantity above what is left, whoever dispensed the rest a moment before."""
+        place = await self._pharmacy(principal, lang)
+        row, card = await self._by_proof(
+            prescription_id,
+            code=dispense.code,
+            birth_date=dispense.birth_date,
+            policy_number=dispense.policy_number,
+            lang=lang,
+        )
+        patient = row["patient_id"]
+        if dispense.request_id is not None:
+            earlier = await repo.dispensing_of_request(self.pool, patient, dispense.request_id)
+            if earlier is not None:
+                return earlier, False
+        async with self.pool.acquire() as conn:
+            view = await self._counter(conn, row, card, place, lang)
+        if view.refusal is not None and view.refusal != "nothing_left":
+            raise refuse(view.refusal, lang)
+        assert view.due is not None
+        if dispense.period != view.due.period:
+            raise refuse("period_not_due", lang, due=view.due.period)
+        product = dispense.product or row["product_code"]
+        found = self.catalogue.product(product)
+        if found is None or found[0].atc != row["atc"]:
+            raise refuse("not_same_inn", lang)
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                counted = await repo.dispense(
+                    conn, patient, prescription_id, dispense.period, dispense.quantity
+                )
+                if counted is None:
+                    fresh = (await repo.periods(conn, patient, [prescription_id]))[prescription_id]
+                    period = next(p for p in fresh if p.period == dispense.period)
+                    left = period.quantity - period.dispensed
+                    raise refuse("nothing_left" if left <= 0 else "more_than_left", lang, left=left)
+                out = await repo.insert_dispensing(
+                    conn,
+                    patient,
+                    prescription_id,
+                    dispense.period,
+                    place.id,
+                    principal.subject,
+                    product,
+                    dispense.quantity,
+                    dispense.request_id,
+                    self.clock(),
+                )
+                await record(conn, "dispense", "prescription", prescription_id, patient)
+        except asyncpg.UniqueViolationError:  # the same request, retried at the same moment
+            assert dispense.request_id is not None
+            earlier = await repo.dispensing_of_request(self.pool, patient, dispense.request_id)
+            assert earlier is not None
+            return earlier, False
+        return out, True
+
+
+async def refresh_catalogue(service: Prescriptions, every: float = 60.0) -> None:
+    """Keep the newest imported catalogue in memory (``imias catalogue import`` reaches
+    every worker within ``every`` seconds)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            latest = await repo.latest_catalogue(service.pool)
+        except (OSError, asyncpg.PostgresError):
+            continue
+        if latest is not None and latest[0] != service.catalogue.version:
+            service.catalogue = Catalogue.decode(latest[1])

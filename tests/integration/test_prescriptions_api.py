@@ -1,0 +1,409 @@
+"""Prescriptions over the JSON API: the doctor checks and signs in her visit, the
+patient reads them with the QR code's text, the pharmacist scans and dispenses, and
+every bad input is refused with a code and a sentence in both languages, writing
+nothing."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import bearer
+import pytest
+from citydb import build_city_database, drop_database, worker_id
+from signin import adults, app_client, book_specialty, fetch
+
+from prescriptions import Catalogue
+
+CATALOGUE = Catalogue.bundled()
+SUBSIDISED_PHARMACY, COMMERCIAL_PHARMACY = 1, 2
+
+
+def product(atc: str) -> str:
+    return CATALOGUE.drugs[atc].products[0].code
+
+
+@pytest.fixture(scope="module")
+async def city(pg_admin_url):
+    name = f"imias_test_prescriptions_{worker_id()}"
+    url = await build_city_database(pg_admin_url, name, clinics=16, doctors=260, patients=2000)
+    await fetch(
+        url,
+        "INSERT INTO pharmacies (id, name, address, district, lat, lon, subsidised) "
+        "VALUES (1, 'Аптека 1', 'ул. 1', 'ЦАО', 55.75, 37.61, true), "
+        "       (2, 'Аптека 2', 'ул. 2', 'ЦАО', 55.76, 37.62, false) ON CONFLICT DO NOTHING",
+    )
+    yield url
+    await drop_database(pg_admin_url, name)
+
+
+@pytest.fixture(scope="module")
+async def client(city, redis_url):
+    async with app_client(city, redis_url) as c:
+        c.city = city
+        yield c
+
+
+_offset = iter(range(0, 1000, 3))
+
+
+class Visit:
+    def __init__(self, person: dict, appointment: dict, encounter: dict) -> None:
+        self.person = person
+        self.patient = person["id"]
+        self.encounter = encounter["id"]
+        self.doctor = bearer.doctor(appointment["doctor_id"], appointment["clinic_id"])
+        self.me = bearer.patient(person["id"])
+
+
+async def visit(client, *, chronic: bool = False) -> Visit:
+    person = dict((await adults(client.city, 1, offset=next(_offset)))[0])
+    appointment = await book_specialty(client, person, "therapist")
+    doctor = bearer.doctor(appointment["doctor_id"], appointment["clinic_id"])
+    opened = await client.post(
+        "/api/v1/encounters", json={"appointment_id": appointment["id"]}, headers=doctor
+    )
+    assert opened.status_code == 201, opened.text
+    if chronic:
+        signed = await client.post(
+            f"/api/v1/encounters/{opened.json()['id']}/sign",
+            json={
+                "protocol": {"conclusion": "Гипертоническая болезнь"},
+                "diagnoses": [{"code": "I10", "rank": "primary", "course": "chronic"}],
+            },
+            headers=doctor,
+        )
+        assert signed.status_code == 200, signed.text
+    return Visit(person, appointment, opened.json())
+
+
+def rx(atc: str, **more) -> dict:
+    return {"product": product(atc), "dose": 1, "per_day": 1, "days": 10} | more
+
+
+async def prescribe(client, v: Visit, body: dict, status: int = 201) -> dict:
+    answer = await client.post(
+        f"/api/v1/encounters/{v.encounter}/prescriptions", json=body, headers=v.doctor
+    )
+    assert answer.status_code == status, answer.text
+    return answer.json()
+
+
+PHARMACIST = bearer.bearer("pharmacist", 7, org=SUBSIDISED_PHARMACY)
+COMMERCIAL = bearer.bearer("pharmacist", 8, org=COMMERCIAL_PHARMACY)
+
+
+async def code_of(client, v: Visit, prescription_id: int) -> str:
+    mine = (await client.get(f"/api/v1/patients/{v.patient}/prescriptions", headers=v.me)).json()
+    return next(p["code"] for p in mine if p["id"] == prescription_id)
+
+
+async def test_drug_type_ahead_by_inn_and_trade_name(client):
+    found = (await client.get("/api/v1/drugs", params={"q": "амокс"})).json()
+    assert found and found[0]["atc"].startswith("J01C"), found
+    assert found[0]["products"] and found[0]["products"][0]["code"]
+    trade = CATALOGUE.drugs["C08CA01"].trade_names[0]
+    by_trade = (await client.get("/api/v1/drugs", params={"q": trade[:5]})).json()
+    assert "C08CA01" in {d["atc"] for d in by_trade}
+    en = (
+        await client.get("/api/v1/drugs", params={"q": "amlo"}, headers={"Accept-Language": "en"})
+    ).json()
+    assert en[0]["name"] == "amlodipine"
+
+
+async def test_allergy_blocks_until_overridden_and_the_override_is_audited(client):
+    v = await visit(client)
+    allergy = await client.post(
+        f"/api/v1/patients/{v.patient}/allergies",
+        json={"substance": "J01C", "criticality": "high"},
+        headers=v.doctor,
+    )
+    assert allergy.status_code == 201, allergy.text
+    body = rx("J01CA04", dose=1, per_day=3, days=7)
+    checked = await client.post(
+        f"/api/v1/encounters/{v.encounter}/prescription-checks", json=body, headers=v.doctor
+    )
+    assert checked.status_code == 200, checked.text
+    found = checked.json()
+    assert found["blocked"] is True
+    assert found["findings"][0]["check"] == "allergy"
+    assert found["findings"][0]["severity"] == "contraindicated"
+    assert found["quantity"] == 21
+
+    refused = await prescribe(client, v, body, 409)
+    assert refused["code"] == "contraindicated" and refused["findings"][0]["check"] == "allergy"
+    assert refused["ru"] and refused["en"]
+    none = await fetch(
+        client.city, "SELECT count(*) FROM prescriptions WHERE patient_id = $1", v.patient
+    )
+    assert none[0]["count"] == 0
+
+    reason = "Аллергия сомнительна, проба отрицательная"
+    written = await prescribe(client, v, body | {"override_reason": reason})
+    assert written["state"] == "active" and written["quantity"] == 21
+    assert written["findings"][0]["check"] == "allergy"
+    audited = await fetch(
+        client.city,
+        "SELECT action, resource, reason FROM audit_log "
+        "WHERE patient_id = $1 AND action = 'override'",
+        v.patient,
+    )
+    assert [(a["resource"], a["reason"]) for a in audited] == [("prescription_allergy", reason)]
+
+
+async def test_interaction_warns_and_duplicate_therapy_is_found(client):
+    v = await visit(client)
+    await prescribe(client, v, rx("B01AA03"))  # warfarin
+    checked = (
+        await client.post(
+            f"/api/v1/encounters/{v.encounter}/prescription-checks",
+            json=rx("M01AE01"),  # ibuprofen
+            headers=v.doctor,
+        )
+    ).json()
+    interaction = [f for f in checked["findings"] if f["check"] == "interaction"]
+    assert interaction and interaction[0]["severity"] in ("major", "contraindicated"), checked
+    again = (
+        await client.post(
+            f"/api/v1/encounters/{v.encounter}/prescription-checks",
+            json=rx("B01AA03"),
+            headers=v.doctor,
+        )
+    ).json()
+    assert [f["check"] for f in again["findings"]] == ["duplicate"]
+
+
+async def test_bad_input_is_refused_with_a_code_and_nothing_is_written(client):
+    v = await visit(client)
+    drug = CATALOGUE.drugs["C08CA01"]
+    over = drug.max_daily / drug.products[0].strength * 2
+    cases = [
+        (rx("C08CA01") | {"product": "NO-SUCH-DRUG"}, 422, "unknown_drug"),
+        (rx("C08CA01", dose=over), 409, "contraindicated"),
+        (rx("C08CA01", quantity=0), 400, None),
+        (rx("C08CA01", quantity=1_000_000), 400, None),
+        (rx("C08CA01", schedule="monthly", months=6), 422, "not_chronic"),
+        (rx("C08CA01", benefit="999"), 422, None),
+    ]
+    for body, status, code in cases:
+        answer = await client.post(
+            f"/api/v1/encounters/{v.encounter}/prescriptions", json=body, headers=v.doctor
+        )
+        assert answer.status_code == status, (body, answer.text)
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        if code:
+            assert answer.json()["code"] == code
+    en = await client.post(
+        f"/api/v1/encounters/{v.encounter}/prescriptions",
+        json=rx("C08CA01") | {"product": "NO-SUCH-DRUG"},
+        headers=v.doctor | {"Accept-Language": "en"},
+    )
+    assert en.json()["detail"] == "There is no such drug in the catalogue."
+    written = await fetch(
+        client.city, "SELECT count(*) FROM prescriptions WHERE patient_id = $1", v.patient
+    )
+    assert written[0]["count"] == 0
+
+
+async def test_the_patient_sees_it_the_pharmacist_dispenses_part_then_the_rest_then_nothing(client):
+    v = await visit(client)
+    written = await prescribe(client, v, rx("C08CA01", quantity=30))
+    code = await code_of(client, v, written["id"])
+    assert code.startswith("RX1.MOW.") and written["code"] is None  # the doctor sees no code
+    svg = await client.get(f"/api/v1/prescriptions/{written['id']}/qr.svg", headers=v.me)
+    assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+    assert "<svg" in svg.text
+
+    seen = await client.post("/api/v1/pharmacy/scans", json={"code": code}, headers=COMMERCIAL)
+    assert seen.status_code == 200, seen.text
+    view = seen.json()
+    assert view["signature"]["valid"] is True and view["dispensable"] is True
+    assert view["left"] == 30 and view["due"]["period"] == 1
+    assert view["patient_birth_date"] == str(v.person["birth_date"])
+    generic = next(a["code"] for a in view["alternatives"])
+
+    url = f"/api/v1/pharmacy/prescriptions/{written['id']}/dispensings"
+    part = {"quantity": 20, "period": 1, "code": code, "product": generic}
+    first = await client.post(url, json=part, headers=COMMERCIAL)
+    assert first.status_code == 201, first.text
+    rest = await client.post(url, json=part | {"quantity": 10}, headers=COMMERCIAL)
+    assert rest.status_code == 201, rest.text
+    third = await client.post(url, json=part | {"quantity": 1}, headers=COMMERCIAL)
+    assert (third.status_code, third.json()["code"]) == (409, "nothing_left")
+    mine = (await client.get(f"/api/v1/prescriptions/{written['id']}", headers=v.me)).json()
+    assert mine["state"] == "dispensed" and mine["periods"][0]["dispensed"] == 30
+
+
+async def test_more_than_left_is_refused_and_a_retried_request_is_dispensed_once(client):
+    v = await visit(client)
+    written = await prescribe(client, v, rx("C08CA01", quantity=10))
+    code = await code_of(client, v, written["id"])
+    url = f"/api/v1/pharmacy/prescriptions/{written['id']}/dispensings"
+    too_much = await client.post(
+        url, json={"quantity": 11, "period": 1, "code": code}, headers=PHARMACIST
+    )
+    assert (too_much.status_code, too_much.json()["code"]) == (409, "more_than_left")
+    assert too_much.json()["left"] == 10
+    request = {"quantity": 4, "period": 1, "code": code, "request_id": str(uuid.uuid4())}
+    once = await client.post(url, json=request, headers=PHARMACIST)
+    twice = await client.post(url, json=request, headers=PHARMACIST)
+    assert (once.status_code, twice.status_code) == (201, 200)
+    assert once.json()["id"] == twice.json()["id"]
+    left = await fetch(
+        client.city,
+        "SELECT dispensed FROM prescription_periods WHERE prescription_id = $1",
+        written["id"],
+    )
+    assert left[0]["dispensed"] == 4
+    # Without proof of the prescription nothing is handed out.
+    bare = await client.post(url, json={"quantity": 1, "period": 1}, headers=PHARMACIST)
+    assert (bare.status_code, bare.json()["code"]) == (422, "proof_required")
+    by_birth = await client.post(
+        url,
+        json={"quantity": 1, "period": 1, "birth_date": str(v.person["birth_date"])},
+        headers=PHARMACIST,
+    )
+    assert by_birth.status_code == 201, by_birth.text
+
+
+async def test_a_changed_code_another_city_and_a_changed_row_are_refused_at_the_counter(client):
+    v = await visit(client)
+    written = await prescribe(client, v, rx("C08CA01", quantity=10))
+    code = await code_of(client, v, written["id"])
+    last = code[-2]
+    changed = code[:-2] + ("A" if last != "A" else "B") + code[-1]
+    for text, expected in (
+        (changed, "code_mismatch"),
+        (code.replace(".MOW.", ".SPB."), "foreign_city"),
+        ("hello", "bad_code"),
+    ):
+        answer = await client.post(
+            "/api/v1/pharmacy/scans", json={"code": text}, headers=PHARMACIST
+        )
+        assert (answer.status_code, answer.json()["code"]) == (422, expected), answer.text
+
+    # Someone with the database's keys changes the quantity after signing.
+    await fetch(
+        client.city,
+        "UPDATE prescription_periods SET quantity = 100 WHERE prescription_id = $1",
+        written["id"],
+    )
+    seen = (
+        await client.post("/api/v1/pharmacy/scans", json={"code": code}, headers=PHARMACIST)
+    ).json()
+    assert seen["signature"]["valid"] is False and seen["refusal"] == "signature_invalid"
+    url = f"/api/v1/pharmacy/prescriptions/{written['id']}/dispensings"
+    refused = await client.post(
+        url, json={"quantity": 1, "period": 1, "code": code}, headers=PHARMACIST
+    )
+    assert (refused.status_code, refused.json()["code"]) == (409, "signature_invalid")
+
+
+async def test_a_cancelled_prescription_is_refused_at_once(client):
+    v = await visit(client)
+    written = await prescribe(client, v, rx("C08CA01", quantity=10))
+    code = await code_of(client, v, written["id"])
+    cancelled = await client.post(
+        f"/api/v1/prescriptions/{written['id']}/cancel",
+        json={"reason": "Назначен другой препарат"},
+        headers=v.doctor,
+    )
+    assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
+    again = await client.post(
+        f"/api/v1/prescriptions/{written['id']}/cancel",
+        json={"reason": "Назначен другой препарат"},
+        headers=v.doctor,
+    )
+    assert (again.status_code, again.json()["code"]) == (409, "already_cancelled")
+    url = f"/api/v1/pharmacy/prescriptions/{written['id']}/dispensings"
+    refused = await client.post(
+        url, json={"quantity": 1, "period": 1, "code": code}, headers=PHARMACIST
+    )
+    assert (refused.status_code, refused.json()["code"]) == (409, "cancelled")
+
+
+async def test_subsidised_only_with_a_benefit_and_only_at_a_subsidised_pharmacy(client):
+    v = await visit(client, chronic=True)
+    drug = next(d for d in CATALOGUE.drugs.values() if d.subsidised and d.min_age <= 18)
+    category = next(b.code for b in CATALOGUE.benefits.values() if not b.covers)
+    refused = await prescribe(client, v, rx(drug.atc, benefit=category), 422)
+    assert refused["code"] == "no_benefit"
+    await fetch(
+        client.city,
+        "INSERT INTO patient_benefits (patient_id, category, valid_from) "
+        "VALUES ($1, $2, '2020-01-01')",
+        v.patient,
+        category,
+    )
+    written = await prescribe(client, v, rx(drug.atc, benefit=category))
+    # 90 days for a chronic patient
+    span = date.fromisoformat(written["valid_until"]) - date.fromisoformat(written["issued_on"])
+    assert span.days == 89
+    code = await code_of(client, v, written["id"])
+    url = f"/api/v1/pharmacy/prescriptions/{written['id']}/dispensings"
+    body = {"quantity": 1, "period": 1, "code": code}
+    at_shop = await client.post(url, json=body, headers=COMMERCIAL)
+    assert (at_shop.status_code, at_shop.json()["code"]) == (403, "not_subsidised_pharmacy")
+    search = {"policy_number": v.person["policy_number"]}
+    shop_search = await client.post(
+        "/api/v1/pharmacy/subsidised-searches", json=search, headers=COMMERCIAL
+    )
+    assert shop_search.status_code == 403
+    found = await client.post(
+        "/api/v1/pharmacy/subsidised-searches", json=search, headers=PHARMACIST
+    )
+    assert found.status_code == 200, found.text
+    assert [f["prescription"]["id"] for f in found.json()] == [written["id"]]
+    by_policy = await client.post(
+        url,
+        json={"quantity": 1, "period": 1, "policy_number": v.person["policy_number"]},
+        headers=PHARMACIST,
+    )
+    assert by_policy.status_code == 201, by_policy.text
+
+
+async def test_long_term_prescription_is_dispensed_by_period(client):
+    v = await visit(client, chronic=True)
+    written = await prescribe(
+        client, v, rx("C08CA01", schedule="quarterly", months=12, days=90, quantity=90)
+    )
+    assert [p["period"] for p in written["periods"]] == [1, 2, 3, 4]
+    code = await code_of(client, v, written["id"])
+    view = (
+        await client.post("/api/v1/pharmacy/scans", json={"code": code}, headers=PHARMACIST)
+    ).json()
+    assert view["due"]["period"] == 1 and view["left"] == 90
+    url = f"/api/v1/pharmacy/prescriptions/{written['id']}/dispensings"
+    early = await client.post(
+        url, json={"quantity": 90, "period": 2, "code": code}, headers=PHARMACIST
+    )
+    assert (early.status_code, early.json()["code"]) == (409, "period_not_due")
+    now = await client.post(
+        url, json={"quantity": 90, "period": 1, "code": code}, headers=PHARMACIST
+    )
+    assert now.status_code == 201, now.text
+    mine = (await client.get(f"/api/v1/prescriptions/{written['id']}", headers=v.me)).json()
+    assert mine["state"] == "active"  # three quarters are still to come
+
+
+async def test_who_reads_what(client):
+    v = await visit(client)
+    written = await prescribe(client, v, rx("C08CA01"))
+    stranger = bearer.patient(v.patient + 1)
+    assert (
+        await client.get(f"/api/v1/prescriptions/{written['id']}", headers=stranger)
+    ).status_code == 404
+    assert (
+        await client.get(f"/api/v1/patients/{v.patient}/prescriptions", headers=stranger)
+    ).status_code == 404
+    assert (
+        await client.get(f"/api/v1/patients/{v.patient}/prescriptions", headers=PHARMACIST)
+    ).status_code == 403
+    qr = await client.get(f"/api/v1/prescriptions/{written['id']}/qr.svg", headers=v.doctor)
+    assert qr.status_code == 403
+    doctor_list = (
+        await client.get(f"/api/v1/patients/{v.patient}/prescriptions", headers=v.doctor)
+    ).json()
+    assert doctor_list[0]["id"] == written["id"] and doctor_list[0]["code"] is None
+    log = (await client.get("/api/v1/me/access-log", headers=v.me)).json()
+    assert ("create", "prescription") in {(e["action"], e["resource"]) for e in log}
