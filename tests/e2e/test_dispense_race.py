@@ -47,7 +47,7 @@ def server(city, redis_url, tmp_path_factory):
 async def written(client: httpx.AsyncClient, city: str, offset: int) -> tuple[int, str]:
     """A prescription of QUANTITY tablets for a fresh adult: (id, the QR code's text)."""
     person = dict((await adults(city, 1, offset=offset))[0])
-    appointment = await book_specialty(client, person, "therapist")
+    appointment = await book_specialty(client, person, "ophthalmologist")
     doctor = bearer.doctor(appointment["doctor_id"], appointment["clinic_id"])
     visit = await client.post(
         "/api/v1/encounters", json={"appointment_id": appointment["id"]}, headers=doctor
