@@ -4,11 +4,17 @@ by LOINC), allergies, immunizations, the patient's card, and FHIR R4 over them.
 Other packages use the names below and nothing else of this package: the use cases
 (:class:`Records`), the access rule's port that the booking fills (:class:`CareLinks`),
 the values the API answers with, the code systems and the protocol templates, and the
-named SQL (:mod:`ehr.queries`, read by the benches to explain the card's plan).
+named SQL (:mod:`ehr.queries`, read by the benches to explain the card's plan), and what
+another domain serves FHIR types with (:class:`FhirType`, :func:`add_fhir_types`, the
+resources' Structs, the search parameters' parsing and the mapping's helpers).
 """
 
 from ehr import codes, queries
 from ehr.access import CareLinks, Reader
+from ehr.fhir import mapping as fhir_mapping
+from ehr.fhir import resources as fhir_resources
+from ehr.fhir import search as fhir_search
+from ehr.fhir.extension import FhirType, add_fhir_types
 from ehr.model import (
     Allergy,
     AllergyIn,
@@ -46,6 +52,7 @@ __all__ = [
     "EhrPlugin",
     "Encounter",
     "EncounterBrief",
+    "FhirType",
     "Immunization",
     "ImmunizationIn",
     "Observation",
@@ -57,7 +64,11 @@ __all__ = [
     "Trend",
     "VisitDraft",
     "VitalIn",
+    "add_fhir_types",
     "codes",
+    "fhir_mapping",
+    "fhir_resources",
+    "fhir_search",
     "queries",
     "template_for",
 ]

@@ -105,6 +105,13 @@ class DispensingOut(Struct, frozen=True, kw_only=True):
     dispensed_at: datetime
 
 
+class DispensingRecord(DispensingOut, frozen=True, kw_only=True):
+    """A dispensing as the patient's record keeps it: whose, and where."""
+
+    patient_id: int
+    pharmacy_name: str
+
+
 class Prescription(Struct, frozen=True, kw_only=True):
     id: int
     number: str  # printed under the QR; typed at the counter with the birth date

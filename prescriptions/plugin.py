@@ -1,5 +1,6 @@
-"""Prescriptions as the app assembles them: their routes, their use cases
-(``app.state.prescriptions``), their migrations and ``imias catalogue``."""
+"""Prescriptions as the app assembles them: their routes, their FHIR types (served under
+the record's ``/fhir/R4``), their use cases (``app.state.prescriptions``), their
+migrations and ``imias catalogue``."""
 
 from __future__ import annotations
 
@@ -11,15 +12,18 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from litestar import Litestar
+from litestar.config.app import AppConfig
 from litestar.di import Provide
 from litestar.types import ControllerRouterHandler
 
+from ehr import add_fhir_types
 from imias.identity import resolve_secret
 from imias.platform.plugin import DomainPlugin, provide
 from imias.platform.settings import Settings
 from prescriptions import repository as repo
 from prescriptions.api import CounterController, DrugController, PrescriptionController
 from prescriptions.commands import catalogue
+from prescriptions.fhir.types import types as fhir_types
 from prescriptions.formulary import Catalogue
 from prescriptions.service import Prescriptions, refresh_catalogue
 from prescriptions.signing import LocalAuthority, Signer
@@ -58,6 +62,10 @@ class PrescriptionsPlugin(DomainPlugin):
 
     def dependencies(self) -> dict[str, Provide]:
         return {"prescriptions": provide("prescriptions")}
+
+    def configure(self, app_config: AppConfig) -> None:
+        # Medication, MedicationRequest, MedicationDispense under /fhir/R4 (ehr's routes).
+        add_fhir_types(app_config, *fhir_types())
 
     @asynccontextmanager
     async def running(self, app: Litestar) -> AsyncIterator[None]:

@@ -112,6 +112,57 @@ SELECT id, prescription_id, period, pharmacy_id, product_code, quantity, dispens
  ORDER BY id
 """
 
+#: One page of a patient's prescriptions for FHIR, newest first after the keyset ($2, $3)
+#: (issued_on, id): issued in the days [$4, $5) (NULL: unbounded), of the FHIR status $6
+#: (NULL: any) as :func:`prescriptions.fhir.mapping.request_status` tells it on the day
+#: $7: cancelled (stopped once something was dispensed), completed (every period
+#: dispensed), stopped (expired), active.
+FHIR_REQUESTS = (
+    "SELECT"
+    + _COLUMNS
+    + _FROM
+    + """
+ CROSS JOIN LATERAL (
+     SELECT coalesce(sum(pp.dispensed), 0) AS dispensed, count(*) AS periods,
+            count(*) FILTER (WHERE pp.dispensed < pp.quantity) AS open
+       FROM prescription_periods pp
+      WHERE pp.patient_id = p.patient_id AND pp.prescription_id = p.id
+ ) x
+ WHERE p.patient_id = $1 AND (p.issued_on, p.id) < ($2, $3)
+   AND ($4::date IS NULL OR p.issued_on >= $4)
+   AND ($5::date IS NULL OR p.issued_on < $5)
+   AND ($6::text IS NULL OR $6 = CASE
+        WHEN p.status = 'cancelled' THEN
+            CASE WHEN x.dispensed > 0 THEN 'stopped' ELSE 'cancelled' END
+        WHEN x.periods > 0 AND x.open = 0 THEN 'completed'
+        WHEN p.valid_until < $7 THEN 'stopped'
+        ELSE 'active' END)
+ ORDER BY p.issued_on DESC, p.id DESC
+ LIMIT $8
+"""
+)
+
+_DISPENSING = """
+SELECT dp.patient_id, dp.id, dp.prescription_id, dp.period, dp.pharmacy_id, dp.product_code,
+       dp.quantity, dp.dispensed_at, ph.name AS pharmacy_name
+  FROM dispensings dp
+  JOIN pharmacies ph ON ph.id = dp.pharmacy_id
+"""
+
+#: One dispensing by its id, with its patient and its pharmacy's name.
+DISPENSING = _DISPENSING + " WHERE dp.id = $1"
+
+#: One page of a patient's dispensings (of the prescription $2; NULL: any), newest first
+#: below the id $3.
+FHIR_DISPENSINGS = (
+    _DISPENSING
+    + """
+ WHERE dp.patient_id = $1 AND ($2::bigint IS NULL OR dp.prescription_id = $2) AND dp.id < $3
+ ORDER BY dp.id DESC
+ LIMIT $4
+"""
+)
+
 BENEFITS = """
 SELECT category FROM patient_benefits
  WHERE patient_id = $1 AND valid_from <= $2 AND (valid_to IS NULL OR valid_to >= $2)

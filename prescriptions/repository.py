@@ -13,7 +13,7 @@ import msgspec
 
 from imias.platform.db import Executor
 from prescriptions import queries as q
-from prescriptions.model import DispensingOut, Period
+from prescriptions.model import DispensingOut, DispensingRecord, Period
 
 Row = asyncpg.Record
 FAR_FUTURE = date(9999, 12, 31)
@@ -119,6 +119,34 @@ async def dispensings(
 ) -> list[DispensingOut]:
     rows = await conn.fetch(q.DISPENSINGS, patient_id, list(prescription_ids))
     return [dispensing_of(r) for r in rows]
+
+
+async def fhir_requests(
+    conn: Executor,
+    patient_id: int,
+    before: tuple[date, int] | None,
+    since: date | None,
+    until: date | None,
+    status: str | None,
+    today: date,
+    limit: int,
+) -> list[Row]:
+    at, last = before or (FAR_FUTURE, NO_ID)
+    return list(
+        await conn.fetch(q.FHIR_REQUESTS, patient_id, at, last, since, until, status, today, limit)
+    )
+
+
+async def dispensing(conn: Executor, dispensing_id: int) -> DispensingRecord | None:
+    row = await conn.fetchrow(q.DISPENSING, dispensing_id)
+    return None if row is None else DispensingRecord(**dict(row))
+
+
+async def fhir_dispensings(
+    conn: Executor, patient_id: int, prescription_id: int | None, below: int | None, limit: int
+) -> list[DispensingRecord]:
+    rows = await conn.fetch(q.FHIR_DISPENSINGS, patient_id, prescription_id, below or NO_ID, limit)
+    return [DispensingRecord(**dict(r)) for r in rows]
 
 
 async def benefits(conn: Executor, patient_id: int, today: date) -> list[str]:

@@ -31,6 +31,7 @@ from prescriptions.model import (
     CounterView,
     DispenseIn,
     DispensingOut,
+    DispensingRecord,
     DrugOption,
     Finding,
     Period,
@@ -379,6 +380,66 @@ class Prescriptions:
             out = (await self._full(conn, [row], lang, with_code=principal.role == "patient"))[0]
             await record(conn, "read", "prescription", prescription_id, row["patient_id"])
         return out
+
+    async def search(
+        self,
+        principal: Principal,
+        patient_id: int,
+        *,
+        status: str | None = None,
+        since: date | None = None,
+        until: date | None = None,
+        before: tuple[date, int] | None = None,
+        limit: int = 20,
+        lang: Lang = "ru",
+    ) -> list[Prescription]:
+        """One page of a patient's prescriptions (FHIR's search): of a FHIR status
+        (:data:`repo.fhir_requests`), issued in the days [since, until), newest first
+        below the keyset ``before`` (issued_on, id)."""
+        await self._patient_reach(principal, patient_id)
+        async with self.pool.acquire() as conn:
+            rows = await repo.fhir_requests(
+                conn, patient_id, before, since, until, status, self.today(), limit
+            )
+            out = await self._full(conn, rows, lang)
+            await record(conn, "read", "fhir_medicationrequest", "search", patient_id)
+        return out
+
+    async def dispensing(self, principal: Principal, dispensing_id: int) -> DispensingRecord:
+        """One dispensing, to those who may read its prescription."""
+        found = await repo.dispensing(self.pool, dispensing_id)
+        if found is None:
+            raise ProblemError(404, "not_found", "There is no such dispensing.")
+        try:
+            await self._patient_reach(principal, found.patient_id)
+        except ProblemError as exc:
+            if principal.role == "doctor" and exc.status == 403:
+                raise
+            raise ProblemError(404, "not_found", "There is no such dispensing.") from None
+        await record(self.pool, "read", "dispensing", dispensing_id, found.patient_id)
+        return found
+
+    async def dispensings(
+        self,
+        principal: Principal,
+        patient_id: int | None,
+        prescription_id: int | None = None,
+        below: int | None = None,
+        limit: int = 20,
+    ) -> list[DispensingRecord]:
+        """One page of a patient's dispensings, or a prescription's (its patient's when
+        ``patient_id`` is None), newest first below the id ``below``."""
+        if patient_id is None:
+            assert prescription_id is not None
+            row = await repo.prescription(self.pool, prescription_id)
+            if row is None:
+                return []
+            patient_id = row["patient_id"]
+        await self._patient_reach(principal, patient_id)
+        async with self.pool.acquire() as conn:
+            found = await repo.fhir_dispensings(conn, patient_id, prescription_id, below, limit)
+            await record(conn, "read", "fhir_medicationdispense", "search", patient_id)
+        return found
 
     # -- the counter -------------------------------------------------------------------
 

@@ -7,7 +7,10 @@ Interactions (``GET /fhir/R4/metadata`` says exactly these): read, vread, histor
 instance and search of Patient, Practitioner, Organization, Encounter, Condition,
 Observation, AllergyIntolerance, Immunization and DocumentReference (a signed visit's
 protocol, with its encounter's id); create and update of Condition, Observation,
-AllergyIntolerance and Immunization by a doctor.
+AllergyIntolerance and Immunization by a doctor. Other domains add types that are read
+and searched only (:mod:`ehr.fhir.extension`; prescriptions: Medication,
+MedicationRequest, MedicationDispense): their reads and searches are theirs, the routes,
+their policy, the Bundle and the errors are these.
 
 An update needs ``If-Match: W/"<version>"``: without it the answer is 428
 (``precondition_required``), with a version that is no longer current 412
@@ -37,6 +40,7 @@ from ehr.api import lang_of
 from ehr.fhir import mapping
 from ehr.fhir import resources as r
 from ehr.fhir.capability import REGISTRY, TYPES, WRITABLE, capabilities
+from ehr.fhir.extension import FhirType, fhir_types
 from ehr.fhir.search import count_of, cursor, record_search, registry_id, uncursor
 from ehr.fhir.writes import (
     FHIR_JSON,
@@ -155,6 +159,20 @@ def kind_of(kind: str, among: tuple[str, ...] = TYPES) -> str:
     return kind
 
 
+def added_of(request: Request[Any, Any, Any], kind: str) -> FhirType | None:
+    """The type another domain added under this name (None: not one)."""
+    return fhir_types(request.app.state).get(kind)
+
+
+def own_kind(request: Request[Any, Any, Any], kind: str, among: tuple[str, ...] = TYPES) -> str:
+    """:func:`kind_of` for an interaction the added types do not have (405 for them)."""
+    if added_of(request, kind) is not None:
+        raise ProblemError(
+            405, "method_not_allowed", f"{kind} is only read and searched through FHIR here."
+        )
+    return kind_of(kind, among)
+
+
 def number(key: str, what: str = "resource") -> int:
     if not key.isdigit() or not 1 <= int(key) < 2**63:
         raise ProblemError(404, "not_found", f"There is no such {what}.")
@@ -199,19 +217,22 @@ class FhirController(Controller):
 
     @get("/metadata", operation_id="fhirCapabilities", summary="CapabilityStatement", opt=PUBLIC)
     async def metadata(self, request: Request[Any, Any, Any]) -> Response[bytes]:
-        return fhir(capabilities(base_of(request)))
+        return fhir(capabilities(base_of(request), fhir_types(request.app.state).values()))
 
     @get("/{kind:str}", operation_id="fhirSearch", summary="Search (a Bundle)", opt=READERS)
     async def search(
         self, request: Request[Any, Any, Any], records: NamedDependency[Records], kind: str
     ) -> Response[bytes]:
-        kind = kind_of(kind)
+        added = added_of(request, kind)
+        kind = kind if added is not None else kind_of(kind)
         principal = principal_of(request)
         lang = lang_of(request)
         query = query_of(request)
         found: list[r.Resource]
         after: list[object] | None = None
-        if kind in REGISTRY:
+        if added is not None:
+            found, after = await added.search(request, query)
+        elif kind in REGISTRY:
             found, after = await registry_search(records, request, kind, query)
         else:
             search = record_search(kind, query, zone_of(request))
@@ -252,6 +273,9 @@ class FhirController(Controller):
         kind: str,
         key: str,
     ) -> Response[bytes]:
+        added = added_of(request, kind)
+        if added is not None:
+            return fhir(await added.read(request, key))
         found = await read_current(records, request, kind_of(kind), key)
         return fhir(found, headers=etag(version_of(found)))
 
@@ -269,7 +293,7 @@ class FhirController(Controller):
         key: str,
         vid: str,
     ) -> Response[bytes]:
-        kind = kind_of(kind)
+        kind = own_kind(request, kind)
         version = number(vid, "version")
         if kind in REGISTRY:
             found = await read_current(records, request, kind, key)
@@ -292,7 +316,7 @@ class FhirController(Controller):
         kind: str,
         key: str,
     ) -> Response[bytes]:
-        kind = kind_of(kind)
+        kind = own_kind(request, kind)
         lang = lang_of(request)
         base = base_of(request)
         versions: list[tuple[int, datetime | None, r.Resource]] = []
@@ -340,7 +364,7 @@ class FhirController(Controller):
     async def create(
         self, request: Request[Any, Any, Any], records: NamedDependency[Records], kind: str
     ) -> Response[bytes]:
-        kind = kind_of(kind, WRITABLE)
+        kind = own_kind(request, kind, WRITABLE)
         body = await body_of(request, kind)
         lang = lang_of(request)
         state = await create_fact(records, request, body, lang)
@@ -357,7 +381,7 @@ class FhirController(Controller):
         kind: str,
         key: str,
     ) -> Response[bytes]:
-        kind = kind_of(kind, WRITABLE)
+        kind = own_kind(request, kind, WRITABLE)
         resource_id = number(key)
         expected = expected_version(request)
         body = await body_of(request, kind)

@@ -3,11 +3,16 @@ parameters, as the CapabilityStatement tells them (and nothing else)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from ehr.fhir import resources as r
 from ehr.fhir.search import PARAMS
 from imias import __version__
+
+if TYPE_CHECKING:
+    from ehr.fhir.extension import FhirType
 
 REGISTRY = ("Patient", "Practitioner", "Organization")
 WRITABLE = ("Condition", "Observation", "AllergyIntolerance", "Immunization")
@@ -23,8 +28,9 @@ MUTABLE = {
 }
 
 
-def capabilities(base: str) -> r.CapabilityStatement:
-    """What this server does: exactly the interactions and search parameters above."""
+def capabilities(base: str, added: Iterable[FhirType] = ()) -> r.CapabilityStatement:
+    """What this server does: exactly the interactions and search parameters above, and
+    those of the types other domains add (read and search)."""
     resources = []
     for kind in TYPES:
         interactions = ["read", "vread", "history-instance", "search-type"]
@@ -54,6 +60,20 @@ def capabilities(base: str) -> r.CapabilityStatement:
                 search_param=[
                     r.SearchParam(name=p.name, type=p.type, documentation=p.documentation)
                     for p in PARAMS[kind]
+                ],
+            )
+        )
+    for extra in added:
+        resources.append(
+            r.RestResource(
+                type=extra.kind,
+                documentation=extra.documentation or None,
+                interaction=[r.Interaction(code=c) for c in ("read", "search-type")],
+                versioning="no-version",
+                read_history=False,
+                search_param=[
+                    r.SearchParam(name=p.name, type=p.type, documentation=p.documentation)
+                    for p in extra.params
                 ],
             )
         )

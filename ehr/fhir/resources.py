@@ -27,6 +27,8 @@ class CodeableConcept(Element):
 
 class Reference(Element):
     reference: str | None = None
+    type: str | None = None
+    identifier: Identifier | None = None  # a logical reference (no resource here)
     display: str | None = None
 
 

@@ -204,8 +204,14 @@ def count_of(query: Mapping[str, list[str]]) -> int:
     return min(int(values[0]), MAX_COUNT)
 
 
-def check_params(kind: str, query: Mapping[str, list[str]]) -> None:
-    known = {p.name for p in PARAMS[kind]} | RESULT_PARAMS
+def check_params(
+    kind: str, query: Mapping[str, list[str]], params: Sequence[Param] | None = None
+) -> None:
+    """Refuse a parameter ``kind`` does not have (its :data:`PARAMS`, or ``params``), one
+    given twice (a date may be: the ranges intersect), a ``_sort`` other than -date."""
+    declared = PARAMS[kind] if params is None else params
+    known = {p.name for p in declared} | RESULT_PARAMS
+    dates = {p.name for p in declared if p.type == "date"}
     unknown = sorted(set(query) - known)
     if unknown:
         raise invalid(
@@ -214,7 +220,7 @@ def check_params(kind: str, query: Mapping[str, list[str]]) -> None:
             "unknown_search_parameter",
         )
     for name, values in query.items():
-        if name != "date" and len(values) > 1:
+        if name not in dates and len(values) > 1:
             raise invalid(f"{name} is given once.")
     sort = query.get("_sort")
     if sort is not None and sort != ["-date"]:

@@ -14,6 +14,7 @@ from imias.domains import migrate_url
 from imias.identity import repository as identity_repository
 from imias.platform.audit import repository as audit_repository
 from imias.registry import repository as registry_repository
+from prescriptions import queries as prescriptions_queries
 from scheduler_core import BOOKED, FREE, Channel, compiled_calendar, reference
 from scheduler_core.flags import ENTITLED_ALL
 
@@ -34,8 +35,15 @@ async def city(fresh_database_url):
 
 @pytest.mark.parametrize(
     "module",
-    [queries, registry_repository, identity_repository, audit_repository, ehr_queries],
-    ids=["booking", "registry", "identity", "audit", "ehr"],
+    [
+        queries,
+        registry_repository,
+        identity_repository,
+        audit_repository,
+        ehr_queries,
+        prescriptions_queries,
+    ],
+    ids=["booking", "registry", "identity", "audit", "ehr", "prescriptions"],
 )
 async def test_every_named_query_prepares_against_the_migrated_schema(db, module):
     for name, sql in module.QUERIES.items():

@@ -138,13 +138,18 @@ async def test_the_capability_statement_tells_what_the_server_does(client):
     body = fhir_body(await client.get(f"{FHIR}/metadata"))
     assert body["resourceType"] == "CapabilityStatement" and body["fhirVersion"] == "4.0.1"
     resources = {r["type"]: r for r in body["rest"][0]["resource"]}
+    # The record's own, and what prescriptions add (read and search only).
+    added = {"Medication", "MedicationRequest", "MedicationDispense"}
     assert set(resources) == {
         "Patient", "Practitioner", "Organization", "Encounter", "Condition", "Observation",
-        "AllergyIntolerance", "Immunization", "DocumentReference",
+        "AllergyIntolerance", "Immunization", "DocumentReference", *added,
     }  # fmt: skip
     for kind, declared in resources.items():
         codes = {i["code"] for i in declared["interaction"]}
         writable = kind in ("Condition", "Observation", "AllergyIntolerance", "Immunization")
+        if kind in added:
+            assert codes == {"read", "search-type"}, kind
+            continue
         assert codes == {"read", "vread", "history-instance", "search-type"} | (
             {"create", "update"} if writable else set()
         ), kind
@@ -155,13 +160,19 @@ async def test_the_capability_statement_tells_what_the_server_does(client):
     # and one it does not declare is refused.
     person, _, _ = await signed_visit(client)
     me = bearer.patient(person["id"])
-    samples = {"patient": str(person["id"]), "date": "ge2020-01-01", "_id": str(person["id"])}
+    samples = {
+        "patient": str(person["id"]),
+        "date": "ge2020-01-01",
+        "authoredon": "ge2020-01-01",
+        "_id": str(person["id"]),
+        "prescription": "1",
+    }
     for kind, declared in resources.items():
         for param in declared["searchParam"]:
             value = samples.get(param["name"], "x")
             params = {param["name"]: value}
             if (
-                kind not in ("Patient", "Practitioner", "Organization")
+                kind not in ("Patient", "Practitioner", "Organization", "Medication")
                 and param["name"] != "patient"
             ):
                 params["patient"] = str(person["id"])
@@ -574,9 +585,7 @@ async def test_fhir_is_a_front_door_not_a_back_door(client):
     )
     # Without a token: 401, also an OperationOutcome.
     problem_of(await client.get(f"{FHIR}/Condition/{condition_id}"), 401, "unauthenticated")
-    problem_of(
-        await client.get(f"{FHIR}/Medication/1", headers=other), 404, "unknown_resource_type"
-    )
+    problem_of(await client.get(f"{FHIR}/Device/1", headers=other), 404, "unknown_resource_type")
     # The searches are audited like the JSON API's reads.
     rows = await fetch(
         client.city,

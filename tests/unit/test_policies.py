@@ -24,6 +24,8 @@ PUBLIC_ROUTES = {
     # The record's catalogues: ICD-10 type-ahead and the protocol templates (no patient).
     "GET /api/v1/diagnoses",
     "GET /api/v1/protocol-templates/{specialty:str}",
+    # The drug catalogue's type-ahead (no patient).
+    "GET /api/v1/drugs",
     "POST /api/v1/auth/patient/code",
     "POST /api/v1/auth/patient/token",
     "POST /api/v1/auth/staff/token",
