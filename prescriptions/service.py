@@ -22,8 +22,7 @@ from ehr import Records
 from imias.identity import Identity, Principal
 from imias.platform.audit import record
 from imias.platform.problems import ProblemError
-from imias.registry import PatientCard, patients, pharmacy
-from imias.registry.pharmacies import Pharmacy
+from imias.registry import PatientCard, Pharmacy, patients, pharmacy
 from prescriptions import repository as repo
 from prescriptions import rules
 from prescriptions.formulary import Catalogue, Drug, Product
