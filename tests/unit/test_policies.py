@@ -24,6 +24,8 @@ PUBLIC_ROUTES = {
     # The record's catalogues: ICD-10 type-ahead and the protocol templates (no patient).
     "GET /api/v1/diagnoses",
     "GET /api/v1/protocol-templates/{specialty:str}",
+    # The drug catalogue's type-ahead (no patient).
+    "GET /api/v1/drugs",
     "POST /api/v1/auth/patient/code",
     "POST /api/v1/auth/patient/token",
     "POST /api/v1/auth/staff/token",
@@ -42,6 +44,9 @@ PUBLIC_ROUTES = {
     "GET /doctor",
     "POST /doctor/sign-in",
     "POST /doctor/sign-out",
+    "GET /pharmacy",
+    "POST /pharmacy/sign-in",
+    "POST /pharmacy/sign-out",
     # The pages' language switch (a cookie, no personal data).
     "GET /lang/{lang:str}",
     # The portal's sign-in page, its sign-in steps and sign-out (no personal data shown).
