@@ -203,6 +203,7 @@ class LocalAuthority:
             key = self._load(row)
             if not key.revoked:  # a revoked key is looked up again, not kept
                 self._by_id[key_id] = key
+
         def checked(reason: str | None) -> Checked:
             return Checked(
                 valid=reason is None,
