@@ -113,9 +113,7 @@ async def test_prescribed_shown_as_qr_decoded_and_dispensed_in_two_parts(server,
     listed = await page.text_content("ul.rx-list")
     assert "амлодипин" in listed and "амоксициллин" not in listed
     await pages.check("prescribed")
-    (row,) = await fetch(
-        city, "SELECT id FROM prescriptions WHERE patient_id = $1", patient["id"]
-    )
+    (row,) = await fetch(city, "SELECT id FROM prescriptions WHERE patient_id = $1", patient["id"])
     number = row["id"]
     await desk.close()
 

@@ -25,13 +25,10 @@ from imias.channels.doctor.visit import (
 from imias.channels.doctor.visit_form import FormError
 from imias.channels.web.errors import PAGE_ERRORS
 from imias.channels.web.pages import form_of, lang_of, redirect, say
-from imias.channels.web.rx_view import rx_sentence
+from imias.channels.web.rx_view import rx_lang, rx_sentence
 from imias.identity import principal_of
 from imias.platform.problems import ProblemError
 from prescriptions import Finding, PrescriptionIn
-
-def _lang(request: Request[Any, Any, Any]) -> Any:
-    return "en" if lang_of(request) == "en" else "ru"
 
 
 class DoctorPrescriptionController(Controller):
@@ -61,7 +58,7 @@ class DoctorPrescriptionController(Controller):
             raise ProblemError(400, "invalid_prescription", "Not JSON.") from None
         try:
             found = await prescriptions_of(request).check(
-                principal_of(request), encounter_id, rx, _lang(request)
+                principal_of(request), encounter_id, rx, rx_lang(request)
             )
         except ProblemError as exc:
             if exc.status in (401, 403, 404):
@@ -97,12 +94,12 @@ class DoctorPrescriptionController(Controller):
             rx = prescription_in(typed)
             if action == "check":
                 state.check = await service.check(
-                    principal_of(request), encounter_id, rx, _lang(request)
+                    principal_of(request), encounter_id, rx, rx_lang(request)
                 )
                 state.findings = state.check.findings
                 state.blocked = state.check.blocked
                 return await visit_page(request, encounter, rx=state)
-            await service.prescribe(principal_of(request), encounter_id, rx, _lang(request))
+            await service.prescribe(principal_of(request), encounter_id, rx, rx_lang(request))
         except FormError as exc:
             state.error = exc.sentence(lambda m: say(request, m))
             return await visit_page(request, encounter, rx=state, status_code=422)
@@ -140,7 +137,7 @@ class DoctorPrescriptionController(Controller):
             return await visit_page(request, encounter, rx=RxState(error=error), status_code=422)
         try:
             await prescriptions_of(request).cancel(
-                principal_of(request), prescription_id, reason, _lang(request)
+                principal_of(request), prescription_id, reason, rx_lang(request)
             )
         except ProblemError as exc:
             if exc.status in (401, 404):

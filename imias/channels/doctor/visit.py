@@ -29,6 +29,7 @@ from ehr import (
     template_for,
 )
 from imias.channels.doctor.pages import COOKIE, PATH, own_doctor
+from imias.channels.doctor.rx_form import SCHEDULES, RxState
 from imias.channels.doctor.visit_form import (
     COURSES,
     RANKS,
@@ -43,12 +44,11 @@ from imias.channels.doctor.visit_form import (
     signoff_of,
     started,
 )
-from imias.channels.doctor.rx_form import SCHEDULES, RxState
 from imias.channels.web.errors import PAGE_ERRORS, sentence
 from imias.channels.web.i18n import N_
 from imias.channels.web.pages import CSRF_COOKIE, form_of, lang_of, page, redirect, say
 from imias.channels.web.record_view import record_helpers
-from imias.channels.web.rx_view import rx_helpers
+from imias.channels.web.rx_view import rx_helpers, rx_lang
 from imias.identity import allow, principal_of
 from imias.platform.problems import ProblemError
 from prescriptions import Prescriptions
@@ -98,7 +98,7 @@ async def rx_section(
     prescriptions, the products of the drug searched (for a page without its script), the
     benefit categories and the schedules."""
     service = prescriptions_of(request)
-    lang = "en" if lang_of(request) == "en" else "ru"
+    lang = rx_lang(request)
     written = await service.of_patient(principal_of(request), encounter.patient_id, lang, 100)
     query = rx.form.drug
     if not query and rx.form.product:
@@ -138,7 +138,7 @@ def check_csrf_header(request: Request[Any, Any, Any]) -> None:
 
 
 async def visit_page(
-request: Request[Any, Any, Any],
+    request: Request[Any, Any, Any],
     encounter: Encounter,
     *,
     form: VisitForm | None = None,

@@ -19,13 +19,12 @@ from imias.channels.web.errors import PAGE_ERRORS, sentence
 from imias.channels.web.pages import (
     end_session,
     form_of,
-    lang_of,
     page,
     redirect,
     say,
     set_session,
 )
-from imias.channels.web.rx_view import rx_helpers
+from imias.channels.web.rx_view import rx_helpers, rx_lang
 from imias.identity import PatientCodeRequest, PatientTokenRequest, allow, principal_of
 from imias.platform.audit.writer import record
 from imias.platform.policy import POLICY, Policy
@@ -238,7 +237,7 @@ class KioskController(Controller):
         """The signed-in patient's active prescriptions, each to print with its QR code."""
         patient = principal_of(request).subject
         service: Prescriptions = request.app.state.prescriptions
-        lang = "en" if lang_of(request) == "en" else "ru"
+        lang = rx_lang(request)
         found = await service.of_patient(principal_of(request), patient, lang, 100)
         return _kiosk_page(
             request,
@@ -253,7 +252,7 @@ class KioskController(Controller):
     ) -> Template:
         """One prescription to print: the QR code, the number, what and how to take."""
         service: Prescriptions = request.app.state.prescriptions
-        lang = "en" if lang_of(request) == "en" else "ru"
+        lang = rx_lang(request)
         found = await service.one(principal_of(request), prescription_id, lang)
         if found.patient_id != principal_of(request).subject or found.code is None:
             raise ProblemError(404, "not_found", say(request, "Такого рецепта нет."))

@@ -19,7 +19,7 @@ from litestar.response import Template
 from imias.channels.kiosk.pages import birth_date as keypad_date
 from imias.channels.web.errors import PAGE_ERRORS
 from imias.channels.web.pages import form_of, lang_of, page, say
-from imias.channels.web.rx_view import refusal_text, rx_helpers, rx_sentence
+from imias.channels.web.rx_view import refusal_text, rx_helpers, rx_lang, rx_sentence
 from imias.channels.web.staff import sign_in_policy, staff_sign_in, staff_sign_out
 from imias.identity import allow, principal_of
 from imias.platform.problems import ProblemError
@@ -53,10 +53,6 @@ def _service(request: Request[Any, Any, Any]) -> Prescriptions:
     return service
 
 
-def _lang(request: Request[Any, Any, Any]) -> Any:
-    return "en" if lang_of(request) == "en" else "ru"
-
-
 def typed_date(text: str) -> date | None:
     """A birth date as a date field sends it (YYYY-MM-DD) or as typed (DD.MM.YYYY)."""
     text = text.strip()
@@ -88,7 +84,7 @@ async def _views(request: Request[Any, Any, Any], proof: Proof) -> list[CounterV
     service = _service(request)
     principal = principal_of(request)
     if proof.policy_number:
-        return await service.by_policy(principal, proof.policy_number, _lang(request))
+        return await service.by_policy(principal, proof.policy_number, rx_lang(request))
     if proof.code:
         scan = ScanIn(code=proof.code)
     else:
@@ -104,7 +100,7 @@ async def _views(request: Request[Any, Any, Any], proof: Proof) -> list[CounterV
         msgspec.convert(msgspec.to_builtins(scan), ScanIn)  # the code's own length limits
     except msgspec.ValidationError:
         raise ProblemError(422, "bad_code", refusal_text("bad_code", lang_of(request))) from None
-    return [await service.scan(principal, scan, _lang(request))]
+    return [await service.scan(principal, scan, rx_lang(request))]
 
 
 class PharmacyController(Controller):
@@ -188,7 +184,7 @@ class PharmacyController(Controller):
     ) -> Template:
         form = await form_of(request)
         proof = proof_of(form)
-        lang = _lang(request)
+        lang = rx_lang(request)
         try:
             key = uuid.UUID(form.get("request_id", ""))
         except ValueError:

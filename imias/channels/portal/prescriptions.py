@@ -13,8 +13,7 @@ from litestar.response import Template
 
 from imias.channels.portal.common import PORTAL, acting_for, portal_page
 from imias.channels.web.errors import PAGE_ERRORS
-from imias.channels.web.pages import lang_of
-from imias.channels.web.rx_view import STATES, rx_helpers
+from imias.channels.web.rx_view import STATES, rx_helpers, rx_lang
 from imias.identity import principal_of
 from prescriptions import Prescriptions
 
@@ -34,7 +33,7 @@ class PortalPrescriptionController(Controller):
     ) -> Template:
         patient = await acting_for(request, patient_id)  # a stranger's id: 404
         service: Prescriptions = request.app.state.prescriptions
-        lang = "en" if lang_of(request) == "en" else "ru"
+        lang = rx_lang(request)
         found = await service.of_patient(principal_of(request), patient, lang, SHOWN)
         return portal_page(
             request,

@@ -5,7 +5,7 @@ sentence in the page language and the QR code drawn inline (SVG, server-side).""
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from litestar import Request
 from markupsafe import Markup
@@ -34,6 +34,11 @@ LABELS = {
 }
 #: States in the order the patient's page lists them.
 STATES = ("active", "dispensed", "expired", "cancelled")
+
+
+def rx_lang(request: Request[Any, Any, Any]) -> Literal["ru", "en"]:
+    """The page language as the prescriptions' service takes it."""
+    return "en" if lang_of(request) == "en" else "ru"
 
 
 def refusal_text(code: str, lang: str) -> str:
