@@ -1,6 +1,6 @@
 """The channels as the app assembles them: the patient portal (and its installable
 app's manifest and service worker), the kiosk, the phone's webhook, the registrar's
-desk and the doctor's day, their templates and languages."""
+desk, the doctor's day and visit, the pharmacy's counter, their templates and languages."""
 
 from __future__ import annotations
 
@@ -10,13 +10,19 @@ from litestar.config.app import AppConfig
 from litestar.types import ControllerRouterHandler
 
 from imias.channels.commands import phone
-from imias.channels.doctor import DoctorController, DoctorVisitController
+from imias.channels.doctor import (
+    DoctorController,
+    DoctorPrescriptionController,
+    DoctorVisitController,
+)
 from imias.channels.kiosk import KioskController
+from imias.channels.pharmacy import PharmacyController
 from imias.channels.phone import PhoneController
 from imias.channels.portal import (
     PortalAccountController,
     PortalBookingController,
     PortalController,
+    PortalPrescriptionController,
     PortalRecordController,
     icon,
     manifest,
@@ -39,11 +45,14 @@ class ChannelsPlugin(DomainPlugin):
             RegistrarController,
             DoctorController,
             DoctorVisitController,
+            DoctorPrescriptionController,
+            PharmacyController,
             switch_language,
             PortalController,
             PortalBookingController,
             PortalAccountController,
             PortalRecordController,
+            PortalPrescriptionController,
             manifest,
             service_worker,
             icon,

@@ -44,6 +44,9 @@ PUBLIC_ROUTES = {
     "GET /doctor",
     "POST /doctor/sign-in",
     "POST /doctor/sign-out",
+    "GET /pharmacy",
+    "POST /pharmacy/sign-in",
+    "POST /pharmacy/sign-out",
     # The pages' language switch (a cookie, no personal data).
     "GET /lang/{lang:str}",
     # The portal's sign-in page, its sign-in steps and sign-out (no personal data shown).

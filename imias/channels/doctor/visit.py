@@ -29,6 +29,7 @@ from ehr import (
     template_for,
 )
 from imias.channels.doctor.pages import COOKIE, PATH, own_doctor
+from imias.channels.doctor.rx_form import SCHEDULES, RxState
 from imias.channels.doctor.visit_form import (
     COURSES,
     RANKS,
@@ -47,8 +48,10 @@ from imias.channels.web.errors import PAGE_ERRORS, sentence
 from imias.channels.web.i18n import N_
 from imias.channels.web.pages import CSRF_COOKIE, form_of, lang_of, page, redirect, say
 from imias.channels.web.record_view import record_helpers
+from imias.channels.web.rx_view import rx_helpers, rx_lang
 from imias.identity import allow, principal_of
 from imias.platform.problems import ProblemError
+from prescriptions import Prescriptions
 
 VISIT = allow(
     "doctor",
@@ -83,6 +86,37 @@ def records_of(request: Request[Any, Any, Any]) -> Records:
     return records
 
 
+def prescriptions_of(request: Request[Any, Any, Any]) -> Prescriptions:
+    service: Prescriptions = request.app.state.prescriptions
+    return service
+
+
+async def rx_section(
+    request: Request[Any, Any, Any], encounter: Encounter, rx: RxState
+) -> dict[str, Any]:
+    """What the visit's prescription section shows besides the form: this visit's
+    prescriptions, the products of the drug searched (for a page without its script), the
+    benefit categories and the schedules."""
+    service = prescriptions_of(request)
+    lang = rx_lang(request)
+    written = await service.of_patient(principal_of(request), encounter.patient_id, lang, 100)
+    query = rx.form.drug
+    if not query and rx.form.product:
+        found = service.catalogue.product(rx.form.product)
+        if found is not None:
+            query = found[0].inn if lang == "en" else found[0].inn_ru
+    return {
+        "visit_prescriptions": [p for p in written if p.encounter_id == encounter.id],
+        "drug_choices": service.drugs(query, 10, lang) if query else [],
+        "benefits": [
+            (b.code, b.title_en if lang == "en" else b.title_ru)
+            for b in service.catalogue.data.benefits
+        ],
+        "schedules": SCHEDULES,
+        **rx_helpers(request),
+    }
+
+
 def refusal(exc: ProblemError, request: Request[Any, Any, Any]) -> str:
     known = REFUSALS.get(exc.code)
     return say(request, known) if known else sentence(exc, request)
@@ -103,6 +137,67 @@ def check_csrf_header(request: Request[Any, Any, Any]) -> None:
         )
 
 
+async def visit_page(
+    request: Request[Any, Any, Any],
+    encounter: Encounter,
+    *,
+    form: VisitForm | None = None,
+    amend: VisitForm | None = None,
+    reason: str = "",
+    error: str | None = None,
+    notice: str | None = None,
+    posted: bool = False,
+    status_code: int = 200,
+    rx: RxState | None = None,
+) -> Template:
+    """The visit page (its prescription section as ``rx`` says, else empty)."""
+    principal = principal_of(request)
+    records = records_of(request)
+    lang = lang_of(request)
+    card = await records.card(principal, encounter.patient_id, lang)
+    signed = encounter.status != "in-progress"
+    versions = await records.versions(principal, "Encounter", encounter.id) if signed else []
+    if form is None:
+        form = of_draft(encounter.draft) if encounter.draft else started(encounter.specialty)
+    if amend is None and signed:
+        amend = of_signed(
+            encounter.protocol,
+            [
+                (c.code, c.rank, c.course, c.verification_status)
+                for c in encounter.diagnoses
+                if c.code and c.verification_status in VERIFICATIONS
+            ],
+        )
+    return page(
+        request,
+        "doctor/visit.html",
+        status_code=status_code,
+        enc=encounter,
+        card=card,
+        form=form,
+        amend=amend,
+        reason=reason,
+        versions=versions,
+        template=template_for(encounter.specialty or ""),
+        vitals=[codes.measure(c) for c in VITALS],
+        substances=sorted(codes.substances().values(), key=lambda s: s.name(lang)),
+        vaccines=list(codes.vaccines().values()),
+        ranks=RANKS,
+        courses=COURSES,
+        verifications=VERIFICATIONS,
+        severities=SEVERITIES,
+        criticalities=CRITICALITIES,
+        today=records.today(),
+        url=visit_url(encounter),
+        posted=posted,
+        error=error,
+        notice=notice,
+        rx=rx or RxState(),
+        **await rx_section(request, encounter, rx or RxState()),
+        **record_helpers(request),
+    )
+
+
 class DoctorVisitController(Controller):
     path = PATH
     tags = ["doctor"]
@@ -110,61 +205,9 @@ class DoctorVisitController(Controller):
     exception_handlers = PAGE_ERRORS
 
     async def _page(
-        self,
-        request: Request[Any, Any, Any],
-        encounter: Encounter,
-        *,
-        form: VisitForm | None = None,
-        amend: VisitForm | None = None,
-        reason: str = "",
-        error: str | None = None,
-        notice: str | None = None,
-        posted: bool = False,
-        status_code: int = 200,
+        self, request: Request[Any, Any, Any], encounter: Encounter, **context: Any
     ) -> Template:
-        principal = principal_of(request)
-        records = records_of(request)
-        lang = lang_of(request)
-        card = await records.card(principal, encounter.patient_id, lang)
-        signed = encounter.status != "in-progress"
-        versions = await records.versions(principal, "Encounter", encounter.id) if signed else []
-        if form is None:
-            form = of_draft(encounter.draft) if encounter.draft else started(encounter.specialty)
-        if amend is None and signed:
-            amend = of_signed(
-                encounter.protocol,
-                [
-                    (c.code, c.rank, c.course, c.verification_status)
-                    for c in encounter.diagnoses
-                    if c.code and c.verification_status in VERIFICATIONS
-                ],
-            )
-        return page(
-            request,
-            "doctor/visit.html",
-            status_code=status_code,
-            enc=encounter,
-            card=card,
-            form=form,
-            amend=amend,
-            reason=reason,
-            versions=versions,
-            template=template_for(encounter.specialty or ""),
-            vitals=[codes.measure(c) for c in VITALS],
-            substances=sorted(codes.substances().values(), key=lambda s: s.name(lang)),
-            vaccines=list(codes.vaccines().values()),
-            ranks=RANKS,
-            courses=COURSES,
-            verifications=VERIFICATIONS,
-            severities=SEVERITIES,
-            criticalities=CRITICALITIES,
-            today=records.today(),
-            url=visit_url(encounter),
-            posted=posted,
-            error=error,
-            notice=notice,
-            **record_helpers(request),
-        )
+        return await visit_page(request, encounter, **context)
 
     async def _encounter(self, request: Request[Any, Any, Any], encounter_id: int) -> Encounter:
         own_doctor(request)
@@ -194,6 +237,8 @@ class DoctorVisitController(Controller):
             "amended": N_("Исправление сохранено."),
             "allergy": N_("Аллергия записана."),
             "immunization": N_("Прививка записана."),
+            "prescribed": N_("Рецепт подписан."),
+            "cancelled": N_("Рецепт аннулирован."),
         }.get(request.query_params.get("done", ""))
         return await self._page(request, encounter, notice=say(request, notice) if notice else None)
 

@@ -16,12 +16,21 @@ from litestar.response import Redirect, Template
 
 from imias.booking import Appointment, BookingService, acting_patient, earliest_for
 from imias.channels.web.errors import PAGE_ERRORS, sentence
-from imias.channels.web.pages import end_session, form_of, page, redirect, say, set_session
+from imias.channels.web.pages import (
+    end_session,
+    form_of,
+    page,
+    redirect,
+    say,
+    set_session,
+)
+from imias.channels.web.rx_view import rx_helpers, rx_lang
 from imias.identity import PatientCodeRequest, PatientTokenRequest, allow, principal_of
 from imias.platform.audit.writer import record
 from imias.platform.policy import POLICY, Policy
 from imias.platform.problems import ProblemError
 from imias.platform.requests import client_address
+from prescriptions import Prescriptions
 
 COOKIE = "imias_kiosk"
 KIOSK = allow(
@@ -222,3 +231,29 @@ class KioskController(Controller):
             raise ProblemError(404, "not_found", say(request, "Такой записи нет."))
         await record(booking.pool, "read", "appointment", appointment_id, patient)
         return _kiosk_page(request, "kiosk/ticket.html", a=found[0])
+
+    @get("/prescriptions", opt=KIOSK, operation_id="kioskPrescriptions")
+    async def prescriptions(self, request: Request[Any, Any, Any]) -> Template:
+        """The signed-in patient's active prescriptions, each to print with its QR code."""
+        patient = principal_of(request).subject
+        service: Prescriptions = request.app.state.prescriptions
+        lang = rx_lang(request)
+        found = await service.of_patient(principal_of(request), patient, lang, 100)
+        return _kiosk_page(
+            request,
+            "kiosk/prescriptions.html",
+            prescriptions=[p for p in found if p.state == "active"],
+            **rx_helpers(request),
+        )
+
+    @get("/prescriptions/{prescription_id:int}", opt=KIOSK, operation_id="kioskPrescription")
+    async def prescription(
+        self, request: Request[Any, Any, Any], prescription_id: FromPath[int]
+    ) -> Template:
+        """One prescription to print: the QR code, the number, what and how to take."""
+        service: Prescriptions = request.app.state.prescriptions
+        lang = rx_lang(request)
+        found = await service.one(principal_of(request), prescription_id, lang)
+        if found.patient_id != principal_of(request).subject or found.code is None:
+            raise ProblemError(404, "not_found", say(request, "Такого рецепта нет."))
+        return _kiosk_page(request, "kiosk/prescription.html", p=found, **rx_helpers(request))

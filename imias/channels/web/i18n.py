@@ -90,6 +90,7 @@ METHODS = [
     ("registrar/**.py", "python"),
     ("doctor/**.py", "python"),
     ("portal/**.py", "python"),
+    ("pharmacy/**.py", "python"),
 ]
 KEYWORDS = {"_": None, "gettext": None, "say": (2,), "N_": None}
 

@@ -12,6 +12,8 @@
   document.querySelectorAll("form").forEach(function (form) {
     if (form.querySelector("[data-dx-row]")) { diagnosisRows(form); }
   });
+  const rxForm = document.getElementById("rx-form");
+  if (rxForm) { prescribing(rxForm); }
   const form = document.getElementById("visit-form");
   if (!form) { return; }
 
@@ -110,6 +112,176 @@
     fill(local.draft);
     say(form.dataset.textRestored);
     schedule();
+  }
+
+  // -- a prescription: the drug's type-ahead, its products, the checks as she types ----
+  function prescribing(rx) {
+    const lang = document.documentElement.lang || "ru";
+    const csrf = rx.querySelector("input[name=csrf]").value;
+    const drug = rx.querySelector("#rx-drug");
+    const list = rx.querySelector("#rx-drug-list");
+    const product = rx.querySelector("#rx-product");
+    const unit = rx.querySelector("#rx-unit");
+    const findings = rx.querySelector("#rx-findings");
+    const computed = rx.querySelector("#rx-computed");
+    const overrideBox = rx.querySelector("#rx-override-box");
+    const find = rx.querySelector("#rx-find");
+    let wait = null;
+    let checkWait = null;
+    let asked = 0;
+    let checked = 0;
+    let active = -1;
+    let found = [];
+    if (find) { find.hidden = true; }  // the type-ahead finds as she types
+
+    function close() {
+      list.hidden = true;
+      drug.setAttribute("aria-expanded", "false");
+      drug.removeAttribute("aria-activedescendant");
+      active = -1;
+    }
+    function products(d) {
+      product.innerHTML = "";
+      d.products.forEach(function (p, i) {
+        const o = document.createElement("option");
+        o.value = p.code;
+        o.dataset.unit = p.dosage_unit;
+        o.textContent = d.name + ", " + p.form + ", " + p.strength + " (" + p.pack + " " + rx.dataset.textPack + ")";
+        if (i === 0) { o.selected = true; }
+        product.appendChild(o);
+      });
+      showUnit();
+    }
+    function choose(n) {
+      const d = found[n];
+      if (!d) { return; }
+      drug.value = d.name;
+      products(d);
+      close();
+      scheduleCheck();
+    }
+    function mark(n) {
+      const options = list.querySelectorAll("[role=option]");
+      if (!options.length || !found.length) { return; }
+      active = (n + options.length) % options.length;
+      options.forEach(function (o, i) { o.setAttribute("aria-selected", i === active ? "true" : "false"); });
+      drug.setAttribute("aria-activedescendant", options[active].id);
+    }
+    async function ask() {
+      const q = drug.value.trim();
+      if (q.length < 2) { close(); return; }
+      const mine = ++asked;
+      let answer = [];
+      try {
+        const r = await fetch("/api/v1/drugs?limit=10&q=" + encodeURIComponent(q.slice(0, 60)),
+                              { headers: { "Accept-Language": lang } });
+        answer = r.ok ? await r.json() : [];
+      } catch (e) { answer = []; }
+      if (mine !== asked) { return; }
+      found = answer;
+      list.innerHTML = "";
+      answer.forEach(function (d, i) {
+        const li = document.createElement("li");
+        li.id = "rx-drug-option-" + i;
+        li.setAttribute("role", "option");
+        li.setAttribute("aria-selected", "false");
+        li.textContent = d.name + (d.matched.toLowerCase() !== d.name.toLowerCase() ? " (" + d.matched + ")" : "");
+        li.addEventListener("mousedown", function (ev) { ev.preventDefault(); choose(i); });
+        list.appendChild(li);
+      });
+      if (!answer.length) {
+        const li = document.createElement("li");
+        li.id = "rx-drug-option-none";
+        li.setAttribute("role", "option");
+        li.setAttribute("aria-disabled", "true");
+        li.setAttribute("aria-selected", "false");
+        li.textContent = rx.dataset.textNone;
+        list.appendChild(li);
+      }
+      list.hidden = false;
+      drug.setAttribute("aria-expanded", "true");
+      active = -1;
+    }
+    drug.addEventListener("input", function () { clearTimeout(wait); wait = setTimeout(ask, 250); });
+    drug.addEventListener("keydown", function (ev) {
+      if (list.hidden) { return; }
+      if (ev.key === "ArrowDown") { ev.preventDefault(); mark(active + 1); }
+      else if (ev.key === "ArrowUp") { ev.preventDefault(); mark(active - 1); }
+      else if (ev.key === "Enter" && active >= 0) { ev.preventDefault(); choose(active); }
+      else if (ev.key === "Escape") { close(); }
+    });
+    drug.addEventListener("blur", function () { setTimeout(close, 150); });
+
+    function showUnit() {
+      const o = product.selectedOptions[0];
+      unit.textContent = o && o.dataset.unit ? "(" + o.dataset.unit + ")" : "";
+    }
+    function value(id) { return (rx.querySelector(id).value || "").trim().replace(",", "."); }
+    function body() {
+      const b = {
+        product: product.value,
+        dose: Number(value("#rx-dose")),
+        per_day: Number(value("#rx-per-day")),
+        days: Number(value("#rx-days")),
+        schedule: rx.querySelector("#rx-schedule").value,
+      };
+      if (value("#rx-quantity")) { b.quantity = Number(value("#rx-quantity")); }
+      if (b.schedule !== "once" && value("#rx-months")) { b.months = Number(value("#rx-months")); }
+      if (rx.querySelector("#rx-benefit").value) { b.benefit = rx.querySelector("#rx-benefit").value; }
+      return b;
+    }
+    function line(cls, text, alert) {
+      const p = document.createElement("p");
+      p.className = "finding " + cls;
+      if (alert) { p.setAttribute("role", "alert"); }
+      p.textContent = text;
+      return p;
+    }
+    async function check() {
+      const b = body();
+      if (!b.product || !b.dose || !b.per_day || !b.days) { return; }
+      const mine = ++checked;
+      let answer = null;
+      let ok = false;
+      try {
+        const r = await fetch(rx.dataset.checks, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf, "Accept-Language": lang },
+          body: JSON.stringify(b),
+        });
+        ok = r.ok;
+        answer = await r.json();
+      } catch (e) { return; }  // no connection: the form's own check still works
+      if (mine !== checked || !answer) { return; }
+      findings.innerHTML = "";
+      if (!ok) {
+        computed.textContent = "";
+        findings.appendChild(line("major", answer.error || answer.detail || "", false));
+        return;
+      }
+      const labels = JSON.parse(rx.dataset.labels || "{}");
+      answer.findings.forEach(function (f) {
+        const head = (labels[f.severity] || f.severity) + " (" + (labels[f.check] || f.check) + "): ";
+        const p = line(f.severity, "", f.severity === "contraindicated");
+        const strong = document.createElement("strong");
+        strong.textContent = head.charAt(0).toUpperCase() + head.slice(1);
+        p.appendChild(strong);
+        p.appendChild(document.createTextNode(f.message));
+        findings.appendChild(p);
+      });
+      if (!answer.findings.length) { findings.appendChild(line("ok", rx.dataset.textClean, false)); }
+      computed.textContent = rx.dataset.textQuantity + ": " + answer.quantity + "; " + rx.dataset.textValid +
+        " " + answer.valid_until_text + (answer.periods > 1 ? "; " + rx.dataset.textPeriods + ": " + answer.periods : "");
+      overrideBox.hidden = !answer.blocked;
+    }
+    function scheduleCheck() { clearTimeout(checkWait); checkWait = setTimeout(check, 400); }
+    product.addEventListener("change", function () { showUnit(); scheduleCheck(); });
+    ["#rx-dose", "#rx-per-day", "#rx-days", "#rx-quantity", "#rx-months"].forEach(function (id) {
+      rx.querySelector(id).addEventListener("input", scheduleCheck);
+    });
+    ["#rx-schedule", "#rx-benefit"].forEach(function (id) { rx.querySelector(id).addEventListener("change", scheduleCheck); });
+    showUnit();
   }
 
   // -- ICD-10 type-ahead: a combobox with a listbox of the API's answers --------------
