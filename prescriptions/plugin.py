@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+import asyncpg
 from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.di import Provide
@@ -27,6 +29,8 @@ from prescriptions.fhir.types import types as fhir_types
 from prescriptions.formulary import Catalogue
 from prescriptions.service import Prescriptions, refresh_catalogue
 from prescriptions.signing import LocalAuthority, Signer
+
+log = logging.getLogger("imias.prescriptions")
 
 
 async def load_catalogue(pool: object) -> Catalogue:
@@ -81,12 +85,19 @@ class PrescriptionsPlugin(DomainPlugin):
                 resolve_secret, settings.secret_key, settings.data_dir, announce=False
             )
             signer = LocalAuthority(app.state.db, secret)
+        try:
+            catalogue = await load_catalogue(app.state.db)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            # The database is away (health says so); prescribe from the bundled catalogue
+            # and take the imported one when it is back (refresh_catalogue).
+            log.warning("drug catalogue: database unavailable (%s); the bundled one is used", exc)
+            catalogue = Catalogue.bundled()
         app.state.prescriptions = service = Prescriptions(
             app.state.db,
             app.state.identity,
             app.state.records,
             signer,
-            await load_catalogue(app.state.db),
+            catalogue,
             city=settings.city_code,
             today=today,
         )
