@@ -21,6 +21,7 @@ from citydb import build_city_database, drop_database, worker_id
 from signin import adults, app_client, fetch, guardian_and_child, key
 
 MISSING = 999_999_999
+RX = {"product": "C08CA01-TAB-5", "dose": 1, "per_day": 1, "days": 10}
 ROLES = (
     "patient",
     "registrar",
@@ -58,6 +59,8 @@ class World:
     markers: tuple[str, ...]
     encounter_p: int  # P's signed visit with dA
     encounter_q: int  # Q's signed visit with dB
+    rx_p: tuple[int, str]  # P's prescription by dA: (id, its QR code's text)
+    rx_q: tuple[int, str]  # Q's by dB
     _next_slot: itertools.count = field(default_factory=itertools.count)
     _next_adult: itertools.count = field(default_factory=itertools.count)
 
@@ -163,6 +166,26 @@ async def world(client, city) -> World:
 
     encounter_p = await signed_visit(appointment_p, bearer.doctor(first["doctor_id"], clinic_a))
     encounter_q = await signed_visit(appointment_q, bearer.doctor(slot_b["doctor_id"], clinic_b))
+    # Prescriptions: P's by dA and Q's by dB, with the QR codes their patients hold; the
+    # pharmacist of pharmacy 1 works at the counter.
+    await fetch(
+        city,
+        "INSERT INTO pharmacies (id, name, address, district, lat, lon, subsidised) "
+        "VALUES (1, 'Аптека 1', 'ул. 1', 'ЦАО', 55.75, 37.61, true) ON CONFLICT DO NOTHING",
+    )
+
+    async def prescription(encounter: int, doctor: dict, patient: int) -> tuple[int, str]:
+        written = await client.post(
+            f"/api/v1/encounters/{encounter}/prescriptions", json=RX, headers=doctor
+        )
+        assert written.status_code == 201, written.text
+        mine = await client.get(
+            f"/api/v1/patients/{patient}/prescriptions", headers=bearer.patient(patient)
+        )
+        return written.json()["id"], mine.json()[0]["code"]
+
+    rx_p = await prescription(encounter_p, bearer.doctor(first["doctor_id"], clinic_a), p["id"])
+    rx_q = await prescription(encounter_q, bearer.doctor(slot_b["doctor_id"], clinic_b), q["id"])
     full_name = " ".join(x for x in (q["family_name"], q["given_name"], q["patronymic"]) if x)
     return World(
         clinic_a=clinic_a,
@@ -193,6 +216,8 @@ async def world(client, city) -> World:
         markers=(full_name, q["policy_number"], q["phone"]),
         encounter_p=encounter_p,
         encounter_q=encounter_q,
+        rx_p=rx_p,
+        rx_q=rx_q,
     )
 
 
@@ -407,6 +432,51 @@ async def build(route: str, role: str, variant: str, client, w: World) -> Call:
     if route == "record_allergy":
         target = {"own": me, "foreign": w.q["id"], "missing": MISSING}[variant]
         return Call("POST", f"/api/v1/patients/{target}/allergies", {"substance": "x-birch"}, h)
+    if route in ("patient_prescriptions", "read_prescription", "prescription_qr"):
+        if role == "doctor":  # as the record's reads: a colleague of A
+            h = bearer.doctor(w.colleague_a, w.clinic_a)
+        if route == "patient_prescriptions":
+            target = {"own": me, "foreign": w.q["id"], "missing": MISSING}[variant]
+            expect = (f'"id":{w.rx_p[0]},',) if variant == "own" else ()
+            path = f"/api/v1/patients/{target}/prescriptions"
+            return Call("GET", path, headers=h, expect_in_body=expect)
+        target = {"own": w.rx_p[0], "foreign": w.rx_q[0], "missing": MISSING}[variant]
+        suffix = "/qr.svg" if route == "prescription_qr" else ""
+        return Call("GET", f"/api/v1/prescriptions/{target}{suffix}", headers=h)
+    if route == "prescribe":
+        target = {"own": w.encounter_p, "foreign": w.encounter_q, "missing": MISSING}[variant]
+        return Call("POST", f"/api/v1/encounters/{target}/prescriptions", RX, h)
+    if route == "cancel_prescription":
+        if variant == "own":
+            made = await client.post(
+                f"/api/v1/encounters/{w.encounter_p}/prescriptions", json=RX, headers=h
+            )
+            assert made.status_code == 201, made.text
+            target = made.json()["id"]
+        else:
+            target = w.rx_q[0] if variant == "foreign" else MISSING
+        return Call(
+            "POST", f"/api/v1/prescriptions/{target}/cancel", {"reason": "ошибка в дозе"}, h
+        )
+    if route == "pharmacy_scan":
+        # Own: the code P shows; foreign: Q's number with P's signature (a forged code);
+        # missing: a number that was never issued.
+        number, code = w.rx_p
+        signature = code.rsplit(".", 1)[1]
+        text = {
+            "own": code,
+            "foreign": f"RX1.MOW.{w.rx_q[0]}.{signature}",
+            "missing": f"RX1.MOW.{MISSING}.{signature}",
+        }[variant]
+        expect = (f'"id":{number},',) if variant == "own" else ()
+        return Call("POST", "/api/v1/pharmacy/scans", {"code": text}, h, expect_in_body=expect)
+    if route == "dispense":
+        number, code = w.rx_p
+        target = {"own": number, "foreign": w.rx_q[0], "missing": MISSING}[variant]
+        if variant == "missing":  # a code of a number never issued
+            code = f"RX1.MOW.{MISSING}.{code.rsplit('.', 1)[1]}"
+        body = {"quantity": 1, "period": 1, "code": code}
+        return Call("POST", f"/api/v1/pharmacy/prescriptions/{target}/dispensings", body, h)
     raise AssertionError(route)
 
 
@@ -456,6 +526,16 @@ EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
     "open_visit": {"doctor": (201, 404, 404)},  # another clinic's appointment: 404
     "sign_visit": {"doctor": (409, 404, 404)},  # own: signed already
     "record_allergy": {"doctor": (201, 403, 404)},
+    # Prescriptions: the record's rule for reading; the doctor writes in her own visits
+    # (another clinic's visit: 404) and cancels what she wrote; the pharmacist works by
+    # what the holder shows (a forged code: 422 code_mismatch) and reads nothing else.
+    "patient_prescriptions": {"patient": (200, 404, 404), "doctor": (200, 403, 404)},
+    "read_prescription": {"patient": (200, 404, 404), "doctor": (200, 403, 404)},
+    "prescription_qr": {"patient": (200, 404, 404)},
+    "prescribe": {"doctor": (201, 404, 404)},
+    "cancel_prescription": {"doctor": (200, 404, 404)},
+    "pharmacy_scan": {"pharmacist": (200, 422, 404)},
+    "dispense": {"pharmacist": (201, 422, 404)},
 }
 
 

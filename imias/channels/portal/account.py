@@ -37,6 +37,8 @@ ACTIONS = {
     "draft": N_("черновик"),
     "entered_in_error": N_("отметка об ошибочной записи"),
     "break_glass": N_("экстренный доступ"),
+    "dispense": N_("отпуск в аптеке"),
+    "override": N_("назначение вопреки проверке"),
 }
 # What the record's audit entries are about (the rest show as they are recorded).
 RESOURCES = {
@@ -52,10 +54,23 @@ RESOURCES = {
     "immunizations": N_("прививки"),
     "appointment": N_("запись на приём"),
     "patient": N_("данные пациента"),
+    "prescription": N_("рецепт"),
+    "prescriptions": N_("рецепты"),
+    "subsidised_prescriptions": N_("льготные рецепты"),
+    "dispensing": N_("отпуск препарата"),
+    "prescribing_facts": N_("аллергии и хронические заболевания (проверка рецепта)"),
+    "prescription_allergy": N_("рецепт: аллергия"),
+    "prescription_interaction": N_("рецепт: взаимодействие препаратов"),
+    "prescription_duplicate": N_("рецепт: дублирование терапии"),
+    "prescription_max_daily_dose": N_("рецепт: суточная доза"),
+    "prescription_age": N_("рецепт: возраст"),
+    "fhir_medicationrequest": N_("рецепты (FHIR)"),
+    "fhir_medicationdispense": N_("отпуск препаратов (FHIR)"),
 }
 ROLES = {
     "registrar": N_("регистратор"),
     "doctor": N_("врач"),
+    "pharmacist": N_("фармацевт"),
     "administrator": N_("администратор"),
     "patient": N_("пациент (по доверенности)"),
 }
