@@ -1,0 +1,267 @@
+"""The pharmacy's counter: a prescription found by what its holder shows (the QR code,
+its number with the birth date, or at a subsidised pharmacy the policy number), its
+signature checked against what is stored, and dispensing by period, where the database
+is the arbiter of what is left.
+
+:class:`Counter` is the part of :class:`~prescriptions.service.Prescriptions` that the
+counter uses; it reads the service's pool, signer, catalogue, city and clocks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from typing import Any, Literal
+
+import asyncpg
+
+from imias.identity import Principal
+from imias.platform.audit import record
+from imias.platform.problems import ProblemError
+from imias.registry import PatientCard, Pharmacy, patients, pharmacy
+from prescriptions import repository as repo
+from prescriptions import rules
+from prescriptions.formulary import Catalogue, Product
+from prescriptions.model import (
+    CounterView,
+    DispenseIn,
+    DispensingOut,
+    Period,
+    Prescription,
+    ProductOption,
+    ScanIn,
+    Verification,
+)
+from prescriptions.refusals import refuse
+from prescriptions.signing import Signer
+
+Lang = Literal["ru", "en"]
+
+
+def product_option(product: Product, lang: Lang) -> ProductOption:
+    en = lang == "en"
+    return ProductOption(
+        code=product.code,
+        form=product.form_en if en else product.form_ru,
+        strength=product.strength_text,
+        dosage_unit=product.dosage_unit_en if en else product.dosage_unit_ru,
+        pack=product.pack,
+    )
+
+
+class Counter:
+    """The counter's use cases (a part of the service: see the module)."""
+
+    pool: Any
+    signer: Signer
+    catalogue: Catalogue
+    city: str
+    today: Callable[[], date]
+    clock: Callable[[], datetime]
+
+    def _of_row(self, row: Any, periods: list[Period], *, with_code: bool = False) -> Prescription:
+        raise NotImplementedError  # the service's
+
+    async def _pharmacy(self, principal: Principal, lang: Lang) -> Pharmacy:
+        found = None if principal.org is None else await pharmacy(self.pool, principal.org)
+        if principal.role != "pharmacist" or found is None:
+            raise refuse("no_pharmacy", lang)
+        return found
+
+    def content_of(self, row: Any, birth_date: date, periods: Sequence[Period]) -> bytes:
+        """The signed bytes rebuilt from a stored prescription."""
+        return rules.canonical(
+            rules.Content(
+                city=self.city,
+                number=row["id"],
+                patient=row["patient_id"],
+                birth_date=birth_date,
+                atc=row["atc"],
+                inn=row["inn"],
+                product=row["product_code"],
+                drug=row["drug_text"],
+                dose=rules.dose_text(row["dose"]),
+                per_day=row["per_day"],
+                days=row["days"],
+                quantity=row["quantity"],
+                schedule=row["schedule"],
+                periods=[(p.starts, p.ends, p.quantity) for p in periods],
+                benefit=row["benefit"],
+                issued_on=row["issued_on"],
+                valid_until=row["valid_until"],
+                doctor=row["doctor_id"],
+                clinic=row["clinic_id"],
+                key_id=row["key_id"],
+            )
+        )
+
+    async def _counter(
+        self, conn: Any, row: Any, card: PatientCard, place: Pharmacy, lang: Lang
+    ) -> CounterView:
+        periods = (await repo.periods(conn, row["patient_id"], [row["id"]]))[row["id"]]
+        checked = await self.signer.verify(
+            row["key_id"], self.content_of(row, card.birth_date, periods), bytes(row["signature"])
+        )
+        prescription = self._of_row(row, periods)
+        today = self.today()
+        due_number = rules.due_period([(p.period, p.starts, p.ends) for p in periods], today)
+        due = next((p for p in periods if p.period == due_number), None)
+        left = 0 if due is None else due.quantity - due.dispensed
+        refusal: str | None = None
+        if not checked.valid:
+            refusal = "signature_invalid"
+        elif row["status"] == "cancelled":
+            refusal = "cancelled"
+        elif today > row["valid_until"]:
+            refusal = "expired"
+        elif row["benefit"] is not None and not place.subsidised:
+            refusal = "not_subsidised_pharmacy"
+        elif due is None:
+            refusal = "period_not_due"
+        elif left <= 0:
+            refusal = "nothing_left"
+        drug = self.catalogue.drugs.get(row["atc"])
+        return CounterView(
+            prescription=prescription,
+            patient_name=card.name,
+            patient_birth_date=card.birth_date,
+            signature=Verification(
+                valid=checked.valid,
+                key_id=checked.key_id,
+                signer=prescription.doctor_name,
+                reason=checked.reason,
+            ),
+            due=due,
+            left=max(left, 0),
+            alternatives=[] if drug is None else [product_option(p, lang) for p in drug.products],
+            dispensings=await repo.dispensings(conn, row["patient_id"], [row["id"]]),
+            dispensable=refusal is None,
+            refusal=refusal,
+        )
+
+    async def _by_proof(
+        self,
+        prescription_id: int | None,
+        *,
+        code: str | None,
+        birth_date: date | None,
+        policy_number: str | None,
+        lang: Lang,
+    ) -> tuple[Any, PatientCard]:
+        """The prescription a pharmacist shows proof of: its code, or its number with the
+        holder's birth date or policy number. No proof, no prescription."""
+        if code is not None:
+            try:
+                number, signature = rules.parse_code(code, self.city)
+            except rules.CodeError as exc:
+                raise refuse(exc.code, lang) from None
+            if prescription_id is not None and number != prescription_id:
+                raise refuse("code_mismatch", lang)
+            prescription_id = number
+        elif prescription_id is None or (birth_date is None and policy_number is None):
+            raise refuse("proof_required", lang)
+        row = await repo.prescription(self.pool, prescription_id)
+        if row is None:
+            raise refuse("not_found", lang)
+        card = await patients.card(self.pool, row["patient_id"])
+        assert card is not None
+        if code is not None:
+            if bytes(row["signature"]) != signature:
+                raise refuse("code_mismatch", lang)
+        elif birth_date is not None and card.birth_date != birth_date:
+            raise refuse("not_found", lang)
+        elif policy_number is not None and card.policy_number != policy_number:
+            raise refuse("not_found", lang)
+        return row, card
+
+    async def scan(self, principal: Principal, scan: ScanIn, lang: Lang = "ru") -> CounterView:
+        """A prescription at the counter, by its QR code (or number and birth date)."""
+        place = await self._pharmacy(principal, lang)
+        row, card = await self._by_proof(
+            None if scan.number is None else int(scan.number),
+            code=scan.code,
+            birth_date=scan.birth_date,
+            policy_number=None,
+            lang=lang,
+        )
+        async with self.pool.acquire() as conn:
+            view = await self._counter(conn, row, card, place, lang)
+            await record(conn, "read", "prescription", row["id"], row["patient_id"])
+        return view
+
+    async def by_policy(
+        self, principal: Principal, policy_number: str, lang: Lang = "ru"
+    ) -> list[CounterView]:
+        """A subsidised pharmacy finds the holder's subsidised prescriptions by the
+        insurance policy alone."""
+        place = await self._pharmacy(principal, lang)
+        if not place.subsidised:
+            raise refuse("not_subsidised_pharmacy", lang)
+        found = await patients.by_policy(self.pool, policy_number)
+        if found is None:
+            raise ProblemError(404, "not_found", "There is no patient with this policy number.")
+        async with self.pool.acquire() as conn:
+            rows = await repo.subsidised_of_patient(conn, found.id, self.today())
+            views = [await self._counter(conn, r, found, place, lang) for r in rows]
+            await record(conn, "read", "subsidised_prescriptions", found.id, found.id)
+        return views
+
+    async def dispense(
+        self, principal: Principal, prescription_id: int, dispense: DispenseIn, lang: Lang = "ru"
+    ) -> tuple[DispensingOut, bool]:
+        """Hand out ``dispense.quantity`` of the period due: (the dispensing, whether it
+        is new; a retried request id gives the first one back). The database refuses a
+        quantity above what is left, whoever dispensed the rest a moment before."""
+        place = await self._pharmacy(principal, lang)
+        row, card = await self._by_proof(
+            prescription_id,
+            code=dispense.code,
+            birth_date=dispense.birth_date,
+            policy_number=dispense.policy_number,
+            lang=lang,
+        )
+        patient = row["patient_id"]
+        if dispense.request_id is not None:
+            earlier = await repo.dispensing_of_request(self.pool, patient, dispense.request_id)
+            if earlier is not None:
+                return earlier, False
+        async with self.pool.acquire() as conn:
+            view = await self._counter(conn, row, card, place, lang)
+        if view.refusal is not None and view.refusal != "nothing_left":
+            raise refuse(view.refusal, lang)
+        assert view.due is not None
+        if dispense.period != view.due.period:
+            raise refuse("period_not_due", lang, due=view.due.period)
+        product = dispense.product or row["product_code"]
+        found = self.catalogue.product(product)
+        if found is None or found[0].atc != row["atc"]:
+            raise refuse("not_same_inn", lang)
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                counted = await repo.dispense(
+                    conn, patient, prescription_id, dispense.period, dispense.quantity
+                )
+                if counted is None:
+                    fresh = (await repo.periods(conn, patient, [prescription_id]))[prescription_id]
+                    period = next(p for p in fresh if p.period == dispense.period)
+                    left = period.quantity - period.dispensed
+                    raise refuse("nothing_left" if left <= 0 else "more_than_left", lang, left=left)
+                out = await repo.insert_dispensing(
+                    conn,
+                    patient,
+                    prescription_id,
+                    dispense.period,
+                    place.id,
+                    principal.subject,
+                    product,
+                    dispense.quantity,
+                    dispense.request_id,
+                    self.clock(),
+                )
+                await record(conn, "dispense", "prescription", prescription_id, patient)
+        except asyncpg.UniqueViolationError:  # the same request, retried at the same moment
+            assert dispense.request_id is not None
+            earlier = await repo.dispensing_of_request(self.pool, patient, dispense.request_id)
+            assert earlier is not None
+            return earlier, False
+        return out, True
