@@ -9,9 +9,10 @@ commercial one is ``pharmacist.2``'s (:data:`imias.citygen.city.OTHER_STAFF`).
 Benefits (``patient_benefits``): the categories of the catalogue
 (:meth:`prescriptions.Catalogue.bundled`). A general category (one that covers the whole
 subsidised list: disability groups, veterans) for a share of the patients that grows
-with age (:data:`GENERAL_BENEFIT`), fixed by a hash of the seed and the patient, so it
-needs no memory; a disease category (diabetes: the category covering A10) for most
-patients whose seeded record has the disease, from the visit that records it.
+with age (:data:`GENERAL_BENEFIT`), the children's categories by age
+(:data:`CHILD_BENEFIT`), fixed by a hash of the seed and the patient, so it needs no
+memory; a disease category (diabetes, asthma: :data:`DISEASE_CODES`) for most patients
+whose seeded record has the disease, from the visit that records it.
 
 Prescriptions (with ``history_days`` and the records): at some completed visits with a
 chronic diagnosis, a drug of the catalogue that treats it (:data:`DRUGS_FOR`), as
@@ -74,12 +75,39 @@ TABLES: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 _CHAINS = ("Здоровье", "Панацея", "Лекарь", "Вита", "Гармония", "Семейная", "Фарма+", "Доктор")
 
-#: Share of patients with a general benefit category, by age (upper age, share): about
-#: one adult in eight, many more of the elderly.
-GENERAL_BENEFIT = ((17, 0.02), (44, 0.05), (59, 0.10), (74, 0.25), (150, 0.42))
+#: Share of adults with a general benefit category (a disability group; a war invalid
+#: from 80), by age (upper age, share): about one adult in eight, many more of the elderly.
+GENERAL_BENEFIT = ((44, 0.05), (59, 0.10), (74, 0.25), (150, 0.42))
+#: The catalogue's categories of children (code: below this age, share of those children).
+CHILD_BENEFIT = {"DET3": (3, 0.95), "MNOG": (6, 0.12), "084": (18, 0.02)}
+WAR_INVALID, WAR_AGE = "010", 80
+#: The catalogue's disease categories (code: the ICD-10 codes or prefixes of the disease),
+#: given only to patients whose record has the disease; a catalogue's other categories
+#: with ``covers`` count as a disease's by the drugs (:data:`DISEASE_DRUGS`).
+DISEASE_CODES: dict[str, tuple[str, ...]] = {
+    "DDM": ("E10", "E11"),
+    "DBA": ("J45",),
+    "DEPI": ("G40",),
+    "DMI": ("I21", "I22"),
+    "DVALVE": ("Z95.2",),
+}
+DISEASE_DRUGS = {"E10": "A10", "E11": "A10", "J45": "R03"}
 DISEASE_BENEFIT = 0.85  # of the patients whose record has the disease
-#: ICD-10 codes (a prefix) -> the ATC class whose disease category the patient gets.
-DISEASE_CATEGORY = {"E10": "A10", "E11": "A10", "J45": "R03"}
+
+
+def disease_categories(catalogue: Catalogue) -> dict[str, tuple[str, ...]]:
+    """The catalogue's disease categories with the ICD-10 codes (prefixes) of each."""
+    out = {code: icd for code, icd in DISEASE_CODES.items() if code in catalogue.benefits}
+    for icd, atc_class in DISEASE_DRUGS.items():
+        if any(icd in codes for codes in out.values()):
+            continue
+        for b in sorted(catalogue.benefits.values(), key=lambda b: b.code):
+            if any(atc_class.startswith(c) or c.startswith(atc_class) for c in b.covers):
+                out[b.code] = (*out.get(b.code, ()), icd)
+                break
+    return out
+
+
 #: A chronic diagnosis (ICD-10 code or its prefix) -> drugs that treat it (ATC), those
 #: of the catalogue used.
 DRUGS_FOR: dict[str, tuple[str, ...]] = {
@@ -191,24 +219,41 @@ class Benefits:
     birth date): made for every patient batch, asked again when prescribing."""
 
     def __init__(self, catalogue: Catalogue, seed: int, start: date) -> None:
-        self._general = sorted(code for code, b in catalogue.benefits.items() if not b.covers)
+        disease = disease_categories(catalogue)
+        self._children = {c: v for c, v in CHILD_BENEFIT.items() if c in catalogue.benefits}
+        self._adults = sorted(
+            code
+            for code, b in catalogue.benefits.items()
+            if not b.covers
+            and code not in disease
+            and code not in CHILD_BENEFIT
+            and code != WAR_INVALID
+        )
+        self._war = WAR_INVALID if WAR_INVALID in catalogue.benefits else None
         self._seed = seed
         self._start = start
 
     def general(self, pid: int, birth: date) -> tuple[str, date, date | None] | None:
-        """(category, valid from, valid to) of the patient's general category, if any."""
-        if not self._general:
-            return None
+        """(category, valid from, valid to) of the patient's category that is not a
+        disease's (a child's, a disability group, a war invalid), if any."""
         age = rules.age_on(birth, self._start)
-        if _hash01(self._seed, pid, 21) >= _share(age, GENERAL_BENEFIT):
+        draw = _hash01(self._seed, pid, 21)
+        if age < cat.ADULT_AGE:
+            for code, (below, share) in self._children.items():
+                if age < below and draw < share:
+                    until = rules.add_months(birth, 12 * below) - timedelta(days=1)
+                    return code, birth, None if code == "084" else until
             return None
-        category = self._general[int(_hash01(self._seed, pid, 22) * len(self._general))]
-        years = max(1, min(age, 20))
-        valid_from = max(
-            birth,
-            self._start - timedelta(days=30 + int(_hash01(self._seed, pid, 23) * 365 * years)),
-        )
-        # One in five is granted for a term and reviewed (a disability group): a year on.
+        if draw >= _share(age, GENERAL_BENEFIT):
+            return None
+        choices = self._adults + ([self._war] if self._war and age >= WAR_AGE else [])
+        if not choices:
+            return None
+        category = choices[int(_hash01(self._seed, pid, 22) * len(choices))]
+        years = max(1, min(age - cat.ADULT_AGE, 20))
+        since = int(_hash01(self._seed, pid, 23) * 365 * years)
+        valid_from = max(birth, self._start - timedelta(days=30 + since))
+        # One in five is granted for a term and reviewed (a disability group).
         to = _hash01(self._seed, pid, 24)
         valid_to = self._start + timedelta(days=int(to * 5 * 365)) if to < 0.2 else None
         return category, valid_from, valid_to
@@ -276,18 +321,11 @@ class PrescriptionStream:
                     options.append((drug, fits, dose, per_day))
             if options:
                 self._drugs[code] = options
-        self._disease: dict[str, str] = {}
-        for icd, atc_class in DISEASE_CATEGORY.items():
-            found = next(
-                (
-                    b.code
-                    for b in sorted(catalogue.benefits.values(), key=lambda b: b.code)
-                    if any(atc_class.startswith(c) or c.startswith(atc_class) for c in b.covers)
-                ),
-                None,
-            )
-            if found is not None:
-                self._disease[icd] = found
+        self._disease = [
+            (prefix, category)
+            for category, prefixes in disease_categories(catalogue).items()
+            for prefix in prefixes
+        ]
         district_of = {c.id: c.district.code for c in clinics}
         near: dict[tuple[str, bool], list[int]] = {}
         for p in pharmacies:
@@ -357,7 +395,7 @@ class PrescriptionStream:
         birth = date.fromordinal(self._birth[pid])
         given = self._given.setdefault(pid, {})
         for code, onset in diagnoses:
-            category = self._disease.get(code[:3])
+            category = next((c for p, c in self._disease if code.startswith(p)), None)
             if category is not None and category not in given and rnd() < DISEASE_BENEFIT:
                 given[category] = onset
                 out["patient_benefits"].append((pid, category, onset, None))
