@@ -603,6 +603,9 @@ async def seed_city(
             bars.add("referrals", planned[1])
             for name, estimated in records.estimate(planned[0] if medical_records else 0).items():
                 bars.add(name, estimated)
+            if medical_records and secret is not None:
+                for name, _ in prescribing.TABLES:
+                    bars.add(name, planned[0] // 20)  # an estimate
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _SEED_LOCK)
             if not replace:
