@@ -1,5 +1,6 @@
 """The measuring room's commands, which ``imias`` registers (the product never imports
-this package): ``imias bench core|booking|cities|floor|records`` and ``imias loadtest``."""
+this package): ``imias bench core|booking|cities|floor|records|prescriptions`` and
+``imias loadtest``."""
 
 from __future__ import annotations
 
@@ -173,3 +174,16 @@ def loadtest(
             sys.exit(1)
 
     commands.run_with_servers(settings, body)
+
+
+@bench.command(
+    "prescriptions", context_settings={"ignore_unknown_options": True}, add_help_option=False
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench_prescriptions(args: tuple[str, ...]) -> None:
+    """The prescription's checks, signing and verifying in process, and the pharmacy's
+    scan-to-dispense against a served instance on a city seeded with history (options:
+    --url, --database-url, --city, --rounds, --concurrency, --duration, --quick, --help)."""
+    from loadtest.bench import prescriptions as prescriptions_bench
+
+    sys.exit(prescriptions_bench.main(list(args)))

@@ -6,7 +6,7 @@ Other packages use the names below and nothing else of this package: the use cas
 (:class:`Catalogue`), the signer's port (:class:`Signer`) and the QR drawing.
 """
 
-from prescriptions import qr, queries
+from prescriptions import qr, queries, rules
 from prescriptions.formulary import Catalogue, CatalogueError
 from prescriptions.model import (
     CheckOut,
@@ -22,7 +22,7 @@ from prescriptions.model import (
 )
 from prescriptions.plugin import PrescriptionsPlugin
 from prescriptions.refusals import REFUSALS
-from prescriptions.service import Prescriptions
+from prescriptions.service import Prescriptions, drug_text
 from prescriptions.signing import LocalAuthority, Signer
 
 __all__ = [
@@ -43,6 +43,8 @@ __all__ = [
     "PrescriptionsPlugin",
     "ScanIn",
     "Signer",
+    "drug_text",
     "qr",
     "queries",
+    "rules",
 ]

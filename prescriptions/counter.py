@@ -70,29 +70,8 @@ class Counter:
 
     def content_of(self, row: Any, birth_date: date, periods: Sequence[Period]) -> bytes:
         """The signed bytes rebuilt from a stored prescription."""
-        return rules.canonical(
-            rules.Content(
-                city=self.city,
-                number=row["id"],
-                patient=row["patient_id"],
-                birth_date=birth_date,
-                atc=row["atc"],
-                inn=row["inn"],
-                product=row["product_code"],
-                drug=row["drug_text"],
-                dose=rules.dose_text(row["dose"]),
-                per_day=row["per_day"],
-                days=row["days"],
-                quantity=row["quantity"],
-                schedule=row["schedule"],
-                periods=[(p.starts, p.ends, p.quantity) for p in periods],
-                benefit=row["benefit"],
-                issued_on=row["issued_on"],
-                valid_until=row["valid_until"],
-                doctor=row["doctor_id"],
-                clinic=row["clinic_id"],
-                key_id=row["key_id"],
-            )
+        return rules.stored_content(
+            self.city, row, birth_date, [(p.starts, p.ends, p.quantity) for p in periods]
         )
 
     async def _counter(

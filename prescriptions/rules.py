@@ -9,9 +9,9 @@ import base64
 import binascii
 import calendar
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -243,6 +243,38 @@ class Content(msgspec.Struct, frozen=True, kw_only=True):
 def canonical(content: Content) -> bytes:
     """The signed bytes: JSON with sorted keys, no spaces (one form for one content)."""
     return msgspec.json.encode(content, order="sorted")
+
+
+def stored_content(
+    city: str, row: Mapping[str, Any], birth_date: date, periods: Sequence[tuple[date, date, int]]
+) -> bytes:
+    """The signed bytes of a prescription's row (its ``prescriptions`` columns) and its
+    periods (first day, last day, quantity): what the counter rebuilds to check the
+    signature, and what a bulk load (``imias seed``) signs."""
+    return canonical(
+        Content(
+            city=city,
+            number=row["id"],
+            patient=row["patient_id"],
+            birth_date=birth_date,
+            atc=row["atc"],
+            inn=row["inn"],
+            product=row["product_code"],
+            drug=row["drug_text"],
+            dose=dose_text(row["dose"]),
+            per_day=row["per_day"],
+            days=row["days"],
+            quantity=row["quantity"],
+            schedule=row["schedule"],
+            periods=list(periods),
+            benefit=row["benefit"],
+            issued_on=row["issued_on"],
+            valid_until=row["valid_until"],
+            doctor=row["doctor_id"],
+            clinic=row["clinic_id"],
+            key_id=row["key_id"],
+        )
+    )
 
 
 def dose_text(dose: float) -> str:

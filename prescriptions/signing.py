@@ -48,6 +48,16 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT DO NOTHING
 """
 QUERIES = {"key_of_doctor": KEY_OF_DOCTOR, "key": KEY, "insert_key": INSERT_KEY}
+#: A ``signing_keys`` row as :meth:`LocalAuthority.new_key` gives it (a bulk load copies it).
+KEY_COLUMNS = (
+    "id",
+    "clinic_id",
+    "doctor_id",
+    "public_key",
+    "certificate",
+    "private_key",
+    "issued_at",
+)
 
 
 class Checked(msgspec.Struct, frozen=True, kw_only=True):
@@ -155,21 +165,27 @@ class LocalAuthority:
             row["revoked_at"] is not None,
         )
 
-    async def _issue(self, clinic_id: int, doctor_id: int) -> None:
+    def new_key(
+        self, clinic_id: int, doctor_id: int, issued: datetime
+    ) -> tuple[tuple[Any, ...], Ed25519PrivateKey]:
+        """A new key of the doctor, certified by the authority and sealed, not stored:
+        its ``signing_keys`` row (:data:`KEY_COLUMNS`) and its private key (for a bulk
+        load, ``imias seed``, that signs without asking the database for it)."""
         private = Ed25519PrivateKey.generate()
         public = _raw_public(private.public_key())
         kid = f"d{clinic_id}-{doctor_id}-{secrets.token_hex(4)}"
-        issued = datetime.now(UTC)
         certificate = self._authority.sign(
             self.statement(kid, clinic_id, doctor_id, public, issued)
         )
         nonce = os.urandom(12)
         raw = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
         sealed = nonce + self._seal.encrypt(nonce, raw, kid.encode())
+        return (kid, clinic_id, doctor_id, public, certificate, sealed, issued), private
+
+    async def _issue(self, clinic_id: int, doctor_id: int) -> None:
+        row, _ = self.new_key(clinic_id, doctor_id, datetime.now(UTC))
         # Two first signatures at once: one key wins (the partial unique index).
-        await self.pool.execute(
-            INSERT_KEY, kid, clinic_id, doctor_id, public, certificate, sealed, issued
-        )
+        await self.pool.execute(INSERT_KEY, *row)
 
     async def _current(self, clinic_id: int, doctor_id: int) -> _Key:
         kid = self._by_doctor.get((clinic_id, doctor_id))

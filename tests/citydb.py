@@ -8,6 +8,7 @@ import re
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from bearer import TEST_SECRET
 
 
 def worker_id() -> str:
@@ -24,8 +25,12 @@ def with_database(url: str, database: str) -> str:
     return urlunsplit(parts._replace(path="/" + database))
 
 
-async def build_city_database(pg_admin_url: str, name: str, **sizes: int) -> str:
-    """A migrated database holding a small seeded city whose schedules start today."""
+async def build_city_database(
+    pg_admin_url: str, name: str, *, secret: str = TEST_SECRET, **sizes: int
+) -> str:
+    """A migrated database holding a small seeded city whose schedules start today;
+    with history, its prescriptions signed with ``secret`` (the key a test server is
+    given: bearer.TEST_SECRET), so that its counter verifies them."""
     from imias.booking.engine import Engine
     from imias.citygen.seed import seed_city
     from imias.domains import migrate_url
@@ -40,7 +45,7 @@ async def build_city_database(pg_admin_url: str, name: str, **sizes: int) -> str
     await migrate_url(url)
     conn = await asyncpg.connect(url)
     try:
-        await seed_city(conn, start=Engine().today(), **sizes)
+        await seed_city(conn, start=Engine().today(), secret=secret, **sizes)
     finally:
         await conn.close()
     return url

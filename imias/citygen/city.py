@@ -238,7 +238,8 @@ def plan_doctors(
 #: The demo city's staff who are not of a clinic: (username, role, organisation id).
 OTHER_STAFF = (
     ("admin", "administrator", None),
-    ("pharmacist.1", "pharmacist", 1),
+    ("pharmacist.1", "pharmacist", 1),  # a subsidised city pharmacy
+    ("pharmacist.2", "pharmacist", 2),  # a commercial one (imias.citygen.prescribing)
     ("police.1", "police_officer", 1),
     ("ambulance.1", "ambulance_crew", 1),
     ("nurse.1", "school_nurse", 1),

@@ -7,6 +7,7 @@ import asyncio
 import asyncpg
 import click
 
+from imias.identity import resolve_secret
 from imias.platform import commands
 from imias.platform.embedded import Servers
 
@@ -77,6 +78,10 @@ def seed(
                 seed=seed_value,
                 replace=replace,
                 progress=True,
+                # The prescriptions of the history are signed with the key the server
+                # will check them with: its secret, resolved as the server resolves it.
+                secret=resolve_secret(settings.secret_key, settings.data_dir, announce=False),
+                city_code=settings.city_code,
             )
         except (CityAlreadySeeded, ValueError) as exc:
             commands.fail(str(exc), 1)

@@ -51,11 +51,12 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from imias.citygen import bulkload, history, records
+from imias.citygen import bulkload, history, prescribing, records
 from imias.citygen import catalogue as cat
 from imias.citygen import city as citygen
 from imias.identity import Passwords
 from imias.platform.db import Connection
+from prescriptions import Catalogue, LocalAuthority
 
 BATCH_ROWS = 50_000
 MAX_HISTORY_DAYS = 366  # a year of the past is plenty (imias seed --history-days)
@@ -65,6 +66,11 @@ DEMO_PASSWORD = "imias-demo"
 # Everything `replace=True` empties, children first (TRUNCATE takes them together).
 # The audit log is history and is never emptied.
 BOOKING_TABLES = (
+    "dispensings",
+    "prescription_periods",
+    "prescriptions",
+    "signing_keys",
+    "patient_benefits",
     "ehr_versions",
     "immunizations",
     "allergies",
@@ -83,6 +89,7 @@ BOOKING_TABLES = (
     "schedule_templates",
     "patients",
     "doctors",
+    "pharmacies",
     "clinics",
     "specialties",
 )
@@ -312,15 +319,18 @@ async def _copy_patients(
     bars: _Bars,
     batch_rows: int,
     index: history.PatientIndex | None = None,
+    benefits: prescribing.Benefits | None = None,
 ) -> list[TableLoad]:
     """Generate the next batch in a thread while PostgreSQL takes this one; the
-    guardians of each batch's children follow it. With ``index``, each batch is also
-    noted there for the history."""
+    guardians of each batch's children follow it, and with ``benefits`` their benefit
+    categories. With ``index``, each batch is also noted there for the history."""
     bars.start("patients")
     began = time.perf_counter()
     left = total
     links = 0
     link_seconds = 0.0
+    granted = 0
+    benefit_seconds = 0.0
 
     def next_batch() -> Awaitable[list[tuple[Any, ...]]] | None:
         nonlocal left
@@ -344,13 +354,24 @@ async def _copy_patients(
             )
             links += len(guardians)
             link_seconds += time.perf_counter() - linked
+            if benefits is not None:
+                copied = time.perf_counter()
+                rows_of = benefits.rows(rows)
+                await conn.copy_records_to_table(
+                    "patient_benefits", records=rows_of, columns=prescribing.BENEFIT_COLUMNS
+                )
+                granted += len(rows_of)
+                benefit_seconds += time.perf_counter() - copied
     finally:
         if pending is not None:  # the copy failed: let the generator thread finish first
             await asyncio.gather(pending, return_exceptions=True)
-    return [
-        TableLoad("patients", total, time.perf_counter() - began - link_seconds),
+    loads = [
+        TableLoad("patients", total, time.perf_counter() - began - link_seconds - benefit_seconds),
         TableLoad("guardian_links", links, link_seconds),
     ]
+    if benefits is not None:
+        loads.append(TableLoad("patient_benefits", granted, benefit_seconds))
+    return loads
 
 
 async def _copy_history(
@@ -359,6 +380,7 @@ async def _copy_history(
     bars: _Bars,
     batch_rows: int,
     notes: records.RecordsStream | None = None,
+    rx: prescribing.PrescriptionStream | None = None,
 ) -> list[TableLoad]:
     """The past appointments and their referrals, generated a batch ahead in a thread
     as the patients are; a batch's referrals go first, for its appointments refer to
@@ -370,7 +392,9 @@ async def _copy_history(
 
     With ``notes``, each batch's completed visits get their medical records
     (:mod:`imias.citygen.records`), made in the same thread after the batch and loaded
-    after its appointments, the record tables' indexes and keys set aside likewise."""
+    after its appointments, the record tables' indexes and keys set aside likewise.
+    With ``rx`` (and ``notes``), the prescriptions written at those visits and their
+    dispensings (:mod:`imias.citygen.prescribing`) follow each batch's records."""
     bars.start("appointments")
     bars.start("referrals")
     began = time.perf_counter()
@@ -382,6 +406,10 @@ async def _copy_history(
     )
     record_keys: list[str] = []
     record_seconds = dict.fromkeys((name for name, _ in records.TABLES), 0.0)
+    rx_seconds = dict.fromkeys((name for name, _ in prescribing.TABLES), 0.0)
+    if rx is not None:
+        for name, _ in prescribing.TABLES:
+            bars.start(name)
     if notes is not None:
         for name, _ in records.TABLES:
             bars.start(name)
@@ -394,7 +422,8 @@ async def _copy_history(
         batch = next(batches, None)
         if batch is None or notes is None:
             return batch
-        return (*batch, notes.batch(batch[0]))
+        written = notes.batch(batch[0])
+        return (*batch, written, None if rx is None else rx.batch(written))
 
     def next_batch() -> Awaitable[Any]:
         return asyncio.ensure_future(asyncio.to_thread(made))
@@ -422,6 +451,14 @@ async def _copy_history(
                     await conn.copy_records_to_table(name, records=chunk, columns=columns)
                     bars.advance(name, len(chunk))
                 record_seconds[name] += time.perf_counter() - copied
+            for name, columns in prescribing.TABLES if rx is not None else ():
+                copied = time.perf_counter()
+                rows = batch[3][name]
+                for i in range(0, len(rows), batch_rows):
+                    chunk = rows[i : i + batch_rows]
+                    await conn.copy_records_to_table(name, records=chunk, columns=columns)
+                    bars.advance(name, len(chunk))
+                rx_seconds[name] += time.perf_counter() - copied
     finally:
         await asyncio.gather(pending, return_exceptions=True)  # the generator is done
         await conn.reset_type_codec("timestamptz", schema="pg_catalog")
@@ -449,9 +486,25 @@ async def _copy_history(
         for name, _ in records.TABLES:
             bars.finish(name, notes.counts[name])
             loads.append(TableLoad(name, notes.counts[name], record_seconds[name]))
+    if rx is not None:
+        for table, last in (
+            ("prescriptions", rx.last_prescription),
+            ("dispensings", rx.last_dispensing),
+        ):
+            if last:
+                await conn.execute(
+                    "SELECT setval(pg_get_serial_sequence($1, 'id'), $2)", table, last
+                )
+        for name, _ in prescribing.TABLES:
+            bars.finish(name, rx.counts[name])
+            loads.append(TableLoad(name, rx.counts[name], rx_seconds[name]))
     # The rest is the appointments' (with the wait for the generator, records included).
     appointment_seconds = (
-        time.perf_counter() - began - referral_seconds - sum(record_seconds.values())
+        time.perf_counter()
+        - began
+        - referral_seconds
+        - sum(record_seconds.values())
+        - sum(rx_seconds.values())
     )
     loads[0] = TableLoad("appointments", stream.appointments, appointment_seconds)
     return loads
@@ -487,6 +540,8 @@ async def seed_city(
     batch_rows: int = BATCH_ROWS,
     console: Console | None = None,
     medical_records: bool = True,
+    secret: str | None = None,
+    city_code: str = "MOW",
 ) -> SeedReport:
     """Generate a city and load it into the migrated database behind ``conn``.
 
@@ -496,6 +551,13 @@ async def seed_city(
     (:mod:`imias.citygen.history`) and, unless ``medical_records`` is false, the medical records
     of its completed visits (:mod:`imias.citygen.records`); the rest of the city is the
     same with or without.
+    The city's pharmacies and its patients' benefit categories come with it
+    (:mod:`imias.citygen.prescribing`); with the records and ``secret`` (the deployment's
+    secret, as the server resolves it: ``IMIAS_SECRET_KEY`` or the embedded default's key
+    file) also the prescriptions of the past visits, signed by the system's authority of
+    that secret for the city ``city_code`` (the server's ``city_code``), and their
+    dispensings. Without ``secret`` there are none: a prescription signed with another
+    key would be refused at every counter.
     One transaction: on any error nothing is left behind. Raises
     :class:`CityAlreadySeeded` if the database holds a city and not ``replace``.
     """
@@ -507,6 +569,11 @@ async def seed_city(
     pools = citygen.name_pools()
     rng = random.Random(f"imias-city-{seed}")
     clinic_plan = citygen.plan_clinics(clinics, rng, pools)
+    pharmacy_plan = prescribing.plan_pharmacies(
+        clinics, random.Random(f"imias-pharmacies-{seed}"), pools
+    )
+    drugs = Catalogue.bundled()
+    benefits = prescribing.Benefits(drugs, seed, start)
     doctor_plan = citygen.plan_doctors(clinic_plan, doctors, rng, pools)
     past_rng = random.Random(f"imias-past-schedules-{seed}")
     templates, exceptions = citygen.plan_schedules(
@@ -519,6 +586,7 @@ async def seed_city(
     tables: list[tuple[str, Sequence[str], Sequence[tuple[Any, ...]]]] = [
         ("specialties", cat.SPECIALTY_COLUMNS, [s.row() for s in cat.SPECIALTIES]),
         ("clinics", CLINIC_COLUMNS, [c.row() for c in clinic_plan]),
+        ("pharmacies", prescribing.PHARMACY_COLUMNS, [p.row() for p in pharmacy_plan]),
         ("doctors", DOCTOR_COLUMNS, [d.row() for d in doctor_plan]),
         ("schedule_templates", TEMPLATE_COLUMNS, templates),
         ("schedule_exceptions", EXCEPTION_COLUMNS, exceptions),
@@ -535,6 +603,9 @@ async def seed_city(
             bars.add("referrals", planned[1])
             for name, estimated in records.estimate(planned[0] if medical_records else 0).items():
                 bars.add(name, estimated)
+            if medical_records and secret is not None:
+                for name, _ in prescribing.TABLES:
+                    bars.add(name, planned[0] // 20)  # an estimate
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _SEED_LOCK)
             if not replace:
@@ -549,7 +620,9 @@ async def seed_city(
             await conn.execute(f"TRUNCATE {', '.join(present)} RESTART IDENTITY CASCADE")
             for name, columns, rows in tables:
                 loads.append(await _copy(conn, name, columns, rows, bars, batch_rows))
-            loads.extend(await _copy_patients(conn, stream, patients, bars, batch_rows, index))
+            loads.extend(
+                await _copy_patients(conn, stream, patients, bars, batch_rows, index, benefits)
+            )
             staff = [(*row, demo_hash) for row in staff_plan]
             loads.append(
                 await _copy(conn, "staff_accounts", STAFF_COLUMNS, staff, bars, batch_rows)
@@ -573,16 +646,33 @@ async def seed_city(
                     if medical_records
                     else None
                 )
-                loads.extend(await _copy_history(conn, past, bars, batch_rows, notes))
+                rx = None
+                if notes is not None and secret is not None:
+                    rx = prescribing.PrescriptionStream(
+                        drugs,
+                        benefits,
+                        LocalAuthority(conn, secret),
+                        city=city_code,
+                        clinics=clinic_plan,
+                        pharmacies=pharmacy_plan,
+                        pharmacists=_pharmacists(staff_plan),
+                        birth=index.birth,
+                        start=start,
+                        history_days=history_days,
+                        seed=seed,
+                    )
+                loads.extend(await _copy_history(conn, past, bars, batch_rows, notes, rx))
     if not conn.is_in_transaction():  # the planner needs statistics for the new city
         analyzed = [name for name, _, _ in tables] + [
             "patients",
             "guardian_links",
             "staff_accounts",
+            "patient_benefits",
         ]
         if history_days:
             analyzed += ["appointments", "referrals"]
             analyzed += [name for name, _ in records.TABLES] if medical_records else []
+            analyzed += [name for name, _ in prescribing.TABLES] if medical_records else []
         await conn.execute(f"ANALYZE {', '.join(analyzed)}")
     size = await conn.fetchrow(
         "SELECT pg_database_size(current_database()) AS bytes,"
@@ -592,11 +682,30 @@ async def seed_city(
     return SeedReport(
         seed=seed,
         start=start,
-        tables=tuple(loads),
+        tables=tuple(_merged(loads)),
         seconds=time.perf_counter() - began,
         database_bytes=size["bytes"],
         database_size=size["pretty"],
     )
+
+
+def _merged(loads: Sequence[TableLoad]) -> list[TableLoad]:
+    """One load a table (benefits are loaded with the patients and, a disease's, with
+    the records), in the order first loaded."""
+    by_table: dict[str, TableLoad] = {}
+    for t in loads:
+        was = by_table.get(t.table)
+        by_table[t.table] = (
+            t if was is None else TableLoad(t.table, was.rows + t.rows, was.seconds + t.seconds)
+        )
+    return list(by_table.values())
+
+
+def _pharmacists(staff: Sequence[tuple[Any, ...]]) -> tuple[int, int]:
+    """The staff ids (in the order loaded, from 1) of the subsidised and the commercial
+    pharmacy's demo pharmacists."""
+    ids = {row[0]: i for i, row in enumerate(staff, 1)}
+    return ids["pharmacist.1"], ids["pharmacist.2"]
 
 
 def run_seed(
@@ -612,6 +721,8 @@ def run_seed(
     replace: bool = False,
     progress: bool = True,
     console: Console | None = None,
+    secret: str | None = None,
+    city_code: str = "MOW",
 ) -> SeedReport:
     """:func:`seed_city` over a new connection to ``database_url``, for the CLI.
 
@@ -633,6 +744,8 @@ def run_seed(
                 replace=replace,
                 progress=progress,
                 console=console,
+                secret=secret,
+                city_code=city_code,
             )
         finally:
             await conn.close()

@@ -34,9 +34,16 @@ DISTRIBUTION: dict[str, str] = {
     "allergies": "patient_id",
     "immunizations": "patient_id",
     "ehr_versions": "patient_id",
+    "patient_benefits": "patient_id",
+    "prescriptions": "patient_id",
+    "prescription_periods": "patient_id",
+    "dispensings": "patient_id",
     # catalogues
     "specialties": "reference",
     "clinics": "reference",
+    "pharmacies": "reference",
+    "drug_catalogues": "reference",
+    "signing_keys": "reference",
     # on the coordinator
     "schema_migrations": "local",
     "audit_log": "local",
@@ -60,6 +67,9 @@ CROSSINGS: dict[str, str] = {
     "transaction that books",
     "staff_accounts_clinic_id_doctor_id_fkey": "staff accounts stay on the coordinator; a "
     "doctor's account is checked against the registry when it is made",
+    "signing_keys_clinic_id_doctor_id_fkey": "a doctor's key is a small reference table "
+    "copied to every node; the key is issued by the doctor's own signature (her row checked "
+    "then) and a doctor is never deleted, so the key is dropped",
     "waitlist_offer_fk": "the offer's appointment lives on its clinic's node; the offer is "
     "made and ended in the transaction that holds both rows",
 }

@@ -13,6 +13,7 @@ import pytest
 
 from imias.citygen import catalogue as cat
 from imias.citygen import city as citygen
+from imias.citygen import prescribing
 from imias.citygen.seed import (
     DEMO_PASSWORD,
     CityAlreadySeeded,
@@ -22,6 +23,7 @@ from imias.citygen.seed import (
 )
 from imias.domains import migrate_url
 from imias.identity.passwords import Passwords
+from prescriptions import Catalogue
 
 START = date(2026, 3, 2)  # a Monday
 DAYS = 14
@@ -67,6 +69,8 @@ async def city_digest(conn: asyncpg.Connection) -> dict[str, str]:
         "schedule_templates": "clinic_id, id",
         "schedule_exceptions": "clinic_id, id",
         "patients": "id",
+        "pharmacies": "id",
+        "patient_benefits": "patient_id, category",
     }
     digest = {
         table: await conn.fetchval(
@@ -237,6 +241,63 @@ async def test_schedules_are_valid_working_weeks(city: City):
         assert START <= e["day"] < START + timedelta(days=DAYS)
         works = (e["doctor_id"], e["day"].isoweekday()) in working
         assert works == (e["kind"] != "extra"), e  # time off on work days, extra on free
+
+
+async def test_pharmacies_cover_the_districts_both_kinds_and_the_demo_pharmacists(city: City):
+    conn, report = city.conn, city.report
+    rows = await conn.fetch("SELECT * FROM pharmacies ORDER BY id")
+    subsidised, commercial = prescribing.pharmacy_counts(12)
+    assert report.rows("pharmacies") == len(rows) == subsidised + commercial
+    assert sum(r["subsidised"] for r in rows) == subsidised >= 1 and commercial >= 1
+    assert rows[0]["subsidised"] and not rows[1]["subsidised"]
+    assert {r["district"] for r in rows} == {d.code for d in cat.DISTRICTS}
+    assert all(55.1 < r["lat"] < 56.1 and 36.8 < r["lon"] < 38.0 for r in rows)
+    assert all(r["name"].startswith(("Городская аптека № ", "Аптека «")) for r in rows)
+    pharmacists = await conn.fetch(
+        "SELECT username, organisation_id FROM staff_accounts WHERE role = 'pharmacist' "
+        "ORDER BY username"
+    )
+    assert [(r["username"], r["organisation_id"]) for r in pharmacists] == [
+        ("pharmacist.1", 1),  # a subsidised pharmacy
+        ("pharmacist.2", 2),  # a commercial one
+    ]
+
+
+def test_pharmacies_scale_with_the_clinics_like_the_full_city():
+    assert prescribing.pharmacy_counts(678) == (351, 1_223)
+    assert prescribing.pharmacy_counts(1) == (1, 1)
+    subsidised, commercial = prescribing.pharmacy_counts(60)
+    assert (subsidised, commercial) == (31, 108)
+
+
+async def test_some_patients_have_benefit_categories_of_the_catalogue_more_when_older(
+    city: City,
+):
+    conn = city.conn
+    catalogue = Catalogue.bundled()
+    general = set(catalogue.benefits) - set(prescribing.disease_categories(catalogue))
+    rows = await conn.fetch(
+        """
+        SELECT b.category, b.valid_from, b.valid_to, p.birth_date FROM patient_benefits b
+          JOIN patients p ON p.id = b.patient_id
+        """
+    )
+    assert city.report.rows("patient_benefits") == len(rows)
+    assert {r["category"] for r in rows} <= general, "without records: no disease's"
+    assert all(r["valid_from"] >= r["birth_date"] for r in rows)
+    assert all(r["valid_to"] is None or r["valid_to"] >= r["valid_from"] for r in rows)
+    shares = await conn.fetchrow(
+        """
+        SELECT avg((b.patient_id IS NOT NULL)::int)
+                   FILTER (WHERE p.birth_date > $1::date - interval '60 years'
+                             AND p.birth_date <= $1::date - interval '18 years') AS adults,
+               avg((b.patient_id IS NOT NULL)::int)
+                   FILTER (WHERE p.birth_date <= $1::date - interval '60 years') AS elderly
+          FROM patients p LEFT JOIN patient_benefits b ON b.patient_id = p.id
+        """,
+        START,
+    )
+    assert 0.02 < shares["adults"] < 0.15 and shares["elderly"] > 2 * shares["adults"], shares
 
 
 async def test_the_same_seed_gives_the_same_city_and_another_seed_another(city: City):

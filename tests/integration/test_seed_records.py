@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import bearer
@@ -20,9 +22,10 @@ from signin import app_client
 
 from ehr import Allergy, Condition, Encounter, Immunization, Observation, codes, template_for
 from imias.booking.rules import age_on
-from imias.citygen import clinical
+from imias.citygen import clinical, prescribing
 from imias.citygen.seed import moscow_today, seed_city
 from imias.domains import migrate_url
+from prescriptions import Catalogue, LocalAuthority, Period, Prescriptions
 
 HISTORY = 3
 SIZES = {"clinics": 12, "doctors": 200, "patients": 2_000, "history_days": HISTORY}
@@ -282,6 +285,150 @@ async def test_the_patient_reads_problems_and_trends_on_the_card(city, conn, red
         assert times and times == sorted(times, reverse=True)
 
 
+async def test_seeded_prescriptions_are_signed_with_the_servers_key_and_verify(conn):
+    """Every prescription of the history verifies as the counter checks it: its content
+    rebuilt from the row (Prescriptions.content_of) against its doctor's key certified by
+    the authority of the test server's secret; the same with another secret does not."""
+    rows = await conn.fetch("SELECT * FROM prescriptions ORDER BY id")
+    assert len(rows) > 20
+    periods: dict[int, list[Period]] = defaultdict(list)
+    for p in await conn.fetch(
+        "SELECT * FROM prescription_periods ORDER BY prescription_id, period"
+    ):
+        periods[p["prescription_id"]].append(
+            Period(**{k: p[k] for k in ("period", "starts", "ends", "quantity", "dispensed")})
+        )
+    born = dict(await conn.fetch("SELECT id, birth_date FROM patients"))
+    service = Prescriptions(
+        conn, None, None, None, Catalogue.bundled(), city="MOW", today=moscow_today
+    )  # type: ignore[arg-type]
+    authority = LocalAuthority(conn, bearer.TEST_SECRET)
+    for row in rows:
+        content = service.content_of(row, born[row["patient_id"]], periods[row["id"]])
+        checked = await authority.verify(row["key_id"], content, bytes(row["signature"]))
+        assert checked.valid, (row["id"], checked)
+        assert (checked.clinic_id, checked.doctor_id) == (row["clinic_id"], row["doctor_id"])
+    other = LocalAuthority(conn, "another-deployment-secret-0123456789abcdef")
+    row = rows[0]
+    content = service.content_of(row, born[row["patient_id"]], periods[row["id"]])
+    refused = await other.verify(row["key_id"], content, bytes(row["signature"]))
+    assert refused.reason == "key_not_certified"
+
+
+async def test_seeded_prescriptions_treat_the_visits_chronic_diagnoses(conn):
+    catalogue = Catalogue.bundled()
+    rows = await conn.fetch(
+        """
+        SELECT p.*, array_agg(c.code) AS codes, min(pa.birth_date) AS birth_date
+          FROM prescriptions p
+          JOIN conditions c ON c.patient_id = p.patient_id AND c.encounter_id = p.encounter_id
+          JOIN encounters e ON e.patient_id = p.patient_id AND e.id = p.encounter_id
+          JOIN patients pa ON pa.id = p.patient_id
+         WHERE c.course = 'chronic' AND e.clinic_id = p.clinic_id AND e.doctor_id = p.doctor_id
+           AND p.issued_on = (e.signed_at AT TIME ZONE 'Europe/Moscow')::date
+         GROUP BY p.patient_id, p.id
+        """
+    )
+    assert len(rows) == await conn.fetchval("SELECT count(*) FROM prescriptions")
+    for row in rows:
+        drug, product = catalogue.product(row["product_code"])
+        assert drug.atc == row["atc"] and row["dose"] * row["per_day"] * Decimal(
+            repr(product.strength)
+        ) <= Decimal(repr(drug.max_daily))
+        treated = [c for c in row["codes"] if row["atc"] in prescribing.DRUGS_FOR.get(c[:3], ())]
+        assert treated, (row["atc"], row["codes"])  # e.g. I10 -> amlodipine, E11 -> metformin
+        if row["benefit"] is not None:
+            assert catalogue.covered(row["benefit"], row["atc"])
+            assert await conn.fetchval(
+                "SELECT count(*) FROM patient_benefits WHERE patient_id = $1 AND category = $2"
+                " AND valid_from <= $3 AND (valid_to IS NULL OR valid_to >= $3)",
+                row["patient_id"], row["benefit"], row["issued_on"],
+            ) == 1  # fmt: skip
+    schedules = {r["schedule"] for r in rows}
+    assert "once" in schedules
+
+
+async def test_dispensings_never_exceed_a_period_and_happen_before_today(conn):
+    periods = await conn.fetch(
+        """
+        SELECT pp.*, coalesce(sum(d.quantity), 0) AS handed, max(d.dispensed_at) AS last,
+               bool_and(ph.subsidised OR p.benefit IS NULL) AS right_pharmacy
+          FROM prescription_periods pp
+          JOIN prescriptions p ON p.patient_id = pp.patient_id AND p.id = pp.prescription_id
+          LEFT JOIN dispensings d ON d.patient_id = pp.patient_id
+                                 AND d.prescription_id = pp.prescription_id
+                                 AND d.period = pp.period
+          LEFT JOIN pharmacies ph ON ph.id = d.pharmacy_id
+         GROUP BY pp.patient_id, pp.prescription_id, pp.period, p.benefit
+        """
+    )
+    assert all(0 <= p["dispensed"] == p["handed"] <= p["quantity"] for p in periods)
+    full = sum(p["dispensed"] == p["quantity"] for p in periods)
+    part = sum(0 < p["dispensed"] < p["quantity"] for p in periods)
+    none = sum(p["dispensed"] == 0 for p in periods)
+    assert full and part and none, (full, part, none)
+    today = moscow_today()
+    for p in periods:
+        if p["last"] is not None:
+            day = p["last"].astimezone(ZoneInfo("Europe/Moscow")).date()
+            assert p["starts"] <= day <= min(p["ends"], today - timedelta(days=1))
+            assert p["right_pharmacy"], "a subsidised prescription at a subsidised pharmacy"
+
+
+async def test_disease_benefits_follow_the_record(conn):
+    disease = prescribing.disease_categories(Catalogue.bundled())
+    rows = await conn.fetch(
+        """
+        SELECT b.patient_id, b.category, b.valid_from,
+               array(SELECT code FROM conditions c WHERE c.patient_id = b.patient_id
+                        AND c.onset <= b.valid_from) AS codes
+          FROM patient_benefits b WHERE b.category = ANY($1::text[])
+        """,
+        list(disease),
+    )
+    assert rows, "diabetics (E11) and asthmatics (J45) of the records get their category"
+    for row in rows:
+        assert any(c.startswith(disease[row["category"]]) for c in row["codes"]), dict(row)
+
+
+async def test_the_pharmacist_scans_and_dispenses_a_seeded_prescription(city, conn, redis_url):
+    """The test server has bearer.TEST_SECRET, as build_city_database's seed had."""
+    row = await conn.fetchrow(
+        """
+        SELECT p.id, p.patient_id, pp.period, pp.quantity - pp.dispensed AS left
+          FROM prescriptions p
+          JOIN prescription_periods pp ON pp.patient_id = p.patient_id
+                                      AND pp.prescription_id = p.id
+         WHERE p.benefit IS NOT NULL AND pp.dispensed < pp.quantity
+           AND current_date BETWEEN pp.starts AND pp.ends AND p.valid_until >= current_date + 1
+         ORDER BY p.id LIMIT 1
+        """
+    )
+    assert row is not None
+    pharmacist = await conn.fetchval(
+        "SELECT id FROM staff_accounts WHERE username = 'pharmacist.1'"
+    )
+    at_counter = bearer.bearer("pharmacist", pharmacist, org=1)
+    async with app_client(city, redis_url) as client:
+        mine = await client.get(
+            f"/api/v1/patients/{row['patient_id']}/prescriptions",
+            headers=bearer.patient(row["patient_id"]),
+        )
+        assert mine.status_code == 200, mine.text
+        code = next(p["code"] for p in mine.json() if p["id"] == row["id"])
+        seen = await client.post("/api/v1/pharmacy/scans", json={"code": code}, headers=at_counter)
+        assert seen.status_code == 200, seen.text
+        view = seen.json()
+        assert view["signature"]["valid"] is True and view["dispensable"] is True, view
+        assert view["left"] == row["left"]
+        given = await client.post(
+            f"/api/v1/pharmacy/prescriptions/{row['id']}/dispensings",
+            json={"quantity": 1, "period": row["period"], "code": code},
+            headers=at_counter,
+        )
+        assert given.status_code == 201, given.text
+
+
 async def test_the_same_seed_gives_the_same_records(fresh_database_url: str):
     await migrate_url(fresh_database_url)
     tiny = {"clinics": 4, "doctors": 60, "patients": 600, "days": 7, "history_days": 2}
@@ -290,11 +437,23 @@ async def test_the_same_seed_gives_the_same_records(fresh_database_url: str):
     conn = await asyncpg.connect(fresh_database_url)
     try:
         found = []
+        # The prescriptions' keys and signatures are new each time; the rest is the seed's.
+        prescriptions = (
+            "(SELECT patient_id, id, encounter_id, doctor_id, atc, product_code, dose, quantity,"
+            " schedule, benefit, issued_on, valid_until FROM prescriptions)"
+        )
+        tables = (
+            *RECORD_TABLES, "ehr_versions", prescriptions, "prescription_periods",
+            "(SELECT patient_id, id, prescription_id, pharmacy_id, quantity, dispensed_at"
+            " FROM dispensings)", "patient_benefits",
+        )  # fmt: skip
         for batch_rows in (50_000, 97):
-            await seed_city(conn, seed=3, start=start, replace=True, batch_rows=batch_rows, **tiny)
-            found.append(
-                [await conn.fetchval(digest.format(t)) for t in (*RECORD_TABLES, "ehr_versions")]
-            )
+            await seed_city(
+                conn, seed=3, start=start, replace=True, batch_rows=batch_rows,
+                secret=bearer.TEST_SECRET, **tiny,
+            )  # fmt: skip
+            found.append([await conn.fetchval(digest.format(t)) for t in tables])
         assert found[0] == found[1] and None not in found[0][:3]
+        assert None not in found[0][-4:]
     finally:
         await conn.close()

@@ -48,7 +48,7 @@ ALLOWED: dict[str, set[str]] = {
     "booking": {"platform", "registry", "identity", "scheduler_core"},
     "identity": {"platform", "registry"},
     "registry": {"platform"},
-    "citygen": {"platform", "registry", "identity", "booking", "ehr"},
+    "citygen": {"platform", "registry", "identity", "booking", "ehr", "prescriptions"},
     "platform": set(),
     "scheduler_core": set(),
     "loadtest": {
@@ -58,6 +58,7 @@ ALLOWED: dict[str, set[str]] = {
         "booking",
         "citygen",
         "ehr",
+        "prescriptions",
         "channels",
         "scheduler_core",
     },
