@@ -9,6 +9,7 @@ counter uses; it reads the service's pool, signer, catalogue, city and clocks.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any, Literal
@@ -18,7 +19,7 @@ import asyncpg
 from imias.identity import Principal
 from imias.platform.audit import record
 from imias.platform.problems import ProblemError
-from imias.registry import PatientCard, Pharmacy, patients, pharmacy
+from imias.registry import Pharmacy, patients, pharmacy
 from prescriptions import repository as repo
 from prescriptions import rules
 from prescriptions.formulary import Catalogue, Product
@@ -36,6 +37,7 @@ from prescriptions.refusals import refuse
 from prescriptions.signing import Signer
 
 Lang = Literal["ru", "en"]
+PHARMACY_SECONDS = 60.0  # a pharmacy's row is read again after this long
 
 
 def product_option(product: Product, lang: Lang) -> ProductOption:
@@ -62,9 +64,19 @@ class Counter:
     def _of_row(self, row: Any, periods: list[Period], *, with_code: bool = False) -> Prescription:
         raise NotImplementedError  # the service's
 
+    _pharmacies: dict[int, tuple[float, Pharmacy | None]]
+
     async def _pharmacy(self, principal: Principal, lang: Lang) -> Pharmacy:
-        found = None if principal.org is None else await pharmacy(self.pool, principal.org)
-        if principal.role != "pharmacist" or found is None:
+        """The caller's pharmacy (a small reference table: kept a minute in memory)."""
+        found = None
+        if principal.role == "pharmacist" and principal.org is not None:
+            now = time.monotonic()
+            kept = self._pharmacies.get(principal.org)
+            if kept is None or kept[0] < now:
+                kept = (now + PHARMACY_SECONDS, await pharmacy(self.pool, principal.org))
+                self._pharmacies[principal.org] = kept
+            found = kept[1]
+        if found is None:
             raise refuse("no_pharmacy", lang)
         return found
 
@@ -74,12 +86,13 @@ class Counter:
             self.city, row, birth_date, [(p.starts, p.ends, p.quantity) for p in periods]
         )
 
-    async def _counter(
-        self, conn: Any, row: Any, card: PatientCard, place: Pharmacy, lang: Lang
-    ) -> CounterView:
-        periods = (await repo.periods(conn, row["patient_id"], [row["id"]]))[row["id"]]
+    async def _counter(self, row: Any, place: Pharmacy, lang: Lang) -> CounterView:
+        """The counter's view of a :data:`~prescriptions.queries.COUNTER` row: the
+        signature checked against the content rebuilt from what is stored now."""
+        periods = repo.counter_periods(row)
+        birth_date = row["patient_birth_date"]
         checked = await self.signer.verify(
-            row["key_id"], self.content_of(row, card.birth_date, periods), bytes(row["signature"])
+            row["key_id"], self.content_of(row, birth_date, periods), bytes(row["signature"])
         )
         prescription = self._of_row(row, periods)
         today = self.today()
@@ -102,8 +115,8 @@ class Counter:
         drug = self.catalogue.drugs.get(row["atc"])
         return CounterView(
             prescription=prescription,
-            patient_name=card.name,
-            patient_birth_date=card.birth_date,
+            patient_name=row["patient_name"],
+            patient_birth_date=birth_date,
             signature=Verification(
                 valid=checked.valid,
                 key_id=checked.key_id,
@@ -113,7 +126,7 @@ class Counter:
             due=due,
             left=max(left, 0),
             alternatives=[] if drug is None else [product_option(p, lang) for p in drug.products],
-            dispensings=await repo.dispensings(conn, row["patient_id"], [row["id"]]),
+            dispensings=repo.counter_dispensings(row),
             dispensable=refusal is None,
             refusal=refusal,
         )
@@ -126,9 +139,10 @@ class Counter:
         birth_date: date | None,
         policy_number: str | None,
         lang: Lang,
-    ) -> tuple[Any, PatientCard]:
-        """The prescription a pharmacist shows proof of: its code, or its number with the
-        holder's birth date or policy number. No proof, no prescription."""
+    ) -> Any:
+        """The counter's row of the prescription a pharmacist shows proof of: its code,
+        or its number with the holder's birth date or policy number. No proof, no
+        prescription (and a wrong one answers as a missing one)."""
         if code is not None:
             try:
                 number, signature = rules.parse_code(code, self.city)
@@ -139,33 +153,30 @@ class Counter:
             prescription_id = number
         elif prescription_id is None or (birth_date is None and policy_number is None):
             raise refuse("proof_required", lang)
-        row = await repo.prescription(self.pool, prescription_id)
+        row = await repo.counter_row(self.pool, prescription_id)
         if row is None:
             raise refuse("not_found", lang)
-        card = await patients.card(self.pool, row["patient_id"])
-        assert card is not None
         if code is not None:
             if bytes(row["signature"]) != signature:
                 raise refuse("code_mismatch", lang)
-        elif birth_date is not None and card.birth_date != birth_date:
+        elif birth_date is not None and row["patient_birth_date"] != birth_date:
             raise refuse("not_found", lang)
-        elif policy_number is not None and card.policy_number != policy_number:
+        elif policy_number is not None and row["patient_policy"] != policy_number:
             raise refuse("not_found", lang)
-        return row, card
+        return row
 
     async def scan(self, principal: Principal, scan: ScanIn, lang: Lang = "ru") -> CounterView:
         """A prescription at the counter, by its QR code (or number and birth date)."""
         place = await self._pharmacy(principal, lang)
-        row, card = await self._by_proof(
+        row = await self._by_proof(
             None if scan.number is None else int(scan.number),
             code=scan.code,
             birth_date=scan.birth_date,
             policy_number=None,
             lang=lang,
         )
-        async with self.pool.acquire() as conn:
-            view = await self._counter(conn, row, card, place, lang)
-            await record(conn, "read", "prescription", row["id"], row["patient_id"])
+        view = await self._counter(row, place, lang)
+        await record(self.pool, "read", "prescription", row["id"], row["patient_id"])
         return view
 
     async def by_policy(
@@ -179,10 +190,13 @@ class Counter:
         found = await patients.by_policy(self.pool, policy_number)
         if found is None:
             raise ProblemError(404, "not_found", "There is no patient with this policy number.")
-        async with self.pool.acquire() as conn:
-            rows = await repo.subsidised_of_patient(conn, found.id, self.today())
-            views = [await self._counter(conn, r, found, place, lang) for r in rows]
-            await record(conn, "read", "subsidised_prescriptions", found.id, found.id)
+        rows = await repo.subsidised_of_patient(self.pool, found.id, self.today())
+        views = []
+        for listed in rows:
+            row = await repo.counter_row(self.pool, listed["id"])
+            if row is not None:
+                views.append(await self._counter(row, place, lang))
+        await record(self.pool, "read", "subsidised_prescriptions", found.id, found.id)
         return views
 
     async def dispense(
@@ -192,7 +206,7 @@ class Counter:
         is new; a retried request id gives the first one back). The database refuses a
         quantity above what is left, whoever dispensed the rest a moment before."""
         place = await self._pharmacy(principal, lang)
-        row, card = await self._by_proof(
+        row = await self._by_proof(
             prescription_id,
             code=dispense.code,
             birth_date=dispense.birth_date,
@@ -204,8 +218,7 @@ class Counter:
             earlier = await repo.dispensing_of_request(self.pool, patient, dispense.request_id)
             if earlier is not None:
                 return earlier, False
-        async with self.pool.acquire() as conn:
-            view = await self._counter(conn, row, card, place, lang)
+        view = await self._counter(row, place, lang)
         if view.refusal is not None and view.refusal != "nothing_left":
             raise refuse(view.refusal, lang)
         assert view.due is not None
@@ -217,26 +230,23 @@ class Counter:
             raise refuse("not_same_inn", lang)
         try:
             async with self.pool.acquire() as conn, conn.transaction():
-                counted = await repo.dispense(
-                    conn, patient, prescription_id, dispense.period, dispense.quantity
-                )
-                if counted is None:
-                    fresh = (await repo.periods(conn, patient, [prescription_id]))[prescription_id]
-                    period = next(p for p in fresh if p.period == dispense.period)
-                    left = period.quantity - period.dispensed
-                    raise refuse("nothing_left" if left <= 0 else "more_than_left", lang, left=left)
-                out = await repo.insert_dispensing(
+                out = await repo.dispense(
                     conn,
                     patient,
                     prescription_id,
                     dispense.period,
+                    dispense.quantity,
                     place.id,
                     principal.subject,
                     product,
-                    dispense.quantity,
                     dispense.request_id,
                     self.clock(),
                 )
+                if out is None:
+                    left = await repo.left_in_period(
+                        conn, patient, prescription_id, dispense.period
+                    )
+                    raise refuse("nothing_left" if left <= 0 else "more_than_left", lang, left=left)
                 await record(conn, "dispense", "prescription", prescription_id, patient)
         except asyncpg.UniqueViolationError:  # the same request, retried at the same moment
             assert dispense.request_id is not None

@@ -78,27 +78,58 @@ UPDATE prescriptions SET status = 'cancelled', cancelled_at = $3, cancel_reason 
 RETURNING id
 """
 
-#: Count $4 units of period $3 as dispensed, if the prescription is active (its row held
-#: against a cancellation meanwhile) and that many are left: the row lock makes a second
-#: counter wait and then see the first one's count.
+#: A prescription at the counter in one round trip: its row, its holder's birth date,
+#: policy and name (the signature covers the birth date), its periods and dispensings.
+COUNTER = (
+    "SELECT"
+    + _COLUMNS
+    + """,
+       pt.birth_date AS patient_birth_date, pt.policy_number AS patient_policy,
+       concat_ws(' ', pt.family_name, pt.given_name, pt.patronymic) AS patient_name,
+       coalesce((SELECT json_agg(json_build_object(
+                    'period', pp.period, 'starts', pp.starts, 'ends', pp.ends,
+                    'quantity', pp.quantity, 'dispensed', pp.dispensed) ORDER BY pp.period)
+                   FROM prescription_periods pp
+                  WHERE pp.patient_id = p.patient_id AND pp.prescription_id = p.id),
+                '[]') AS periods_json,
+       coalesce((SELECT json_agg(json_build_object(
+                    'id', d.id, 'prescription_id', d.prescription_id, 'period', d.period,
+                    'pharmacy_id', d.pharmacy_id, 'product_code', d.product_code,
+                    'quantity', d.quantity, 'dispensed_at', d.dispensed_at) ORDER BY d.id)
+                   FROM dispensings d
+                  WHERE d.patient_id = p.patient_id AND d.prescription_id = p.id),
+                '[]') AS dispensings_json
+"""
+    + _FROM
+    + "  JOIN patients pt ON pt.id = p.patient_id"
+    + " WHERE p.id = $1"
+)
+
+#: Count $4 units of period $3 as dispensed and record who handed out what, if the
+#: prescription is active (its row held against a cancellation meanwhile) and that many
+#: are left: the row lock makes a second counter wait and then see the first one's
+#: count; nothing is written when it does not fit.
 DISPENSE = """
 WITH rx AS (
     SELECT id FROM prescriptions
      WHERE patient_id = $1 AND id = $2 AND status = 'active'
        FOR SHARE
+), counted AS (
+    UPDATE prescription_periods pp SET dispensed = pp.dispensed + $4
+      FROM rx
+     WHERE pp.patient_id = $1 AND pp.prescription_id = rx.id AND pp.period = $3
+       AND pp.dispensed + $4 <= pp.quantity
+    RETURNING pp.patient_id, pp.prescription_id, pp.period
 )
-UPDATE prescription_periods pp SET dispensed = pp.dispensed + $4
-  FROM rx
- WHERE pp.patient_id = $1 AND pp.prescription_id = rx.id AND pp.period = $3
-   AND pp.dispensed + $4 <= pp.quantity
-RETURNING pp.dispensed, pp.quantity
-"""
-
-INSERT_DISPENSING = """
 INSERT INTO dispensings (patient_id, prescription_id, period, pharmacy_id, pharmacist_id,
                          product_code, quantity, request_id, dispensed_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+SELECT patient_id, prescription_id, period, $5, $6, $7, $4, $8, $9 FROM counted
 RETURNING id, prescription_id, period, pharmacy_id, product_code, quantity, dispensed_at
+"""
+
+LEFT_IN_PERIOD = """
+SELECT quantity - dispensed FROM prescription_periods
+ WHERE patient_id = $1 AND prescription_id = $2 AND period = $3
 """
 
 DISPENSING_OF_REQUEST = """

@@ -91,20 +91,33 @@ async def cancel(
     return await conn.fetchval(q.CANCEL, patient_id, prescription_id, at, reason) is not None
 
 
-async def dispense(
-    conn: Executor, patient_id: int, prescription_id: int, period: int, quantity: int
-) -> Row | None:
-    return await conn.fetchrow(q.DISPENSE, patient_id, prescription_id, period, quantity)
+async def counter_row(conn: Executor, prescription_id: int) -> Row | None:
+    return await conn.fetchrow(q.COUNTER, prescription_id)
+
+
+def counter_periods(row: Row) -> list[Period]:
+    return msgspec.json.decode(row["periods_json"], type=list[Period])
+
+
+def counter_dispensings(row: Row) -> list[DispensingOut]:
+    return msgspec.json.decode(row["dispensings_json"], type=list[DispensingOut])
+
+
+async def dispense(conn: Executor, *args: Any) -> DispensingOut | None:
+    """The dispensing written, or None when the period has not that many left (or the
+    prescription is not active): (patient, prescription, period, quantity, pharmacy,
+    pharmacist, product, request id, when)."""
+    row = await conn.fetchrow(q.DISPENSE, *args)
+    return None if row is None else dispensing_of(row)
+
+
+async def left_in_period(conn: Executor, patient_id: int, prescription_id: int, period: int) -> int:
+    value = await conn.fetchval(q.LEFT_IN_PERIOD, patient_id, prescription_id, period)
+    return 0 if value is None else int(value)
 
 
 def dispensing_of(row: Row) -> DispensingOut:
     return DispensingOut(**dict(row))
-
-
-async def insert_dispensing(conn: Executor, *args: Any) -> DispensingOut:
-    row = await conn.fetchrow(q.INSERT_DISPENSING, *args)
-    assert row is not None
-    return dispensing_of(row)
 
 
 async def dispensing_of_request(

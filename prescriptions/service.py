@@ -71,6 +71,7 @@ class Prescriptions(Counter):
         self.city = city
         self.today = today
         self.clock = clock or (lambda: datetime.now(UTC))
+        self._pharmacies = {}
 
     # -- the catalogue -----------------------------------------------------------------
 

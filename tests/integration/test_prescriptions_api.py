@@ -5,6 +5,7 @@ nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import date
 
@@ -411,3 +412,22 @@ async def test_who_reads_what(client):
     assert doctor_list[0]["id"] == written["id"] and doctor_list[0]["code"] is None
     log = (await client.get("/api/v1/me/access-log", headers=v.me)).json()
     assert ("create", "prescription") in {(e["action"], e["resource"]) for e in log}
+
+
+async def test_the_counter_never_waits_on_a_second_connection(client, redis_url):
+    """A server whose pool is one connection, with no key read yet, answers a burst of
+    scans and dispensings: no request holds a connection while it asks for another."""
+    v = await visit(client)
+    written = await prescribe(client, v, rx("C08CA01", quantity=10))
+    code = await code_of(client, v, written["id"])
+    async with app_client(client.city, redis_url, db_pool_size=1) as narrow:
+        url = f"/api/v1/pharmacy/prescriptions/{written['id']}/dispensings"
+        burst = [
+            narrow.post("/api/v1/pharmacy/scans", json={"code": code}, headers=PHARMACIST)
+            for _ in range(4)
+        ] + [
+            narrow.post(url, json={"quantity": 1, "period": 1, "code": code}, headers=PHARMACIST)
+            for _ in range(4)
+        ]
+        answers = await asyncio.wait_for(asyncio.gather(*burst), timeout=20)
+    assert [a.status_code for a in answers] == [200] * 4 + [201] * 4, [a.text for a in answers]
