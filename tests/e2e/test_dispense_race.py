@@ -27,12 +27,6 @@ REQUESTS = 8  # per prescription, split between the two pharmacies
 async def city(pg_admin_url):
     name = f"imias_test_dispense_race_{worker_id()}"
     url = await build_city_database(pg_admin_url, name, clinics=16, doctors=260, patients=2000)
-    await fetch(
-        url,
-        "INSERT INTO pharmacies (id, name, address, district, lat, lon, subsidised) "
-        "VALUES (1, 'Аптека 1', 'ул. 1', 'ЦАО', 55.75, 37.61, true), "
-        "       (2, 'Аптека 2', 'ул. 2', 'ЦАО', 55.76, 37.62, false) ON CONFLICT DO NOTHING",
-    )
     yield url
     await drop_database(pg_admin_url, name)
 

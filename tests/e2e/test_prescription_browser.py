@@ -26,12 +26,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 async def city(pg_admin_url):
     name = f"imias_test_rx_browser_{worker_id()}"
     url = await build_city_database(pg_admin_url, name, clinics=12, doctors=200, patients=1500)
-    await fetch(
-        url,
-        "INSERT INTO pharmacies (id, name, address, district, lat, lon, subsidised) "
-        "VALUES (1, 'Аптека 1', 'ул. 1', 'ЦАО', 55.75, 37.61, true), "
-        "       (2, 'Аптека 2', 'ул. 2', 'ЦАО', 55.76, 37.62, false) ON CONFLICT DO NOTHING",
-    )
     yield url
     await drop_database(pg_admin_url, name)
 

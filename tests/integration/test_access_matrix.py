@@ -168,11 +168,6 @@ async def world(client, city) -> World:
     encounter_q = await signed_visit(appointment_q, bearer.doctor(slot_b["doctor_id"], clinic_b))
     # Prescriptions: P's by dA and Q's by dB, with the QR codes their patients hold; the
     # pharmacist of pharmacy 1 works at the counter.
-    await fetch(
-        city,
-        "INSERT INTO pharmacies (id, name, address, district, lat, lon, subsidised) "
-        "VALUES (1, 'Аптека 1', 'ул. 1', 'ЦАО', 55.75, 37.61, true) ON CONFLICT DO NOTHING",
-    )
 
     async def prescription(encounter: int, doctor: dict, patient: int) -> tuple[int, str]:
         written = await client.post(

@@ -17,7 +17,7 @@ from signin import adults, app_client, book_specialty, fetch
 from prescriptions import Catalogue
 
 CATALOGUE = Catalogue.bundled()
-SUBSIDISED_PHARMACY, COMMERCIAL_PHARMACY = 1, 2
+SUBSIDISED_PHARMACY, COMMERCIAL_PHARMACY = 1, 2  # as the seed makes them
 
 
 def product(atc: str) -> str:
@@ -28,12 +28,6 @@ def product(atc: str) -> str:
 async def city(pg_admin_url):
     name = f"imias_test_prescriptions_{worker_id()}"
     url = await build_city_database(pg_admin_url, name, clinics=16, doctors=260, patients=2000)
-    await fetch(
-        url,
-        "INSERT INTO pharmacies (id, name, address, district, lat, lon, subsidised) "
-        "VALUES (1, 'Аптека 1', 'ул. 1', 'ЦАО', 55.75, 37.61, true), "
-        "       (2, 'Аптека 2', 'ул. 2', 'ЦАО', 55.76, 37.62, false) ON CONFLICT DO NOTHING",
-    )
     yield url
     await drop_database(pg_admin_url, name)
 
