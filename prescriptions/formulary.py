@@ -130,6 +130,7 @@ class Catalogue:
             if pair.source not in sources:
                 raise CatalogueError(f"interaction {pair.a}/{pair.b} names unknown source")
         self.benefits = {b.code: b for b in data.benefits}
+        self._partners: dict[str, list[tuple[str, Interaction]]] = {}
         if len(self.benefits) != len(data.benefits):
             raise CatalogueError("a benefit category is listed twice")
 
@@ -183,17 +184,32 @@ class Catalogue:
         drug = self.drugs.get(atc)
         return list(drug.products) if drug is not None else []
 
+    def _partners_of(self, atc: str) -> list[tuple[str, Interaction]]:
+        """(the other side's ATC prefix, the pair) of every listed interaction of a drug,
+        worked out once per drug."""
+        found = self._partners.get(atc)
+        if found is None:
+            found = []
+            for pair in self.data.interactions:
+                if atc.startswith(pair.a):
+                    found.append((pair.b, pair))
+                if atc.startswith(pair.b) and pair.b != pair.a:
+                    found.append((pair.a, pair))
+            self._partners[atc] = found
+        return found
+
     def interactions_between(
         self, atc: str, others: Iterable[str]
     ) -> list[tuple[str, Interaction]]:
         """The listed interactions of a drug with each of ``others`` (ATC codes)."""
+        partners = self._partners_of(atc)
         out = []
         for other in others:
-            for pair in self.data.interactions:
-                if (atc.startswith(pair.a) and other.startswith(pair.b)) or (
-                    atc.startswith(pair.b) and other.startswith(pair.a)
-                ):
-                    out.append((other, pair))
+            matched: list[Interaction] = []
+            for prefix, pair in partners:  # a pair may match both ways (a class and its drug)
+                if other.startswith(prefix) and not any(m is pair for m in matched):
+                    matched.append(pair)
+            out.extend((other, pair) for pair in matched)
         return out
 
     def covered(self, category: str, atc: str) -> bool:

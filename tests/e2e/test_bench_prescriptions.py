@@ -19,7 +19,17 @@ from loadtest.bench import prescriptions as bench
 
 pytestmark = pytest.mark.slow
 
-WORKLOADS = {"encode", "checks", "sign", "verify", "baseline", "scan", "dispense", "dispensings"}
+WORKLOADS = {
+    "encode",
+    "checks",
+    "sign",
+    "verify",
+    "baseline",
+    "scan",
+    "dispense",
+    "dispensings",
+    "dispensings_at_rate",
+}
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +79,13 @@ async def test_quick_bench_prints_a_json_line_per_workload(server, city, monkeyp
     assert dispensings["baseline_requests_per_dispensing"] > 0
     assert by_name["scan"]["ok"] == by_name["dispense"]["ok"] == dispensings["ok"]
     assert by_name["scan"]["refused"] == 0, by_name["scan"]
+    at_rate = by_name["dispensings_at_rate"]
+    assert at_rate["offered_per_second"] == 40.0 and at_rate["failed"] == 0, at_rate
+    assert at_rate["ok"] > 0 and at_rate["per_second"] <= 40.0 * 1.2
+    assert 0 < at_rate["p50_ms"] <= at_rate["p99_ms"]
     conn = await asyncpg.connect(city)
     try:
         after = await conn.fetchval("SELECT count(*) FROM dispensings")
-        assert after == before + dispensings["ok"]
+        assert after == before + dispensings["ok"] + at_rate["ok"]
     finally:
         await conn.close()

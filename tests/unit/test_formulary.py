@@ -270,3 +270,21 @@ def test_a_broken_file_is_refused(change, message):
 def test_not_json_is_refused():
     with pytest.raises(CatalogueError, match="not JSON"):
         Catalogue.decode(raw()[:-10])
+
+
+def test_the_interaction_index_finds_what_a_scan_of_the_table_finds():
+    catalogue = Catalogue.bundled()
+    codes = sorted(catalogue.drugs)
+    found_any = 0
+    for atc in codes:
+        indexed = catalogue.interactions_between(atc, codes)
+        scanned = [
+            (other, pair)
+            for other in codes
+            for pair in catalogue.data.interactions
+            if (atc.startswith(pair.a) and other.startswith(pair.b))
+            or (atc.startswith(pair.b) and other.startswith(pair.a))
+        ]
+        assert sorted(indexed, key=repr) == sorted(scanned, key=repr), atc
+        found_any += len(indexed)
+    assert found_any > 60  # every pair is found from both sides
