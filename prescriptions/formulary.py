@@ -203,7 +203,7 @@ class Catalogue:
     ) -> list[tuple[str, Interaction]]:
         """The listed interactions of a drug with each of ``others`` (ATC codes)."""
         partners = self._partners_of(atc)
-        out = []
+        out: list[tuple[str, Interaction]] = []
         for other in others:
             matched: list[Interaction] = []
             for prefix, pair in partners:  # a pair may match both ways (a class and its drug)
