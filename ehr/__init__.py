@@ -10,7 +10,7 @@ resources' Structs, the search parameters' parsing and the mapping's helpers).
 """
 
 from ehr import codes, queries
-from ehr.access import CareLinks, Reader
+from ehr.access import CareLinks, Medications, Reader
 from ehr.fhir import mapping as fhir_mapping
 from ehr.fhir import resources as fhir_resources
 from ehr.fhir import search as fhir_search
@@ -54,6 +54,7 @@ __all__ = [
     "EncounterBrief",
     "FhirType",
     "Immunization",
+    "Medications",
     "ImmunizationIn",
     "Observation",
     "PrescribingContext",

@@ -50,6 +50,13 @@ class CareLinks(Protocol):
     async def booked_with(self, patient_id: int, clinic_id: int, doctor_id: int) -> bool: ...
 
 
+class Medications(Protocol):
+    """What the card asks of the prescriptions: the patient's current medications, a
+    line each (the drug, the dose, until when)."""
+
+    async def current(self, patient_id: int, lang: str) -> list[str]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Reader:
     """Who reads, and with what reach."""

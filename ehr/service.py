@@ -13,7 +13,7 @@ import msgspec
 
 from ehr import codes
 from ehr import repository as repo
-from ehr.access import CareLinks, Reader, RecordAccess, not_found
+from ehr.access import CareLinks, Medications, Reader, RecordAccess, not_found
 from ehr.model import (
     Allergy,
     AllergyIn,
@@ -75,6 +75,8 @@ class Records:
         self.pool = pool
         self.identity = identity
         self.access = RecordAccess(pool, identity, care)
+        # The card's current medications: set by the prescriptions domain when it runs.
+        self.medications: Medications | None = None
         self.clock = clock or (lambda: datetime.now(UTC))
         # The city's day (a future date is refused against it, never the server's).
         self.today = today or (lambda: self.clock().date())
@@ -581,6 +583,9 @@ class Records:
             for r in visit_rows
         ]
         results = trends(result_rows, reader, lang)
+        medications = (
+            [] if self.medications is None else await self.medications.current(patient_id, lang)
+        )
         return CardSummary(
             patient=PatientBrief(
                 id=patient.id,
@@ -590,7 +595,7 @@ class Records:
             ),
             problems=problems,
             allergies=[repo.allergy_of(r, lang) for r in allergy_rows],
-            medications=[],
+            medications=medications,
             visits=visits,
             results=results,
             immunizations=[repo.immunization_of(r, lang) for r in immunization_rows],

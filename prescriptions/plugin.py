@@ -101,6 +101,7 @@ class PrescriptionsPlugin(DomainPlugin):
             city=settings.city_code,
             today=today,
         )
+        app.state.records.medications = service  # the card's current medications
         refresher = asyncio.create_task(refresh_catalogue(service))
         try:
             yield

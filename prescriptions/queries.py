@@ -59,6 +59,14 @@ SUBSIDISED_OF_PATIENT = (
 """
 )
 
+#: The patient's prescriptions still valid on $2, not cancelled (the card's medications).
+CURRENT = """
+SELECT drug_text, inn, dose, per_day, valid_until FROM prescriptions
+ WHERE patient_id = $1 AND status = 'active' AND valid_until >= $2
+ ORDER BY issued_on DESC, id DESC
+ LIMIT 20
+"""
+
 #: The ATC codes of the patient's prescriptions still valid on $2 (the checks' "other
 #: active prescriptions").
 ACTIVE_ATC = """

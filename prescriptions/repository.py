@@ -62,6 +62,10 @@ async def subsidised_of_patient(conn: Executor, patient_id: int, today: date) ->
     return list(await conn.fetch(q.SUBSIDISED_OF_PATIENT, patient_id, today))
 
 
+async def current(conn: Executor, patient_id: int, today: date) -> list[Row]:
+    return list(await conn.fetch(q.CURRENT, patient_id, today))
+
+
 async def active_atc(conn: Executor, patient_id: int, today: date) -> list[str]:
     return [r["atc"] for r in await conn.fetch(q.ACTIVE_ATC, patient_id, today)]
 

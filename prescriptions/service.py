@@ -271,6 +271,22 @@ class Prescriptions(Counter):
             assert fresh is not None
             return (await self._full(conn, [fresh], lang))[0]
 
+    async def current(self, patient_id: int, lang: str) -> list[str]:
+        """The patient's current medications, a line each, for the record's card (its
+        reader is checked and audited by the card)."""
+        rows = await repo.current(self.pool, patient_id, self.today())
+        if lang == "en":
+            return [
+                f"{r['inn']}: {float(r['dose']):g} x {r['per_day']} a day, "
+                f"until {r['valid_until']:%Y-%m-%d}"
+                for r in rows
+            ]
+        return [
+            f"{r['drug_text']}: {float(r['dose']):g} × {r['per_day']} в день, "
+            f"до {r['valid_until']:%d.%m.%Y}"
+            for r in rows
+        ]
+
     # -- reading -----------------------------------------------------------------------
 
     def _state(self, row: Any, periods: Sequence[Period]) -> State:

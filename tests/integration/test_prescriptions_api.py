@@ -404,6 +404,12 @@ async def test_who_reads_what(client):
         await client.get(f"/api/v1/patients/{v.patient}/prescriptions", headers=v.doctor)
     ).json()
     assert doctor_list[0]["id"] == written["id"] and doctor_list[0]["code"] is None
+    card = (await client.get(f"/api/v1/patients/{v.patient}/record", headers=v.doctor)).json()
+    assert any(m.startswith("амлодипин") and "до " in m for m in card["medications"]), card
+    en = await client.get(
+        f"/api/v1/patients/{v.patient}/record", headers=v.me | {"Accept-Language": "en"}
+    )
+    assert any(m.startswith("amlodipine: 1 x 1 a day") for m in en.json()["medications"])
     log = (await client.get("/api/v1/me/access-log", headers=v.me)).json()
     assert ("create", "prescription") in {(e["action"], e["resource"]) for e in log}
 
