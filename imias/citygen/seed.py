@@ -540,6 +540,7 @@ async def seed_city(
     batch_rows: int = BATCH_ROWS,
     console: Console | None = None,
     medical_records: bool = True,
+    with_prescriptions: bool = True,
     secret: str | None = None,
     city_code: str = "MOW",
 ) -> SeedReport:
@@ -557,7 +558,9 @@ async def seed_city(
     file) also the prescriptions of the past visits, signed by the system's authority of
     that secret for the city ``city_code`` (the server's ``city_code``), and their
     dispensings. Without ``secret`` there are none: a prescription signed with another
-    key would be refused at every counter.
+    key would be refused at every counter. ``with_prescriptions=False`` leaves out pharmacies,
+    benefits and prescriptions (a database migrated before they came has no tables for
+    them).
     One transaction: on any error nothing is left behind. Raises
     :class:`CityAlreadySeeded` if the database holds a city and not ``replace``.
     """
@@ -573,7 +576,7 @@ async def seed_city(
         clinics, random.Random(f"imias-pharmacies-{seed}"), pools
     )
     drugs = Catalogue.bundled()
-    benefits = prescribing.Benefits(drugs, seed, start)
+    benefits = prescribing.Benefits(drugs, seed, start) if with_prescriptions else None
     doctor_plan = citygen.plan_doctors(clinic_plan, doctors, rng, pools)
     past_rng = random.Random(f"imias-past-schedules-{seed}")
     templates, exceptions = citygen.plan_schedules(
@@ -586,12 +589,16 @@ async def seed_city(
     tables: list[tuple[str, Sequence[str], Sequence[tuple[Any, ...]]]] = [
         ("specialties", cat.SPECIALTY_COLUMNS, [s.row() for s in cat.SPECIALTIES]),
         ("clinics", CLINIC_COLUMNS, [c.row() for c in clinic_plan]),
-        ("pharmacies", prescribing.PHARMACY_COLUMNS, [p.row() for p in pharmacy_plan]),
         ("doctors", DOCTOR_COLUMNS, [d.row() for d in doctor_plan]),
         ("schedule_templates", TEMPLATE_COLUMNS, templates),
         ("schedule_exceptions", EXCEPTION_COLUMNS, exceptions),
     ]
+    if with_prescriptions:
+        tables.insert(
+            2, ("pharmacies", prescribing.PHARMACY_COLUMNS, [p.row() for p in pharmacy_plan])
+        )
     loads: list[TableLoad] = []
+    rx: prescribing.PrescriptionStream | None = None
     with _Bars(progress, console) as bars:
         for name, _, rows in tables:
             bars.add(name, len(rows))
@@ -603,7 +610,7 @@ async def seed_city(
             bars.add("referrals", planned[1])
             for name, estimated in records.estimate(planned[0] if medical_records else 0).items():
                 bars.add(name, estimated)
-            if medical_records and secret is not None:
+            if medical_records and secret is not None and benefits is not None:
                 for name, _ in prescribing.TABLES:
                     bars.add(name, planned[0] // 20)  # an estimate
         async with conn.transaction():
@@ -646,8 +653,7 @@ async def seed_city(
                     if medical_records
                     else None
                 )
-                rx = None
-                if notes is not None and secret is not None:
+                if notes is not None and secret is not None and benefits is not None:
                     rx = prescribing.PrescriptionStream(
                         drugs,
                         benefits,
@@ -663,16 +669,19 @@ async def seed_city(
                     )
                 loads.extend(await _copy_history(conn, past, bars, batch_rows, notes, rx))
     if not conn.is_in_transaction():  # the planner needs statistics for the new city
-        analyzed = [name for name, _, _ in tables] + [
-            "patients",
-            "guardian_links",
-            "staff_accounts",
-            "patient_benefits",
-        ]
+        analyzed = (
+            [name for name, _, _ in tables]
+            + [
+                "patients",
+                "guardian_links",
+                "staff_accounts",
+            ]
+            + (["patient_benefits"] if benefits is not None else [])
+        )
         if history_days:
             analyzed += ["appointments", "referrals"]
             analyzed += [name for name, _ in records.TABLES] if medical_records else []
-            analyzed += [name for name, _ in prescribing.TABLES] if medical_records else []
+            analyzed += [name for name, _ in prescribing.TABLES] if rx is not None else []
         await conn.execute(f"ANALYZE {', '.join(analyzed)}")
     size = await conn.fetchrow(
         "SELECT pg_database_size(current_database()) AS bytes,"
