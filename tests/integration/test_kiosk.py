@@ -8,10 +8,11 @@ import html
 import re
 from datetime import datetime, timedelta
 
+import bearer
 import pytest
 from citydb import build_city_database, drop_database, worker_id
 from serving import Clock
-from signin import CapturingSms, adults, app_client, fetch
+from signin import CapturingSms, adults, app_client, book_specialty, fetch
 
 
 @pytest.fixture(scope="module")
@@ -182,3 +183,51 @@ async def test_the_kiosk_speaks_russian_by_default_and_english_on_request(client
         data={"csrf": hidden(remembered.text, "csrf"), "policy_number": "1", "birth_date": "1"},
     )
     assert "Check the policy number (16 digits)" in typo.text
+
+
+async def test_a_prescription_is_printed_with_the_qr_code_of_its_own_code(client, sms):
+    from prescriptions import Catalogue, qr
+
+    (patient, stranger) = await adults(client.city, 2, offset=40)
+    appointment = await book_specialty(client, patient, "ophthalmologist")
+    doctor = bearer.doctor(appointment["doctor_id"], appointment["clinic_id"])
+    visit = await client.post(
+        "/api/v1/encounters", json={"appointment_id": appointment["id"]}, headers=doctor
+    )
+    product = Catalogue.bundled().drugs["C08CA01"].products[0].code
+    written = await client.post(
+        f"/api/v1/encounters/{visit.json()['id']}/prescriptions",
+        json={"product": product, "dose": 1, "per_day": 1, "days": 30},
+        headers=doctor,
+    )
+    assert written.status_code == 201, written.text
+    number = written.json()["id"]
+    mine = await client.get(
+        f"/api/v1/patients/{patient['id']}/prescriptions", headers=bearer.patient(patient["id"])
+    )
+    code = mine.json()[0]["code"]
+
+    await sign_in(client, sms, patient)
+    listed = await client.get("/kiosk/prescriptions")
+    assert listed.status_code == 200 and f"/kiosk/prescriptions/{number}" in listed.text
+    page = await client.get(f"/kiosk/prescriptions/{number}")
+    assert page.status_code == 200 and "window.print()" in page.text
+    drawn = re.search(r'<div class="qr-code"[^>]*>(.*?)</div>', page.text, re.S)
+    assert drawn, page.text
+    path = re.search(r' d="([^"]+)"', drawn.group(1))
+    expected = re.search(r' d="([^"]+)"', qr.svg(code, scale=6))
+    assert path and expected and path.group(1) == expected.group(1)  # the QR of its code
+
+    # Another patient's prescription is not printed for this one.
+    other = await book_specialty(client, stranger, "ophthalmologist")
+    their_doctor = bearer.doctor(other["doctor_id"], other["clinic_id"])
+    their_visit = await client.post(
+        "/api/v1/encounters", json={"appointment_id": other["id"]}, headers=their_doctor
+    )
+    theirs = await client.post(
+        f"/api/v1/encounters/{their_visit.json()['id']}/prescriptions",
+        json={"product": product, "dose": 1, "per_day": 1, "days": 30},
+        headers=their_doctor,
+    )
+    refused = await client.get(f"/kiosk/prescriptions/{theirs.json()['id']}")
+    assert refused.status_code == 404

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 import bearer
 import pytest
@@ -431,3 +431,26 @@ async def test_the_counter_never_waits_on_a_second_connection(client, redis_url)
         ]
         answers = await asyncio.wait_for(asyncio.gather(*burst), timeout=20)
     assert [a.status_code for a in answers] == [200] * 4 + [201] * 4, [a.text for a in answers]
+
+
+async def test_an_expired_prescription_is_refused_at_the_counter(client):
+    v = await visit(client)
+    written = await prescribe(client, v, rx("C08CA01", quantity=10))
+    code = await code_of(client, v, written["id"])
+    service = client.app_state.prescriptions
+    city_day = service.today
+    last_day = date.fromisoformat(written["valid_until"])
+    service.today = lambda: last_day + timedelta(days=1)  # the city's next day after it
+    try:
+        seen = await client.post("/api/v1/pharmacy/scans", json={"code": code}, headers=PHARMACIST)
+        assert seen.json()["refusal"] == "expired" and seen.json()["dispensable"] is False
+        url = f"/api/v1/pharmacy/prescriptions/{written['id']}/dispensings"
+        body = {"quantity": 1, "period": 1, "code": code}
+        refused = await client.post(url, json=body, headers=PHARMACIST)
+        assert (refused.status_code, refused.json()["code"]) == (409, "expired")
+        mine = (await client.get(f"/api/v1/prescriptions/{written['id']}", headers=v.me)).json()
+        assert mine["state"] == "expired"
+        service.today = lambda: last_day  # its last day: still valid
+        assert (await client.post(url, json=body, headers=PHARMACIST)).status_code == 201
+    finally:
+        service.today = city_day
