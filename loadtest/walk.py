@@ -9,10 +9,14 @@ load generator drives it with its own client and counts the answers its own way.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from loadtest.client import Connection, TransportError
+from loadtest.report import Stat
 
 Verdict = Literal["ok", "refused", "failed"]
 
@@ -53,6 +57,33 @@ def problem_code(status: int, body: Callable[[], Any]) -> str:
         return f"http_{status}"
     code = document.get("code") if isinstance(document, dict) else None
     return code if isinstance(code, str) else f"http_{status}"
+
+
+async def timed(stat: Stat, client: Connection, method: str, path: str, **kwargs: Any) -> Any:
+    """One request of a bench, timed and counted in ``stat`` (4xx refused, 5xx or a
+    transport error failed); the body when it succeeded, else None."""
+    began = time.perf_counter()
+    try:
+        response = await client.request(method, path, **kwargs)
+    except TransportError as exc:
+        stat.failed += 1
+        stat.errors[type(exc).__name__] += 1
+        return None
+    took = time.perf_counter() - began
+    verdict = verdict_of(response.status_code)
+    if verdict == "ok":
+        stat.ok += 1
+        stat.latencies.append(took)
+        return response.json() if response.content else {}
+    code = problem_code(response.status_code, response.json)
+    if verdict == "refused":
+        stat.refused += 1
+        stat.codes[code] += 1
+        stat.latencies.append(took)
+    else:
+        stat.failed += 1
+        stat.errors[f"{response.status_code} {code}"] += 1
+    return None
 
 
 def verdict_of(status: int) -> Verdict:

@@ -167,34 +167,33 @@ class Prescriptions(Counter):
         assert principal.doc is not None and principal.org is not None
         today = self.today()
         key_id = await self.signer.key_id(principal.org, principal.doc)
-        text = drug_text(drug, product)
         async with self.pool.acquire() as conn:
             number = await repo.next_id(conn)
-        content = rules.Content(
-            city=self.city,
-            number=number,
-            patient=ctx.patient_id,
-            birth_date=card.birth_date,
-            atc=drug.atc,
-            inn=drug.inn,
-            product=product.code,
-            drug=text,
-            dose=rules.dose_text(rx.dose),
-            per_day=rx.per_day,
-            days=rx.days,
-            quantity=quantity,
-            schedule=rx.schedule,
-            periods=[(s, e, quantity) for s, e in spans],
-            benefit=rx.benefit,
-            issued_on=today,
-            valid_until=spans[-1][1],
-            doctor=principal.doc,
-            clinic=principal.org,
-            key_id=key_id,
+        # The columns the signature covers, as they will be stored: the counter rebuilds
+        # the signed bytes from the stored row with the same function.
+        signed = {
+            "id": number,
+            "patient_id": ctx.patient_id,
+            "atc": drug.atc,
+            "inn": drug.inn,
+            "product_code": product.code,
+            "drug_text": drug_text(drug, product),
+            "dose": rules.dose_text(rx.dose),
+            "per_day": rx.per_day,
+            "days": rx.days,
+            "quantity": quantity,
+            "schedule": rx.schedule,
+            "benefit": rx.benefit,
+            "issued_on": today,
+            "valid_until": spans[-1][1],
+            "doctor_id": principal.doc,
+            "clinic_id": principal.org,
+            "key_id": key_id,
+        }
+        body = rules.stored_content(
+            self.city, signed, card.birth_date, [(s, e, quantity) for s, e in spans]
         )
-        signed_key, signature = await self.signer.sign(
-            principal.org, principal.doc, rules.canonical(content)
-        )
+        signed_key, signature = await self.signer.sign(principal.org, principal.doc, body)
         if signed_key != key_id:  # the key changed between the two calls: sign again
             raise ProblemError(503, "key_changed", "The signing key changed; try again.")
         now = self.clock()
@@ -209,24 +208,24 @@ class Prescriptions(Counter):
         async with self.pool.acquire() as conn, conn.transaction():
             await repo.insert(
                 conn,
-                ctx.patient_id,
+                signed["patient_id"],
                 number,
                 encounter_id,
-                principal.org,
-                principal.doc,
+                signed["clinic_id"],
+                signed["doctor_id"],
                 principal.subject,
-                drug.atc,
-                drug.inn,
-                product.code,
-                text,
-                rules.dose_text(rx.dose),
-                rx.per_day,
-                rx.days,
-                quantity,
-                rx.schedule,
-                rx.benefit,
-                today,
-                spans[-1][1],
+                signed["atc"],
+                signed["inn"],
+                signed["product_code"],
+                signed["drug_text"],
+                signed["dose"],
+                signed["per_day"],
+                signed["days"],
+                signed["quantity"],
+                signed["schedule"],
+                signed["benefit"],
+                signed["issued_on"],
+                signed["valid_until"],
                 rx.instructions,
                 None if overrides is None else repo.overrides_json(overrides),
                 self.catalogue.version,

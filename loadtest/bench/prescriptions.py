@@ -47,10 +47,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from imias.identity import Keys, server_secret
 from loadtest.bench.database import add_served_options, run_on_database
 from loadtest.bench.records import token_headers
-from loadtest.client import Connection, TransportError
+from loadtest.client import Connection
 from loadtest.machine import cpu_snapshot, describe
 from loadtest.report import Stat, cpu_per, ms, percentile, print_line, progress
-from loadtest.walk import problem_code, verdict_of
+from loadtest.walk import timed
 from prescriptions import Catalogue, PrescriptionIn, rules
 
 HTTP_TIMEOUT = 15.0
@@ -198,38 +198,12 @@ class Run:
     both: Stat = field(default_factory=Stat)
 
 
-async def _call(stat: Stat, client: Connection, method: str, path: str, **kwargs: Any) -> Any:
-    """One request, timed and classified; the body when it succeeded, else None."""
-    began = time.perf_counter()
-    try:
-        response = await client.request(method, path, **kwargs)
-    except TransportError as exc:
-        stat.failed += 1
-        stat.errors[type(exc).__name__] += 1
-        return None
-    took = time.perf_counter() - began
-    verdict = verdict_of(response.status_code)
-    if verdict == "ok":
-        stat.ok += 1
-        stat.latencies.append(took)
-        return response.json() if response.content else {}
-    code = problem_code(response.status_code, response.json)
-    if verdict == "refused":
-        stat.refused += 1
-        stat.codes[code] += 1
-        stat.latencies.append(took)
-    else:
-        stat.failed += 1
-        stat.errors[f"{response.status_code} {code}"] += 1
-    return None
-
-
 async def _baseline(run: Run, clients: list[Connection], seconds: float) -> float:
     deadline = time.monotonic() + seconds
 
     async def loop(client: Connection) -> None:
         while time.monotonic() < deadline:
-            await _call(run.baseline, client, "GET", BASELINE_PATH)
+            await timed(run.baseline, client, "GET", BASELINE_PATH)
 
     began = time.monotonic()
     await asyncio.gather(*(loop(c) for c in clients))
@@ -260,12 +234,12 @@ async def _counter(
                 began = time.perf_counter() - max(0.0, time.monotonic() - due_at)
             else:
                 began = time.perf_counter()
-            seen = await _call(
+            seen = await timed(
                 run.scan, client, "POST", SCAN_PATH, json={"code": code}, headers=run.headers
             )
             given = None
             if seen is not None and seen.get("dispensable"):
-                given = await _call(
+                given = await timed(
                     run.dispense, client, "POST", DISPENSE_PATH.format(id=rx["id"]),
                     json={"quantity": 1, "period": seen["due"]["period"], "code": code,
                           "request_id": str(uuid.uuid4())},
@@ -310,7 +284,7 @@ async def over_http(
         machine = describe()
         warm = Stat()
         for c in clients:  # connections and the server's caches, not counted
-            await _call(warm, c, "GET", BASELINE_PATH)
+            await timed(warm, c, "GET", BASELINE_PATH)
         cpu0 = cpu_snapshot()
         seconds = await _baseline(run, clients, args.baseline_seconds)
         line = run.baseline.line(

@@ -42,10 +42,10 @@ from ehr import queries as ehr_queries
 from imias.identity import Keys, server_secret
 from imias.identity import tokens as identity_tokens
 from loadtest.bench.database import add_served_options, run_on_database
-from loadtest.client import Connection, TransportError
+from loadtest.client import Connection
 from loadtest.machine import cpu_snapshot, describe
 from loadtest.report import Stat, cpu_per, print_line, progress
-from loadtest.walk import problem_code, verdict_of
+from loadtest.walk import timed
 
 HTTP_TIMEOUT = 15.0
 CARD_PATH = "/api/v1/patients/{patient}/record"
@@ -130,35 +130,6 @@ class Run:
     visits: Stat = field(default_factory=Stat)
 
 
-async def _call(
-    run: Run, stat: Stat, client: Connection, method: str, path: str, **kwargs: Any
-) -> Any:
-    """One request, timed and classified (4xx refused, 5xx or transport failed); the
-    body when it succeeded, else None."""
-    began = time.perf_counter()
-    try:
-        response = await client.request(method, path, **kwargs)
-    except TransportError as exc:
-        stat.failed += 1
-        stat.errors[type(exc).__name__] += 1
-        return None
-    took = time.perf_counter() - began
-    verdict = verdict_of(response.status_code)
-    if verdict == "ok":
-        stat.ok += 1
-        stat.latencies.append(took)
-        return response.json() if response.content else {}
-    code = problem_code(response.status_code, response.json)
-    if verdict == "refused":
-        stat.refused += 1
-        stat.codes[code] += 1
-        stat.latencies.append(took)
-    else:
-        stat.failed += 1
-        stat.errors[f"{response.status_code} {code}"] += 1
-    return None
-
-
 async def _patients(
     conn: asyncpg.Connection, rng: random.Random, wanted: int, code: str | None = None
 ) -> list[int]:
@@ -198,7 +169,7 @@ async def _reads(
         while position < len(queue):
             patient = queue[position]
             position += 1
-            await _call(run, stat, client, "GET", path_of(patient), headers=headers[patient])
+            await timed(stat, client, "GET", path_of(patient), headers=headers[patient])
 
     began = time.perf_counter()
     await asyncio.gather(*(loop(c) for c in clients))
@@ -220,14 +191,14 @@ async def _signoffs(
                 run.key, "doctor", a["staff_id"], org=a["clinic_id"], doctor=a["doctor_id"]
             )
             began = time.perf_counter()
-            opened = await _call(
-                run, run.open, client, "POST", "/api/v1/encounters",
+            opened = await timed(
+                run.open, client, "POST", "/api/v1/encounters",
                 json={"appointment_id": a["id"]}, headers=headers,
             )  # fmt: skip
             signed = None
             if opened is not None:
-                signed = await _call(
-                    run, run.sign, client, "POST", f"/api/v1/encounters/{opened['id']}/sign",
+                signed = await timed(
+                    run.sign, client, "POST", f"/api/v1/encounters/{opened['id']}/sign",
                     json=SIGNOFF, headers=headers,
                 )  # fmt: skip
             if signed is not None:
