@@ -95,10 +95,22 @@ REFUSALS: dict[str, tuple[int, str, str]] = {
         "Нельзя отпустить больше, чем осталось по рецепту.",
         "More than is left of the prescription cannot be dispensed.",
     ),
-    "not_same_inn": (
+    "not_equivalent": (
         422,
-        "Заменить можно только препаратом с тем же МНН.",
-        "Only a drug of the same international non-proprietary name may be substituted.",
+        "Заменить можно только препаратом с тем же МНН, в той же форме и дозировке.",
+        "Only a product of the same international non-proprietary name, form and strength "
+        "may be substituted.",
+    ),
+    "request_id_reused": (
+        409,
+        "Этот номер запроса уже использован для другого отпуска.",
+        "This request id was used for another dispensing.",
+    ),
+    "too_many_attempts": (
+        429,
+        "Слишком много неверных номеров или дат рождения. Попробуйте позже или отсканируйте "
+        "QR-код.",
+        "Too many wrong numbers or birth dates. Try later, or scan the QR code.",
     ),
     "not_subsidised_pharmacy": (
         403,

@@ -9,12 +9,14 @@ import base64
 import binascii
 import calendar
 import math
+import re
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any, Literal
 
 import msgspec
 
+from ehr import codes
 from prescriptions.formulary import Catalogue, Drug, Product
 from prescriptions.model import Finding, PrescriptionIn, Schedule
 
@@ -24,6 +26,7 @@ SUBSIDISED_CHRONIC_DAYS = 90  # ... and 90 for a chronic patient
 MONTHS = {"monthly": 1, "quarterly": 3}
 #: The QR code's text: a version, the city, the prescription's number, the signature.
 CODE_PREFIX = "RX1"
+NUMBER = re.compile(r"[0-9]{1,19}")  # ASCII digits only (str.isdigit takes "²")
 SEVERITY_ORDER = {"contraindicated": 0, "major": 1, "moderate": 2}
 
 Lang = Literal["ru", "en"]
@@ -63,7 +66,7 @@ def check(
     codes), the most severe first."""
     out: list[Finding] = []
     for substance, name in allergies:
-        if not substance.startswith("x-") and drug.atc.startswith(substance):
+        if codes.allergy_matches(substance, drug.atc):
             out.append(
                 Finding(
                     check="allergy",
@@ -192,10 +195,16 @@ def periods(
         raise ValidityError(
             "bad_schedule", f"A {schedule} schedule runs a whole number of {step}-month periods."
         )
+    # A period ends the day before the same day some months on, counted from the eve of
+    # issue so that a month without that day (30 February) does not lose one: issued on
+    # 31 January, the first month ends on 28 February, the next starts on 1 March.
+    eve = issued - timedelta(days=1)
     out = []
-    for start in range(0, total, step):
-        first = add_months(issued, start)
-        out.append((first, add_months(issued, start + step) - timedelta(days=1)))
+    first = issued
+    for end in range(step, total + 1, step):
+        last = add_months(eve, end)
+        out.append((first, last))
+        first = last + timedelta(days=1)
     return out
 
 
@@ -233,6 +242,7 @@ class Content(msgspec.Struct, frozen=True, kw_only=True):
     schedule: str
     periods: list[tuple[date, date, int]]
     benefit: str | None
+    instructions: str | None
     issued_on: date
     valid_until: date
     doctor: int
@@ -268,6 +278,7 @@ def stored_content(
             schedule=row["schedule"],
             periods=list(periods),
             benefit=row["benefit"],
+            instructions=row["instructions"],
             issued_on=row["issued_on"],
             valid_until=row["valid_until"],
             doctor=row["doctor_id"],
@@ -296,7 +307,7 @@ class CodeError(ValueError):
 def parse_code(text: str, city: str) -> tuple[int, bytes]:
     """(number, signature) of a QR code's text of this city."""
     parts = text.strip().split(".")
-    if len(parts) != 4 or parts[0] != CODE_PREFIX or not parts[2].isdigit():
+    if len(parts) != 4 or parts[0] != CODE_PREFIX or not NUMBER.fullmatch(parts[2]):
         raise CodeError("bad_code", "This is not a prescription's code.")
     if parts[1] != city:
         raise CodeError(

@@ -72,6 +72,7 @@ class Prescriptions(Counter):
         self.today = today
         self.clock = clock or (lambda: datetime.now(UTC))
         self._pharmacies = {}
+        self._failed_proofs = {}
 
     # -- the catalogue -----------------------------------------------------------------
 
@@ -165,7 +166,7 @@ class Prescriptions(Counter):
         if blocking and rx.override_reason is None:
             raise refuse("contraindicated", lang, findings=msgspec.to_builtins(findings))
         assert principal.doc is not None and principal.org is not None
-        today = self.today()
+        today = spans[0][0]  # the city's day the checks ran on, even past midnight since
         key_id = await self.signer.key_id(principal.org, principal.doc)
         async with self.pool.acquire() as conn:
             number = await repo.next_id(conn)
@@ -184,6 +185,7 @@ class Prescriptions(Counter):
             "quantity": quantity,
             "schedule": rx.schedule,
             "benefit": rx.benefit,
+            "instructions": rx.instructions,
             "issued_on": today,
             "valid_until": spans[-1][1],
             "doctor_id": principal.doc,
@@ -226,7 +228,7 @@ class Prescriptions(Counter):
                 signed["benefit"],
                 signed["issued_on"],
                 signed["valid_until"],
-                rx.instructions,
+                signed["instructions"],
                 None if overrides is None else repo.overrides_json(overrides),
                 self.catalogue.version,
                 key_id,

@@ -141,6 +141,7 @@ def in_process(rounds: int) -> list[dict[str, Any]]:
         schedule=rx.schedule,
         periods=[(s, e, rules.quantity_of(rx)) for s, e in spans],
         benefit=None,
+        instructions=None,
         issued_on=spans[0][0],
         valid_until=spans[-1][1],
         doctor=1234,

@@ -135,7 +135,12 @@ async def test_prescribed_on_the_page_seen_by_the_patient_and_dispensed(client, 
     assert view.status_code == 200 and f'id="left-{amlo}">30<' in view.text
     assert "Подпись врача подтверждена" in view.text
     dispense = f"/pharmacy/counter/prescriptions/{amlo}/dispense"
-    form = {"csrf": csrf, **proof, "period": "1", "product": "C08CA01-TAB-10"}
+    # another strength of the same INN is another dose, not a generic: refused
+    stronger = {"csrf": csrf, **proof, "period": "1", "product": "C08CA01-TAB-10"}
+    refused = await client.post(dispense, data={**stronger, "quantity": "20"})
+    assert refused.status_code == 422
+    assert REFUSALS["not_equivalent"][1] in text_of(refused.text)
+    form = {"csrf": csrf, **proof, "period": "1", "product": "C08CA01-TAB-5"}
     same_inn = await client.post(dispense, data={**form, "quantity": "20"})
     assert same_inn.status_code == 200 and "Отпущено: 20." in text_of(same_inn.text)
     assert f'id="left-{amlo}">10<' in same_inn.text

@@ -9,12 +9,13 @@ import asyncio
 import uuid
 from datetime import date, timedelta
 
+import asyncpg
 import bearer
 import pytest
 from citydb import build_city_database, drop_database, worker_id
 from signin import adults, app_client, book_specialty, fetch
 
-from prescriptions import Catalogue
+from prescriptions import Catalogue, LocalAuthority, rules
 
 CATALOGUE = Catalogue.bundled()
 SUBSIDISED_PHARMACY, COMMERCIAL_PHARMACY = 1, 2  # as the seed makes them
@@ -48,6 +49,7 @@ class Visit:
         self.patient = person["id"]
         self.encounter = encounter["id"]
         self.doctor = bearer.doctor(appointment["doctor_id"], appointment["clinic_id"])
+        self.doctor_ids = (appointment["clinic_id"], appointment["doctor_id"])
         self.me = bearer.patient(person["id"])
 
 
@@ -176,6 +178,7 @@ async def test_bad_input_is_refused_with_a_code_and_nothing_is_written(client):
         (rx("C08CA01") | {"product": "NO-SUCH-DRUG"}, 422, "unknown_drug"),
         (rx("C08CA01", dose=over), 409, "contraindicated"),
         (rx("C08CA01", quantity=0), 400, None),
+        (rx("C08CA01", dose=0.0001), 400, None),  # stored as 0.000: nothing
         (rx("C08CA01", quantity=1_000_000), 400, None),
         (rx("C08CA01", schedule="monthly", months=6), 422, "not_chronic"),
         (rx("C08CA01", benefit="999"), 422, None),
@@ -454,3 +457,118 @@ async def test_an_expired_prescription_is_refused_at_the_counter(client):
         assert (await client.post(url, json=body, headers=PHARMACIST)).status_code == 201
     finally:
         service.today = city_day
+
+
+async def test_what_the_counter_refuses_besides(client):
+    """A request id used for another dispensing, a number in other digits, the policy as
+    proof at a commercial pharmacy, an unknown policy (answered as one with nothing)."""
+    v = await visit(client)
+    first = await prescribe(client, v, rx("C08CA01", quantity=10))
+    second = await prescribe(client, v, rx("C09AA02", quantity=10))
+    request = str(uuid.uuid4())
+    for written, status in ((first, 201), (second, 409)):
+        code = await code_of(client, v, written["id"])
+        answer = await client.post(
+            f"/api/v1/pharmacy/prescriptions/{written['id']}/dispensings",
+            json={"quantity": 1, "period": 1, "code": code, "request_id": request},
+            headers=PHARMACIST,
+        )
+        assert answer.status_code == status, answer.text
+    assert answer.json()["code"] == "request_id_reused"
+    left = await fetch(
+        client.city,
+        "SELECT dispensed FROM prescription_periods WHERE prescription_id = $1",
+        second["id"],
+    )
+    assert left[0]["dispensed"] == 0
+
+    odd = await client.post(
+        "/api/v1/pharmacy/scans", json={"code": "RX1.MOW.\u00b2.AAAAAAAA"}, headers=PHARMACIST
+    )
+    assert (odd.status_code, odd.json()["code"]) == (422, "bad_code")
+    by_policy = await client.post(
+        f"/api/v1/pharmacy/prescriptions/{first['id']}/dispensings",
+        json={"quantity": 1, "period": 1, "policy_number": v.person["policy_number"]},
+        headers=COMMERCIAL,
+    )
+    assert (by_policy.status_code, by_policy.json()["code"]) == (403, "not_subsidised_pharmacy")
+    nobody = await client.post(
+        "/api/v1/pharmacy/subsidised-searches",
+        json={"policy_number": "0000000000000001"},
+        headers=PHARMACIST,
+    )
+    assert (nobody.status_code, nobody.json()) == (200, [])
+
+
+async def test_guessing_numbers_and_birth_dates_is_audited_and_stopped(client):
+    v = await visit(client)
+    written = await prescribe(client, v, rx("C08CA01", quantity=10))
+    guesser = bearer.bearer("pharmacist", 901, org=SUBSIDISED_PHARMACY)
+    statuses = []
+    for day in range(1, 23):
+        guess = {"number": str(written["id"]), "birth_date": f"1950-01-{day:02d}"}
+        answer = await client.post("/api/v1/pharmacy/scans", json=guess, headers=guesser)
+        statuses.append(answer.status_code)
+    assert statuses[:20] == [404] * 20 and statuses[20:] == [429, 429], statuses
+    assert answer.json()["code"] == "too_many_attempts"
+    tried = await fetch(
+        client.city,
+        "SELECT count(*) FROM audit_log WHERE action = 'proof_failed' AND patient_id = $1",
+        v.patient,
+    )
+    assert tried[0]["count"] == 20  # the holder sees every attempt
+    # the QR code still works for this pharmacist, and the others are not stopped
+    code = await code_of(client, v, written["id"])
+    scanned = await client.post("/api/v1/pharmacy/scans", json={"code": code}, headers=guesser)
+    assert scanned.status_code == 200
+    right = {"number": str(written["id"]), "birth_date": str(v.person["birth_date"])}
+    other = await client.post("/api/v1/pharmacy/scans", json=right, headers=PHARMACIST)
+    assert other.status_code == 200
+
+
+async def test_a_colleagues_key_is_not_the_prescribers_signature(client):
+    """Re-signed in the database with another doctor's certified key, a prescription is
+    refused at the counter: the key must be the prescriber's own."""
+    v = await visit(client)
+    written = await prescribe(client, v, rx("C08CA01", quantity=10))
+    found = await fetch(
+        client.city,
+        "SELECT clinic_id, id FROM doctors WHERE (clinic_id, id) <> ($1, $2) LIMIT 1",
+        *v.doctor_ids,
+    )
+    other = (found[0]["clinic_id"], found[0]["id"])
+    conn = await asyncpg.connect(client.city)
+    try:  # the deployment's own authority (the server's secret) issues the colleague's key
+        authority = LocalAuthority(conn, bearer.TEST_SECRET)
+        key_id = await authority.key_id(*other)
+        row = dict(await conn.fetchrow("SELECT * FROM prescriptions WHERE id = $1", written["id"]))
+        row["key_id"] = key_id
+        spans = await conn.fetch(
+            "SELECT starts, ends, quantity FROM prescription_periods "
+            "WHERE prescription_id = $1 ORDER BY period",
+            written["id"],
+        )
+        birth = v.person["birth_date"]
+        periods = [(p["starts"], p["ends"], p["quantity"]) for p in spans]
+        _, signature = await authority.sign(
+            *other, rules.stored_content("MOW", row, birth, periods)
+        )
+    finally:
+        await conn.close()
+    await fetch(
+        client.city,
+        "UPDATE prescriptions SET key_id = $2, signature = $3 WHERE id = $1",
+        written["id"],
+        key_id,
+        signature,
+    )
+    code = await code_of(client, v, written["id"])
+    seen = await client.post("/api/v1/pharmacy/scans", json={"code": code}, headers=PHARMACIST)
+    view = seen.json()
+    assert view["signature"] == {
+        "valid": False,
+        "key_id": key_id,
+        "signer": view["prescription"]["doctor_name"],
+        "reason": "not_the_prescribers_key",
+    }
+    assert view["refusal"] == "signature_invalid"

@@ -171,8 +171,21 @@ def test_long_term_periods_are_contiguous_and_end_within_a_year(day, schedule, n
     for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
         assert start == end + timedelta(days=1)
     assert spans[-1][1] < rules.add_months(day, 12) + timedelta(days=1)
-    assert spans[-1][1] == rules.add_months(day, months) - timedelta(days=1)
+    assert spans[-1][1] == rules.add_months(day - timedelta(days=1), months)
+    for start, end in spans:  # a month's period is 28-31 days, a quarter's 89-92
+        assert 28 * rules.MONTHS[schedule] <= (end - start).days + 1 <= 31 * rules.MONTHS[schedule]
     assert rules.due_period([(i + 1, s, e) for i, (s, e) in enumerate(spans)], day) == 1
+
+
+def test_a_period_keeps_its_month_end_and_a_leap_day():
+    spans = rules.periods(date(2027, 1, 31), "monthly", 3, subsidised=False, chronic=True)
+    assert spans == [
+        (date(2027, 1, 31), date(2027, 2, 28)),
+        (date(2027, 3, 1), date(2027, 3, 30)),
+        (date(2027, 3, 31), date(2027, 4, 30)),
+    ]
+    year = rules.periods(date(2028, 2, 29), "quarterly", 12, subsidised=False, chronic=True)
+    assert year[-1][1] == date(2029, 2, 28)  # a whole year, not a day short
 
 
 def test_quantity_is_what_dose_frequency_and_days_make():

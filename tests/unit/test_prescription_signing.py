@@ -64,6 +64,7 @@ def content(**changes: Any) -> rules.Content:
         schedule="once",
         periods=[(date(2026, 12, 4), date(2027, 2, 1), 30)],
         benefit=None,
+        instructions="после еды",
         issued_on=date(2026, 12, 4),
         valid_until=date(2027, 2, 1),
         doctor=3,
@@ -79,8 +80,9 @@ def test_canonical_form_is_sorted_compact_and_stable():
     assert b" " not in one.replace(b"\xd0\xb0\xd0\xbc", b"")[:20]
     keys = [k for k in content().__struct_fields__]
     assert one.index(b'"atc"') < one.index(b'"birth_date"') < one.index(b'"valid_until"')
-    assert len(keys) == 21
+    assert len(keys) == 22
     assert rules.canonical(content(quantity=31)) != one
+    assert rules.canonical(content(instructions="раз в неделю")) != one  # instructions signed
     assert rules.dose_text(0.5) == "0.500" and rules.dose_text(1) == "1.000"
 
 
