@@ -46,6 +46,17 @@ OF_PATIENT = (
 """
 )
 
+#: The prescriptions written in a visit, newest first.
+OF_ENCOUNTER = (
+    "SELECT"
+    + _COLUMNS
+    + _FROM
+    + """
+ WHERE p.patient_id = $1 AND p.encounter_id = $2
+ ORDER BY p.id DESC
+"""
+)
+
 #: A patient's subsidised prescriptions still valid on $2 (a subsidised pharmacy's search).
 SUBSIDISED_OF_PATIENT = (
     "SELECT"

@@ -58,6 +58,10 @@ async def of_patient(
     return list(await conn.fetch(q.OF_PATIENT, patient_id, at, last, limit))
 
 
+async def of_encounter(conn: Executor, patient_id: int, encounter_id: int) -> list[Row]:
+    return list(await conn.fetch(q.OF_ENCOUNTER, patient_id, encounter_id))
+
+
 async def subsidised_of_patient(conn: Executor, patient_id: int, today: date) -> list[Row]:
     return list(await conn.fetch(q.SUBSIDISED_OF_PATIENT, patient_id, today))
 

@@ -315,13 +315,22 @@ async def test_whose_prescriptions_are_reached(client):
     for kind, params in (
         ("MedicationRequest", {"patient": person["id"]}),
         ("MedicationDispense", {"patient": person["id"]}),
-        ("MedicationDispense", {"prescription": written["id"]}),
     ):
         answer = await client.get(f"{FHIR}/{kind}", params=params, headers=stranger)
         assert answer.status_code == 404, (kind, params, answer.text)
         fhir_body(answer, 404)
         refused = await client.get(f"{FHIR}/{kind}", params=params, headers=PHARMACIST)
         assert refused.status_code == 403
+    # By prescription, another patient's answers as a missing one: an empty Bundle.
+    for target in (written["id"], 999_999_999):
+        answer = await client.get(
+            f"{FHIR}/MedicationDispense", params={"prescription": target}, headers=stranger
+        )
+        assert fhir_body(answer, 200)["entry"] == [], answer.text
+    refused = await client.get(
+        f"{FHIR}/MedicationDispense", params={"prescription": written["id"]}, headers=PHARMACIST
+    )
+    assert refused.status_code == 403
     assert (await client.get(f"{FHIR}/Medication", headers=PHARMACIST)).status_code == 403
     # A search without its patient, an unknown parameter, a write or a history: refused.
     bare = await client.get(f"{FHIR}/MedicationRequest", headers=me)

@@ -99,14 +99,16 @@ async def rx_section(
     benefit categories and the schedules."""
     service = prescriptions_of(request)
     lang = rx_lang(request)
-    written = await service.of_patient(principal_of(request), encounter.patient_id, lang, 100)
+    written = await service.of_encounter(
+        principal_of(request), encounter.patient_id, encounter.id, lang
+    )
     query = rx.form.drug
     if not query and rx.form.product:
         found = service.catalogue.product(rx.form.product)
         if found is not None:
             query = found[0].inn if lang == "en" else found[0].inn_ru
     return {
-        "visit_prescriptions": [p for p in written if p.encounter_id == encounter.id],
+        "visit_prescriptions": written,
         "drug_choices": service.drugs(query, 10, lang) if query else [],
         "benefits": [
             (b.code, b.title_en if lang == "en" else b.title_ru)
