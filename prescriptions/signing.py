@@ -18,7 +18,7 @@ import hmac
 import os
 import secrets
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import msgspec
@@ -48,7 +48,13 @@ INSERT INTO signing_keys (id, clinic_id, doctor_id, public_key, certificate, pri
 VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT DO NOTHING
 """
-QUERIES = {"key_of_doctor": KEY_OF_DOCTOR, "key": KEY, "insert_key": INSERT_KEY}
+REVOKED_SINCE = "SELECT id FROM signing_keys WHERE revoked_at >= $1"
+QUERIES = {
+    "key_of_doctor": KEY_OF_DOCTOR,
+    "key": KEY,
+    "insert_key": INSERT_KEY,
+    "revoked_since": REVOKED_SINCE,
+}
 #: A ``signing_keys`` row as :meth:`LocalAuthority.new_key` gives it (a bulk load copies it).
 KEY_COLUMNS = (
     "id",
@@ -61,7 +67,8 @@ KEY_COLUMNS = (
 )
 
 
-KEY_SECONDS = 60.0  # a key verified with is read again after this long (revocations)
+KEY_SECONDS = 60.0  # how often the keys revoked since are asked for (a revocation's reach)
+KEYS_KEPT = 100_000  # keys held in memory (a city's doctors), then forgotten and read again
 VERIFIED_KEPT = 200_000  # signatures remembered as valid (about 20 MB), then forgotten
 
 
@@ -128,8 +135,9 @@ class LocalAuthority:
         self._seal = AESGCM(_derive(raw, "doctor-keys/v1"))
         self._by_id: dict[str, _Key] = {}
         self._by_doctor: dict[tuple[int, int], str] = {}
-        self._read_at: dict[str, float] = {}
         self._verified: dict[bytes, _Key] = {}
+        self._polled = -KEY_SECONDS  # monotonic time of the last look for revocations
+        self._polled_wall = datetime.now(UTC)
 
     # -- keys --------------------------------------------------------------------------
 
@@ -144,7 +152,9 @@ class LocalAuthority:
         )
         return msgspec.json.encode(body, order="sorted")
 
-    def _load(self, row: Any) -> _Key:
+    def _load(self, row: Any, *, unseal: bool = False) -> _Key:
+        """A key of a ``signing_keys`` row, its certificate checked; its private half
+        unsealed only for its own signer (``unseal``), never to verify."""
         public_raw = bytes(row["public_key"])
         public = Ed25519PublicKey.from_public_bytes(public_raw)
         statement = self.statement(
@@ -156,12 +166,13 @@ class LocalAuthority:
         except InvalidSignature:
             certified = False
         private = None
-        sealed = bytes(row["private_key"])
-        try:
-            raw = self._seal.decrypt(sealed[:12], sealed[12:], row["id"].encode())
-            private = Ed25519PrivateKey.from_private_bytes(raw)
-        except (InvalidTag, ValueError):
-            private = None
+        if unseal:
+            sealed = bytes(row["private_key"])
+            try:
+                raw = self._seal.decrypt(sealed[:12], sealed[12:], row["id"].encode())
+                private = Ed25519PrivateKey.from_private_bytes(raw)
+            except (InvalidTag, ValueError):
+                private = None
         return _Key(
             row["id"],
             row["clinic_id"],
@@ -194,19 +205,42 @@ class LocalAuthority:
         # Two first signatures at once: one key wins (the partial unique index).
         await self.pool.execute(INSERT_KEY, *row)
 
-    async def _current(self, clinic_id: int, doctor_id: int) -> _Key:
-        kid = self._by_doctor.get((clinic_id, doctor_id))
+    async def _revocations(self) -> None:
+        """Forget the keys revoked since the last look (at most once a KEY_SECONDS): a
+        revocation reaches every server within that, with one query a minute, not one
+        a verification."""
         now = time.monotonic()
-        if kid is not None and kid in self._by_id and self._read_at[kid] + KEY_SECONDS >= now:
-            return self._by_id[kid]
+        if now - self._polled < KEY_SECONDS:
+            return
+        since = self._polled_wall - timedelta(minutes=5)  # clocks of servers may differ
+        self._polled, self._polled_wall = now, datetime.now(UTC)
+        for row in await self.pool.fetch(REVOKED_SINCE, since):
+            self._forget(row["id"])
+
+    def _forget(self, key_id: str) -> None:
+        key = self._by_id.pop(key_id, None)
+        if key is not None and self._by_doctor.get((key.clinic_id, key.doctor_id)) == key_id:
+            del self._by_doctor[(key.clinic_id, key.doctor_id)]
+
+    def _keep(self, key: _Key) -> None:
+        if len(self._by_id) >= KEYS_KEPT:
+            self._by_id.clear()
+            self._by_doctor.clear()
+        self._by_id[key.id] = key
+
+    async def _current(self, clinic_id: int, doctor_id: int) -> _Key:
+        await self._revocations()
+        kid = self._by_doctor.get((clinic_id, doctor_id))
+        held = None if kid is None else self._by_id.get(kid)
+        if held is not None and held.private is not None:
+            return held
         row = await self.pool.fetchrow(KEY_OF_DOCTOR, clinic_id, doctor_id)
         if row is None:
             await self._issue(clinic_id, doctor_id)
             row = await self.pool.fetchrow(KEY_OF_DOCTOR, clinic_id, doctor_id)
         assert row is not None
-        key = self._load(row)
-        self._by_id[key.id] = key
-        self._read_at[key.id] = now
+        key = self._load(row, unseal=True)
+        self._keep(key)
         self._by_doctor[(clinic_id, doctor_id)] = key.id
         return key
 
@@ -221,19 +255,20 @@ class LocalAuthority:
 
     async def verify(self, key_id: str, content: bytes, signature: bytes) -> Checked:
         """Whether ``signature`` is the key's over ``content`` and the key is certified
-        and not revoked. A key is read again a minute after it was read (a revocation
-        reaches every server within a minute); a signature found valid is remembered
-        with its content's digest while the same key is held, so the counter's second
-        look at the same prescription costs a hash, not an Ed25519 verification."""
-        now = time.monotonic()
+        and not revoked. A key is read once and held (a revocation makes every server
+        forget it within a minute: :meth:`_revocations`); a signature found valid is
+        remembered with its content's digest while the same key is held, so the
+        counter's second look at the same prescription costs a hash, not an Ed25519
+        verification."""
+        await self._revocations()
         key = self._by_id.get(key_id)
-        if key is None or self._read_at.get(key_id, 0.0) + KEY_SECONDS < now:
+        if key is None:
             row = await self.pool.fetchrow(KEY, key_id)
             if row is None:
                 return Checked(valid=False, key_id=key_id, reason="unknown_key")
             key = self._load(row)
-            self._by_id[key_id] = key
-            self._read_at[key_id] = now
+            if not key.revoked:  # a revoked key is read again, never held
+                self._keep(key)
         digest = hashlib.blake2b(
             signature + content, key=key_id.encode()[:64], digest_size=32
         ).digest()

@@ -4,7 +4,7 @@ round-trips and refuses another city or a changed character."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -12,21 +12,22 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from prescriptions import rules
-from prescriptions.signing import LocalAuthority
+from prescriptions.signing import KEY_SECONDS, LocalAuthority
 
 SECRET = "a-test-secret-of-at-least-32-characters!"
 
 
 class MemoryKeys:
-    """The two statements LocalAuthority runs, over a dict: signing_keys in memory."""
+    """The statements LocalAuthority runs, over a dict: signing_keys in memory."""
 
     def __init__(self) -> None:
         self.rows: dict[str, dict[str, Any]] = {}
 
     async def execute(self, sql: str, *args: Any) -> None:
         kid, clinic, doctor, public, certificate, private, issued = args
-        if not any(
-            r["clinic_id"] == clinic and r["doctor_id"] == doctor for r in self.rows.values()
+        if not any(  # the partial unique index: one key a doctor that is not revoked
+            (r["clinic_id"], r["doctor_id"]) == (clinic, doctor) and r["revoked_at"] is None
+            for r in self.rows.values()
         ):
             self.rows[kid] = {
                 "id": kid,
@@ -39,11 +40,20 @@ class MemoryKeys:
                 "revoked_at": None,
             }
 
+    async def fetch(self, sql: str, since: Any) -> list[dict[str, Any]]:
+        assert "revoked_at >= $1" in sql
+        return [r for r in self.rows.values() if r["revoked_at"] and r["revoked_at"] >= since]
+
     async def fetchrow(self, sql: str, *args: Any) -> dict[str, Any] | None:
         if "WHERE id = $1" in sql:
             return self.rows.get(args[0])
         return next(
-            (r for r in self.rows.values() if (r["clinic_id"], r["doctor_id"]) == args), None
+            (
+                r
+                for r in self.rows.values()
+                if (r["clinic_id"], r["doctor_id"]) == args and r["revoked_at"] is None
+            ),
+            None,
         )
 
 
@@ -140,3 +150,20 @@ def test_the_code_round_trips_and_refuses_another_city_and_junk():
         with pytest.raises(rules.CodeError) as bad:
             rules.parse_code(junk, "MOW")
         assert bad.value.code == "bad_code"
+
+
+async def test_a_revoked_key_is_forgotten_within_a_minute_and_then_refused():
+    keys = MemoryKeys()
+    authority = LocalAuthority(keys, SECRET)
+    kid = await authority.key_id(1, 3)
+    body = rules.canonical(content(key_id=kid))
+    _, signature = await authority.sign(1, 3, body)
+    assert (await authority.verify(kid, body, signature)).valid
+    keys.rows[kid]["revoked_at"] = datetime.now(UTC)
+    # Held, the key is trusted until the next look for revocations (at most a minute) ...
+    assert (await authority.verify(kid, body, signature)).valid
+    authority._polled -= KEY_SECONDS  # ... which a minute later is made
+    checked = await authority.verify(kid, body, signature)
+    assert (checked.valid, checked.reason) == (False, "key_revoked")
+    # and the doctor's next signature is made with a new key
+    assert await authority.key_id(1, 3) != kid
