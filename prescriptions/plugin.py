@@ -24,7 +24,7 @@ from imias.platform.plugin import DomainPlugin, provide
 from imias.platform.settings import Settings
 from prescriptions import repository as repo
 from prescriptions.api import CounterController, DrugController, PrescriptionController
-from prescriptions.commands import catalogue
+from prescriptions.commands import catalogue, signing_keys
 from prescriptions.fhir.types import types as fhir_types
 from prescriptions.formulary import Catalogue
 from prescriptions.service import Prescriptions, refresh_catalogue
@@ -55,7 +55,7 @@ async def load_catalogue(pool: object) -> Catalogue:
 class PrescriptionsPlugin(DomainPlugin):
     name = "prescriptions"
     migrations = "prescriptions.migrations"
-    commands = (catalogue,)
+    commands = (catalogue, signing_keys)
 
     def __init__(self, settings: Settings, *, signer: Signer | None = None) -> None:
         super().__init__(settings)

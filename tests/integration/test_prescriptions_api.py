@@ -6,6 +6,9 @@ nothing."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from datetime import date, timedelta
 
@@ -16,6 +19,7 @@ from citydb import build_city_database, drop_database, worker_id
 from signin import adults, app_client, book_specialty, fetch
 
 from prescriptions import Catalogue, LocalAuthority, rules
+from prescriptions.signing import KEY_SECONDS
 
 CATALOGUE = Catalogue.bundled()
 SUBSIDISED_PHARMACY, COMMERCIAL_PHARMACY = 1, 2  # as the seed makes them
@@ -572,3 +576,41 @@ async def test_a_colleagues_key_is_not_the_prescribers_signature(client):
         "reason": "not_the_prescribers_key",
     }
     assert view["refusal"] == "signature_invalid"
+
+
+async def test_a_revoked_key_is_refused_and_the_doctor_signs_with_a_new_one(client, tmp_path):
+    v = await visit(client)
+    before = await prescribe(client, v, rx("C08CA01", quantity=10))
+    clinic, doctor = v.doctor_ids
+    env = {k: val for k, val in os.environ.items() if not k.startswith("IMIAS_")} | {
+        "IMIAS_DATA_DIR": str(tmp_path),
+        "IMIAS_LOG_LEVEL": "WARNING",
+        "IMIAS_DATABASE_URL": client.city,
+        "IMIAS_REDIS_URL": "redis://127.0.0.1:1/0",
+    }
+    args = ["--clinic", str(clinic), "--doctor", str(doctor)]
+    cli = [sys.executable, "-m", "imias.cli", "signing-keys", "revoke", *args]
+    revoked = await asyncio.to_thread(
+        subprocess.run, cli, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert revoked.returncode == 0 and "revoked" in revoked.stdout, revoked.stderr
+    again = await asyncio.to_thread(
+        subprocess.run, cli, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert again.returncode == 1 and "no signing key in use" in again.stderr
+    client.app_state.prescriptions.signer._polled -= KEY_SECONDS  # a minute on
+    code = await code_of(client, v, before["id"])
+    seen = await client.post("/api/v1/pharmacy/scans", json={"code": code}, headers=PHARMACIST)
+    view = seen.json()
+    assert view["refusal"] == "signature_invalid"
+    assert view["signature"]["reason"] == "key_revoked"
+    after = await prescribe(client, v, rx("C09AA02", quantity=10))
+    keys = await fetch(
+        client.city,
+        "SELECT id, key_id FROM prescriptions WHERE id = ANY($1::bigint[]) ORDER BY id",
+        [before["id"], after["id"]],
+    )
+    assert keys[0]["key_id"] != keys[1]["key_id"]
+    fresh = await code_of(client, v, after["id"])
+    ok = await client.post("/api/v1/pharmacy/scans", json={"code": fresh}, headers=PHARMACIST)
+    assert ok.json()["signature"]["valid"] is True
