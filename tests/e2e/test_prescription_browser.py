@@ -133,6 +133,21 @@ async def test_prescribed_shown_as_qr_decoded_and_dispensed_in_two_parts(server,
     await qr.screenshot(path=str(shot))
     decoded = [b.text for b in zxingcpp.read_barcodes(Image.open(shot))]
     assert len(decoded) == 1 and decoded[0].startswith(f"RX1.MOW.{number}."), decoded
+    # the service worker keeps the page: the QR code can be shown with no connection
+    await page.reload()
+    await page.wait_for_function(
+        """async (number) => {
+          const r = await caches.match(location.origin + "/prescriptions");
+          return r ? (await r.text()).includes("qr-" + number) : false;
+        }""",
+        arg=number,
+    )
+    await phone.set_offline(True)
+    await page.goto(server + "/prescriptions")
+    assert await page.is_visible(f"#qr-{number} svg")
+    assert await page.is_visible("#offline-note")
+    await pages.check("prescriptions-offline")
+    await phone.set_offline(False)
     await phone.close()
 
     # the pharmacist types the decoded code; dispenses 20, then the last 10

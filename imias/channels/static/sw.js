@@ -1,9 +1,10 @@
-// IMIAS portal service worker: keeps the last "my appointments" page (the patient's
-// own, or a linked child's) so that upcoming appointments stay readable offline. Only
-// that page is kept; signing out clears it (Clear-Site-Data).
+// IMIAS portal service worker: keeps the last "my appointments" and "prescriptions"
+// pages (the patient's own, or a linked child's) so that upcoming appointments stay
+// readable, and a prescription's QR code can be shown at a pharmacy, with no
+// connection. Only those pages are kept; signing out clears them (Clear-Site-Data).
 "use strict";
-const CACHE = "imias-portal-v1";
-const KEPT = "/appointments";
+const CACHE = "imias-portal-v2";
+const KEPT = ["/appointments", "/prescriptions"];
 
 self.addEventListener("install", () => self.skipWaiting());
 
@@ -17,7 +18,7 @@ self.addEventListener("activate", (event) => {
 
 // One copy per patient shown: the page's address without passing notices (?booked=).
 function keyOf(url) {
-  const key = new URL(KEPT, self.location.origin);
+  const key = new URL(url.pathname, self.location.origin);
   const patient = url.searchParams.get("patient_id");
   if (patient) key.searchParams.set("patient_id", patient);
   return key.href;
@@ -26,7 +27,7 @@ function keyOf(url) {
 self.addEventListener("fetch", (event) => {
   const request = event.request;
   const url = new URL(request.url);
-  if (request.method !== "GET" || url.origin !== self.location.origin || url.pathname !== KEPT) {
+  if (request.method !== "GET" || url.origin !== self.location.origin || !KEPT.includes(url.pathname)) {
     return;
   }
   event.respondWith(
@@ -44,7 +45,7 @@ self.addEventListener("fetch", (event) => {
             kept ||
             new Response(
               "<!doctype html><html lang=\"ru\"><meta charset=\"utf-8\"><title>Нет связи</title>" +
-                "<p>Нет связи, а сохранённых записей на этом устройстве нет.</p></html>",
+                "<p>Нет связи, а сохранённой копии этой страницы на этом устройстве нет.</p></html>",
               { status: 503, headers: { "Content-Type": "text/html; charset=utf-8" } }
             )
         )
