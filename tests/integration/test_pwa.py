@@ -52,7 +52,7 @@ async def test_the_service_worker_is_a_script_of_the_whole_portal(client):
     assert answer.headers["content-type"].startswith("text/javascript")
     assert answer.headers["service-worker-allowed"] == "/"
     assert answer.headers["cache-control"] == "no-cache"
-    assert 'const KEPT = "/appointments";' in answer.text
+    assert 'const KEPT = ["/appointments", "/prescriptions"];' in answer.text
     assert 'addEventListener("fetch"' in answer.text
 
 
