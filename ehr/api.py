@@ -39,6 +39,7 @@ from ehr.service import Records
 from ehr.templates import SECTION_TITLES, SECTIONS, template_for
 from imias.identity import PUBLIC, allow, principal_of
 from imias.platform.bounds import instant_param
+from imias.platform.language import api_language as lang_of
 from imias.platform.problems import ProblemError
 
 MAX_ID = 2**63 - 1
@@ -64,11 +65,6 @@ FACTS: dict[str, Resource] = {
     "allergies": "AllergyIntolerance",
     "immunizations": "Immunization",
 }
-
-
-def lang_of(request: Request[Any, Any, Any]) -> Literal["ru", "en"]:
-    accept = request.headers.get("accept-language", "").lower()
-    return "en" if accept.startswith("en") else "ru"
 
 
 class DraftSaved(msgspec.Struct, frozen=True):

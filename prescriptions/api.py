@@ -7,7 +7,7 @@ pharmacist works one prescription at a time, by what the holder shows.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
@@ -15,6 +15,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from imias.identity import PUBLIC, allow, principal_of
+from imias.platform.language import api_language as lang_of
 from prescriptions import qr
 from prescriptions.model import (
     CancelIn,
@@ -49,11 +50,6 @@ PHARMACIST = allow(
     data="pharmacist: one prescription at a time, by its QR code, its number with the "
     "holder's birth date, or (subsidised pharmacy) the holder's policy number",
 )
-
-
-def lang_of(request: Request[Any, Any, Any]) -> Literal["ru", "en"]:
-    accept = request.headers.get("accept-language", "").lower()
-    return "en" if accept.startswith("en") else "ru"
 
 
 class PolicySearch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -36,7 +36,6 @@ from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.types import ExceptionHandlersMap
 
-from ehr.api import lang_of
 from ehr.fhir import mapping
 from ehr.fhir import resources as r
 from ehr.fhir.capability import REGISTRY, TYPES, WRITABLE, capabilities
@@ -53,6 +52,7 @@ from ehr.fhir.writes import (
 )
 from ehr.service import Records
 from imias.identity import PUBLIC, allow, principal_of
+from imias.platform.language import api_language as lang_of
 from imias.platform.problems import EXCEPTION_HANDLERS, ProblemError
 
 BASE = "/fhir/R4"

@@ -12,12 +12,12 @@ from litestar import Request
 
 from ehr import model
 from ehr import repository as repo
-from ehr.api import lang_of
 from ehr.fhir import mapping
 from ehr.fhir import resources as r
 from ehr.fhir.capability import MUTABLE, RECORD
 from ehr.service import Records
 from imias.identity import principal_of
+from imias.platform.language import api_language as lang_of
 from imias.platform.problems import ProblemError
 
 FHIR_JSON = "application/fhir+json"

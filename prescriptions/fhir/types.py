@@ -21,8 +21,8 @@ from ehr import FhirType, codes
 from ehr import fhir_resources as r
 from ehr import fhir_search as s
 from imias.identity import principal_of
+from imias.platform.language import api_language as lang_of
 from imias.platform.problems import ProblemError
-from prescriptions.api import lang_of
 from prescriptions.fhir import mapping
 from prescriptions.service import Prescriptions
 
