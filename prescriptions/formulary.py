@@ -179,11 +179,6 @@ class Catalogue:
     def product(self, code: str) -> tuple[Drug, Product] | None:
         return self.products.get(code)
 
-    def same_inn(self, atc: str) -> list[Product]:
-        """What a pharmacy may hand out for a drug: every product of the same INN."""
-        drug = self.drugs.get(atc)
-        return list(drug.products) if drug is not None else []
-
     def _partners_of(self, atc: str) -> list[tuple[str, Interaction]]:
         """(the other side's ATC prefix, the pair) of every listed interaction of a drug,
         worked out once per drug."""

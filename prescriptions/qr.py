@@ -15,9 +15,3 @@ def svg(text: str, *, scale: int = 4, title: str | None = None) -> str:
         out, kind="svg", scale=scale, border=4, xmldecl=False, title=title, svgclass="qr"
     )
     return out.getvalue().decode("utf-8")
-
-
-def png(text: str, *, scale: int = 6) -> bytes:
-    out = io.BytesIO()
-    segno.make(text, error="m", micro=False).save(out, kind="png", scale=scale, border=4)
-    return out.getvalue()

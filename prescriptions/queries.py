@@ -156,12 +156,6 @@ SELECT id, prescription_id, period, pharmacy_id, product_code, quantity, dispens
   FROM dispensings WHERE patient_id = $1 AND request_id = $2
 """
 
-DISPENSINGS = """
-SELECT id, prescription_id, period, pharmacy_id, product_code, quantity, dispensed_at
-  FROM dispensings WHERE patient_id = $1 AND prescription_id = ANY($2::bigint[])
- ORDER BY id
-"""
-
 #: One page of a patient's prescriptions for FHIR, newest first after the keyset ($2, $3)
 #: (issued_on, id): issued in the days [$4, $5) (NULL: unbounded), of the FHIR status $6
 #: (NULL: any) as :func:`prescriptions.fhir.mapping.request_status` tells it on the day

@@ -135,13 +135,6 @@ async def dispensing_of_request(
     return None if row is None else dispensing_of(row)
 
 
-async def dispensings(
-    conn: Executor, patient_id: int, prescription_ids: Sequence[int]
-) -> list[DispensingOut]:
-    rows = await conn.fetch(q.DISPENSINGS, patient_id, list(prescription_ids))
-    return [dispensing_of(r) for r in rows]
-
-
 async def fhir_requests(
     conn: Executor,
     patient_id: int,
