@@ -47,7 +47,7 @@ AMLODIPINE = {"rx-product": "C08CA01-TAB-5", "rx-dose": "1", "rx-per-day": "1", 
 
 async def test_prescribed_on_the_page_seen_by_the_patient_and_dispensed(client, sms):
     person = dict((await adults(client.city, 1, offset=50))[0])
-    appointment = await book_specialty(client, person, "therapist")
+    appointment = await book_specialty(client, person, "ophthalmologist")
     client.app_state.booking.clock = Clock(
         datetime.fromisoformat(appointment["starts_at"]) - timedelta(minutes=5)
     )

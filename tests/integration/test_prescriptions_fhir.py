@@ -60,7 +60,7 @@ _offset = iter(range(0, 1000, 3))
 async def visit(client, *, chronic: bool = False):
     """(patient, the doctor's token, the patient's token, the open encounter's id)."""
     person = dict((await adults(client.city, 1, offset=next(_offset)))[0])
-    appointment = await book_specialty(client, person, "therapist")
+    appointment = await book_specialty(client, person, "ophthalmologist")
     doctor = bearer.doctor(appointment["doctor_id"], appointment["clinic_id"])
     opened = await client.post(
         "/api/v1/encounters", json={"appointment_id": appointment["id"]}, headers=doctor
