@@ -6,7 +6,7 @@ Other packages use the names below and nothing else of this package: the use cas
 (:class:`Catalogue`), the signer's port (:class:`Signer`) and the QR drawing.
 """
 
-from prescriptions import qr, queries, rules
+from prescriptions import queries, rules
 from prescriptions.formulary import Catalogue, CatalogueError
 from prescriptions.model import (
     CheckOut,
@@ -44,7 +44,6 @@ __all__ = [
     "ScanIn",
     "Signer",
     "drug_text",
-    "qr",
     "queries",
     "rules",
 ]

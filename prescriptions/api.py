@@ -15,8 +15,8 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from imias.identity import PUBLIC, allow, principal_of
+from imias.platform import qr
 from imias.platform.language import api_language as lang_of
-from prescriptions import qr
 from prescriptions.model import (
     CancelIn,
     CheckOut,

@@ -14,7 +14,6 @@ and the signature against the doctor's key. All of it is the ``cryptography`` pa
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
 import secrets
 import time
@@ -32,6 +31,7 @@ from cryptography.hazmat.primitives.serialization import (
     PublicFormat,
 )
 
+from imias.identity import derive
 from imias.platform.db import Executor
 
 KEY_OF_DOCTOR = """
@@ -106,10 +106,6 @@ class KeyStatement(msgspec.Struct, frozen=True, kw_only=True):
     issued_at: str  # ISO 8601, UTC
 
 
-def _derive(secret: bytes, label: str) -> bytes:
-    return hmac.new(secret, b"imias/" + label.encode(), hashlib.sha256).digest()
-
-
 def _raw_public(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
@@ -130,9 +126,9 @@ class LocalAuthority:
     def __init__(self, pool: Executor, secret: str | bytes) -> None:
         raw = secret.encode() if isinstance(secret, str) else secret
         self.pool = pool
-        self._authority = Ed25519PrivateKey.from_private_bytes(_derive(raw, "signing-authority/v1"))
+        self._authority = Ed25519PrivateKey.from_private_bytes(derive(raw, "signing-authority/v1"))
         self.authority_public = self._authority.public_key()
-        self._seal = AESGCM(_derive(raw, "doctor-keys/v1"))
+        self._seal = AESGCM(derive(raw, "doctor-keys/v1"))
         self._by_id: dict[str, _Key] = {}
         self._by_doctor: dict[tuple[int, int], str] = {}
         self._verified: dict[bytes, _Key] = {}

@@ -10,7 +10,7 @@ patient may act for.
 
 from imias.identity import tokens
 from imias.identity.access_log import read_access_log
-from imias.identity.keys import Keys, resolve_secret, server_secret
+from imias.identity.keys import Keys, derive, resolve_secret, server_secret
 from imias.identity.model import (
     CLINIC_ROLES,
     ROLES,
@@ -42,6 +42,7 @@ from imias.platform.policy import PUBLIC, Policy
 __all__ = [
     "CLINIC_ROLES",
     "Keys",
+    "derive",
     "Passwords",
     "PatientCodeRequest",
     "PatientTokenRequest",

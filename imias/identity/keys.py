@@ -26,8 +26,11 @@ KEY_FILE = "secret_key"
 SECRET_ENV = "IMIAS_SECRET_KEY"
 
 
-def _derive(secret: bytes, label: str) -> bytes:
-    return hmac.new(secret, b"imias/" + label.encode(), hashlib.sha256).digest()
+def derive(secret: str | bytes, label: str) -> bytes:
+    """A 32-byte key of the deployment's secret for one purpose (``label``): HMAC-SHA256,
+    so a key derived for one purpose never works for another."""
+    raw = secret.encode() if isinstance(secret, str) else secret
+    return hmac.new(raw, b"imias/" + label.encode(), hashlib.sha256).digest()
 
 
 @dataclass(frozen=True)
@@ -38,8 +41,7 @@ class Keys:
 
     @classmethod
     def from_secret(cls, secret: str | bytes) -> Keys:
-        raw = secret.encode() if isinstance(secret, str) else secret
-        return cls(_derive(raw, "token/v1"), _derive(raw, "otp/v1"), _derive(raw, "log/v1"))
+        return cls(derive(secret, "token/v1"), derive(secret, "otp/v1"), derive(secret, "log/v1"))
 
     def log_hash(self, value: str) -> str:
         """A short keyed hash of ``value`` for logs: the same value gives the same hash

@@ -6,6 +6,7 @@ import asyncpg
 import pytest
 
 from ehr import queries as ehr_queries
+from ehr.certificates import queries as certificate_queries
 from imias.booking import queries
 from imias.booking.calendar_loader import Geometry, load_calendar
 from imias.booking.schedules import to_local, to_utc
@@ -42,8 +43,9 @@ async def city(fresh_database_url):
         audit_repository,
         ehr_queries,
         prescriptions_queries,
+        certificate_queries,
     ],
-    ids=["booking", "registry", "identity", "audit", "ehr", "prescriptions"],
+    ids=["booking", "registry", "identity", "audit", "ehr", "prescriptions", "certificates"],
 )
 async def test_every_named_query_prepares_against_the_migrated_schema(db, module):
     for name, sql in module.QUERIES.items():

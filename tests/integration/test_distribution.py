@@ -38,12 +38,15 @@ DISTRIBUTION: dict[str, str] = {
     "prescriptions": "patient_id",
     "prescription_periods": "patient_id",
     "dispensings": "patient_id",
+    "exam_conclusions": "patient_id",
+    "certificates": "patient_id",
     # catalogues
     "specialties": "reference",
     "clinics": "reference",
     "pharmacies": "reference",
     "drug_catalogues": "reference",
     "signing_keys": "reference",
+    "certificate_keys": "reference",
     # on the coordinator
     "schema_migrations": "local",
     "audit_log": "local",

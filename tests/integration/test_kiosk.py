@@ -186,7 +186,8 @@ async def test_the_kiosk_speaks_russian_by_default_and_english_on_request(client
 
 
 async def test_a_prescription_is_printed_with_the_qr_code_of_its_own_code(client, sms):
-    from prescriptions import Catalogue, qr
+    from imias.platform import qr
+    from prescriptions import Catalogue
 
     (patient, stranger) = await adults(client.city, 2, offset=40)
     appointment = await book_specialty(client, patient, "ophthalmologist")

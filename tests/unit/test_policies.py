@@ -26,6 +26,9 @@ PUBLIC_ROUTES = {
     "GET /api/v1/protocol-templates/{specialty:str}",
     # The drug catalogue's type-ahead (no patient).
     "GET /api/v1/drugs",
+    "GET /.well-known/imias/trust-list",
+    "GET /.well-known/imias/revocations",
+    "GET /.well-known/imias/anchor",
     "POST /api/v1/auth/patient/code",
     "POST /api/v1/auth/patient/token",
     "POST /api/v1/auth/staff/token",

@@ -12,8 +12,9 @@ from markupsafe import Markup
 
 from imias.channels.web.i18n import N_
 from imias.channels.web.pages import lang_of, say
+from imias.platform import qr
 from imias.platform.problems import ProblemError
-from prescriptions import REFUSALS, qr
+from prescriptions import REFUSALS
 
 LABELS = {
     "active": N_("действует"),

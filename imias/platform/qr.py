@@ -1,5 +1,5 @@
-"""The QR code a patient shows at the pharmacy, drawn by ``segno`` as SVG (no image
-library, prints sharp at any size)."""
+"""QR codes of signed documents (a prescription at the pharmacy, a certificate at a traffic
+stop), drawn by ``segno`` as SVG (no image library, prints sharp at any size)."""
 
 from __future__ import annotations
 
