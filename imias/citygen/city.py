@@ -255,7 +255,8 @@ OTHER_STAFF = (
     ("admin", "administrator", None),
     ("pharmacist.1", "pharmacist", 1),  # a subsidised city pharmacy
     ("pharmacist.2", "pharmacist", 2),  # a commercial one (imias.citygen.prescribing)
-    ("police.1", "police_officer", 1),
+    ("police.1", "police_officer", 1),  # two officers of two police units, of no clinic
+    ("police.2", "police_officer", 2),
     ("ambulance.1", "ambulance_crew", 1),
     ("nurse.1", "school_nurse", 1),
 )
@@ -265,9 +266,9 @@ def plan_staff(
     clinics: Sequence[Clinic], doctors: Sequence[Doctor], rng: random.Random, pools: NamePools
 ) -> list[tuple[Any, ...]]:
     """Staff accounts of the demo city, rows (username, role, full_name, clinic_id,
-    doctor_id, organisation_id): an administrator and one of each other organisation's
-    roles, a registrar per clinic (``registrar.<clinic id>``) and a login for each
-    doctor (``doctor.<doctor id>``)."""
+    doctor_id, organisation_id): an administrator and the other organisations' staff
+    (:data:`OTHER_STAFF`), a registrar per clinic (``registrar.<clinic id>``) and a
+    login for each doctor (``doctor.<doctor id>``)."""
 
     def person() -> str:
         sex = rng.choice("MF")
