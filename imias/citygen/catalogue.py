@@ -91,7 +91,7 @@ _D = (DENTAL,)
 SPECIALTIES: tuple[Specialty, ...] = (
     # Primary care: self-referral, booked at the attached clinic.
     Specialty(1, "therapist", "Врач-терапевт участковый", "District therapist",
-              True, True, 18, _ANY, None, 15, 240, _A, 780),
+              True, True, 18, _ANY, None, 15, 235, _A, 780),
     Specialty(2, "general_practitioner", "Врач общей практики", "General practitioner",
               True, True, 18, _ANY, None, 15, 65, _A, 750),
     Specialty(3, "paediatrician", "Врач-педиатр участковый", "District paediatrician",
@@ -152,6 +152,8 @@ SPECIALTIES: tuple[Specialty, ...] = (
               False, False, 2, 17, None, 30, 6, _C, 950),
     Specialty(30, "physiotherapist", "Врач-физиотерапевт", "Physiotherapist",
               False, False, 0, _ANY, None, 20, 15, _AC, 800),
+    Specialty(31, "narcologist", "Врач-психиатр-нарколог", "Psychiatrist-narcologist",
+              False, False, 0, _ANY, None, 30, 5, _AC, 450),
 )
 # fmt: on
 

@@ -196,13 +196,23 @@ def plan_doctors(
 ) -> list[Doctor]:
     """``n`` doctors: one anchor per clinic (a therapist, a paediatrician or a
     dentist), the rest over the specialties in the catalogue's shares, each in a
-    clinic of a kind the specialty works in, bigger clinics getting more."""
+    clinic of a kind the specialty works in, bigger clinics getting more.
+
+    Every specialty a clinic of the city can have gets at least two doctors, taken
+    from the most numerous, in two clinics where there are two (at least one when the
+    city has too few doctors for two of each), so that even a small city has its
+    psychiatrist and its narcologist."""
     staffed: list[tuple[Clinic, cat.Specialty]] = []
     for clinic in clinics[:n]:
         staffed.append((clinic, cat.SPECIALTY_BY_CODE[cat.ANCHOR_SPECIALTY[clinic.kind]]))
     kinds_present = {c.kind for c in clinics}
     available = [s for s in cat.SPECIALTIES if kinds_present.intersection(s.kinds)]
     counts = apportion(max(0, n - len(clinics)), [s.permille for s in available])
+    least = next((m for m in (2, 1) if sum(counts) >= m * len(available)), 0)
+    for i in range(len(counts)):
+        while counts[i] < least:  # taken from the most numerous (the total stays)
+            counts[counts.index(max(counts))] -= 1
+            counts[i] += 1
     for specialty, count in zip(available, counts, strict=True):
         if not count:
             continue
@@ -212,7 +222,12 @@ def plan_doctors(
             c.weight * (0.5 if c.kind == cat.CHILDREN and len(specialty.kinds) > 1 else 1.0)
             for c in eligible
         ]
-        for clinic in rng.choices(eligible, weights=weights, k=count):
+        places = rng.choices(eligible, weights=weights, k=count)
+        if count > 1 and len({c.id for c in places}) == 1 < len(eligible):
+            # Two clinics, not one: a doctor on leave leaves another elsewhere.
+            others = [i for i, c in enumerate(eligible) if c.id != places[0].id]
+            places[-1] = eligible[rng.choices(others, weights=[weights[i] for i in others])[0]]
+        for clinic in places:
             staffed.append((clinic, specialty))
     staffed.sort(key=lambda cs: (cs[0].id, cs[1].id))
     doctors: list[Doctor] = []
@@ -240,7 +255,8 @@ OTHER_STAFF = (
     ("admin", "administrator", None),
     ("pharmacist.1", "pharmacist", 1),  # a subsidised city pharmacy
     ("pharmacist.2", "pharmacist", 2),  # a commercial one (imias.citygen.prescribing)
-    ("police.1", "police_officer", 1),
+    ("police.1", "police_officer", 1),  # two officers of two police units, of no clinic
+    ("police.2", "police_officer", 2),
     ("ambulance.1", "ambulance_crew", 1),
     ("nurse.1", "school_nurse", 1),
 )
@@ -250,9 +266,9 @@ def plan_staff(
     clinics: Sequence[Clinic], doctors: Sequence[Doctor], rng: random.Random, pools: NamePools
 ) -> list[tuple[Any, ...]]:
     """Staff accounts of the demo city, rows (username, role, full_name, clinic_id,
-    doctor_id, organisation_id): an administrator and one of each other organisation's
-    roles, a registrar per clinic (``registrar.<clinic id>``) and a login for each
-    doctor (``doctor.<doctor id>``)."""
+    doctor_id, organisation_id): an administrator and the other organisations' staff
+    (:data:`OTHER_STAFF`), a registrar per clinic (``registrar.<clinic id>``) and a
+    login for each doctor (``doctor.<doctor id>``)."""
 
     def person() -> str:
         sex = rng.choice("MF")

@@ -4,7 +4,7 @@ diagnosis. Plain data, no I/O (:mod:`imias.citygen.records` draws from it).
 
 The codes are ICD-10 codes with a Russian title in ``ehr/catalogue/icd10_ru.tsv``; a
 test checks that every one is. Restricted diagnoses (ICD-10 chapter F) are made only
-by the psychiatrist, and rarely.
+by the psychiatrist and the narcologist, and rarely.
 """
 
 from __future__ import annotations
@@ -116,10 +116,14 @@ DIAGNOSES: dict[str, tuple[Dx, ...]] = {
         _c("L20.9", 20), _c("L40.0", 15, 10), _a("L70.0", 15, 12, 35), _c("B35.1", 15, 18),
         _a("L50.0", 10),
     ),
-    # Restricted (chapter F) diagnoses: the psychiatrist's, and rarely.
+    # Restricted (chapter F) diagnoses: the psychiatrist's and the narcologist's, and rarely.
     "psychiatrist": (
         _a("Z00.0", 60, 18), _a("Z00.1", 20, 0, 17), _a("G47.0", 12, 18),
         _a("F32.0", 2, 18), _a("F41.1", 2, 18),
+    ),
+    "narcologist": (
+        _a("Z00.0", 70, 18), _a("Z00.1", 10, 0, 17), _a("G47.0", 6, 18),
+        _c("F10.2", 3, 20),
     ),
     "nephrologist": (_c("N18.3", 30), _a("N20.0", 15), _a("N39.0", 15), _c("I10", 10, 30)),
     "haematologist": (_a("D50.9", 60), _a("Z00.0", 20)),
@@ -198,6 +202,8 @@ COMPLAINTS: dict[str, tuple[str, str]] = {
     "H52.1": ("Снижение остроты зрения вдаль.", "Носит очки несколько лет."),
     "F32.0": ("Сниженное настроение, утомляемость, нарушение сна.", "В течение 3 недель."),
     "F41.1": ("Постоянная тревога, напряжение, трудности с засыпанием.", "Около полугода."),
+    "F10.2": ("Тяга к алкоголю, утренняя слабость, нарушение сна.",
+              "Систематическое употребление алкоголя в течение нескольких лет."),
 }  # fmt: skip
 _COMPLAINTS_BY_LETTER: dict[str, tuple[str, str]] = {
     "J": ("Заложенность носа, кашель.", "Заболел(а) несколько дней назад."),

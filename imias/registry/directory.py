@@ -1,6 +1,6 @@
 """The directory a worker keeps next to its engine: specialties, clinics, doctors.
 
-Small and read-mostly (678 clinics, 21,500 doctors, 30 specialties), loaded with the
+Small and read-mostly (678 clinics, 21,500 doctors, 31 specialties), loaded with the
 engine so that a search answer names its clinic and doctor without a query.
 """
 

@@ -20,6 +20,8 @@ import pytest
 from citydb import build_city_database, drop_database, worker_id
 from signin import adults, app_client, fetch, guardian_and_child, key
 
+from ehr import codes
+
 MISSING = 999_999_999
 RX = {"product": "C08CA01-TAB-5", "dose": 1, "per_day": 1, "days": 10}
 ROLES = (
@@ -597,8 +599,9 @@ async def restricted(client, city, world) -> Restricted:
     author, colleague = await fetch(
         city,
         "SELECT d.id FROM doctors d JOIN specialties s ON s.id = d.specialty_id"
-        " WHERE d.clinic_id = $1 AND s.code NOT IN ('psychiatrist') ORDER BY d.id LIMIT 2",
+        " WHERE d.clinic_id = $1 AND s.code <> ALL($2::text[]) ORDER BY d.id LIMIT 2",
         x,
+        sorted(codes.RESTRICTED_READERS["mental"]),
     )
     stranger = (
         await fetch(city, "SELECT clinic_id, id FROM doctors WHERE clinic_id <> $1 LIMIT 1", x)

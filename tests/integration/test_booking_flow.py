@@ -133,7 +133,9 @@ async def test_only_a_hold_commits_without_waiting_for_the_disk(city, engine, cl
             durable = await conn.fetchval("SHOW synchronous_commit")
         assert durable == "on"
         seen.clear()
-        one, two = first_slots(service, "therapist", 2)
+        # Both at one clinic: a district therapist books only the patients attached to hers.
+        clinic = first_slots(service, "therapist")[0].clinic_id
+        one, two = first_slots(service, "therapist", 2, clinic=clinic)
         alice, bob = await adults_attached_to(pool, one.clinic_id, 2)
 
         def relaxed() -> bool:

@@ -133,6 +133,11 @@ async def test_children_have_guardians_and_staff_have_demo_accounts(city: City):
     assert by_role["registrar"] == 12 and by_role["doctor"] == 200
     assert by_role["administrator"] == 1
     assert {"pharmacist", "police_officer", "ambulance_crew", "school_nurse"} <= set(by_role)
+    police = await conn.fetch(
+        "SELECT username, clinic_id, doctor_id, organisation_id FROM staff_accounts"
+        " WHERE role = 'police_officer' ORDER BY username"
+    )
+    assert [tuple(r) for r in police] == [("police.1", None, None, 1), ("police.2", None, None, 2)]
     hashes = await conn.fetch("SELECT DISTINCT password_hash FROM staff_accounts")
     assert len(hashes) == 1, "one demo password, hashed once per seed"
     assert await Passwords().check(hashes[0]["password_hash"], DEMO_PASSWORD)

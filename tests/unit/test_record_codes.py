@@ -39,6 +39,8 @@ def test_who_sees_a_restricted_entry():
     glass = Reader("doctor", 9, 90, 2, "therapist", break_glass=True)
     patient = Reader("patient", None, None, None, None)
     assert psychiatrist.sees("mental", author) and not psychiatrist.sees("hiv", author)
+    narcologist = Reader("doctor", 11, 110, 1, "narcologist")
+    assert narcologist.sees("mental", author) and not narcologist.sees("sti", author)
     assert not therapist.sees("mental", author) and therapist.sees(None, author)
     assert Reader("doctor", author, 1, 1, "therapist").sees("mental", author)
     assert glass.sees("mental", author) and patient.sees("hiv", author)
