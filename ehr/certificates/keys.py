@@ -68,7 +68,7 @@ class CertificateKeys:
         self.anchor_public = self.anchor.public_key()
         self.anchor_kid = cose.key_id(self.anchor_public)
         self._seal = AESGCM(derive(secret, "certificate-keys/v1"))
-        self._signing: dict[int, tuple[bytes, ec.EllipticCurvePrivateKey]] = {}
+        self._unsealed_keys: dict[bytes, ec.EllipticCurvePrivateKey] = {}
         self._trust: TrustList | None = None
         self._trust_document = b""
         self._trust_read = -TRUST_SECONDS
@@ -103,10 +103,9 @@ class CertificateKeys:
         return row, private
 
     async def signing_key(self, clinic_id: int) -> tuple[bytes, ec.EllipticCurvePrivateKey]:
-        """The clinic's current key (made on its first certificate)."""
-        held = self._signing.get(clinic_id)
-        if held is not None:
-            return held
+        """The clinic's current key (made on its first certificate). Which key is current
+        is asked each time (a rotation by `imias certificate-keys` counts at once); its
+        private half is unsealed once."""
         row = await repo.current_key(self.pool, clinic_id)
         if row is None:
             new, _ = self.new_key(clinic_id, self.clock())
@@ -115,9 +114,10 @@ class CertificateKeys:
             assert row is not None
             self._trust_read = -TRUST_SECONDS  # the trust list has a new key
         kid = bytes(row["kid"])
-        held = (kid, self._unsealed(kid, bytes(row["private_key"])))
-        self._signing[clinic_id] = held
-        return held
+        private = self._unsealed_keys.get(kid)
+        if private is None:
+            private = self._unsealed_keys[kid] = self._unsealed(kid, bytes(row["private_key"]))
+        return kid, private
 
     async def rotate(self, clinic_id: int) -> bytes:
         """A new key for the clinic; the old one signs no more, its certificates stay valid."""
@@ -125,20 +125,18 @@ class CertificateKeys:
         async with self.pool.acquire() as conn, conn.transaction():
             await repo.retire_keys(conn, clinic_id, self.clock())
             await repo.insert_key(conn, *new)
-        self._signing.pop(clinic_id, None)
         self._trust_read = -TRUST_SECONDS
         return bytes(new[0])
 
     async def withdraw(self, kid: bytes, reason: str) -> bool:
         """Withdraw a key: every certificate it signed is no longer valid."""
         done = await repo.withdraw_key(self.pool, kid, self.clock(), reason)
-        self._signing = {c: k for c, k in self._signing.items() if k[0] != kid}
+        self._unsealed_keys.pop(kid, None)
         self._trust_read = -TRUST_SECONDS
         return done
 
     def forget(self) -> None:
         """Read keys and lists again on next use (after a rotation by another process)."""
-        self._signing.clear()
         self._trust_read = -TRUST_SECONDS
         self._revocations = None
 

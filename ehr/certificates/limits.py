@@ -1,7 +1,8 @@
 """How often an officer may check: per officer and per address, and far fewer misses (a
 number with a wrong birth date), so that certificates cannot be enumerated.
 
-Fixed windows counted in Redis (INCR, and EXPIRE on the first), shared by every worker.
+Fixed windows counted in Redis (SET NX with the window's TTL, then INCR), shared by
+every worker.
 When Redis does not answer, each worker counts in its own memory until it is back (a
 limit a little looser, never none).
 """
@@ -58,14 +59,16 @@ class CheckLimiter:
             try:
                 pipe = self.redis.pipeline(transaction=False)
                 for name, (_, lim) in zip(names, counted, strict=True):
+                    pipe.set(name, 0, ex=lim.window, nx=True)  # the window's first: its TTL
                     pipe.incr(name)
-                    pipe.expire(name, lim.window, nx=True)
                 pipe.get(read_name)
                 replies = await pipe.execute()
                 if self._down:
                     log.info("Redis answers again: checks are counted there")
                 self._down = False
-                return [int(replies[2 * i]) for i in range(len(names))] + [int(replies[-1] or 0)]
+                return [int(replies[2 * i + 1]) for i in range(len(names))] + [
+                    int(replies[-1] or 0)
+                ]
             except (RedisError, OSError) as exc:
                 if not self._down:
                     log.warning("Redis does not answer (%s): checks counted per worker", exc)
