@@ -145,8 +145,8 @@ def open_qr(text: str) -> tuple[Opened, dict[str, Any]]:
         compressed = base45.b45decode(text[len(PREFIX) :])
         inflater = zlib.decompressobj()
         raw = inflater.decompress(compressed, _MAX_INFLATED)
-        if inflater.unconsumed_tail or not inflater.eof:
-            raise Malformed("damaged or oversized payload")
+        if inflater.unconsumed_tail or not inflater.eof or inflater.unused_data:
+            raise Malformed("damaged, oversized or trailed payload")
     except (ValueError, zlib.error) as exc:
         raise Malformed("damaged QR text") from exc
     opened = open1(raw)

@@ -348,9 +348,11 @@ class Certificates:
         if data.qr is not None:
             verdict, content = await self._genuine(data.qr)
             if content is not None:
+                # Its row by what was signed (the number, the holder's birth date), not by
+                # the text: the same signature recompressed is the same certificate.
                 row = next(
                     (r for r in await repo.by_number(self.pool, content.number)
-                     if r["qr"] == data.qr.strip()),
+                     if r["birth_date"] == content.birth_date),
                     None,
                 )  # fmt: skip
                 revoked = row is not None and row["status"] == "revoked"

@@ -6,10 +6,12 @@ gets its own verdict, never "valid"."""
 from __future__ import annotations
 
 import itertools
+import zlib
 from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
+import base45
 import bearer
 import pytest
 from citydb import build_city_database, drop_database, worker_id
@@ -330,6 +332,11 @@ async def test_the_clinic_revokes_with_a_reason_and_no_other_clinic_can(client):
     )
     assert again.status_code == 409 and again.json()["code"] == "already_revoked"
     assert (await check(client, {"qr": issued["qr"]}))["verdict"] == "revoked"
+    # The same signature recompressed is the same certificate, revoked too.
+    raw = base45.b45decode(issued["qr"][len(cose.PREFIX) :])
+    recompressed = cose.PREFIX + base45.b45encode(zlib.compress(zlib.decompress(raw), 1)).decode()
+    assert recompressed != issued["qr"]
+    assert (await check(client, {"qr": recompressed}))["verdict"] == "revoked"
 
 
 async def test_forged_altered_and_unknown_key_certificates_are_not_valid(client):

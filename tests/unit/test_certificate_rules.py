@@ -183,6 +183,14 @@ def test_any_bytes_behind_the_prefix_are_not_genuine(junk):
     assert check_offline(text, trust(), None, DAY).verdict == "not_genuine"
 
 
+def test_bytes_after_the_compressed_payload_are_refused():
+    raw = base45.b45decode(TEXT[len(cose.PREFIX) :])
+    trailed = cose.PREFIX + base45.b45encode(raw + b"\0").decode()
+    assert check_offline(trailed, trust(), None, DAY).verdict == "not_genuine"
+    recompressed = cose.PREFIX + base45.b45encode(zlib.compress(zlib.decompress(raw), 1)).decode()
+    assert check_offline(recompressed, trust(), None, DAY).verdict == "valid"
+
+
 def test_a_zip_bomb_is_refused_before_it_inflates():
     bomb = cose.PREFIX + base45.b45encode(zlib.compress(b"\0" * 1_000_000)).decode()
     assert len(bomb) < cose._MAX_QR
