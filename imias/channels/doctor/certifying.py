@@ -21,8 +21,8 @@ from imias.channels.doctor.cert_form import (
     conclusion_of_form,
     revocation_reason,
 )
-from imias.channels.doctor.pages import PATH, own_doctor
-from imias.channels.doctor.visit import VISIT, records_of, visit_page, visit_url
+from imias.channels.doctor.pages import COOKIE, PATH, own_doctor
+from imias.channels.doctor.visit import records_of, visit_page, visit_url
 from imias.channels.doctor.visit_form import FormError
 from imias.channels.web.certificate_view import (
     certificate_pdf,
@@ -31,8 +31,17 @@ from imias.channels.web.certificate_view import (
 )
 from imias.channels.web.errors import PAGE_ERRORS
 from imias.channels.web.pages import form_of, lang_of, redirect, say
-from imias.identity import principal_of
+from imias.identity import allow, principal_of
 from imias.platform.problems import ProblemError
+
+CERTIFYING = allow(
+    "doctor",
+    data="doctor: her own visit's driver's-examination conclusion; as the chair, her visit's "
+    "patient's checklist, certificates and their issue; revocation of her clinic's "
+    "certificates; a certificate's PDF for a patient whose record she may read",
+    cookie=COOKIE,
+    sign_in=PATH,
+)
 
 
 class DoctorCertificateController(Controller):
@@ -49,7 +58,7 @@ class DoctorCertificateController(Controller):
 
     @post(
         "/visits/{encounter_id:int}/conclusions",
-        opt=VISIT,
+        opt=CERTIFYING,
         operation_id="doctorConclusion",
         media_type=MediaType.HTML,
         status_code=200,
@@ -77,7 +86,7 @@ class DoctorCertificateController(Controller):
 
     @post(
         "/visits/{encounter_id:int}/certificates",
-        opt=VISIT,
+        opt=CERTIFYING,
         operation_id="doctorCertificate",
         media_type=MediaType.HTML,
         status_code=200,
@@ -120,7 +129,7 @@ class DoctorCertificateController(Controller):
 
     @post(
         "/visits/{encounter_id:int}/certificates/{number:str}/revoke",
-        opt=VISIT,
+        opt=CERTIFYING,
         operation_id="doctorRevokeCertificate",
         media_type=MediaType.HTML,
         status_code=200,
@@ -148,7 +157,7 @@ class DoctorCertificateController(Controller):
 
     @get(
         "/certificates/{number:str}/pdf",
-        opt=VISIT,
+        opt=CERTIFYING,
         operation_id="doctorCertificatePdf",
         media_type="application/pdf",
     )
