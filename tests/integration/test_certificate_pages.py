@@ -462,8 +462,8 @@ async def test_the_patient_sees_the_qr_downloads_the_pdf_and_the_checklist(clien
     professional = await client.get("/certificates", params={"categories": ["B", "C"]})
     page = professional.text
     neurologist = re.search(r'<li id="check-neurologist".*?</li>', page, re.S).group(0)
-    assert "Нужно направление терапевта" in text_of(neurologist)
-    assert 'href="/book?specialty=therapist"' in neurologist
+    assert "Нужно направление: его даёт терапевт" in text_of(neurologist)
+    assert re.search(r'href="/book\?specialty=(therapist|general_practitioner)"', neurologist)
     ent = re.search(r'<li id="check-otolaryngologist".*?</li>', page, re.S).group(0)
     assert 'href="/book?specialty=otolaryngologist"' in ent
     done = re.search(r'<li id="check-ophthalmologist".*?</li>', page, re.S).group(0)

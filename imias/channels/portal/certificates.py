@@ -24,9 +24,24 @@ from imias.channels.web.certificate_view import (
 from imias.channels.web.errors import PAGE_ERRORS
 from imias.channels.web.pages import lang_of, say
 from imias.identity import principal_of
+from imias.registry import patients
 
-#: Whom a referral-only examination's referral comes from.
-REFERRING = "therapist"
+#: Primary care, booked at the patient's own clinic: the therapist's examination is done
+#: there, and the referrals to the referral-only examinations are given there.
+PRIMARY_CARE = ("therapist", "general_practitioner")
+
+
+async def primary_care(request: Request[Any, Any, Any], patient: int) -> str:
+    """The primary-care specialty the patient books at her own clinic: its therapist, or
+    its general practitioner where it has no therapist."""
+    directory = request.app.state.engine.directory
+    attached = await patients.attached_clinic(booking_of(request).pool, patient)
+    offered = {d.specialty_id for d in directory.doctors_of_clinic.get(attached, [])}
+    for code in PRIMARY_CARE:
+        found = directory.by_code.get(code)
+        if found is not None and found.id in offered:
+            return code
+    return PRIMARY_CARE[0]
 
 
 class PortalCertificateController(Controller):
@@ -56,13 +71,16 @@ class PortalCertificateController(Controller):
             r["specialty"].code for r in await booking_of(request).patient_referrals(patient)
         }
         directory = request.app.state.engine.directory
+        referring = await primary_care(request, patient)
         steps = []
         for item in checklist.items:
-            specialty = directory.by_code.get(item.specialty)
+            code = referring if item.specialty in PRIMARY_CARE else item.specialty
+            specialty = directory.by_code.get(code)
             needs_referral = specialty is not None and not specialty.self_referral
             steps.append(
                 {
                     "item": item,
+                    "book": code,
                     "bookable": specialty is not None,
                     "needs_referral": needs_referral and item.specialty not in referred,
                     "referred": needs_referral and item.specialty in referred,
@@ -76,7 +94,7 @@ class PortalCertificateController(Controller):
             steps=steps,
             all_categories=rules.CATEGORIES,
             professional=rules.PROFESSIONAL,
-            referring=REFERRING,
+            referring=referring,
             claimed=patient_id,
             error=error,
             **certificate_helpers(request),
