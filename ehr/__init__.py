@@ -4,12 +4,14 @@ by LOINC), allergies, immunizations, the patient's card, and FHIR R4 over them.
 Other packages use the names below and nothing else of this package: the use cases
 (:class:`Records`), the access rule's port that the booking fills (:class:`CareLinks`),
 the values the API answers with, the code systems and the protocol templates, and the
-named SQL (:mod:`ehr.queries`, read by the benches to explain the card's plan), and what
+named SQL (:mod:`ehr.queries`, read by the benches to explain the card's plan), what
 another domain serves FHIR types with (:class:`FhirType`, :func:`add_fhir_types`, the
-resources' Structs, the search parameters' parsing and the mapping's helpers).
+resources' Structs, the search parameters' parsing and the mapping's helpers), and the
+medical certificates (:mod:`ehr.certificates`, whose own ``__all__`` says what of it
+others use; the pages reach it as ``ehr.certificates``).
 """
 
-from ehr import codes, queries
+from ehr import certificates, codes, queries
 from ehr.access import CareLinks, Medications, Reader
 from ehr.fhir import mapping as fhir_mapping
 from ehr.fhir import resources as fhir_resources
@@ -66,6 +68,7 @@ __all__ = [
     "VisitDraft",
     "VitalIn",
     "add_fhir_types",
+    "certificates",
     "codes",
     "fhir_mapping",
     "fhir_resources",

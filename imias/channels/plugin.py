@@ -11,6 +11,7 @@ from litestar.types import ControllerRouterHandler
 
 from imias.channels.commands import phone
 from imias.channels.doctor import (
+    DoctorCertificateController,
     DoctorController,
     DoctorPrescriptionController,
     DoctorVisitController,
@@ -21,6 +22,7 @@ from imias.channels.phone import PhoneController
 from imias.channels.portal import (
     PortalAccountController,
     PortalBookingController,
+    PortalCertificateController,
     PortalController,
     PortalPrescriptionController,
     PortalRecordController,
@@ -46,6 +48,7 @@ class ChannelsPlugin(DomainPlugin):
             DoctorController,
             DoctorVisitController,
             DoctorPrescriptionController,
+            DoctorCertificateController,
             PharmacyController,
             switch_language,
             PortalController,
@@ -53,6 +56,7 @@ class ChannelsPlugin(DomainPlugin):
             PortalAccountController,
             PortalRecordController,
             PortalPrescriptionController,
+            PortalCertificateController,
             manifest,
             service_worker,
             icon,

@@ -158,6 +158,7 @@ async def test_a_patient_books_on_the_portal_and_cancels(server, city, page):
         ("/referrals", "referrals"),
         ("/family", "family"),
         ("/access-log", "access-log"),
+        ("/certificates", "certificates"),
     ]:
         await page.goto(server + path)
         await pages.check(name)

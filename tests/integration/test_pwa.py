@@ -1,6 +1,6 @@
 """The portal is installable: its manifest names icons that are served, and its service
 worker is served from the root with a script's content type, so its scope is the
-portal, and it keeps the "my appointments" page."""
+portal, and it keeps the "my appointments", "prescriptions" and "certificates" pages."""
 
 from __future__ import annotations
 
@@ -52,7 +52,8 @@ async def test_the_service_worker_is_a_script_of_the_whole_portal(client):
     assert answer.headers["content-type"].startswith("text/javascript")
     assert answer.headers["service-worker-allowed"] == "/"
     assert answer.headers["cache-control"] == "no-cache"
-    assert 'const KEPT = ["/appointments", "/prescriptions"];' in answer.text
+    assert 'const KEPT = ["/appointments", "/prescriptions", "/certificates"];' in answer.text
+    assert 'const CACHE = "imias-portal-v3";' in answer.text  # a new list, a new cache
     assert 'addEventListener("fetch"' in answer.text
 
 

@@ -1,9 +1,16 @@
 """The doctor's day ``/doctor``: today's list with arrivals, mark a visit done or a
 no-show, refer a patient to a specialist; the visit itself (the patient's card, the
-protocol, diagnoses, vitals, the signature and its amendments, prescriptions)."""
+protocol, diagnoses, vitals, the signature and its amendments, prescriptions, the
+driver's-examination conclusion and the medical certificates)."""
 
+from imias.channels.doctor.certifying import DoctorCertificateController
 from imias.channels.doctor.pages import DoctorController
 from imias.channels.doctor.prescribing import DoctorPrescriptionController
 from imias.channels.doctor.visit import DoctorVisitController
 
-__all__ = ["DoctorController", "DoctorPrescriptionController", "DoctorVisitController"]
+__all__ = [
+    "DoctorCertificateController",
+    "DoctorController",
+    "DoctorPrescriptionController",
+    "DoctorVisitController",
+]

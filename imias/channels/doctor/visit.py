@@ -10,6 +10,7 @@ them. Every read and write goes through :class:`ehr.Records`, audited there."""
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
@@ -25,9 +26,11 @@ from ehr import (
     ImmunizationIn,
     Records,
     VisitDraft,
+    certificates,
     codes,
     template_for,
 )
+from imias.channels.doctor.cert_form import SCHOOL_KINDS, VERDICTS, CertState
 from imias.channels.doctor.pages import COOKIE, PATH, own_doctor
 from imias.channels.doctor.rx_form import SCHEDULES, RxState
 from imias.channels.doctor.visit_form import (
@@ -44,6 +47,7 @@ from imias.channels.doctor.visit_form import (
     signoff_of,
     started,
 )
+from imias.channels.web.certificate_view import certificate_helpers, certificates_of
 from imias.channels.web.errors import PAGE_ERRORS, sentence
 from imias.channels.web.i18n import N_
 from imias.channels.web.pages import CSRF_COOKIE, form_of, lang_of, page, redirect, say
@@ -78,6 +82,8 @@ REFUSALS = {
     "already_in_error": N_("Эта запись уже отмечена как ошибочная."),
 }
 SEVERITIES = ("mild", "moderate", "severe")
+#: Certificates' numbers in a notice's address (``?revoked=``).
+REVOKED_NUMBERS = re.compile(r"\b\d{4}-\d{1,19}-[0-9A-Z]{8}\b")
 CRITICALITIES = ("low", "high", "unable-to-assess")
 
 
@@ -119,6 +125,63 @@ async def rx_section(
     }
 
 
+async def cert_section(
+    request: Request[Any, Any, Any], encounter: Encounter, cert: CertState
+) -> dict[str, Any]:
+    """What the visit's certificate sections show: for an examiner (the driver's
+    examination), the verdicts and the restrictions she may set and her examination's
+    conclusion on record; for the chair, the driver's checklist for the categories asked
+    and the patient's certificates."""
+    principal = principal_of(request)
+    service = certificates_of(request)
+    rules = certificates.rules
+    lang = lang_of(request)
+    specialty = encounter.specialty or ""
+    examiner = rules.EXAMINER_OF.get(specialty)
+    chair_driver = specialty in rules.CHAIRS["driver"]
+    chair_kinds = [k for k in SCHOOL_KINDS if specialty in rules.CHAIRS[k]]
+    checklist = None
+    if chair_driver:
+        try:
+            checklist = await service.checklist(
+                principal, encounter.patient_id, cert.categories, lang
+            )
+        except ProblemError as exc:
+            if exc.status != 422:
+                raise
+    mine = None
+    if examiner is not None:
+        if checklist is None or examiner not in [i.examiner for i in checklist.items]:
+            asked = ["C"] if examiner in rules.PROFESSIONAL_EXAMINERS else ["B"]
+            checklist_for_me = await service.checklist(principal, encounter.patient_id, asked, lang)
+        else:
+            checklist_for_me = checklist
+        mine = next(i for i in checklist_for_me.items if i.examiner == examiner)
+    yes_no = examiner in rules.YES_NO
+    held = []
+    if chair_driver or chair_kinds:
+        held = await service.of_patient(principal, encounter.patient_id)
+    return {
+        "cert": cert,
+        "examiner": examiner,
+        "yes_no": yes_no,
+        "verdicts": [v for v in VERDICTS if not (yes_no and v == "restricted")],
+        "examiner_restrictions": [
+            code for code, (_, _, who) in rules.RESTRICTIONS.items() if examiner in who
+        ],
+        "concluded": mine if mine is not None and mine.verdict is not None else None,
+        "chair_driver": chair_driver,
+        "chair_kinds": chair_kinds,
+        "driver_checklist": checklist,
+        "all_categories": rules.CATEGORIES,
+        "professional": rules.PROFESSIONAL,
+        "pe_groups": list(rules.PE_GROUPS),
+        "patient_certificates": held,
+        "own_clinic": principal.org,
+        **certificate_helpers(request),
+    }
+
+
 def refusal(exc: ProblemError, request: Request[Any, Any, Any]) -> str:
     known = REFUSALS.get(exc.code)
     return say(request, known) if known else sentence(exc, request)
@@ -151,8 +214,10 @@ async def visit_page(
     posted: bool = False,
     status_code: int = 200,
     rx: RxState | None = None,
+    cert: CertState | None = None,
 ) -> Template:
-    """The visit page (its prescription section as ``rx`` says, else empty)."""
+    """The visit page (its prescription section as ``rx`` says, its certificate sections
+    as ``cert`` says; else empty)."""
     principal = principal_of(request)
     records = records_of(request)
     lang = lang_of(request)
@@ -196,6 +261,7 @@ async def visit_page(
         notice=notice,
         rx=rx or RxState(),
         **await rx_section(request, encounter, rx or RxState()),
+        **await cert_section(request, encounter, cert or CertState()),
         **record_helpers(request),
     )
 
@@ -241,8 +307,19 @@ class DoctorVisitController(Controller):
             "immunization": N_("Прививка записана."),
             "prescribed": N_("Рецепт подписан."),
             "cancelled": N_("Рецепт аннулирован."),
+            "concluded": N_("Заключение записано."),
+            "issued": N_("Справка выдана."),
+            "revoked": N_("Справка отозвана."),
         }.get(request.query_params.get("done", ""))
-        return await self._page(request, encounter, notice=say(request, notice) if notice else None)
+        said = say(request, notice) if notice else None
+        # A conclusion "unfit" revokes the driver's certificates that needed it: say which.
+        numbers = REVOKED_NUMBERS.findall(request.query_params.get("revoked", "")[:400])
+        if said and numbers:
+            said += " " + say(
+                request,
+                "Из-за этого заключения отозваны медицинские заключения водителя: {numbers}.",
+            ).format(numbers=", ".join(numbers))
+        return await self._page(request, encounter, notice=said)
 
     @post(
         "/visits/{encounter_id:int}/draft",

@@ -18,6 +18,7 @@ from imias.channels.portal.common import (
     claimed_patient,
     portal_page,
 )
+from imias.channels.web.certificate_view import check_place
 from imias.channels.web.errors import PAGE_ERRORS
 from imias.channels.web.i18n import N_
 from imias.channels.web.pages import form_of, redirect, say
@@ -39,6 +40,10 @@ ACTIONS = {
     "break_glass": N_("экстренный доступ"),
     "dispense": N_("отпуск в аптеке"),
     "override": N_("назначение вопреки проверке"),
+    "conclude": N_("заключение"),
+    "issue": N_("выдача"),
+    "revoke": N_("отзыв"),
+    "verify": N_("проверка"),
 }
 # What the record's audit entries are about (the rest show as they are recorded).
 RESOURCES = {
@@ -66,6 +71,10 @@ RESOURCES = {
     "prescription_age": N_("рецепт: возраст"),
     "fhir_medicationrequest": N_("рецепты (FHIR)"),
     "fhir_medicationdispense": N_("отпуск препаратов (FHIR)"),
+    "certificate": N_("медицинская справка"),
+    "certificates": N_("медицинские справки"),
+    "exam_conclusion": N_("заключение для медицинского заключения водителя"),
+    "exam_conclusions": N_("заключения врачей для медицинского заключения водителя"),
 }
 ROLES = {
     "registrar": N_("регистратор"),
@@ -73,6 +82,7 @@ ROLES = {
     "pharmacist": N_("фармацевт"),
     "administrator": N_("администратор"),
     "patient": N_("пациент (по доверенности)"),
+    "police_officer": N_("сотрудник полиции"),
 }
 
 
@@ -179,5 +189,6 @@ class PortalAccountController(Controller):
             actions=ACTIONS,
             resources=RESOURCES,
             roles=ROLES,
+            check_place=lambda reason: check_place(reason, request),
             claimed=patient_id,
         )

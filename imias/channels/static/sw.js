@@ -1,10 +1,11 @@
-// IMIAS portal service worker: keeps the last "my appointments" and "prescriptions"
-// pages (the patient's own, or a linked child's) so that upcoming appointments stay
-// readable, and a prescription's QR code can be shown at a pharmacy, with no
-// connection. Only those pages are kept; signing out clears them (Clear-Site-Data).
+// IMIAS portal service worker: keeps the last "my appointments", "prescriptions" and
+// "certificates" pages (the patient's own, or a linked child's) so that upcoming
+// appointments stay readable, a prescription's QR code can be shown at a pharmacy, and a
+// certificate's QR code at a traffic stop, with no connection. Only those pages are
+// kept; signing out clears them (Clear-Site-Data).
 "use strict";
-const CACHE = "imias-portal-v2";
-const KEPT = ["/appointments", "/prescriptions"];
+const CACHE = "imias-portal-v3";
+const KEPT = ["/appointments", "/prescriptions", "/certificates"];
 
 self.addEventListener("install", () => self.skipWaiting());
 
