@@ -7,7 +7,7 @@ signed trust list and revocation list).
 Other packages use the names below and nothing else of this package.
 """
 
-from ehr.certificates import cose, rules
+from ehr.certificates import cose, pdf, rules
 from ehr.certificates.keys import CertificateKeys, anchor_of
 from ehr.certificates.limits import CheckLimiter
 from ehr.certificates.model import (
@@ -42,5 +42,6 @@ __all__ = [
     "anchor_of",
     "check_offline",
     "cose",
+    "pdf",
     "rules",
 ]

@@ -303,6 +303,11 @@ class Certificates:
         """A doctor of the issuing clinic revokes a certificate, with a reason."""
         if principal.role != "doctor" or principal.org is None:
             raise ProblemError(403, "forbidden", "A doctor of the issuing clinic revokes it.")
+        reason = reason.strip()
+        if not 5 <= len(reason) <= 500:
+            raise refused(
+                "reason_required", "Say why the certificate is revoked (5-500 characters)."
+            )
         async with self.pool.acquire() as conn, conn.transaction():
             row = await repo.lock_certificate(conn, number)
             if row is None or row["clinic_id"] != principal.org:
