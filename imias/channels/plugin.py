@@ -1,6 +1,7 @@
 """The channels as the app assembles them: the patient portal (and its installable
 app's manifest and service worker), the kiosk, the phone's webhook, the registrar's
-desk, the doctor's day and visit, the pharmacy's counter, their templates and languages."""
+desk, the doctor's day and visit, the pharmacy's counter, the police officer's certificate
+check, their templates and languages."""
 
 from __future__ import annotations
 
@@ -31,6 +32,12 @@ from imias.channels.portal import (
     service_worker,
 )
 from imias.channels.registrar import RegistrarController
+from imias.channels.verify import (
+    VerifyController,
+    verify_qr_decoder,
+    verify_script,
+    verify_worker,
+)
 from imias.channels.web.language import switch_language
 from imias.channels.web.pages import template_config
 from imias.platform.plugin import DomainPlugin
@@ -50,6 +57,10 @@ class ChannelsPlugin(DomainPlugin):
             DoctorPrescriptionController,
             DoctorCertificateController,
             PharmacyController,
+            VerifyController,
+            verify_worker,
+            verify_script,
+            verify_qr_decoder,
             switch_language,
             PortalController,
             PortalBookingController,

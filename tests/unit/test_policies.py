@@ -50,6 +50,9 @@ PUBLIC_ROUTES = {
     "GET /pharmacy",
     "POST /pharmacy/sign-in",
     "POST /pharmacy/sign-out",
+    "GET /verify/sign-in",
+    "POST /verify/sign-in",
+    "POST /verify/sign-out",
     # The pages' language switch (a cookie, no personal data).
     "GET /lang/{lang:str}",
     # The portal's sign-in page, its sign-in steps and sign-out (no personal data shown).
@@ -61,6 +64,10 @@ PUBLIC_ROUTES = {
     "GET /manifest.webmanifest",
     "GET /sw.js",
     "GET /icons/{name:str}",
+    # The officer's page's service worker, its script and the QR decoder it loads.
+    "GET /verify/sw.js",
+    "GET /verify/verify.js",
+    "GET /verify/jsqr.js",
     # FHIR's CapabilityStatement: what the server does, no data.
     "GET /fhir/R4/metadata",
 }

@@ -91,6 +91,7 @@ METHODS = [
     ("doctor/**.py", "python"),
     ("portal/**.py", "python"),
     ("pharmacy/**.py", "python"),
+    ("verify/**.py", "python"),
 ]
 KEYWORDS = {"_": None, "gettext": None, "say": (2,), "N_": None}
 
