@@ -604,6 +604,7 @@
     const check = await checkOffline(text, lists.trust, lists.revocations, cityToday(config.zone));
     say("");
     showOffline(check);
+    field.qr.value = "";
   }
 
   // The form posted in the background; the server's page answers and its result box is
@@ -635,9 +636,10 @@
       say((answer.querySelector("[role=alert]") || answer.body).textContent.trim());
       return true;
     }
+    const result = slot.querySelector("#result");
     say(error && !error.hidden ? error.textContent : "");
-    putResult(slot.querySelector("#result"));
-    if (slot.querySelector("#result") && how === "qr") field.qr.value = "";
+    putResult(result);
+    if (result && how === "qr") field.qr.value = ""; // as the server's page: the next scan
     return true;
   }
 
