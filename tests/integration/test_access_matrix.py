@@ -474,6 +474,31 @@ async def build(route: str, role: str, variant: str, client, w: World) -> Call:
             code = f"RX1.MOW.{MISSING}.{code.rsplit('.', 1)[1]}"
         body = {"quantity": 1, "period": 1, "code": code}
         return Call("POST", f"/api/v1/pharmacy/prescriptions/{target}/dispensings", body, h)
+    if route in ("patient_certificates", "read_certificate"):
+        if role == "doctor":  # as the record's reads: a colleague of A
+            h = bearer.doctor(w.colleague_a, w.clinic_a)
+        if route == "patient_certificates":
+            target = {"own": me, "foreign": w.q["id"], "missing": MISSING}[variant]
+            return Call("GET", f"/api/v1/patients/{target}/certificates", headers=h)
+        # None is issued in this world: whoever may read one is told there is no such one.
+        return Call("GET", f"/api/v1/certificates/2026-{w.clinic_a}-NONE0000", headers=h)
+    if route == "verify":
+        # Own: a QR's text (not a certificate's); foreign: Q's birth date with a number
+        # never issued; missing: a number of no clinic. Each is answered with a verdict.
+        body: dict[str, Any] = {"place": "МКАД, 41 км, пост ДПС"}
+        body |= {
+            "own": {"qr": "MC1:NOT-A-CERTIFICATE"},
+            "foreign": {
+                "number": f"2026-{w.clinic_b}-AAAAAAAA",
+                "birth_date": w.q["birth_date"].isoformat(),
+            },
+            "missing": {"number": f"2026-{MISSING}-ZZZZZZZZ", "birth_date": "2000-01-01"},
+        }[variant]
+        verdict = "not_genuine" if variant == "own" else "not_found"
+        expect = (f'"verdict":"{verdict}"',) if role == "police_officer" else ()
+        return Call("POST", "/api/v1/verify", body, h, expect_in_body=expect)
+    if route == "verify_page":
+        return Call("GET", "/verify", headers=h)
     raise AssertionError(route)
 
 
@@ -533,6 +558,14 @@ EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
     "cancel_prescription": {"doctor": (200, 404, 404)},
     "pharmacy_scan": {"pharmacist": (200, 422, 404)},
     "dispense": {"pharmacist": (201, 422, 404)},
+    # Certificates: the holder's list by the record's rule; a police officer checks one
+    # (the API, her page /verify) and reaches nothing else: not the record, not the
+    # certificates' own routes, not the prescriptions. A page sends a browser with no
+    # session to its sign-in (303), and refuses another role with a page, not JSON.
+    "patient_certificates": {"patient": (200, 404, 404), "doctor": (200, 403, 404)},
+    "read_certificate": {"patient": (404, 404, 404), "doctor": (404, 404, 404)},
+    "verify": {"police_officer": (200, 200, 200)},
+    "verify_page": {"police_officer": (200, 200, 200), "anonymous": (303, 303, 303)},
 }
 
 
@@ -554,7 +587,7 @@ def cases():
 async def test_each_role_against_each_route(client, world, route, role, variant, status):
     call = await build(route, role, variant, client, world)
     if call.method == "GET":
-        response = await client.get(call.path, headers=call.headers)
+        response = await client.get(call.path, headers=call.headers, follow_redirects=False)
     else:
         response = await client.post(call.path, json=call.body, headers=call.headers)
     assert response.status_code == status, response.text
@@ -566,7 +599,9 @@ async def test_each_role_against_each_route(client, world, route, role, variant,
         assert f'"id":{world.appointment_q},"clinic_id":' not in text  # Q's appointment
     for expected in call.expect_in_body:
         assert expected in text
-    if status >= 400:
+    if status >= 400 and not call.path.startswith("/api/"):  # a page's refusal: a page
+        assert response.headers["content-type"].startswith("text/html")
+    elif status >= 400:
         assert response.headers["content-type"].startswith("application/problem+json")
         if status == 401:
             assert response.json()["code"] == "unauthenticated"
