@@ -282,3 +282,22 @@ async def test_the_language_switch_turns_the_pages_english_and_back(server, page
     await page.click("nav.lang a >> text=Русский")
     await page.wait_for_selector("button >> text=Войти")
     assert await page.get_attribute("html", "lang") == "ru"
+
+
+async def test_the_officers_page_signed_out_and_in(server, page):
+    """/verify at a phone's width: its sign-in, and its checking page signed in as the
+    demo city's police officer, in Russian and in English."""
+    pages = Pages(page, "verify-page")
+    await page.goto(server + "/verify")
+    await page.wait_for_url(server + "/verify/sign-in")
+    await pages.check("sign-in")
+    await page.fill("#username", "police.1")
+    await page.fill("#password", DEMO_PASSWORD)
+    await page.click("button[type=submit] >> text=Войти")
+    await page.wait_for_url(server + "/verify")
+    await page.wait_for_selector("#lists-status[data-ready=yes]")
+    assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    await pages.check("signed-in")
+    await page.click("nav.lang a >> text=English")
+    await page.wait_for_selector("button >> text=Check the QR code")
+    await pages.check("signed-in-en")
