@@ -22,7 +22,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.response import Template
 
-from ehr.certificates import Certificates, Check, Shown, VerifyIn, cose, rules
+from ehr import certificates
 from imias.channels.pharmacy.pages import typed_date
 from imias.channels.web.errors import PAGE_ERRORS, sentence
 from imias.channels.web.i18n import N_
@@ -31,6 +31,8 @@ from imias.channels.web.staff import sign_in_policy, staff_sign_in
 from imias.identity import PUBLIC, allow, principal_of
 from imias.platform.problems import ProblemError
 from imias.platform.requests import client_address
+
+rules = certificates.rules  # the certificates' titles: restrictions, kinds, PE groups
 
 COOKIE = "imias_verify"
 PATH = "/verify"
@@ -129,8 +131,8 @@ TONE_MARK = {"ok": "✓", "warn": "!", "bad": "✗"}
 _SCAN_OFF = N_("Выключить камеру")
 
 
-def _certificates(request: Request[Any, Any, Any]) -> Certificates:
-    service: Certificates = request.app.state.certificates
+def _certificates(request: Request[Any, Any, Any]) -> certificates.Certificates:
+    service: certificates.Certificates = request.app.state.certificates
     return service
 
 
@@ -148,7 +150,7 @@ def restriction_names(lang: str) -> dict[str, str]:
 
 
 def _facts(
-    request: Request[Any, Any, Any], shown: Shown, verdict: str
+    request: Request[Any, Any, Any], shown: certificates.Shown, verdict: str
 ) -> list[tuple[str, str, str]]:
     """The certificate's lines as the officer reads them, in order: (key, label, value)."""
     lang = lang_of(request)
@@ -174,7 +176,7 @@ def _facts(
     return [(key, say(request, LABELS[key]), value) for key, value in facts]
 
 
-def result_of(request: Request[Any, Any, Any], check: Check) -> dict[str, Any]:
+def result_of(request: Request[Any, Any, Any], check: certificates.Check) -> dict[str, Any]:
     """What the result box shows of an online check."""
     word, meaning, tone = VERDICTS[check.verdict]
     shown = check.certificate
@@ -206,7 +208,7 @@ def script_config(request: Request[Any, Any, Any]) -> dict[str, Any]:
     (so the pin comes with the page, not from the network it distrusts), the city's time
     zone, and its words in the page language."""
     lang = lang_of(request)
-    anchor = cose.spki(_certificates(request).keys.anchor_public)
+    anchor = certificates.cose.spki(_certificates(request).keys.anchor_public)
     return {
         "anchor": _anchor_b64(anchor),
         "zone": _zone(request),
@@ -247,7 +249,7 @@ def asked_of(form: dict[str, str]) -> Asked:
     )
 
 
-def verify_in(request: Request[Any, Any, Any], asked: Asked, way: str) -> VerifyIn:
+def verify_in(request: Request[Any, Any, Any], asked: Asked, way: str) -> certificates.VerifyIn:
     """The check the form asks for (by the QR's text unless the number's button was
     pressed or only the number is filled); a sentence for the officer else."""
     if len(asked.place) < 2:
@@ -272,7 +274,7 @@ def verify_in(request: Request[Any, Any, Any], asked: Asked, way: str) -> Verify
             say(request, "Введите текст QR-кода или номер заключения с датой рождения владельца."),
         )
     try:
-        return msgspec.convert(body, VerifyIn)
+        return msgspec.convert(body, certificates.VerifyIn)
     except msgspec.ValidationError:
         raise ProblemError(
             422, "bad_check", say(request, "Текст QR-кода слишком длинный: это не заключение.")
