@@ -54,8 +54,8 @@ async def examined(client: Any, city: str, person: dict[str, Any]) -> dict[str, 
     first_visit = 0
     for specialty, verdict, restrictions in EXAMINATIONS:
         if specialty not in doctors:
-            # The city has no narcologist yet (imias.citygen adds one): her conclusion,
-            # written in the therapist's visit, is what the chair's rules read.
+            # A city too small to have a narcologist: her conclusion, written with SQL in
+            # the therapist's visit, is what the chair's rules read.
             await fetch(
                 city,
                 "INSERT INTO exam_conclusions (patient_id, encounter_id, clinic_id, doctor_id,"
