@@ -700,8 +700,9 @@
     return decoderLoaded;
   }
 
-  // The QR's text in an image (a video frame, a photo), or null.
-  async function readImage(source, width, height) {
+  // The QR's text in an image (a video frame, a photo; jsQR reads it scaled down to
+  // `largest` pixels a side), or null.
+  async function readImage(source, width, height, largest) {
     if ("BarcodeDetector" in window) {
       try {
         detector = detector || new window.BarcodeDetector({ formats: ["qr_code"] });
@@ -710,7 +711,7 @@
       } catch (e) { /* fall back to jsQR */ }
     }
     const jsQR = await jsQRDecoder();
-    const scale = Math.min(1, 1600 / Math.max(width, height));
+    const scale = Math.min(1, largest / Math.max(width, height));
     const canvas = document.createElement("canvas");
     canvas.width = Math.max(1, Math.round(width * scale));
     canvas.height = Math.max(1, Math.round(height * scale));
@@ -754,7 +755,8 @@
       if (!stream) return;
       let text = null;
       if (video.readyState >= 2 && video.videoWidth) {
-        text = await readImage(video, video.videoWidth, video.videoHeight).catch(() => null);
+        text = await readImage(video, video.videoWidth, video.videoHeight, 960)
+          .catch(() => null);
       }
       if (text) { stopCamera(); scanned(text); return; }
       setTimeout(look, 150);
@@ -768,7 +770,7 @@
     let text = null;
     try {
       const bitmap = await createImageBitmap(file);
-      text = await readImage(bitmap, bitmap.width, bitmap.height);
+      text = await readImage(bitmap, bitmap.width, bitmap.height, 1600);
       bitmap.close();
     } catch (e) { text = null; }
     photo.value = "";
