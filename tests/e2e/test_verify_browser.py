@@ -50,7 +50,7 @@ DIAGNOSIS = ("I11.9", "Гипертоническая болезнь с преи
 
 @pytest.fixture(scope="module")
 async def city(pg_admin_url):
-    name = f"imias_test_cert_browser_{worker_id()}"
+    name = f"imias_test_verify_browser_{worker_id()}"
     url = await build_city_database(pg_admin_url, name, clinics=12, doctors=200, patients=1500)
     await officer_account(url, OFFICER)
     yield url
@@ -59,7 +59,7 @@ async def city(pg_admin_url):
 
 @pytest.fixture(scope="module")
 def server(city, redis_url, tmp_path_factory):
-    log = tmp_path_factory.mktemp("cert-browser") / "serve.log"
+    log = tmp_path_factory.mktemp("verify-browser") / "serve.log"
     with serve(city, redis_url, log, workers=1, secret_key=bearer.TEST_SECRET) as url:
         yield url
 
