@@ -54,6 +54,8 @@ async def test_the_service_worker_is_a_script_of_the_whole_portal(client):
     assert answer.headers["cache-control"] == "no-cache"
     assert 'const KEPT = ["/appointments", "/prescriptions", "/certificates"];' in answer.text
     assert 'const CACHE = "imias-portal-v3";' in answer.text  # a new list, a new cache
+    # It clears only its own older copies, never the officer's page's (/verify).
+    assert 'k.startsWith("imias-portal-") && k !== CACHE' in answer.text
     assert 'addEventListener("fetch"' in answer.text
 
 

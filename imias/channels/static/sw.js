@@ -12,7 +12,10 @@ self.addEventListener("install", () => self.skipWaiting());
 self.addEventListener("activate", (event) => {
   event.waitUntil(
     caches.keys()
-      .then((keys) => Promise.all(keys.filter((k) => k !== CACHE).map((k) => caches.delete(k))))
+      // Only the portal's older copies: the officer's page (/verify) keeps its own.
+      .then((keys) => Promise.all(
+        keys.filter((k) => k.startsWith("imias-portal-") && k !== CACHE).map((k) => caches.delete(k))
+      ))
       .then(() => self.clients.claim())
   );
 });
