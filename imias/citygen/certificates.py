@@ -5,8 +5,8 @@ A few percent of the adults (:data:`SHARE`, at most :data:`MOST`) went through t
 driver's examination before the history's first day: a visit to each examiner the
 categories need (a therapist, an ophthalmologist, a psychiatrist and a narcologist; a
 neurologist and an otolaryngologist too for C and D), each a completed appointment
-with its signed encounter (diagnosis Z02.4, the examination for a driving licence, and
-the specialty's protocol template) and the examiner's conclusion in it; the last visit
+with its signed encounter (a general medical examination, Z00.0, with the
+specialty's protocol template) and the examiner's conclusion in it; the last visit
 is the therapist's, the chair's, who issues the certificate there. Its content is the
 one :meth:`Certificates.issue` signs, signed by the clinic's key
 (:meth:`CertificateKeys.new_key`, sealed with the deployment's secret as a server makes
@@ -40,7 +40,7 @@ from ehr import Condition, Encounter, codes, template_for
 from ehr import Protocol as VisitProtocol
 from ehr.certificates import CertificateKeys, cose, rules
 from imias.citygen import city as citygen
-from imias.citygen import history
+from imias.citygen import clinical, history
 from imias.platform.db import Connection
 
 SHARE = 0.03  # of the patients get a driver's certificate ...
@@ -49,7 +49,10 @@ REVOKED_SHARE = 0.02  # of the certificates were revoked since
 EXAM_DAYS = 30  # the examinations take up to this many days before the chair's visit
 SPAN_DAYS = 700  # certificates were issued over this many days before the history's
 CHUNK = 1_000  # holders made (and signed) at a time, in a thread
-CODE = "Z02.4"  # ICD-10: examination for driving licence
+# The visit's diagnosis: the general medical examination, as the history's check-ups
+# (ICD-10's own code, Z02.4 "examination for driving licence", has no Russian title in
+# the record's catalogue, so the card would show it in English).
+CODE = clinical.CHECKUP_ADULT
 CHANNEL = "registrar"
 
 KEY_COLUMNS = ("kid", "clinic_id", "public_key", "private_key", "created_at")
@@ -377,8 +380,9 @@ class Writer:
                 history="Медицинское освидетельствование водителя (категории "
                 f"{categories}), форма 003-В/у.",
                 examination=template_for(specialty).examination,
-                conclusion=f"{CODE} {said}",
-                recommendations="",
+                conclusion=f"{CODE} {self.title}. {said}",
+                recommendations="Повторное освидетельствование по истечении срока действия "
+                "медицинского заключения.",
             )
             found = self._protocols[key] = (protocol, _ENCODE.encode(protocol).decode())
         return found
