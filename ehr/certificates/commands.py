@@ -116,7 +116,10 @@ def read_qr(given: str) -> str:
         return sys.stdin.read().strip()
     path = Path(given)
     if not path.is_file():
-        if os.sep in given or path.suffix.lower() in (".png", ".jpg", ".jpeg", ".txt"):
+        prefixed = ":" in given[:5]  # another document's QR (HC1:...): not a path
+        if not prefixed and (
+            os.sep in given or path.suffix.lower() in (".png", ".jpg", ".jpeg", ".txt")
+        ):
             _fail(f"{given}: no such file")
         return given.strip()  # a QR's text that is not ours: its verdict says so
     data = path.read_bytes()
