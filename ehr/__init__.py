@@ -6,10 +6,11 @@ Other packages use the names below and nothing else of this package: the use cas
 the values the API answers with, the code systems and the protocol templates, and the
 named SQL (:mod:`ehr.queries`, read by the benches to explain the card's plan), and what
 another domain serves FHIR types with (:class:`FhirType`, :func:`add_fhir_types`, the
-resources' Structs, the search parameters' parsing and the mapping's helpers).
+resources' Structs, the search parameters' parsing and the mapping's helpers); and the
+medical certificates (:mod:`ehr.certificates`, used through its own names).
 """
 
-from ehr import codes, queries
+from ehr import certificates, codes, queries
 from ehr.access import CareLinks, Medications, Reader
 from ehr.fhir import mapping as fhir_mapping
 from ehr.fhir import resources as fhir_resources
@@ -66,6 +67,7 @@ __all__ = [
     "VisitDraft",
     "VitalIn",
     "add_fhir_types",
+    "certificates",
     "codes",
     "fhir_mapping",
     "fhir_resources",

@@ -9,8 +9,8 @@ with its signed encounter (a general medical examination, Z00.0, with the
 specialty's protocol template) and the examiner's conclusion in it; the last visit
 is the therapist's, the chair's, who issues the certificate there. Its content is the
 one :meth:`Certificates.issue` signs, signed by the clinic's key
-(:meth:`CertificateKeys.new_key`, sealed with the deployment's secret as a server makes
-it), so that the server's trust list and ``imias verify`` accept it. A few of them
+(:meth:`ehr.certificates.CertificateKeys.new_key`, sealed with the deployment's secret
+as a server makes it), so that the server's trust list and ``imias verify`` accept it. A few of them
 (:data:`REVOKED_SHARE`) were revoked by their clinic since.
 
 The visits are of the days before the history's (and the schedules'), so that no doctor
@@ -38,10 +38,13 @@ import msgspec
 
 from ehr import Condition, Encounter, codes, template_for
 from ehr import Protocol as VisitProtocol
-from ehr.certificates import CertificateKeys, cose, rules
+from ehr import certificates as ehr_certificates
 from imias.citygen import city as citygen
 from imias.citygen import clinical, history
 from imias.platform.db import Connection
+
+cose = ehr_certificates.cose
+rules = ehr_certificates.rules
 
 SHARE = 0.03  # of the patients get a driver's certificate ...
 MOST = 30_000  # ... at most this many (the full city's seed stays about as fast)
@@ -220,7 +223,7 @@ async def plan(
     start: date,
     history_days: int,
     seed: int,
-    keys: CertificateKeys,
+    keys: ehr_certificates.CertificateKeys,
     count: int | None = None,
 ) -> Plan:
     """The certificates of the city in the database behind ``conn`` (its patients
@@ -520,7 +523,8 @@ async def load(
     patients and staff loaded), a chunk of holders made in a thread while the one before
     is copied; (table, rows, seconds) of each table."""
     began = clock.perf_counter()
-    keys = CertificateKeys(conn, secret, city_code)  # type: ignore[arg-type]  # new_key only
+    # Only new_key is used: no pool needed.
+    keys = ehr_certificates.CertificateKeys(conn, secret, city_code)  # type: ignore[arg-type]
     planned = await plan(
         conn, clinics=clinics, doctors=doctors, patients=patients, start=start,
         history_days=history_days, seed=seed, keys=keys, count=count,
