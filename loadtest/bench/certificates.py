@@ -84,7 +84,6 @@ CHECKS_PER_ADDRESS = 250  # of the 300 an address may make in 10 minutes
 OFFICER_BASE = 1_000_000_000  # the bench's officers' subjects (tokens only: no accounts)
 _ECDSA = ec.ECDSA(hashes.SHA256())
 cose, rules = certificates.cose, certificates.rules
-TrustList, Revocations = certificates.TrustList, certificates.Revocations
 check_offline = certificates.check_offline
 
 SQL_QRS = "SELECT qr FROM certificates ORDER BY id LIMIT $1"
@@ -144,8 +143,8 @@ class Offline:
     """What an offline verifier holds: the QRs to check and the lists."""
 
     qrs: list[str]
-    trust: TrustList
-    revocations: Revocations
+    trust: certificates.TrustList
+    revocations: certificates.Revocations
     source: str
 
 
@@ -153,7 +152,7 @@ def generated(count: int, seed: int, today: date) -> Offline:
     """``count`` distinct certificates signed here by four clinics' keys, and their lists."""
     rng = random.Random(seed)
     keys = [ec.generate_private_key(ec.SECP256R1()) for _ in range(4)]
-    trust = TrustList.of_body(
+    trust = certificates.TrustList.of_body(
         {
             "iss": "MOW",
             "iat": 0,
@@ -176,7 +175,7 @@ def generated(count: int, seed: int, today: date) -> Offline:
         }  # fmt: skip
         qrs.append(cose.encode_qr(k, cose.key_id(k.public_key()), iss="MOW", iat=0, exp=0,
                                   content=content))  # fmt: skip
-    return Offline(qrs, trust, Revocations(0, frozenset()), "generated")
+    return Offline(qrs, trust, certificates.Revocations(0, frozenset()), "generated")
 
 
 async def from_city(conn: asyncpg.Connection, most: int, today: date) -> Offline | None:
@@ -184,7 +183,8 @@ async def from_city(conn: asyncpg.Connection, most: int, today: date) -> Offline
     qrs = [r["qr"] for r in await conn.fetch(SQL_QRS, most)]
     if not qrs:
         return None
-    keys = certificates.CertificateKeys(conn, "bench-reads-public-keys-only-0123456789", "MOW")
+    # Only the lists are read: any secret, and a connection for a pool.
+    keys = certificates.CertificateKeys(conn, "bench-reads-public-keys-only-0123456789", "MOW")  # type: ignore[arg-type]
     trust = await keys.trust()
     _, revocations = await keys.revocations(today)
     return Offline(qrs, trust, revocations, "city")
@@ -255,7 +255,7 @@ def _one(call: Callable[[], Any]) -> float:
     return (time.perf_counter_ns() - began) / 1e9
 
 
-def _stages(qrs: list[str], trust: TrustList) -> dict[str, Any]:
+def _stages(qrs: list[str], trust: certificates.TrustList) -> dict[str, Any]:
     """Median µs of each stage of an offline check, over ``qrs`` (a second pass, after
     a first one that warms up); the rest of it (the verdict) is ``offline`` less these."""
     names = ("base45", "inflate", "cose_parse", "cbor_content", "signature")
