@@ -65,13 +65,15 @@ VERDICTS: dict[str, tuple[str, str]] = {
     "expired": ("СРОК ДЕЙСТВИЯ ИСТЁК", "EXPIRED"),
     "not_yet_valid": ("ЕЩЁ НЕ ДЕЙСТВУЕТ", "NOT YET VALID"),
     "revoked": ("АННУЛИРОВАНА", "REVOKED"),
-    "not_genuine": ("НЕ ПОДЛИННАЯ: подпись не сходится или QR-код повреждён",
+    "not_genuine": ("НЕ ПОДЛИННЫЙ ДОКУМЕНТ: подпись не сходится или QR-код повреждён",
                     "NOT GENUINE: the signature does not verify or the QR code is damaged"),
-    "unknown_key": ("НЕ ПОДЛИННАЯ: подписана ключом, которому город не доверяет",
+    "unknown_key": ("НЕ ПОДЛИННЫЙ ДОКУМЕНТ: подписан ключом, которому город не доверяет",
                     "NOT GENUINE: signed by a key the city does not trust"),
-    "key_withdrawn": ("НЕДЕЙСТВИТЕЛЬНА: ключ медицинской организации отозван",
+    "key_withdrawn": ("НЕ ДЕЙСТВУЕТ: ключ медицинской организации отозван",
                       "NOT VALID: the clinic's signing key was withdrawn"),
 }  # fmt: skip
+#: The driver's is a медицинское заключение (neuter), the others справки (feminine).
+NEUTER = {"ДЕЙСТВИТЕЛЬНА": "ДЕЙСТВИТЕЛЬНО", "АННУЛИРОВАНА": "АННУЛИРОВАНО"}
 LABELS: dict[str, tuple[str, str]] = {
     "number": ("Номер", "Number"),
     "holder": ("Владелец", "Holder"),
@@ -80,7 +82,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "restrictions": ("Ограничения", "Restrictions"),
     "none": ("нет", "none"),
     "pe_group": ("Группа для занятий физкультурой", "PE group"),
-    "valid_until": ("Действительна до", "Valid until"),
+    "valid_until": ("Действует до", "Valid until"),
     "clinic": ("Медицинская организация", "Clinic"),
     "offline": ("Проверено без связи с сервером; список аннулированных на",
                 "Checked offline; revocation list as of"),
@@ -312,8 +314,11 @@ def render(check: Check, lists: Lists, zone: ZoneInfo, lang: str, offline: bool)
     def day(d: date) -> str:
         return d.strftime("%d.%m.%Y")
 
-    lines = [VERDICTS[check.verdict][pick]]
     shown = check.certificate
+    verdict = VERDICTS[check.verdict][pick]
+    if shown is not None and shown.kind == "driver" and lang == "ru":
+        verdict = NEUTER.get(verdict, verdict)
+    lines = [verdict]
     if shown is not None:
         form = FORMS[shown.kind]
         lines.append(f"{KIND_TITLES[shown.kind][pick]} ({form})")

@@ -174,11 +174,11 @@ async def test_verify_online_then_offline_from_the_cache(city, server, env, tmp_
     )
     done = imias("verify", c["qr"], "--url", server, env=env)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[0] == "ДЕЙСТВИТЕЛЬНА"
+    assert done.stdout.splitlines()[0] == "ДЕЙСТВИТЕЛЬНО"  # the driver's: a заключение (neuter)
     assert f"Владелец: {c['holder']}" in done.stdout
     assert f"Дата рождения: {c['birth_date'].strftime('%d.%m.%Y')}" in done.stdout
     assert f"Категории: {', '.join(c['categories'])}" in done.stdout
-    assert f"Действительна до: {c['valid_until'].strftime('%d.%m.%Y')}" in done.stdout
+    assert f"Действует до: {c['valid_until'].strftime('%d.%m.%Y')}" in done.stdout
     assert c["restrictions"][0] in done.stdout
     cache = Path(env["IMIAS_DATA_DIR"]) / "verify"
     assert {p.name for p in cache.iterdir()} >= {
