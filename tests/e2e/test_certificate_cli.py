@@ -73,7 +73,7 @@ async def keys_done(city, base_env):
     env = base_env | {"IMIAS_DATABASE_URL": city}
     by_clinic = await rows(
         city,
-        "SELECT clinic_id, kid, count(*) AS n FROM certificates WHERE status = 'issued'"
+        "SELECT clinic_id, kid, count(*) AS n FROM certificates"
         " GROUP BY clinic_id, kid ORDER BY n DESC, clinic_id",
     )
     assert len(by_clinic) >= 2, "the seed signs with more than one clinic's key"
