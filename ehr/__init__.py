@@ -4,10 +4,11 @@ by LOINC), allergies, immunizations, the patient's card, and FHIR R4 over them.
 Other packages use the names below and nothing else of this package: the use cases
 (:class:`Records`), the access rule's port that the booking fills (:class:`CareLinks`),
 the values the API answers with, the code systems and the protocol templates, and the
-named SQL (:mod:`ehr.queries`, read by the benches to explain the card's plan), and what
+named SQL (:mod:`ehr.queries`, read by the benches to explain the card's plan), what
 another domain serves FHIR types with (:class:`FhirType`, :func:`add_fhir_types`, the
-resources' Structs, the search parameters' parsing and the mapping's helpers); and the
-medical certificates (:mod:`ehr.certificates`, used through its own names).
+resources' Structs, the search parameters' parsing and the mapping's helpers), and the
+medical certificates (:mod:`ehr.certificates`, whose own ``__all__`` says what of it
+others use; the pages reach it as ``ehr.certificates``).
 """
 
 from ehr import certificates, codes, queries

@@ -504,15 +504,15 @@ def keys_list() -> None:
 @certificate_keys.command("rotate")
 @click.option("--clinic", type=click.IntRange(1), required=True, help="The clinic's id.")
 def keys_rotate(clinic: int) -> None:
-    """Give the clinic a new signing key: the old one signs no more (every server takes
-    the new one within 10 s) and its certificates stay valid."""
+    """Give the clinic a new signing key: the old one signs no more (every server signs
+    its next certificate with the new one) and its certificates stay valid."""
 
     async def body(pool: asyncpg.Pool, keys: CertificateKeys) -> None:
         if not await pool.fetchval("SELECT EXISTS (SELECT 1 FROM clinics WHERE id = $1)", clinic):
             raise _Refused(f"no clinic {clinic}")
         kid = await keys.rotate(clinic)
         click.echo(
-            f"clinic {clinic} signs with the new key {kid.hex()} (every server within 10 s); "
+            f"clinic {clinic} signs with the new key {kid.hex()} from its next certificate; "
             "the certificates of its old key stay valid"
         )
 

@@ -11,9 +11,7 @@ an answer.
 
 Workers cache the trust list for :data:`TRUST_SECONDS` (a withdrawal reaches every
 worker's online checks within it) and read it again at once on an unknown key id (a
-clinic's new key, made by another worker). A clinic's signing key is looked up again
-after the same time, so a rotation or a withdrawal made by another process (``imias
-certificate-keys``) stops every worker signing with the old key within it.
+clinic's new key, made by another worker).
 """
 
 from __future__ import annotations
@@ -70,8 +68,6 @@ class CertificateKeys:
         self.anchor_public = self.anchor.public_key()
         self.anchor_kid = cose.key_id(self.anchor_public)
         self._seal = AESGCM(derive(secret, "certificate-keys/v1"))
-        # clinic -> (when read, its key id, its key); keys unsealed, by key id
-        self._signing: dict[int, tuple[float, bytes, ec.EllipticCurvePrivateKey]] = {}
         self._unsealed_keys: dict[bytes, ec.EllipticCurvePrivateKey] = {}
         self._trust: TrustList | None = None
         self._trust_document = b""
@@ -107,12 +103,9 @@ class CertificateKeys:
         return row, private
 
     async def signing_key(self, clinic_id: int) -> tuple[bytes, ec.EllipticCurvePrivateKey]:
-        """The clinic's current key (made on its first certificate), looked up again after
-        :data:`TRUST_SECONDS` (another process may have rotated or withdrawn it)."""
-        held = self._signing.get(clinic_id)
-        if held is not None and time.monotonic() - held[0] < TRUST_SECONDS:
-            return held[1], held[2]
-        read = time.monotonic()
+        """The clinic's current key (made on its first certificate). Which key is current
+        is asked each time (a rotation by `imias certificate-keys` counts at once); its
+        private half is unsealed once."""
         row = await repo.current_key(self.pool, clinic_id)
         if row is None:
             new, _ = self.new_key(clinic_id, self.clock())
@@ -124,7 +117,6 @@ class CertificateKeys:
         private = self._unsealed_keys.get(kid)
         if private is None:
             private = self._unsealed_keys[kid] = self._unsealed(kid, bytes(row["private_key"]))
-        self._signing[clinic_id] = (read, kid, private)
         return kid, private
 
     async def rotate(self, clinic_id: int) -> bytes:
@@ -133,22 +125,18 @@ class CertificateKeys:
         async with self.pool.acquire() as conn, conn.transaction():
             await repo.retire_keys(conn, clinic_id, self.clock())
             await repo.insert_key(conn, *new)
-        self._signing.pop(clinic_id, None)
         self._trust_read = -TRUST_SECONDS
         return bytes(new[0])
 
     async def withdraw(self, kid: bytes, reason: str) -> bool:
         """Withdraw a key: every certificate it signed is no longer valid."""
         done = await repo.withdraw_key(self.pool, kid, self.clock(), reason)
-        self._signing = {c: k for c, k in self._signing.items() if k[1] != kid}
         self._unsealed_keys.pop(kid, None)
         self._trust_read = -TRUST_SECONDS
         return done
 
     def forget(self) -> None:
         """Read keys and lists again on next use (after a rotation by another process)."""
-        self._signing.clear()
-        self._unsealed_keys.clear()
         self._trust_read = -TRUST_SECONDS
         self._revocations = None
 

@@ -1,21 +1,18 @@
 """A clinic's signing key as each worker holds it: a rotation or a withdrawal made by
-another process (``imias certificate-keys``) reaches a worker's signing within
-TRUST_SECONDS, never later; until then it keeps the key it read."""
+another process (``imias certificate-keys``) counts for the worker's next certificate;
+a key once unsealed is not unsealed again."""
 
 from __future__ import annotations
 
 import asyncpg
 import bearer
 
-from ehr.certificates import keys as keys_module
 from ehr.certificates.keys import CertificateKeys
 
 CLINIC = 9_077
 
 
-async def test_a_worker_signs_with_the_key_another_process_rotated_or_withdrew(
-    database_url, monkeypatch
-):
+async def test_a_worker_signs_with_the_key_another_process_rotated_or_withdrew(database_url):
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
     try:
         await pool.execute(
@@ -24,29 +21,26 @@ async def test_a_worker_signs_with_the_key_another_process_rotated_or_withdrew(
             " 'adult')",
             CLINIC,
         )
-        await signs_with_the_current_key(pool, monkeypatch)
+        await signs_with_the_current_key(pool)
     finally:
         await pool.execute("DELETE FROM certificate_keys WHERE clinic_id = $1", CLINIC)
         await pool.execute("DELETE FROM clinics WHERE id = $1", CLINIC)
         await pool.close()
 
 
-async def signs_with_the_current_key(pool, monkeypatch):
+async def signs_with_the_current_key(pool):
     worker = CertificateKeys(pool, bearer.TEST_SECRET, "MOW")
     operator = CertificateKeys(pool, bearer.TEST_SECRET, "MOW")  # imias certificate-keys
-    first, _ = await worker.signing_key(CLINIC)
+    first, private = await worker.signing_key(CLINIC)
+    assert (await worker.signing_key(CLINIC))[1] is private  # unsealed once
     rotated = await operator.rotate(CLINIC)
     assert rotated != first
-    # Within TRUST_SECONDS the worker keeps the key it holds ...
-    assert (await worker.signing_key(CLINIC))[0] == first
-    # ... and after it signs with the new one.
-    monkeypatch.setattr(keys_module, "TRUST_SECONDS", 0.0)
     assert (await worker.signing_key(CLINIC))[0] == rotated
     assert await operator.withdraw(rotated, "exposed")
     third, private = await worker.signing_key(CLINIC)
     assert third not in (first, rotated)
-    assert (await worker.trust(third)).keys[third].withdrawn is None
-    assert (await worker.trust()).keys[rotated].withdrawn is not None
-    assert private.public_key().public_numbers() == (
-        (await worker.trust()).keys[third].public.public_numbers()
-    )
+    worker.forget()
+    trust = await worker.trust()
+    assert trust.keys[third].withdrawn is None and trust.keys[rotated].withdrawn is not None
+    assert trust.keys[first].withdrawn is None  # retired, not withdrawn
+    assert private.public_key().public_numbers() == trust.keys[third].public.public_numbers()

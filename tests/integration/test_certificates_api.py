@@ -55,20 +55,6 @@ async def book(client, person: dict, specialty: str) -> dict[str, Any]:
     (the slots a referral entitles to, as the portal shows them to its holder)."""
     engine = client.app_state.engine
     spec = engine.directory.by_code[specialty]
-    if spec.attached_only:  # a district therapist: only at the patient's own clinic
-        slots = await client.get(
-            "/api/v1/slots",
-            params={"specialty": specialty, "clinic": person["attached_clinic_id"], "limit": 30},
-        )
-        for slot in slots.json():
-            answer = await client.post(
-                "/api/v1/appointments",
-                json={"doctor_id": slot["doctor_id"], "starts_at": slot["starts_at"]},
-                headers=bearer.patient(person["id"]) | key(),
-            )
-            if answer.status_code == 201:
-                return dict(answer.json())
-        raise AssertionError(f"no {specialty} slot at the patient's clinic could be booked")
     if spec.self_referral:
         return await book_specialty(client, person, specialty)
     first, last = search.window(engine, None, None)
