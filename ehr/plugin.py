@@ -1,7 +1,7 @@
 """The medical record as the app assembles it: its routes, its use cases
 (``app.state.records``, ``app.state.certificates``) and its migrations. Whether a patient
 is booked with a doctor is asked of ``app.state.care_links`` (set by the booking domain),
-when there is one."""
+when there is one; and ``imias verify`` and ``imias certificate-keys``."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from litestar.types import ControllerRouterHandler
 
 from ehr.api import CatalogueController, RecordController
 from ehr.certificates.api import CertificateController, TrustController, VerifyController
+from ehr.certificates.commands import certificate_keys, verify
 from ehr.certificates.keys import CertificateKeys
 from ehr.certificates.limits import CheckLimiter
 from ehr.certificates.service import Certificates
@@ -29,6 +30,7 @@ from imias.platform.plugin import DomainPlugin, provide
 class EhrPlugin(DomainPlugin):
     name = "ehr"
     migrations = "ehr.migrations"
+    commands = (verify, certificate_keys)
 
     def route_handlers(self) -> Sequence[ControllerRouterHandler]:
         return [

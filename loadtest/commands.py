@@ -1,6 +1,6 @@
 """The measuring room's commands, which ``imias`` registers (the product never imports
-this package): ``imias bench core|booking|cities|floor|records|prescriptions`` and
-``imias loadtest``."""
+this package): ``imias bench core|booking|cities|floor|records|prescriptions|certificates``
+and ``imias loadtest``."""
 
 from __future__ import annotations
 
@@ -187,3 +187,17 @@ def bench_prescriptions(args: tuple[str, ...]) -> None:
     from loadtest.bench import prescriptions as prescriptions_bench
 
     sys.exit(prescriptions_bench.main(list(args)))
+
+
+@bench.command(
+    "certificates", context_settings={"ignore_unknown_options": True}, add_help_option=False
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench_certificates(args: tuple[str, ...]) -> None:
+    """A certificate's QR checked offline in process (one core), an officer's check and
+    the chair's issue over HTTP against a served instance (started here without --url),
+    on a city seeded with certificates (options: --url, --database-url, --redis-url,
+    --rounds, --concurrency, --duration, --rate, --issue-seconds, --quick, --help)."""
+    from loadtest.bench import certificates as certificates_bench
+
+    sys.exit(certificates_bench.main(list(args)))

@@ -26,11 +26,12 @@ def with_database(url: str, database: str) -> str:
 
 
 async def build_city_database(
-    pg_admin_url: str, name: str, *, secret: str = TEST_SECRET, **sizes: int
+    pg_admin_url: str, name: str, *, secret: str = TEST_SECRET, **sizes: int | bool
 ) -> str:
     """A migrated database holding a small seeded city whose schedules start today;
     with history, its prescriptions signed with ``secret`` (the key a test server is
-    given: bearer.TEST_SECRET), so that its counter verifies them."""
+    given: bearer.TEST_SECRET), so that its counter verifies them; and its driver's
+    certificates signed with keys sealed with it (``with_certificates=False``: none)."""
     from imias.booking.engine import Engine
     from imias.citygen.seed import seed_city
     from imias.domains import migrate_url

@@ -16,7 +16,10 @@ a demo city is synthetic, and its password is documented as demo-only.
 
 With ``history_days`` the city also gets the appointments of that many days before its
 schedules, and their referrals (:mod:`imias.citygen.history`), and the medical records
-of the completed visits among them (:mod:`imias.citygen.records`).
+of the completed visits among them (:mod:`imias.citygen.records`). A few percent of the
+adults hold a driver's certificate with the examinations behind it
+(:mod:`imias.citygen.certificates`), signed with the deployment's secret as its
+prescriptions are.
 
 Everything is loaded with COPY in one transaction: a failure leaves the database as
 it was. A database that already holds a city is refused unless ``replace=True``,
@@ -51,7 +54,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from imias.citygen import bulkload, history, prescribing, records
+from imias.citygen import bulkload, certificates, history, prescribing, records
 from imias.citygen import catalogue as cat
 from imias.citygen import city as citygen
 from imias.identity import Passwords
@@ -66,6 +69,9 @@ DEMO_PASSWORD = "imias-demo"
 # Everything `replace=True` empties, children first (TRUNCATE takes them together).
 # The audit log is history and is never emptied.
 BOOKING_TABLES = (
+    "certificates",
+    "exam_conclusions",
+    "certificate_keys",
     "dispensings",
     "prescription_periods",
     "prescriptions",
@@ -543,6 +549,7 @@ async def seed_city(
     with_prescriptions: bool = True,
     secret: str | None = None,
     city_code: str = "MOW",
+    with_certificates: bool = True,
 ) -> SeedReport:
     """Generate a city and load it into the migrated database behind ``conn``.
 
@@ -561,6 +568,9 @@ async def seed_city(
     key would be refused at every counter. ``with_prescriptions=False`` leaves out pharmacies,
     benefits and prescriptions (a database migrated before they came has no tables for
     them).
+    With ``secret`` a few percent of the adults also hold a driver's certificate, with
+    the examinations behind it, signed by their clinic's key sealed with that secret
+    (:mod:`imias.citygen.certificates`); ``with_certificates=False`` leaves them out.
     One transaction: on any error nothing is left behind. Raises
     :class:`CityAlreadySeeded` if the database holds a city and not ``replace``.
     """
@@ -613,6 +623,9 @@ async def seed_city(
             if medical_records and secret is not None and benefits is not None:
                 for name, _ in prescribing.TABLES:
                     bars.add(name, planned[0] // 20)  # an estimate
+        signing = with_certificates and secret is not None
+        if signing:
+            certificates.add_bars(bars, patients)
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _SEED_LOCK)
             if not replace:
@@ -668,6 +681,16 @@ async def seed_city(
                         seed=seed,
                     )
                 loads.extend(await _copy_history(conn, past, bars, batch_rows, notes, rx))
+            if signing and await conn.fetchval("SELECT to_regclass('certificates') IS NOT NULL"):
+                assert secret is not None
+                made = await certificates.load(
+                    conn, clinics=clinic_plan, doctors=doctor_plan, staff=staff_plan,
+                    patients=patients, start=start, history_days=history_days, seed=seed,
+                    secret=secret, city_code=city_code, bars=bars, batch_rows=batch_rows,
+                )  # fmt: skip
+                loads.extend(TableLoad(*t) for t in made)
+            else:
+                signing = False
     if not conn.is_in_transaction():  # the planner needs statistics for the new city
         analyzed = (
             [name for name, _, _ in tables]
@@ -682,7 +705,9 @@ async def seed_city(
             analyzed += ["appointments", "referrals"]
             analyzed += [name for name, _ in records.TABLES] if medical_records else []
             analyzed += [name for name, _ in prescribing.TABLES] if rx is not None else []
-        await conn.execute(f"ANALYZE {', '.join(analyzed)}")
+        if signing:
+            analyzed += ["certificate_keys", *(name for name, _ in certificates.TABLES)]
+        await conn.execute(f"ANALYZE {', '.join(dict.fromkeys(analyzed))}")
     size = await conn.fetchrow(
         "SELECT pg_database_size(current_database()) AS bytes,"
         " pg_size_pretty(pg_database_size(current_database())) AS pretty"

@@ -25,7 +25,11 @@ PER_SLOT = 10  # 200 requests in the first burst
 @pytest.fixture(scope="module")
 async def city(pg_admin_url):
     name = f"imias_test_race_{worker_id()}"
-    url = await build_city_database(pg_admin_url, name, clinics=16, doctors=300, patients=3000)
+    # No seeded certificates: every appointment of this city is the race's (its audit
+    # records are counted against the table).
+    url = await build_city_database(
+        pg_admin_url, name, clinics=16, doctors=300, patients=3000, with_certificates=False
+    )
     yield url
     await drop_database(pg_admin_url, name)
 
