@@ -17,6 +17,7 @@ clinic's new key, made by another worker).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -38,6 +39,9 @@ from ehr.certificates import cose
 from ehr.certificates import repository as repo
 from ehr.certificates.trust import Revocations, TrustedKey, TrustList
 from imias.identity import derive
+from imias.platform.problems import ProblemError
+
+log = logging.getLogger("imias.ehr.certificates")
 
 TRUST_SECONDS = 10.0  # how long a worker keeps the trust list before reading it again
 REVOCATIONS_SECONDS = 10.0  # how long the signed revocation list is served before re-signing
@@ -87,8 +91,15 @@ class CertificateKeys:
         try:
             der = self._seal.decrypt(sealed[:12], sealed[12:], kid)
         except InvalidTag:
-            raise RuntimeError(
-                "a clinic's certificate key cannot be unsealed: IMIAS_SECRET_KEY changed?"
+            log.error(
+                "clinic certificate key %s cannot be unsealed: was IMIAS_SECRET_KEY changed? "
+                "Rotate the clinic's key (imias certificate-keys rotate) to issue again",
+                kid.hex(),
+            )
+            raise ProblemError(
+                503,
+                "signing_key_unavailable",
+                "The clinic's signing key cannot be used now; certificates cannot be issued.",
             ) from None
         key = load_der_private_key(der, None)
         assert isinstance(key, ec.EllipticCurvePrivateKey)

@@ -394,8 +394,8 @@ class Certificates:
     async def _genuine(self, text: str) -> tuple[str, Shown | None]:
         """The QR against the trust list (read again at once for a key id not in it)."""
         try:
-            opened, _ = cose.open_qr(text)
+            parsed = cose.open_qr(text)
         except cose.Malformed:
             return "not_genuine", None
-        verdict, content, _ = genuine(text, await self.keys.trust(opened.kid))
+        verdict, content, _ = genuine(text, await self.keys.trust(parsed[0].kid), parsed)
         return verdict, content

@@ -118,11 +118,14 @@ def shown(content: dict[str, Any]) -> Shown:
     )
 
 
-def genuine(text: str, trust: TrustList) -> tuple[str, Shown | None, TrustedKey | None]:
-    """("genuine", the content, its key) when the QR is signed by a trusted key, else
-    the verdict: ``not_genuine``, ``unknown_key`` or ``key_withdrawn``."""
+def genuine(
+    text: str, trust: TrustList, opened_qr: tuple[cose.Opened, dict[str, Any]] | None = None
+) -> tuple[str, Shown | None, TrustedKey | None]:
+    """("genuine", the content, its key) when the QR (``opened_qr``: already parsed) is
+    signed by a trusted key, else the verdict: ``not_genuine``, ``unknown_key`` or
+    ``key_withdrawn``."""
     try:
-        opened, content = cose.open_qr(text)
+        opened, content = opened_qr or cose.open_qr(text)
     except cose.Malformed:
         return "not_genuine", None, None
     key = trust.keys.get(opened.kid)

@@ -16,8 +16,7 @@ as a server makes it), so that the server's trust list and ``imias verify`` acce
 The visits are of the days before the history's (and the schedules'), so that no doctor
 is double-booked against the history; their appointments make the holders patients
 "with an appointment" like the history's. A specialty the city has no doctor of is
-left out of the examinations (its conclusion is missing; so is the narcologist's while
-the catalogue has no narcologist).
+left out of the examinations (its conclusion is missing).
 
 Deterministic for a seed and start, except the keys and the ECDSA signatures (random by
 nature): the same holders, visits, numbers and dates every time.

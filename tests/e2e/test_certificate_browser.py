@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from bearer import TEST_SECRET
 from citydb import build_city_database, drop_database, worker_id
 from serving import serve
 from signin import adults, fetch
@@ -32,7 +33,8 @@ async def city(pg_admin_url):
 @pytest.fixture(scope="module")
 def server(city, redis_url, tmp_path_factory):
     log = tmp_path_factory.mktemp("certificate-browser") / "serve.log"
-    with serve(city, redis_url, log, workers=1, demo="1") as url:
+    # The city's clinic keys are sealed with the tests' secret (citydb seeds with it).
+    with serve(city, redis_url, log, workers=1, demo="1", secret_key=TEST_SECRET) as url:
         yield url
 
 

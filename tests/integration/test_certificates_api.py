@@ -29,6 +29,7 @@ from ehr.certificates import (
 )
 from imias.booking import search
 from imias.booking.model import CHANNEL_BITS
+from imias.platform.problems import ProblemError
 
 OFFICER = bearer.bearer("police_officer", 901)
 SECOND_OFFICER = bearer.bearer("police_officer", 902)
@@ -465,3 +466,17 @@ async def test_the_holder_downloads_a_printable_pdf(client):
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"] == "application/pdf"
     assert answer.content.startswith(b"%PDF") and len(answer.content) > 2000
+
+
+async def test_a_key_sealed_under_another_secret_is_a_clear_503_not_a_500(client):
+    person = await driver(client)
+    chair = await examined(client, person)
+    issued = await issue(client, chair, person)  # the clinic has a key now
+    pool = await asyncpg.create_pool(client.city, min_size=1, max_size=2)
+    try:
+        changed = CertificateKeys(pool, "another-deployment-secret-0123456789abcdef", "MOW")
+        with pytest.raises(ProblemError) as refused:
+            await changed.signing_key(issued["clinic_id"])
+        assert refused.value.status == 503 and refused.value.code == "signing_key_unavailable"
+    finally:
+        await pool.close()
