@@ -12,7 +12,6 @@ import msgspec
 from litestar import Controller, MediaType, Request, get, post
 from litestar.params import FromPath
 
-from ehr import Encounter
 from imias.channels.doctor.cert_form import (
     CertState,
     certificate_in,
@@ -22,7 +21,7 @@ from imias.channels.doctor.cert_form import (
     revocation_reason,
 )
 from imias.channels.doctor.pages import COOKIE, PATH, own_doctor
-from imias.channels.doctor.visit import records_of, visit_page, visit_url
+from imias.channels.doctor.visit import own_encounter, visit_page, visit_url
 from imias.channels.doctor.visit_form import FormError
 from imias.channels.web.certificate_view import (
     certificate_pdf,
@@ -30,7 +29,7 @@ from imias.channels.web.certificate_view import (
     certificates_of,
 )
 from imias.channels.web.errors import PAGE_ERRORS
-from imias.channels.web.pages import form_of, lang_of, redirect, say
+from imias.channels.web.pages import form_of, redirect, say
 from imias.identity import allow, principal_of
 from imias.platform.problems import ProblemError
 
@@ -50,12 +49,6 @@ class DoctorCertificateController(Controller):
     include_in_schema = False
     exception_handlers = PAGE_ERRORS
 
-    async def _encounter(self, request: Request[Any, Any, Any], encounter_id: int) -> Encounter:
-        own_doctor(request)
-        return await records_of(request).encounter(
-            principal_of(request), encounter_id, lang_of(request)
-        )
-
     @post(
         "/visits/{encounter_id:int}/conclusions",
         opt=CERTIFYING,
@@ -66,7 +59,7 @@ class DoctorCertificateController(Controller):
     async def conclude(self, request: Request[Any, Any, Any], encounter_id: FromPath[int]) -> Any:
         """The specialist's conclusion for the driver's examination, in her own visit."""
         form = await form_of(request)
-        encounter = await self._encounter(request, encounter_id)
+        encounter = await own_encounter(request, encounter_id)
         state = conclusion_of_form(form)
         try:
             concluded = await certificates_of(request).conclude(
@@ -95,7 +88,7 @@ class DoctorCertificateController(Controller):
         """The chair's form: ``kind`` driver (``action`` check: the checklist for the
         categories ticked; issue) or a school kind; back to the visit once issued."""
         form = await form_of(request)
-        encounter = await self._encounter(request, encounter_id)
+        encounter = await own_encounter(request, encounter_id)
         state = certificate_of_form(form)
         kind = form.get("kind", "driver")
         driver = kind == "driver"
@@ -139,7 +132,7 @@ class DoctorCertificateController(Controller):
     ) -> Any:
         """A certificate of her clinic revoked, with the reason (the holder reads it)."""
         form = await form_of(request)
-        encounter = await self._encounter(request, encounter_id)
+        encounter = await own_encounter(request, encounter_id)
         state = CertState()
         state.revoking, state.reason = number, form.get("reason", "").strip()[:500]
         try:

@@ -92,6 +92,14 @@ def records_of(request: Request[Any, Any, Any]) -> Records:
     return records
 
 
+async def own_encounter(request: Request[Any, Any, Any], encounter_id: int) -> Encounter:
+    """The calling doctor's visit, as the record answers it (404/403 otherwise)."""
+    own_doctor(request)
+    return await records_of(request).encounter(
+        principal_of(request), encounter_id, lang_of(request)
+    )
+
+
 def prescriptions_of(request: Request[Any, Any, Any]) -> Prescriptions:
     service: Prescriptions = request.app.state.prescriptions
     return service
@@ -277,12 +285,6 @@ class DoctorVisitController(Controller):
     ) -> Template:
         return await visit_page(request, encounter, **context)
 
-    async def _encounter(self, request: Request[Any, Any, Any], encounter_id: int) -> Encounter:
-        own_doctor(request)
-        return await records_of(request).encounter(
-            principal_of(request), encounter_id, lang_of(request)
-        )
-
     @get(
         "/visits/{appointment_id:int}",
         opt=VISIT,
@@ -351,7 +353,7 @@ class DoctorVisitController(Controller):
     )
     async def sign(self, request: Request[Any, Any, Any], encounter_id: FromPath[int]) -> Any:
         form = await form_of(request)
-        encounter = await self._encounter(request, encounter_id)
+        encounter = await own_encounter(request, encounter_id)
         typed = of_form(form)
         lang = lang_of(request)
         try:
@@ -384,7 +386,7 @@ class DoctorVisitController(Controller):
     )
     async def amend(self, request: Request[Any, Any, Any], encounter_id: FromPath[int]) -> Any:
         form = await form_of(request)
-        encounter = await self._encounter(request, encounter_id)
+        encounter = await own_encounter(request, encounter_id)
         typed = of_form(form)
         reason = form.get("reason", "")
         lang = lang_of(request)
@@ -418,7 +420,7 @@ class DoctorVisitController(Controller):
     )
     async def allergy(self, request: Request[Any, Any, Any], encounter_id: FromPath[int]) -> Any:
         form = await form_of(request)
-        encounter = await self._encounter(request, encounter_id)
+        encounter = await own_encounter(request, encounter_id)
 
         async def write() -> None:
             allergy = msgspec.convert(
@@ -449,7 +451,7 @@ class DoctorVisitController(Controller):
         self, request: Request[Any, Any, Any], encounter_id: FromPath[int]
     ) -> Any:
         form = await form_of(request)
-        encounter = await self._encounter(request, encounter_id)
+        encounter = await own_encounter(request, encounter_id)
 
         async def write() -> None:
             given = msgspec.convert(
