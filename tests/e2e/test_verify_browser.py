@@ -20,6 +20,7 @@ import zlib
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import base45
 import bearer
@@ -517,7 +518,7 @@ async def test_the_camera_reads_a_qr_code_and_the_page_checks_it(server, tmp_pat
     from playwright.async_api import async_playwright
 
     stranger = _key()
-    today = date.today()
+    today = datetime.now(ZoneInfo("Europe/Moscow")).date()  # the city's day, not the server's
     text = _qr(stranger, _content("2026-1-CAMERA01", today, today + timedelta(days=30)), 0)
     picture = tmp_path / "qr.png"
     import segno
