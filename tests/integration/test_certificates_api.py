@@ -455,6 +455,14 @@ async def test_the_officer_reads_nothing_medical_and_others_no_certificate_of_th
                               headers=bearer.patient(person["id"]))).status_code == 403  # fmt: skip
     bad = await client.post("/api/v1/verify", json={"qr": issued["qr"]}, headers=OFFICER)
     assert bad.status_code == 400  # the place is required
+    for body in (
+        {"qr": issued["qr"], "number": issued["number"], "birth_date": "1980-01-01"},
+        {"number": issued["number"]},  # a number needs the birth date
+        {},
+    ):
+        bad = await client.post("/api/v1/verify", json=PLACE | body, headers=OFFICER)
+        assert bad.status_code == 400, (body, bad.text)
+        assert bad.headers["content-type"].startswith("application/problem+json")
 
 
 async def test_the_holder_downloads_a_printable_pdf(client):
