@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import calendar
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -17,6 +16,7 @@ from typing import Any, Literal
 import msgspec
 
 from ehr import codes
+from imias.platform.dates import add_months
 from prescriptions.formulary import Catalogue, Drug, Product
 from prescriptions.model import Finding, PrescriptionIn, Schedule
 
@@ -156,13 +156,6 @@ def check(
 
 def blocked(findings: Sequence[Finding]) -> bool:
     return any(f.severity == "contraindicated" for f in findings)
-
-
-def add_months(day: date, months: int) -> date:
-    """The same day ``months`` later (the month's last day when it has no such day)."""
-    total = day.month - 1 + months
-    year, month = day.year + total // 12, total % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 class ValidityError(ValueError):

@@ -13,12 +13,12 @@ EU driving-licence directive (2006/126/EC, Annex I), which Russian licences shar
 
 from __future__ import annotations
 
-import calendar
 import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
 from typing import Literal
 
+from imias.platform.dates import add_months
 from imias.platform.problems import ProblemError
 
 Kind = Literal["driver", "school", "pe_group", "pool"]
@@ -222,13 +222,6 @@ def driver_decision(
         )
     restrictions = sorted({r for e in needed for r in have[e].restrictions})
     return cats, restrictions
-
-
-def add_months(day: date, months: int) -> date:
-    """The same day ``months`` later, or the month's last day when it has fewer."""
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def longest_validity(kind: str, categories: Sequence[str], issued: date) -> date:

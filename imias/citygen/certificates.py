@@ -40,6 +40,7 @@ from ehr import Protocol as VisitProtocol
 from ehr import certificates as ehr_certificates
 from imias.citygen import bulkload, clinical, history
 from imias.citygen import city as citygen
+from imias.platform.dates import add_months
 from imias.platform.db import Connection
 
 cose = ehr_certificates.cose
@@ -249,7 +250,7 @@ async def plan(
     ][:n]  # fmt: skip
     # Issued before the history's first day, so that no visit meets history's.
     last = start - timedelta(days=history_days + 1)
-    professional_since = rules.add_months(start, -12 * rules.PROFESSIONAL_YEARS) + timedelta(7)
+    professional_since = add_months(start, -12 * rules.PROFESSIONAL_YEARS) + timedelta(7)
     weights = [w for w, _ in CATEGORY_CHOICES]
     taken: set[tuple[int, datetime]] = set()
     numbers: set[str] = set()

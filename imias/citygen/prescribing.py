@@ -43,6 +43,7 @@ from imias.citygen import catalogue as cat
 from imias.citygen import city as citygen
 from imias.citygen.history import PG_EPOCH
 from imias.citygen.records import _hash01, _share
+from imias.platform.dates import add_months
 from prescriptions import Catalogue, LocalAuthority, PrescriptionIn, drug_text, rules
 
 #: The full city's pharmacies against its 678 clinics.
@@ -241,7 +242,7 @@ class Benefits:
         if age < cat.ADULT_AGE:
             for code, (below, share) in self._children.items():
                 if age < below and draw < share:
-                    until = rules.add_months(birth, 12 * below) - timedelta(days=1)
+                    until = add_months(birth, 12 * below) - timedelta(days=1)
                     return code, birth, None if code == "084" else until
             return None
         if draw >= _share(age, GENERAL_BENEFIT):

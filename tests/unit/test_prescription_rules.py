@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from imias.platform.dates import add_months
 from prescriptions import rules
 from prescriptions.formulary import (
     BenefitCategory,
@@ -170,8 +171,8 @@ def test_long_term_periods_are_contiguous_and_end_within_a_year(day, schedule, n
     assert len(spans) == n and spans[0][0] == day
     for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
         assert start == end + timedelta(days=1)
-    assert spans[-1][1] < rules.add_months(day, 12) + timedelta(days=1)
-    assert spans[-1][1] == rules.add_months(day - timedelta(days=1), months)
+    assert spans[-1][1] < add_months(day, 12) + timedelta(days=1)
+    assert spans[-1][1] == add_months(day - timedelta(days=1), months)
     for start, end in spans:  # a month's period is 28-31 days, a quarter's 89-92
         assert 28 * rules.MONTHS[schedule] <= (end - start).days + 1 <= 31 * rules.MONTHS[schedule]
     assert rules.due_period([(i + 1, s, e) for i, (s, e) in enumerate(spans)], day) == 1
