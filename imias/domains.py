@@ -18,6 +18,7 @@ from imias.platform.db import Connection
 from imias.platform.migrator import Migration, SingleSequence
 from imias.platform.plugin import DomainPlugin, PlatformPlugin
 from imias.registry.plugin import RegistryPlugin
+from integrations import IntegrationsPlugin
 from prescriptions import PrescriptionsPlugin
 
 #: Every part, in dependency order (the channels last: they use the domains).
@@ -28,6 +29,7 @@ PLUGINS: tuple[type[DomainPlugin], ...] = (
     BookingPlugin,
     EhrPlugin,
     PrescriptionsPlugin,
+    IntegrationsPlugin,
     ChannelsPlugin,
 )
 

@@ -1,4 +1,13 @@
-"""Adapters to the outside: ambulance service, schools, HL7 v2 and FHIR.
-Arrives with its own issue."""
+"""Adapters between IMIAS's domains and the outside: the ambulance service, the schools,
+HL7 v2 feeds and FHIR scheduling; the delivery of every message out (queued with the
+event it comes from, sent by a worker per partner, signed, retried, in order per
+patient, dead-lettered), the inbound side (authenticated, deduplicated) and the
+simulators of the other side (``imias simulate``).
 
-__all__: list[str] = []
+Other packages use the names below and nothing else of this package.
+"""
+
+from integrations.model import Message, Partner
+from integrations.plugin import IntegrationsPlugin
+
+__all__ = ["IntegrationsPlugin", "Message", "Partner"]

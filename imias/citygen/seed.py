@@ -54,7 +54,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from imias.citygen import bulkload, certificates, history, prescribing, records
+from imias.citygen import bulkload, certificates, history, organisations, prescribing, records
 from imias.citygen import catalogue as cat
 from imias.citygen import city as citygen
 from imias.identity import Passwords
@@ -94,11 +94,15 @@ BOOKING_TABLES = (
     "schedule_exceptions",
     "schedule_templates",
     "patients",
+    "schools",
+    "ambulance_stations",
     "doctors",
     "pharmacies",
     "clinics",
     "specialties",
 )
+#: Tables of the city that a database migrated before them lacks (the seed leaves them).
+_LATER_TABLES = frozenset({"schools", "ambulance_stations"})
 # A city is there when one of these has a row.
 _CITY_TABLES = ("specialties", "clinics", "doctors", "patients", "appointments")
 
@@ -588,6 +592,9 @@ async def seed_city(
     drugs = Catalogue.bundled()
     benefits = prescribing.Benefits(drugs, seed, start) if with_prescriptions else None
     doctor_plan = citygen.plan_doctors(clinic_plan, doctors, rng, pools)
+    school_rows, station_rows = organisations.plan(
+        clinics, random.Random(f"imias-organisations-{seed}"), pools
+    )
     past_rng = random.Random(f"imias-past-schedules-{seed}")
     templates, exceptions = citygen.plan_schedules(
         doctor_plan, start, days, rng, past_days=history_days, past_rng=past_rng
@@ -602,6 +609,8 @@ async def seed_city(
         ("doctors", DOCTOR_COLUMNS, [d.row() for d in doctor_plan]),
         ("schedule_templates", TEMPLATE_COLUMNS, templates),
         ("schedule_exceptions", EXCEPTION_COLUMNS, exceptions),
+        ("schools", organisations.SCHOOL_COLUMNS, school_rows),
+        ("ambulance_stations", organisations.STATION_COLUMNS, station_rows),
     ]
     if with_prescriptions:
         tables.insert(
@@ -638,7 +647,11 @@ async def seed_city(
                 list(BOOKING_TABLES),
             )
             await conn.execute(f"TRUNCATE {', '.join(present)} RESTART IDENTITY CASCADE")
+            loaded = set(present)
             for name, columns, rows in tables:
+                if name in _LATER_TABLES and name not in present:
+                    bars.finish(name, 0)  # a database migrated before they came
+                    continue
                 loads.append(await _copy(conn, name, columns, rows, bars, batch_rows))
             loads.extend(
                 await _copy_patients(conn, stream, patients, bars, batch_rows, index, benefits)
@@ -693,7 +706,7 @@ async def seed_city(
                 signing = False
     if not conn.is_in_transaction():  # the planner needs statistics for the new city
         analyzed = (
-            [name for name, _, _ in tables]
+            [name for name, _, rows in tables if rows and name in loaded]
             + [
                 "patients",
                 "guardian_links",

@@ -7,6 +7,11 @@ whole deployment) moves committed rows to the Redis stream in id order and marks
 published. :class:`StreamConsumer` (one per worker) reads the stream and hands every
 entry to a handler, e.g. one that applies it to the worker's engine.
 
+A domain that must not lose an event even when Redis does (the integrations' deliveries)
+adds a *sink* to the relay (:meth:`OutboxRelay.add_sink` before the relay starts): it is
+called with each batch inside the transaction that marks the batch published, so an
+event is routed exactly when it is published, once.
+
 Delivery is at least once: an entry may arrive twice (Redis failed after some XADDs,
 or a relay lost its lock mid-batch), so applying must be idempotent. Entries are in
 publication order, which is id order except that a transaction that took a lower id
@@ -23,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -41,6 +47,7 @@ from imias.platform.stream import (
 
 __all__ = [
     "DEFAULT_STREAM",
+    "Sink",
     "NOTIFY_CHANNEL",
     "RELAY_LOCK_KEY",
     "Handler",
@@ -54,6 +61,10 @@ __all__ = [
 ]
 
 log = logging.getLogger("imias.outbox")
+
+#: A consumer of published batches that must not lose one: called with the relay's
+#: connection and the batch's rows (clinic_id, id, topic, payload) in its transaction.
+Sink = Callable[[Connection, Sequence[Any]], Awaitable[None]]
 
 NOTIFY_CHANNEL = "imias_outbox"
 # pg_try_advisory_lock key of the relay: one active relay per database.
@@ -166,6 +177,14 @@ class OutboxRelay(LeaderTask):
         self.last_published_at: float | None = None
         self._backlog_at = 0.0
         self._cleanup_at = time.monotonic()
+        self.sinks: list[Sink] = []
+
+    def add_sink(self, sink: Sink) -> None:
+        """Route every batch through ``sink`` in its transaction (add before :meth:`start`:
+        a batch published without it is not offered to it again)."""
+        if self.running:
+            raise RuntimeError("add sinks before the relay starts")
+        self.sinks.append(sink)
 
     def status(self) -> dict[str, Any]:
         return {
@@ -214,6 +233,8 @@ class OutboxRelay(LeaderTask):
                 if not rows:
                     self.backlog = 0
                     return 0
+                for sink in self.sinks:
+                    await sink(conn, rows)
                 try:
                     async with self.redis.pipeline(transaction=False) as pipe:
                         for row in rows:

@@ -111,7 +111,7 @@ class PlatformPlugin(DomainPlugin):
 
     def configure(self, app_config: AppConfig) -> None:
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
-        # After every plugin's lifespan has subscribed its topics.
+        # After every plugin's lifespan has subscribed its topics and added its sinks.
         app_config.on_startup.append(_start_consumer)
 
     @asynccontextmanager
@@ -134,8 +134,8 @@ class PlatformPlugin(DomainPlugin):
         app.state.stream_consumer = consumer = StreamConsumer(app.state.redis, topics)
         await consumer.resolve_start()
         # Event outbox: every worker runs a relay; an advisory lock keeps one active.
+        # It starts with the consumer, once every plugin has added its sinks.
         app.state.outbox_relay = relay = OutboxRelay(database_url, app.state.redis)
-        relay.start()
         # Audit records are chained by one sealer at a time (advisory lock).
         app.state.audit_sealer = sealer = AuditSealer(database_url)
         sealer.start()
@@ -153,4 +153,5 @@ class PlatformPlugin(DomainPlugin):
 
 
 def _start_consumer(app: Litestar) -> None:
+    app.state.outbox_relay.start()
     app.state.stream_consumer.start()

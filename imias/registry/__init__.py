@@ -1,6 +1,6 @@
 """The registry: master data every domain reads: patients, clinics (with their districts,
 coordinates and time zones), doctors, specialties, and the organisations that are not
-clinics (pharmacies; schools and ambulance stations to come with their domains).
+clinics (pharmacies, schools and clubs, ambulance stations).
 
 Other packages use the names below and nothing else of this package.
 """
@@ -9,10 +9,12 @@ from imias.registry import patients
 from imias.registry.directory import Directory
 from imias.registry.model import Clinic, Doctor, DoctorCard, PatientCard, Specialty, full_name
 from imias.registry.nearby import EARTH_RADIUS_KM, ClinicGrid, distance_km
+from imias.registry.organisations import AmbulanceStation, School, school, schools, station
 from imias.registry.pharmacies import Pharmacy, pharmacy
 
 __all__ = [
     "EARTH_RADIUS_KM",
+    "AmbulanceStation",
     "Clinic",
     "ClinicGrid",
     "Directory",
@@ -20,9 +22,13 @@ __all__ = [
     "DoctorCard",
     "PatientCard",
     "Pharmacy",
+    "School",
     "Specialty",
     "distance_km",
     "full_name",
     "patients",
     "pharmacy",
+    "school",
+    "schools",
+    "station",
 ]

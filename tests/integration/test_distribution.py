@@ -44,6 +44,8 @@ DISTRIBUTION: dict[str, str] = {
     "specialties": "reference",
     "clinics": "reference",
     "pharmacies": "reference",
+    "schools": "reference",
+    "ambulance_stations": "reference",
     "drug_catalogues": "reference",
     "signing_keys": "reference",
     "certificate_keys": "reference",
@@ -55,6 +57,11 @@ DISTRIBUTION: dict[str, str] = {
     "otp_challenges": "local",
     "token_revocations": "local",
     "signin_failures": "local",
+    # the integrations' queues: by partner, small, on the coordinator
+    "partners": "local",
+    "deliveries": "local",
+    "routing_failures": "local",
+    "inbound_messages": "local",
 }
 
 #: Keys that cross the path today, and how they are kept at scale-out.

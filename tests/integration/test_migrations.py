@@ -114,7 +114,9 @@ def test_each_domain_applies_its_own_folder_in_dependency_order():
     domains = [domain for domain, _ in MIGRATION_FOLDERS]
     # All of a domain's files before the next domain's, in the listed order.
     assert sorted(order, key=domains.index) == order
-    assert set(order) == {"platform", "registry", "identity", "booking", "ehr", "prescriptions"}
+    assert set(order) == {
+        "platform", "registry", "identity", "booking", "ehr", "prescriptions", "integrations"
+    }
     for domain in domains:
         numbers = [m.version for m in migrations() if m.domain == domain]
         assert numbers == list(range(1, len(numbers) + 1)), domain
