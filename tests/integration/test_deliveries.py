@@ -163,9 +163,10 @@ async def test_an_outage_loses_nothing_and_doubles_nothing(rig: Rig) -> None:
     assert receiver.store.stats["refused"] == 0  # every message's signature verified
     for key, numbers in in_order(receiver.store.snapshot()).items():
         assert numbers == list(range(15)), f"patient {key} got {numbers}"
-    assert await rig.pool.fetchval(
-        "SELECT failing_since FROM partners WHERE id = $1", rig.partner_id
-    ) is None
+    assert (
+        await rig.pool.fetchval("SELECT failing_since FROM partners WHERE id = $1", rig.partner_id)
+        is None
+    )
     await receiver.stop()
 
 

@@ -115,7 +115,13 @@ def test_each_domain_applies_its_own_folder_in_dependency_order():
     # All of a domain's files before the next domain's, in the listed order.
     assert sorted(order, key=domains.index) == order
     assert set(order) == {
-        "platform", "registry", "identity", "booking", "ehr", "prescriptions", "integrations"
+        "platform",
+        "registry",
+        "identity",
+        "booking",
+        "ehr",
+        "prescriptions",
+        "integrations",
     }
     for domain in domains:
         numbers = [m.version for m in migrations() if m.domain == domain]
