@@ -72,12 +72,11 @@ class IllnessEpisodes:
     ) -> IllnessEpisode:
         """An episode of the visit's patient (a child), opened in the doctor's own visit."""
         doctor, clinic = self._doctor(principal)
-        today = self.today()
-        check_open(data.starts_on, today)
         row = await ehr_repo.encounter_row(self.pool, encounter_id)
         if row is None or row["clinic_id"] != clinic:
             raise not_found("encounter")
         await self.records.reader_of(principal, row["patient_id"])
+        check_open(data.starts_on, self.today())
         now = self.clock()
         async with self.pool.acquire() as conn, conn.transaction():
             enc = await ehr_repo.lock_encounter(conn, encounter_id)
