@@ -8,10 +8,11 @@ named SQL (:mod:`ehr.queries`, read by the benches to explain the card's plan), 
 another domain serves FHIR types with (:class:`FhirType`, :func:`add_fhir_types`, the
 resources' Structs, the search parameters' parsing and the mapping's helpers), and the
 medical certificates (:mod:`ehr.certificates`, whose own ``__all__`` says what of it
-others use; the pages reach it as ``ehr.certificates``).
+others use; the pages reach it as ``ehr.certificates``) and a child's illness episodes
+(:mod:`ehr.illness`, likewise).
 """
 
-from ehr import certificates, codes, queries
+from ehr import certificates, codes, illness, queries
 from ehr.access import CareLinks, Medications, Reader
 from ehr.fhir import mapping as fhir_mapping
 from ehr.fhir import resources as fhir_resources
@@ -73,6 +74,7 @@ __all__ = [
     "fhir_mapping",
     "fhir_resources",
     "fhir_search",
+    "illness",
     "queries",
     "template_for",
 ]

@@ -22,6 +22,8 @@ from ehr.certificates.keys import CertificateKeys
 from ehr.certificates.limits import CheckLimiter
 from ehr.certificates.service import Certificates
 from ehr.fhir.api import FhirController
+from ehr.illness.api import IllnessController
+from ehr.illness.service import IllnessEpisodes
 from ehr.service import Records
 from imias.identity import resolve_secret
 from imias.platform.plugin import DomainPlugin, provide
@@ -40,10 +42,15 @@ class EhrPlugin(DomainPlugin):
             CertificateController,
             VerifyController,
             TrustController,
+            IllnessController,
         ]
 
     def dependencies(self) -> dict[str, Provide]:
-        return {"records": provide("records"), "certificates": provide("certificates")}
+        return {
+            "records": provide("records"),
+            "certificates": provide("certificates"),
+            "illness": provide("illness"),
+        }
 
     @asynccontextmanager
     async def running(self, app: Litestar) -> AsyncIterator[None]:
@@ -58,6 +65,7 @@ class EhrPlugin(DomainPlugin):
             getattr(app.state, "care_links", None),
             today=today,
         )
+        app.state.illness = IllnessEpisodes(app.state.db, records, today=today)
         secret = await asyncio.to_thread(
             resolve_secret, self.settings.secret_key, self.settings.data_dir, announce=False
         )

@@ -9,5 +9,21 @@ Other packages use the names below and nothing else of this package.
 
 from integrations.model import Message, Partner
 from integrations.plugin import IntegrationsPlugin
+from integrations.schools import (
+    ConsentIn,
+    RestrictedPupil,
+    SchoolConsent,
+    SchoolConsents,
+    SchoolNurse,
+)
 
-__all__ = ["IntegrationsPlugin", "Message", "Partner"]
+__all__ = [
+    "ConsentIn",
+    "IntegrationsPlugin",
+    "Message",
+    "Partner",
+    "RestrictedPupil",
+    "SchoolConsent",
+    "SchoolConsents",
+    "SchoolNurse",
+]

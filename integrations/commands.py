@@ -304,3 +304,16 @@ def simulate_hl7(host: str, port: int, control_port: int) -> None:
         asyncio.run(serve_forever(receiver))
     except KeyboardInterrupt:
         pass
+
+
+def _school_commands() -> None:
+    from integrations.schools.commands import bind_school, school_journals, unbind_school
+    from integrations.schools.simulator import simulate_school
+
+    simulate.add_command(simulate_school)
+    partners.add_command(bind_school)
+    partners.add_command(unbind_school)
+    partners.add_command(school_journals)
+
+
+_school_commands()

@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from litestar import Litestar
 from litestar.datastructures import State
@@ -23,6 +25,12 @@ from integrations.delivery import Deliveries
 from integrations.inbound import Inbound
 from integrations.model import Partner
 from integrations.routes import build_router
+from integrations.schools import (
+    SchoolConsentController,
+    SchoolConsents,
+    SchoolNurse,
+    SchoolNurseController,
+)
 from integrations.signing import partner_secret
 
 
@@ -32,10 +40,14 @@ class IntegrationsPlugin(DomainPlugin):
     commands = (partners, deliveries, simulate)
 
     def route_handlers(self) -> Sequence[ControllerRouterHandler]:
-        return []
+        return [SchoolConsentController, SchoolNurseController]
 
     def dependencies(self) -> dict[str, Provide]:
-        return {"inbound": provide("inbound")}
+        return {
+            "inbound": provide("inbound"),
+            "school_consents": provide("school_consents"),
+            "school_nurse": provide("school_nurse"),
+        }
 
     def health_checks(self) -> dict[str, Any]:
         return {"deliveries": check_deliveries}
@@ -51,6 +63,11 @@ class IntegrationsPlugin(DomainPlugin):
             return partner_secret(secret, partner.id, partner.secret_version)
 
         app.state.inbound = Inbound(app.state.db, secret)
+        zone = ZoneInfo(settings.time_zone)
+        app.state.school_consents = SchoolConsents(app.state.db, app.state.identity)
+        app.state.school_nurse = SchoolNurse(
+            app.state.db, lambda: datetime.now(UTC).astimezone(zone).date()
+        )
         app.state.router = router = build_router(settings)
         app.state.outbox_relay.add_sink(router)  # before the relay starts (at start-up's end)
         dsn = app.state.outbox_relay.dsn

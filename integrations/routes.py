@@ -5,10 +5,11 @@ reroute`` uses the same one. An adapter adds its handlers here."""
 from __future__ import annotations
 
 from imias.platform.settings import Settings
+from integrations import schools
 from integrations.routing import Router
 
 
 def build_router(settings: Settings) -> Router:
     router = Router()
-    del settings  # the adapters' handlers read the city's zone and code from it
+    schools.register(router, settings)
     return router

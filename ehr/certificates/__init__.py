@@ -7,7 +7,7 @@ signed trust list and revocation list).
 Other packages use the names below and nothing else of this package.
 """
 
-from ehr.certificates import cose, pdf, rules
+from ehr.certificates import cose, events, pdf, rules
 from ehr.certificates.keys import CertificateKeys, anchor_of
 from ehr.certificates.limits import CheckLimiter
 from ehr.certificates.model import (
@@ -18,10 +18,11 @@ from ehr.certificates.model import (
     ChecklistItem,
     Conclusion,
     ConclusionIn,
+    PeGroupHeld,
     Shown,
     VerifyIn,
 )
-from ehr.certificates.service import Certificates
+from ehr.certificates.service import Certificates, pe_groups
 from ehr.certificates.trust import Revocations, TrustList, check_offline
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "ChecklistItem",
     "Conclusion",
     "ConclusionIn",
+    "PeGroupHeld",
     "Revocations",
     "Shown",
     "TrustList",
@@ -42,6 +44,8 @@ __all__ = [
     "anchor_of",
     "check_offline",
     "cose",
+    "events",
     "pdf",
+    "pe_groups",
     "rules",
 ]

@@ -142,3 +142,13 @@ class Check(msgspec.Struct, frozen=True, kw_only=True):
     certificate: Shown | None = None
     checked: Literal["online", "offline"] = "online"
     revocations_as_of: datetime | None = None
+
+
+class PeGroupHeld(msgspec.Struct, frozen=True, kw_only=True):
+    """A child's current physical-education group, as its certificate says."""
+
+    patient_id: int
+    number: str
+    pe_group: PeGroup
+    valid_from: date
+    valid_until: date

@@ -74,8 +74,17 @@ SELECT id, number FROM certificates
  WHERE patient_id = $1 AND kind = 'driver' AND status = 'issued' AND categories && $2
  FOR UPDATE
 """
+#: Of the patients $1, each one's latest physical-education group certificate valid on $2.
+PE_GROUPS = """
+SELECT DISTINCT ON (patient_id) patient_id, number, pe_group, valid_from, valid_until
+  FROM certificates
+ WHERE patient_id = ANY ($1::bigint[]) AND kind = 'pe_group' AND status = 'issued'
+   AND valid_from <= $2 AND valid_until >= $2
+ ORDER BY patient_id, issued_at DESC, id DESC
+"""
 LOCK_CERTIFICATE = """
-SELECT patient_id, id, number, clinic_id, status FROM certificates WHERE number = $1 FOR UPDATE
+SELECT patient_id, id, number, kind, clinic_id, status FROM certificates
+ WHERE number = $1 FOR UPDATE
 """
 REVOKE = """
 UPDATE certificates

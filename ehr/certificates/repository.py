@@ -102,3 +102,7 @@ async def revoke(
 
 async def revoked_numbers(conn: Executor, today: date) -> list[str]:
     return [r["number"] for r in await conn.fetch(q.REVOKED_NUMBERS, today)]
+
+
+async def pe_groups(conn: Executor, patient_ids: Sequence[int], day: date) -> list[Row]:
+    return await conn.fetch(q.PE_GROUPS, list(patient_ids), day)

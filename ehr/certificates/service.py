@@ -15,10 +15,13 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
+import msgspec
+
 from ehr import repository as ehr_repo
 from ehr.access import not_found
 from ehr.certificates import cose
 from ehr.certificates import repository as repo
+from ehr.certificates.events import TOPIC, CertificateIssued, CertificateRevoked
 from ehr.certificates.keys import CertificateKeys
 from ehr.certificates.limits import CheckLimiter
 from ehr.certificates.model import (
@@ -29,6 +32,7 @@ from ehr.certificates.model import (
     ChecklistItem,
     Conclusion,
     ConclusionIn,
+    PeGroupHeld,
     Shown,
     VerifyIn,
 )
@@ -54,6 +58,7 @@ from ehr.certificates.trust import genuine
 from ehr.service import Records
 from imias.identity import Principal
 from imias.platform.audit import record
+from imias.platform.outbox import write_event
 from imias.platform.problems import ProblemError
 from imias.registry import patients
 
@@ -110,6 +115,16 @@ def shown_of(row: Any) -> Shown:
         valid_until=row["valid_until"],
         clinic=row["clinic"],
     )
+
+
+async def _revoked_event(
+    conn: Any, clinic: int, patient: int, certificate_id: int, number: str, kind: str,
+    at: datetime,
+) -> None:  # fmt: skip
+    event = CertificateRevoked(
+        certificate_id=certificate_id, patient_id=patient, number=number, kind=kind, at=at,  # type: ignore[arg-type]
+    )  # fmt: skip
+    await write_event(conn, topic=TOPIC, payload=msgspec.json.encode(event), clinic_id=clinic)
 
 
 class Certificates:
@@ -173,6 +188,7 @@ class Certificates:
                 for c in await repo.lock_driver_certificates(conn, patient, needing):
                     await repo.revoke(conn, patient, c["id"], now, reason, None)
                     await record(conn, "revoke", "certificate", c["id"], patient, reason=reason)
+                    await _revoked_event(conn, clinic, patient, c["id"], c["number"], "driver", now)
                     revoked.append(c["number"])
         return Conclusion(
             id=conclusion_id,
@@ -296,6 +312,14 @@ class Certificates:
                 until, now, kid, qr,
             )  # fmt: skip
             await record(conn, "issue", "certificate", certificate_id, data.patient_id)
+            issued = CertificateIssued(
+                certificate_id=certificate_id, patient_id=data.patient_id, number=number,
+                kind=data.kind, pe_group=data.pe_group, valid_from=today, valid_until=until,
+                at=now,
+            )  # fmt: skip
+            await write_event(
+                conn, topic=TOPIC, payload=msgspec.json.encode(issued), clinic_id=clinic
+            )
             rows = await repo.by_number(conn, number)
         return certificate_of(rows[0], today)
 
@@ -314,10 +338,12 @@ class Certificates:
                 raise not_found("certificate")
             if row["status"] == "revoked":
                 raise ProblemError(409, "already_revoked", "This certificate is revoked already.")
-            await repo.revoke(
-                conn, row["patient_id"], row["id"], self.clock(), reason, principal.subject
-            )
+            now = self.clock()
+            await repo.revoke(conn, row["patient_id"], row["id"], now, reason, principal.subject)
             await record(conn, "revoke", "certificate", row["id"], row["patient_id"], reason=reason)
+            await _revoked_event(
+                conn, principal.org, row["patient_id"], row["id"], number, row["kind"], now
+            )
             rows = await repo.by_number(conn, number)
         return certificate_of(rows[0], self.today())
 
@@ -399,3 +425,20 @@ class Certificates:
             return "not_genuine", None
         verdict, content, _ = genuine(text, await self.keys.trust(parsed[0].kid), parsed)
         return verdict, content
+
+
+async def pe_groups(conn: Any, patient_ids: Sequence[int], day: date) -> dict[int, PeGroupHeld]:
+    """Of ``patient_ids``, each one's physical-education group valid on ``day`` (their
+    latest certificate of kind ``pe_group``); not audited here: the caller audits what it
+    shows."""
+    rows = await repo.pe_groups(conn, patient_ids, day)
+    return {
+        r["patient_id"]: PeGroupHeld(
+            patient_id=r["patient_id"],
+            number=r["number"],
+            pe_group=r["pe_group"],
+            valid_from=r["valid_from"],
+            valid_until=r["valid_until"],
+        )  # fmt: skip
+        for r in rows
+    }

@@ -14,6 +14,7 @@ from imias.channels.commands import phone
 from imias.channels.doctor import (
     DoctorCertificateController,
     DoctorController,
+    DoctorIllnessController,
     DoctorPrescriptionController,
     DoctorVisitController,
 )
@@ -27,11 +28,13 @@ from imias.channels.portal import (
     PortalController,
     PortalPrescriptionController,
     PortalRecordController,
+    PortalSchoolController,
     icon,
     manifest,
     service_worker,
 )
 from imias.channels.registrar import RegistrarController
+from imias.channels.school import SchoolNurseController
 from imias.channels.verify import (
     VerifyController,
     verify_qr_decoder,
@@ -56,6 +59,7 @@ class ChannelsPlugin(DomainPlugin):
             DoctorVisitController,
             DoctorPrescriptionController,
             DoctorCertificateController,
+            DoctorIllnessController,
             PharmacyController,
             VerifyController,
             verify_worker,
@@ -68,6 +72,8 @@ class ChannelsPlugin(DomainPlugin):
             PortalRecordController,
             PortalPrescriptionController,
             PortalCertificateController,
+            PortalSchoolController,
+            SchoolNurseController,
             manifest,
             service_worker,
             icon,

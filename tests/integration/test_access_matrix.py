@@ -499,6 +499,48 @@ async def build(route: str, role: str, variant: str, client, w: World) -> Call:
         return Call("POST", "/api/v1/verify", body, h, expect_in_body=expect)
     if route == "verify_page":
         return Call("GET", "/verify", headers=h)
+    if route in ("school_consents", "give_school_consent", "withdraw_school_consent"):
+        # Own: P's child C; foreign: the stranger Q (not P's child); missing: no one.
+        target = {"own": w.c["id"], "foreign": w.q["id"], "missing": MISSING}[variant]
+        base = f"/api/v1/patients/{target}/school-consents"
+        if route == "school_consents":
+            return Call("GET", base, headers=h)
+        if route == "give_school_consent":
+            return Call("POST", base, {"school_id": 1, "certificates": True}, h)
+        consent = MISSING
+        if variant == "own":
+            made = await client.post(
+                base, json={"school_id": 2, "absences": True}, headers=bearer.patient(me)
+            )
+            assert made.status_code == 201, made.text
+            consent = made.json()["id"]
+        return Call("POST", f"{base}/{consent}/withdraw", headers=h)
+    if route == "illness_episodes":
+        if role == "doctor":  # as the record's reads: a colleague of A
+            h = bearer.doctor(w.colleague_a, w.clinic_a)
+        target = {"own": me, "foreign": w.q["id"], "missing": MISSING}[variant]
+        if role == "patient":
+            target = {"own": w.c["id"], "foreign": w.q["id"], "missing": MISSING}[variant]
+        return Call("GET", f"/api/v1/patients/{target}/illness-episodes", headers=h)
+    if route == "open_illness":
+        # Own: dA's visit of P, an adult: reached, then refused (422 not_a_child).
+        target = {"own": w.encounter_p, "foreign": w.encounter_q, "missing": MISSING}[variant]
+        return Call(
+            "POST", f"/api/v1/encounters/{target}/illness-episodes", {"starts_on": w.day_a}, h
+        )
+    if route == "close_illness":
+        # Own: P, whose record dA reads, has no such episode (404); foreign: Q (403).
+        target = {"own": me, "foreign": w.q["id"], "missing": MISSING}[variant]
+        return Call(
+            "POST",
+            f"/api/v1/patients/{target}/illness-episodes/{MISSING}/close",
+            {"ends_on": w.day_a},
+            h,
+        )
+    if route == "school_pe_restrictions":
+        return Call("GET", "/api/v1/school/pe-restrictions", headers=h)
+    if route == "school_page":
+        return Call("GET", "/school/pupils", headers=h)
     raise AssertionError(route)
 
 
@@ -566,6 +608,18 @@ EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
     "read_certificate": {"patient": (404, 404, 404), "doctor": (404, 404, 404)},
     "verify": {"police_officer": (200, 200, 200)},
     "verify_page": {"police_officer": (200, 200, 200), "anonymous": (303, 303, 303)},
+    # Schools: a guardian's consents for a linked child (anyone else's child: 404); a
+    # child's illness episodes by the record's rule, opened by a doctor in her own visit
+    # (an adult: 422 not_a_child; another clinic's visit: 404); the school nurse reaches
+    # her school's PE restrictions (the API and her page) and nothing else.
+    "school_consents": {"patient": (200, 404, 404)},
+    "give_school_consent": {"patient": (201, 404, 404)},
+    "withdraw_school_consent": {"patient": (200, 404, 404)},
+    "illness_episodes": {"patient": (200, 404, 404), "doctor": (200, 403, 404)},
+    "open_illness": {"doctor": (422, 404, 404)},
+    "close_illness": {"doctor": (404, 403, 404)},
+    "school_pe_restrictions": {"school_nurse": (200, 200, 200)},
+    "school_page": {"school_nurse": (200, 200, 200), "anonymous": (303, 303, 303)},
 }
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from ehr import queries as ehr_queries
 from ehr.certificates import queries as certificate_queries
+from ehr.illness import queries as illness_queries
 from imias.booking import queries
 from imias.booking.calendar_loader import Geometry, load_calendar
 from imias.booking.schedules import to_local, to_utc
@@ -15,6 +16,7 @@ from imias.domains import migrate_url
 from imias.identity import repository as identity_repository
 from imias.platform.audit import repository as audit_repository
 from imias.registry import repository as registry_repository
+from integrations.schools import queries as schools_queries
 from prescriptions import queries as prescriptions_queries
 from scheduler_core import BOOKED, FREE, Channel, compiled_calendar, reference
 from scheduler_core.flags import ENTITLED_ALL
@@ -44,8 +46,20 @@ async def city(fresh_database_url):
         ehr_queries,
         prescriptions_queries,
         certificate_queries,
+        illness_queries,
+        schools_queries,
     ],
-    ids=["booking", "registry", "identity", "audit", "ehr", "prescriptions", "certificates"],
+    ids=[
+        "booking",
+        "registry",
+        "identity",
+        "audit",
+        "ehr",
+        "prescriptions",
+        "certificates",
+        "illness",
+        "schools",
+    ],
 )
 async def test_every_named_query_prepares_against_the_migrated_schema(db, module):
     for name, sql in module.QUERIES.items():

@@ -40,6 +40,8 @@ DISTRIBUTION: dict[str, str] = {
     "dispensings": "patient_id",
     "exam_conclusions": "patient_id",
     "certificates": "patient_id",
+    "illness_episodes": "patient_id",
+    "school_consents": "patient_id",
     # catalogues
     "specialties": "reference",
     "clinics": "reference",
@@ -62,6 +64,7 @@ DISTRIBUTION: dict[str, str] = {
     "deliveries": "local",
     "routing_failures": "local",
     "inbound_messages": "local",
+    "school_journals": "local",
 }
 
 #: Keys that cross the path today, and how they are kept at scale-out.

@@ -4,6 +4,7 @@ protocol, diagnoses, vitals, the signature and its amendments, prescriptions, th
 driver's-examination conclusion and the medical certificates)."""
 
 from imias.channels.doctor.certifying import DoctorCertificateController
+from imias.channels.doctor.illness import DoctorIllnessController
 from imias.channels.doctor.pages import DoctorController
 from imias.channels.doctor.prescribing import DoctorPrescriptionController
 from imias.channels.doctor.visit import DoctorVisitController
@@ -11,6 +12,7 @@ from imias.channels.doctor.visit import DoctorVisitController
 __all__ = [
     "DoctorCertificateController",
     "DoctorController",
+    "DoctorIllnessController",
     "DoctorPrescriptionController",
     "DoctorVisitController",
 ]

@@ -210,6 +210,12 @@ def check_csrf_header(request: Request[Any, Any, Any]) -> None:
         )
 
 
+async def illness_section(request: Request[Any, Any, Any], encounter: Encounter) -> dict[str, Any]:
+    from imias.channels.doctor.illness import illness_section as section  # it imports this module
+
+    return await section(request, encounter)
+
+
 async def visit_page(
     request: Request[Any, Any, Any],
     encounter: Encounter,
@@ -270,6 +276,7 @@ async def visit_page(
         rx=rx or RxState(),
         **await rx_section(request, encounter, rx or RxState()),
         **await cert_section(request, encounter, cert or CertState()),
+        **await illness_section(request, encounter),
         **record_helpers(request),
     )
 

@@ -13,6 +13,7 @@ from imias.channels.portal.pages import PortalController
 from imias.channels.portal.prescriptions import PortalPrescriptionController
 from imias.channels.portal.pwa import icon, manifest, service_worker
 from imias.channels.portal.record import PortalRecordController
+from imias.channels.portal.schools import PortalSchoolController
 
 __all__ = [
     "PortalAccountController",
@@ -21,6 +22,7 @@ __all__ = [
     "PortalController",
     "PortalPrescriptionController",
     "PortalRecordController",
+    "PortalSchoolController",
     "icon",
     "manifest",
     "service_worker",

@@ -44,6 +44,8 @@ ACTIONS = {
     "issue": N_("выдача"),
     "revoke": N_("отзыв"),
     "verify": N_("проверка"),
+    "close": N_("закрытие"),
+    "withdraw": N_("отзыв согласия"),
 }
 # What the record's audit entries are about (the rest show as they are recorded).
 RESOURCES = {
@@ -75,6 +77,11 @@ RESOURCES = {
     "certificates": N_("медицинские справки"),
     "exam_conclusion": N_("заключение для медицинского заключения водителя"),
     "exam_conclusions": N_("заключения врачей для медицинского заключения водителя"),
+    "illness_episode": N_("справка о болезни для школы"),
+    "illness_episodes": N_("справки о болезни для школы"),
+    "school_consent": N_("согласие на передачу данных в школу"),
+    "school_consents": N_("согласия на передачу данных в школу"),
+    "pe_restrictions": N_("ограничения по физкультуре (медицинская сестра школы)"),
 }
 ROLES = {
     "registrar": N_("регистратор"),
@@ -83,6 +90,7 @@ ROLES = {
     "administrator": N_("администратор"),
     "patient": N_("пациент (по доверенности)"),
     "police_officer": N_("сотрудник полиции"),
+    "school_nurse": N_("медицинская сестра школы"),
 }
 
 
