@@ -14,6 +14,8 @@ others use; the pages reach it as ``ehr.certificates``).
 from ehr import certificates, codes, queries
 from ehr.access import CareLinks, Medications, Reader
 from ehr.fhir import mapping as fhir_mapping
+from ehr.fhir.api import EXCEPTIONS as FHIR_EXCEPTIONS
+from ehr.fhir.api import fhir as fhir_response
 from ehr.fhir import resources as fhir_resources
 from ehr.fhir import search as fhir_search
 from ehr.fhir.extension import FhirType, add_fhir_types
@@ -52,6 +54,7 @@ __all__ = [
     "Condition",
     "DiagnosisIn",
     "EhrPlugin",
+    "FHIR_EXCEPTIONS",
     "Encounter",
     "EncounterBrief",
     "FhirType",
@@ -72,6 +75,7 @@ __all__ = [
     "codes",
     "fhir_mapping",
     "fhir_resources",
+    "fhir_response",
     "fhir_search",
     "queries",
     "template_for",

@@ -12,10 +12,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar
+from litestar.config.app import AppConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.types import ControllerRouterHandler
 
+from ehr import add_fhir_types
 from imias.identity import resolve_secret
 from imias.platform.plugin import DomainPlugin, provide
 from integrations.commands import deliveries, partners, simulate
@@ -23,6 +25,8 @@ from integrations.delivery import Deliveries
 from integrations.inbound import Inbound
 from integrations.model import Partner
 from integrations.routes import build_router
+from integrations.scheduling import SchedulingController
+from integrations.scheduling import fhir_types as scheduling_types
 from integrations.signing import partner_secret
 
 
@@ -32,7 +36,11 @@ class IntegrationsPlugin(DomainPlugin):
     commands = (partners, deliveries, simulate)
 
     def route_handlers(self) -> Sequence[ControllerRouterHandler]:
-        return []
+        return [SchedulingController]
+
+    def configure(self, app_config: AppConfig) -> None:
+        # Appointment, Schedule, Slot in /fhir/R4's CapabilityStatement (our own routes).
+        add_fhir_types(app_config, *scheduling_types())
 
     def dependencies(self) -> dict[str, Provide]:
         return {"inbound": provide("inbound")}

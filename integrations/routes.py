@@ -5,10 +5,12 @@ reroute`` uses the same one. An adapter adds its handlers here."""
 from __future__ import annotations
 
 from imias.platform.settings import Settings
+from integrations import feeds
 from integrations.routing import Router
 
 
 def build_router(settings: Settings) -> Router:
     router = Router()
+    feeds.register(router, settings)
     del settings  # the adapters' handlers read the city's zone and code from it
     return router
