@@ -14,10 +14,10 @@ others use; the pages reach it as ``ehr.certificates``).
 from ehr import certificates, codes, queries
 from ehr.access import CareLinks, Medications, Reader
 from ehr.fhir import mapping as fhir_mapping
-from ehr.fhir.api import EXCEPTIONS as FHIR_EXCEPTIONS
-from ehr.fhir.api import fhir as fhir_response
 from ehr.fhir import resources as fhir_resources
 from ehr.fhir import search as fhir_search
+from ehr.fhir.api import EXCEPTIONS as FHIR_EXCEPTIONS
+from ehr.fhir.api import fhir as fhir_response
 from ehr.fhir.extension import FhirType, add_fhir_types
 from ehr.model import (
     Allergy,

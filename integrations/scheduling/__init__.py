@@ -13,9 +13,8 @@ from typing import Any
 
 from litestar import Request
 
-from ehr import FhirType
+from ehr import FhirType, fhir_search
 from ehr import fhir_resources as r
-from ehr import fhir_search
 from imias.platform.problems import ProblemError
 from integrations.scheduling.api import SchedulingController
 

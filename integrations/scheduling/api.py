@@ -37,6 +37,7 @@ from imias.booking import (
     CHANNEL_BITS,
     ENTITLED_BY_REFERRAL,
     BookingService,
+    Channel,
     Engine,
     FreeSlot,
     acting_patient,
@@ -51,11 +52,13 @@ from imias.booking import (
 from imias.identity import PUBLIC, allow
 from imias.platform.audit.writer import record
 from imias.platform.problems import ProblemError
+from imias.registry import patients
 from integrations.scheduling import mapping as m
+from integrations.scheduling import queries as q
 from integrations.scheduling import resources as s
 
 BASE = "/fhir/R4"
-CHANNEL = "fhir"
+CHANNEL: Channel = "fhir"
 BITS = CHANNEL_BITS[CHANNEL]
 FIND_MAX = 50
 
@@ -224,7 +227,7 @@ def wanted(params: dict[str, list[s.Parameter]]) -> Wanted:
         key = ref_id(ref.reference, "Slot")
         if key is not None:
             _, doctor, start = m.parse_slot_id(key)
-    patient = number(one(params, "patient"), "patient") if "patient" in params else None
+    patient = number(ref_id(one(params, "patient"), "Patient"), "patient")
     for p in appt.participant:
         reference = p.actor.reference if p.actor is not None else None
         if reference and reference.startswith("Practitioner/") and doctor is None:
@@ -271,6 +274,8 @@ class SchedulingController(Controller):
         patient = await acting_patient(
             request, number(ref_id(one(params, "patient"), "Patient"), "patient")
         )
+        if not await patients.exists(booking.pool, patient):
+            raise ProblemError(404, "not_found", "There is no such patient.")
         engine = engine_of(request)
         directory = engine.directory
         zone = zone_of(request)
@@ -428,7 +433,7 @@ class SchedulingController(Controller):
         appointment_id = number(key, "appointment") if key.isdigit() else None
         owner = None
         if appointment_id is not None:
-            owner = await booking.pool.fetchrow(APPOINTMENT_OWNER, appointment_id)
+            owner = await booking.pool.fetchrow(q.APPOINTMENT_OWNER, appointment_id)
         if owner is None:
             raise ProblemError(404, "not_found", "There is no such appointment.")
         clinic = await readable_patient(request, owner["patient_id"])
@@ -466,9 +471,7 @@ class SchedulingController(Controller):
             doctors = [d.id for d in directory.doctors.values()]
         if code is not None:
             spec = directory.by_code.get(code)
-            doctors = [
-                d for d in doctors if spec and directory.doctors[d].specialty_id == spec.id
-            ] if spec else []  # fmt: skip
+            doctors = [d for d in doctors if spec and directory.doctors[d].specialty_id == spec.id]
         first, last = search.window(engine, None, None)
         shown = [m.schedule(directory, d, first, last) for d in doctors if d in directory.doctors]
         return bundle(request, "Schedule", shown[:count])
@@ -514,8 +517,10 @@ class SchedulingController(Controller):
         count = count_of(query.get("_count", [None])[0], 20)
         slots = search.doctor_slots(engine, doctor, FIND_MAX, first=first, last=last, channel=BITS)
         slots = [
-            f for f in slots if (low is None or f.starts_at >= low) and (high is None or f.starts_at < high)
-        ]  # fmt: skip
+            f
+            for f in slots
+            if (low is None or f.starts_at >= low) and (high is None or f.starts_at < high)
+        ]
         return bundle(request, "Slot", [m.free_slot(engine.directory, f) for f in slots[:count]])
 
     @get("/Slot/{key:str}", operation_id="fhirSlotRead", summary="A free slot", opt=PUBLIC)
@@ -536,12 +541,6 @@ class SchedulingController(Controller):
             if f.starts_at == starts:
                 return fhir_response(m.free_slot(engine.directory, f))
         raise ProblemError(404, "not_found", "There is no such free slot (taken, or none then).")
-
-
-APPOINTMENT_OWNER = """
-SELECT patient_id, clinic_id FROM appointments WHERE id = $1 AND status <> 'expired'
-"""
-QUERIES = {"fhir_appointment_owner": APPOINTMENT_OWNER}
 
 
 def query_of(request: Request[Any, Any, Any], known: set[str]) -> dict[str, list[str]]:

@@ -43,7 +43,9 @@ def instant(at: datetime) -> str:
 def specialty_concept(directory: Directory, code: str) -> r.CodeableConcept:
     found = directory.by_code.get(code)
     return r.CodeableConcept(
-        coding=[r.Coding(system=SPECIALTY_SYSTEM, code=code, display=found.name_ru if found else None)]
+        coding=[
+            r.Coding(system=SPECIALTY_SYSTEM, code=code, display=found.name_ru if found else None)
+        ]
     )
 
 
@@ -112,8 +114,12 @@ def proposed(directory: Directory, slot: FreeSlot, patient_id: int) -> s.Appoint
         start=instant(slot.starts_at),
         end=instant(slot.ends_at),
         minutes_duration=minutes,
-        slot=[r.Reference(reference=f"Slot/{slot_id(slot.clinic_id, slot.doctor_id, slot.starts_at)}")],
-        participant=participants(directory, patient_id, slot.doctor_id, slot.clinic_id, "needs-action"),
+        slot=[
+            r.Reference(reference=f"Slot/{slot_id(slot.clinic_id, slot.doctor_id, slot.starts_at)}")
+        ],
+        participant=participants(
+            directory, patient_id, slot.doctor_id, slot.clinic_id, "needs-action"
+        ),
     )
 
 
@@ -155,8 +161,13 @@ def schedule(directory: Directory, doctor_id: int, first: date, last: date) -> s
         active=True,
         service_type=[specialty_concept(directory, code)],
         specialty=[specialty_concept(directory, code)],
-        actor=[practitioner_ref(directory, doctor_id), organization_ref(directory, doctor.clinic_id)],
-        planning_horizon=r.Period(start=first.isoformat(), end=(last + timedelta(days=1)).isoformat()),
+        actor=[
+            practitioner_ref(directory, doctor_id),
+            organization_ref(directory, doctor.clinic_id),
+        ],
+        planning_horizon=r.Period(
+            start=first.isoformat(), end=(last + timedelta(days=1)).isoformat()
+        ),
         comment=f"{doctor.full_name}, {doctor.room}" if doctor.room else doctor.full_name,
     )
 

@@ -499,6 +499,72 @@ async def build(route: str, role: str, variant: str, client, w: World) -> Call:
         return Call("POST", "/api/v1/verify", body, h, expect_in_body=expect)
     if route == "verify_page":
         return Call("GET", "/verify", headers=h)
+    if route.startswith("fhir_"):
+        return await _fhir_call(route, role, variant, client, w, h)
+    raise AssertionError(route)
+
+
+def _parameters(slot: dict | None, patient: int | None, **more: str) -> dict:
+    params: list[dict] = [{"name": k, "valueString": v} for k, v in more.items()]
+    if patient is not None:
+        params.append({"name": "patient", "valueReference": {"reference": f"Patient/{patient}"}})
+    if slot is not None:
+        practitioner = f"Practitioner/{slot['clinic_id']}-{slot['doctor_id']}"
+        params.append({
+            "name": "appt-resource",
+            "resource": {
+                "resourceType": "Appointment", "status": "proposed", "start": slot["starts_at"],
+                "participant": [{"actor": {"reference": practitioner}, "status": "needs-action"}],
+            },
+        })  # fmt: skip
+    return {"resourceType": "Parameters", "parameter": params}
+
+
+async def _fhir_call(route: str, role: str, variant: str, client, w: World, h: dict) -> Call:
+    """FHIR scheduling's routes (integrations.scheduling): the JSON API's rules."""
+    me = w.p["id"]
+    if route in ("fhir_find", "fhir_hold", "fhir_book"):
+        op = route.removeprefix("fhir_")
+        path = f"/fhir/R4/Appointment/${op}"
+        slot = None if op == "find" else (w.slot_b if variant == "foreign" else w.slot())
+        more = {"specialty": "ophthalmologist"} if op == "find" else {}
+        if role == "registrar":
+            patient = MISSING if variant == "missing" else w.adult()["id"]
+            if op == "find" and variant == "foreign":
+                more["practitioner"] = f"Practitioner/{w.clinic_b}-{w.doctor_b}"
+            return Call("POST", path, _parameters(slot, patient, **more), h)
+        if variant == "own":
+            fresh = w.adult()["id"]
+            return Call("POST", path, _parameters(slot, None, **more), headers_of(role, w, fresh))
+        patient = w.q["id"] if variant == "foreign" else MISSING
+        return Call("POST", path, _parameters(slot, patient, **more), h)
+    if route == "fhir_appointments":
+        target = {"own": me, "foreign": w.q["id"], "missing": MISSING}[variant]
+        expect = (f'"id":"{w.appointment_p}"',) if variant == "own" else ()
+        return Call(
+            "GET",
+            f"/fhir/R4/Appointment?patient=Patient/{target}",
+            headers=h,
+            expect_in_body=expect,
+        )
+    if route == "fhir_appointment":
+        target = {"own": w.appointment_p, "foreign": w.appointment_q, "missing": MISSING}[variant]
+        return Call("GET", f"/fhir/R4/Appointment/{target}", headers=h)
+    doctor = {
+        "own": f"{w.clinic_a}-{w.doctor_a}",
+        "foreign": f"{w.clinic_b}-{w.doctor_b}",
+        "missing": f"{w.clinic_a}-{MISSING}",
+    }[variant]
+    if route == "fhir_schedule":
+        return Call("GET", f"/fhir/R4/Schedule/{doctor}", headers=h)
+    if route == "fhir_schedules":
+        return Call("GET", f"/fhir/R4/Schedule?_id={doctor}", headers=h)
+    if route == "fhir_slots":
+        return Call("GET", f"/fhir/R4/Slot?schedule=Schedule/{doctor}&status=free", headers=h)
+    if route == "fhir_slot":
+        free = (await client.get(f"/fhir/R4/Slot?schedule=Schedule/{doctor}&_count=1")).json()
+        slot = free["entry"][0]["resource"]["id"] if variant != "missing" else f"{doctor}-1"
+        return Call("GET", f"/fhir/R4/Slot/{slot}", headers=h)
     raise AssertionError(route)
 
 
@@ -566,6 +632,26 @@ EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
     "read_certificate": {"patient": (404, 404, 404), "doctor": (404, 404, 404)},
     "verify": {"police_officer": (200, 200, 200)},
     "verify_page": {"police_officer": (200, 200, 200), "anonymous": (303, 303, 303)},
+    # FHIR scheduling (IHE ITI): the booking routes' rules; answers 200 (operations), a
+    # refusal an OperationOutcome. A registrar's foreign: another clinic's doctor (403).
+    "fhir_find": {"patient": (200, 404, 404), "registrar": (200, 403, 404)},
+    "fhir_hold": {"patient": (200, 404, 404), "registrar": (200, 403, 404)},
+    "fhir_book": {"patient": (200, 404, 404), "registrar": (200, 403, 404)},
+    "fhir_appointments": {
+        "patient": (200, 404, 404),
+        "registrar": (200, 200, 404),  # a stranger's search holds nothing of clinic B
+        "doctor": (200, 403, 404),  # 403 break_glass_required
+    },
+    "fhir_appointment": {
+        "patient": (200, 404, 404),
+        "registrar": (200, 404, 404),
+        "doctor": (200, 403, 404),
+    },
+    # Schedules and free slots are public, like /api/v1/slots.
+    "fhir_schedule": {role: (200, 200, 404) for role in ROLES},
+    "fhir_schedules": {role: (200, 200, 200) for role in ROLES},
+    "fhir_slots": {role: (200, 200, 404) for role in ROLES},
+    "fhir_slot": {role: (200, 200, 404) for role in ROLES},
 }
 
 
@@ -599,7 +685,14 @@ async def test_each_role_against_each_route(client, world, route, role, variant,
         assert f'"id":{world.appointment_q},"clinic_id":' not in text  # Q's appointment
     for expected in call.expect_in_body:
         assert expected in text
-    if status >= 400 and not call.path.startswith("/api/"):  # a page's refusal: a page
+    if status >= 400 and call.path.startswith("/fhir/"):  # an OperationOutcome
+        assert response.headers["content-type"].startswith("application/fhir+json")
+        code = response.json()["issue"][0]["details"]["coding"][0]["code"]
+        if status == 401:
+            assert code == "unauthenticated"
+        if status == 403 and role not in ("patient", "registrar", "doctor"):
+            assert code == "forbidden"
+    elif status >= 400 and not call.path.startswith("/api/"):  # a page's refusal: a page
         assert response.headers["content-type"].startswith("text/html")
     elif status >= 400:
         assert response.headers["content-type"].startswith("application/problem+json")

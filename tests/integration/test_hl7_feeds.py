@@ -61,7 +61,9 @@ async def receiver(client, pool):
     finally:
         await repo.save_partner(
             pool,
-            Partner(**{**{f: getattr(partner, f) for f in partner.__struct_fields__}, "enabled": False}),
+            Partner(
+                **{**{f: getattr(partner, f) for f in partner.__struct_fields__}, "enabled": False}
+            ),
         )
         await sim.stop()
 
@@ -214,7 +216,9 @@ async def test_adt_a28_and_a31_for_a_patient_registered_and_updated(client, pool
     # latest; here the A28 is made before the update)
     await eventually(lambda: len(of_patient(receiver, policy)) >= 1, 20, "A28")
     async with pool.acquire() as conn, conn.transaction():
-        assert await patients.update(conn, patient_id, phone="+79990003344", family_name="Кузнецова")
+        assert await patients.update(
+            conn, patient_id, phone="+79990003344", family_name="Кузнецова"
+        )
     async with pool.acquire() as conn, conn.transaction():
         assert not await patients.update(conn, 999_999_999, phone="+79990003344")
     await eventually(lambda: len(of_patient(receiver, policy)) >= 2, 20, "A28 and A31")
@@ -257,6 +261,8 @@ async def test_a_partner_without_the_siu_topic_gets_no_siu(client, pool, receive
     finally:
         await repo.save_partner(
             pool,
-            Partner(**{**{f: getattr(partner, f) for f in partner.__struct_fields__}, "enabled": False}),
+            Partner(
+                **{**{f: getattr(partner, f) for f in partner.__struct_fields__}, "enabled": False}
+            ),
         )
         await other.stop()
