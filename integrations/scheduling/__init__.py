@@ -45,7 +45,6 @@ class AppointmentType(_Served):
         Param("patient", "reference", "Patient/<id>; a patient's own by default"),
         Param("date", "date", "the start: a day, or ge/gt/le/lt a day or dateTime"),
         Param("status", "token", "proposed|pending|booked|arrived|fulfilled|cancelled|noshow"),
-        Param("_count", "number", "1-50"),
     )
     operations = (
         ("find", f"{IHE}/appointment-find", "ITI-115: a Bundle of proposed appointments"),
