@@ -602,6 +602,27 @@ EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
     "join_waitlist": {"patient": (201, 404, 404), "registrar": (201, 403, 404)},
     "leave_waitlist": {"patient": (204, 404, 404), "registrar": (204, 404, 404)},
     "referral": {"doctor": (201, 403, 404)},
+    # FHIR scheduling (IHE ITI), before break_glass (a doctor's foreign read is refused
+    # until she breaks the glass for Q below): the booking routes' rules; answers 200
+    # (operations), a refusal an OperationOutcome. A registrar's foreign: another clinic's doctor (403).
+    "fhir_find": {"patient": (200, 404, 404), "registrar": (200, 403, 404)},
+    "fhir_hold": {"patient": (200, 404, 404), "registrar": (200, 403, 404)},
+    "fhir_book": {"patient": (200, 404, 404), "registrar": (200, 403, 404)},
+    "fhir_appointments": {
+        "patient": (200, 404, 404),
+        "registrar": (200, 200, 404),  # a stranger's search holds nothing of clinic B
+        "doctor": (200, 403, 404),  # 403 break_glass_required
+    },
+    "fhir_appointment": {
+        "patient": (200, 404, 404),
+        "registrar": (200, 404, 404),
+        "doctor": (200, 403, 404),
+    },
+    # Schedules and free slots are public, like /api/v1/slots.
+    "fhir_schedule": {role: (200, 200, 404) for role in ROLES},
+    "fhir_schedules": {role: (200, 200, 200) for role in ROLES},
+    "fhir_slots": {role: (200, 200, 404) for role in ROLES},
+    "fhir_slot": {role: (200, 200, 404) for role in ROLES},
     "access_log": {"patient": (200, 404, 404)},  # own: a linked child's log
     "audit_search": {"administrator": (200, 200, 200)},
     "disable_staff": {"administrator": (200, 404, 404)},
@@ -632,26 +653,6 @@ EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
     "read_certificate": {"patient": (404, 404, 404), "doctor": (404, 404, 404)},
     "verify": {"police_officer": (200, 200, 200)},
     "verify_page": {"police_officer": (200, 200, 200), "anonymous": (303, 303, 303)},
-    # FHIR scheduling (IHE ITI): the booking routes' rules; answers 200 (operations), a
-    # refusal an OperationOutcome. A registrar's foreign: another clinic's doctor (403).
-    "fhir_find": {"patient": (200, 404, 404), "registrar": (200, 403, 404)},
-    "fhir_hold": {"patient": (200, 404, 404), "registrar": (200, 403, 404)},
-    "fhir_book": {"patient": (200, 404, 404), "registrar": (200, 403, 404)},
-    "fhir_appointments": {
-        "patient": (200, 404, 404),
-        "registrar": (200, 200, 404),  # a stranger's search holds nothing of clinic B
-        "doctor": (200, 403, 404),  # 403 break_glass_required
-    },
-    "fhir_appointment": {
-        "patient": (200, 404, 404),
-        "registrar": (200, 404, 404),
-        "doctor": (200, 403, 404),
-    },
-    # Schedules and free slots are public, like /api/v1/slots.
-    "fhir_schedule": {role: (200, 200, 404) for role in ROLES},
-    "fhir_schedules": {role: (200, 200, 200) for role in ROLES},
-    "fhir_slots": {role: (200, 200, 404) for role in ROLES},
-    "fhir_slot": {role: (200, 200, 404) for role in ROLES},
 }
 
 
