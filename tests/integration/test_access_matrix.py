@@ -604,7 +604,8 @@ EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
     "referral": {"doctor": (201, 403, 404)},
     # FHIR scheduling (IHE ITI), before break_glass (a doctor's foreign read is refused
     # until she breaks the glass for Q below): the booking routes' rules; answers 200
-    # (operations), a refusal an OperationOutcome. A registrar's foreign: another clinic's doctor (403).
+    # (operations), a refusal an OperationOutcome. A registrar's foreign: another
+    # clinic's doctor (403).
     "fhir_find": {"patient": (200, 404, 404), "registrar": (200, 403, 404)},
     "fhir_hold": {"patient": (200, 404, 404), "registrar": (200, 403, 404)},
     "fhir_book": {"patient": (200, 404, 404), "registrar": (200, 403, 404)},
