@@ -17,6 +17,8 @@ from ehr.access import CareLinks, Medications, Reader
 from ehr.fhir import mapping as fhir_mapping
 from ehr.fhir import resources as fhir_resources
 from ehr.fhir import search as fhir_search
+from ehr.fhir.api import EXCEPTIONS as FHIR_EXCEPTIONS
+from ehr.fhir.api import fhir as fhir_response
 from ehr.fhir.extension import FhirType, add_fhir_types
 from ehr.model import (
     Allergy,
@@ -53,6 +55,7 @@ __all__ = [
     "Condition",
     "DiagnosisIn",
     "EhrPlugin",
+    "FHIR_EXCEPTIONS",
     "Encounter",
     "EncounterBrief",
     "FhirType",
@@ -73,6 +76,7 @@ __all__ = [
     "codes",
     "fhir_mapping",
     "fhir_resources",
+    "fhir_response",
     "fhir_search",
     "illness",
     "queries",

@@ -295,9 +295,10 @@ def simulate() -> None:
 def simulate_hl7(host: str, port: int, control_port: int) -> None:
     """An HL7 v2 receiver over MLLP (the SIU and ADT feeds): ACKs each message, keeps it
     once by MSH-10; its page and control over HTTP on the control port."""
-    from integrations.simulators.base import MllpReceiver, serve_forever
+    from integrations.simulators.base import serve_forever
+    from integrations.simulators.hl7feed import Hl7FeedReceiver
 
-    receiver = MllpReceiver(host=host, port=port, control_port=control_port)
+    receiver = Hl7FeedReceiver(host=host, port=port, control_port=control_port)
     click.echo(f"HL7 v2 receiver at mllp://{host}:{port}; page and control at "
                f"http://{host}:{control_port}/")  # fmt: skip
     try:

@@ -14,10 +14,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from litestar import Litestar
+from litestar.config.app import AppConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.types import ControllerRouterHandler
 
+from ehr import add_fhir_types
 from imias.identity import resolve_secret
 from imias.platform.plugin import DomainPlugin, provide
 from integrations.commands import deliveries, partners, simulate
@@ -31,6 +33,8 @@ from integrations.schools import (
     SchoolNurse,
     SchoolNurseController,
 )
+from integrations.scheduling import SchedulingController
+from integrations.scheduling import fhir_types as scheduling_types
 from integrations.signing import partner_secret
 
 
@@ -40,7 +44,11 @@ class IntegrationsPlugin(DomainPlugin):
     commands = (partners, deliveries, simulate)
 
     def route_handlers(self) -> Sequence[ControllerRouterHandler]:
-        return [SchoolConsentController, SchoolNurseController]
+        return [SchoolConsentController, SchoolNurseController, SchedulingController]
+
+    def configure(self, app_config: AppConfig) -> None:
+        # Appointment, Schedule, Slot in /fhir/R4's CapabilityStatement (our own routes).
+        add_fhir_types(app_config, *scheduling_types())
 
     def dependencies(self) -> dict[str, Provide]:
         return {

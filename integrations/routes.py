@@ -5,11 +5,12 @@ reroute`` uses the same one. An adapter adds its handlers here."""
 from __future__ import annotations
 
 from imias.platform.settings import Settings
-from integrations import schools
+from integrations import feeds, schools
 from integrations.routing import Router
 
 
 def build_router(settings: Settings) -> Router:
     router = Router()
     schools.register(router, settings)
+    feeds.register(router, settings)
     return router

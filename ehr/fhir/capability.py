@@ -75,6 +75,11 @@ def capabilities(base: str, added: Iterable[FhirType] = ()) -> r.CapabilityState
                     r.SearchParam(name=p.name, type=p.type, documentation=p.documentation)
                     for p in extra.params
                 ],
+                operation=[
+                    r.Operation(name=name, definition=definition, documentation=words or None)
+                    for name, definition, words in extra.operations
+                ]
+                or None,
             )
         )
     return r.CapabilityStatement(

@@ -34,6 +34,9 @@ class FhirType:
     kind: ClassVar[str]
     params: ClassVar[tuple[Param, ...]]
     documentation: ClassVar[str] = ""
+    #: Operations on the type (name, canonical definition, documentation), which the
+    #: domain serves on its own routes (e.g. IHE ITI Scheduling's Appointment/$find).
+    operations: ClassVar[tuple[tuple[str, str, str], ...]] = ()
 
     async def read(self, request: Request[Any, Any, Any], key: str) -> r.Resource:
         raise NotImplementedError

@@ -305,6 +305,12 @@ class Interaction(Element):
     code: str
 
 
+class Operation(Element):
+    name: str
+    definition: str
+    documentation: str | None = None
+
+
 class RestResource(Element):
     type: str
     interaction: list[Interaction]
@@ -316,6 +322,7 @@ class RestResource(Element):
     conditional_update: bool | None = None
     conditional_delete: str | None = None
     search_param: list[SearchParam] | None = None
+    operation: list[Operation] | None = None
 
 
 class Rest(Element):

@@ -22,6 +22,15 @@ from imias.booking.caller import (
     staff_waitlist_entry,
 )
 from imias.booking.engine import Engine, EngineNotReady
+from imias.booking.events import (
+    APPOINTMENT_TOPIC,
+    AppointmentBooked,
+    AppointmentCancelled,
+    AppointmentChanged,
+    AppointmentNoShow,
+    AppointmentRescheduled,
+)
+from imias.booking.events import decode as decode_appointment_change
 from imias.booking.model import CHANNEL_BITS, CHANNELS, Channel, RefusalCode
 from imias.booking.plugin import BookingPlugin
 from imias.booking.schedules import ScheduleException, Template, expand, to_local, to_utc
@@ -37,6 +46,13 @@ from imias.booking.views import Appointment, Hold
 from imias.booking.waitlist import WaitlistEntry
 
 __all__ = [
+    "APPOINTMENT_TOPIC",
+    "AppointmentBooked",
+    "AppointmentCancelled",
+    "AppointmentChanged",
+    "AppointmentNoShow",
+    "AppointmentRescheduled",
+    "decode_appointment_change",
     "ENTITLED_BY_REFERRAL",
     "BookingPlugin",
     "CHANNELS",

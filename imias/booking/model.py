@@ -31,11 +31,21 @@ TimeZone = Annotated[str, Meta(min_length=1, max_length=64, examples=["Europe/Mo
 Sex = Literal["F", "M"]
 Lang = Literal["ru", "en"]
 
-#: Who asks: the patient channels and the registrar (call centre, clinic desk).
-Channel = Literal["web", "app", "phone", "kiosk", "registrar"]
-CHANNELS: tuple[Channel, ...] = ("web", "app", "phone", "kiosk", "registrar")
+#: Who asks: the patient channels, the registrar (call centre, clinic desk) and outside
+#: booking apps over FHIR (IHE ITI Scheduling, integrations.scheduling).
+Channel = Literal["web", "app", "phone", "kiosk", "registrar", "fhir"]
+CHANNELS: tuple[Channel, ...] = ("web", "app", "phone", "kiosk", "registrar", "fhir")
 #: The channel bits of ``schedule_templates.channels`` (and scheduler_core's Channel).
-CHANNEL_BITS: dict[Channel, int] = {"web": 1, "app": 2, "phone": 4, "kiosk": 8, "registrar": 16}
+#: An outside app over FHIR books the time open to apps: it is counted on its own
+#: channel (``appointments.channel``), not scheduled on one.
+CHANNEL_BITS: dict[Channel, int] = {
+    "web": 1,
+    "app": 2,
+    "phone": 4,
+    "kiosk": 8,
+    "registrar": 16,
+    "fhir": 2,
+}
 ALL_CHANNELS = 31
 
 #: Appointment statuses that occupy the doctor's time (``appointments.status``).

@@ -4,6 +4,7 @@ lists them all, so a test prepares each against the migrated database."""
 
 from __future__ import annotations
 
+from imias.booking.events import APPOINTMENT_TOPIC, booked_json_sql, no_show_json_sql
 from imias.platform.audit.repository import insert_from as audit_cte
 from imias.platform.outbox import event_cte
 
@@ -122,8 +123,18 @@ _INSERT_WITH_EVENT = f"""
 WITH change AS ({INSERT_APPOINTMENT}),
      event AS ({event_cte("change", 14)}),
      audited AS ({audit_cte("change", 17, "change.id")})"""
+
+# A booking (status booked) also writes its appointment event (imias.booking.events),
+# its JSON built here: the appointment's id is known only as it is inserted.
+_BOOKED = booked_json_sql("change.id", "$3::bigint", "$1::bigint", "$8::text")
 INSERT_APPOINTMENT_WITH_EVENT = (
-    _INSERT_WITH_EVENT + "\nSELECT change.id, event.id AS outbox_id FROM change, event\n"
+    _INSERT_WITH_EVENT
+    + f""",
+     changed AS (INSERT INTO event_outbox (clinic_id, topic, payload)
+                 SELECT $1::bigint, '{APPOINTMENT_TOPIC}', {_BOOKED}
+                   FROM change WHERE $7::text = 'booked')
+SELECT change.id, event.id AS outbox_id FROM change, event
+"""
 )
 
 # A patient's hold, as above, committed without waiting for its WAL to reach the disk
@@ -140,14 +151,16 @@ SELECT change.id, event.id AS outbox_id FROM change, event, no_wait
 )
 
 # Confirm a hold and store the answer under the idempotency key ($6 patient, $7 key,
-# $8 route, $9 request hash, $10 response).
+# $8 route, $9 request hash, $10 response), with the engine event ($11-$13), the audit
+# record ($14-$24) and the appointment event ($25-$27, imias.booking.events).
 CONFIRM_HOLD_WITH_EVENT = f"""
 WITH change AS ({CONFIRM_HOLD}),
      remembered AS (
         INSERT INTO idempotency_keys (patient_id, key, route, request_hash, status_code, response)
         SELECT $6, $7, $8, $9, 201, $10 FROM change),
      event AS ({event_cte("change", 11)}),
-     audited AS ({audit_cte("change", 14, "change.id")})
+     audited AS ({audit_cte("change", 14, "change.id")}),
+     changed AS ({event_cte("change", 25)})
 SELECT change.id, event.id AS outbox_id FROM change, event
 """
 
@@ -166,6 +179,21 @@ UPDATE appointments
 
 SET_RESCHEDULED_TO = """
 UPDATE appointments SET rescheduled_to = $3 WHERE clinic_id = $1 AND id = $2
+"""
+
+# A change of status, or the link of a moved appointment to its new one, with the
+# appointment's event (imias.booking.events) in the same round trip: after the
+# statement's own parameters, the event's clinic id, topic and payload.
+SET_STATUS_WITH_EVENT = f"""
+WITH change AS ({SET_STATUS.strip()} RETURNING id),
+     event AS ({event_cte("change", 5)})
+SELECT count(*) FROM change
+"""
+
+SET_RESCHEDULED_TO_WITH_EVENT = f"""
+WITH change AS ({SET_RESCHEDULED_TO.strip()} RETURNING id),
+     event AS ({event_cte("change", 4)})
+SELECT count(*) FROM change
 """
 
 USE_REFERRAL = """
@@ -212,11 +240,18 @@ SELECT id, clinic_id, doctor_id, patient_id, specialty_id, starts_at, ends_at, s
 # Booked appointments that ended in the last two days. An appointment lasts at most
 # four hours (a check of the table), so the bound on starts_at finds the same rows
 # in a range of appointments_booked_by_time.
-MARK_NO_SHOWS = """
-UPDATE appointments SET status = 'no_show', updated_at = $1
- WHERE status = 'booked' AND ends_at <= $1 AND ends_at > $1 - interval '2 days'
-   AND starts_at < $1 AND starts_at > $1 - interval '2 days 4 hours'
-RETURNING clinic_id, id
+MARK_NO_SHOWS = f"""
+WITH change AS (
+    UPDATE appointments SET status = 'no_show', updated_at = $1
+     WHERE status = 'booked' AND ends_at <= $1 AND ends_at > $1 - interval '2 days'
+       AND starts_at < $1 AND starts_at > $1 - interval '2 days 4 hours'
+    RETURNING clinic_id, id, patient_id),
+     changed AS (
+    INSERT INTO event_outbox (clinic_id, topic, payload)
+    SELECT clinic_id, '{APPOINTMENT_TOPIC}',
+           {no_show_json_sql("id", "patient_id", "clinic_id")}
+      FROM change ORDER BY clinic_id, id)
+SELECT clinic_id, id FROM change
 """
 
 QUERIES |= {
@@ -236,6 +271,8 @@ QUERIES |= {
     "appointment_for_update": APPOINTMENT_FOR_UPDATE,
     "set_status": SET_STATUS,
     "set_rescheduled_to": SET_RESCHEDULED_TO,
+    "set_status_with_event": SET_STATUS_WITH_EVENT,
+    "set_rescheduled_to_with_event": SET_RESCHEDULED_TO_WITH_EVENT,
     "use_referral": USE_REFERRAL,
     "take_referral": TAKE_REFERRAL,
     "save_idempotent_row": SAVE_IDEMPOTENT_ROW,

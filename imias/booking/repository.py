@@ -265,10 +265,12 @@ async def confirm_hold_with_event(
     remembered: tuple[int, str, str, str, bytes],
     event: tuple[int, str, bytes],
     audited: tuple[Any, ...],
+    changed: tuple[int, str, bytes],
 ) -> int | None:
     """Confirm a hold (held -> booked), keep the answer under its idempotency key
-    (``remembered``: patient, key, route, request hash, response), and write the event
-    and the audit record, in one round trip; the event's outbox id (None: not held)."""
+    (``remembered``: patient, key, route, request hash, response), and write the engine
+    event, the audit record and the appointment's event (``changed``), in one round
+    trip; the engine event's outbox id (None: not held)."""
     row = await conn.fetchrow(
         q.CONFIRM_HOLD_WITH_EVENT,
         clinic_id,
@@ -279,6 +281,7 @@ async def confirm_hold_with_event(
         *remembered,
         *event,
         *audited,
+        *changed,
     )
     return None if row is None else int(row["outbox_id"])
 
@@ -321,6 +324,30 @@ async def set_rescheduled_to(
     conn: Connection, clinic_id: int, appointment_id: int, new_id: int
 ) -> None:
     await conn.execute(q.SET_RESCHEDULED_TO, clinic_id, appointment_id, new_id)
+
+
+async def set_status_with_event(
+    conn: Connection,
+    clinic_id: int,
+    appointment_id: int,
+    status: str,
+    now: datetime,
+    event: tuple[int, str, bytes],
+) -> None:
+    """:func:`set_status` with the appointment's event (clinic id, topic, payload), one
+    round trip."""
+    await conn.execute(q.SET_STATUS_WITH_EVENT, clinic_id, appointment_id, status, now, *event)
+
+
+async def set_rescheduled_to_with_event(
+    conn: Connection,
+    clinic_id: int,
+    appointment_id: int,
+    new_id: int,
+    event: tuple[int, str, bytes],
+) -> None:
+    """:func:`set_rescheduled_to` with the move's event, one round trip."""
+    await conn.execute(q.SET_RESCHEDULED_TO_WITH_EVENT, clinic_id, appointment_id, new_id, *event)
 
 
 async def expired_holds(conn: Connection, now: datetime, batch: int) -> list[Row]:

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import msgspec
 
+from imias.booking import events as changes
 from imias.booking import repository as repo
 from imias.booking import rules
 from imias.booking.engine import Engine
@@ -278,6 +279,14 @@ class BookingService:
                 self._remembered(patient_id, idempotency_key, route, result),
                 writes.event_values(event, row["clinic_id"]),
                 audit.change_args("confirm", "appointment", patient_id),
+                changes.values(
+                    changes.AppointmentBooked(
+                        appointment_id=row["id"],
+                        patient_id=patient_id,
+                        clinic_id=row["clinic_id"],
+                        channel=row["channel"],
+                    )
+                ),
             )
             if outbox_id is not None:
                 writes.written(event, outbox_id)
@@ -355,7 +364,12 @@ class BookingService:
                 )
             if row["starts_at"] <= now:
                 raise refuse(RefusalCode.SLOT_IN_PAST)
-            await repo.set_status(conn, row["clinic_id"], row["id"], "cancelled", now)
+            cancelled = changes.AppointmentCancelled(
+                appointment_id=row["id"], patient_id=patient_id, clinic_id=row["clinic_id"]
+            )
+            await repo.set_status_with_event(
+                conn, row["clinic_id"], row["id"], "cancelled", now, changes.values(cancelled)
+            )
             await audit.record(conn, "cancel", "appointment", row["id"], patient_id)
             if row["referral_id"]:
                 await repo.give_back_referral(conn, row["referral_clinic_id"], row["referral_id"])
@@ -406,7 +420,17 @@ class BookingService:
             # the same doctor does not collide with itself; a refusal rolls both back.
             await repo.set_status(conn, old["clinic_id"], old["id"], "cancelled", now)
             new_id = await writes.insert(conn, p, patient_id, "booked", channel, allowed, now)
-            await repo.set_rescheduled_to(conn, old["clinic_id"], old["id"], new_id)
+            moved = changes.AppointmentRescheduled(
+                appointment_id=new_id,
+                patient_id=patient_id,
+                clinic_id=p.clinic.id,
+                previous_id=old["id"],
+                previous_clinic_id=old["clinic_id"],
+                channel=channel,
+            )
+            await repo.set_rescheduled_to_with_event(
+                conn, old["clinic_id"], old["id"], new_id, changes.values(moved)
+            )
             await audit.record(
                 conn, "reschedule", "appointment", f"{appointment_id}->{new_id}", patient_id
             )
@@ -466,7 +490,12 @@ class BookingService:
             if refusal is not None:
                 code, english, russian = refusal
                 raise ProblemError(409, code, english, extra={"message_ru": russian})
-            await repo.set_status(conn, row["clinic_id"], row["id"], "no_show", now)
+            missed = changes.AppointmentNoShow(
+                appointment_id=row["id"], patient_id=row["patient_id"], clinic_id=row["clinic_id"]
+            )
+            await repo.set_status_with_event(
+                conn, row["clinic_id"], row["id"], "no_show", now, changes.values(missed)
+            )
             await audit.record(conn, "no_show", "appointment", row["id"], row["patient_id"])
 
     async def expire_holds(self, batch: int = 500) -> int:

@@ -2,7 +2,13 @@
 it by policy number, or by family name and birth date (every patient shown is an audited
 read: the registrar, her clinic, the patients she saw); sign-in finds a patient by policy
 number; booking asks where a patient is attached; identity which linked patients are
-still children."""
+still children.
+
+And the register's two changes, :func:`register` and :func:`update`, each writing its
+event (:mod:`imias.registry.events`) in the caller's transaction, in the statement
+that makes the change. (The city's patients come from the seed, in bulk and without
+events; nothing in IMIAS registers a patient at run time yet: a registrar's page or an
+import from the OMS register would call these.)"""
 
 from __future__ import annotations
 
@@ -11,8 +17,9 @@ from datetime import date
 
 import asyncpg
 
-from imias.platform.audit import record_many
-from imias.platform.db import Executor
+from imias.platform.audit import record, record_many
+from imias.platform.db import Connection, Executor
+from imias.registry import events
 from imias.registry import repository as repo
 from imias.registry.model import PatientCard, full_name
 
@@ -106,3 +113,64 @@ async def doctor_name(conn: Executor, clinic_id: int, doctor_id: int) -> str | N
     if row is None:
         return None
     return full_name(row["family_name"], row["given_name"], row["patronymic"])
+
+
+#: What :func:`update` may change.
+UPDATABLE = ("family_name", "given_name", "patronymic", "phone", "attached_clinic_id")
+
+
+async def register(
+    conn: Connection,
+    *,
+    policy_number: str,
+    family_name: str,
+    given_name: str,
+    patronymic: str | None,
+    birth_date: date,
+    sex: str,
+    phone: str | None = None,
+    attached_clinic_id: int | None = None,
+) -> int:
+    """Register a patient (in the caller's transaction) with its event; the new id. A
+    policy number registered already raises asyncpg's UniqueViolationError."""
+    await conn.execute(repo.LOCK_REGISTRATION)
+    patient_id = int(
+        await conn.fetchval(
+            repo.REGISTER_PATIENT,
+            policy_number,
+            family_name,
+            given_name,
+            patronymic,
+            birth_date,
+            sex,
+            phone,
+            attached_clinic_id,
+        )
+    )
+    await record(conn, "register", "patient", patient_id, patient_id)
+    return patient_id
+
+
+async def update(conn: Connection, patient_id: int, **changes: object) -> bool:
+    """Change a patient's data (the fields of :data:`UPDATABLE` given) with its event,
+    in the caller's transaction; False when there is no such patient."""
+    unknown = set(changes) - set(UPDATABLE)
+    if unknown:
+        raise ValueError(f"not a field update changes: {sorted(unknown)}")
+    fields = tuple(f for f in UPDATABLE if f in changes)
+    payload = events.encode(events.PatientUpdated(patient_id=patient_id, fields=fields))
+    found = await conn.fetchval(
+        repo.UPDATE_PATIENT,
+        patient_id,
+        list(fields),
+        changes.get("family_name"),
+        changes.get("given_name"),
+        changes.get("patronymic"),
+        changes.get("phone"),
+        changes.get("attached_clinic_id"),
+        payload,
+    )
+    if found is None:
+        return False
+    await record(conn, "update", "patient", patient_id, patient_id)
+    return True

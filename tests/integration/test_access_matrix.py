@@ -541,6 +541,72 @@ async def build(route: str, role: str, variant: str, client, w: World) -> Call:
         return Call("GET", "/api/v1/school/pe-restrictions", headers=h)
     if route == "school_page":
         return Call("GET", "/school/pupils", headers=h)
+    if route.startswith("fhir_"):
+        return await _fhir_call(route, role, variant, client, w, h)
+    raise AssertionError(route)
+
+
+def _parameters(slot: dict | None, patient: int | None, **more: str) -> dict:
+    params: list[dict] = [{"name": k, "valueString": v} for k, v in more.items()]
+    if patient is not None:
+        params.append({"name": "patient", "valueReference": {"reference": f"Patient/{patient}"}})
+    if slot is not None:
+        practitioner = f"Practitioner/{slot['clinic_id']}-{slot['doctor_id']}"
+        params.append({
+            "name": "appt-resource",
+            "resource": {
+                "resourceType": "Appointment", "status": "proposed", "start": slot["starts_at"],
+                "participant": [{"actor": {"reference": practitioner}, "status": "needs-action"}],
+            },
+        })  # fmt: skip
+    return {"resourceType": "Parameters", "parameter": params}
+
+
+async def _fhir_call(route: str, role: str, variant: str, client, w: World, h: dict) -> Call:
+    """FHIR scheduling's routes (integrations.scheduling): the JSON API's rules."""
+    me = w.p["id"]
+    if route in ("fhir_find", "fhir_hold", "fhir_book"):
+        op = route.removeprefix("fhir_")
+        path = f"/fhir/R4/Appointment/${op}"
+        slot = None if op == "find" else (w.slot_b if variant == "foreign" else w.slot())
+        more = {"specialty": "ophthalmologist"} if op == "find" else {}
+        if role == "registrar":
+            patient = MISSING if variant == "missing" else w.adult()["id"]
+            if op == "find" and variant == "foreign":
+                more["practitioner"] = f"Practitioner/{w.clinic_b}-{w.doctor_b}"
+            return Call("POST", path, _parameters(slot, patient, **more), h)
+        if variant == "own":
+            fresh = w.adult()["id"]
+            return Call("POST", path, _parameters(slot, None, **more), headers_of(role, w, fresh))
+        patient = w.q["id"] if variant == "foreign" else MISSING
+        return Call("POST", path, _parameters(slot, patient, **more), h)
+    if route == "fhir_appointments":
+        target = {"own": me, "foreign": w.q["id"], "missing": MISSING}[variant]
+        expect = (f'"id":"{w.appointment_p}"',) if variant == "own" else ()
+        return Call(
+            "GET",
+            f"/fhir/R4/Appointment?patient=Patient/{target}",
+            headers=h,
+            expect_in_body=expect,
+        )
+    if route == "fhir_appointment":
+        target = {"own": w.appointment_p, "foreign": w.appointment_q, "missing": MISSING}[variant]
+        return Call("GET", f"/fhir/R4/Appointment/{target}", headers=h)
+    doctor = {
+        "own": f"{w.clinic_a}-{w.doctor_a}",
+        "foreign": f"{w.clinic_b}-{w.doctor_b}",
+        "missing": f"{w.clinic_a}-{MISSING}",
+    }[variant]
+    if route == "fhir_schedule":
+        return Call("GET", f"/fhir/R4/Schedule/{doctor}", headers=h)
+    if route == "fhir_schedules":
+        return Call("GET", f"/fhir/R4/Schedule?_id={doctor}", headers=h)
+    if route == "fhir_slots":
+        return Call("GET", f"/fhir/R4/Slot?schedule=Schedule/{doctor}&status=free", headers=h)
+    if route == "fhir_slot":
+        free = (await client.get(f"/fhir/R4/Slot?schedule=Schedule/{doctor}&_count=1")).json()
+        slot = free["entry"][0]["resource"]["id"] if variant != "missing" else f"{doctor}-1"
+        return Call("GET", f"/fhir/R4/Slot/{slot}", headers=h)
     raise AssertionError(route)
 
 
@@ -578,6 +644,28 @@ EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
     "join_waitlist": {"patient": (201, 404, 404), "registrar": (201, 403, 404)},
     "leave_waitlist": {"patient": (204, 404, 404), "registrar": (204, 404, 404)},
     "referral": {"doctor": (201, 403, 404)},
+    # FHIR scheduling (IHE ITI), before break_glass (a doctor's foreign read is refused
+    # until she breaks the glass for Q below): the booking routes' rules; answers 200
+    # (operations), a refusal an OperationOutcome. A registrar's foreign: another
+    # clinic's doctor (403).
+    "fhir_find": {"patient": (200, 404, 404), "registrar": (200, 403, 404)},
+    "fhir_hold": {"patient": (200, 404, 404), "registrar": (200, 403, 404)},
+    "fhir_book": {"patient": (200, 404, 404), "registrar": (200, 403, 404)},
+    "fhir_appointments": {
+        "patient": (200, 404, 404),
+        "registrar": (200, 200, 404),  # a stranger's search holds nothing of clinic B
+        "doctor": (200, 403, 404),  # 403 break_glass_required
+    },
+    "fhir_appointment": {
+        "patient": (200, 404, 404),
+        "registrar": (200, 404, 404),
+        "doctor": (200, 403, 404),
+    },
+    # Schedules and free slots are public, like /api/v1/slots.
+    "fhir_schedule": {role: (200, 200, 404) for role in ROLES},
+    "fhir_schedules": {role: (200, 200, 200) for role in ROLES},
+    "fhir_slots": {role: (200, 200, 404) for role in ROLES},
+    "fhir_slot": {role: (200, 200, 404) for role in ROLES},
     "access_log": {"patient": (200, 404, 404)},  # own: a linked child's log
     "audit_search": {"administrator": (200, 200, 200)},
     "disable_staff": {"administrator": (200, 404, 404)},
@@ -653,7 +741,14 @@ async def test_each_role_against_each_route(client, world, route, role, variant,
         assert f'"id":{world.appointment_q},"clinic_id":' not in text  # Q's appointment
     for expected in call.expect_in_body:
         assert expected in text
-    if status >= 400 and not call.path.startswith("/api/"):  # a page's refusal: a page
+    if status >= 400 and call.path.startswith("/fhir/"):  # an OperationOutcome
+        assert response.headers["content-type"].startswith("application/fhir+json")
+        code = response.json()["issue"][0]["details"]["coding"][0]["code"]
+        if status == 401:
+            assert code == "unauthenticated"
+        if status == 403 and role not in ("patient", "registrar", "doctor"):
+            assert code == "forbidden"
+    elif status >= 400 and not call.path.startswith("/api/"):  # a page's refusal: a page
         assert response.headers["content-type"].startswith("text/html")
     elif status >= 400:
         assert response.headers["content-type"].startswith("application/problem+json")

@@ -380,11 +380,19 @@ async def test_every_change_writes_its_event_to_the_outbox(service):
         rows = await conn.fetch(
             "SELECT topic, payload FROM event_outbox WHERE id > $1 ORDER BY id", before
         )
+    from imias.booking import decode_appointment_change
     from scheduler_core import decode_event
 
-    kinds = [type(decode_event(r["payload"])).__name__ for r in rows]
+    engine = [r for r in rows if r["topic"] == "engine"]
+    kinds = [type(decode_event(r["payload"])).__name__ for r in engine]
     assert kinds == ["SlotHeld", "HoldConfirmed", "SlotReleased"]
-    assert {r["topic"] for r in rows} == {"engine"}
+    # and the appointment's own events (the HL7 feeds'), none for the hold
+    changes = [decode_appointment_change(r["payload"]) for r in rows if r not in engine]
+    assert [(type(c).__name__, c.appointment_id, c.patient_id) for c in changes] == [
+        ("AppointmentBooked", booked.id, alice),
+        ("AppointmentCancelled", booked.id, alice),
+    ]
+    assert {r["topic"] for r in rows} == {"engine", "booking.appointment"}
 
 
 async def test_appointments_not_attended_become_no_shows_after_their_end(service, clock):

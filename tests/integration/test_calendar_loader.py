@@ -17,6 +17,8 @@ from imias.identity import repository as identity_repository
 from imias.platform.audit import repository as audit_repository
 from imias.registry import repository as registry_repository
 from integrations.schools import queries as schools_queries
+from integrations.feeds import queries as feeds_queries
+from integrations.scheduling import queries as scheduling_queries
 from prescriptions import queries as prescriptions_queries
 from scheduler_core import BOOKED, FREE, Channel, compiled_calendar, reference
 from scheduler_core.flags import ENTITLED_ALL
@@ -48,6 +50,8 @@ async def city(fresh_database_url):
         certificate_queries,
         illness_queries,
         schools_queries,
+        feeds_queries,
+        scheduling_queries,
     ],
     ids=[
         "booking",
@@ -59,7 +63,9 @@ async def city(fresh_database_url):
         "certificates",
         "illness",
         "schools",
-    ],
+        "feeds",
+        "scheduling",
+    ],  # fmt: skip
 )
 async def test_every_named_query_prepares_against_the_migrated_schema(db, module):
     for name, sql in module.QUERIES.items():

@@ -138,8 +138,10 @@ async def test_the_capability_statement_tells_what_the_server_does(client):
     body = fhir_body(await client.get(f"{FHIR}/metadata"))
     assert body["resourceType"] == "CapabilityStatement" and body["fhirVersion"] == "4.0.1"
     resources = {r["type"]: r for r in body["rest"][0]["resource"]}
-    # The record's own, and what prescriptions add (read and search only).
+    # The record's own, and what prescriptions and scheduling add (read and search only,
+    # and scheduling's operations).
     added = {"Medication", "MedicationRequest", "MedicationDispense"}
+    added |= {"Appointment", "Schedule", "Slot"}
     assert set(resources) == {
         "Patient", "Practitioner", "Organization", "Encounter", "Condition", "Observation",
         "AllergyIntolerance", "Immunization", "DocumentReference", *added,
@@ -166,6 +168,9 @@ async def test_the_capability_statement_tells_what_the_server_does(client):
         "authoredon": "ge2020-01-01",
         "_id": str(person["id"]),
         "prescription": "1",
+        "actor": "Organization/1",
+        "schedule": "Schedule/1-1",
+        "start": "ge2020-01-01",
     }
     for kind, declared in resources.items():
         for param in declared["searchParam"]:
@@ -173,9 +178,14 @@ async def test_the_capability_statement_tells_what_the_server_does(client):
             params = {param["name"]: value}
             if (
                 kind not in ("Patient", "Practitioner", "Organization", "Medication")
+                and kind not in ("Schedule", "Slot")  # public: no patient
                 and param["name"] != "patient"
             ):
                 params["patient"] = str(person["id"])
+            if kind == "Slot":  # a Slot search names its schedule; free slots only
+                params.setdefault("schedule", "Schedule/1-1")
+                if param["name"] == "status":
+                    params["status"] = "free"
             if kind in ("Practitioner",) and param["name"] == "_id":
                 params["_id"] = "1-1"
             answer = await client.get(f"{FHIR}/{kind}", params=params, headers=me)

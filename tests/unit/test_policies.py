@@ -21,6 +21,11 @@ PUBLIC_ROUTES = {
     "GET /api/v1/clinics",
     "GET /api/v1/clinics/{clinic_id:int}/doctors",
     "GET /api/v1/slots",
+    # FHIR scheduling's Schedule and Slot: the same public time as /api/v1/slots.
+    "GET /fhir/R4/Schedule",
+    "GET /fhir/R4/Schedule/{key:str}",
+    "GET /fhir/R4/Slot",
+    "GET /fhir/R4/Slot/{key:str}",
     # The record's catalogues: ICD-10 type-ahead and the protocol templates (no patient).
     "GET /api/v1/diagnoses",
     "GET /api/v1/protocol-templates/{specialty:str}",
