@@ -21,7 +21,7 @@ from litestar.types import ControllerRouterHandler
 
 from ehr import add_fhir_types
 from imias.identity import resolve_secret
-from imias.platform.plugin import DomainPlugin, provide
+from imias.platform.plugin import OUTBOX_SINKS, DomainPlugin, provide
 from integrations.commands import deliveries, partners, simulate
 from integrations.delivery import Deliveries
 from integrations.inbound import Inbound
@@ -47,6 +47,9 @@ class IntegrationsPlugin(DomainPlugin):
         return [SchoolConsentController, SchoolNurseController, SchedulingController]
 
     def configure(self, app_config: AppConfig) -> None:
+        # The router is the outbox relay's sink, there before the relay starts.
+        self.router = build_router(self.settings)
+        app_config.state.setdefault(OUTBOX_SINKS, []).append(self.router)
         # Appointment, Schedule, Slot in /fhir/R4's CapabilityStatement (our own routes).
         add_fhir_types(app_config, *scheduling_types())
 
@@ -76,8 +79,7 @@ class IntegrationsPlugin(DomainPlugin):
         app.state.school_nurse = SchoolNurse(
             app.state.db, lambda: datetime.now(UTC).astimezone(zone).date()
         )
-        app.state.router = router = build_router(settings)
-        app.state.outbox_relay.add_sink(router)  # before the relay starts (at start-up's end)
+        app.state.router = self.router
         dsn = app.state.outbox_relay.dsn
         app.state.deliveries = workers = Deliveries(dsn, app.state.db, secret_of)
         workers.start()

@@ -38,6 +38,9 @@ from imias.platform.stream import Topics
 log = logging.getLogger("imias.app")
 
 HEALTH_CHECKS = "health_checks"
+#: The app state's list of the outbox relay's sinks (:meth:`OutboxRelay.add_sink`): a
+#: plugin appends to it in ``configure``, before the relay starts.
+OUTBOX_SINKS = "outbox_sinks"
 
 
 class DomainPlugin(InitPluginProtocol):
@@ -111,7 +114,7 @@ class PlatformPlugin(DomainPlugin):
 
     def configure(self, app_config: AppConfig) -> None:
         app_config.exception_handlers.update(EXCEPTION_HANDLERS)
-        # After every plugin's lifespan has subscribed its topics and added its sinks.
+        # After every plugin's lifespan has subscribed its topics.
         app_config.on_startup.append(_start_consumer)
 
     @asynccontextmanager
@@ -133,9 +136,12 @@ class PlatformPlugin(DomainPlugin):
         # change made meanwhile arrives twice and applies once.
         app.state.stream_consumer = consumer = StreamConsumer(app.state.redis, topics)
         await consumer.resolve_start()
-        # Event outbox: every worker runs a relay; an advisory lock keeps one active.
-        # It starts with the consumer, once every plugin has added its sinks.
+        # Event outbox: every worker runs a relay; an advisory lock keeps one active. Its
+        # sinks are those the plugins put in the app's state (OUTBOX_SINKS) as it was made.
         app.state.outbox_relay = relay = OutboxRelay(database_url, app.state.redis)
+        for sink in app.state.get(OUTBOX_SINKS, ()):
+            relay.add_sink(sink)
+        relay.start()
         # Audit records are chained by one sealer at a time (advisory lock).
         app.state.audit_sealer = sealer = AuditSealer(database_url)
         sealer.start()
@@ -153,5 +159,4 @@ class PlatformPlugin(DomainPlugin):
 
 
 def _start_consumer(app: Litestar) -> None:
-    app.state.outbox_relay.start()
     app.state.stream_consumer.start()

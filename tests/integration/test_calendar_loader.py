@@ -16,9 +16,9 @@ from imias.domains import migrate_url
 from imias.identity import repository as identity_repository
 from imias.platform.audit import repository as audit_repository
 from imias.registry import repository as registry_repository
-from integrations.schools import queries as schools_queries
 from integrations.feeds import queries as feeds_queries
 from integrations.scheduling import queries as scheduling_queries
+from integrations.schools import queries as schools_queries
 from prescriptions import queries as prescriptions_queries
 from scheduler_core import BOOKED, FREE, Channel, compiled_calendar, reference
 from scheduler_core.flags import ENTITLED_ALL
