@@ -27,14 +27,14 @@ from integrations.delivery import Deliveries
 from integrations.inbound import Inbound
 from integrations.model import Partner
 from integrations.routes import build_router
+from integrations.scheduling import SchedulingController
+from integrations.scheduling import fhir_types as scheduling_types
 from integrations.schools import (
     SchoolConsentController,
     SchoolConsents,
     SchoolNurse,
     SchoolNurseController,
 )
-from integrations.scheduling import SchedulingController
-from integrations.scheduling import fhir_types as scheduling_types
 from integrations.signing import partner_secret
 
 
