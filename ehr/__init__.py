@@ -13,6 +13,7 @@ others use; the pages reach it as ``ehr.certificates``).
 
 from ehr import certificates, codes, queries
 from ehr.access import CareLinks, Medications, Reader
+from ehr.fhir import api as fhir_api
 from ehr.fhir import mapping as fhir_mapping
 from ehr.fhir import resources as fhir_resources
 from ehr.fhir import search as fhir_search
@@ -20,6 +21,7 @@ from ehr.fhir.extension import FhirType, add_fhir_types
 from ehr.model import (
     Allergy,
     AllergyIn,
+    AmbulanceCall,
     Amendment,
     CardSummary,
     Condition,
@@ -46,6 +48,7 @@ __all__ = [
     "SECTION_TITLES",
     "Allergy",
     "AllergyIn",
+    "AmbulanceCall",
     "Amendment",
     "CardSummary",
     "CareLinks",
@@ -70,6 +73,7 @@ __all__ = [
     "add_fhir_types",
     "certificates",
     "codes",
+    "fhir_api",
     "fhir_mapping",
     "fhir_resources",
     "fhir_search",

@@ -7,7 +7,8 @@ simulators of the other side (``imias simulate``).
 Other packages use the names below and nothing else of this package.
 """
 
+from integrations.ambulance import ActiveVisit, ActiveVisits
 from integrations.model import Message, Partner
 from integrations.plugin import IntegrationsPlugin
 
-__all__ = ["IntegrationsPlugin", "Message", "Partner"]
+__all__ = ["ActiveVisit", "ActiveVisits", "IntegrationsPlugin", "Message", "Partner"]

@@ -18,6 +18,7 @@ from litestar.types import ControllerRouterHandler
 
 from imias.identity import resolve_secret
 from imias.platform.plugin import DomainPlugin, provide
+from integrations import ambulance
 from integrations.commands import deliveries, partners, simulate
 from integrations.delivery import Deliveries
 from integrations.inbound import Inbound
@@ -32,7 +33,7 @@ class IntegrationsPlugin(DomainPlugin):
     commands = (partners, deliveries, simulate)
 
     def route_handlers(self) -> Sequence[ControllerRouterHandler]:
-        return []
+        return [*ambulance.route_handlers()]
 
     def dependencies(self) -> dict[str, Provide]:
         return {"inbound": provide("inbound")}
@@ -57,7 +58,8 @@ class IntegrationsPlugin(DomainPlugin):
         app.state.deliveries = workers = Deliveries(dsn, app.state.db, secret_of)
         workers.start()
         try:
-            yield
+            async with ambulance.running(app, settings, dsn):
+                yield
         finally:
             await workers.stop()
 

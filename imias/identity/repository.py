@@ -66,6 +66,16 @@ RETURNING id
 """
 
 
+# A system's own staff account (an ambulance station's, writing what its crews report):
+# disabled, with no password hash that any password matches, so no one signs in as it.
+UPSERT_SYSTEM_STAFF = """
+INSERT INTO staff_accounts (username, password_hash, role, full_name, organisation_id, disabled)
+VALUES ($1, '!', $2, $3, $4, true)
+ON CONFLICT (username) DO UPDATE SET full_name = EXCLUDED.full_name
+ WHERE staff_accounts.password_hash = '!'
+RETURNING id
+"""
+
 INSERT_REVOCATION = """
 INSERT INTO token_revocations (subject_kind, subject_id, session_id, revoked_at, reason)
 VALUES ($1, $2, $3, $4, $5)
@@ -147,6 +157,7 @@ QUERIES = {
     "set_password": SET_PASSWORD,
     "set_disabled": SET_DISABLED,
     "insert_staff": INSERT_STAFF,
+    "upsert_system_staff": UPSERT_SYSTEM_STAFF,
     "lock_enabled_administrators": LOCK_ENABLED_ADMINISTRATORS,
     "insert_revocation": INSERT_REVOCATION,
     "recent_revocations": RECENT_REVOCATIONS,
