@@ -31,7 +31,7 @@ from imias.channels.portal import (
     manifest,
     service_worker,
 )
-from imias.channels.registrar import RegistrarController
+from imias.channels.registrar import ActiveVisitsController, RegistrarController
 from imias.channels.verify import (
     VerifyController,
     verify_qr_decoder,
@@ -52,6 +52,7 @@ class ChannelsPlugin(DomainPlugin):
             PhoneController,
             KioskController,
             RegistrarController,
+            ActiveVisitsController,
             DoctorController,
             DoctorVisitController,
             DoctorPrescriptionController,

@@ -132,11 +132,14 @@ DELETE_OLD_REVOCATIONS = "DELETE FROM token_revocations WHERE revoked_at < $1"
 # A patient's access log: who else read or changed their data, newest first.
 ACCESS_LOG = """
 SELECT a.id, a.at, a.actor_id, a.actor_role, a.actor_org, a.acting_for, a.action, a.resource,
-       a.resource_id, a.break_glass, a.reason, s.full_name AS actor_name, c.name AS org_name
+       a.resource_id, a.break_glass, a.reason, s.full_name AS actor_name,
+       coalesce(c.name, st.name) AS org_name
   FROM audit_log a
   LEFT JOIN staff_accounts s ON a.actor_role <> 'patient' AND s.id = a.actor_id
   -- only clinic staff's organisation is a clinic (a pharmacy's id is not a clinic's)
   LEFT JOIN clinics c ON a.actor_role IN ('registrar', 'doctor') AND c.id = a.actor_org
+  -- an ambulance crew's is its station
+  LEFT JOIN ambulance_stations st ON a.actor_role = 'ambulance_crew' AND st.id = a.actor_org
  WHERE a.patient_id = $1
    AND NOT (a.actor_role = 'patient' AND a.actor_id = $1)
    AND ($2::bigint IS NULL OR a.id < $2)

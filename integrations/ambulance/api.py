@@ -83,13 +83,20 @@ def _ref(
     return PatientRef(family=family, given=given, birth_date=born)
 
 
+def _patient_kind(kind: str) -> None:
+    """The operation is Patient's (the routes take the type as the FHIR controller's do,
+    so that ``/fhir/R4/Patient/{id}`` stays its read)."""
+    if kind != "Patient":
+        raise ProblemError(404, "unknown_operation", f"{kind} has no $summary here.")
+
+
 class SummaryController(Controller):
-    path = "/fhir/R4/Patient"
+    path = "/fhir/R4"
     tags = ["fhir", "ambulance"]
     exception_handlers = fhir_api.EXCEPTIONS
 
     @get(
-        "/$summary",
+        "/{kind:str}/$summary",
         operation_id="fhirPatientSummaryFind",
         summary="An ambulance crew's emergency summary (IPS), the patient found by policy "
         "or by name and birth date",
@@ -98,6 +105,7 @@ class SummaryController(Controller):
     async def find(
         self,
         request: Request[Any, Any, Any],
+        kind: str,
         call: Text = None,
         reason: Text = None,
         emergency: bool = False,
@@ -106,13 +114,14 @@ class SummaryController(Controller):
         given: Text = None,
         birthdate: Text = None,
     ) -> Response[bytes]:
+        _patient_kind(kind)
         why = _why(call, reason, emergency)
         ambulance = ambulance_of(request)
         patient = await ambulance.patient_of(_ref(identifier, family, given, birthdate))
         return await self._summary(request, patient, why, emergency)
 
     @get(
-        "/{key:str}/$summary",
+        "/{kind:str}/{key:str}/$summary",
         operation_id="fhirPatientSummary",
         summary="An ambulance crew's emergency summary (IPS) of a patient by id",
         opt=CREW,
@@ -120,11 +129,13 @@ class SummaryController(Controller):
     async def read(
         self,
         request: Request[Any, Any, Any],
+        kind: str,
         key: str,
         call: Text = None,
         reason: Text = None,
         emergency: bool = False,
     ) -> Response[bytes]:
+        _patient_kind(kind)
         why = _why(call, reason, emergency)
         if not key.isdigit() or not 1 <= int(key) < 2**63:
             raise ProblemError(404, "not_found", "There is no such patient.")

@@ -151,9 +151,13 @@ class DispatchSimulator(HttpReceiver):
         secret: str | None = None,
         mllp: str | None = None,
         mllp_partner_id: str | None = None,
+        client: httpx.AsyncClient | None = None,
         **options: Any,
     ) -> None:
         super().__init__(secret=secret, **options)
+        # How calls reach IMIAS over HTTP (default: a client of its own per call; a test
+        # may give the app's own client, its base URL then IMIAS's).
+        self.client = client
         self.imias_url = (imias_url or "").rstrip("/")
         self.partner_id = partner_id
         self.mllp = mllp  # host:port of IMIAS's MLLP listener
@@ -198,19 +202,27 @@ class DispatchSimulator(HttpReceiver):
             out: dict[str, Any] = {"via": "mllp", "ack": code, "text": text,
                                    "message_id": message_id[:20]}  # fmt: skip
         else:
-            if not self.imias_url or self.secret is None:
+            if (not self.imias_url and self.client is None) or self.secret is None:
                 raise ValueError("no --imias-url and --secret to send calls with")
             body = json.dumps(transaction_bundle(call), ensure_ascii=False).encode()
-            headers = signed_headers(self.secret, message_id, body)
-            headers["content-type"] = FHIR_JSON
-            url = f"{self.imias_url}/api/v1/integrations/ambulance/{self.partner_id}/calls"
-            async with httpx.AsyncClient(timeout=30) as client:
-                answer = await client.post(url, content=body, headers=headers)
+            answer = await self.post_bundle(body, message_id)
             out = {"via": "fhir", "status": answer.status_code, "message_id": message_id,
                    "answer": answer.json() if answer.content else None}  # fmt: skip
         out["call_number"] = call.call_number
         self.sent.append(out)
         return out
+
+    async def post_bundle(self, body: bytes, message_id: str) -> httpx.Response:
+        """POST a Bundle to IMIAS, signed with the partner's secret, as message
+        ``message_id`` (the same id again: a retry)."""
+        assert self.secret is not None
+        headers = signed_headers(self.secret, message_id, body)
+        headers["content-type"] = FHIR_JSON
+        url = f"{self.imias_url}/api/v1/integrations/ambulance/{self.partner_id}/calls"
+        if self.client is not None:
+            return await self.client.post(url, content=body, headers=headers)
+        async with httpx.AsyncClient(timeout=30) as client:
+            return await client.post(url, content=body, headers=headers)
 
     async def _send_call(self, request: web.Request) -> web.Response:
         if request.content_type == "application/json":
