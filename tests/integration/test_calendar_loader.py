@@ -48,7 +48,13 @@ async def city(fresh_database_url):
         ambulance_repository,
     ],
     ids=[
-        "booking", "registry", "identity", "audit", "ehr", "prescriptions", "certificates",
+        "booking",
+        "registry",
+        "identity",
+        "audit",
+        "ehr",
+        "prescriptions",
+        "certificates",
         "ambulance",
     ],  # fmt: skip
 )
