@@ -462,6 +462,23 @@ async def test_a_bad_adt_is_rejected_with_its_code_and_nothing_written(client, m
     assert not await encounters_of(client.city, person["id"])
 
 
+async def test_the_simulators_own_endpoint_sends_a_call_over_mllp(client, sim):
+    """``POST /_send-call`` of the running simulator (what `imias simulate ambulance`
+    serves): it builds the ADT and sends it to IMIAS's listener, both over sockets."""
+    import httpx
+
+    person = await adult(client)
+    async with httpx.AsyncClient() as http:
+        answer = await http.post(
+            f"http://{sim.host}:{sim.port}/_send-call",
+            json={"policy": person["policy_number"], "outcome": "hospital", "via": "mllp",
+                  "call_number": "103-SIM-1"},
+        )  # fmt: skip
+    assert answer.status_code == 200 and answer.json()["ack"] == "AA", answer.text
+    (encounter,) = await encounters_of(client.city, person["id"])
+    assert "103-SIM-1" in encounter["protocol"]
+
+
 async def test_what_is_not_hl7_is_rejected(client):
     ack, text = await mllp_send(client, b"hello, this is not HL7")
     assert ack == "AR" and text.startswith("not_hl7")
@@ -563,6 +580,11 @@ async def test_a_full_day_leaves_the_task_on_the_registrars_page(client, sim):
         headers=desk, follow_redirects=False,
     )  # fmt: skip
     assert done.status_code == 303, done.text
+    elsewhere = await client.post(
+        f"/registrar/active-visits/{task['id']}/done",
+        data={"csrf": hidden(page.text, "csrf")}, headers=bearer.registrar(clinic + 1),
+    )  # fmt: skip
+    assert elsewhere.status_code == 404  # another clinic's task is no task of hers
     page = await client.get("/registrar/active-visits", headers=desk)
     assert "103-FULL-1" not in page.text
     row = await fetch(client.city, "SELECT status FROM active_visits WHERE id = $1", task["id"])
