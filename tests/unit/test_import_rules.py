@@ -44,7 +44,13 @@ ALLOWED: dict[str, set[str]] = {
     # The pages use every domain's public names (DESIGN.md), the integrations' too (the
     # registrar's active visits).
     "channels": {
-        "platform", "registry", "identity", "booking", "ehr", "prescriptions", "integrations",
+        "platform",
+        "registry",
+        "identity",
+        "booking",
+        "ehr",
+        "prescriptions",
+        "integrations",
     },  # fmt: skip
     "integrations": {"platform", "registry", "identity", "booking", "ehr", "prescriptions"},
     "prescriptions": {"platform", "registry", "identity", "ehr"},
