@@ -67,7 +67,17 @@ class IntegrationsPlugin(DomainPlugin):
 async def check_deliveries(state: State) -> dict[str, Any]:
     """/health: each partner's worker here (a failing partner is reported, not a failure
     of IMIAS: the admin page and ``imias partners list`` show it)."""
-    return {"workers": state.deliveries.status(), "routing_failures": state.router.failed}
+    found: dict[str, Any] = {
+        "workers": state.deliveries.status(),
+        "routing_failures": state.router.failed,
+    }
+    visits = getattr(state, "active_visits", None)
+    if visits is not None:  # the ambulance's active visits booked and left open here
+        found["active_visits"] = {"booked": visits.booked, "opened": visits.opened}
+    listener = getattr(state, "mllp", None)
+    if listener is not None:  # the MLLP listener's messages here
+        found["mllp"] = {"port": listener.port, **listener.stats}
+    return found
 
 
 __all__ = ["IntegrationsPlugin"]

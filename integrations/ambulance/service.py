@@ -142,13 +142,19 @@ class Ambulance:
         found = await station(conn, call.station_id)
         if found is None:
             raise ProblemError(422, "unknown_station", f"There is no station {call.station_id}.")
-        author = await system_account(
-            conn,
-            station_username(found.id),
-            "ambulance_crew",
-            station_account_name(found.id, found.name),
-            found.id,
-        )
+        try:
+            author = await system_account(
+                conn,
+                station_username(found.id),
+                "ambulance_crew",
+                station_account_name(found.id, found.name),
+                found.id,
+            )
+        except ValueError:  # a person's account has the station's name: the operator's
+            log.error("the station %s's system account name is a person's", found.id)
+            raise ProblemError(
+                503, "station_account_unavailable", "The station's account is misconfigured."
+            ) from None
         now = self.records.clock()
         with acting(station_access(author, found.id)):
             unknown = ProblemError(422, "unknown_patient", "No patient matches the call's.")

@@ -348,6 +348,21 @@ async def test_a_call_over_fhir_becomes_one_ambulance_encounter(client, sim):
     assert [tuple(s) for s in station] == [("ambulance-station-1", "ambulance_crew", True)]
 
 
+async def test_two_copies_of_a_call_at_once_make_one_encounter(client, sim):
+    person = await adult(client)
+    body = json.dumps(_bundle(person)).encode()
+    message_id = str(uuid.uuid4())
+    first, second = await asyncio.gather(
+        sim.post_bundle(body, message_id), sim.post_bundle(body, message_id)
+    )
+    assert first.status_code == second.status_code == 200, (first.text, second.text)
+    assert first.content == second.content
+    assert {first.headers.get("x-imias-replayed"), second.headers.get("x-imias-replayed")} == {
+        None, "true"
+    }  # fmt: skip
+    assert len(await encounters_of(client.city, person["id"])) == 1
+
+
 def _bundle(person: dict[str, Any], **changes: Any) -> dict[str, Any]:
     from integrations.ambulance.simulator import transaction_bundle
 
