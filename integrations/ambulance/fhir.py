@@ -11,6 +11,7 @@ a restricted entry the crew may not see keeps its place with no content, as ever
 from __future__ import annotations
 
 import html
+import re
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
@@ -511,8 +512,6 @@ def call_of_bundle(body: bytes) -> tuple[CallIn, list[str]]:
 
 def _plain(div: str) -> str:
     """A narrative's text without its markup."""
-    import re
-
     return html.unescape(re.sub(r"<[^>]+>", " ", div)).strip()
 
 

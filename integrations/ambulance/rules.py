@@ -25,6 +25,8 @@ FHIR_OUTCOMES: dict[str, Outcome] = {
     "rehab": "hospital",
     "aadvice": "refused",
 }
+#: Our own codes (urn:imias:ambulance-outcome).
+OWN_OUTCOMES: dict[str, Outcome] = {"home": "home", "hospital": "hospital", "refused": "refused"}
 #: HL7 v2 table 0112 (PV1-36) as outcomes.
 HL7_OUTCOMES: dict[str, Outcome] = {
     "01": "home",
@@ -43,7 +45,7 @@ OUTCOME_WORDS: dict[Outcome, str] = {
 def outcome_of(system: str | None, code: str) -> Outcome | None:
     """The outcome of a FHIR dischargeDisposition coding (ours or HL7's); None: unknown."""
     if system == OUTCOME_SYSTEM:
-        return code if code in ("home", "hospital", "refused") else None  # type: ignore[return-value]
+        return OWN_OUTCOMES.get(code)
     if system in (None, FHIR_DISPOSITION):
         return FHIR_OUTCOMES.get(code)
     return None
