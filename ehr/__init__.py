@@ -14,6 +14,7 @@ others use; the pages reach it as ``ehr.certificates``) and a child's illness ep
 
 from ehr import certificates, codes, illness, queries
 from ehr.access import CareLinks, Medications, Reader
+from ehr.fhir import api as fhir_api
 from ehr.fhir import mapping as fhir_mapping
 from ehr.fhir import resources as fhir_resources
 from ehr.fhir import search as fhir_search
@@ -23,6 +24,7 @@ from ehr.fhir.extension import FhirType, add_fhir_types
 from ehr.model import (
     Allergy,
     AllergyIn,
+    AmbulanceCall,
     Amendment,
     CardSummary,
     Condition,
@@ -49,6 +51,7 @@ __all__ = [
     "SECTION_TITLES",
     "Allergy",
     "AllergyIn",
+    "AmbulanceCall",
     "Amendment",
     "CardSummary",
     "CareLinks",
@@ -74,6 +77,7 @@ __all__ = [
     "add_fhir_types",
     "certificates",
     "codes",
+    "fhir_api",
     "fhir_mapping",
     "fhir_resources",
     "fhir_response",

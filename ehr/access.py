@@ -61,8 +61,8 @@ class Medications(Protocol):
 class Reader:
     """Who reads, and with what reach."""
 
-    role: Literal["patient", "doctor"]
-    staff_id: int | None  # a doctor's staff account (the author column)
+    role: Literal["patient", "doctor", "ambulance"]
+    staff_id: int | None  # a doctor's (or crew's) staff account (the author column)
     doctor_id: int | None
     clinic_id: int | None
     specialty: str | None

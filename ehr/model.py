@@ -79,6 +79,20 @@ class VitalIn(Struct, frozen=True, forbid_unknown_fields=True):
             check_instant(self.effective_at, "effective_at")
 
 
+class AmbulanceCall(Struct, frozen=True, kw_only=True):
+    """An ambulance crew's finished call, as the dispatch system reports it: it becomes a
+    finished encounter of kind ``ambulance`` (no doctor) at the patient's attached clinic,
+    its diagnoses and vitals checked as a doctor's are."""
+
+    patient_id: int
+    clinic_id: int
+    started_at: datetime
+    ended_at: datetime
+    protocol: Protocol
+    diagnoses: list[DiagnosisIn] = field(default_factory=list)
+    vitals: list[VitalIn] = field(default_factory=list)
+
+
 class SignOff(Struct, frozen=True, forbid_unknown_fields=True):
     """Everything the visit's signature makes final, written in one transaction."""
 

@@ -51,6 +51,20 @@ RETURNING *
     + _NAMES
 )
 
+#: An ambulance crew's call, final at once: no doctor, signed when the call ended ($4).
+INSERT_AMBULANCE_ENCOUNTER = (
+    """
+WITH e AS (
+INSERT INTO encounters (patient_id, clinic_id, doctor_id, kind, status, started_at, signed_at,
+                        protocol, restricted, version, updated_at, updated_by)
+VALUES ($1, $2, NULL, 'ambulance', 'finished', $3, $4, $5, $6, 1, $7, $8)
+RETURNING *
+)"""
+    + _NAMED
+    + "  FROM e"
+    + _NAMES
+)
+
 SAVE_DRAFT = """
 UPDATE encounters SET draft = $3, draft_saved_at = $4
  WHERE patient_id = $1 AND id = $2 AND status = 'in-progress'

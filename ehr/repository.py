@@ -198,6 +198,26 @@ async def insert_encounter(
     )
 
 
+async def insert_ambulance_encounter(
+    conn: Executor,
+    patient_id: int,
+    clinic_id: int,
+    started_at: datetime,
+    ended_at: datetime,
+    protocol: Protocol,
+    restricted: str | None,
+    at: datetime,
+    by: int,
+) -> Row:
+    """An ambulance call's encounter, finished and signed (no doctor)."""
+    row = await conn.fetchrow(
+        q.INSERT_AMBULANCE_ENCOUNTER, patient_id, clinic_id, started_at, ended_at,
+        msgspec.json.encode(protocol).decode(), restricted, at, by,
+    )  # fmt: skip
+    assert row is not None
+    return row
+
+
 async def save_draft(
     conn: Executor, patient_id: int, encounter_id: int, draft: VisitDraft, at: datetime
 ) -> datetime | None:

@@ -17,6 +17,7 @@ from ehr.access import CareLinks, Medications, Reader, RecordAccess, not_found
 from ehr.model import (
     Allergy,
     AllergyIn,
+    AmbulanceCall,
     Amendment,
     CardSummary,
     Condition,
@@ -35,6 +36,7 @@ from ehr.model import (
     VitalIn,
 )
 from ehr.rules import (
+    CLOCK_SKEW,
     RESTRICTED_TITLE,
     check_diagnoses,
     check_protocol,
@@ -49,8 +51,8 @@ from ehr.rules import (
     unprocessable,
 )
 from imias.identity import Identity, Principal
-from imias.platform.audit import record, record_many
-from imias.platform.db import Executor
+from imias.platform.audit import access_var, record, record_many
+from imias.platform.db import Connection, Executor
 from imias.platform.problems import ProblemError
 from imias.registry import patients
 
@@ -333,6 +335,50 @@ class Records:
             )
             return self._encounter(full, reader, conditions, observations, lang, amendment.reason)
 
+    async def record_ambulance_call(
+        self, conn: Connection, call: AmbulanceCall, *, author_id: int, lang: str = "ru"
+    ) -> Encounter:
+        """An ambulance call as a finished encounter of the patient's record, in the
+        caller's transaction on ``conn`` (the inbound message's, so that a message is
+        recorded once): its protocol, diagnoses (ICD-10) and vitals (LOINC) checked as a
+        visit's signature checks them. ``author_id``: the staff account that writes it
+        (the station's system account)."""
+        now = self.clock()
+        if call.ended_at < call.started_at:
+            raise unprocessable("bad_period", "The call ends before it starts.")
+        if call.ended_at > now + CLOCK_SKEW:
+            raise unprocessable("date_in_future", "The call is dated in the future.")
+        check_protocol(call.protocol)
+        check_diagnoses(call.diagnoses, self.today())
+        vitals = measured(call.vitals, now)
+        restricted = restricted_of(call.diagnoses)
+        patient_id, clinic = call.patient_id, call.clinic_id
+        async with conn.transaction():
+            row = await repo.insert_ambulance_encounter(
+                conn, patient_id, clinic, call.started_at, call.ended_at, call.protocol,
+                restricted, now, author_id,
+            )  # fmt: skip
+            encounter_id = row["id"]
+            conditions = await repo.insert_conditions(
+                conn, patient_id, encounter_id, clinic, author_id, None, now, call.diagnoses
+            )
+            observations = await repo.insert_observations(
+                conn, patient_id, encounter_id, clinic, restricted, author_id, now, vitals
+            )
+            encounter = repo.encounter_of(
+                row,
+                [repo.condition_of(c, lang) for c in conditions],
+                [repo.observation_of(o, lang) for o in observations],
+            )
+            written: list[tuple[Resource, int, int, msgspec.Struct]] = [
+                ("Encounter", encounter_id, 1, encounter)
+            ]
+            written += [("Condition", c.id, 1, c) for c in encounter.diagnoses]
+            written += [("Observation", o.id, 1, o) for o in encounter.vitals]
+            await repo.write_versions(conn, patient_id, author_id, now, None, written)
+            await record(conn, "create", "encounter", encounter_id, patient_id)
+        return encounter
+
     # -- facts beside the visit -------------------------------------------------------
 
     async def _writable_patient(
@@ -538,6 +584,49 @@ class Records:
         """The card at a glance: problems, allergies, the last visits, the latest results
         with their trend, immunizations."""
         reader = await self.access.reader(principal, patient_id)
+        return await self._card(reader, patient_id, lang, ("medical_record", patient_id, None))
+
+    async def emergency_summary(
+        self,
+        principal: Principal,
+        patient_id: int,
+        *,
+        call: str,
+        reason: str,
+        emergency: bool = False,
+        lang: str = "ru",
+    ) -> tuple[CardSummary, repo.PatientEntry]:
+        """An ambulance crew's emergency summary of any patient (the card's facts and the
+        registry's entry),
+        audited with the call number and the reason. Restricted entries show only as
+        existing unless the crew declares an emergency (break-glass: flagged in the
+        audit log, shown to the patient)."""
+        if principal.role != "ambulance_crew":
+            raise ProblemError(403, "forbidden", f"A {principal.role} does not read this.")
+        if principal.org is None:
+            raise ProblemError(403, "forbidden", "This account is not bound to a station.")
+        if not await patients.exists(self.pool, patient_id):
+            raise not_found()
+        why = f"вызов {call}: {reason}"
+        if emergency:
+            who = access_var.get()
+            if who is not None:
+                who.break_glass_reason = why
+        reader = Reader("ambulance", principal.subject, None, None, None, emergency)
+        card = await self._card(reader, patient_id, lang, ("emergency_summary", call, why))
+        entry = await repo.fhir_patient(self.pool, patient_id)
+        if entry is None:
+            raise not_found()
+        return card, entry
+
+    async def _card(
+        self,
+        reader: Reader,
+        patient_id: int,
+        lang: str,
+        audited: tuple[str, object, str | None],
+    ) -> CardSummary:
+        resource, resource_id, reason = audited
         async with self.pool.acquire() as conn:
             patient = await patients.card(conn, patient_id)
             if patient is None:
@@ -550,7 +639,7 @@ class Records:
             )
             result_rows = await repo.results(conn, patient_id, TREND_POINTS)
             immunization_rows = await repo.immunizations(conn, patient_id)
-            await record(conn, "read", "medical_record", patient_id, patient_id)
+            await record(conn, "read", resource, resource_id, patient_id, reason=reason)
         hidden = 0
         problems = []
         for r in problem_rows:

@@ -7,6 +7,7 @@ simulators of the other side (``imias simulate``).
 Other packages use the names below and nothing else of this package.
 """
 
+from integrations.ambulance import ActiveVisit, ActiveVisits
 from integrations.model import Message, Partner
 from integrations.plugin import IntegrationsPlugin
 from integrations.schools import (
@@ -18,6 +19,8 @@ from integrations.schools import (
 )
 
 __all__ = [
+    "ActiveVisit",
+    "ActiveVisits",
     "ConsentIn",
     "IntegrationsPlugin",
     "Message",

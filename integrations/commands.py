@@ -16,6 +16,7 @@ from imias.identity import resolve_secret
 from imias.platform import commands
 from imias.platform.embedded import Servers
 from integrations import repository as repo
+from integrations.ambulance.cli import simulate_ambulance
 from integrations.model import KIND_TOPICS, Partner, Transport
 from integrations.signing import partner_secret
 
@@ -56,6 +57,13 @@ def partners() -> None:
 @click.option("--kind", type=click.Choice(sorted(KIND_TOPICS)), required=True)
 @click.option("--name", default=None, help="What the admin page calls it.")
 @click.option("--url", default=None, help="Where its messages go: https://... or mllp://host:port.")
+@click.option(
+    "--transport",
+    type=click.Choice(["http", "mllp"]),
+    default=None,
+    help="How it sends to us (default: its url's; http without one). A sending-only HL7 "
+    "v2 system: --transport mllp and no --url (its MSH-4 is this id).",
+)
 @click.option("--topic", "topics", multiple=True, help="What it is sent (default: its kind's).")
 @click.option("--tls-cert", default=None, help="Mutual TLS: our client certificate (PEM file).")
 @click.option("--tls-key", default=None, help="Mutual TLS: its private key (PEM file).")
@@ -70,6 +78,10 @@ def partners_add(
 ) -> None:
     """Add a partner, or change one (the same id). Its secret: ``imias partners secret``."""
     transport: Transport = "mllp" if url and url.startswith(("mllp://", "mllps://")) else "http"
+    chosen = options.pop("transport")
+    if chosen is not None and url and chosen != transport:
+        commands.fail(f"--transport {chosen} does not match --url {url}")
+    transport = chosen or transport
     if url and transport == "http" and not url.startswith(("http://", "https://")):
         commands.fail("--url is http(s)://... or mllp(s)://host:port")
     if options["backoff_cap_ms"] < options["backoff_ms"]:
@@ -318,3 +330,4 @@ def _school_commands() -> None:
 
 
 _school_commands()
+simulate.add_command(simulate_ambulance)

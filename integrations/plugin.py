@@ -22,6 +22,7 @@ from litestar.types import ControllerRouterHandler
 from ehr import add_fhir_types
 from imias.identity import resolve_secret
 from imias.platform.plugin import OUTBOX_SINKS, DomainPlugin, provide
+from integrations import ambulance
 from integrations.commands import deliveries, partners, simulate
 from integrations.delivery import Deliveries
 from integrations.inbound import Inbound
@@ -44,7 +45,12 @@ class IntegrationsPlugin(DomainPlugin):
     commands = (partners, deliveries, simulate)
 
     def route_handlers(self) -> Sequence[ControllerRouterHandler]:
-        return [SchoolConsentController, SchoolNurseController, SchedulingController]
+        return [
+            SchoolConsentController,
+            SchoolNurseController,
+            SchedulingController,
+            *ambulance.route_handlers(),
+        ]
 
     def configure(self, app_config: AppConfig) -> None:
         # The router is the outbox relay's sink, there before the relay starts.
@@ -84,7 +90,8 @@ class IntegrationsPlugin(DomainPlugin):
         app.state.deliveries = workers = Deliveries(dsn, app.state.db, secret_of)
         workers.start()
         try:
-            yield
+            async with ambulance.running(app, settings, dsn):
+                yield
         finally:
             await workers.stop()
 
@@ -92,7 +99,17 @@ class IntegrationsPlugin(DomainPlugin):
 async def check_deliveries(state: State) -> dict[str, Any]:
     """/health: each partner's worker here (a failing partner is reported, not a failure
     of IMIAS: the admin page and ``imias partners list`` show it)."""
-    return {"workers": state.deliveries.status(), "routing_failures": state.router.failed}
+    found: dict[str, Any] = {
+        "workers": state.deliveries.status(),
+        "routing_failures": state.router.failed,
+    }
+    visits = getattr(state, "active_visits", None)
+    if visits is not None:  # the ambulance's active visits booked and left open here
+        found["active_visits"] = {"booked": visits.booked, "opened": visits.opened}
+    listener = getattr(state, "mllp", None)
+    if listener is not None:  # the MLLP listener's messages here
+        found["mllp"] = {"port": listener.port, **listener.stats}
+    return found
 
 
 __all__ = ["IntegrationsPlugin"]

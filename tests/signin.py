@@ -22,9 +22,13 @@ class CapturingSms:
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, str]] = []
+        self.texts: list[tuple[str, str]] = []  # notices (not codes), in order
 
     async def send_code(self, phone: str, code: str, purpose: str) -> None:
         self.sent.append((phone, code, purpose))
+
+    async def send_text(self, phone: str, text: str) -> None:
+        self.texts.append((phone, text))
 
     def code_for(self, phone: str) -> str:
         codes = [code for to, code, _ in self.sent if to == phone]

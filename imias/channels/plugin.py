@@ -33,7 +33,7 @@ from imias.channels.portal import (
     manifest,
     service_worker,
 )
-from imias.channels.registrar import RegistrarController
+from imias.channels.registrar import ActiveVisitsController, RegistrarController
 from imias.channels.school import SchoolNurseController
 from imias.channels.verify import (
     VerifyController,
@@ -55,6 +55,7 @@ class ChannelsPlugin(DomainPlugin):
             PhoneController,
             KioskController,
             RegistrarController,
+            ActiveVisitsController,
             DoctorController,
             DoctorVisitController,
             DoctorPrescriptionController,

@@ -10,6 +10,7 @@ patient may act for.
 
 from imias.identity import tokens
 from imias.identity.access_log import read_access_log
+from imias.identity.accounts import system_account
 from imias.identity.keys import Keys, derive, resolve_secret, server_secret
 from imias.identity.model import (
     CLINIC_ROLES,
@@ -67,6 +68,7 @@ __all__ = [
     "before_request",
     "principal_of",
     "read_access_log",
+    "system_account",
     "route_policies",
     "unchecked_routes",
     "undeclared_routes",

@@ -31,6 +31,7 @@ from imias.identity.model import (
 from imias.identity.passwords import Passwords
 from imias.identity.sessions import Sessions
 from imias.platform.audit.writer import record
+from imias.platform.db import Executor
 from imias.platform.problems import ProblemError
 from imias.registry import patients
 
@@ -194,3 +195,18 @@ class Accounts:
             repo.ACTIVE_GRANT, principal.subject, patient_id, self.clock()
         )
         return None if row is None else row["reason"]
+
+
+async def system_account(
+    conn: Executor, username: str, role: Role, full_name: str, organisation_id: int | None
+) -> int:
+    """The id of a system's own staff account (made on first use): the author of what an
+    outside system writes in the record, e.g. an ambulance station's calls. It is
+    disabled and has no password: no one signs in as it. A person's account of the same
+    username is never taken over (ValueError)."""
+    found: int | None = await conn.fetchval(
+        repo.UPSERT_SYSTEM_STAFF, username, role, full_name, organisation_id
+    )
+    if found is None:
+        raise ValueError(f"{username!r} is a person's account, not a system's")
+    return found

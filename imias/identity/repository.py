@@ -66,6 +66,16 @@ RETURNING id
 """
 
 
+# A system's own staff account (an ambulance station's, writing what its crews report):
+# disabled, with no password hash that any password matches, so no one signs in as it.
+UPSERT_SYSTEM_STAFF = """
+INSERT INTO staff_accounts (username, password_hash, role, full_name, organisation_id, disabled)
+VALUES ($1, '!', $2, $3, $4, true)
+ON CONFLICT (username) DO UPDATE SET full_name = EXCLUDED.full_name
+ WHERE staff_accounts.password_hash = '!'
+RETURNING id
+"""
+
 INSERT_REVOCATION = """
 INSERT INTO token_revocations (subject_kind, subject_id, session_id, revoked_at, reason)
 VALUES ($1, $2, $3, $4, $5)
@@ -122,11 +132,14 @@ DELETE_OLD_REVOCATIONS = "DELETE FROM token_revocations WHERE revoked_at < $1"
 # A patient's access log: who else read or changed their data, newest first.
 ACCESS_LOG = """
 SELECT a.id, a.at, a.actor_id, a.actor_role, a.actor_org, a.acting_for, a.action, a.resource,
-       a.resource_id, a.break_glass, a.reason, s.full_name AS actor_name, c.name AS org_name
+       a.resource_id, a.break_glass, a.reason, s.full_name AS actor_name,
+       coalesce(c.name, st.name) AS org_name
   FROM audit_log a
   LEFT JOIN staff_accounts s ON a.actor_role <> 'patient' AND s.id = a.actor_id
   -- only clinic staff's organisation is a clinic (a pharmacy's id is not a clinic's)
   LEFT JOIN clinics c ON a.actor_role IN ('registrar', 'doctor') AND c.id = a.actor_org
+  -- an ambulance crew's is its station
+  LEFT JOIN ambulance_stations st ON a.actor_role = 'ambulance_crew' AND st.id = a.actor_org
  WHERE a.patient_id = $1
    AND NOT (a.actor_role = 'patient' AND a.actor_id = $1)
    AND ($2::bigint IS NULL OR a.id < $2)
@@ -147,6 +160,7 @@ QUERIES = {
     "set_password": SET_PASSWORD,
     "set_disabled": SET_DISABLED,
     "insert_staff": INSERT_STAFF,
+    "upsert_system_staff": UPSERT_SYSTEM_STAFF,
     "lock_enabled_administrators": LOCK_ENABLED_ADMINISTRATORS,
     "insert_revocation": INSERT_REVOCATION,
     "recent_revocations": RECENT_REVOCATIONS,

@@ -47,12 +47,14 @@ class Identity:
         self.revocations = RevocationList(pool)
         self.sessions = Sessions(pool, self.keys, self.revocations)
         self.limiter = SignInLimiter(redis, pool)
+        # The SMS gateway: sign-in codes, and notices other domains send patients.
+        self.sms: SmsSender = sms or LogSmsSender(demo)
         self.sign_in = SignIn(
             pool,
             self.keys,
             self.sessions,
             self.limiter,
-            sms or LogSmsSender(demo),
+            self.sms,
             self.passwords,
             demo=demo,
         )

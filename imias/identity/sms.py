@@ -1,4 +1,4 @@
-"""Sending one-time codes by SMS: a pluggable sender.
+"""Sending one-time codes (and short notices to patients) by SMS: a pluggable sender.
 
 A deployment plugs in its SMS gateway as an :class:`SmsSender`. The default,
 :class:`LogSmsSender`, sends nothing: with ``IMIAS_DEMO=1`` it writes the code to the
@@ -26,6 +26,10 @@ def mask_phone(phone: str | None) -> str:
 class SmsSender(Protocol):
     async def send_code(self, phone: str, code: str, purpose: Purpose) -> None: ...
 
+    async def send_text(self, phone: str, text: str) -> None:
+        """A notice to a patient (an appointment booked for them), not a code."""
+        ...
+
 
 class LogSmsSender:
     """No SMS gateway: the code goes to the log in a demo, nowhere otherwise."""
@@ -47,3 +51,10 @@ class LogSmsSender:
                 purpose,
                 mask_phone(phone),
             )
+
+    async def send_text(self, phone: str, text: str) -> None:
+        if self.demo:
+            log.info("demo SMS to %s: %s (IMIAS_DEMO=1)", mask_phone(phone), text)
+        else:
+            log.warning("no SMS gateway is configured: a notice to %s was not sent",
+                        mask_phone(phone))  # fmt: skip

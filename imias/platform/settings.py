@@ -64,6 +64,14 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     call_centre_number: PhoneNumber = "122"  # where the IVR transfers a call (<Dial>)
     phone_webhook_secret: WebhookSecret | None = None  # the gateway's signing key
     kiosk_idle_seconds: Annotated[int, Meta(ge=5, le=3600)] = 60  # then it forgets the patient
+    # The MLLP listener for HL7 v2 senders (the ambulance dispatch's ADT): off unless a
+    # port is given (0: any free port); every worker shares it (SO_REUSEPORT). TLS with
+    # the certificate and key; with the CA too, senders must show a certificate it signed.
+    mllp_port: Annotated[int, Meta(ge=0, le=65535)] | None = None
+    mllp_host: str = "127.0.0.1"
+    mllp_tls_cert: str | None = None
+    mllp_tls_key: str | None = None
+    mllp_tls_ca: str | None = None
 
     def __post_init__(self) -> None:
         try:

@@ -541,6 +541,24 @@ async def build(route: str, role: str, variant: str, client, w: World) -> Call:
         return Call("GET", "/api/v1/school/pe-restrictions", headers=h)
     if route == "school_page":
         return Call("GET", "/school/pupils", headers=h)
+    if route in ("emergency_summary", "emergency_summary_by_policy"):
+        # A crew reads any patient's summary with a call's number and a reason: "foreign"
+        # is another patient (C), so that Q's markers still tell a leak from a read.
+        target = {"own": w.p, "foreign": w.c, "missing": None}[variant]
+        why = "call=103-1&reason=%D0%94%D0%A2%D0%9F"
+        reads = variant != "missing" and role == "ambulance_crew"
+        expect = ('"resourceType":"Composition"',) if reads else ()
+        if role != "ambulance_crew":
+            target = w.q if variant != "missing" else None
+        if route == "emergency_summary":
+            whose = target["id"] if target is not None else MISSING
+            path = f"/fhir/R4/Patient/{whose}/$summary?{why}"
+        else:
+            policy = target["policy_number"] if target is not None else "9" * 16
+            path = f"/fhir/R4/Patient/$summary?identifier=urn:imias:policy|{policy}&{why}"
+        return Call("GET", path, headers=h, expect_in_body=expect)
+    if route == "active_visits_page":
+        return Call("GET", "/registrar/active-visits", headers=h)
     if route.startswith("fhir_"):
         return await _fhir_call(route, role, variant, client, w, h)
     raise AssertionError(route)
@@ -708,6 +726,12 @@ EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
     "close_illness": {"doctor": (404, 403, 404)},
     "school_pe_restrictions": {"school_nurse": (200, 200, 200)},
     "school_page": {"school_nurse": (200, 200, 200), "anonymous": (303, 303, 303)},
+    # The ambulance: a crew reads any patient's emergency summary (by id or by policy),
+    # audited with the call; nobody else does, and the crew reaches nothing else of the
+    # record (its 403s above). The registrar's page of her clinic's open active visits.
+    "emergency_summary": {"ambulance_crew": (200, 200, 404)},
+    "emergency_summary_by_policy": {"ambulance_crew": (200, 200, 404)},
+    "active_visits_page": {"registrar": (200, 200, 200), "anonymous": (303, 303, 303)},
 }
 
 
@@ -741,21 +765,20 @@ async def test_each_role_against_each_route(client, world, route, role, variant,
         assert f'"id":{world.appointment_q},"clinic_id":' not in text  # Q's appointment
     for expected in call.expect_in_body:
         assert expected in text
-    if status >= 400 and call.path.startswith("/fhir/"):  # an OperationOutcome
-        assert response.headers["content-type"].startswith("application/fhir+json")
-        code = response.json()["issue"][0]["details"]["coding"][0]["code"]
+    fhir = call.path.startswith("/fhir/")
+    if status >= 400 and not call.path.startswith("/api/") and not fhir:  # a page's: a page
+        assert response.headers["content-type"].startswith("text/html")
+    elif status >= 400:
+        if fhir:  # FHIR's errors are OperationOutcomes carrying the problem's code
+            assert response.headers["content-type"].startswith("application/fhir+json")
+            code = response.json()["issue"][0]["details"]["coding"][0]["code"]
+        else:
+            assert response.headers["content-type"].startswith("application/problem+json")
+            code = response.json()["code"]
         if status == 401:
             assert code == "unauthenticated"
         if status == 403 and role not in ("patient", "registrar", "doctor"):
             assert code == "forbidden"
-    elif status >= 400 and not call.path.startswith("/api/"):  # a page's refusal: a page
-        assert response.headers["content-type"].startswith("text/html")
-    elif status >= 400:
-        assert response.headers["content-type"].startswith("application/problem+json")
-        if status == 401:
-            assert response.json()["code"] == "unauthenticated"
-        if status == 403 and role not in ("patient", "registrar", "doctor"):
-            assert response.json()["code"] == "forbidden"
 
 
 # -- restricted entries ----------------------------------------------------------------

@@ -16,6 +16,7 @@ from imias.domains import migrate_url
 from imias.identity import repository as identity_repository
 from imias.platform.audit import repository as audit_repository
 from imias.registry import repository as registry_repository
+from integrations.ambulance import repository as ambulance_repository
 from integrations.feeds import queries as feeds_queries
 from integrations.scheduling import queries as scheduling_queries
 from integrations.schools import queries as schools_queries
@@ -52,6 +53,7 @@ async def city(fresh_database_url):
         schools_queries,
         feeds_queries,
         scheduling_queries,
+        ambulance_repository,
     ],
     ids=[
         "booking",
@@ -65,6 +67,7 @@ async def city(fresh_database_url):
         "schools",
         "feeds",
         "scheduling",
+        "ambulance",
     ],  # fmt: skip
 )
 async def test_every_named_query_prepares_against_the_migrated_schema(db, module):

@@ -22,6 +22,7 @@ DISTRIBUTION: dict[str, str] = {
     "appointments": "clinic_id",
     "appointment_units": "clinic_id",
     "event_outbox": "clinic_id",
+    "active_visits": "clinic_id",
     # by patient
     "patients": "id",
     "waitlist_entries": "patient_id",
@@ -42,6 +43,7 @@ DISTRIBUTION: dict[str, str] = {
     "certificates": "patient_id",
     "illness_episodes": "patient_id",
     "school_consents": "patient_id",
+    "ambulance_calls": "patient_id",
     # catalogues
     "specialties": "reference",
     "clinics": "reference",

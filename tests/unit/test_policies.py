@@ -40,6 +40,9 @@ PUBLIC_ROUTES = {
     # The IVR webhook: the gateway has no token; the call identifies its patient with the
     # policy number, birth date and SMS code, like the sign-in routes above.
     "POST /phone",
+    # A partner's messages in: no token, the Standard Webhooks signature with the
+    # partner's secret authenticates them (integrations.inbound), checked first.
+    "POST /api/v1/integrations/ambulance/{partner_id:str}/calls",
     # The kiosk's start screen and its sign-in and sign-out (no personal data shown).
     "GET /kiosk",
     "POST /kiosk/code",
