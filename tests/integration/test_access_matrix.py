@@ -529,7 +529,10 @@ async def build(route: str, role: str, variant: str, client, w: World) -> Call:
             "POST", f"/api/v1/encounters/{target}/illness-episodes", {"starts_on": w.day_a}, h
         )
     if route == "close_illness":
-        # Own: P, whose record dA reads, has no such episode (404); foreign: Q (403).
+        # Own: P, whose record A's doctors read, has no such episode (404); foreign: Q
+        # (403). A colleague of A, who never broke the glass (dA did, for Q, above).
+        if role == "doctor":
+            h = bearer.doctor(w.colleague_a, w.clinic_a)
         target = {"own": me, "foreign": w.q["id"], "missing": MISSING}[variant]
         return Call(
             "POST",
