@@ -26,8 +26,10 @@ async def city(pg_admin_url):
     await drop_database(pg_admin_url, name)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 async def client(city, redis_url):
+    # An app per test: its engine loads what the tests before booked (a module's app
+    # would keep its first engine, which no stream reaches between the tests' loops).
     async with app_client(city, redis_url) as c:
         c.city = city
         yield c
@@ -336,7 +338,11 @@ async def test_schedule_slot_and_capabilities(client):
     assert free and all(
         s["status"] == "free" and s["schedule"]["reference"] == f"Schedule/{key_}" for s in free
     )
-    assert fhir_body(await client.get(f"{FHIR}/Slot/{free[0]['id']}"))["start"] == free[0]["start"]
+    r = await client.get(f"{FHIR}/Slot/{free[0]['id']}")
+    if r.status_code != 200:
+        print("FREE", free[:3])
+        print("TODAY", client.app_state.engine.today(), "SLOT", slot)
+    assert fhir_body(r)["start"] == free[0]["start"]
     assert outcome_code(await client.get(f"{FHIR}/Slot/1-2-3"), 404) == "not_found"
     assert (
         outcome_code(
