@@ -301,3 +301,47 @@ async def test_the_officers_page_signed_out_and_in(server, page):
     await page.click("nav.lang a >> text=English")
     await page.wait_for_selector("button >> text=Check the QR code")
     await pages.check("signed-in-en")
+
+
+async def test_a_guardian_consents_for_a_school_and_withdraws(server, city, page):
+    """The portal's schools page (integrations.schools): a guardian finds a school,
+    consents that it gets the child's illness days, sees the consent, withdraws it."""
+    from signin import guardian_and_child
+
+    guardian, child = await guardian_and_child(city, offset=3)
+    pages = Pages(page, "schools")
+    await page.goto(server + "/")
+    await page.fill("#policy_number", guardian["policy_number"])
+    await page.fill("#birth_date", guardian["birth_date"].isoformat())
+    await page.click("button[type=submit] >> text=Получить код по SMS")
+    code = (await page.text_content("#demo-code") or "").strip()
+    await page.fill("#code", code)
+    await page.click("text=Войти")
+    await page.wait_for_url(server + "/appointments")
+    await page.goto(server + "/family")
+    await page.click(f"a[href='/schools?patient_id={child['id']}']")
+    await page.wait_for_selector("text=Согласий нет: школам ничего не передаётся.")
+    await pages.check("schools-none")
+    (school,) = await fetch(city, "SELECT id, name FROM schools WHERE kind = 'school' LIMIT 1")
+    await page.fill("#q", school["name"])
+    await page.click("form[role=search] button")
+    await page.check(f"#absences-{school['id']}")
+    await pages.check("schools-found")
+    await page.click(f"form.card:has(input[name=school_id][value='{school['id']}']) button")
+    await page.wait_for_selector("text=Согласие дано.")
+    await pages.check("schools-given")
+    (row,) = await fetch(
+        city,
+        "SELECT school_id, absences, certificates, withdrawn_at FROM school_consents"
+        " WHERE patient_id = $1",
+        child["id"],
+    )
+    assert (row["school_id"], row["absences"], row["certificates"]) == (school["id"], True, False)
+    assert row["withdrawn_at"] is None
+    await page.click("text=Отозвать согласие")
+    await page.wait_for_selector("text=Согласие отозвано")
+    await pages.check("schools-withdrawn")
+    (row,) = await fetch(
+        city, "SELECT withdrawn_at FROM school_consents WHERE patient_id = $1", child["id"]
+    )
+    assert row["withdrawn_at"] is not None

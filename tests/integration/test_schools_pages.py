@@ -73,9 +73,11 @@ async def test_a_guardian_consents_and_withdraws_on_the_portal(client, sms):
         "/schools", params={"patient_id": child["id"], "q": school["name"][:12]}
     )
     assert found.status_code == 200 and school["name"] in text_of(found.text)
+    assert found.headers["content-type"].startswith("text/html")  # a page, not JSON text
     form = {"csrf": csrf, "patient_id": str(child["id"]), "school_id": "1"}
     nothing = await client.post("/schools/consents", data=form)
     assert nothing.status_code == 422 and "Отметьте, что передавать" in nothing.text
+    assert nothing.headers["content-type"].startswith("text/html")
     given = await client.post(
         "/schools/consents", data=form | {"absences": "on"}, follow_redirects=False
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.enums import MediaType
 from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 
@@ -66,7 +67,7 @@ class PortalSchoolController(Controller):
             error=error,
         )
 
-    @get(opt=PORTAL, operation_id="portalSchools")
+    @get(opt=PORTAL, operation_id="portalSchools", media_type=MediaType.HTML)
     async def schools_page(
         self,
         request: Request[Any, Any, Any],
@@ -77,7 +78,13 @@ class PortalSchoolController(Controller):
             return redirect("/family")
         return await self._page(request, patient_id, (q or "").strip()[:100] or None)
 
-    @post("/consents", opt=PORTAL, operation_id="portalGiveSchoolConsent", status_code=303)
+    @post(
+        "/consents",
+        opt=PORTAL,
+        operation_id="portalGiveSchoolConsent",
+        status_code=303,
+        media_type=MediaType.HTML,
+    )
     async def give(self, request: Request[Any, Any, Any]) -> Any:
         form = await form_of(request)
         child = claimed_patient(form)
@@ -104,6 +111,7 @@ class PortalSchoolController(Controller):
         opt=PORTAL,
         operation_id="portalWithdrawSchoolConsent",
         status_code=303,
+        media_type=MediaType.HTML,
     )
     async def withdraw(self, request: Request[Any, Any, Any], consent_id: FromPath[int]) -> Any:
         form = await form_of(request)
