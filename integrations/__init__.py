@@ -7,7 +7,17 @@ simulators of the other side (``imias simulate``).
 Other packages use the names below and nothing else of this package.
 """
 
+from integrations import admin
+from integrations.admin import DeliveryLine, PartnersOverview, PartnerView
 from integrations.model import Message, Partner
 from integrations.plugin import IntegrationsPlugin
 
-__all__ = ["IntegrationsPlugin", "Message", "Partner"]
+__all__ = [
+    "DeliveryLine",
+    "IntegrationsPlugin",
+    "Message",
+    "Partner",
+    "PartnerView",
+    "PartnersOverview",
+    "admin",
+]

@@ -18,6 +18,7 @@ from litestar.types import ControllerRouterHandler
 
 from imias.identity import resolve_secret
 from imias.platform.plugin import DomainPlugin, provide
+from integrations.api import partner_states
 from integrations.commands import deliveries, partners, simulate
 from integrations.delivery import Deliveries
 from integrations.inbound import Inbound
@@ -32,7 +33,7 @@ class IntegrationsPlugin(DomainPlugin):
     commands = (partners, deliveries, simulate)
 
     def route_handlers(self) -> Sequence[ControllerRouterHandler]:
-        return []
+        return [partner_states]
 
     def dependencies(self) -> dict[str, Provide]:
         return {"inbound": provide("inbound")}

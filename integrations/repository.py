@@ -113,6 +113,14 @@ UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = $5, la
 RETURNING id
 """
 
+ROUTING_FAILURE_COUNT = "SELECT count(*) FROM routing_failures WHERE resolved_at IS NULL"
+# A partner's newest messages for the admin page: what, whose, where it stands; no body.
+LATEST = """
+SELECT id, kind, patient_id, status, attempts, created_at, next_attempt_at, delivered_at,
+       last_error
+  FROM deliveries WHERE partner_id = $1 ORDER BY id DESC LIMIT $2
+"""
+
 INSERT_ROUTING_FAILURE = """
 INSERT INTO routing_failures (outbox_id, clinic_id, topic, payload, error)
 VALUES ($1, $2, $3, $4, $5)
@@ -222,3 +230,33 @@ DUE_NOW = """
 UPDATE deliveries SET next_attempt_at = $2
  WHERE partner_id = $1 AND status = 'pending' AND next_attempt_at > $2
 """
+
+#: Every named query (a test prepares each against the migrated schema).
+QUERIES: dict[str, str] = {
+    "partners": PARTNERS,
+    "partner": PARTNER,
+    "partners_for": PARTNERS_FOR,
+    "upsert_partner": UPSERT_PARTNER,
+    "set_enabled": SET_ENABLED,
+    "rotate_secret": ROTATE_SECRET,
+    "enqueue": ENQUEUE,
+    "notify": NOTIFY,
+    "due": DUE,
+    "next_due": NEXT_DUE,
+    "mark_delivered": MARK_DELIVERED,
+    "mark_failed": MARK_FAILED,
+    "partner_ok": PARTNER_OK,
+    "partner_failing": PARTNER_FAILING,
+    "states": STATES,
+    "list": LIST,
+    "retry": RETRY,
+    "routing_failure_count": ROUTING_FAILURE_COUNT,
+    "latest": LATEST,
+    "insert_routing_failure": INSERT_ROUTING_FAILURE,
+    "routing_failures": ROUTING_FAILURES,
+    "resolve_routing_failure": RESOLVE_ROUTING_FAILURE,
+    "inbound_answer": INBOUND_ANSWER,
+    "insert_inbound": INSERT_INBOUND,
+    "lock_inbound": LOCK_INBOUND,
+    "due_now": DUE_NOW,
+}

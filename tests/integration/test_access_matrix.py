@@ -499,6 +499,18 @@ async def build(route: str, role: str, variant: str, client, w: World) -> Call:
         return Call("POST", "/api/v1/verify", body, h, expect_in_body=expect)
     if route == "verify_page":
         return Call("GET", "/verify", headers=h)
+    if route == "admin_partners":
+        return Call("GET", "/api/v1/admin/partners", headers=h)
+    if route == "admin_page":
+        return Call("GET", "/admin/integrations", headers=h)
+    if route == "admin_partner_messages":
+        await fetch(
+            w.city,
+            "INSERT INTO partners (id, kind, name, transport, url) VALUES"
+            " ('matrix-school', 'school_journal', 'Школа', 'http', NULL) ON CONFLICT DO NOTHING",
+        )
+        target = "no-such-partner" if variant == "missing" else "matrix-school"
+        return Call("GET", f"/admin/integrations/{target}", headers=h)
     raise AssertionError(route)
 
 
@@ -566,6 +578,12 @@ EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
     "read_certificate": {"patient": (404, 404, 404), "doctor": (404, 404, 404)},
     "verify": {"police_officer": (200, 200, 200)},
     "verify_page": {"police_officer": (200, 200, 200), "anonymous": (303, 303, 303)},
+    # The integrations' partners: the administrator's page and its JSON twin (no
+    # personal data); a partner's newest messages name patients (audited), and no other
+    # role reaches them. A partner has no owner: own and foreign are the same one.
+    "admin_partners": {"administrator": (200, 200, 200)},
+    "admin_page": {"administrator": (200, 200, 200), "anonymous": (303, 303, 303)},
+    "admin_partner_messages": {"administrator": (200, 200, 404), "anonymous": (303, 303, 303)},
 }
 
 

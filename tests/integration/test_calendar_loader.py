@@ -15,6 +15,7 @@ from imias.domains import migrate_url
 from imias.identity import repository as identity_repository
 from imias.platform.audit import repository as audit_repository
 from imias.registry import repository as registry_repository
+from integrations import repository as integrations_repository
 from prescriptions import queries as prescriptions_queries
 from scheduler_core import BOOKED, FREE, Channel, compiled_calendar, reference
 from scheduler_core.flags import ENTITLED_ALL
@@ -44,8 +45,18 @@ async def city(fresh_database_url):
         ehr_queries,
         prescriptions_queries,
         certificate_queries,
+        integrations_repository,
     ],
-    ids=["booking", "registry", "identity", "audit", "ehr", "prescriptions", "certificates"],
+    ids=[
+        "booking",
+        "registry",
+        "identity",
+        "audit",
+        "ehr",
+        "prescriptions",
+        "certificates",
+        "integrations",
+    ],
 )
 async def test_every_named_query_prepares_against_the_migrated_schema(db, module):
     for name, sql in module.QUERIES.items():

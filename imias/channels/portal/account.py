@@ -44,6 +44,7 @@ ACTIONS = {
     "issue": N_("выдача"),
     "revoke": N_("отзыв"),
     "verify": N_("проверка"),
+    "retry": N_("повторная отправка"),
 }
 # What the record's audit entries are about (the rest show as they are recorded).
 RESOURCES = {
@@ -75,6 +76,7 @@ RESOURCES = {
     "certificates": N_("медицинские справки"),
     "exam_conclusion": N_("заключение для медицинского заключения водителя"),
     "exam_conclusions": N_("заключения врачей для медицинского заключения водителя"),
+    "deliveries": N_("сообщения внешним системам (список отправленного)"),
 }
 ROLES = {
     "registrar": N_("регистратор"),
