@@ -70,7 +70,8 @@ async def partners(database_url: str) -> AsyncIterator[dict[str, str]]:
                        content_type, body, status, attempts, last_error, created_at,
                        delivered_at)
                    VALUES ($1, $2, $3, $4, 'school.absence', 'application/json', $5, $6, $7,
-                           $8, $9::timestamptz, CASE WHEN $6::text = 'delivered' THEN $9::timestamptz END)""",
+                           $8, $9::timestamptz,
+                           CASE WHEN $6::text = 'delivered' THEN $9::timestamptz END)""",
                 partner, patient, str(uuid.uuid4()), f"test:{tag}:{n}",
                 f'{{"reason": "{SECRET_BODY}"}}'.encode(), status, attempts, error,
                 now - timedelta(minutes=90 - n),
