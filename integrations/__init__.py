@@ -9,15 +9,25 @@ Other packages use the names below and nothing else of this package.
 
 from integrations import admin
 from integrations.admin import DeliveryLine, PartnersOverview, PartnerView
+from integrations.delivery import DeliveryWorker
 from integrations.model import Message, Partner
 from integrations.plugin import IntegrationsPlugin
+from integrations.repository import save_partner
+from integrations.routing import Event, Router
+from integrations.signing import partner_secret, signed_headers
 
 __all__ = [
     "DeliveryLine",
+    "DeliveryWorker",
+    "Event",
     "IntegrationsPlugin",
     "Message",
     "Partner",
     "PartnerView",
     "PartnersOverview",
+    "Router",
     "admin",
+    "partner_secret",
+    "save_partner",
+    "signed_headers",
 ]

@@ -59,11 +59,16 @@ import redis.asyncio as aioredis
 
 from imias.platform.db import Connection, app_url
 from imias.platform.outbox import OutboxRelay, write_event
-from integrations import repository as repo
-from integrations.delivery import DeliveryWorker
-from integrations.model import Message, Partner
-from integrations.routing import Event, Router
-from integrations.signing import partner_secret, signed_headers
+from integrations import (
+    DeliveryWorker,
+    Event,
+    Message,
+    Partner,
+    Router,
+    partner_secret,
+    save_partner,
+    signed_headers,
+)
 from loadtest.machine import describe
 from loadtest.report import ms, percentile, print_line, progress
 
@@ -196,7 +201,7 @@ class Bench:
         self.partner_id = f"bench-{uuid.uuid4().hex[:10]}"
         self.audience = f"bench.{self.partner_id}"
         values = {"concurrency": self.options.concurrency, "timeout_ms": 5000} | options
-        await repo.save_partner(
+        await save_partner(
             self.db,
             Partner(
                 id=self.partner_id, kind="hl7_feed", name="bench", transport="http",
@@ -402,9 +407,9 @@ async def _outage(
     }  # fmt: skip
 
 
-async def _scratch(admin_url: str) -> str:
-    from imias.domains import migrate_url
-
+async def _scratch(admin_url: str, redis_url: str) -> str:
+    """The scratch database, made anew and migrated (by ``imias migrate``: the bench
+    stays outside the product's composition)."""
     conn = await asyncpg.connect(admin_url)
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{SCRATCH}" WITH (FORCE)')
@@ -412,7 +417,17 @@ async def _scratch(admin_url: str) -> str:
     finally:
         await conn.close()
     url = _with_database(admin_url, SCRATCH)
-    await migrate_url(url)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("IMIAS_")}
+    environ |= {"IMIAS_DATABASE_URL": url, "IMIAS_REDIS_URL": redis_url}
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "imias.cli", "migrate"],
+        env=environ,
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"imias migrate failed: {done.stderr[-2000:]}")
     return url
 
 
@@ -425,7 +440,7 @@ async def _drop(admin_url: str) -> None:
 
 
 async def run(options: argparse.Namespace, admin_url: str, redis_url: str) -> bool:
-    url = await _scratch(admin_url)
+    url = await _scratch(admin_url, redis_url)
     redis = aioredis.from_url(redis_url)
     bench = Bench(options, url, redis)
     passed = True

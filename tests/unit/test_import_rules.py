@@ -41,7 +41,15 @@ ALLOWED: dict[str, set[str]] = {
         "integrations",
         "loadtest",
     },
-    "channels": {"platform", "registry", "identity", "booking", "ehr", "prescriptions"},
+    "channels": {
+        "platform",
+        "registry",
+        "identity",
+        "booking",
+        "ehr",
+        "prescriptions",
+        "integrations",
+    },
     "integrations": {"platform", "registry", "identity", "booking", "ehr", "prescriptions"},
     "prescriptions": {"platform", "registry", "identity", "ehr"},
     "ehr": {"platform", "registry", "identity"},
@@ -61,6 +69,7 @@ ALLOWED: dict[str, set[str]] = {
         "prescriptions",
         "channels",
         "scheduler_core",
+        "integrations",
     },
 }
 
