@@ -364,10 +364,14 @@ async def _outage(
     progress(WHO, f"outage: the receiver is back, {pending_at_return} messages pending")
     committed = await flow
     total = len(committed)
+    told = returned
     while True:
         states = await bench.counts()
         if states.get("pending", 0) == 0 and sum(states.values()) >= total:
             break
+        if time.monotonic() - told >= 15:
+            told = time.monotonic()
+            progress(WHO, f"outage: {time.monotonic() - returned:.0f} s after the return: {states}")
         if time.monotonic() - returned > max(900.0, 3 * o.backoff_cap_ms / 1000):
             break
         await asyncio.sleep(0.05)
