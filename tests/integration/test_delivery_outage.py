@@ -245,3 +245,41 @@ async def _states_are(rig: Rig, expected: dict[str, int]) -> bool:
 
 async def _duplicates(sim: SimulatorProcess, n: int) -> bool:
     return int((await sim.stats())["duplicates"]) >= n
+
+
+async def test_due_takes_each_patients_first_pending_and_every_unordered_one(
+    rig: Rig,
+) -> None:
+    """The worker's query (integrations.repository.DUE): of a patient's pending messages
+    only the first is sent; one without a patient goes whenever due; dead and delivered
+    ones do not hold a patient's next back; one not yet due waits."""
+    from datetime import UTC, datetime, timedelta
+
+    from integrations import repository as repo
+
+    await rig.add_partner("http://127.0.0.1:9/none")
+    now = datetime.now(UTC)
+    later = now + timedelta(minutes=5)
+    rows = [  # (patient, status, due at)
+        (1, "delivered", now), (1, "pending", now), (1, "pending", now),
+        (2, "dead", now), (2, "pending", now),
+        (None, "pending", now), (None, "pending", now),
+        (3, "pending", later), (3, "pending", now),
+    ]  # fmt: skip
+    ids = []
+    for n, (patient, status, due) in enumerate(rows):
+        ids.append(
+            await rig.pool.fetchval(
+                "INSERT INTO deliveries (partner_id, patient_id, message_id, source, kind,"
+                " content_type, body, status, next_attempt_at)"
+                " VALUES ($1, $2, $3, $4, 'k', 'application/json', '{}', $5, $6) RETURNING id",
+                rig.partner_id,
+                patient,
+                f"m{n}",
+                f"due:{n}",
+                status,
+                due,
+            )  # fmt: skip
+        )
+    due = await rig.pool.fetch(repo.DUE, rig.partner_id, now + timedelta(seconds=1), 32)
+    assert sorted(r["id"] for r in due) == [ids[1], ids[4], ids[5], ids[6]]
