@@ -28,11 +28,12 @@ build: $(STAMP)
 	$(BIN)/python setup.py --quiet build_ext --inplace
 	$(BIN)/python -m imias.channels.web.i18n
 
-# Seeds the demo city on the first start only; later starts keep what is there. A demo
+# Seeds the demo city on the first start only; later starts keep what is there; starts
+# the simulators of the outside systems (docs/deliveries.md) beside it. A demo
 # shows patients their sign-in codes (IMIAS_DEMO=1) unless told otherwise.
 demo: build
 	$(BIN)/imias seed --if-empty
-	IMIAS_DEMO=$${IMIAS_DEMO:-1} $(BIN)/imias serve
+	IMIAS_DEMO=$${IMIAS_DEMO:-1} $(BIN)/imias serve --with-simulators
 
 # What the browser tests need besides .venv: Debian's Chromium (Playwright drives
 # /usr/bin/chromium; no `playwright install`), installed with apt when it is missing and

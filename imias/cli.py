@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import platform
+from pathlib import Path
 
 import click
 
@@ -71,7 +72,13 @@ def migrate() -> None:
 @click.option("--host", default=None, help="Address to bind (IMIAS_HOST, default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (IMIAS_PORT, default 8000).")
 @click.option("--workers", type=int, default=None, help="Worker processes (IMIAS_WORKERS).")
-def serve(host: str | None, port: int | None, workers: int | None) -> None:
+@click.option(
+    "--with-simulators",
+    is_flag=True,
+    help="The demo's other side: start the simulators (imias simulate ...) on their local "
+    "ports and register them as partners (make demo does).",
+)
+def serve(host: str | None, port: int | None, workers: int | None, with_simulators: bool) -> None:
     """Migrate the database, then serve the API and pages with granian."""
     settings = commands.settings(host=host, port=port, workers=workers)
     if port_taken(settings.host, settings.port):
@@ -83,7 +90,19 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     def body(servers: Servers) -> None:
         commands.migrate(servers.database_url)
         # Made (or found) and announced here once; the workers read the same key file.
-        resolve_secret(settings.secret_key, settings.data_dir)
+        secret = resolve_secret(settings.secret_key, settings.data_dir)
+        simulators = None
+        if with_simulators:
+            from integrations.demo import DemoSimulators
+
+            simulators = DemoSimulators(
+                servers.database_url,
+                secret,
+                Path(settings.data_dir),
+                f"http://{settings.host}:{settings.port}",
+            )
+            for line in simulators.start():
+                click.echo(line)
         # Workers are separate processes: they find the servers through the environment.
         os.environ["IMIAS_DATABASE_URL"] = servers.database_url
         os.environ["IMIAS_APP_DATABASE_URL"] = servers.app_database_url
@@ -116,6 +135,8 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         finally:
             if watchdog is not None:
                 watchdog.stop()
+            if simulators is not None:
+                simulators.stop()
 
     commands.run_with_servers(settings, body)
 

@@ -7,9 +7,14 @@ simulators of the other side (``imias simulate``).
 Other packages use the names below and nothing else of this package.
 """
 
+from integrations import admin
+from integrations.admin import DeliveryLine, PartnersOverview, PartnerView
 from integrations.ambulance import ActiveVisit, ActiveVisits
+from integrations.delivery import DeliveryWorker
 from integrations.model import Message, Partner
 from integrations.plugin import IntegrationsPlugin
+from integrations.repository import save_partner
+from integrations.routing import Event, Router
 from integrations.schools import (
     ConsentIn,
     RestrictedPupil,
@@ -17,16 +22,27 @@ from integrations.schools import (
     SchoolConsents,
     SchoolNurse,
 )
+from integrations.signing import partner_secret, signed_headers
 
 __all__ = [
     "ActiveVisit",
     "ActiveVisits",
     "ConsentIn",
+    "DeliveryLine",
+    "DeliveryWorker",
+    "Event",
     "IntegrationsPlugin",
     "Message",
     "Partner",
+    "PartnerView",
+    "PartnersOverview",
     "RestrictedPupil",
+    "Router",
     "SchoolConsent",
     "SchoolConsents",
     "SchoolNurse",
+    "admin",
+    "partner_secret",
+    "save_partner",
+    "signed_headers",
 ]

@@ -19,6 +19,7 @@ from integrations import repository as repo
 from integrations.ambulance.cli import simulate_ambulance
 from integrations.model import KIND_TOPICS, Partner, Transport
 from integrations.signing import partner_secret
+from integrations.simulators.webhook import simulate_webhook
 
 Work = Callable[[asyncpg.Pool], Awaitable[None]]
 
@@ -304,13 +305,19 @@ def simulate() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=2575, show_default=True)
 @click.option("--control-port", type=click.IntRange(0, 65535), default=8575, show_default=True)
-def simulate_hl7(host: str, port: int, control_port: int) -> None:
+@click.option(
+    "--journal",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Keep what was received in this file (JSON lines), read back at start.",
+)
+def simulate_hl7(host: str, port: int, control_port: int, journal: str | None) -> None:
     """An HL7 v2 receiver over MLLP (the SIU and ADT feeds): ACKs each message, keeps it
     once by MSH-10; its page and control over HTTP on the control port."""
     from integrations.simulators.base import serve_forever
     from integrations.simulators.hl7feed import Hl7FeedReceiver
 
-    receiver = Hl7FeedReceiver(host=host, port=port, control_port=control_port)
+    receiver = Hl7FeedReceiver(host=host, port=port, control_port=control_port, journal=journal)
     click.echo(f"HL7 v2 receiver at mllp://{host}:{port}; page and control at "
                f"http://{host}:{control_port}/")  # fmt: skip
     try:
@@ -331,3 +338,4 @@ def _school_commands() -> None:
 
 _school_commands()
 simulate.add_command(simulate_ambulance)
+simulate.add_command(simulate_webhook)

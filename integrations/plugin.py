@@ -23,6 +23,7 @@ from ehr import add_fhir_types
 from imias.identity import resolve_secret
 from imias.platform.plugin import OUTBOX_SINKS, DomainPlugin, provide
 from integrations import ambulance
+from integrations.api import partner_states
 from integrations.commands import deliveries, partners, simulate
 from integrations.delivery import Deliveries
 from integrations.inbound import Inbound
@@ -50,6 +51,7 @@ class IntegrationsPlugin(DomainPlugin):
             SchoolNurseController,
             SchedulingController,
             *ambulance.route_handlers(),
+            partner_states,
         ]
 
     def configure(self, app_config: AppConfig) -> None:

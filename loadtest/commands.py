@@ -1,6 +1,6 @@
 """The measuring room's commands, which ``imias`` registers (the product never imports
-this package): ``imias bench core|booking|cities|floor|records|prescriptions|certificates``
-and ``imias loadtest``."""
+this package): ``imias bench core|booking|cities|floor|records|prescriptions|certificates|
+deliveries`` and ``imias loadtest``."""
 
 from __future__ import annotations
 
@@ -201,3 +201,19 @@ def bench_certificates(args: tuple[str, ...]) -> None:
     from loadtest.bench import certificates as certificates_bench
 
     sys.exit(certificates_bench.main(list(args)))
+
+
+@bench.command(
+    "deliveries", context_settings={"ignore_unknown_options": True}, add_help_option=False
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench_deliveries(args: tuple[str, ...]) -> None:
+    """Messages a second through one partner's delivery worker to a simulator process
+    (a backlog drained, a flow), the lag from commit to arrival at --rate, and with
+    --outage SECONDS the receiver down under a steady flow: the time to drain, and that
+    nothing was lost, doubled or reordered (options: --database-url, --redis-url,
+    --backlog, --patients, --concurrency, --flow-seconds, --rate, --lag-seconds,
+    --outage, --outage-rate, --backoff-ms, --backoff-cap-ms, --quick, --help)."""
+    from loadtest.bench import deliveries as deliveries_bench
+
+    sys.exit(deliveries_bench.main(list(args)))

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from litestar.config.app import AppConfig
 from litestar.types import ControllerRouterHandler
 
+from imias.channels.admin import AdminController
 from imias.channels.commands import phone
 from imias.channels.doctor import (
     DoctorCertificateController,
@@ -63,6 +64,7 @@ class ChannelsPlugin(DomainPlugin):
             DoctorIllnessController,
             PharmacyController,
             VerifyController,
+            AdminController,
             verify_worker,
             verify_script,
             verify_qr_decoder,

@@ -8,7 +8,8 @@ Control (``POST /_control`` with JSON, or :meth:`Control.set` in-process):
 - ``{"mode": "fail", "status": 503}``: answer with that status (an MLLP receiver answers
   ``AE``; ``"status": 400`` or ``"ack": "AR"`` refuses the message for good);
 - ``{"mode": "drop"}``: close the connection without an answer;
-- ``{"delay_ms": 2000}``: answer that much later (with any mode);
+- ``{"delay_ms": 2000}``: answer that much later (with any mode; an accepted message is
+  kept at once and answered late, as a slow system that commits and then answers);
 - ``{"fail_next": 3}``: the next three messages fail as in ``fail``, then back to ``ok``.
 
 ``GET /_received`` lists what was kept (JSON), ``GET /`` shows it as a page, and
@@ -73,13 +74,26 @@ class Control:
 
 
 class Store:
-    """What a simulator got, thread-safe (a simulator may run in a thread of a test)."""
+    """What a simulator got, thread-safe (a simulator may run in a thread of a test).
 
-    def __init__(self) -> None:
+    With a ``journal`` file, each kept message is appended to it (a JSON line, flushed
+    before the answer is sent) and read back at start: a receiver stopped or killed and
+    started again remembers what it had, and dedups across the restart as a real system
+    with a database does."""
+
+    def __init__(self, journal: str | None = None) -> None:
         self.lock = threading.Lock()
         self.messages: list[Received] = []
         self.ids: set[str] = set()
         self.stats = {"accepted": 0, "duplicates": 0, "failed": 0, "dropped": 0, "refused": 0}
+        self.journal = journal
+        if journal is not None:
+            with contextlib.suppress(FileNotFoundError), open(journal, encoding="utf-8") as f:
+                for line in f:
+                    if line.strip():
+                        kept = Received(**json.loads(line))
+                        self.ids.add(kept.message_id)
+                        self.messages.append(kept)
 
     def keep(self, message: Received) -> bool:
         """Keep ``message`` unless one with its id was kept; whether it was new."""
@@ -87,6 +101,9 @@ class Store:
             if message.message_id in self.ids:
                 self.stats["duplicates"] += 1
                 return False
+            if self.journal is not None:
+                with open(self.journal, "a", encoding="utf-8") as f:
+                    f.write(json.dumps(asdict(message), ensure_ascii=False) + "\n")
             self.ids.add(message.message_id)
             self.messages.append(message)
             self.stats["accepted"] += 1
@@ -104,6 +121,8 @@ class Store:
         with self.lock:
             self.messages.clear()
             self.ids.clear()
+            if self.journal is not None:
+                open(self.journal, "w").close()
             for key in self.stats:
                 self.stats[key] = 0
 
@@ -122,11 +141,11 @@ class HttpReceiver:
 
     def __init__(
         self, *, host: str = "127.0.0.1", port: int = 0, path: str = "/messages",
-        secret: str | None = None,
+        secret: str | None = None, journal: str | None = None,
     ) -> None:  # fmt: skip
         self.host, self.port, self.path, self.secret = host, port, path, secret
         self.control = Control()
-        self.store = Store()
+        self.store = Store(journal)
         self._runner: web.AppRunner | None = None
 
     # -- what a subclass adds -------------------------------------------------------------
@@ -182,7 +201,7 @@ class HttpReceiver:
 
     async def _receive(self, request: web.Request) -> web.StreamResponse:
         mode = self.control.next_mode()
-        if self.control.delay_ms:
+        if self.control.delay_ms and mode != "ok":
             await asyncio.sleep(self.control.delay_ms / 1000)
         if mode == "drop":
             self.store.count("dropped")
@@ -224,6 +243,10 @@ class HttpReceiver:
         new = self.store.keep(message)
         if new:
             self.accepted(message)
+        if self.control.delay_ms:
+            # slow: the message is kept at once, the answer comes late (a sender that gave
+            # up sends it again, and the receiver's deduplication answers that)
+            await asyncio.sleep(self.control.delay_ms / 1000)
         return web.json_response({"received": message_id, "duplicate": not new})
 
     async def _page(self, request: web.Request) -> web.Response:
@@ -275,11 +298,12 @@ class MllpReceiver:
     title = "IMIAS HL7 v2 receiver"
 
     def __init__(
-        self, *, host: str = "127.0.0.1", port: int = 0, control_port: int | None = None
-    ) -> None:
+        self, *, host: str = "127.0.0.1", port: int = 0, control_port: int | None = None,
+        journal: str | None = None,
+    ) -> None:  # fmt: skip
         self.host, self.port = host, port
         self.control = Control()
-        self.store = Store()
+        self.store = Store(journal)
         self._server: asyncio.AbstractServer | None = None
         self._clients: set[asyncio.StreamWriter] = set()
         # the pages and the control, over HTTP (no message path of its own)
@@ -337,7 +361,7 @@ class MllpReceiver:
 
     async def _answer(self, block: bytes) -> bytes | None:
         mode = self.control.next_mode()
-        if self.control.delay_ms:
+        if self.control.delay_ms and mode != "ok":
             await asyncio.sleep(self.control.delay_ms / 1000)
         if mode == "drop":
             self.store.count("dropped")
@@ -361,6 +385,8 @@ class MllpReceiver:
         )
         if self.store.keep(received):
             self.accepted(received)
+        if self.control.delay_ms:  # slow: kept at once, acknowledged late
+            await asyncio.sleep(self.control.delay_ms / 1000)
         return hl7.ack(message, "AA")
 
 

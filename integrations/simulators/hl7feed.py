@@ -11,9 +11,10 @@ class Hl7FeedReceiver(MllpReceiver):
     title = "IMIAS HL7 v2 receiver (SIU, ADT)"
 
     def __init__(
-        self, *, host: str = "127.0.0.1", port: int = 0, control_port: int | None = None
-    ) -> None:
-        super().__init__(host=host, port=port, control_port=control_port)
+        self, *, host: str = "127.0.0.1", port: int = 0, control_port: int | None = None,
+        journal: str | None = None,
+    ) -> None:  # fmt: skip
+        super().__init__(host=host, port=port, control_port=control_port, journal=journal)
         if self.web is not None:
             self.web.title = self.title
             self.web.describe = self.describe  # type: ignore[method-assign]

@@ -16,6 +16,7 @@ from imias.domains import migrate_url
 from imias.identity import repository as identity_repository
 from imias.platform.audit import repository as audit_repository
 from imias.registry import repository as registry_repository
+from integrations import repository as integrations_repository
 from integrations.ambulance import repository as ambulance_repository
 from integrations.feeds import queries as feeds_queries
 from integrations.scheduling import queries as scheduling_queries
@@ -54,6 +55,7 @@ async def city(fresh_database_url):
         feeds_queries,
         scheduling_queries,
         ambulance_repository,
+        integrations_repository,
     ],
     ids=[
         "booking",
@@ -68,6 +70,7 @@ async def city(fresh_database_url):
         "feeds",
         "scheduling",
         "ambulance",
+        "integrations",
     ],  # fmt: skip
 )
 async def test_every_named_query_prepares_against_the_migrated_schema(db, module):

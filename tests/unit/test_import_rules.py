@@ -71,6 +71,7 @@ ALLOWED: dict[str, set[str]] = {
         "prescriptions",
         "channels",
         "scheduler_core",
+        "integrations",
     },
 }
 

@@ -47,6 +47,7 @@ ACTIONS = {
     "verify": N_("проверка"),
     "close": N_("закрытие"),
     "withdraw": N_("отзыв согласия"),
+    "retry": N_("повторная отправка"),
 }
 # What the record's audit entries are about (the rest show as they are recorded).
 RESOURCES = {
@@ -86,6 +87,7 @@ RESOURCES = {
     "emergency_summary": N_("экстренная сводка для бригады скорой помощи"),
     "active_visit": N_("активный визит после вызова скорой помощи"),
     "active_visits": N_("активные визиты после вызова скорой помощи"),
+    "deliveries": N_("сообщения внешним системам (список отправленного)"),
 }
 ROLES = {
     "registrar": N_("регистратор"),

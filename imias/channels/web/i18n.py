@@ -92,6 +92,7 @@ METHODS = [
     ("portal/**.py", "python"),
     ("pharmacy/**.py", "python"),
     ("verify/**.py", "python"),
+    ("admin/**.py", "python"),
 ]
 KEYWORDS = {"_": None, "gettext": None, "say": (2,), "N_": None}
 

@@ -1,0 +1,110 @@
+"""The demo's other side (``imias serve --with-simulators``, run by ``make demo``): the
+simulators whose ``imias simulate`` subcommand exists are started as processes and
+registered as partners, and a message queued for the partner reaches the simulator
+through the partner's worker. Tried with the HL7 v2 receiver (on free ports here, not
+the demo's fixed ones, and under a partner id of the test's own)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import uuid
+from pathlib import Path
+
+import asyncpg
+import httpx
+from simprocess import free_port
+from test_outbox import eventually
+
+from imias.platform.db import app_url
+from imias.platform.ports import port_taken
+from integrations import hl7
+from integrations.delivery import DeliveryWorker
+from integrations.demo import DEMO_SIMULATORS, DemoSimulators
+from integrations.model import Message, Partner
+from integrations.routing import enqueue
+from integrations.signing import partner_secret
+
+SECRET = "imias-test-demo-simulators-secret-0123456789"
+
+
+async def test_the_demo_starts_the_simulators_and_registers_them(database_url, tmp_path: Path):
+    (hl7_demo,) = [s for s in DEMO_SIMULATORS if s.command == "hl7"]
+    assert (hl7_demo.partner_id, hl7_demo.kind, hl7_demo.url) == (
+        "demo-hl7", "hl7_feed", "mllp://127.0.0.1:2575",
+    )  # fmt: skip
+    partner_id = f"demo-hl7-{uuid.uuid4().hex[:6]}"
+    sim = dataclasses.replace(
+        hl7_demo, partner_id=partner_id, port=free_port(), control_port=free_port()
+    )
+    absent = dataclasses.replace(hl7_demo, command="no-such-simulator", partner_id="demo-none")
+    demo = DemoSimulators(
+        database_url, SECRET, tmp_path, "http://127.0.0.1:8000", simulators=(sim, absent)
+    )
+    said = demo.launch(await demo.register())
+    worker = None
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    try:
+        assert said[0] == (
+            f"simulator hl7 ({sim.name}): page http://127.0.0.1:{sim.control_port}/;"
+            f" partner {partner_id} sends to mllp://127.0.0.1:{sim.port}"
+        )
+        assert said[1] == "simulator no-such-simulator: no `imias simulate no-such-simulator` here"
+        row = await pool.fetchrow(
+            "SELECT kind, transport, url, topics, enabled FROM partners WHERE id = $1", partner_id
+        )
+        assert dict(row) == {
+            "kind": "hl7_feed", "transport": "mllp", "url": f"mllp://127.0.0.1:{sim.port}",
+            "topics": ["hl7.siu", "hl7.adt"], "enabled": True,
+        }  # fmt: skip
+        assert await pool.fetchval("SELECT 1 FROM partners WHERE id = 'demo-none'") is None
+
+        page = f"http://127.0.0.1:{sim.control_port}"
+
+        async def answers() -> bool:
+            try:
+                async with httpx.AsyncClient(timeout=1) as client:
+                    return (await client.get(page + "/_stats")).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        await eventually(answers, 60, "the simulator's page")
+
+        def secret_of(p: Partner) -> str:
+            return partner_secret(SECRET, p.id, p.secret_version)
+
+        worker = DeliveryWorker(app_url(database_url), partner_id, secret_of, interval=0.1)
+        worker.lock_retry = 0.1
+        worker.start()
+        message = hl7.new_message("ADT", "A28", "DEMO1", structure="ADT_A05")
+        message.add_segment("PID")
+        message.pid.pid_3 = "4242^^^IMIAS^PI"
+        async with pool.acquire() as conn, conn.transaction():
+            await enqueue(
+                conn,
+                [
+                    Message(
+                        audience="hl7.adt", kind="adt.a28", content_type="x-application/hl7-v2+er7",
+                        body=hl7.encode(message), patient_id=4242, partner_id=partner_id,
+                        message_id=hl7.control_id(message),
+                    )
+                ],
+                source=f"test:{partner_id}",
+            )  # fmt: skip
+
+        async def arrived() -> list:
+            async with httpx.AsyncClient(timeout=5) as client:
+                return (await client.get(page + "/_received")).json()
+
+        got = await eventually(arrived, 30, "the message at the simulator")
+        assert [(m["message_id"], m["order_key"]) for m in got] == [("DEMO1", "4242")]
+        assert (tmp_path / "simulators" / "hl7.jsonl").exists()  # its journal
+    finally:
+        if worker is not None:
+            await worker.stop()
+        demo.stop()
+        await pool.execute("DELETE FROM deliveries WHERE partner_id = $1", partner_id)
+        await pool.execute("DELETE FROM partners WHERE id = $1", partner_id)
+        await pool.close()
+    await asyncio.sleep(0.2)
+    assert not port_taken("127.0.0.1", sim.control_port)  # stopped with the demo
