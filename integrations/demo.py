@@ -8,8 +8,9 @@ see); each keeps what it got in a journal under ``IMIAS_DATA_DIR/simulators``, s
 restarted demo still shows it.
 
 A subcommand is given the options it has among ``--port``, ``--control-port``,
-``--journal`` and ``--imias-url`` (where IMIAS serves: a simulator that sends to IMIAS,
-as the ambulance dispatch does, posts there). The partners stay registered when the
+``--journal``, ``--imias-url`` (where IMIAS serves: a simulator that sends to IMIAS,
+as the ambulance dispatch does, posts there) and ``--partner`` (the partner id it sends
+as); its ``--secret`` option reads ``IMIAS_SIMULATE_SECRET``. The partners stay registered when the
 demo stops: what the demo queues meanwhile waits, and is delivered when the
 simulators are back.
 """
@@ -46,6 +47,7 @@ class DemoSimulator:
     control_port: int | None = None  # its page and control, when not on ``port``
     path: str = "/messages"  # where an HTTP simulator takes messages
     mllp: bool = False
+    page_path: str = "/"  # its page (the school's journal is at /journal)
 
     @property
     def url(self) -> str:
@@ -55,16 +57,16 @@ class DemoSimulator:
 
     @property
     def page(self) -> str:
-        return f"http://{HOST}:{self.control_port or self.port}/"
+        return f"http://{HOST}:{self.control_port or self.port}{self.page_path}"
 
 
 DEMO_SIMULATORS: tuple[DemoSimulator, ...] = (
     DemoSimulator(
         "school", "demo-school-journal", "school_journal", "Школьный электронный журнал (демо)",
-        8571,
+        8580, page_path="/journal",
     ),
     DemoSimulator(
-        "ambulance", "demo-ambulance", "ambulance_dispatch", "Диспетчерская 03 (демо)", 8572
+        "ambulance", "demo-ambulance", "ambulance_dispatch", "Диспетчерская 03 (демо)", 8590
     ),
     DemoSimulator(
         "hl7", "demo-hl7", "hl7_feed", "Получатель HL7 v2 (демо)", 2575, control_port=8575,
@@ -129,6 +131,8 @@ class DemoSimulators:
                 args += ["--journal", str(folder / f"{sim.command}.jsonl")]
             if "imias_url" in options:
                 args += ["--imias-url", self.imias_url]
+            if "partner_id" in options:  # a simulator that sends to IMIAS as this partner
+                args += ["--partner", sim.partner_id]
             environ = dict(os.environ)
             environ["IMIAS_SIMULATE_SECRET"] = partner_secret(
                 self.deployment_secret, sim.partner_id, versions[sim.command]

@@ -26,6 +26,7 @@ import click
 )
 @click.option(
     "--secret",
+    envvar="IMIAS_SIMULATE_SECRET",
     default=None,
     help="The partner's secret (imias partners secret ID): signs the calls and "
     "checks IMIAS's notices.",

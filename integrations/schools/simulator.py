@@ -159,6 +159,7 @@ class SchoolJournal(HttpReceiver):
 @click.option("--path", default="/messages", show_default=True, help="Where messages are posted.")
 @click.option(
     "--secret",
+    envvar="IMIAS_SIMULATE_SECRET",
     default=None,
     help="The partner's secret (whsec_..., from `imias partners secret`): signatures are "
     "checked, a bad one is refused (401). Without it any webhook-id is taken.",

@@ -33,14 +33,21 @@ async def test_the_demo_starts_the_simulators_and_registers_them(database_url, t
     assert (hl7_demo.partner_id, hl7_demo.kind, hl7_demo.url) == (
         "demo-hl7", "hl7_feed", "mllp://127.0.0.1:2575",
     )  # fmt: skip
-    partner_id = f"demo-hl7-{uuid.uuid4().hex[:6]}"
+    tag = uuid.uuid4().hex[:6]
+    partner_id = f"demo-hl7-{tag}"
     sim = dataclasses.replace(
         hl7_demo, partner_id=partner_id, port=free_port(), control_port=free_port()
     )
+    others = [
+        dataclasses.replace(s, partner_id=f"{s.partner_id}-{tag}", port=free_port())
+        for s in DEMO_SIMULATORS
+        if s.command != "hl7"
+    ]
     absent = dataclasses.replace(hl7_demo, command="no-such-simulator", partner_id="demo-none")
     demo = DemoSimulators(
-        database_url, SECRET, tmp_path, "http://127.0.0.1:8000", simulators=(sim, absent)
-    )
+        database_url, SECRET, tmp_path, "http://127.0.0.1:8000",
+        simulators=(sim, absent, *others),
+    )  # fmt: skip
     said = demo.launch(await demo.register())
     worker = None
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
@@ -50,6 +57,18 @@ async def test_the_demo_starts_the_simulators_and_registers_them(database_url, t
             f" partner {partner_id} sends to mllp://127.0.0.1:{sim.port}"
         )
         assert said[1] == "simulator no-such-simulator: no `imias simulate no-such-simulator` here"
+        # the school's journal and the ambulance dispatch, when their commands are here
+        for other, line in zip(others, said[2:], strict=True):
+            assert line.startswith(f"simulator {other.command} (") and other.page in line
+
+            async def page_answers(url: str = other.page) -> bool:
+                try:
+                    async with httpx.AsyncClient(timeout=1) as client:
+                        return (await client.get(url)).status_code == 200
+                except httpx.HTTPError:
+                    return False
+
+            await eventually(page_answers, 60, f"the {other.command} simulator's page")
         row = await pool.fetchrow(
             "SELECT kind, transport, url, topics, enabled FROM partners WHERE id = $1", partner_id
         )
@@ -103,8 +122,9 @@ async def test_the_demo_starts_the_simulators_and_registers_them(database_url, t
         if worker is not None:
             await worker.stop()
         demo.stop()
-        await pool.execute("DELETE FROM deliveries WHERE partner_id = $1", partner_id)
-        await pool.execute("DELETE FROM partners WHERE id = $1", partner_id)
+        ids = [partner_id, *(o.partner_id for o in others)]
+        await pool.execute("DELETE FROM deliveries WHERE partner_id = ANY ($1)", ids)
+        await pool.execute("DELETE FROM partners WHERE id = ANY ($1)", ids)
         await pool.close()
     await asyncio.sleep(0.2)
     assert not port_taken("127.0.0.1", sim.control_port)  # stopped with the demo
