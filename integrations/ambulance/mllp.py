@@ -15,14 +15,9 @@ Answers (``MSA-1``):
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import ssl
-from typing import Any
 from zoneinfo import ZoneInfo
-
-from hl7.mllp import start_hl7_server
 
 from imias.platform.db import Connection
 from imias.platform.problems import ProblemError
@@ -31,6 +26,7 @@ from integrations.ambulance.adt import call_of_adt, sender
 from integrations.ambulance.model import CALL_KIND
 from integrations.ambulance.service import Ambulance
 from integrations.inbound import Answer, Inbound
+from integrations.mllp import MllpServer
 
 log = logging.getLogger("imias.integrations.mllp")
 HL7_CONTENT = "x-application/hl7-v2+er7"
@@ -53,7 +49,7 @@ def _nak(code: str, text: str) -> bytes:
     return f"MSH|^~\\&|IMIAS|IMIAS|||{hl7.timestamp()}||ACK|NAK|P|2.5\rMSA|AR||{text}".encode()
 
 
-class MllpListener:
+class MllpListener(MllpServer):
     def __init__(
         self,
         inbound: Inbound,
@@ -64,44 +60,14 @@ class MllpListener:
         time_zone: str,
         tls: ssl.SSLContext | None = None,
     ) -> None:
+        super().__init__(host=host, port=port, tls=tls, reuse_port=True)
         self.inbound, self.ambulance = inbound, ambulance
-        self.host, self.port, self.tls = host, port, tls
         self.zone = ZoneInfo(time_zone)
         self.stats = {"accepted": 0, "replayed": 0, "refused": 0, "errors": 0}
-        self._server: Any = None
-        self._clients: set[Any] = set()
 
     async def start(self) -> None:
-        self._server = await start_hl7_server(
-            self._client, self.host, self.port, ssl=self.tls, reuse_port=True
-        )
-        self.port = self._server.sockets[0].getsockname()[1]
+        await super().start()
         log.info("MLLP listener on %s:%s", self.host, self.port)
-
-    async def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is not None:
-            server.close()
-            for writer in list(self._clients):
-                writer.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(server.wait_closed(), 2)
-
-    async def _client(self, reader: Any, writer: Any) -> None:
-        self._clients.add(writer)
-        try:
-            while not reader.at_eof():
-                try:
-                    block = await reader.readblock()
-                except (asyncio.IncompleteReadError, ConnectionError):
-                    break
-                writer.writeblock(await self.answer(block))
-                await writer.drain()
-        except Exception:  # one client's trouble never stops the listener
-            log.exception("mllp: a client failed")
-        finally:
-            self._clients.discard(writer)
-            writer.close()
 
     async def answer(self, block: bytes) -> bytes:
         """The ACK of one message."""

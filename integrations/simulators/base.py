@@ -32,6 +32,7 @@ from typing import Any
 from aiohttp import web
 
 from integrations import hl7
+from integrations.mllp import MllpServer
 from integrations.signing import WebhookVerificationError, verify
 
 log = logging.getLogger("imias.simulate")
@@ -290,7 +291,7 @@ class HttpReceiver:
         return web.json_response({"reset": True})
 
 
-class MllpReceiver:
+class MllpReceiver(MllpServer):
     """An HL7 v2 receiver over MLLP: answers each message with an ACK (``AA``; ``AE`` or
     ``AR`` when told to fail), keeps it once by MSH-10. Its control is an HTTP side port
     (an :class:`HttpReceiver` without a message path) when ``control_port`` is given."""
@@ -301,11 +302,9 @@ class MllpReceiver:
         self, *, host: str = "127.0.0.1", port: int = 0, control_port: int | None = None,
         journal: str | None = None,
     ) -> None:  # fmt: skip
-        self.host, self.port = host, port
+        super().__init__(host=host, port=port)
         self.control = Control()
         self.store = Store(journal)
-        self._server: asyncio.AbstractServer | None = None
-        self._clients: set[asyncio.StreamWriter] = set()
         # the pages and the control, over HTTP (no message path of its own)
         self.web: HttpReceiver | None = None
         if control_port is not None:
@@ -320,46 +319,16 @@ class MllpReceiver:
         """A new message was kept (not a duplicate)."""
 
     async def start(self) -> None:
-        from hl7.mllp import start_hl7_server
-
-        server: Any = await start_hl7_server(self._client, self.host, self.port)
-        self._server = server
-        self.port = server.sockets[0].getsockname()[1]
+        await super().start()
         if self.web is not None:
             await self.web.start()
 
     async def stop(self) -> None:
-        server, self._server = self._server, None
         if self.web is not None:
             await self.web.stop()
-        if server is not None:
-            server.close()
-            for writer in list(self._clients):
-                writer.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(server.wait_closed(), 2)
+        await super().stop()
 
-    async def _client(self, reader: Any, writer: Any) -> None:
-        self._clients.add(writer)
-        try:
-            while not reader.at_eof():
-                try:
-                    block = await reader.readblock()
-                except (asyncio.IncompleteReadError, ConnectionError):
-                    break
-                answer = await self._answer(block)
-                if answer is None:
-                    writer.transport.abort()
-                    break
-                writer.writeblock(answer)
-                await writer.drain()
-        except Exception:  # a client's trouble never stops the receiver
-            log.exception("mllp receiver: client failed")
-        finally:
-            self._clients.discard(writer)
-            writer.close()
-
-    async def _answer(self, block: bytes) -> bytes | None:
+    async def answer(self, block: bytes) -> bytes | None:
         mode = self.control.next_mode()
         if self.control.delay_ms and mode != "ok":
             await asyncio.sleep(self.control.delay_ms / 1000)
