@@ -27,6 +27,7 @@ from imias.identity.api import (
 from imias.identity.commands import staff, token
 from imias.identity.keys import resolve_secret
 from imias.identity.policies import BEARER, before_request
+from imias.identity.registration import PatientRegistrationController
 from imias.identity.service import Identity
 from imias.identity.sms import SmsSender
 from imias.platform.plugin import DomainPlugin, provide
@@ -51,6 +52,7 @@ class IdentityPlugin(DomainPlugin, ReceiveRoutePlugin):
             AuditController,
             StaffAccountController,
             BreakGlassController,
+            PatientRegistrationController,
         ]
 
     def dependencies(self) -> dict[str, Provide]:

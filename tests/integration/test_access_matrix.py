@@ -497,6 +497,21 @@ async def build(route: str, role: str, variant: str, client, w: World) -> Call:
         verdict = "not_genuine" if variant == "own" else "not_found"
         expect = (f'"verdict":"{verdict}"',) if role == "police_officer" else ()
         return Call("POST", "/api/v1/verify", body, h, expect_in_body=expect)
+    if route == "register_patient":
+        # Own: a newcomer (201); foreign: Q's policy, registered (409); missing: a birth
+        # date ahead of the city's day (422).
+        policy = {"own": f"78{uuid.uuid4().int % 10**14:014d}", "foreign": w.q["policy_number"],
+                  "missing": f"79{uuid.uuid4().int % 10**14:014d}"}[variant]  # fmt: skip
+        born = "2199-01-01" if variant == "missing" else "1990-01-01"
+        body = {"policy_number": policy, "family_name": "Новикова", "given_name": "Ольга",
+                "birth_date": born, "sex": "F"}  # fmt: skip
+        return Call("POST", "/api/v1/patients", body, h)
+    if route == "change_patient":
+        # the same phone again: the world's patients (and Q's markers) stay as they are
+        who = {"own": w.p, "foreign": w.q, "missing": w.q}[variant]
+        target = MISSING if variant == "missing" else who["id"]
+        phone = who["phone"] or "+79990000000"
+        return Call("PATCH", f"/api/v1/patients/{target}", {"phone": phone}, h)
     if route == "verify_page":
         return Call("GET", "/verify", headers=h)
     if route in ("school_consents", "give_school_consent", "withdraw_school_consent"):
@@ -734,6 +749,10 @@ EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
     "read_certificate": {"patient": (404, 404, 404), "doctor": (404, 404, 404)},
     "verify": {"police_officer": (200, 200, 200)},
     "verify_page": {"police_officer": (200, 200, 200), "anonymous": (303, 303, 303)},
+    # A registrar registers a newcomer at her clinic and changes any patient's names,
+    # phone or attachment to her clinic (each audited; A28 / A31 to subscribers).
+    "register_patient": {"registrar": (201, 409, 422)},
+    "change_patient": {"registrar": (200, 200, 404)},
     # Schools: a guardian's consents for a linked child (anyone else's child: 404); a
     # child's illness episodes by the record's rule, opened by a doctor in her own visit
     # (an adult: 422 not_a_child; another clinic's visit: 404); the school nurse reaches
@@ -784,8 +803,8 @@ async def test_each_role_against_each_route(client, world, route, role, variant,
     if call.method == "GET":
         response = await client.get(call.path, headers=call.headers, follow_redirects=False)
     else:
-        response = await client.post(
-            call.path, json=call.body, headers=call.headers, follow_redirects=False
+        response = await client.request(
+            call.method, call.path, json=call.body, headers=call.headers, follow_redirects=False
         )
     assert response.status_code == status, response.text
     text = response.text.replace(" ", "")

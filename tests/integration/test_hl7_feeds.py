@@ -266,3 +266,59 @@ async def test_a_partner_without_the_siu_topic_gets_no_siu(client, pool, receive
             ),
         )
         await other.stop()
+
+
+async def test_a_registrar_registers_and_changes_a_patient_and_subscribers_hear(
+    client, pool, receiver
+):
+    """The registrar's API (imias.identity.registration): a newcomer registered at her
+    clinic, then a new phone and surname: A28 then A31 reach the subscriber; a second
+    registration of the policy, a birth date ahead, an unknown field and an empty change
+    are refused, and another role may not register."""
+    clinic = await pool.fetchval("SELECT min(id) FROM clinics")
+    desk = bearer.registrar(clinic)
+    policy = str(7_800_000_000_000_000 + uuid.uuid4().int % 10**15)
+    newcomer = {
+        "policy_number": policy, "family_name": "Орлова", "given_name": "Вера",
+        "patronymic": "Павловна", "birth_date": "1985-06-02", "sex": "F",
+        "phone": "+79990005566",
+    }  # fmt: skip
+    made = await client.post("/api/v1/patients", json=newcomer, headers=desk)
+    assert made.status_code == 201, made.text
+    patient_id = made.json()["id"]
+    assert made.json()["attached_clinic_id"] == clinic
+    again = await client.post("/api/v1/patients", json=newcomer, headers=desk)
+    assert (again.status_code, again.json()["code"]) == (409, "policy_registered")
+    ahead = {**newcomer, "policy_number": policy[:-1] + "0", "birth_date": "2199-01-01"}
+    refused = await client.post("/api/v1/patients", json=ahead, headers=desk)
+    assert (refused.status_code, refused.json()["code"]) == (422, "invalid_birth_date")
+    typo = await client.post("/api/v1/patients", json={**newcomer, "name": "x"}, headers=desk)
+    assert typo.status_code == 400
+    as_patient = await client.post(
+        "/api/v1/patients", json=newcomer, headers=bearer.patient(patient_id)
+    )
+    assert as_patient.status_code == 403
+    await eventually(lambda: len(of_patient(receiver, policy)) >= 1, 20, "A28")
+
+    changed = await client.patch(
+        f"/api/v1/patients/{patient_id}",
+        json={"phone": "+79990007788", "family_name": "Соколова"},
+        headers=desk,
+    )
+    assert changed.status_code == 200, changed.text
+    nothing = await client.patch(f"/api/v1/patients/{patient_id}", json={}, headers=desk)
+    assert (nothing.status_code, nothing.json()["code"]) == (422, "nothing_to_change")
+    missing = await client.patch("/api/v1/patients/999999999", json={"phone": "+79990007788"},
+                                 headers=desk)  # fmt: skip
+    assert missing.status_code == 404
+    await eventually(lambda: len(of_patient(receiver, policy)) >= 2, 20, "A28 and A31")
+    a28, a31 = of_patient(receiver, policy)[:2]
+    assert triggers([a28, a31]) == ["A28", "A31"]
+    assert a31.pid.pid_5.value == "Соколова^Вера^Павловна"
+    assert a31.pid.pid_13.value.split("^")[0] == "+79990007788"
+    audited = await pool.fetch(
+        "SELECT action FROM audit_log WHERE patient_id = $1 AND resource = 'patient'"
+        " ORDER BY id",
+        patient_id,
+    )
+    assert [a["action"] for a in audited][:2] == ["register", "update"]
