@@ -317,8 +317,7 @@ async def test_a_registrar_registers_and_changes_a_patient_and_subscribers_hear(
     assert a31.pid.pid_5.value == "Соколова^Вера^Павловна"
     assert a31.pid.pid_13.value.split("^")[0] == "+79990007788"
     audited = await pool.fetch(
-        "SELECT action FROM audit_log WHERE patient_id = $1 AND resource = 'patient'"
-        " ORDER BY id",
+        "SELECT action FROM audit_log WHERE patient_id = $1 AND resource = 'patient' ORDER BY id",
         patient_id,
     )
     assert [a["action"] for a in audited][:2] == ["register", "update"]
