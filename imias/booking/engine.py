@@ -18,10 +18,13 @@ import asyncpg
 
 import scheduler_core
 from imias.booking.calendar_loader import Geometry, LoadReport, load_calendar
+from imias.platform.outbox import unpublished_ids
 from imias.registry import Directory
 
 log = logging.getLogger("imias.booking.engine")
 
+#: The outbox topic of the engine's events (scheduler_core's), which every worker applies.
+ENGINE_TOPIC = "engine"
 RELOAD_SECONDS = 30.0  # the least time between two rebuilds after a contradiction
 
 
@@ -42,6 +45,10 @@ class Engine:
         self.reload_needed = False
         self.last_load = 0.0
         self._pending: list[tuple[scheduler_core.Event, int]] | None = None
+        # Events the last load's snapshot holds already but the stream had not brought
+        # yet (a relay's lag, Redis away): skipped when they come, never applied again
+        # over newer state (a cancellation arriving after the slot was booked anew).
+        self._held: set[int] = set()
         self.first_day: date | None = None
         self._task: asyncio.Task[None] | None = None
         # The last state digest and the one being made, each with its (calendar, events).
@@ -69,13 +76,19 @@ class Engine:
                     calendar, report = await load_calendar(
                         conn, first_day, self.geometry, directory=directory
                     )
+                    # committed before this snapshot, still to come on the stream
+                    held = await unpublished_ids(conn, ENGINE_TOPIC)
         except Exception as exc:
             self._pending = None
             self.error = f"{type(exc).__name__}: {exc}"
             log.exception("engine load failed")
             raise
         pending, self._pending = self._pending, None
+        self._held = held
         for event, outbox_id in pending:  # no await from here on: the swap is atomic
+            if outbox_id in held:
+                held.discard(outbox_id)
+                continue
             try:
                 calendar.apply(event)
             except scheduler_core.SchedulerError as exc:
@@ -107,11 +120,14 @@ class Engine:
         idempotent). A contradiction the engine
         cannot reconcile means this replica is off: it reloads from the database.
         """
-        if topic != "engine":
+        if topic != ENGINE_TOPIC:
             return
         event = scheduler_core.decode_event(payload)
         if self._pending is not None:  # a rebuild is under way: keep it for the new one
             self._pending.append((event, outbox_id))
+        if outbox_id in self._held:  # the loaded calendar has it
+            self._held.discard(outbox_id)
+            return
         if self.calendar is not None:
             self._apply(event, outbox_id)
 

@@ -21,11 +21,10 @@ from imias.booking.api import (
     engine_state,
 )
 from imias.booking.care import CareLinks
-from imias.booking.engine import Engine
+from imias.booking.engine import ENGINE_TOPIC, Engine
 from imias.booking.jobs import BookingJobs
 from imias.booking.service import BookingService
 from imias.booking.waitlist_api import WaitlistController
-from imias.booking.writes import ENGINE_TOPIC
 from imias.platform.health import Check
 from imias.platform.plugin import DomainPlugin, provide
 

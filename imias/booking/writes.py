@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 
 from imias.booking import repository as repo
-from imias.booking.engine import Engine
+from imias.booking.engine import ENGINE_TOPIC, Engine
 from imias.booking.model import Allowed, Channel, RefusalCode, refuse
 from imias.booking.placement import Placed
 from imias.platform import audit
@@ -24,8 +24,6 @@ from imias.platform.db import Connection
 from imias.platform.outbox import write_event
 from scheduler_core import encode_event
 from scheduler_core import events as ev
-
-ENGINE_TOPIC = "engine"
 
 
 class Writes:

@@ -57,6 +57,7 @@ __all__ = [
     "current_stream_id",
     "event_cte",
     "stream_id_at",
+    "unpublished_ids",
     "write_event",
 ]
 
@@ -114,6 +115,17 @@ async def write_event(
         assert row is not None
         return int(row[0])
     return int(await conn.fetchval(_INSERT, clinic_id, topic, payload))
+
+
+_UNPUBLISHED = "SELECT id FROM event_outbox WHERE published_at IS NULL AND topic = $1"
+
+
+async def unpublished_ids(conn: Connection, topic: str) -> set[int]:
+    """The ids of ``topic``'s events committed and not yet published, as the caller's
+    snapshot sees them. A consumer that loads its state in that snapshot has their
+    changes already: when they come on the stream (after a relay's lag, a Redis outage),
+    it must not apply them again over newer state."""
+    return {row[0] for row in await conn.fetch(_UNPUBLISHED, topic)}
 
 
 def event_cte(source: str, first_param: int) -> str:
