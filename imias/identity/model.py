@@ -26,6 +26,7 @@ Role = Literal[
     "police_officer",
     "ambulance_crew",
     "school_nurse",
+    "clinic_admin",
     "administrator",
 ]
 ROLES: tuple[Role, ...] = (
@@ -36,11 +37,13 @@ ROLES: tuple[Role, ...] = (
     "police_officer",
     "ambulance_crew",
     "school_nurse",
+    "clinic_admin",
     "administrator",
 )
 STAFF_ROLES: tuple[Role, ...] = ROLES[1:]
-#: Staff whose organisation is a clinic (``org`` is a clinics.id).
-CLINIC_ROLES: frozenset[str] = frozenset({"registrar", "doctor"})
+#: Staff whose organisation is a clinic (``org`` is a clinics.id). A clinic
+#: administrator (the clinic's head or her deputy) runs her own clinic only.
+CLINIC_ROLES: frozenset[str] = frozenset({"registrar", "doctor", "clinic_admin"})
 
 #: Channels a patient signs in from; kiosk and phone type the same digits on a keypad.
 SignInChannel = Literal["web", "app", "kiosk", "phone"]

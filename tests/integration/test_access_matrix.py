@@ -32,6 +32,7 @@ ROLES = (
     "police_officer",
     "ambulance_crew",
     "school_nurse",
+    "clinic_admin",
     "administrator",
     "anonymous",
 )
@@ -227,6 +228,8 @@ def headers_of(role: str, world: World, subject: int | None = None) -> dict[str,
         return bearer.registrar(world.clinic_a)
     if role == "doctor":
         return bearer.doctor(world.doctor_a, world.clinic_a)
+    if role == "clinic_admin":  # A's administrator
+        return bearer.bearer(role, 300_000 + world.clinic_a, org=world.clinic_a)
     return bearer.bearer(role, 7, org=1 if role != "administrator" else None)
 
 
