@@ -780,7 +780,11 @@ EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
     "admin_partners": {"administrator": (200, 200, 200)},
     "admin_page": {"administrator": (200, 200, 200), "anonymous": (303, 303, 303)},
     "admin_partner_messages": {"administrator": (200, 200, 404), "anonymous": (303, 303, 303)},
-    "admin_home": {"administrator": (303, 303, 303), "anonymous": (303, 303, 303)},
+    "admin_home": {
+        "administrator": (303, 303, 303),
+        "clinic_admin": (303, 303, 303),
+        "anonymous": (303, 303, 303),
+    },
     # a retry is a page's form: without its CSRF value even the administrator is refused
     "admin_retry": {"administrator": (403, 403, 403), "anonymous": (303, 303, 303)},
 }

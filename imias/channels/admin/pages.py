@@ -32,6 +32,16 @@ ADMIN = allow(
     cookie=COOKIE,
     sign_in=SIGN_IN_PATH,
 )
+#: Pages for the city's administrator and a clinic's administrator (the dashboard, the
+#: clinic's schedules, staff, moved patients): each page limits a clinic administrator
+#: to her own clinic (the token's ``org``).
+MANAGERS = allow(
+    "administrator",
+    "clinic_admin",
+    data="administrator: the city; clinic_admin: her own clinic only",
+    cookie=COOKIE,
+    sign_in=SIGN_IN_PATH,
+)
 SIGN_IN = sign_in_policy("administrator's page")
 LATEST = 50
 
@@ -87,7 +97,7 @@ class AdminController(Controller):
     include_in_schema = False
     exception_handlers = PAGE_ERRORS
 
-    @get(opt=ADMIN, operation_id="adminHome", status_code=303)
+    @get(opt=MANAGERS, operation_id="adminHome", status_code=303)
     async def home(self) -> Response[Any]:
         return redirect(f"{PATH}/integrations")
 
@@ -99,7 +109,7 @@ class AdminController(Controller):
     async def sign_in(self, request: Request[Any, Any, Any]) -> Response[Any]:
         return await staff_sign_in(
             request,
-            role="administrator",
+            role=("administrator", "clinic_admin"),
             cookie=COOKIE,
             path=PATH,
             template="admin/sign_in.html",

@@ -24,14 +24,15 @@ def sign_in_policy(what: str) -> dict[str, Any]:
 async def staff_sign_in(
     request: Request[Any, Any, Any],
     *,
-    role: str,
+    role: str | tuple[str, ...],
     cookie: str,
     path: str,
     template: str,
     home: str,
     wrong_role: str,
 ) -> Response[Any]:
-    """Check the posted username and password; a session of ``role`` only."""
+    """Check the posted username and password; a session of ``role`` (or one of the
+    roles) only."""
     form = await form_of(request)
     username = form.get("username", "").strip()
     try:
@@ -47,7 +48,7 @@ async def staff_sign_in(
     except ProblemError as exc:
         error = sentence(exc, request)
         return page(request, template, status_code=exc.status, error=error, username=username)
-    if out.role != role:
+    if out.role not in ((role,) if isinstance(role, str) else role):
         principal = await identity.authenticate("Bearer " + out.access_token)
         await identity.sessions.sign_out(principal, False)
         return page(request, template, status_code=403, error=wrong_role, username=username)
