@@ -267,10 +267,12 @@ def plan_staff(
 ) -> list[tuple[Any, ...]]:
     """Staff accounts of the demo city, rows (username, role, full_name, clinic_id,
     doctor_id, organisation_id): an administrator and the other organisations' staff
-    (:data:`OTHER_STAFF`), a registrar per clinic (``registrar.<clinic id>``) and a
-    login for each doctor (``doctor.<doctor id>``)."""
+    (:data:`OTHER_STAFF`), a registrar per clinic (``registrar.<clinic id>``), a
+    login for each doctor (``doctor.<doctor id>``) and each clinic's administrator
+    (``head.<clinic id>``, named by a generator of its own, so that adding her changed
+    nothing else the seed draws)."""
 
-    def person() -> str:
+    def person(rng: random.Random = rng) -> str:
         sex = rng.choice("MF")
         return " ".join(
             rng.choice(pool[sex]) for pool in (pools.family, pools.given, pools.patronymic)
@@ -290,6 +292,10 @@ def plan_staff(
             None,
         )
         for d in doctors
+    ]
+    rows += [
+        (f"head.{c.id}", "clinic_admin", person(random.Random(7919 * c.id)), c.id, None, None)
+        for c in clinics
     ]
     return rows
 

@@ -131,6 +131,7 @@ async def test_children_have_guardians_and_staff_have_demo_accounts(city: City):
     staff = await conn.fetch("SELECT role, count(*) AS n FROM staff_accounts GROUP BY role")
     by_role = {r["role"]: r["n"] for r in staff}
     assert by_role["registrar"] == 12 and by_role["doctor"] == 200
+    assert by_role["clinic_admin"] == 12, "each clinic's administrator, head.<clinic id>"
     assert by_role["administrator"] == 1
     assert {"pharmacist", "police_officer", "ambulance_crew", "school_nurse"} <= set(by_role)
     police = await conn.fetch(
