@@ -547,6 +547,8 @@ async def run_workloads(
                 **cpu_per(cpu0, cpu1, run.bookings.ok, "cpu_ms_per_booking"),
             },
         ]
+        if getattr(args, "floor", False):
+            lines[-1] |= await _beside_the_floor(args, database_url, conn, lines[-1])
         for line in lines:
             emit(line)
         await asyncio.sleep(0.5)  # let the other workers' engines take the last events
@@ -561,6 +563,44 @@ async def run_workloads(
         for c in clients:
             await c.aclose()
         await conn.close()
+
+
+async def _beside_the_floor(
+    args: argparse.Namespace, database_url: str, conn: asyncpg.Connection, bookings: dict[str, Any]
+) -> dict[str, Any]:
+    """``--floor``: the floor's two-round-trip figure (``imias bench floor``, shape
+    ``statement``) measured now, on the same database with the same clients and seconds,
+    and IMIAS's ratios to it: bookings per second, and CPU per booking of the server and
+    of PostgreSQL (how many times the floor's)."""
+    from loadtest.bench import floor
+
+    schema = await floor.make_scratch(conn, args.concurrency)
+    try:
+        line = await floor.measure_shape(
+            database_url,
+            conn,
+            schema,
+            "statement",
+            concurrency=args.concurrency,
+            duration=args.duration,
+            workers=args.floor_workers,
+        )
+    finally:
+        await floor.drop_scratch(conn, schema)
+    out: dict[str, Any] = {
+        "floor_per_second": line["per_second"],
+        "floor_ratio": (
+            round(bookings["per_second"] / line["per_second"], 3) if line["per_second"] else None
+        ),
+        "floor_cpu_ms_per_booking": line.get("cpu_ms_per_booking"),
+        "floor_failed": line["failed"],
+    }
+    ours, theirs = bookings.get("cpu_ms_per_booking"), line.get("cpu_ms_per_booking")
+    if ours and theirs:
+        for kind in ("server", "postgres"):
+            if theirs.get(kind):
+                out[f"{kind}_cpu_vs_floor"] = round(ours[kind] / theirs[kind], 2)
+    return out
 
 
 def add_workload_options(parser: argparse.ArgumentParser) -> None:
@@ -618,6 +658,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     add_served_options(parser)
     add_workload_options(parser)
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also measure `imias bench floor`'s two-round-trip shape right after, on the "
+        "same database with the same clients and seconds, and put its figure and IMIAS's "
+        "ratios to it on the bookings line",
+    )
+    parser.add_argument(
+        "--floor-workers", type=int, default=2, help="the floor server's worker processes"
+    )
     return parser
 
 

@@ -145,29 +145,65 @@ async def measure(
     }
 
 
-async def run(args: argparse.Namespace, database_url: str) -> list[dict[str, Any]]:
+async def make_scratch(conn: asyncpg.Connection, concurrency: int) -> str:
+    """A scratch schema of the floor's tables; its name (drop it with
+    :func:`drop_scratch`)."""
     schema = f"imias_floor_{os.getpid()}"
+    try:
+        for statement in tables(schema, concurrency):
+            await conn.execute(statement)
+    except asyncpg.PostgresError as exc:
+        raise FloorError(f"cannot make the scratch schema {schema}: {exc}") from None
+    return schema
+
+
+async def drop_scratch(conn: asyncpg.Connection, schema: str) -> None:
+    await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+async def measure_shape(
+    database_url: str,
+    conn: asyncpg.Connection,
+    schema: str,
+    shape: str,
+    *,
+    concurrency: int,
+    duration: float,
+    workers: int,
+) -> dict[str, Any]:
+    """Serve the floor in ``shape`` and measure it: its JSON line (``imias bench booking
+    --floor`` calls this beside its own workloads)."""
+    log(f"{shape}: {concurrency} clients for {duration:g}s")
+    with floor_served(database_url, schema, shape, workers) as url:
+        return await measure(url, shape, concurrency, duration, conn, schema)
+
+
+async def run(args: argparse.Namespace, database_url: str) -> list[dict[str, Any]]:
     conn = await asyncpg.connect(database_url)
     lines: list[dict[str, Any]] = []
     try:
+        schema = await make_scratch(conn, args.concurrency)
         try:
-            for statement in tables(schema, args.concurrency):
-                await conn.execute(statement)
-        except asyncpg.PostgresError as exc:
-            raise FloorError(f"cannot make the scratch schema {schema}: {exc}") from None
-        for shape in args.shapes:
-            log(f"{shape}: {args.concurrency} clients for {args.duration:g}s")
-            with floor_served(database_url, schema, shape, args.workers) as url:
-                line = await measure(url, shape, args.concurrency, args.duration, conn, schema)
-            if not lines:
-                line["machine"] = describe()
-            elif lines[0]["per_second"] and line["per_second"]:
-                # How many times the first shape's bookings/s (statement: two round trips).
-                line["ratio"] = round(lines[0]["per_second"] / line["per_second"], 2)
-            lines.append(line)
-            print_line(line)
+            for shape in args.shapes:
+                line = await measure_shape(
+                    database_url,
+                    conn,
+                    schema,
+                    shape,
+                    concurrency=args.concurrency,
+                    duration=args.duration,
+                    workers=args.workers,
+                )
+                if not lines:
+                    line["machine"] = describe()
+                elif lines[0]["per_second"] and line["per_second"]:
+                    # How many times the first shape's bookings/s (statement: two round trips).
+                    line["ratio"] = round(lines[0]["per_second"] / line["per_second"], 2)
+                lines.append(line)
+                print_line(line)
+        finally:
+            await drop_scratch(conn, schema)
     finally:
-        await conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
         await conn.close()
     return lines
 

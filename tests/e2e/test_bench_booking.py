@@ -69,3 +69,25 @@ def test_quick_bench_prints_a_json_line_per_workload(server, city, specialty, mo
     assert by_name["search_sql"]["ratio"] > 0
     assert by_name["search_sql"]["count"] > 0
     assert by_name["search_sql"]["engine_in_process_p50_ms"] > 0  # reported, not judged
+
+
+def test_floor_beside_the_booking_bench_on_the_same_line(server, city, monkeypatch):
+    """`--floor`: the floor measured right after, on the same database, and IMIAS's
+    ratios to it on the bookings line (a later change is judged by one command)."""
+    monkeypatch.setenv("IMIAS_SECRET_KEY", TEST_SECRET)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = bench.main(["--url", server, "--quick", "--database-url", city, "--floor"])
+    assert code == 0
+    lines = [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
+    bookings = next(line for line in lines if line["workload"] == "bookings")
+    assert bookings["floor_per_second"] > 0 and bookings["floor_failed"] == 0, bookings
+    assert bookings["floor_ratio"] == pytest.approx(
+        bookings["per_second"] / bookings["floor_per_second"], abs=0.002
+    )
+    floor_cpu = bookings["floor_cpu_ms_per_booking"]
+    assert floor_cpu["server"] > 0 and floor_cpu["postgres"] > 0, bookings
+    assert bookings["postgres_cpu_vs_floor"] == pytest.approx(
+        bookings["cpu_ms_per_booking"]["postgres"] / floor_cpu["postgres"], rel=0.02
+    )
+    assert {line["workload"] for line in lines} == WORKLOADS  # no line of its own
