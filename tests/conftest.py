@@ -10,6 +10,7 @@ database number (or its own embedded Redis).
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import hashlib
 import os
 from collections.abc import AsyncIterator, Iterator
@@ -37,7 +38,11 @@ def pg_admin_url() -> Iterator[str]:
         return
     TEST_DATA.mkdir(parents=True, exist_ok=True)
     server = EmbeddedPostgres(TEST_DATA)
-    server.start()
+    # Workers start together: on a fresh checkout two of them making the data directory
+    # at once made one fail ("File exists"); one at a time, the second joins the first's.
+    with open(TEST_DATA / "pg.start.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        server.start()
     try:
         yield server.admin_url()
     finally:
