@@ -19,6 +19,7 @@ from imias.channels.doctor import (
     DoctorIllnessController,
     DoctorPrescriptionController,
     DoctorVisitController,
+    DoctorWalkInController,
 )
 from imias.channels.kiosk import KioskController
 from imias.channels.pharmacy import PharmacyController
@@ -35,7 +36,11 @@ from imias.channels.portal import (
     manifest,
     service_worker,
 )
-from imias.channels.registrar import ActiveVisitsController, RegistrarController
+from imias.channels.registrar import (
+    ActiveVisitsController,
+    RegistrarController,
+    RegistrarWalkInController,
+)
 from imias.channels.school import SchoolNurseController
 from imias.channels.verify import (
     VerifyController,
@@ -58,8 +63,10 @@ class ChannelsPlugin(DomainPlugin):
             KioskController,
             RegistrarController,
             ActiveVisitsController,
+            RegistrarWalkInController,
             DoctorController,
             DoctorVisitController,
+            DoctorWalkInController,
             DoctorPrescriptionController,
             DoctorCertificateController,
             DoctorIllnessController,
