@@ -832,6 +832,36 @@ EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
     "walk_in_left": {"registrar": (200, 403, 404), "doctor": (200, 403, 404)},
     "registrar_walk_ins_page": {"registrar": (200, 200, 200), "anonymous": (303, 303, 303)},
     "doctor_walk_ins_page": {"doctor": (200, 200, 200), "anonymous": (303, 303, 303)},
+    # the pages' forms, without their CSRF value: refused even to their own role
+    **{
+        form: {
+            "administrator": (403, 403, 403),
+            "clinic_admin": (403, 403, 403),
+            "anonymous": (303, 303, 303),
+        }
+        for form in (
+            "admin_staff_create",
+            "admin_staff_enable",
+            "admin_staff_reset",
+            "admin_staff_role",
+        )
+    },  # fmt: skip
+    **{
+        form: {"registrar": (403, 403, 403), "anonymous": (303, 303, 303)}
+        for form in ("registrar_add_walk_in", "registrar_walk_in_left")
+    },
+    **{
+        form: {"doctor": (403, 403, 403), "anonymous": (303, 303, 303)}
+        for form in (
+            "doctor_call_walk_in",
+            "doctor_walk_in_visit",
+            "doctor_walk_in_seen",
+            "doctor_walk_in_left",
+        )
+    },  # fmt: skip
+    # a walk-in's visit page (a visit with no appointment): her own (called by dA);
+    # foreign: Q's visit by dB (403, also after dA's break-glass: not hers)
+    "doctor_encounter_page": {"doctor": (200, 403, 404), "anonymous": (303, 303, 303)},
 }
 
 
@@ -841,8 +871,24 @@ STAFF_AND_WALK_IN_ROUTES = frozenset({
     "list_staff", "create_staff", "get_staff", "enable_staff", "temporary_password",
     "change_staff_role", "admin_staff_page", "admin_staff_disable", "list_walk_ins",
     "add_walk_in", "call_walk_in", "walk_in_seen", "walk_in_left",
-    "registrar_walk_ins_page", "doctor_walk_ins_page",
+    "registrar_walk_ins_page", "doctor_walk_ins_page", "admin_staff_create",
+    "admin_staff_enable", "admin_staff_reset", "admin_staff_role", "registrar_add_walk_in",
+    "registrar_walk_in_left", "doctor_call_walk_in", "doctor_walk_in_visit",
+    "doctor_walk_in_seen", "doctor_walk_in_left", "doctor_encounter_page",
 })  # fmt: skip
+#: The pages' forms (posted without their CSRF value) and where they post.
+PAGE_FORMS = {
+    "admin_staff_create": "/admin/staff",
+    "admin_staff_enable": "/admin/staff/{staff}/enable",
+    "admin_staff_reset": "/admin/staff/{staff}/reset",
+    "admin_staff_role": "/admin/staff/{staff}/role",
+    "registrar_add_walk_in": "/registrar/walk-ins",
+    "registrar_walk_in_left": "/registrar/walk-ins/{entry}/left",
+    "doctor_call_walk_in": "/doctor/walk-ins/call",
+    "doctor_walk_in_visit": "/doctor/walk-ins/{entry}/visit",
+    "doctor_walk_in_seen": "/doctor/walk-ins/{entry}/seen",
+    "doctor_walk_in_left": "/doctor/walk-ins/{entry}/left",
+}
 _fresh_names = itertools.count()
 _walk_in_patients = itertools.count()
 
@@ -940,6 +986,25 @@ async def _staff_and_walk_in_call(
             path = f"/api/v1/clinics/{w.clinic_a}/walk-ins"
         state = "seen" if route == "walk_in_seen" else "left"
         return Call("POST", f"{path}/{entry}/{state}", None, h)
+    if route in PAGE_FORMS:
+        target = MISSING if variant == "missing" else w.police_staff_id
+        path = PAGE_FORMS[route].format(staff=target, entry=MISSING)
+        return Call("POST", path, None, h)
+    if route == "doctor_encounter_page":
+        encounter = {"foreign": w.encounter_q, "missing": MISSING}.get(variant, 0)
+        if variant == "own" and role == "doctor":
+            entry = await _walk_in(client, w, call=True)
+            patient = (await fetch(w.city, "SELECT patient_id FROM walk_ins WHERE id = $1", entry))[
+                0
+            ]["patient_id"]
+            opened = await client.post(
+                "/api/v1/encounters",
+                json={"patient_id": patient},
+                headers=bearer.doctor(w.doctor_a, w.clinic_a),
+            )
+            assert opened.status_code == 201, opened.text
+            encounter = opened.json()["id"]
+        return Call("GET", f"/doctor/encounters/{encounter or MISSING}", headers=h)
     if route == "registrar_walk_ins_page":
         return Call("GET", "/registrar/walk-ins", headers=h)
     if route == "doctor_walk_ins_page":

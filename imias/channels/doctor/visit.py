@@ -346,8 +346,11 @@ class DoctorVisitController(Controller):
     async def encounter_page(
         self, request: Request[Any, Any, Any], encounter_id: FromPath[int]
     ) -> Any:
-        """A visit with no appointment (a walk-in called from the queue, a home visit)."""
+        """A visit with no appointment (a walk-in called from the queue, a home visit):
+        her own only."""
         encounter = await own_encounter(request, encounter_id)
+        if encounter.doctor_id != own_doctor(request):
+            raise ProblemError(403, "forbidden", say(request, REFUSALS["forbidden"]))
         if encounter.appointment_id is not None:
             return redirect(visit_url(encounter))
         return await self._page(request, encounter, notice=done_notice(request))
