@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 import bearer
 import pytest
 from citydb import build_city_database, drop_database, worker_id
 from signin import adults, app_client, fetch
 
+from imias.booking import WalkIns
+from imias.identity import Principal, tokens
 from imias.platform import notices
+from imias.platform.problems import ProblemError
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +62,10 @@ async def world(city) -> dict:
         "specialist": referral_only[0]["id"] if referral_only else None,
         "people": people,
     }
+
+
+def doctor_principal(doctor: int, clinic: int) -> Principal:
+    return tokens.claims("doctor", 200_000 + doctor, org=clinic, doctor=doctor)
 
 
 def desk(clinic: int) -> dict[str, str]:
@@ -134,16 +142,26 @@ async def test_two_doctors_calling_at_once_never_get_the_same_patient(client, ci
     waiting = world["people"][4:10]
     for patient in waiting:
         assert (await add(client, a, patient["id"])).status_code == 201
-    doctors = [bearer.doctor(d, a) for d in world["doctors"]]
-    calls = [
-        client.post(f"/api/v1/clinics/{a}/walk-ins/call", headers=doctors[i % 2])
-        for i in range(len(waiting) + 4)
-    ]
-    answers = await asyncio.gather(*calls)
-    won = [r.json() for r in answers if r.status_code == 200]
-    refused = [r.json()["code"] for r in answers if r.status_code != 200]
-    assert sorted(e["patient_id"] for e in won) == sorted(p["id"] for p in waiting)
-    assert len({e["id"] for e in won}) == len(waiting)
+    # Each call in a transaction of its own, on a connection of its own, all at once.
+    n = len(waiting) + 4
+    pool = await asyncpg.create_pool(city, min_size=n, max_size=n)
+    walk_ins = WalkIns(pool, client.app_state.engine)
+    doctors = [doctor_principal(d, a) for d in world["doctors"]]
+
+    async def call(doctor: Principal) -> object:
+        try:
+            return await walk_ins.call_next(doctor, a)
+        except ProblemError as exc:
+            return exc.code
+
+    try:
+        answers = await asyncio.gather(*(call(doctors[i % 2]) for i in range(n)))
+    finally:
+        await pool.close()
+    won = [e for e in answers if not isinstance(e, str)]
+    refused = [e for e in answers if isinstance(e, str)]
+    assert sorted(e.patient_id for e in won) == sorted(p["id"] for p in waiting)
+    assert len({e.id for e in won}) == len(waiting)
     assert refused == ["queue_empty"] * 4
     states = await fetch(
         city,
