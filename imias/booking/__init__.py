@@ -44,6 +44,7 @@ from imias.booking.search import (
 from imias.booking.service import HOLD_SECONDS, BookingService
 from imias.booking.views import Appointment, Hold
 from imias.booking.waitlist import WaitlistEntry
+from imias.booking.walk_ins import WalkIn, WalkInAdd, WalkInQueue, WalkIns
 
 __all__ = [
     "APPOINTMENT_TOPIC",
@@ -72,6 +73,10 @@ __all__ = [
     "ScheduleException",
     "Template",
     "WaitlistEntry",
+    "WalkIn",
+    "WalkInAdd",
+    "WalkInQueue",
+    "WalkIns",
     "acting_patient",
     "bookable_clinics",
     "caller",

@@ -25,6 +25,7 @@ from imias.booking.engine import ENGINE_TOPIC, Engine
 from imias.booking.jobs import BookingJobs
 from imias.booking.service import BookingService
 from imias.booking.waitlist_api import WaitlistController
+from imias.booking.walk_ins_api import WalkInController
 from imias.platform.health import Check
 from imias.platform.plugin import DomainPlugin, provide
 
@@ -45,6 +46,7 @@ class BookingPlugin(DomainPlugin):
             SearchController,
             BookingController,
             WaitlistController,
+            WalkInController,
             engine_state,
         ]
 

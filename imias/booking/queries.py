@@ -379,12 +379,17 @@ BOOKED_WITH_CLINIC = """
 SELECT EXISTS (SELECT 1 FROM appointments
                 WHERE patient_id = $1 AND clinic_id = $2
                   AND status IN ('booked', 'arrived', 'completed', 'no_show'))
+    OR EXISTS (SELECT 1 FROM walk_ins WHERE patient_id = $1 AND clinic_id = $2)
 """
 
+# A patient the doctor called from her clinic's walk-in queue counts as booked with her.
 BOOKED_WITH_DOCTOR = """
 SELECT EXISTS (SELECT 1 FROM appointments
                 WHERE patient_id = $1 AND clinic_id = $2 AND doctor_id = $3
                   AND status IN ('booked', 'arrived', 'completed'))
+    OR EXISTS (SELECT 1 FROM walk_ins
+                WHERE patient_id = $1 AND clinic_id = $2 AND called_by = $3
+                  AND state IN ('called', 'seen'))
 """
 
 WAITLIST_ENTRY = """
@@ -405,4 +410,72 @@ QUERIES |= {
     "booked_with_doctor": BOOKED_WITH_DOCTOR,
     "lock_waiting_patient": LOCK_WAITING_PATIENT,
     "waitlist_entry": WAITLIST_ENTRY,
+}
+
+# -- the walk-in queue (imias.booking.walk_ins) ----------------------------------------
+
+_WALK_IN = """clinic_id, id, day, patient_id, complaint, urgent, state, added_by, added_at,
+       called_at, called_by, encounter_id, ended_at"""
+
+# None when the patient already has an open entry at the clinic that day.
+INSERT_WALK_IN = f"""
+INSERT INTO walk_ins (clinic_id, day, patient_id, complaint, urgent, added_by, added_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (clinic_id, day, patient_id) WHERE state IN ('waiting', 'called') DO NOTHING
+RETURNING {_WALK_IN}
+"""
+
+# The day's entries: the waiting in calling order, then the called, then the ended.
+WALK_INS_OF_DAY = f"""
+SELECT {_WALK_IN} FROM walk_ins
+ WHERE clinic_id = $1 AND day = $2
+ ORDER BY CASE state WHEN 'waiting' THEN 0 WHEN 'called' THEN 1 ELSE 2 END,
+          CASE WHEN state = 'waiting' THEN NOT urgent END, added_at, id
+"""
+
+WALK_IN = f"SELECT {_WALK_IN} FROM walk_ins WHERE clinic_id = $1 AND id = $2"
+
+# The next to call (urgent first, then the longest waiting): the row is locked, and one
+# locked by another doctor's call at the same moment is skipped, so two calls never
+# take the same patient.
+CALL_NEXT_WALK_IN = f"""
+UPDATE walk_ins SET state = 'called', called_at = $3, called_by = $4, called_by_staff = $5
+ WHERE (clinic_id, id) = (SELECT clinic_id, id FROM walk_ins
+                           WHERE clinic_id = $1 AND day = $2 AND state = 'waiting'
+                           ORDER BY urgent DESC, added_at, id
+                           LIMIT 1 FOR UPDATE SKIP LOCKED)
+   AND state = 'waiting'
+RETURNING {_WALK_IN}
+"""
+
+# An entry ends ($3: seen or left) from one of the states $5, and only the calling
+# doctor's ($6, when given).
+END_WALK_IN = f"""
+UPDATE walk_ins SET state = $3, ended_at = $4
+ WHERE clinic_id = $1 AND id = $2 AND state = ANY ($5::text[])
+   AND ($6::bigint IS NULL OR called_by = $6)
+RETURNING {_WALK_IN}
+"""
+
+# The visit opened for a called entry (the first one stays).
+ATTACH_WALK_IN_VISIT = """
+UPDATE walk_ins SET encounter_id = coalesce(encounter_id, $4)
+ WHERE clinic_id = $1 AND id = $2 AND called_by = $3 AND state IN ('called', 'seen')
+RETURNING encounter_id
+"""
+
+SEEN_BY_VISIT = """
+UPDATE walk_ins SET state = 'seen', ended_at = $3
+ WHERE clinic_id = $1 AND encounter_id = $2 AND state = 'called'
+RETURNING id
+"""
+
+QUERIES |= {
+    "insert_walk_in": INSERT_WALK_IN,
+    "walk_ins_of_day": WALK_INS_OF_DAY,
+    "walk_in": WALK_IN,
+    "call_next_walk_in": CALL_NEXT_WALK_IN,
+    "end_walk_in": END_WALK_IN,
+    "attach_walk_in_visit": ATTACH_WALK_IN_VISIT,
+    "seen_by_visit": SEEN_BY_VISIT,
 }

@@ -523,3 +523,40 @@ async def booked_with_doctor(
     conn: Executor, patient_id: int, clinic_id: int, doctor_id: int
 ) -> bool:
     return bool(await conn.fetchval(q.BOOKED_WITH_DOCTOR, patient_id, clinic_id, doctor_id))
+
+
+# -- the walk-in queue (imias.booking.walk_ins) ----------------------------------------
+
+
+async def insert_walk_in(conn: Executor, *values: object) -> Row | None:
+    """(clinic_id, day, patient_id, complaint, urgent, added_by, added_at); None when the
+    patient already has an open entry there that day."""
+    return await conn.fetchrow(q.INSERT_WALK_IN, *values)
+
+
+async def walk_ins_of_day(conn: Executor, clinic_id: int, day: date) -> list[Row]:
+    return await conn.fetch(q.WALK_INS_OF_DAY, clinic_id, day)
+
+
+async def walk_in(conn: Executor, clinic_id: int, entry_id: int) -> Row | None:
+    return await conn.fetchrow(q.WALK_IN, clinic_id, entry_id)
+
+
+async def call_next_walk_in(conn: Executor, *values: object) -> Row | None:
+    """(clinic_id, day, now, doctor_id, staff_id): the entry called, or None."""
+    return await conn.fetchrow(q.CALL_NEXT_WALK_IN, *values)
+
+
+async def end_walk_in(conn: Executor, *values: object) -> Row | None:
+    """(clinic_id, entry_id, state, now, from_states, doctor_id | None)."""
+    return await conn.fetchrow(q.END_WALK_IN, *values)
+
+
+async def attach_walk_in_visit(conn: Executor, *values: object) -> int | None:
+    """(clinic_id, entry_id, doctor_id, encounter_id): the entry's visit."""
+    found: int | None = await conn.fetchval(q.ATTACH_WALK_IN_VISIT, *values)
+    return found
+
+
+async def seen_by_visit(conn: Executor, clinic_id: int, encounter_id: int, now: datetime) -> bool:
+    return await conn.fetchval(q.SEEN_BY_VISIT, clinic_id, encounter_id, now) is not None

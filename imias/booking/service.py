@@ -40,6 +40,7 @@ from imias.booking.model import (
 from imias.booking.placement import Placed, Placement
 from imias.booking.views import Appointment, Hold, appointment_of
 from imias.booking.waitlist import Waitlist
+from imias.booking.walk_ins import WalkIns
 from imias.booking.writes import Writes
 from imias.platform import audit
 from imias.platform.bounds import day_param
@@ -73,6 +74,7 @@ class BookingService:
         self.apply_locally = apply_locally
         self.placement = Placement(engine)
         self.waitlist = Waitlist(self)
+        self.walk_ins = WalkIns(pool, engine, self.clock)
 
     def writes(self) -> Writes:
         """The writes of one new transaction."""

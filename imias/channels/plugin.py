@@ -11,6 +11,7 @@ from litestar.config.app import AppConfig
 from litestar.types import ControllerRouterHandler
 
 from imias.channels.admin import AdminController
+from imias.channels.admin.staff import StaffPagesController
 from imias.channels.commands import phone
 from imias.channels.doctor import (
     DoctorCertificateController,
@@ -18,6 +19,7 @@ from imias.channels.doctor import (
     DoctorIllnessController,
     DoctorPrescriptionController,
     DoctorVisitController,
+    DoctorWalkInController,
 )
 from imias.channels.kiosk import KioskController
 from imias.channels.pharmacy import PharmacyController
@@ -34,7 +36,11 @@ from imias.channels.portal import (
     manifest,
     service_worker,
 )
-from imias.channels.registrar import ActiveVisitsController, RegistrarController
+from imias.channels.registrar import (
+    ActiveVisitsController,
+    RegistrarController,
+    RegistrarWalkInController,
+)
 from imias.channels.school import SchoolNurseController
 from imias.channels.verify import (
     VerifyController,
@@ -57,14 +63,17 @@ class ChannelsPlugin(DomainPlugin):
             KioskController,
             RegistrarController,
             ActiveVisitsController,
+            RegistrarWalkInController,
             DoctorController,
             DoctorVisitController,
+            DoctorWalkInController,
             DoctorPrescriptionController,
             DoctorCertificateController,
             DoctorIllnessController,
             PharmacyController,
             VerifyController,
             AdminController,
+            StaffPagesController,
             verify_worker,
             verify_script,
             verify_qr_decoder,

@@ -4,8 +4,12 @@
   ``guardian_links``, and for the adult named in their token's ``act`` claim (that
   adult gave a code, :mod:`.signin`). The link is read at each request that names a
   child, so a removed link takes effect at once.
-- An administrator disables, enables and resets the password of staff accounts; each
-  revokes every token of the account issued until then.
+- Staff accounts are managed by administrators (:meth:`Accounts.add_staff`, ...): the
+  city's ``administrator`` every account, a ``clinic_admin`` her clinic's accounts of a
+  clinic's roles (another clinic's answer 404, as if there were none). A new account
+  and a reset get a temporary password, shown once, that its owner must replace at her
+  next sign-in (:mod:`.signin`). Disabling, a reset and a role change revoke every
+  token of the account issued until then; each change is audited.
 - A doctor breaks the glass to read a patient not booked with her clinic: with a stated
   reason, for :data:`BREAK_GLASS_SECONDS`, recorded in the audit log and flagged there
   on every read made under it.
@@ -14,6 +18,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -26,12 +31,16 @@ from imias.identity.model import (
     LinkedPatient,
     Principal,
     Role,
+    RoleChange,
     StaffAccount,
+    StaffCreate,
+    StaffCreated,
+    StaffPage,
 )
 from imias.identity.passwords import Passwords
 from imias.identity.sessions import Sessions
 from imias.platform.audit.writer import record
-from imias.platform.db import Executor
+from imias.platform.db import Connection, Executor
 from imias.platform.problems import ProblemError
 from imias.registry import patients
 
@@ -40,7 +49,16 @@ log = logging.getLogger("imias.identity")
 BREAK_GLASS_SECONDS = 3600
 
 
-def _account(row: asyncpg.Record) -> StaffAccount:
+#: A temporary password: 3 groups of 4 from an alphabet with no look-alikes (about
+#: 60 bits), typed once by its owner before she sets her own.
+TEMPORARY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+def temporary_password() -> str:
+    return "-".join("".join(secrets.choice(TEMPORARY_ALPHABET) for _ in range(4)) for _ in range(3))
+
+
+def staff_account(row: asyncpg.Record) -> StaffAccount:
     return StaffAccount(
         id=row["id"],
         username=row["username"],
@@ -50,6 +68,45 @@ def _account(row: asyncpg.Record) -> StaffAccount:
         clinic_id=row["clinic_id"],
         doctor_id=row["doctor_id"],
         organisation_id=row["organisation_id"],
+        must_change_password=row["must_change_password"],
+        created_at=row["created_at"],
+    )
+
+
+def may_manage(manager: Principal | None, role: str, clinic_id: int | None) -> bool:
+    """The city's administrator (or an operator: None) manages every account; a clinic
+    administrator the accounts of her clinic with a clinic's role."""
+    if manager is None or manager.role == "administrator":
+        return True
+    return manager.role == "clinic_admin" and clinic_id == manager.org and role in CLINIC_ROLES
+
+
+def check_role(manager: Principal, role: str) -> None:
+    """A clinic administrator gives a clinic's roles only (never the city's administrator)."""
+    if manager.role != "administrator" and role not in CLINIC_ROLES:
+        raise ProblemError(
+            403,
+            "forbidden_role",
+            "A clinic administrator gives a clinic's roles only: registrar, doctor, "
+            "clinic administrator.",
+        )
+
+
+def no_account(staff_id: int) -> ProblemError:
+    return ProblemError(404, "not_found", f"There is no staff account {staff_id}.")
+
+
+def last_administrator() -> ProblemError:
+    return ProblemError(
+        409, "last_administrator", "This is the last enabled administrator: enable another first."
+    )
+
+
+def unknown_doctor() -> ProblemError:
+    return ProblemError(
+        422,
+        "unknown_doctor",
+        "A doctor's account names a doctor of its clinic (doctor_id); no other role does.",
     )
 
 
@@ -113,19 +170,24 @@ class Accounts:
         doctor_id: int | None = None,
         organisation_id: int | None = None,
         full_name: str | None = None,
+        temporary: bool = False,
+        conn: Executor | None = None,
     ) -> int:
-        """A new staff account (for operators: ``imias staff add``)."""
+        """A new staff account (``imias staff add``; the staff page with a ``temporary``
+        password its owner replaces at her first sign-in). ValueError on a broken rule."""
         if role in CLINIC_ROLES and clinic_id is None:
             raise ValueError(f"a {role} belongs to a clinic: give its clinic")
         if role == "doctor" and doctor_id is None:
             raise ValueError("a doctor's account names its doctors row: give the doctor")
-        if full_name is None and doctor_id is not None:
+        db = conn or self.pool
+        if doctor_id is not None:
             assert clinic_id is not None  # a doctor's account has its clinic
-            full_name = await patients.doctor_name(self.pool, clinic_id, doctor_id)
-            if full_name is None:
+            name = await patients.doctor_name(db, clinic_id, doctor_id)
+            if name is None:
                 raise ValueError(f"clinic {clinic_id} has no doctor {doctor_id}")
+            full_name = full_name or name
         hashed = await self.passwords.hashed(password)
-        account_id: int = await self.pool.fetchval(
+        account_id: int = await db.fetchval(
             repo.INSERT_STAFF,
             username,
             hashed,
@@ -134,40 +196,181 @@ class Accounts:
             clinic_id,
             doctor_id,
             organisation_id,
+            temporary,
         )
         return account_id
 
-    async def set_disabled(self, staff_id: int, disabled: bool) -> StaffAccount:
+    async def set_disabled(
+        self, staff_id: int, disabled: bool, manager: Principal | None = None
+    ) -> StaffAccount:
+        """Disable (every token of the account stops working) or enable an account; a
+        clinic administrator's ``manager`` reaches her clinic's accounts only."""
         async with self.pool.acquire() as conn, conn.transaction():
+            await self._managed(conn, staff_id, manager, lock=False)
             if disabled:
                 # The enabled administrators, locked: two disabling each other at once
                 # cannot both pass this check.
                 admins = {r["id"] for r in await conn.fetch(repo.LOCK_ENABLED_ADMINISTRATORS)}
                 if admins == {staff_id}:
-                    raise ProblemError(
-                        409,
-                        "last_administrator",
-                        "This is the last enabled administrator: enable another first.",
-                    )
+                    raise last_administrator()
             row = await conn.fetchrow(repo.SET_DISABLED, staff_id, disabled)
             if row is None:
-                raise ProblemError(404, "not_found", f"There is no staff account {staff_id}.")
+                raise no_account(staff_id)
             if disabled:
                 await self.sessions.revoke(
                     "staff", staff_id, session=None, reason="disabled", conn=conn
                 )
             await record(conn, "disable" if disabled else "enable", "staff_account", staff_id)
-        return _account(row)
+        return staff_account(row)
 
-    async def reset_password(self, staff_id: int, password: str) -> None:
-        hashed = await self.passwords.hashed(password)
+    async def reset_password(
+        self, staff_id: int, password: str | None = None, manager: Principal | None = None
+    ) -> str:
+        """A new password for the account: ``password`` as given (the administrator's
+        API), or a temporary one (answered, to be shown once) that its owner must
+        replace at her next sign-in. Every token of the account stops working."""
+        temporary = password is None
+        chosen = temporary_password() if password is None else password
+        hashed = await self.passwords.hashed(chosen)
         async with self.pool.acquire() as conn, conn.transaction():
-            if await conn.fetchval(repo.SET_PASSWORD, staff_id, hashed, self.clock()) is None:
-                raise ProblemError(404, "not_found", f"There is no staff account {staff_id}.")
+            await self._managed(conn, staff_id, manager)
+            changed = await conn.fetchval(
+                repo.SET_PASSWORD, staff_id, hashed, self.clock(), temporary
+            )
+            if changed is None:
+                raise no_account(staff_id)
             await self.sessions.revoke(
                 "staff", staff_id, session=None, reason="password_reset", conn=conn
             )
-            await record(conn, "reset_password", "staff_account", staff_id)
+            action = "temporary_password" if temporary else "reset_password"
+            await record(conn, action, "staff_account", staff_id)
+        return chosen
+
+    async def _managed(
+        self, conn: Connection, staff_id: int, manager: Principal | None, *, lock: bool = True
+    ) -> asyncpg.Record:
+        """The account (locked, unless not ``lock``) if ``manager`` (None: an operator)
+        may manage it; 404 otherwise, as if there were none (a clinic administrator
+        learns nothing of another clinic's accounts)."""
+        row = await conn.fetchrow(repo.LOCK_STAFF if lock else repo.STAFF_BY_ID, staff_id)
+        if row is None or not may_manage(manager, row["role"], row["clinic_id"]):
+            raise no_account(staff_id)
+        return row
+
+    async def list_staff(
+        self,
+        manager: Principal,
+        *,
+        clinic_id: int | None = None,
+        role: str | None = None,
+        disabled: bool | None = None,
+        after: int = 0,
+        limit: int = 50,
+    ) -> StaffPage:
+        """People's accounts by id (a clinic administrator: her clinic's, of its roles)."""
+        roles = None
+        if manager.role != "administrator":
+            if clinic_id not in (None, manager.org):
+                raise ProblemError(403, "forbidden", "A clinic administrator sees her clinic.")
+            clinic_id, roles = manager.org, sorted(CLINIC_ROLES)
+        rows = await self.pool.fetch(
+            repo.LIST_STAFF, clinic_id, role, disabled, roles, after, limit + 1
+        )
+        items = [staff_account(r) for r in rows[:limit]]
+        await record(self.pool, "list", "staff_accounts", clinic_id)
+        return StaffPage(items, items[-1].id if len(rows) > limit else None)
+
+    async def staff(self, staff_id: int, manager: Principal) -> StaffAccount:
+        async with self.pool.acquire() as conn:
+            row = await self._managed(conn, staff_id, manager)
+        await record(self.pool, "read", "staff_account", staff_id)
+        return staff_account(row)
+
+    async def add_staff(self, manager: Principal, data: StaffCreate) -> StaffCreated:
+        """A new account made by an administrator, with a temporary password."""
+        clinic_id = data.clinic_id
+        if manager.role != "administrator":
+            if clinic_id not in (None, manager.org):
+                raise ProblemError(
+                    403, "forbidden", "A clinic administrator makes accounts of her clinic."
+                )
+            clinic_id = manager.org
+        check_role(manager, data.role)
+        if data.role in CLINIC_ROLES and clinic_id is None:
+            raise ProblemError(422, "clinic_required", f"A {data.role} works in a clinic: name it.")
+        if data.role not in CLINIC_ROLES and clinic_id is not None:
+            raise ProblemError(
+                422, "clinic_not_allowed", f"A {data.role}'s account names no clinic."
+            )
+        if (data.role == "doctor") != (data.doctor_id is not None):
+            raise unknown_doctor()
+        password = temporary_password()
+        async with self.pool.acquire() as conn, conn.transaction():
+            try:
+                staff_id = await self.create_staff(
+                    data.username,
+                    password,
+                    data.role,
+                    clinic_id=clinic_id,
+                    doctor_id=data.doctor_id,
+                    organisation_id=None if clinic_id is not None else data.organisation_id,
+                    full_name=data.full_name,
+                    temporary=True,
+                    conn=conn,
+                )
+            except ValueError:
+                raise unknown_doctor() from None
+            except asyncpg.UniqueViolationError:
+                raise ProblemError(
+                    409, "username_taken", "This username is taken: choose another."
+                ) from None
+            except asyncpg.ForeignKeyViolationError:
+                raise ProblemError(422, "unknown_clinic", "There is no such clinic.") from None
+            row = await conn.fetchrow(repo.STAFF_BY_ID, staff_id)
+            assert row is not None  # made just now
+            await record(conn, "create", "staff_account", staff_id, reason=data.role)
+        return StaffCreated(staff_account(row), password)
+
+    async def change_role(
+        self, manager: Principal, staff_id: int, data: RoleChange
+    ) -> StaffAccount:
+        """Another clinic role for an account of a clinic; its tokens stop working (the
+        role is in them)."""
+        if staff_id == manager.subject:
+            raise ProblemError(409, "cannot_change_self", "One does not change one's own role.")
+        check_role(manager, data.role)
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await self._managed(conn, staff_id, manager)
+            if row["role"] not in CLINIC_ROLES or data.role not in CLINIC_ROLES:
+                raise ProblemError(
+                    422,
+                    "role_change_not_possible",
+                    "Only a clinic's roles change into one another (registrar, doctor, "
+                    "clinic administrator); make a new account for another role.",
+                )
+            full_name = row["full_name"]
+            if data.role == "doctor":
+                name = None
+                if data.doctor_id is not None:
+                    name = await patients.doctor_name(conn, row["clinic_id"], data.doctor_id)
+                if name is None:
+                    raise unknown_doctor()
+                full_name = name
+            changed = await conn.fetchrow(
+                repo.SET_ROLE,
+                staff_id,
+                data.role,
+                data.doctor_id if data.role == "doctor" else None,
+                full_name,
+            )
+            assert changed is not None  # locked above
+            await self.sessions.revoke(
+                "staff", staff_id, session=None, reason="role_changed", conn=conn
+            )
+            await record(
+                conn, "change_role", "staff_account", staff_id, reason=f"{row['role']}->{data.role}"
+            )
+        return staff_account(changed)
 
     # -- break-glass ---------------------------------------------------------------------
 

@@ -15,12 +15,19 @@ from imias.identity.model import (
     BreakGlassRequest,
     CodeSent,
     Me,
+    PasswordChange,
     PasswordReset,
     PatientCodeRequest,
     PatientTokenRequest,
     ProxyCodeRequest,
+    RoleChange,
     StaffAccount,
+    StaffCreate,
+    StaffCreated,
+    StaffPage,
+    StaffRole,
     StaffTokenRequest,
+    TemporaryPassword,
     TokenOut,
 )
 from imias.identity.policies import SIGNED_IN, allow, principal_of
@@ -81,6 +88,22 @@ class AuthController(Controller):
         data: JSONBody[StaffTokenRequest],
     ) -> TokenOut:
         return await identity.sign_in.staff_token(data, client_address(request))
+
+    @post(
+        "/staff/password",
+        operation_id="changeStaffPassword",
+        status_code=200,
+        summary="A staff member sets her own password with her current (or temporary) "
+        "one; answers a token",
+        opt=PUBLIC,
+    )
+    async def staff_password(
+        self,
+        request: Request[Any, Any, Any],
+        identity: NamedDependency[Identity],
+        data: JSONBody[PasswordChange],
+    ) -> TokenOut:
+        return await identity.sign_in.change_staff_password(data, client_address(request))
 
     @post(
         "/refresh",
@@ -178,16 +201,74 @@ class MeController(Controller):
         )
 
 
+#: Who manages staff accounts: the city's administrator every one, a clinic
+#: administrator her clinic's accounts of a clinic's roles (another's: 404).
+MANAGERS = allow(
+    "administrator",
+    "clinic_admin",
+    data="staff accounts: administrator every one; clinic_admin her clinic's, of a "
+    "clinic's roles (registrar, doctor, clinic_admin)",
+)
+StaffRoleQuery = Annotated[
+    StaffRole | None, QueryParameter(description="only accounts of this role")
+]
+
+
 class StaffAccountController(Controller):
     path = "/api/v1/staff"
     tags = ["identity"]
+
+    @get(
+        operation_id="listStaff",
+        summary="Staff accounts by id, filtered by clinic, role and disabled, a page at a time",
+        opt=MANAGERS,
+    )
+    async def listing(
+        self,
+        request: Request[Any, Any, Any],
+        identity: NamedDependency[Identity],
+        clinic_id: Annotated[int | None, QueryParameter(ge=1, le=2**63 - 1)] = None,
+        role: StaffRoleQuery = None,
+        disabled: Annotated[bool | None, QueryParameter()] = None,
+        after: Annotated[int, QueryParameter(ge=0, le=2**63 - 1)] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+    ) -> StaffPage:
+        return await identity.accounts.list_staff(
+            principal_of(request),
+            clinic_id=clinic_id,
+            role=role,
+            disabled=disabled,
+            after=after,
+            limit=limit,
+        )
+
+    @post(
+        operation_id="createStaff",
+        status_code=201,
+        summary="A new staff account with a temporary password, answered once; its owner "
+        "sets her own at her first sign-in",
+        opt=MANAGERS,
+    )
+    async def create(
+        self,
+        request: Request[Any, Any, Any],
+        identity: NamedDependency[Identity],
+        data: JSONBody[StaffCreate],
+    ) -> StaffCreated:
+        return await identity.accounts.add_staff(principal_of(request), data)
+
+    @get("/{staff_id:int}", operation_id="getStaff", summary="A staff account", opt=MANAGERS)
+    async def one(
+        self, request: Request[Any, Any, Any], identity: NamedDependency[Identity], staff_id: IdPath
+    ) -> StaffAccount:
+        return await identity.accounts.staff(staff_id, principal_of(request))
 
     @post(
         "/{staff_id:int}/disable",
         operation_id="disableStaff",
         status_code=200,
         summary="Disable a staff account; its tokens stop working within a minute",
-        opt=allow("administrator", data="staff accounts"),
+        opt=MANAGERS,
     )
     async def disable(
         self,
@@ -195,21 +276,24 @@ class StaffAccountController(Controller):
         identity: NamedDependency[Identity],
         staff_id: IdPath,
     ) -> StaffAccount:
-        if staff_id == principal_of(request).subject:
+        principal = principal_of(request)
+        if staff_id == principal.subject:
             raise ProblemError(
                 409, "cannot_disable_self", "An administrator does not disable her own account."
             )
-        return await identity.accounts.set_disabled(staff_id, True)
+        return await identity.accounts.set_disabled(staff_id, True, principal)
 
     @post(
         "/{staff_id:int}/enable",
         operation_id="enableStaff",
         status_code=200,
         summary="Enable a disabled staff account",
-        opt=allow("administrator", data="staff accounts"),
+        opt=MANAGERS,
     )
-    async def enable(self, identity: NamedDependency[Identity], staff_id: IdPath) -> StaffAccount:
-        return await identity.accounts.set_disabled(staff_id, False)
+    async def enable(
+        self, request: Request[Any, Any, Any], identity: NamedDependency[Identity], staff_id: IdPath
+    ) -> StaffAccount:
+        return await identity.accounts.set_disabled(staff_id, False, principal_of(request))
 
     @post(
         "/{staff_id:int}/password",
@@ -225,6 +309,39 @@ class StaffAccountController(Controller):
         data: JSONBody[PasswordReset],
     ) -> None:
         await identity.accounts.reset_password(staff_id, data.password)
+
+    @post(
+        "/{staff_id:int}/temporary-password",
+        operation_id="resetStaffTemporaryPassword",
+        status_code=200,
+        summary="A temporary password, answered once, that its owner replaces at her next "
+        "sign-in; the account's tokens stop working within a minute",
+        opt=MANAGERS,
+    )
+    async def temporary_password(
+        self, request: Request[Any, Any, Any], identity: NamedDependency[Identity], staff_id: IdPath
+    ) -> TemporaryPassword:
+        password = await identity.accounts.reset_password(
+            staff_id, None, manager=principal_of(request)
+        )
+        return TemporaryPassword(password)
+
+    @post(
+        "/{staff_id:int}/role",
+        operation_id="changeStaffRole",
+        status_code=200,
+        summary="Another clinic role (registrar, doctor, clinic_admin) for a clinic's "
+        "account; its tokens stop working within a minute",
+        opt=MANAGERS,
+    )
+    async def change_role(
+        self,
+        request: Request[Any, Any, Any],
+        identity: NamedDependency[Identity],
+        staff_id: IdPath,
+        data: JSONBody[RoleChange],
+    ) -> StaffAccount:
+        return await identity.accounts.change_role(principal_of(request), staff_id, data)
 
 
 class BreakGlassController(Controller):

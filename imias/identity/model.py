@@ -173,6 +173,66 @@ class StaffAccount(msgspec.Struct, frozen=True):
     clinic_id: int | None = None
     doctor_id: int | None = None
     organisation_id: int | None = None
+    must_change_password: bool = False
+    created_at: datetime | None = None
+
+
+#: The roles a staff account may have (a patient has none).
+StaffRole = Literal[
+    "registrar",
+    "doctor",
+    "pharmacist",
+    "police_officer",
+    "ambulance_crew",
+    "school_nurse",
+    "clinic_admin",
+    "administrator",
+]
+FullName = Annotated[str, Meta(min_length=1, max_length=200)]
+
+
+class StaffCreate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A new staff account: its password is a temporary one, answered once.
+    ``clinic_id`` for a clinic's roles (a clinic administrator's own, if omitted),
+    ``doctor_id`` (of that clinic) for a doctor, ``organisation_id`` for the others."""
+
+    username: Username
+    role: StaffRole
+    full_name: FullName | None = None
+    clinic_id: Id | None = None
+    doctor_id: Id | None = None
+    organisation_id: Id | None = None
+
+
+class StaffCreated(msgspec.Struct, frozen=True):
+    account: StaffAccount
+    temporary_password: str  # shown once; its owner sets her own at the next sign-in
+
+
+class TemporaryPassword(msgspec.Struct, frozen=True):
+    temporary_password: str
+
+
+class RoleChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Another clinic role for an account of a clinic (a doctor's names her doctors row)."""
+
+    role: StaffRole
+    doctor_id: Id | None = None
+
+
+class StaffPage(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A page of accounts by id; ``next_after`` asks for the next page."""
+
+    items: list[StaffAccount]
+    next_after: int | None = None
+
+
+class PasswordChange(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A staff member sets her own password (after a temporary one: the only way in)."""
+
+    username: Username
+    password: Password
+    new_password: Password
 
 
 class BreakGlassRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -13,6 +13,20 @@ import functools
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+MIN_LENGTH = 10
+
+
+def weak(password: str, username: str) -> str | None:
+    """Why a staff member's new password is refused (None: it is not): at least
+    :data:`MIN_LENGTH` characters, not mostly one character, not the username in it."""
+    if len(password) < MIN_LENGTH:
+        return f"A password has at least {MIN_LENGTH} characters."
+    if len(set(password)) < 5:
+        return "A password of so few different characters is guessed at once."
+    if username.lower() in password.lower():
+        return "A password does not contain the username."
+    return None
+
 
 class Passwords:
     def __init__(self, hasher: PasswordHasher | None = None) -> None:

@@ -35,23 +35,56 @@ SELECT EXISTS (SELECT 1 FROM guardian_links WHERE guardian_id = $1 AND child_id 
 
 STAFF_BY_USERNAME = """
 SELECT id, username, password_hash, role, full_name, clinic_id, doctor_id, organisation_id,
-       disabled
+       disabled, must_change_password
   FROM staff_accounts WHERE username = $1
 """
 
 STAFF_BY_ID = """
-SELECT id, username, role, full_name, clinic_id, doctor_id, organisation_id, disabled
+SELECT id, username, role, full_name, clinic_id, doctor_id, organisation_id, disabled,
+       must_change_password, created_at
   FROM staff_accounts WHERE id = $1
 """
 
+# An account about to be changed by an administrator (a system's own is none of hers).
+LOCK_STAFF = """
+SELECT id, username, role, full_name, clinic_id, doctor_id, organisation_id, disabled,
+       must_change_password, created_at
+  FROM staff_accounts WHERE id = $1 AND password_hash <> '!' FOR UPDATE
+"""
+
+# A new password: $4 whether it is a temporary one its owner must replace.
 SET_PASSWORD = """
-UPDATE staff_accounts SET password_hash = $2, password_set_at = $3 WHERE id = $1
+UPDATE staff_accounts SET password_hash = $2, password_set_at = $3, must_change_password = $4
+ WHERE id = $1
 RETURNING id
 """
 
 SET_DISABLED = """
 UPDATE staff_accounts SET disabled = $2 WHERE id = $1
-RETURNING id, username, role, full_name, clinic_id, doctor_id, organisation_id, disabled
+RETURNING id, username, role, full_name, clinic_id, doctor_id, organisation_id, disabled,
+       must_change_password, created_at
+"""
+
+SET_ROLE = """
+UPDATE staff_accounts SET role = $2, doctor_id = $3, full_name = $4 WHERE id = $1
+RETURNING id, username, role, full_name, clinic_id, doctor_id, organisation_id, disabled,
+       must_change_password, created_at
+"""
+
+# People's accounts (not systems'), by id after $5, filtered: clinic $1, role $2,
+# disabled $3, roles among $4 (a clinic administrator sees her clinic's roles only).
+LIST_STAFF = """
+SELECT id, username, role, full_name, clinic_id, doctor_id, organisation_id, disabled,
+       must_change_password, created_at
+  FROM staff_accounts
+ WHERE password_hash <> '!'
+   AND ($1::bigint IS NULL OR clinic_id = $1)
+   AND ($2::text IS NULL OR role = $2)
+   AND ($3::boolean IS NULL OR disabled = $3)
+   AND ($4::text[] IS NULL OR role = ANY ($4::text[]))
+   AND id > $5
+ ORDER BY id
+ LIMIT $6
 """
 
 LOCK_ENABLED_ADMINISTRATORS = """
@@ -60,8 +93,8 @@ SELECT id FROM staff_accounts WHERE role = 'administrator' AND NOT disabled ORDE
 
 INSERT_STAFF = """
 INSERT INTO staff_accounts (username, password_hash, role, full_name, clinic_id, doctor_id,
-                            organisation_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+                            organisation_id, must_change_password)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 RETURNING id
 """
 
@@ -159,6 +192,9 @@ QUERIES = {
     "staff_by_id": STAFF_BY_ID,
     "set_password": SET_PASSWORD,
     "set_disabled": SET_DISABLED,
+    "lock_staff": LOCK_STAFF,
+    "set_role": SET_ROLE,
+    "list_staff": LIST_STAFF,
     "insert_staff": INSERT_STAFF,
     "upsert_system_staff": UPSERT_SYSTEM_STAFF,
     "lock_enabled_administrators": LOCK_ENABLED_ADMINISTRATORS,

@@ -32,6 +32,7 @@ from imias.identity.model import (
     PROXY_SECONDS,
     SESSION_SECONDS,
     CodeSent,
+    PasswordChange,
     PatientCodeRequest,
     PatientTokenRequest,
     Principal,
@@ -39,7 +40,7 @@ from imias.identity.model import (
     StaffTokenRequest,
     TokenOut,
 )
-from imias.identity.passwords import Passwords
+from imias.identity.passwords import Passwords, weak
 from imias.identity.ratelimit import (
     ACCOUNT,
     ACCOUNT_CEILING,
@@ -316,11 +317,56 @@ class SignIn:
         if row["disabled"]:
             log.warning("sign-in of a disabled account refused", extra={"staff_id": row["id"]})
             raise ProblemError(403, "account_disabled", "This account is disabled.")
+        if row["must_change_password"]:
+            raise ProblemError(
+                403,
+                "password_change_required",
+                "This password is a temporary one: set your own "
+                "(POST /api/v1/auth/staff/password) to sign in.",
+            )
         if self.passwords.needs_rehash(row["password_hash"]):
             now = self.clock()
             await self.pool.execute(
-                repo.SET_PASSWORD, row["id"], await self.passwords.hashed(data.password), now
+                repo.SET_PASSWORD, row["id"], await self.passwords.hashed(data.password), now, False
             )
+        return self._staff_session(row)
+
+    async def change_staff_password(self, data: PasswordChange, address: str | None) -> TokenOut:
+        """A staff member sets her own password with her current one (a temporary one
+        included: the only way in with it), counted like a sign-in; every earlier token
+        of the account stops working; answers a token of a new session."""
+        account = self._account("staff", data.username)
+        keys = self._keys(account, address)
+        await self._attempt(keys)
+        row = await self.pool.fetchrow(repo.STAFF_BY_USERNAME, data.username)
+        stored = row["password_hash"] if row is not None else None
+        if not await self.passwords.check(stored, data.password):
+            self._failed(
+                keys,
+                "staff password wrong or no such account (changing it)",
+                failed_sign_in("The username or the password is wrong."),
+            )
+        assert row is not None
+        await self._succeeded(account, address, 1)
+        if row["disabled"]:
+            raise ProblemError(403, "account_disabled", "This account is disabled.")
+        why = weak(data.new_password, data.username)
+        if why is None and data.new_password == data.password:
+            why = "The new password is the same as the current one."
+        if why is not None:
+            raise ProblemError(422, "weak_password", why)
+        hashed = await self.passwords.hashed(data.new_password)
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(repo.SET_PASSWORD, row["id"], hashed, self.clock(), False)
+            await self.sessions.revoke(
+                "staff", row["id"], session=None, reason="password_changed", conn=conn
+            )
+            who = Access(row["id"], row["role"], None, request_id_var.get(), address)
+            await record(conn, "change_password", "staff_account", row["id"], access=who)
+        log.info("staff set her own password", extra={"staff_id": row["id"]})
+        return self._staff_session(row)
+
+    def _staff_session(self, row: asyncpg.Record) -> TokenOut:
         out = self.sessions.issue(
             row["role"],
             row["id"],

@@ -393,6 +393,12 @@ async def build(route: str, role: str, variant: str, client, w: World) -> Call:
         return Call("GET", f"/api/v1/audit/records?patient={target}", headers=h)
     if route == "disable_staff":
         target = w.police_staff_id if variant == "own" else MISSING
+        if role == "clinic_admin":  # her own: an account of A; foreign: B's registrar
+            target = {
+                "own": await _fresh_staff(client, w),
+                "foreign": await _staff_id(w, f"registrar.{w.clinic_b}"),
+                "missing": MISSING,
+            }[variant]
         return Call("POST", f"/api/v1/staff/{target}/disable", None, h)
     if route == "break_glass":
         target = {"own": me, "foreign": w.q["id"], "missing": MISSING}[variant]
@@ -597,6 +603,8 @@ async def build(route: str, role: str, variant: str, client, w: World) -> Call:
         )
         target = "no-such-partner" if variant == "missing" else "matrix-school"
         return Call("GET", f"/admin/integrations/{target}", headers=h)
+    if route in STAFF_AND_WALK_IN_ROUTES:
+        return await _staff_and_walk_in_call(route, role, variant, client, w, h)
     if route.startswith("fhir_"):
         return await _fhir_call(route, role, variant, client, w, h)
     raise AssertionError(route)
@@ -724,7 +732,8 @@ EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
     "fhir_slot": {role: (200, 200, 404) for role in ROLES},
     "access_log": {"patient": (200, 404, 404)},  # own: a linked child's log
     "audit_search": {"administrator": (200, 200, 200)},
-    "disable_staff": {"administrator": (200, 404, 404)},
+    # A clinic administrator disables her clinic's accounts only (B's registrar: 404).
+    "disable_staff": {"administrator": (200, 404, 404), "clinic_admin": (200, 404, 404)},
     "break_glass": {"doctor": (201, 201, 404)},  # a stranger is what it is for
     "me": {role: (200, 200, 200) for role in ROLES if role != "anonymous"},
     # The medical record: a doctor reads a patient attached to her clinic (P), not a
@@ -787,7 +796,220 @@ EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
     },
     # a retry is a page's form: without its CSRF value even the administrator is refused
     "admin_retry": {"administrator": (403, 403, 403), "anonymous": (303, 303, 303)},
+    # -- issue #22, the clinic: staff accounts and the walk-in queue ------------------
+    # Staff accounts: the city's administrator every one; a clinic administrator her
+    # clinic's (own: of A; foreign: of B, 403 on a list or a new account naming B, 404
+    # on an account of B, as if there were none).
+    "list_staff": {"administrator": (200, 200, 200), "clinic_admin": (200, 403, 403)},
+    "create_staff": {"administrator": (201, 201, 422), "clinic_admin": (201, 403, 403)},
+    "get_staff": {"administrator": (200, 200, 404), "clinic_admin": (200, 404, 404)},
+    "enable_staff": {"administrator": (200, 404, 404), "clinic_admin": (200, 404, 404)},
+    "temporary_password": {"administrator": (200, 404, 404), "clinic_admin": (200, 404, 404)},
+    "change_staff_role": {"administrator": (200, 404, 404), "clinic_admin": (200, 404, 404)},
+    "admin_staff_page": {
+        "administrator": (200, 200, 200),
+        "clinic_admin": (200, 200, 200),  # ?clinic= of another is ignored: hers is shown
+        "anonymous": (303, 303, 303),
+    },
+    # its forms need their CSRF value: refused even to the managers without it
+    "admin_staff_disable": {
+        "administrator": (403, 403, 403),
+        "clinic_admin": (403, 403, 403),
+        "anonymous": (303, 303, 303),
+    },
+    # The walk-in queue of a clinic (own: A; foreign: B's, 403; missing: an entry or a
+    # clinic that is not there): her clinic's registrar adds and marks one gone, its duty
+    # doctor (dA, an ophthalmologist: a self-referral specialty) calls and sees, its
+    # administrator reads.
+    "list_walk_ins": {
+        "registrar": (200, 403, 403),
+        "doctor": (200, 403, 403),
+        "clinic_admin": (200, 403, 403),
+    },
+    "add_walk_in": {"registrar": (201, 403, 404)},
+    "call_walk_in": {"doctor": (200, 403, 403)},
+    "walk_in_seen": {"doctor": (200, 403, 404)},
+    "walk_in_left": {"registrar": (200, 403, 404), "doctor": (200, 403, 404)},
+    "registrar_walk_ins_page": {"registrar": (200, 200, 200), "anonymous": (303, 303, 303)},
+    "doctor_walk_ins_page": {"doctor": (200, 200, 200), "anonymous": (303, 303, 303)},
+    # the pages' forms, without their CSRF value: refused even to their own role
+    **{
+        form: {
+            "administrator": (403, 403, 403),
+            "clinic_admin": (403, 403, 403),
+            "anonymous": (303, 303, 303),
+        }
+        for form in (
+            "admin_staff_create",
+            "admin_staff_enable",
+            "admin_staff_reset",
+            "admin_staff_role",
+        )
+    },  # fmt: skip
+    **{
+        form: {"registrar": (403, 403, 403), "anonymous": (303, 303, 303)}
+        for form in ("registrar_add_walk_in", "registrar_walk_in_left")
+    },
+    **{
+        form: {"doctor": (403, 403, 403), "anonymous": (303, 303, 303)}
+        for form in (
+            "doctor_call_walk_in",
+            "doctor_walk_in_visit",
+            "doctor_walk_in_seen",
+            "doctor_walk_in_left",
+        )
+    },  # fmt: skip
+    # a walk-in's visit page (a visit with no appointment): her own (called by dA);
+    # foreign: Q's visit by dB (403, also after dA's break-glass: not hers)
+    "doctor_encounter_page": {"doctor": (200, 403, 404), "anonymous": (303, 303, 303)},
 }
+
+
+# -- issue #22, the clinic: staff accounts and the walk-in queue ----------------------
+
+STAFF_AND_WALK_IN_ROUTES = frozenset({
+    "list_staff", "create_staff", "get_staff", "enable_staff", "temporary_password",
+    "change_staff_role", "admin_staff_page", "admin_staff_disable", "list_walk_ins",
+    "add_walk_in", "call_walk_in", "walk_in_seen", "walk_in_left",
+    "registrar_walk_ins_page", "doctor_walk_ins_page", "admin_staff_create",
+    "admin_staff_enable", "admin_staff_reset", "admin_staff_role", "registrar_add_walk_in",
+    "registrar_walk_in_left", "doctor_call_walk_in", "doctor_walk_in_visit",
+    "doctor_walk_in_seen", "doctor_walk_in_left", "doctor_encounter_page",
+})  # fmt: skip
+#: The pages' forms (posted without their CSRF value) and where they post.
+PAGE_FORMS = {
+    "admin_staff_create": "/admin/staff",
+    "admin_staff_enable": "/admin/staff/{staff}/enable",
+    "admin_staff_reset": "/admin/staff/{staff}/reset",
+    "admin_staff_role": "/admin/staff/{staff}/role",
+    "registrar_add_walk_in": "/registrar/walk-ins",
+    "registrar_walk_in_left": "/registrar/walk-ins/{entry}/left",
+    "doctor_call_walk_in": "/doctor/walk-ins/call",
+    "doctor_walk_in_visit": "/doctor/walk-ins/{entry}/visit",
+    "doctor_walk_in_seen": "/doctor/walk-ins/{entry}/seen",
+    "doctor_walk_in_left": "/doctor/walk-ins/{entry}/left",
+}
+_fresh_names = itertools.count()
+_walk_in_patients = itertools.count()
+
+
+async def _staff_id(w: World, username: str) -> int:
+    return (await fetch(w.city, "SELECT id FROM staff_accounts WHERE username = $1", username))[0][
+        "id"
+    ]
+
+
+async def _fresh_staff(client, w: World, clinic: int | None = None) -> int:
+    """A new registrar's account of clinic A (or ``clinic``), made by the administrator."""
+    made = await client.post(
+        "/api/v1/staff",
+        json={
+            "username": f"matrix.desk.{next(_fresh_names)}",
+            "role": "registrar",
+            "clinic_id": clinic or w.clinic_a,
+        },
+        headers=bearer.administrator(),
+    )
+    assert made.status_code == 201, made.text
+    return int(made.json()["account"]["id"])
+
+
+async def _walk_in(client, w: World, *, call: bool = False) -> int:
+    """A patient added to A's walk-in queue (and called by dA: the entry called)."""
+    patient = (
+        await fetch(
+            w.city, "SELECT id FROM patients ORDER BY id DESC OFFSET $1 LIMIT 1",
+            next(_walk_in_patients),
+        )
+    )[0]["id"]  # fmt: skip
+    path = f"/api/v1/clinics/{w.clinic_a}/walk-ins"
+    added = await client.post(
+        path,
+        json={"patient_id": patient, "complaint": "без записи"},
+        headers=bearer.registrar(w.clinic_a),
+    )
+    assert added.status_code == 201, added.text
+    if not call:
+        return int(added.json()["id"])
+    called = await client.post(f"{path}/call", headers=bearer.doctor(w.doctor_a, w.clinic_a))
+    assert called.status_code == 200, called.text
+    return int(called.json()["id"])
+
+
+async def _staff_and_walk_in_call(
+    route: str, role: str, variant: str, client, w: World, h: dict
+) -> Call:
+    clinic = {"own": w.clinic_a, "foreign": w.clinic_b, "missing": MISSING}[variant]
+    manager = role in ("administrator", "clinic_admin")
+    if route == "list_staff":
+        return Call("GET", f"/api/v1/staff?clinic_id={clinic}", headers=h)
+    if route == "create_staff":
+        body = {"username": f"matrix.new.{next(_fresh_names)}", "role": "registrar",
+                "clinic_id": clinic}  # fmt: skip
+        return Call("POST", "/api/v1/staff", body, h)
+    if route in ("get_staff", "enable_staff", "temporary_password", "change_staff_role"):
+        # own: a fresh account of A; foreign: B's registrar (which the administrator
+        # reads, and changes nothing of: MISSING), to a clinic administrator a 404
+        target = MISSING
+        if variant == "own" and manager:
+            target = await _fresh_staff(client, w)
+        elif variant == "foreign" and (route == "get_staff" or role == "clinic_admin"):
+            target = await _staff_id(w, f"registrar.{w.clinic_b}")
+        if route == "get_staff":
+            return Call("GET", f"/api/v1/staff/{target}", headers=h)
+        if route == "change_staff_role":
+            return Call("POST", f"/api/v1/staff/{target}/role", {"role": "clinic_admin"}, h)
+        path = "enable" if route == "enable_staff" else "temporary-password"
+        return Call("POST", f"/api/v1/staff/{target}/{path}", None, h)
+    if route == "admin_staff_page":
+        return Call("GET", f"/admin/staff?clinic={clinic}", headers=h)
+    if route == "admin_staff_disable":
+        target = w.police_staff_id if variant != "missing" else MISSING
+        return Call("POST", f"/admin/staff/{target}/disable", None, h)
+    path = f"/api/v1/clinics/{clinic}/walk-ins"
+    if route == "list_walk_ins":
+        return Call("GET", path, headers=h)
+    if route == "add_walk_in":
+        patient = MISSING if variant == "missing" else w.adult()["id"]
+        if variant == "missing":
+            path = f"/api/v1/clinics/{w.clinic_a}/walk-ins"  # an unknown patient: 404
+        return Call("POST", path, {"patient_id": patient, "complaint": "кашель"}, h)
+    if route == "call_walk_in":
+        if variant == "own" and role == "doctor":
+            await _walk_in(client, w)
+        return Call("POST", f"{path}/call", None, h)
+    if route in ("walk_in_seen", "walk_in_left"):
+        entry = MISSING
+        if variant == "own" and role in ("doctor", "registrar"):
+            entry = await _walk_in(client, w, call=role == "doctor")
+        if variant == "missing":
+            path = f"/api/v1/clinics/{w.clinic_a}/walk-ins"
+        state = "seen" if route == "walk_in_seen" else "left"
+        return Call("POST", f"{path}/{entry}/{state}", None, h)
+    if route in PAGE_FORMS:
+        target = MISSING if variant == "missing" else w.police_staff_id
+        path = PAGE_FORMS[route].format(staff=target, entry=MISSING)
+        return Call("POST", path, None, h)
+    if route == "doctor_encounter_page":
+        encounter = {"foreign": w.encounter_q, "missing": MISSING}.get(variant, 0)
+        if variant == "own" and role == "doctor":
+            entry = await _walk_in(client, w, call=True)
+            patient = (await fetch(w.city, "SELECT patient_id FROM walk_ins WHERE id = $1", entry))[
+                0
+            ]["patient_id"]
+            opened = await client.post(
+                "/api/v1/encounters",
+                json={"patient_id": patient},
+                headers=bearer.doctor(w.doctor_a, w.clinic_a),
+            )
+            assert opened.status_code == 201, opened.text
+            encounter = opened.json()["id"]
+        return Call("GET", f"/doctor/encounters/{encounter or MISSING}", headers=h)
+    if route == "registrar_walk_ins_page":
+        return Call("GET", "/registrar/walk-ins", headers=h)
+    if route == "doctor_walk_ins_page":
+        return Call("GET", "/doctor/walk-ins", headers=h)
+    raise AssertionError(route)
 
 
 def cases():

@@ -196,8 +196,9 @@ def refusal(exc: ProblemError, request: Request[Any, Any, Any]) -> str:
 
 
 def visit_url(encounter: Encounter) -> str:
-    if encounter.appointment_id is None:  # a home visit: no page of its own yet
-        raise ProblemError(404, "not_found", "There is no such visit.")
+    """A visit's page: by its appointment, or (a walk-in's, a home visit's) by itself."""
+    if encounter.appointment_id is None:
+        return f"{PATH}/encounters/{encounter.id}"
     return f"{PATH}/visits/{encounter.appointment_id}"
 
 
@@ -281,6 +282,30 @@ async def visit_page(
     )
 
 
+def done_notice(request: Request[Any, Any, Any]) -> str | None:
+    """What the visit page says after a change (its ``?done=``)."""
+    notice = {
+        "signed": N_("Приём подписан."),
+        "amended": N_("Исправление сохранено."),
+        "allergy": N_("Аллергия записана."),
+        "immunization": N_("Прививка записана."),
+        "prescribed": N_("Рецепт подписан."),
+        "cancelled": N_("Рецепт аннулирован."),
+        "concluded": N_("Заключение записано."),
+        "issued": N_("Справка выдана."),
+        "revoked": N_("Справка отозвана."),
+    }.get(request.query_params.get("done", ""))
+    said = say(request, notice) if notice else None
+    # A conclusion "unfit" revokes the driver's certificates that needed it: say which.
+    numbers = REVOKED_NUMBERS.findall(request.query_params.get("revoked", "")[:400])
+    if said and numbers:
+        said += " " + say(
+            request,
+            "Из-за этого заключения отозваны медицинские заключения водителя: {numbers}.",
+        ).format(numbers=", ".join(numbers))
+    return said
+
+
 class DoctorVisitController(Controller):
     path = PATH
     tags = ["doctor"]
@@ -309,26 +334,26 @@ class DoctorVisitController(Controller):
             if known:
                 exc.extra["message_ru"] = known
             raise
-        notice = {
-            "signed": N_("Приём подписан."),
-            "amended": N_("Исправление сохранено."),
-            "allergy": N_("Аллергия записана."),
-            "immunization": N_("Прививка записана."),
-            "prescribed": N_("Рецепт подписан."),
-            "cancelled": N_("Рецепт аннулирован."),
-            "concluded": N_("Заключение записано."),
-            "issued": N_("Справка выдана."),
-            "revoked": N_("Справка отозвана."),
-        }.get(request.query_params.get("done", ""))
-        said = say(request, notice) if notice else None
-        # A conclusion "unfit" revokes the driver's certificates that needed it: say which.
-        numbers = REVOKED_NUMBERS.findall(request.query_params.get("revoked", "")[:400])
-        if said and numbers:
-            said += " " + say(
-                request,
-                "Из-за этого заключения отозваны медицинские заключения водителя: {numbers}.",
-            ).format(numbers=", ".join(numbers))
+        said = done_notice(request)
         return await self._page(request, encounter, notice=said)
+
+    @get(
+        "/encounters/{encounter_id:int}",
+        opt=VISIT,
+        operation_id="doctorEncounterPage",
+        media_type=MediaType.HTML,
+    )
+    async def encounter_page(
+        self, request: Request[Any, Any, Any], encounter_id: FromPath[int]
+    ) -> Any:
+        """A visit with no appointment (a walk-in called from the queue, a home visit):
+        her own only."""
+        encounter = await own_encounter(request, encounter_id)
+        if encounter.doctor_id != own_doctor(request):
+            raise ProblemError(403, "forbidden", say(request, REFUSALS["forbidden"]))
+        if encounter.appointment_id is not None:
+            return redirect(visit_url(encounter))
+        return await self._page(request, encounter, notice=done_notice(request))
 
     @post(
         "/visits/{encounter_id:int}/draft",
@@ -381,6 +406,10 @@ class DoctorVisitController(Controller):
                 error=refusal(exc, request),
                 posted=True,
                 status_code=exc.status,
+            )
+        if encounter.appointment_id is None:  # a walk-in's visit signed: she was seen
+            await request.app.state.booking.walk_ins.seen_by_visit(
+                principal_of(request).org, encounter_id
             )
         return redirect(visit_url(encounter) + "?done=signed")
 
