@@ -36,14 +36,21 @@ async def build_city_database(
     from imias.citygen.seed import seed_city
     from imias.domains import migrate_url
 
+    url = with_database(pg_admin_url, name)
     admin = await asyncpg.connect(pg_admin_url)
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.execute(f'CREATE DATABASE "{name}"')
+        # One migration at a time in the cluster, as the template's (conftest): two
+        # migrations granting the cluster's role at once fail ("tuple concurrently
+        # updated").
+        await admin.execute("SELECT pg_advisory_lock(7461)")
+        try:
+            await migrate_url(url)
+        finally:
+            await admin.execute("SELECT pg_advisory_unlock(7461)")
     finally:
         await admin.close()
-    url = with_database(pg_admin_url, name)
-    await migrate_url(url)
     conn = await asyncpg.connect(url)
     try:
         await seed_city(conn, start=Engine().today(), secret=secret, **sizes)
