@@ -425,8 +425,8 @@ WITH r AS (
     INSERT INTO relocations (clinic_id, appointment_id, patient_id, specialty_id, reason,
                              state, offer_clinic_id, offer_appointment_id, deadline,
                              created_by, created_at, updated_at, settled_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11,
-            CASE WHEN $6 = 'offered' THEN NULL ELSE $11 END)
+    VALUES ($1, $2, $3, $4, $5, $6::text, $7, $8, $9, $10, $11::timestamptz, $11,
+            CASE WHEN $6::text = 'offered' THEN NULL ELSE $11::timestamptz END)
     RETURNING id, offer_clinic_id, offer_appointment_id),
      linked AS (
     UPDATE appointments a SET relocation_id = r.id
@@ -439,8 +439,9 @@ SELECT id FROM r
 REOFFER_RELOCATION = """
 WITH r AS (
     UPDATE relocations
-       SET state = $2, offer_clinic_id = $3, offer_appointment_id = $4, deadline = $5,
-           updated_at = $6, settled_at = CASE WHEN $2 = 'offered' THEN NULL ELSE $6 END
+       SET state = $2::text, offer_clinic_id = $3, offer_appointment_id = $4, deadline = $5,
+           updated_at = $6::timestamptz,
+           settled_at = CASE WHEN $2::text = 'offered' THEN NULL ELSE $6::timestamptz END
      WHERE id = $1 AND state = 'offered'
     RETURNING id, offer_clinic_id, offer_appointment_id),
      linked AS (
