@@ -137,6 +137,11 @@ def key() -> str:
     return f"reloc-key-{next(keys):08d}"
 
 
+async def book_first(service, patient, doctor, day):
+    slot = free_slots(service, doctor, day)[0]
+    return await service.book(patient, doctor, slot.starts_at, "web", key())
+
+
 async def take_day(service, doctor_id, day, reason="sick"):
     """What the schedule's editing does when a doctor is sick for ``day``: the exception
     written, the day's appointments locked and displaced, the time closed in the engine."""
