@@ -20,7 +20,8 @@ from imias.platform.problems import ProblemError
 
 State = Literal["offered", "confirmed", "rebooked", "cancelled", "no_offer"]
 Days = Annotated[int, QueryParameter(ge=1, le=90, description="how many days back")]
-StateParam = Annotated[State | None, QueryParameter(description="only this state")]
+# "state" is Litestar's name for the app's state: the query parameter is read under it.
+StateParam = Annotated[State | None, QueryParameter(query="state", description="only this state")]
 
 ANSWERERS = allow(
     "patient",
@@ -124,10 +125,10 @@ class RelocationController(Controller):
         booking: NamedDependency[BookingService],
         clinic_id: IdPath,
         days: Days = 30,
-        state: StateParam = None,
+        only: StateParam = None,
     ) -> ClinicRelocations:
         clinic_in_reach(request, booking, clinic_id)
-        found = await booking.relocations.for_clinic(clinic_id, days=days, state=state)
+        found = await booking.relocations.for_clinic(clinic_id, days=days, state=only)
         await record_many(
             booking.pool,
             "read",

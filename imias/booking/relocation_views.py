@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import msgspec
 
-from imias.booking.views import Appointment, appointment_of
+from imias.booking.views import Appointment, appointment_of, local_start
 from imias.registry import Directory
 
 
@@ -22,6 +23,7 @@ class Relocation(msgspec.Struct, frozen=True, kw_only=True):
     old: Appointment  # the cancelled appointment
     offer: Appointment | None  # the slot held (then booked), if any
     deadline: datetime | None
+    deadline_local: str | None  # the deadline in the offered clinic's wall time
     created_at: datetime
     settled_at: datetime | None = None
     #: cancelled because the deadline passed (not declined)
@@ -82,8 +84,16 @@ def relocation_of(directory: Directory, row: Any, patient_name: str | None = Non
         old=old,
         offer=offer,
         deadline=deadline,
+        deadline_local=local_start(deadline, _zone(directory, row["offer_clinic_id"]))
+        if deadline
+        else None,
         created_at=row["created_at"],
         settled_at=settled,
         deadline_passed=bool(state == "cancelled" and deadline and settled and settled >= deadline),
         patient_name=patient_name,
     )
+
+
+def _zone(directory: Directory, clinic_id: int | None) -> ZoneInfo:
+    clinic = directory.clinics.get(clinic_id) if clinic_id is not None else None
+    return ZoneInfo(clinic.time_zone if clinic else "UTC")

@@ -11,6 +11,7 @@ from litestar.config.app import AppConfig
 from litestar.types import ControllerRouterHandler
 
 from imias.channels.admin import AdminController
+from imias.channels.admin.relocations import AdminRelocationController
 from imias.channels.commands import phone
 from imias.channels.doctor import (
     DoctorCertificateController,
@@ -29,6 +30,7 @@ from imias.channels.portal import (
     PortalController,
     PortalPrescriptionController,
     PortalRecordController,
+    PortalRelocationController,
     PortalSchoolController,
     icon,
     manifest,
@@ -65,6 +67,7 @@ class ChannelsPlugin(DomainPlugin):
             PharmacyController,
             VerifyController,
             AdminController,
+            AdminRelocationController,
             verify_worker,
             verify_script,
             verify_qr_decoder,
@@ -73,6 +76,7 @@ class ChannelsPlugin(DomainPlugin):
             PortalBookingController,
             PortalAccountController,
             PortalRecordController,
+            PortalRelocationController,
             PortalPrescriptionController,
             PortalCertificateController,
             PortalSchoolController,
