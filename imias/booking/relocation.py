@@ -42,7 +42,7 @@ import asyncpg
 from imias.booking import events as changes
 from imias.booking import repository as repo
 from imias.booking import search
-from imias.booking.model import CHANNEL_BITS, Channel, Refusal
+from imias.booking.model import ALL_CHANNELS, CHANNEL_BITS, Channel, Refusal
 from imias.booking.placement import Placed
 from imias.booking.relocation_views import ClinicRelocations, Relocation, relocation_of
 from imias.booking.schedules import to_local
@@ -62,7 +62,8 @@ OFFER_LEAD = timedelta(minutes=30)  # an offered visit begins no sooner than thi
 DEADLINE_MOST = timedelta(hours=24)  # a patient has at most this long to answer
 DEADLINE_BEFORE = timedelta(hours=2)  # ... and answers this long before the visit
 DEADLINE_LEAST = timedelta(minutes=30)  # ... but is never given less than this
-CANDIDATES = 12  # engine candidates asked for at a time (more when this change took some)
+CANDIDATES = 12  # candidates to try of each kind (same day, elsewhere)
+MAX_ASKED = 4096  # the most slots asked of the engine to find them
 STATES = ("offered", "confirmed", "rebooked", "cancelled", "no_offer")
 
 #: How a hold's end ends its relocation: the hold's outcome -> the relocation's state.
@@ -351,11 +352,8 @@ class Relocations:
         clinic = directory.clinics.get(old["clinic_id"])
         if spec is None or clinic is None or engine.first_day is None:
             return []
-        own = CHANNEL_BITS.get(cast(Channel, old["channel"]), CHANNEL_BITS["web"])
-        bits = own | CHANNEL_BITS["registrar"]
         entitled = REFERRAL_BIT if old["referral_id"] else 0
         soonest = now + OFFER_LEAD
-        k = CANDIDATES + len(closing.taken)
         day, _ = to_local(old["starts_at"], ZoneInfo(clinic.time_zone))
         last = engine.first_day + timedelta(days=engine.geometry.days - 1)
         first = max(engine.today(), engine.first_day)
@@ -370,41 +368,37 @@ class Relocations:
                 and date.fromisoformat(s.local_start[:10]) not in closing.days
             ]
 
-        same_day: list[search.FreeSlot] = []
-        if first <= day <= last and day not in closing.days:
-            same_day = usable(
-                search.earliest(
+        def found(clinic_ids: list[int], since: date, until: date) -> list[search.FreeSlot]:
+            """The first usable candidates: the engine still shows the time this change
+            takes away (and the slots it offered), so it is asked for more until enough
+            are left or it has no more."""
+            k = CANDIDATES
+            while True:
+                answer = search.earliest(
                     engine,
                     k,
                     specialty_id=spec.id,
-                    clinic_ids=[clinic.id],
-                    first=day,
-                    last=day,
-                    channel=bits,
+                    clinic_ids=clinic_ids,
+                    first=since,
+                    last=until,
+                    channel=ALL_CHANNELS,  # the clinic acts for the patient: any channel
                     now=soonest,
                     entitled=entitled,
                 )
-            )
+                good = usable(answer)
+                if len(good) >= CANDIDATES or len(answer) < k or k >= MAX_ASKED:
+                    return good
+                k *= 4
+
+        same_day: list[search.FreeSlot] = []
+        if first <= day <= last and day not in closing.days:
+            same_day = found([clinic.id], day, day)
         clinics = await search.bookable_clinics(conn, engine, old["patient_id"], spec)
         if clinics is None:  # attached nowhere: near the clinic that moved her
             near = directory.nearest_offering(clinic.lat, clinic.lon, spec.id, search.NEAR_CLINICS)
             clinics = [c.id for _, c in near]
         attached = clinics[0] if clinics else None
-        elsewhere = usable(
-            search.earliest(
-                engine,
-                k + 4 * len(closing.doctors),
-                specialty_id=spec.id,
-                clinic_ids=clinics,
-                first=first,
-                last=last,
-                channel=bits,
-                now=soonest,
-                entitled=entitled,
-            )
-            if clinics
-            else []
-        )
+        elsewhere = found(clinics, first, last) if clinics else []
         elsewhere.sort(key=lambda s: (s.starts_at, s.clinic_id != attached, s.doctor_id))
         return same_day + elsewhere
 
@@ -536,8 +530,12 @@ def _deadline_passed(row: Any) -> bool:
 
 def _channel_for(old: str, flags: int) -> Channel:
     """The channel of the offered hold: the old appointment's when the slot is open to
-    it, else the registrar's (the clinic books for the patient)."""
+    it, else the registrar's (the clinic books for the patient), else one it is open to."""
     channel = cast(Channel, old)
     if CHANNEL_BITS.get(channel, 0) & flags:
         return channel
+    others: tuple[Channel, ...] = ("registrar", "web", "phone", "kiosk", "app")
+    for other in others:
+        if CHANNEL_BITS[other] & flags:
+            return other
     return "registrar"
