@@ -445,9 +445,9 @@ class Relocations:
             return relocation_of(self.service.engine.directory, row)
         self._open(row)
         try:
-            await self.service.confirm(
-                row["patient_id"], str(row["offer_token"]), f"relocation-{relocation_id}-confirm"
-            )
+            # The key names the offer: a relocation offered anew is confirmed afresh.
+            key = f"relocation-{relocation_id}-{row['offer_appointment_id']}"
+            await self.service.confirm(row["patient_id"], str(row["offer_token"]), key)
         except ProblemError as exc:
             if exc.code not in ("hold_expired", "wrong_hold", "not_found"):
                 raise
