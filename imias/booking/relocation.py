@@ -191,8 +191,11 @@ class Relocations:
                     continue
                 # A moved patient's offered slot is taken away in turn: offer anew.
                 await writes.emit(conn, ev.HoldReleased(str(row["hold_token"])), row["clinic_id"])
+                found = await repo.relocation(conn, relocation_id)
+                if found is None or found["state"] != "offered":
+                    continue
                 offer = await self._offer(conn, row, now, writes, closing)
-                await self._reoffer(conn, relocation_id, row, offer, now)
+                await self._reoffer(conn, found, offer, now)
                 moved += 1
         return moved
 
@@ -248,11 +251,11 @@ class Relocations:
         await self._tell(conn, row, offer)
 
     async def _reoffer(
-        self, conn: Connection, relocation_id: int, hold: Any, offer: Offer | None, now: datetime
+        self, conn: Connection, found: Any, offer: Offer | None, now: datetime
     ) -> None:
-        found = await repo.relocation(conn, relocation_id)
-        if found is None or found["state"] != "offered":
-            return
+        """The relocation ``found`` (``queries.RELOCATION``) offers ``offer`` now, or
+        nothing (then it ends as no_offer); the patient is told."""
+        relocation_id = found["id"]
         await repo.reoffer_relocation(
             conn,
             relocation_id,

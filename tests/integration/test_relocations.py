@@ -473,3 +473,15 @@ async def test_the_race_confirm_and_book_never_leave_two_bookings(service):
         assert len(booked) == 1, results
         assert (await service.relocations.get(moved.id)).state in ("confirmed", "rebooked")
     await consistent(service)
+
+
+async def test_on_a_holiday_no_clinic_is_offered_that_day(service):
+    day = a_day(service, 1)  # shared with another test: other doctors
+    sick, colleagues = doctors_with_colleague(service, day)
+    (patient,) = await adults(service, 1)
+    old = await book_first(service, patient, sick, day)
+    assert any(free_slots(service, c, day) for c in colleagues), "a colleague is free that day"
+    await take_day(service, sick, day, reason="holiday")
+    moved = await relocation_of(service, old.id)
+    assert moved.state == "offered" and moved.reason == "holiday"
+    assert moved.offer.local_start[:10] != day.isoformat()
