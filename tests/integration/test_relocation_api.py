@@ -194,3 +194,17 @@ async def test_the_clinic_list_counts_states_and_audits_each_patient(client, mov
     other = next(c for c in range(1, 9) if c != clinic)
     refused = await client.get(f"/api/v1/clinics/{other}/relocations", headers=head)
     assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
+
+
+async def test_the_city_administrator_chooses_a_clinic_on_the_page(client, mover, city):
+    patient, clinic, rid = await moved(client, mover, city, 3)
+    admin = bearer.administrator()
+    first = await client.get("/admin/relocations", headers=admin)
+    assert first.status_code == 200
+    assert '<select id="clinic" name="clinic">' in first.text
+    assert f'data-relocation="{rid}"' not in first.text  # nothing listed before a choice
+    chosen = await client.get(f"/admin/relocations?clinic={clinic}", headers=admin)
+    assert chosen.status_code == 200
+    assert f'data-relocation="{rid}"' in chosen.text
+    only = await client.get(f"/admin/relocations?clinic={clinic}&state=no_offer", headers=admin)
+    assert f'data-relocation="{rid}"' not in only.text
