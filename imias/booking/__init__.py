@@ -33,6 +33,8 @@ from imias.booking.events import (
 from imias.booking.events import decode as decode_appointment_change
 from imias.booking.model import CHANNEL_BITS, CHANNELS, Channel, RefusalCode
 from imias.booking.plugin import BookingPlugin
+from imias.booking.relocation import Relocations
+from imias.booking.relocation_views import ClinicRelocations, Relocation
 from imias.booking.schedules import ScheduleException, Template, expand, to_local, to_utc
 from imias.booking.search import (
     ENTITLED_BY_REFERRAL,
@@ -62,6 +64,7 @@ __all__ = [
     "Appointment",
     "BookingService",
     "Channel",
+    "ClinicRelocations",
     "ClinicWithTime",
     "Engine",
     "EngineNotReady",
@@ -70,6 +73,8 @@ __all__ = [
     "Hold",
     "LoadReport",
     "RefusalCode",
+    "Relocation",
+    "Relocations",
     "ScheduleException",
     "Template",
     "WaitlistEntry",

@@ -1,6 +1,10 @@
 """Periodic booking work in every worker: expired holds, no-shows, reminders, and
 engine rebuilds (a new day at local midnight, or after a contradiction).
 
+The deadline of a moved patient's offer is its hold's expiry: the hold sweeper ends the
+relocation too (cancelled, the patient told), then offers the slot to the waitlist
+(:mod:`imias.booking.relocation`).
+
 Each job is safe to run in several workers at once (row locks with SKIP LOCKED, or
 idempotent updates), so no leader is needed.
 """

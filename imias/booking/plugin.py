@@ -23,6 +23,7 @@ from imias.booking.api import (
 from imias.booking.care import CareLinks
 from imias.booking.engine import ENGINE_TOPIC, Engine
 from imias.booking.jobs import BookingJobs
+from imias.booking.relocation_api import RelocationController
 from imias.booking.service import BookingService
 from imias.booking.waitlist_api import WaitlistController
 from imias.booking.walk_ins_api import WalkInController
@@ -47,6 +48,7 @@ class BookingPlugin(DomainPlugin):
             BookingController,
             WaitlistController,
             WalkInController,
+            RelocationController,
             engine_state,
         ]
 
@@ -64,6 +66,8 @@ class BookingPlugin(DomainPlugin):
         app.state.topics.subscribe(ENGINE_TOPIC, engine.apply_event)
         engine.start_loading(app.state.db)
         app.state.booking = booking = BookingService(app.state.db, engine)
+        # booking.relocations: the patients moved when a clinic takes a doctor's time away
+        # (the schedule's editing calls it in its transaction).
         # What the medical record asks of the booking (imias.booking.care).
         app.state.care_links = CareLinks(app.state.db)
         jobs = BookingJobs(booking, app.state.db)

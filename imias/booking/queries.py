@@ -55,11 +55,12 @@ SELECT id, clinic_id, doctor_id, specialty_id, starts_at, ends_at, status, chann
 # rows of kind 'a' (appointment or hold) and 'r' (referral).
 PATIENT_FACTS = """
 SELECT 'a' AS kind, id, clinic_id, specialty_id, starts_at, status, referral_clinic_id,
-       referral_id, hold_token, hold_expires_at, NULL::date AS valid_until
+       referral_id, hold_token, hold_expires_at, NULL::date AS valid_until, relocation_id
   FROM appointments
  WHERE patient_id = $1 AND status IN ('held', 'booked', 'arrived')
 UNION ALL
-SELECT 'r', id, clinic_id, specialty_id, NULL, status, NULL, NULL, NULL, NULL, valid_until
+SELECT 'r', id, clinic_id, specialty_id, NULL, status, NULL, NULL, NULL, NULL, valid_until,
+       NULL
   FROM referrals
  WHERE patient_id = $1 AND status = 'active'
 """
@@ -70,7 +71,7 @@ SELECT 'r', id, clinic_id, specialty_id, NULL, status, NULL, NULL, NULL, NULL, v
 BOOKING_CONTEXT = """
 SELECT kind, id, clinic_id, doctor_id, patient_id, specialty_id, starts_at, ends_at, status,
        channel, referral_clinic_id, referral_id, hold_token, hold_expires_at,
-       waitlist_entry_id, valid_until, birth_date, sex, route, response
+       waitlist_entry_id, valid_until, birth_date, sex, route, response, relocation_id
   FROM booking_context($1, $2, $3, $4, $5, $6, $7, $8)
 """
 
@@ -84,7 +85,7 @@ EXPIRE_OVERLAPPING_HOLDS = """
 UPDATE appointments SET status = 'expired', updated_at = $5
  WHERE clinic_id = $1 AND doctor_id = $2 AND status = 'held' AND hold_expires_at <= $5
    AND starts_at < $4 AND ends_at > $3 AND starts_at > $3 - interval '4 hours'
-RETURNING clinic_id, hold_token, patient_id, waitlist_entry_id
+RETURNING clinic_id, id, hold_token, patient_id, waitlist_entry_id, relocation_id
 """
 
 CONFIRM_HOLD = """
@@ -110,7 +111,8 @@ RETURNING id
 
 HOLD_BY_TOKEN = """
 SELECT id, clinic_id, doctor_id, patient_id, specialty_id, starts_at, ends_at, status, channel,
-       referral_clinic_id, referral_id, hold_token, hold_expires_at, waitlist_entry_id
+       referral_clinic_id, referral_id, hold_token, hold_expires_at, waitlist_entry_id,
+       relocation_id
   FROM appointments WHERE hold_token = $1
  ORDER BY created_at DESC LIMIT 1
    FOR UPDATE
@@ -166,7 +168,8 @@ SELECT change.id, event.id AS outbox_id FROM change, event
 
 APPOINTMENT_FOR_UPDATE = """
 SELECT id, clinic_id, doctor_id, patient_id, specialty_id, starts_at, ends_at, status, channel,
-       referral_clinic_id, referral_id, hold_token, hold_expires_at
+       referral_clinic_id, referral_id, hold_token, hold_expires_at, waitlist_entry_id,
+       relocation_id
   FROM appointments WHERE id = $1 FOR UPDATE
 """
 
@@ -226,7 +229,7 @@ UPDATE appointments SET status = 'expired', updated_at = $1
                             ORDER BY hold_expires_at LIMIT $2
                             FOR UPDATE SKIP LOCKED)
 RETURNING clinic_id, id, doctor_id, patient_id, starts_at, ends_at, hold_token,
-          waitlist_entry_id
+          waitlist_entry_id, relocation_id
 """
 
 DOCTOR_DAY = """
@@ -478,4 +481,108 @@ QUERIES |= {
     "end_walk_in": END_WALK_IN,
     "attach_walk_in_visit": ATTACH_WALK_IN_VISIT,
     "seen_by_visit": SEEN_BY_VISIT,
+}
+
+# -- patients moved when the clinic takes a doctor's time away (imias.booking.relocation) --
+
+READ_PATIENT = """
+SELECT id, birth_date, sex, attached_clinic_id FROM patients WHERE id = $1
+"""
+
+# A new relocation, its offered hold (if any) linked back to it, in one round trip:
+# clinic, old appointment, patient, specialty, reason, state, offer clinic, offer id,
+# deadline, by, now.
+INSERT_RELOCATION = """
+WITH r AS (
+    INSERT INTO relocations (clinic_id, appointment_id, patient_id, specialty_id, reason,
+                             state, offer_clinic_id, offer_appointment_id, deadline,
+                             created_by, created_at, updated_at, settled_at)
+    VALUES ($1, $2, $3, $4, $5, $6::text, $7, $8, $9, $10, $11::timestamptz, $11,
+            CASE WHEN $6::text = 'offered' THEN NULL ELSE $11::timestamptz END)
+    RETURNING id, offer_clinic_id, offer_appointment_id),
+     linked AS (
+    UPDATE appointments a SET relocation_id = r.id
+      FROM r WHERE a.clinic_id = r.offer_clinic_id AND a.id = r.offer_appointment_id)
+SELECT id FROM r
+"""
+
+# A relocation whose held slot was taken away in turn gets a new offer (or none):
+# relocation id, state, offer clinic, offer id, deadline, now.
+REOFFER_RELOCATION = """
+WITH r AS (
+    UPDATE relocations
+       SET state = $2::text, offer_clinic_id = $3, offer_appointment_id = $4, deadline = $5,
+           updated_at = $6::timestamptz,
+           settled_at = CASE WHEN $2::text = 'offered' THEN NULL ELSE $6::timestamptz END
+     WHERE id = $1 AND state = 'offered'
+    RETURNING id, offer_clinic_id, offer_appointment_id),
+     linked AS (
+    UPDATE appointments a SET relocation_id = r.id
+      FROM r WHERE a.clinic_id = r.offer_clinic_id AND a.id = r.offer_appointment_id)
+SELECT id FROM r
+"""
+
+# The offer of a relocation ended (the one place: imias.booking.relocation.end_offer):
+# relocation id, the hold's appointment id, the new state, now. Answers with the old
+# appointment's doctor and time for the patient's notice; nothing when the relocation
+# was settled already or offers another hold now.
+END_RELOCATION = """
+WITH r AS (
+    UPDATE relocations SET state = $3, updated_at = $4, settled_at = $4
+     WHERE id = $1 AND state = 'offered' AND offer_appointment_id = $2
+    RETURNING clinic_id, id, appointment_id, patient_id)
+SELECT r.clinic_id, r.id, r.appointment_id, r.patient_id, a.doctor_id, a.starts_at
+  FROM r JOIN appointments a ON a.clinic_id = r.clinic_id AND a.id = r.appointment_id
+"""
+
+_RELOCATION_VIEW = """
+SELECT r.clinic_id, r.id, r.appointment_id, r.patient_id, r.specialty_id, r.reason, r.state,
+       r.offer_clinic_id, r.offer_appointment_id, r.deadline, r.created_by, r.created_at,
+       r.updated_at, r.settled_at,
+       o.doctor_id AS old_doctor_id, o.starts_at AS old_starts_at, o.ends_at AS old_ends_at,
+       o.channel AS old_channel, o.status AS old_status,
+       n.doctor_id AS offer_doctor_id, n.starts_at AS offer_starts_at,
+       n.ends_at AS offer_ends_at, n.channel AS offer_channel, n.status AS offer_status,
+       n.hold_token AS offer_token
+  FROM relocations r
+  JOIN appointments o ON o.clinic_id = r.clinic_id AND o.id = r.appointment_id
+  LEFT JOIN appointments n ON n.clinic_id = r.offer_clinic_id AND n.id = r.offer_appointment_id
+"""
+
+RELOCATION = (
+    _RELOCATION_VIEW
+    + """ WHERE r.id = $1
+"""
+)
+
+PATIENT_RELOCATIONS = (
+    _RELOCATION_VIEW
+    + """ WHERE r.patient_id = $1
+ ORDER BY r.created_at DESC, r.id DESC LIMIT $2
+"""
+)
+
+# A clinic's relocations, the newest first, optionally of one state, since a time.
+CLINIC_RELOCATIONS = (
+    _RELOCATION_VIEW
+    + """ WHERE r.clinic_id = $1 AND r.created_at >= $2
+   AND ($3::text IS NULL OR r.state = $3)
+ ORDER BY r.created_at DESC, r.id DESC LIMIT $4
+"""
+)
+
+CLINIC_RELOCATION_COUNTS = """
+SELECT state, count(*) AS n FROM relocations
+ WHERE clinic_id = $1 AND created_at >= $2 GROUP BY state
+"""
+
+QUERIES |= {
+    "read_patient": READ_PATIENT,
+    "insert_relocation": INSERT_RELOCATION,
+    "reoffer_relocation": REOFFER_RELOCATION,
+    "end_relocation": END_RELOCATION,
+    "relocation": RELOCATION,
+    "patient_relocations": PATIENT_RELOCATIONS,
+    "clinic_relocations": CLINIC_RELOCATIONS,
+    "clinic_relocation_counts": CLINIC_RELOCATION_COUNTS,
 }

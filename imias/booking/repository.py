@@ -102,6 +102,8 @@ def context_of(rows: Iterable[Row], patient_id: int, now: datetime) -> BookingCo
         elif kind != "a":
             continue
         elif a["status"] == "held":
+            if a["relocation_id"] is not None:
+                continue  # the clinic's offer to a moved patient: not her hold (see rules)
             holds.append(
                 HoldFacts(
                     token=str(a["hold_token"]),
@@ -136,6 +138,8 @@ class Locked:
     replay: Row | None  # the stored answer to the idempotency key
     hold: Row | None  # the appointment row of the hold token, locked
     expired: list[Row]  # holds on the wanted time that this call ended
+    # the patient's live holds offered by the clinic after a move (imias.booking.relocation)
+    relocation_holds: tuple[Row, ...] = ()
 
 
 async def lock_context(
@@ -164,6 +168,7 @@ async def lock_context(
     )
     replay = hold = None
     expired = []
+    offered = []
     for row in rows:
         if row["kind"] == "i":
             replay = row
@@ -171,7 +176,10 @@ async def lock_context(
             hold = row
         elif row["kind"] == "x":
             expired.append(row)
-    return Locked(patient, context_of(rows, patient_id, now), replay, hold, expired)
+        elif row["kind"] == "a" and row["relocation_id"] is not None and row["status"] == "held":
+            offered.append(row)
+    context = context_of(rows, patient_id, now)
+    return Locked(patient, context, replay, hold, expired, tuple(offered))
 
 
 # -- appointments and holds -----------------------------------------------------------
@@ -294,8 +302,8 @@ async def expire_overlapping_holds(
     ends_at: datetime,
     now: datetime,
 ) -> list[Row]:
-    """End the expired holds on this time of the doctor's (clinic_id, hold_token,
-    patient_id, waitlist_entry_id of each)."""
+    """End the expired holds on this time of the doctor's (clinic_id, id, hold_token,
+    patient_id, waitlist_entry_id, relocation_id of each)."""
     return await conn.fetch(
         q.EXPIRE_OVERLAPPING_HOLDS, clinic_id, doctor_id, starts_at, ends_at, now
     )
@@ -560,3 +568,43 @@ async def attach_walk_in_visit(conn: Executor, *values: object) -> int | None:
 
 async def seen_by_visit(conn: Executor, clinic_id: int, encounter_id: int, now: datetime) -> bool:
     return await conn.fetchval(q.SEEN_BY_VISIT, clinic_id, encounter_id, now) is not None
+# -- patients moved (imias.booking.relocation) -----------------------------------------
+
+
+async def read_patient(conn: Executor, patient_id: int) -> PatientFacts | None:
+    """The patient's facts, not locked (the clinic's move must not wait on her requests)."""
+    row = await conn.fetchrow(q.READ_PATIENT, patient_id)
+    return None if row is None else patient_facts(row)
+
+
+async def insert_relocation(conn: Connection, *values: Any) -> int:
+    """A relocation (see ``queries.INSERT_RELOCATION`` for the values); its id."""
+    return int(await conn.fetchval(q.INSERT_RELOCATION, *values))
+
+
+async def reoffer_relocation(conn: Connection, *values: Any) -> bool:
+    return await conn.fetchval(q.REOFFER_RELOCATION, *values) is not None
+
+
+async def end_relocation(
+    conn: Connection, relocation_id: int, hold_id: int, state: str, now: datetime
+) -> Row | None:
+    return await conn.fetchrow(q.END_RELOCATION, relocation_id, hold_id, state, now)
+
+
+async def relocation(conn: Executor, relocation_id: int) -> Row | None:
+    return await conn.fetchrow(q.RELOCATION, relocation_id)
+
+
+async def patient_relocations(conn: Executor, patient_id: int, limit: int) -> list[Row]:
+    return await conn.fetch(q.PATIENT_RELOCATIONS, patient_id, limit)
+
+
+async def clinic_relocations(
+    conn: Executor, clinic_id: int, since: datetime, state: str | None, limit: int
+) -> tuple[list[Row], dict[str, int]]:
+    """A clinic's relocations since a time (of one state, or all) and the count of each
+    state."""
+    rows = await conn.fetch(q.CLINIC_RELOCATIONS, clinic_id, since, state, limit)
+    counts = await conn.fetch(q.CLINIC_RELOCATION_COUNTS, clinic_id, since)
+    return rows, {r["state"]: int(r["n"]) for r in counts}

@@ -39,6 +39,8 @@ Decisions written down here (the service and the API follow them):
   (booked or arrived); one in progress does not block booking a follow-up.
 - A hold is live while ``now < expires_at``. The hold limit applies only when a new hold
   is taken (``new_hold=True``); confirming a hold or a registrar's direct booking takes none.
+  A slot the clinic holds for a patient it moved (a relocation's offer) is not her hold:
+  the booking context leaves it out, so it never stops her from choosing another time.
 - A slot is in the past from its start (``starts_at <= now``).
 - An urgent slot may be taken only on its own local day (today in the clinic's zone),
   from any channel its flags allow.

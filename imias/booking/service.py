@@ -38,6 +38,7 @@ from imias.booking.model import (
     refuse,
 )
 from imias.booking.placement import Placed, Placement
+from imias.booking.relocation import Relocations
 from imias.booking.views import Appointment, Hold, appointment_of
 from imias.booking.waitlist import Waitlist
 from imias.booking.walk_ins import WalkIns
@@ -75,6 +76,8 @@ class BookingService:
         self.placement = Placement(engine)
         self.waitlist = Waitlist(self)
         self.walk_ins = WalkIns(pool, engine, self.clock)
+        # Patients moved when the clinic takes time away (the schedule's editing calls it).
+        self.relocations = Relocations(self)
 
     def writes(self) -> Writes:
         """The writes of one new transaction."""
@@ -270,6 +273,9 @@ class BookingService:
             allowed = self._allowed(patient, p, ctx, row["channel"], new_hold=False)
             await self._take_referral(conn, allowed)
             await self.waitlist.settle(conn, row, "booked", now, writes)
+            await self.relocations.rebooked(
+                conn, locked.relocation_holds, p.specialty.id, now, writes, keep=row["id"]
+            )
             result = self._appointment(row["id"], p, patient_id, "booked", row["channel"])
             event = ev.HoldConfirmed(token, row["doctor_id"], p.day, p.unit, p.length)
             outbox_id = await repo.confirm_hold_with_event(
@@ -346,6 +352,9 @@ class BookingService:
                 audit_action="book",
             )
             await self._take_referral(conn, allowed)
+            await self.relocations.rebooked(
+                conn, locked.relocation_holds, p.specialty.id, now, writes
+            )
             result = self._appointment(appointment_id, p, patient_id, "booked", channel)
             await repo.remember(conn, self._remembered(patient_id, idempotency_key, route, result))
         writes.applied()

@@ -19,6 +19,7 @@ import msgspec
 
 from imias.booking import repository as repo
 from imias.booking.model import Refusal
+from imias.booking.relocation import end_offer
 from imias.booking.writes import Writes
 from imias.platform import audit
 from imias.platform.db import Connection
@@ -204,10 +205,13 @@ class Waitlist:
         self, conn: Connection, hold: Any, outcome: str, now: datetime, writes: Writes
     ) -> None:
         """A hold ended: 'booked' (confirmed), 'cancelled' (let go) or 'expired'. A waitlist
-        offer's entry follows it; a slot let go or expired is offered to the next waiting
-        patient (never to the one who let it go)."""
+        offer's entry follows it, and so does a moved patient's relocation
+        (:func:`~imias.booking.relocation.end_offer`); then a slot let go or expired is
+        offered to the next waiting patient (never to the one who let it go)."""
         entry_id = hold["waitlist_entry_id"]
         if entry_id is not None:
             await repo.set_waitlist_status(conn, hold["patient_id"], entry_id, outcome, now)
+        if hold["relocation_id"] is not None:
+            await end_offer(conn, hold, outcome, now)
         if outcome != "booked":
             await self.offer_freed(conn, hold, now, writes, exclude=(hold["patient_id"],))

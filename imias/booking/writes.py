@@ -19,6 +19,7 @@ from imias.booking import repository as repo
 from imias.booking.engine import ENGINE_TOPIC, Engine
 from imias.booking.model import Allowed, Channel, RefusalCode, refuse
 from imias.booking.placement import Placed
+from imias.booking.relocation import end_offer
 from imias.platform import audit
 from imias.platform.db import Connection
 from imias.platform.outbox import write_event
@@ -109,14 +110,17 @@ class Writes:
     async def holds_ended(
         self, conn: Connection, gone: list[asyncpg.Record], now: datetime
     ) -> None:
-        """Publish the release of holds just ended as expired; a waitlist offer among them
-        ends as expired (the slot is being taken, so it is not offered on)."""
+        """Publish the release of holds just ended as expired; a waitlist offer or a moved
+        patient's offer among them ends as expired (the slot is being taken, so it is not
+        offered on)."""
         for row in gone:
             await self.emit(conn, ev.HoldReleased(str(row["hold_token"])), row["clinic_id"])
             if row["waitlist_entry_id"] is not None:
                 await repo.set_waitlist_status(
                     conn, row["patient_id"], row["waitlist_entry_id"], "expired", now
                 )
+            if row["relocation_id"] is not None:
+                await end_offer(conn, row, "expired", now)
 
     def applied(self) -> None:
         """After commit: apply the events here when no stream will (tools and tests)."""

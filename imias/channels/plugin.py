@@ -12,6 +12,7 @@ from litestar.types import ControllerRouterHandler
 
 from imias.channels.admin import AdminController
 from imias.channels.admin.staff import StaffPagesController
+from imias.channels.admin.relocations import AdminRelocationController
 from imias.channels.commands import phone
 from imias.channels.doctor import (
     DoctorCertificateController,
@@ -31,6 +32,7 @@ from imias.channels.portal import (
     PortalController,
     PortalPrescriptionController,
     PortalRecordController,
+    PortalRelocationController,
     PortalSchoolController,
     icon,
     manifest,
@@ -74,6 +76,7 @@ class ChannelsPlugin(DomainPlugin):
             VerifyController,
             AdminController,
             StaffPagesController,
+            AdminRelocationController,
             verify_worker,
             verify_script,
             verify_qr_decoder,
@@ -82,6 +85,7 @@ class ChannelsPlugin(DomainPlugin):
             PortalBookingController,
             PortalAccountController,
             PortalRecordController,
+            PortalRelocationController,
             PortalPrescriptionController,
             PortalCertificateController,
             PortalSchoolController,

@@ -15,12 +15,15 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import asyncpg
 import bearer
 import pytest
 from citydb import build_city_database, drop_database, worker_id
 from signin import adults, app_client, fetch, guardian_and_child, key
 
 from ehr import codes
+from imias.booking import BookingService, Engine
+from imias.platform.db import create_pool
 
 MISSING = 999_999_999
 RX = {"product": "C08CA01-TAB-5", "dose": 1, "per_day": 1, "days": 10}
@@ -605,6 +608,9 @@ async def build(route: str, role: str, variant: str, client, w: World) -> Call:
         return Call("GET", f"/admin/integrations/{target}", headers=h)
     if route in STAFF_AND_WALK_IN_ROUTES:
         return await _staff_and_walk_in_call(route, role, variant, client, w, h)
+    # Patients moved when a clinic takes a doctor's time away (relocate).
+    if route in RELOCATION_ROUTES:
+        return await _relocation_call(route, role, variant, client, w, h)
     if route.startswith("fhir_"):
         return await _fhir_call(route, role, variant, client, w, h)
     raise AssertionError(route)
@@ -672,6 +678,125 @@ async def _fhir_call(route: str, role: str, variant: str, client, w: World, h: d
         slot = free["entry"][0]["resource"]["id"] if variant != "missing" else f"{doctor}-1"
         return Call("GET", f"/fhir/R4/Slot/{slot}", headers=h)
     raise AssertionError(route)
+
+
+# -- patients moved when a clinic takes a doctor's time away (relocate) -----------------
+
+RELOCATION_ROUTES = (
+    "list_relocations",
+    "confirm_relocation",
+    "decline_relocation",
+    "clinic_relocations",
+    "admin_relocations_page",
+)
+_moved: dict[int, int] = {}  # id(world) -> the foreign relocation (a patient of B's)
+_engines: dict[int, Any] = {}  # id(world) -> an engine of the test's loop
+
+
+async def _relocated(client, w: World, patient: int, slot: dict) -> int:
+    """Book ``patient`` on ``slot`` at its clinic's desk, then displace it as the schedule's
+    editing does (the appointment locked, in one transaction): the relocation's id."""
+    booked = await client.post(
+        "/api/v1/appointments",
+        json={
+            "patient_id": patient,
+            "doctor_id": slot["doctor_id"],
+            "starts_at": slot["starts_at"],
+        },
+        headers=key() | bearer.registrar(slot["clinic_id"]),
+    )
+    assert booked.status_code == 201, booked.text
+    # The app's pool lives in the test client's loop: the move runs on a connection and an
+    # engine of this one; the app's engine learns of it by the event stream.
+    if id(w) not in _engines:
+        pool = await create_pool(w.city, 1)
+        try:
+            _engines[id(w)] = Engine()
+            await _engines[id(w)].load(pool)
+        finally:
+            await pool.close()
+    booking = BookingService(None, _engines[id(w)], apply_locally=True)
+    writes = booking.writes()
+    conn = await asyncpg.connect(w.city)
+    try:
+        async with conn.transaction():
+            rows = await conn.fetch(
+                "SELECT * FROM appointments WHERE id = $1 FOR UPDATE", booked.json()["id"]
+            )
+            await booking.relocations.displace(
+                conn, rows, now=booking.clock(), writes=writes, reason="schedule", by=None
+            )
+            relocation = await conn.fetchrow(
+                "SELECT id, state, offer_clinic_id FROM relocations WHERE appointment_id = $1",
+                booked.json()["id"],
+            )
+    finally:
+        await conn.close()
+    writes.applied()
+    assert relocation["state"] == "offered", "the matrix needs an offer to answer"
+    return int(relocation["id"])
+
+
+async def _foreign_relocation(client, w: World) -> int:
+    """A relocation by clinic B of one of its patients (not P, nor Q: their markers are
+    checked), whose offer is at B: a doctor of B with a colleague there free that day."""
+    if id(w) not in _moved:
+        directory = client.app_state.engine.directory
+
+        async def free(doctor: int, **days: str) -> list[dict]:
+            params = {"doctor": doctor, "limit": 3, "channel": "registrar"} | days
+            return (await client.get("/api/v1/slots", params=params)).json()
+
+        by_specialty: dict[int, list[int]] = {}
+        for d in directory.doctors_of_clinic[w.clinic_b]:
+            by_specialty.setdefault(d.specialty_id, []).append(d.id)
+        slot = None
+        for doctors in by_specialty.values():
+            for first, second in itertools.permutations(doctors, 2):
+                mine = await free(first)
+                if mine:
+                    day = mine[0]["local_start"][:10]
+                    if await free(second, **{"from": day, "to": day}):
+                        slot = mine[0]
+                        break
+            if slot is not None:
+                break
+        assert slot is not None, "clinic B has no two doctors of a specialty"
+        patient = w.adult()["id"]
+        await fetch(
+            w.city, "UPDATE patients SET attached_clinic_id = $2 WHERE id = $1", patient, w.clinic_b
+        )
+        relocation = await _relocated(client, w, patient, slot)
+        row = await fetch(
+            w.city, "SELECT offer_clinic_id FROM relocations WHERE id = $1", relocation
+        )
+        assert row[0]["offer_clinic_id"] != w.clinic_a, "the foreign offer is at A"
+        _moved[id(w)] = relocation
+    return _moved[id(w)]
+
+
+async def _relocation_call(route: str, role: str, variant: str, client, w: World, h) -> Call:
+    if route == "list_relocations":
+        target = {"own": w.p["id"], "foreign": w.q["id"], "missing": MISSING}[variant]
+        return Call("GET", f"/api/v1/patients/{target}/relocations", headers=h)
+    if route in ("confirm_relocation", "decline_relocation"):
+        action = route.removesuffix("_relocation")
+        if variant == "own":
+            fresh = w.adult()["id"]
+            target = await _relocated(client, w, fresh, w.slot())
+            if role == "patient":
+                h = headers_of(role, w, fresh)
+        elif variant == "foreign":
+            target = await _foreign_relocation(client, w)
+        else:
+            target = MISSING
+        return Call("POST", f"/api/v1/relocations/{target}/{action}", None, h)
+    clinic = {"own": w.clinic_a, "foreign": w.clinic_b, "missing": MISSING}[variant]
+    if variant == "own":
+        await _foreign_relocation(client, w)  # something in B's list; A's has the own ones
+    if route == "clinic_relocations":
+        return Call("GET", f"/api/v1/clinics/{clinic}/relocations", headers=h)
+    return Call("GET", f"/admin/relocations?clinic={clinic}", headers=h)
 
 
 async def _registrar_waiting(client, world: World, patient: int) -> int:
@@ -862,6 +987,23 @@ EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
     # a walk-in's visit page (a visit with no appointment): her own (called by dA);
     # foreign: Q's visit by dB (403, also after dA's break-glass: not hers)
     "doctor_encounter_page": {"doctor": (200, 403, 404), "anonymous": (303, 303, 303)},
+    # Patients moved when a clinic takes a doctor's time away (relocate). Foreign: a
+    # patient moved by clinic B; a registrar of A answers for moves by or to A only.
+    "list_relocations": {"patient": (200, 404, 404), "registrar": (200, 200, 404)},
+    "confirm_relocation": {"patient": (200, 404, 404), "registrar": (200, 404, 404)},
+    "decline_relocation": {"patient": (200, 404, 404), "registrar": (200, 404, 404)},
+    # A clinic's list: her own clinic for its administrator and registrar (another: 403,
+    # a missing one is another too); the city's administrator any clinic there is.
+    "clinic_relocations": {
+        "clinic_admin": (200, 403, 403),
+        "registrar": (200, 403, 403),
+        "administrator": (200, 200, 404),
+    },
+    "admin_relocations_page": {
+        "clinic_admin": (200, 403, 403),
+        "administrator": (200, 200, 404),
+        "anonymous": (303, 303, 303),
+    },
 }
 
 

@@ -13,6 +13,7 @@ from imias.channels.portal.pages import PortalController
 from imias.channels.portal.prescriptions import PortalPrescriptionController
 from imias.channels.portal.pwa import icon, manifest, service_worker
 from imias.channels.portal.record import PortalRecordController
+from imias.channels.portal.relocations import PortalRelocationController
 from imias.channels.portal.schools import PortalSchoolController
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "PortalController",
     "PortalPrescriptionController",
     "PortalRecordController",
+    "PortalRelocationController",
     "PortalSchoolController",
     "icon",
     "manifest",

@@ -23,6 +23,7 @@ from imias.channels.portal.common import (
     claimed_patient,
     portal_page,
 )
+from imias.channels.portal.relocations import move_cards
 from imias.channels.web.errors import PAGE_ERRORS, sentence
 from imias.channels.web.pages import end_session, form_of, redirect, say, set_session
 from imias.identity import PatientCodeRequest, PatientTokenRequest
@@ -131,9 +132,11 @@ class PortalController(Controller):
         now = datetime.now(UTC)
         coming = upcoming(found, now)
         past = [a for a in found if a not in coming and a.status != "held"][:20]
+        moves = await move_cards(request, patient)
         return portal_page(
             request,
             "portal/appointments.html",
+            moves=moves,
             upcoming=coming,
             past=past,
             patient=patient,

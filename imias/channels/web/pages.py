@@ -123,6 +123,8 @@ def page(
             "ngettext": tr.ngettext,
             "lang": lang,
             "here": here(request),
+            # the signed-in caller's role (None on public pages): what a menu offers
+            "viewer_role": getattr(request.scope.get("user"), "role", None),
             **context,
         },
         status_code=status_code,
