@@ -568,6 +568,8 @@ async def attach_walk_in_visit(conn: Executor, *values: object) -> int | None:
 
 async def seen_by_visit(conn: Executor, clinic_id: int, encounter_id: int, now: datetime) -> bool:
     return await conn.fetchval(q.SEEN_BY_VISIT, clinic_id, encounter_id, now) is not None
+
+
 # -- patients moved (imias.booking.relocation) -----------------------------------------
 
 

@@ -11,8 +11,8 @@ from litestar.config.app import AppConfig
 from litestar.types import ControllerRouterHandler
 
 from imias.channels.admin import AdminController
-from imias.channels.admin.staff import StaffPagesController
 from imias.channels.admin.relocations import AdminRelocationController
+from imias.channels.admin.staff import StaffPagesController
 from imias.channels.commands import phone
 from imias.channels.doctor import (
     DoctorCertificateController,
