@@ -23,6 +23,9 @@ from imias.booking.api import (
 from imias.booking.care import CareLinks
 from imias.booking.engine import ENGINE_TOPIC, Engine
 from imias.booking.jobs import BookingJobs
+from imias.booking.relocation import Relocations
+from imias.booking.schedule_admin import ScheduleAdmin
+from imias.booking.schedule_api import HolidayController, ScheduleController
 from imias.booking.service import BookingService
 from imias.booking.waitlist_api import WaitlistController
 from imias.platform.health import Check
@@ -45,11 +48,17 @@ class BookingPlugin(DomainPlugin):
             SearchController,
             BookingController,
             WaitlistController,
+            ScheduleController,
+            HolidayController,
             engine_state,
         ]
 
     def dependencies(self) -> dict[str, Provide]:
-        return {"engine": provide("engine"), "booking": provide("booking")}
+        return {
+            "engine": provide("engine"),
+            "booking": provide("booking"),
+            "schedules": provide("schedules"),
+        }
 
     def health_checks(self) -> dict[str, Check]:
         return {"engine": check_engine}
@@ -62,6 +71,10 @@ class BookingPlugin(DomainPlugin):
         app.state.topics.subscribe(ENGINE_TOPIC, engine.apply_event)
         engine.start_loading(app.state.db)
         app.state.booking = booking = BookingService(app.state.db, engine)
+        # Appointments in time a clinic takes away are displaced through this.
+        booking.relocations = Relocations(booking)
+        # A clinic's schedules, edited by its administrator (imias.booking.schedule_admin).
+        app.state.schedules = ScheduleAdmin(booking)
         # What the medical record asks of the booking (imias.booking.care).
         app.state.care_links = CareLinks(app.state.db)
         jobs = BookingJobs(booking, app.state.db)

@@ -38,6 +38,7 @@ from imias.booking.model import (
     refuse,
 )
 from imias.booking.placement import Placed, Placement
+from imias.booking.relocation import Relocations
 from imias.booking.views import Appointment, Hold, appointment_of
 from imias.booking.waitlist import Waitlist
 from imias.booking.writes import Writes
@@ -55,6 +56,9 @@ Remembered = tuple[int, str, str, str, bytes]
 
 class BookingService:
     """The booking use cases over one pool and this worker's engine."""
+
+    #: Displaces appointments from time a clinic takes away (set by the booking plugin).
+    relocations: Relocations
 
     def __init__(
         self,
