@@ -124,7 +124,11 @@ async def doctor_working(editor, day: date, skip: set[int] = frozenset()) -> dic
 async def book(editor, slot: dict, patient: int) -> dict:
     response = await editor.post(
         "/api/v1/appointments",
-        json={"patient_id": patient, "doctor_id": slot["doctor_id"], "starts_at": slot["starts_at"]},
+        json={
+            "patient_id": patient,
+            "doctor_id": slot["doctor_id"],
+            "starts_at": slot["starts_at"],
+        },
         headers=key() | bearer.registrar(slot["clinic_id"]),
     )
     assert response.status_code == 201, response.text
@@ -145,9 +149,9 @@ async def template_of(city: str, doctor_id: int, day: date) -> asyncpg.Record:
 
 
 async def status_of(city: str, appointment_id: int) -> str:
-    return (await fetch(city, "SELECT status FROM appointments WHERE id = $1", appointment_id))[
-        0
-    ]["status"]
+    return (await fetch(city, "SELECT status FROM appointments WHERE id = $1", appointment_id))[0][
+        "status"
+    ]
 
 
 # -- each kind of change reaches the other worker, which then agrees with the database -----
@@ -363,9 +367,7 @@ async def test_a_new_template_opens_time_and_a_removed_one_closes_it(city, edito
     await agrees_with_database(city, other)
 
 
-async def test_a_public_holiday_closes_every_clinic_but_an_extra_shift_works(
-    city, editor, other
-):
+async def test_a_public_holiday_closes_every_clinic_but_an_extra_shift_works(city, editor, other):
     day = weekday_ahead(editor, 5)
     slot = await doctor_working(editor, day)
     doctor, clinic = slot["doctor_id"], slot["clinic_id"]
@@ -407,7 +409,9 @@ async def test_a_public_holiday_closes_every_clinic_but_an_extra_shift_works(
     await agrees_with_database(city, other)
     listed = await editor.get("/api/v1/holidays", headers=clinic_admin(clinic))
     assert {"day": day.isoformat(), "name": "День города"} in listed.json()
-    gone = await editor.delete(f"/api/v1/holidays/{day.isoformat()}", headers=bearer.administrator())
+    gone = await editor.delete(
+        f"/api/v1/holidays/{day.isoformat()}", headers=bearer.administrator()
+    )
     assert gone.status_code == 200, gone.text
     await agrees_with_database(city, other)
 
@@ -486,9 +490,7 @@ async def test_bad_input_is_a_problem_and_changes_nothing(city, editor):
     }
     for method, path, caller, body, status, code in _bad_cases(today):
         before = await _counts(city)
-        response = await editor.request(
-            method, path.format(**ids), json=body, headers=who[caller]
-        )
+        response = await editor.request(method, path.format(**ids), json=body, headers=who[caller])
         assert response.status_code == status, (path, body, response.text)
         if status >= 400:
             problem = response.json()
