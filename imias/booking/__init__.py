@@ -33,6 +33,16 @@ from imias.booking.events import (
 from imias.booking.events import decode as decode_appointment_change
 from imias.booking.model import CHANNEL_BITS, CHANNELS, Channel, RefusalCode
 from imias.booking.plugin import BookingPlugin
+from imias.booking.schedule_admin import ScheduleAdmin
+from imias.booking.schedule_model import (
+    ClinicDoctor,
+    DoctorSchedule,
+    ExceptionRequest,
+    Holiday,
+    HolidayRequest,
+    ScheduleChange,
+    TemplateRequest,
+)
 from imias.booking.schedules import ScheduleException, Template, expand, to_local, to_utc
 from imias.booking.search import (
     ENTITLED_BY_REFERRAL,
@@ -61,7 +71,15 @@ __all__ = [
     "Appointment",
     "BookingService",
     "Channel",
+    "ClinicDoctor",
     "ClinicWithTime",
+    "DoctorSchedule",
+    "ExceptionRequest",
+    "Holiday",
+    "HolidayRequest",
+    "ScheduleAdmin",
+    "ScheduleChange",
+    "TemplateRequest",
     "Engine",
     "EngineNotReady",
     "FreeSlot",

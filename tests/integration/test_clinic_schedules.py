@@ -497,3 +497,71 @@ async def test_bad_input_is_a_problem_and_changes_nothing(city, editor):
             assert response.headers["content-type"].startswith("application/problem+json")
             assert problem["code"] == code and problem["detail"], problem
             assert await _counts(city) == before, (path, body)
+
+
+# -- the pages ------------------------------------------------------------------------------
+
+
+async def clinic_admin_account(city: str, clinic_id: int) -> str:
+    import uuid
+
+    from imias.citygen.seed import DEMO_PASSWORD
+    from imias.identity.accounts import Accounts
+    from imias.identity.passwords import Passwords
+
+    username = f"head.{uuid.uuid4().hex[:8]}"
+    pool = await asyncpg.create_pool(city, min_size=1, max_size=1)
+    try:
+        accounts = Accounts(pool, None, Passwords())  # type: ignore[arg-type]
+        await accounts.create_staff(username, DEMO_PASSWORD, "clinic_admin", clinic_id=clinic_id)
+    finally:
+        await pool.close()
+    return username
+
+
+async def test_the_clinic_administrator_marks_a_doctor_sick_on_the_page(city, editor, other):
+    from staffpages import sign_in
+
+    day = weekday_ahead(editor, 6)
+    slot = await doctor_working(editor, day)
+    doctor, clinic = slot["doctor_id"], slot["clinic_id"]
+    (patient,) = await adults(city, 1, offset=25)
+    await book(editor, slot, patient["id"])
+    username = await clinic_admin_account(city, clinic)
+    signed, csrf = await sign_in(editor, "/admin", username)
+    assert signed.status_code in (200, 303), signed.text
+    start = await editor.get("/admin/schedules")
+    assert start.status_code == 200 and f'value="{doctor}"' in start.text
+    past = await editor.post(
+        f"/admin/schedules/{clinic}/exceptions",
+        data={"csrf": csrf, "doctor_id": str(doctor), "day": "2020-01-01", "kind": "sick",
+              "hours": "day"},
+    )  # fmt: skip
+    assert past.status_code == 422 and "Этот день уже прошёл." in past.text
+    foreign = next(c for c in editor.app_state.engine.directory.clinics if c != clinic)
+    refused = await editor.get(f"/admin/schedules?clinic={foreign}")
+    assert refused.status_code == 403 and refused.headers["content-type"].startswith("text/html")
+    no_csrf = await editor.post(
+        f"/admin/schedules/{clinic}/exceptions",
+        data={"doctor_id": str(doctor), "day": day.isoformat(), "kind": "sick", "hours": "day"},
+    )
+    assert no_csrf.status_code == 403
+    done = await editor.post(
+        f"/admin/schedules/{clinic}/exceptions",
+        data={"csrf": csrf, "doctor_id": str(doctor), "day": day.isoformat(), "kind": "sick",
+              "hours": "day"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert done.status_code == 303, done.text
+    assert "displaced=1" in done.headers["location"]
+    shown = await editor.get(done.headers["location"])
+    assert "Записи отменены у пациентов: 1." in shown.text and "/admin/relocations" in shown.text
+
+    async def closed() -> bool:
+        return set(states(other, doctor, day)) == {CLOSED}
+
+    await wait_for(closed, "the sick day reached the other worker")
+    week = await editor.get(f"/admin/schedules/{clinic}/doctors/{doctor}")
+    assert week.status_code == 200 and day.isoformat() in week.text
+    holidays = await editor.get("/admin/schedules/holidays")
+    assert holidays.status_code == 200 and "Добавить праздник" not in holidays.text
