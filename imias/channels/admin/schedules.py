@@ -32,7 +32,7 @@ from imias.booking import (
 from imias.channels.admin.pages import COOKIE, MANAGERS, SIGN_IN_PATH
 from imias.channels.web.errors import PAGE_ERRORS
 from imias.channels.web.i18n import N_
-from imias.channels.web.pages import form_of, page, redirect, say
+from imias.channels.web.pages import form_of, lang_of, page, redirect, say
 from imias.identity import allow, principal_of
 from imias.platform.problems import ProblemError
 
@@ -102,6 +102,15 @@ def _clinic_of(request: Request[Any, Any, Any], clinic_id: int | None) -> int | 
             raise ProblemError(403, "forbidden", say(request, SENTENCES["forbidden"]))
         return principal.org
     return clinic_id
+
+
+def _specialties(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """A specialty's name in the page's language, by its code."""
+    english = lang_of(request) == "en"
+    return {
+        s.code: s.name_en if english else s.name_ru
+        for s in request.app.state.engine.directory.specialties.values()
+    }
 
 
 def _problem_sentence(request: Request[Any, Any, Any], exc: ProblemError) -> str:
@@ -181,6 +190,7 @@ class ScheduleAdminPages(Controller):
             clinic_id=clinic_id,
             clinic_name=clinic_row.name if clinic_row else str(clinic_id),
             doctors=doctors,
+            specialties=_specialties(request),
             kinds=KINDS,
             error=error,
             form=form or {},
@@ -245,6 +255,7 @@ class ScheduleAdminPages(Controller):
             status_code=status_code,
             clinic_id=clinic_id,
             schedule=schedule,
+            specialties=_specialties(request),
             weekdays=WEEKDAYS,
             kinds=KINDS,
             channels=CHANNELS,
