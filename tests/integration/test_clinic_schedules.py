@@ -163,8 +163,20 @@ async def test_a_sick_day_closes_the_day_displaces_its_patients_and_reaches_the_
     day = weekday_ahead(editor, 1)
     slot = await doctor_working(editor, day)
     doctor, clinic = slot["doctor_id"], slot["clinic_id"]
-    (patient,) = await adults(city, 1)
+    patient, holder = await adults(city, 2)
     booked = await book(editor, slot, patient["id"])
+    later = (
+        await editor.get(
+            "/api/v1/slots",
+            params={"doctor": doctor, "from": day.isoformat(), "to": day.isoformat(), "limit": 5},
+        )
+    ).json()[-1]
+    held = await editor.post(
+        "/api/v1/holds",
+        json={"doctor_id": doctor, "starts_at": later["starts_at"]},
+        headers=bearer.patient(holder["id"]),
+    )
+    assert held.status_code == 201, held.text
     response = await editor.post(
         f"/api/v1/clinics/{clinic}/doctors/{doctor}/exceptions",
         json={"day": day.isoformat(), "kind": "sick"},
@@ -172,8 +184,10 @@ async def test_a_sick_day_closes_the_day_displaces_its_patients_and_reaches_the_
     )
     assert response.status_code == 201, response.text
     change = response.json()
-    assert change["displaced"] == 1 and change["engine_events"] >= 2
+    assert change["displaced"] == 1 and change["holds_released"] == 1
+    assert change["engine_events"] >= 3
     assert await status_of(city, booked["id"]) == "cancelled"
+    assert await status_of(city, held.json()["appointment_id"]) == "expired"
     notices = await fetch(
         city,
         "SELECT payload FROM event_outbox WHERE topic = 'notice'"
