@@ -156,11 +156,13 @@ class ScheduleAdmin:
             keep, _ = split_at(old, since)
             if keep is not None and data.valid_from is not None and data.valid_from < since:
                 raise bad("bad_dates", "valid_from comes before the change's first day.")
-            valid_from = max(data.valid_from or since, since)
+            # Dates not given keep the template's own (a change never widens it silently).
+            valid_from = max(data.valid_from or max(since, old.valid_from), since)
+            valid_to = data.valid_to if data.valid_to is not None else old.valid_to
             new = template_of(
                 doctor_id, data, today, facts[doctor_id]["slot_minutes"], self.geometry
             )
-            new = replace(new, valid_from=valid_from)
+            new = replace(new, valid_from=valid_from, valid_to=valid_to)
             if new.valid_to is not None and new.valid_to < new.valid_from:
                 raise bad("bad_dates", "valid_to comes before the change's first day.")
             others = [

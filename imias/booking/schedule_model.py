@@ -47,7 +47,8 @@ class TemplateRequest(
     (default: the doctor's); ``channels``: who may book (default: all); ``referral``: kept
     for patients with a referral; ``urgent``: kept for same-day urgent care. On a change,
     ``from`` is the first day the change applies to (default: the clinic's today); the
-    days before keep the template as it was."""
+    days before keep the template as it was, and ``valid_from`` / ``valid_to`` left out
+    keep the template's own."""
 
     weekday: Weekday
     starts: ClockTime
