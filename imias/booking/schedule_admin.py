@@ -284,6 +284,10 @@ class ScheduleAdmin:
         ``only_day`` the change touches that day only (an exception, a holiday): only it is
         compared, and only when it is in the engine's window."""
         service = self.service
+        if service.engine.calendar is None:  # its directory places what is displaced
+            raise ProblemError(
+                503, "engine_loading", "The schedule is being loaded.", headers={"Retry-After": "2"}
+            )
         now = service.clock()
         writes = service.writes()
         async with self.pool.acquire() as conn, conn.transaction():
