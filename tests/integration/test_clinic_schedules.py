@@ -534,7 +534,7 @@ async def clinic_admin_account(city: str, clinic_id: int) -> str:
 
 
 async def test_the_clinic_administrator_marks_a_doctor_sick_on_the_page(city, editor, other):
-    from staffpages import sign_in
+    from staffpages import hidden, sign_in
 
     day = weekday_ahead(editor, 6)
     slot = await doctor_working(editor, day)
@@ -579,3 +579,26 @@ async def test_the_clinic_administrator_marks_a_doctor_sick_on_the_page(city, ed
     assert week.status_code == 200 and day.isoformat() in week.text
     holidays = await editor.get("/admin/schedules/holidays")
     assert holidays.status_code == 200 and "Добавить праздник" not in holidays.text
+    city_admin = bearer.administrator()
+    picker = await other.get("/admin/schedules", headers=city_admin)
+    assert picker.status_code == 200 and f"/admin/schedules?clinic={clinic}" in picker.text
+    editable = await other.get("/admin/schedules/holidays", headers=city_admin)
+    assert "Добавить праздник" in editable.text
+    token = hidden(editable.text, "csrf")
+    far = (editor.app_state.engine.today() + timedelta(days=45)).isoformat()
+    form = {"csrf": token, "day": far, "name": "День медика"}
+    added = await other.post(
+        "/admin/schedules/holidays", data=form, headers=city_admin, follow_redirects=False
+    )
+    assert added.status_code == 303, added.text
+    again = await other.post("/admin/schedules/holidays", data=form, headers=city_admin)
+    assert again.status_code == 409 and "Этот день уже праздничный." in again.text
+    removed = await other.post(
+        f"/admin/schedules/holidays/{far}/remove", data={"csrf": token}, headers=city_admin,
+        follow_redirects=False,
+    )  # fmt: skip
+    assert removed.status_code == 303
+    assert (
+        await fetch(city, "SELECT day FROM public_holidays WHERE day = $1", date.fromisoformat(far))
+        == []
+    )
