@@ -83,4 +83,5 @@ class BookingPlugin(DomainPlugin):
             yield
         finally:
             await jobs.stop()
+            await app.state.schedules.stop()
             await engine.stop()

@@ -15,6 +15,9 @@ booked appointment is refused whole.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -46,7 +49,7 @@ from imias.booking.schedule_rules import (
     template_of,
 )
 from imias.booking.schedules import ScheduleException, Template, expand, to_local, to_utc
-from imias.booking.slot_layout import Booked, DayPlan, Geometry, layout, plan_day
+from imias.booking.slot_layout import Booked, DayPlan, Geometry, layout, plan_day, strays
 from imias.booking.writes import Writes
 from imias.platform import audit
 from imias.platform.db import Connection
@@ -58,6 +61,11 @@ if TYPE_CHECKING:
     from imias.booking.service import BookingService
 
 T = TypeVar("T")
+log = logging.getLogger("imias.booking.schedules")
+#: Seconds after an edit that took time away before its sweep for bookings that raced it
+#: (placed by an engine that had not applied the edit yet: the stream brings it within a
+#: second or so).
+SWEEP_AFTER = 5.0
 
 
 def not_found(what: str) -> ProblemError:
@@ -77,9 +85,11 @@ class Window:
 class ScheduleAdmin:
     """The schedule use cases over the booking service's pool and engine."""
 
-    def __init__(self, service: BookingService) -> None:
+    def __init__(self, service: BookingService, sweep_after: float = SWEEP_AFTER) -> None:
         self.service = service
         self.pool = service.pool
+        self.sweep_after = sweep_after
+        self._sweeps: set[asyncio.Task[None]] = set()
 
     @property
     def geometry(self) -> Geometry:
@@ -302,15 +312,10 @@ class ScheduleAdmin:
             if clinic_id is not None:
                 zone = await repo.clinic_zone(conn, clinic_id) or zone
             today = self.today(zone)
-            window: Window | None = Window(today, self.geometry.days)
-            if only_day is not None and window is not None:
-                inside = today <= only_day <= window.last_day
-                window = Window(only_day, 1) if inside else None
+            window = self._window(today, only_day)
             if window is None:  # beyond the engine's window: the rows only
                 return await write(conn, facts, today), ScheduleChange()
-            since = to_utc(window.first_day, 0, ZoneInfo(zone)) - timedelta(hours=12)
-            until = to_utc(window.last_day, 24 * 60, ZoneInfo(zone)) + timedelta(hours=12)
-            appointments = await repo.active_appointments_of_doctors(conn, since, until, doctor_ids)
+            appointments = await self._appointments(conn, window, zone, doctor_ids)
             before = await self._blocks(conn, window, doctor_ids)
             result = await write(conn, facts, today)
             after = await self._blocks(conn, window, doctor_ids)
@@ -325,10 +330,27 @@ class ScheduleAdmin:
                 )
             await self._emit(conn, plans, facts, writes)
         writes.applied()
+        if any(p.closes for p in plans):
+            self._sweep_later(doctor_ids, only_day)
         change = ScheduleChange(
             displaced=count, holds_released=released, engine_events=len(writes.events)
         )
         return result, change
+
+    def _window(self, today: date, only_day: date | None) -> Window | None:
+        """The engine's window from today, or only ``only_day`` (None: outside it)."""
+        window = Window(today, self.geometry.days)
+        if only_day is None:
+            return window
+        return Window(only_day, 1) if today <= only_day <= window.last_day else None
+
+    async def _appointments(
+        self, conn: Connection, window: Window, zone: str, doctor_ids: Sequence[int] | None
+    ) -> list[asyncpg.Record]:
+        """The live appointments and holds over the window, locked."""
+        since = to_utc(window.first_day, 0, ZoneInfo(zone)) - timedelta(hours=12)
+        until = to_utc(window.last_day, 24 * 60, ZoneInfo(zone)) + timedelta(hours=12)
+        return await repo.active_appointments_of_doctors(conn, since, until, doctor_ids)
 
     async def _blocks(
         self, conn: Connection, window: Window, doctor_ids: Sequence[int] | None
@@ -355,22 +377,7 @@ class ScheduleAdmin:
     ) -> list[DayPlan]:
         g = self.geometry
         first, last = window.first_day.toordinal(), window.last_day.toordinal()
-        booked: dict[tuple[int, int], list[Booked]] = {}
-        for row in appointments:
-            doctor = facts.get(row["doctor_id"])
-            if doctor is None:
-                continue
-            local_day, minute = to_local(row["starts_at"], ZoneInfo(doctor["time_zone"]))
-            length = int((row["ends_at"] - row["starts_at"]).total_seconds()) // 60
-            booked.setdefault((row["doctor_id"], local_day.toordinal()), []).append(
-                Booked(
-                    row=row,
-                    start=g.unit_of(minute),
-                    length=length // g.unit_minutes,
-                    status=row["status"],
-                    begun=row["starts_at"] <= now,
-                )
-            )
+        booked = self._booked(facts, appointments, now)
         plans: list[DayPlan] = []
         for doctor_id in sorted(set(before) | set(after)):
             doctor = facts.get(doctor_id)
@@ -392,6 +399,91 @@ class ScheduleAdmin:
                     )
                 )
         return plans
+
+    def _booked(
+        self, facts: dict[int, Any], appointments: Sequence[asyncpg.Record], now: datetime
+    ) -> dict[tuple[int, int], list[Booked]]:
+        """The appointments in engine terms, by (doctor, engine day)."""
+        g = self.geometry
+        booked: dict[tuple[int, int], list[Booked]] = {}
+        for row in appointments:
+            doctor = facts.get(row["doctor_id"])
+            if doctor is None:
+                continue
+            local_day, minute = to_local(row["starts_at"], ZoneInfo(doctor["time_zone"]))
+            length = int((row["ends_at"] - row["starts_at"]).total_seconds()) // 60
+            booked.setdefault((row["doctor_id"], local_day.toordinal()), []).append(
+                Booked(
+                    row=row,
+                    start=g.unit_of(minute),
+                    length=length // g.unit_minutes,
+                    status=row["status"],
+                    begun=row["starts_at"] <= now,
+                )
+            )
+        return booked
+
+    # -- what raced an edit ----------------------------------------------------------------
+
+    async def displace_stragglers(
+        self, doctor_ids: Sequence[int] | None, only_day: date | None = None
+    ) -> int:
+        """Displace the appointments (and let go the holds) found in time the doctors no
+        longer work: a booking placed by a worker whose engine had not yet applied an edit
+        can land there in the moment after the edit's commit (the database knows no
+        schedule). Run a few seconds after each edit that took time away; how many."""
+        service = self.service
+        now = service.clock()
+        writes = service.writes()
+        async with self.pool.acquire() as conn, conn.transaction():
+            await repo.lock_schedules(conn, doctor_ids)
+            facts = {r["id"]: r for r in await repo.schedule_doctors(conn, doctor_ids)}
+            zone = str(service.engine.zone)
+            window = self._window(self.today(zone), only_day)
+            if window is None or not facts:
+                return 0
+            appointments = await self._appointments(conn, window, zone, doctor_ids)
+            blocks = await self._blocks(conn, window, doctor_ids)
+            plans = []
+            for (doctor_id, day), found in sorted(
+                self._booked(facts, appointments, now).items(), key=lambda kv: kv[0]
+            ):
+                doctor = facts[doctor_id]
+                if not window.first_day.toordinal() <= day <= window.last_day.toordinal():
+                    continue
+                shape = (doctor["slot_minutes"], self.geometry, not doctor["self_referral"])
+                slots = layout(blocks.get(doctor_id, ()), *shape).get(day, set())
+                plans.append(strays(day, slots, found, doctor_id))
+            await self._let_holds_go(conn, plans, now, writes)
+            displaced = [b.row for p in plans for b in p.displace]
+            count = 0
+            if displaced:
+                count = await service.relocations.displace(
+                    conn, displaced, now=now, writes=writes, reason="schedule", by=None
+                )
+        writes.applied()
+        if count:
+            log.warning("%d appointments booked into time taken away were displaced", count)
+        return count
+
+    def _sweep_later(self, doctor_ids: Sequence[int] | None, only_day: date | None) -> None:
+        async def sweep() -> None:
+            await asyncio.sleep(self.sweep_after)
+            try:
+                await self.displace_stragglers(doctor_ids, only_day)
+            except Exception:  # logged; the next edit or a worker's rebuild tells again
+                log.exception("the sweep after a schedule edit failed")
+
+        task = asyncio.create_task(sweep(), name="imias-schedule-sweep")
+        self._sweeps.add(task)
+        task.add_done_callback(self._sweeps.discard)
+
+    async def stop(self) -> None:
+        for task in list(self._sweeps):
+            task.cancel()
+        for task in list(self._sweeps):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _let_holds_go(
         self, conn: Connection, plans: list[DayPlan], now: datetime, writes: Writes

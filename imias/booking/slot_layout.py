@@ -199,3 +199,21 @@ def plan_day(
         else:
             plan.opens.append(Run(day, start, length, flags, 1))
     return plan
+
+
+def strays(
+    day: int, slots: set[Slot], appointments: Sequence[Booked], doctor_id: int = 0
+) -> DayPlan:
+    """A day's appointments that have not begun and do not sit on its slots (a booking
+    placed by an engine that had not yet applied an edit, in the moment after its
+    commit), as a plan that displaces them and lets their holds go."""
+    plan = DayPlan(day, doctor_id)
+    starts = {start: length for start, length, _ in slots}
+    for a in appointments:
+        if a.begun or _fits(starts, a.start, a.length):
+            continue
+        if a.status == "held":
+            plan.holds.append(a)
+        elif a.status == "booked":
+            plan.displace.append(a)
+    return plan

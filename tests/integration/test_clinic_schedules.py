@@ -602,3 +602,47 @@ async def test_the_clinic_administrator_marks_a_doctor_sick_on_the_page(city, ed
         await fetch(city, "SELECT day FROM public_holidays WHERE day = $1", date.fromisoformat(far))
         == []
     )
+
+
+async def test_a_booking_that_raced_an_edit_is_displaced_by_the_sweep_after_it(city, editor, other):
+    """A booking placed by a worker whose engine had not yet applied a sick day lands in
+    the sick day (the database knows no schedule); the sweep each such edit schedules a
+    few seconds later displaces it as the edit's own were."""
+    from imias.booking.relocation import Relocations
+    from imias.booking.schedule_admin import ScheduleAdmin
+    from imias.booking.service import BookingService
+
+    admin = editor.app_state.schedules
+    admin.sweep_after = 3600  # this test runs the sweep itself
+    day = weekday_ahead(editor, 8)
+    slot = await doctor_working(editor, day)
+    doctor, clinic = slot["doctor_id"], slot["clinic_id"]
+    sick = await editor.post(
+        f"/api/v1/clinics/{clinic}/doctors/{doctor}/exceptions",
+        json={"day": day.isoformat(), "kind": "sick"},
+        headers=clinic_admin(clinic),
+    )
+    assert sick.status_code == 201, sick.text
+    assert admin._sweeps, "the edit took time away: a sweep is scheduled"
+    (patient,) = await adults(city, 1, offset=30)
+    starts = datetime.fromisoformat(slot["starts_at"])
+    raced = await fetch(
+        city,
+        "INSERT INTO appointments (clinic_id, doctor_id, patient_id, specialty_id, starts_at,"
+        " ends_at, status, channel) SELECT $1, $2, $3, specialty_id, $4, $5, 'booked', 'web'"
+        " FROM doctors WHERE id = $2 RETURNING id",
+        clinic, doctor, patient["id"], starts, starts + timedelta(minutes=15),
+    )  # fmt: skip
+    pool = await asyncpg.create_pool(city, min_size=1, max_size=2)
+    try:
+        engine = Engine()
+        await engine.load(pool)
+        service = BookingService(pool, engine, apply_locally=True)
+        service.relocations = Relocations(service)
+        sweeper = ScheduleAdmin(service)
+        assert await sweeper.displace_stragglers([doctor], day) == 1
+        assert await sweeper.displace_stragglers([doctor], day) == 0
+    finally:
+        await pool.close()
+    assert await status_of(city, raced[0]["id"]) == "cancelled"
+    await agrees_with_database(city, other)

@@ -155,3 +155,13 @@ def test_a_visit_that_has_begun_is_left_with_its_slot():
 def test_an_unchanged_day_plans_nothing():
     plan = plan_day(1, slots(0, 3, 4), slots(0, 3, 4), [booked(0, 3)])
     assert not plan.changes and plan.rebook == []
+
+
+def test_strays_are_the_bookings_off_the_slots_that_have_not_begun():
+    from imias.booking.slot_layout import strays
+
+    day = slots(0, 3, 4)
+    found = [booked(3, 3), booked(12, 3), booked(15, 3, "held"), booked(18, 3, begun=True)]
+    plan = strays(1, day, found, doctor_id=7)
+    assert [b.start for b in plan.displace] == [12] and [b.start for b in plan.holds] == [15]
+    assert plan.doctor_id == 7 and not plan.changes
