@@ -35,6 +35,16 @@ from imias.booking.model import CHANNEL_BITS, CHANNELS, Channel, RefusalCode
 from imias.booking.plugin import BookingPlugin
 from imias.booking.relocation import Relocations
 from imias.booking.relocation_views import ClinicRelocations, Relocation
+from imias.booking.schedule_admin import ScheduleAdmin
+from imias.booking.schedule_model import (
+    ClinicDoctor,
+    DoctorSchedule,
+    ExceptionRequest,
+    Holiday,
+    HolidayRequest,
+    ScheduleChange,
+    TemplateRequest,
+)
 from imias.booking.schedules import ScheduleException, Template, expand, to_local, to_utc
 from imias.booking.search import (
     ENTITLED_BY_REFERRAL,
@@ -65,7 +75,15 @@ __all__ = [
     "BookingService",
     "Channel",
     "ClinicRelocations",
+    "ClinicDoctor",
     "ClinicWithTime",
+    "DoctorSchedule",
+    "ExceptionRequest",
+    "Holiday",
+    "HolidayRequest",
+    "ScheduleAdmin",
+    "ScheduleChange",
+    "TemplateRequest",
     "Engine",
     "EngineNotReady",
     "FreeSlot",

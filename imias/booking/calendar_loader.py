@@ -1,4 +1,5 @@
-"""Build a worker's engine from the database: schedules minus active appointments.
+"""Build a worker's engine from the database: schedules (less the public holidays) minus
+active appointments.
 
 This is the start-up path of DESIGN.md ("at start a worker rebuilds its core from
 the database"). The engine works in each clinic's local wall time: day = the local
@@ -22,30 +23,16 @@ import asyncpg
 
 import scheduler_core
 from imias.booking import repository
-from imias.booking.schedules import ScheduleException, Template, expand, slot_flags, to_local
+from imias.booking.schedules import ScheduleException, Template, expand, to_local
+from imias.booking.slot_layout import Geometry, run_of
 from imias.platform.db import Connection
 from imias.registry import Directory
 from scheduler_core import Channel, SchedulerError
 from scheduler_core.flags import ENTITLED_ALL
 
+__all__ = ["Geometry", "LoadReport", "load_calendar"]
+
 log = logging.getLogger("imias.booking.calendar")
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """The engine's shape: days in the window and the hours a day covers."""
-
-    days: int = 14
-    unit_minutes: int = 5
-    day_begins: int = 8 * 60  # 08:00 local
-    day_ends: int = 20 * 60  # 20:00 local
-
-    @property
-    def units_per_day(self) -> int:
-        return (self.day_ends - self.day_begins) // self.unit_minutes
-
-    def unit_of(self, minute: int) -> int:
-        return (minute - self.day_begins) // self.unit_minutes
 
 
 @dataclass
@@ -88,6 +75,7 @@ async def load_calendar(
     ]
     templates = await repository.templates_in_window(conn, first_day, last_day)
     exceptions = await repository.exceptions_in_window(conn, first_day, last_day)
+    holidays = await repository.holidays_between(conn, first_day, last_day)
     since = datetime.combine(first_day, datetime.min.time(), tzinfo=UTC) - timedelta(days=1)
     until = since + timedelta(days=geometry.days + 2)
     appointments = await repository.active_appointments_between(conn, since, until)
@@ -100,6 +88,7 @@ async def load_calendar(
         templates,
         exceptions,
         appointments,
+        holidays,
     )
     report.seconds = time.perf_counter() - began
     log.info(
@@ -124,6 +113,7 @@ def _build(
     template_rows: list[asyncpg.Record],
     exception_rows: list[asyncpg.Record],
     appointments: list[asyncpg.Record],
+    holidays: set[date] | None = None,
 ) -> tuple[scheduler_core.Calendar, LoadReport]:
     last_day = first_day + timedelta(days=geometry.days - 1)
     cal = cls(
@@ -136,27 +126,21 @@ def _build(
     report = LoadReport()
     templates = [Template(**dict(r)) for r in template_rows]
     exceptions = [ScheduleException(**dict(r)) for r in exception_rows]
-    blocks = expand(templates, exceptions, first_day, geometry.days)
+    blocks = expand(templates, exceptions, first_day, geometry.days, holidays or set())
     zones: dict[int, ZoneInfo] = {}
     for doctor in doctors:
         doctor_id = doctor["id"]
         cal.add_doctor(doctor_id, doctor["clinic_id"], doctor["specialty_id"])
         zones[doctor_id] = ZoneInfo(doctor["time_zone"])  # instances are cached by key
         report.doctors += 1
-        length = doctor["slot_minutes"] // geometry.unit_minutes
+        needs_referral = not doctor["self_referral"]
         for block in blocks.get(doctor_id, ()):
-            start = max(block.start, geometry.day_begins)
-            end = min(block.end, geometry.day_ends)
-            if (start, end) != (block.start, block.end):
-                report.clipped_blocks += 1
-            count = (end - start) // doctor["slot_minutes"]
-            if count < 1:
+            run, clipped = run_of(block, doctor["slot_minutes"], geometry, needs_referral)
+            report.clipped_blocks += clipped
+            if run is None:
                 continue
-            flags = slot_flags(block, needs_referral=not doctor["self_referral"])
-            cal.open(
-                doctor_id, block.day.toordinal(), geometry.unit_of(start), length, flags, count
-            )
-            report.slots += count
+            cal.open(doctor_id, run.day, run.start, run.length, run.flags, run.count)
+            report.slots += run.count
     now = time.time()
     for row in appointments:
         zone = zones.get(row["doctor_id"])

@@ -26,6 +26,16 @@ from scheduler_core import SchedulerError
 from scheduler_core.flags import CHANNEL_MASK, REFERRAL_BIT, SLOT_START, URGENT_BIT
 
 
+def slot_units(flags: bytes, unit: int) -> int:
+    """The length in units of the slot that starts at ``unit`` of a day's flags: up to the
+    next slot's start or closed time (a template may carry its own visit length, so the
+    engine's slots, not the doctor's default, say how long a visit is)."""
+    end = unit + 1
+    while end < len(flags) and flags[end] and not flags[end] & SLOT_START:
+        end += 1
+    return end - unit
+
+
 @dataclass(frozen=True)
 class Placed:
     """A slot request resolved against the directory and the engine."""
@@ -79,12 +89,12 @@ class Placement:
         g = self.engine.geometry
         day = local_day.toordinal()
         unit, rest = divmod(minute - g.day_begins, g.unit_minutes)
-        length = doctor.slot_minutes // g.unit_minutes
         if not cal.start_day <= day <= cal.last_day:
             raise refuse(RefusalCode.OUTSIDE_SCHEDULE, "That day is outside the booking window.")
-        flags = 0
-        if rest == 0 and 0 <= unit and unit + length <= g.units_per_day:
-            flags = cal.day_flags(doctor_id, day)[unit]
+        flags = length = 0
+        if rest == 0 and 0 <= unit < g.units_per_day:
+            row = cal.day_flags(doctor_id, day)
+            flags, length = row[unit], slot_units(row, unit)
         if not flags & SLOT_START:
             raise refuse(RefusalCode.OUTSIDE_SCHEDULE)
         starts = starts_at.astimezone(UTC)
@@ -94,7 +104,7 @@ class Placement:
             specialty,
             zone,
             starts,
-            starts + timedelta(minutes=doctor.slot_minutes),
+            starts + timedelta(minutes=length * g.unit_minutes),
             day,
             unit,
             length,
@@ -123,7 +133,7 @@ class Placement:
             row["ends_at"],
             local_day.toordinal(),
             (minute - g.day_begins) // g.unit_minutes,
-            doctor.slot_minutes // g.unit_minutes,
+            int((row["ends_at"] - row["starts_at"]).total_seconds()) // 60 // g.unit_minutes,
             0,
         )
 

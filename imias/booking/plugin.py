@@ -24,6 +24,8 @@ from imias.booking.care import CareLinks
 from imias.booking.engine import ENGINE_TOPIC, Engine
 from imias.booking.jobs import BookingJobs
 from imias.booking.relocation_api import RelocationController
+from imias.booking.schedule_admin import ScheduleAdmin
+from imias.booking.schedule_api import HolidayController, ScheduleController
 from imias.booking.service import BookingService
 from imias.booking.waitlist_api import WaitlistController
 from imias.booking.walk_ins_api import WalkInController
@@ -49,11 +51,17 @@ class BookingPlugin(DomainPlugin):
             WaitlistController,
             WalkInController,
             RelocationController,
+            ScheduleController,
+            HolidayController,
             engine_state,
         ]
 
     def dependencies(self) -> dict[str, Provide]:
-        return {"engine": provide("engine"), "booking": provide("booking")}
+        return {
+            "engine": provide("engine"),
+            "booking": provide("booking"),
+            "schedules": provide("schedules"),
+        }
 
     def health_checks(self) -> dict[str, Check]:
         return {"engine": check_engine}
@@ -68,6 +76,8 @@ class BookingPlugin(DomainPlugin):
         app.state.booking = booking = BookingService(app.state.db, engine)
         # booking.relocations: the patients moved when a clinic takes a doctor's time away
         # (the schedule's editing calls it in its transaction).
+        # A clinic's schedules, edited by its administrator (imias.booking.schedule_admin).
+        app.state.schedules = ScheduleAdmin(booking)
         # What the medical record asks of the booking (imias.booking.care).
         app.state.care_links = CareLinks(app.state.db)
         jobs = BookingJobs(booking, app.state.db)
@@ -76,4 +86,5 @@ class BookingPlugin(DomainPlugin):
             yield
         finally:
             await jobs.stop()
+            await app.state.schedules.stop()
             await engine.stop()

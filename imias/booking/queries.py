@@ -9,7 +9,8 @@ from imias.platform.audit.repository import insert_from as audit_cte
 from imias.platform.outbox import event_cte
 
 TEMPLATES_IN_WINDOW = """
-SELECT doctor_id, weekday, starts, ends, channels, urgent, valid_from, valid_to
+SELECT doctor_id, weekday, starts, ends, channels, urgent, valid_from, valid_to,
+       slot_minutes, referral
   FROM schedule_templates
  WHERE valid_from <= $2 AND (valid_to IS NULL OR valid_to >= $1)
 """
@@ -18,6 +19,10 @@ EXCEPTIONS_IN_WINDOW = """
 SELECT doctor_id, day, kind, starts, ends, channels
   FROM schedule_exceptions
  WHERE day BETWEEN $1 AND $2
+"""
+
+HOLIDAYS_BETWEEN = """
+SELECT day FROM public_holidays WHERE day BETWEEN $1 AND $2
 """
 
 ACTIVE_APPOINTMENTS_BETWEEN = """
@@ -32,6 +37,7 @@ SELECT clinic_id, id, doctor_id, starts_at, ends_at, status, hold_token, hold_ex
 QUERIES = {
     "templates_in_window": TEMPLATES_IN_WINDOW,
     "exceptions_in_window": EXCEPTIONS_IN_WINDOW,
+    "holidays_between": HOLIDAYS_BETWEEN,
     "active_appointments_between": ACTIVE_APPOINTMENTS_BETWEEN,
 }
 
@@ -585,4 +591,139 @@ QUERIES |= {
     "patient_relocations": PATIENT_RELOCATIONS,
     "clinic_relocations": CLINIC_RELOCATIONS,
     "clinic_relocation_counts": CLINIC_RELOCATION_COUNTS,
+}
+
+# -- a clinic's schedules, edited by its administrator (imias.booking.schedule_admin) --------
+
+# One edit of schedules at a time per doctor; a public holiday (every doctor) waits for
+# them all and they for it (shared and exclusive holds of one key).
+LOCK_SCHEDULES_SHARED = "SELECT pg_advisory_xact_lock_shared(hashtextextended('schedules', 0))"
+LOCK_SCHEDULES = "SELECT pg_advisory_xact_lock(hashtextextended('schedules', 0))"
+LOCK_DOCTOR_SCHEDULE = (
+    "SELECT pg_advisory_xact_lock(hashtextextended('schedule:' || $1::bigint::text, 0))"
+)
+
+SCHEDULE_DOCTORS = """
+SELECT d.clinic_id, d.id, d.slot_minutes, s.self_referral, c.time_zone
+  FROM doctors d JOIN specialties s ON s.id = d.specialty_id JOIN clinics c ON c.id = d.clinic_id
+ WHERE d.active AND ($1::bigint[] IS NULL OR d.id = ANY($1::bigint[]))
+"""
+
+CLINIC_DOCTORS = """
+SELECT d.id, d.clinic_id, d.family_name, d.given_name, d.patronymic, d.room, d.slot_minutes,
+       s.code AS specialty
+  FROM doctors d JOIN specialties s ON s.id = d.specialty_id
+ WHERE d.clinic_id = $1 AND d.active AND ($2::bigint IS NULL OR d.id = $2)
+ ORDER BY d.family_name, d.given_name, d.id
+"""
+
+CLINIC_ZONE = "SELECT time_zone FROM clinics WHERE id = $1"
+
+DOCTOR_TEMPLATES = """
+SELECT id, clinic_id, doctor_id, weekday, starts, ends, channels, urgent, valid_from, valid_to,
+       slot_minutes, referral
+  FROM schedule_templates
+ WHERE clinic_id = $1 AND doctor_id = $2
+ ORDER BY weekday, starts, valid_from, id
+"""
+
+TEMPLATES_OF_DOCTORS = """
+SELECT doctor_id, weekday, starts, ends, channels, urgent, valid_from, valid_to,
+       slot_minutes, referral
+  FROM schedule_templates
+ WHERE valid_from <= $2 AND (valid_to IS NULL OR valid_to >= $1)
+   AND ($3::bigint[] IS NULL OR doctor_id = ANY($3::bigint[]))
+"""
+
+EXCEPTIONS_OF_DOCTORS = """
+SELECT doctor_id, day, kind, starts, ends, channels
+  FROM schedule_exceptions
+ WHERE day BETWEEN $1 AND $2 AND ($3::bigint[] IS NULL OR doctor_id = ANY($3::bigint[]))
+"""
+
+TEMPLATE_FOR_UPDATE = """
+SELECT id, clinic_id, doctor_id, weekday, starts, ends, channels, urgent, valid_from, valid_to,
+       slot_minutes, referral
+  FROM schedule_templates WHERE clinic_id = $1 AND id = $2 FOR UPDATE
+"""
+
+INSERT_TEMPLATE = """
+INSERT INTO schedule_templates (clinic_id, doctor_id, weekday, starts, ends, channels, urgent,
+                                valid_from, valid_to, slot_minutes, referral)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+RETURNING id
+"""
+
+UPDATE_TEMPLATE = """
+UPDATE schedule_templates
+   SET weekday = $3, starts = $4, ends = $5, channels = $6, urgent = $7, valid_from = $8,
+       valid_to = $9, slot_minutes = $10, referral = $11
+ WHERE clinic_id = $1 AND id = $2
+"""
+
+DELETE_TEMPLATE = "DELETE FROM schedule_templates WHERE clinic_id = $1 AND id = $2"
+
+DOCTOR_EXCEPTIONS = """
+SELECT id, doctor_id, day, kind, starts, ends, channels
+  FROM schedule_exceptions
+ WHERE clinic_id = $1 AND doctor_id = $2 AND day >= $3
+ ORDER BY day, starts NULLS FIRST, id
+"""
+
+EXCEPTION_FOR_UPDATE = """
+SELECT id, clinic_id, doctor_id, day, kind, starts, ends, channels
+  FROM schedule_exceptions WHERE clinic_id = $1 AND id = $2 FOR UPDATE
+"""
+
+INSERT_EXCEPTION = """
+INSERT INTO schedule_exceptions (clinic_id, doctor_id, day, kind, starts, ends, channels)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+RETURNING id
+"""
+
+DELETE_EXCEPTION = "DELETE FROM schedule_exceptions WHERE clinic_id = $1 AND id = $2"
+
+HOLIDAYS_FROM = "SELECT day, name FROM public_holidays WHERE day >= $1 ORDER BY day"
+
+INSERT_HOLIDAY = """
+INSERT INTO public_holidays (day, name) VALUES ($1, $2) ON CONFLICT (day) DO NOTHING RETURNING day
+"""
+
+DELETE_HOLIDAY = "DELETE FROM public_holidays WHERE day = $1 RETURNING day"
+
+# The live appointments and holds of doctors over a span, locked: an edit of their
+# schedules decides about them in its own transaction.
+ACTIVE_APPOINTMENTS_OF_DOCTORS = """
+SELECT id, clinic_id, doctor_id, patient_id, specialty_id, starts_at, ends_at, status, channel,
+       referral_clinic_id, referral_id, hold_token, hold_expires_at, waitlist_entry_id,
+       relocation_id
+  FROM appointments
+ WHERE status IN ('held', 'booked', 'arrived') AND starts_at >= $1 AND starts_at < $2
+   AND ($3::bigint[] IS NULL OR doctor_id = ANY($3::bigint[]))
+ ORDER BY clinic_id, id
+   FOR UPDATE
+"""
+
+QUERIES |= {
+    "lock_schedules_shared": LOCK_SCHEDULES_SHARED,
+    "lock_schedules": LOCK_SCHEDULES,
+    "lock_doctor_schedule": LOCK_DOCTOR_SCHEDULE,
+    "schedule_doctors": SCHEDULE_DOCTORS,
+    "clinic_doctors": CLINIC_DOCTORS,
+    "clinic_zone": CLINIC_ZONE,
+    "doctor_templates": DOCTOR_TEMPLATES,
+    "templates_of_doctors": TEMPLATES_OF_DOCTORS,
+    "exceptions_of_doctors": EXCEPTIONS_OF_DOCTORS,
+    "template_for_update": TEMPLATE_FOR_UPDATE,
+    "insert_template": INSERT_TEMPLATE,
+    "update_template": UPDATE_TEMPLATE,
+    "delete_template": DELETE_TEMPLATE,
+    "doctor_exceptions": DOCTOR_EXCEPTIONS,
+    "exception_for_update": EXCEPTION_FOR_UPDATE,
+    "insert_exception": INSERT_EXCEPTION,
+    "delete_exception": DELETE_EXCEPTION,
+    "holidays_from": HOLIDAYS_FROM,
+    "insert_holiday": INSERT_HOLIDAY,
+    "delete_holiday": DELETE_HOLIDAY,
+    "active_appointments_of_doctors": ACTIVE_APPOINTMENTS_OF_DOCTORS,
 }

@@ -47,6 +47,10 @@ async def exceptions_in_window(conn: Executor, first_day: date, last_day: date) 
     return await conn.fetch(q.EXCEPTIONS_IN_WINDOW, first_day, last_day)
 
 
+async def holidays_between(conn: Executor, first_day: date, last_day: date) -> set[date]:
+    return {r["day"] for r in await conn.fetch(q.HOLIDAYS_BETWEEN, first_day, last_day)}
+
+
 async def active_appointments_between(
     conn: Executor, since: datetime, until: datetime
 ) -> list[Row]:
@@ -610,3 +614,118 @@ async def clinic_relocations(
     rows = await conn.fetch(q.CLINIC_RELOCATIONS, clinic_id, since, state, limit)
     counts = await conn.fetch(q.CLINIC_RELOCATION_COUNTS, clinic_id, since)
     return rows, {r["state"]: int(r["n"]) for r in counts}
+
+
+# -- a clinic's schedules (imias.booking.schedule_admin) ------------------------------------
+
+
+async def lock_schedules(conn: Connection, doctor_ids: Sequence[int] | None) -> None:
+    """Serialise edits of these doctors' schedules (None: every doctor's, a holiday)."""
+    if doctor_ids is None:
+        await conn.execute(q.LOCK_SCHEDULES)
+        return
+    await conn.execute(q.LOCK_SCHEDULES_SHARED)
+    for doctor_id in sorted(set(doctor_ids)):
+        await conn.execute(q.LOCK_DOCTOR_SCHEDULE, doctor_id)
+
+
+async def schedule_doctors(conn: Executor, doctor_ids: Sequence[int] | None) -> list[Row]:
+    return await conn.fetch(q.SCHEDULE_DOCTORS, doctor_ids)
+
+
+async def clinic_doctors(conn: Executor, clinic_id: int, doctor_id: int | None = None) -> list[Row]:
+    return await conn.fetch(q.CLINIC_DOCTORS, clinic_id, doctor_id)
+
+
+async def clinic_zone(conn: Executor, clinic_id: int) -> str | None:
+    zone: str | None = await conn.fetchval(q.CLINIC_ZONE, clinic_id)
+    return zone
+
+
+async def doctor_templates(conn: Executor, clinic_id: int, doctor_id: int) -> list[Row]:
+    return await conn.fetch(q.DOCTOR_TEMPLATES, clinic_id, doctor_id)
+
+
+async def schedule_rows(
+    conn: Executor, first_day: date, last_day: date, doctor_ids: Sequence[int] | None
+) -> tuple[list[Row], list[Row], set[date]]:
+    """Templates, exceptions and holidays over the days, of the doctors (None: all)."""
+    templates = await conn.fetch(q.TEMPLATES_OF_DOCTORS, first_day, last_day, doctor_ids)
+    exceptions = await conn.fetch(q.EXCEPTIONS_OF_DOCTORS, first_day, last_day, doctor_ids)
+    return templates, exceptions, await holidays_between(conn, first_day, last_day)
+
+
+async def template_for_update(conn: Connection, clinic_id: int, template_id: int) -> Row | None:
+    return await conn.fetchrow(q.TEMPLATE_FOR_UPDATE, clinic_id, template_id)
+
+
+def _template_args(t: Any) -> tuple[Any, ...]:
+    return (
+        t.weekday,
+        t.starts,
+        t.ends,
+        t.channels,
+        t.urgent,
+        t.valid_from,
+        t.valid_to,
+        t.slot_minutes,
+        t.referral,
+    )
+
+
+async def insert_template(conn: Connection, clinic_id: int, t: Any) -> int:
+    """``t``: an :class:`imias.booking.schedules.Template`."""
+    template_id: int = await conn.fetchval(
+        q.INSERT_TEMPLATE, clinic_id, t.doctor_id, *_template_args(t)
+    )
+    return template_id
+
+
+async def update_template(conn: Connection, clinic_id: int, template_id: int, t: Any) -> None:
+    await conn.execute(q.UPDATE_TEMPLATE, clinic_id, template_id, *_template_args(t))
+
+
+async def delete_template(conn: Connection, clinic_id: int, template_id: int) -> None:
+    await conn.execute(q.DELETE_TEMPLATE, clinic_id, template_id)
+
+
+async def doctor_exceptions(
+    conn: Executor, clinic_id: int, doctor_id: int, since: date
+) -> list[Row]:
+    return await conn.fetch(q.DOCTOR_EXCEPTIONS, clinic_id, doctor_id, since)
+
+
+async def exception_for_update(conn: Connection, clinic_id: int, exception_id: int) -> Row | None:
+    return await conn.fetchrow(q.EXCEPTION_FOR_UPDATE, clinic_id, exception_id)
+
+
+async def insert_exception(conn: Connection, clinic_id: int, e: Any) -> int:
+    """``e``: an :class:`imias.booking.schedules.ScheduleException`."""
+    exception_id: int = await conn.fetchval(
+        q.INSERT_EXCEPTION, clinic_id, e.doctor_id, e.day, e.kind, e.starts, e.ends, e.channels
+    )
+    return exception_id
+
+
+async def delete_exception(conn: Connection, clinic_id: int, exception_id: int) -> None:
+    await conn.execute(q.DELETE_EXCEPTION, clinic_id, exception_id)
+
+
+async def holidays_from(conn: Executor, since: date) -> list[Row]:
+    return await conn.fetch(q.HOLIDAYS_FROM, since)
+
+
+async def insert_holiday(conn: Connection, day: date, name: str) -> bool:
+    """False when the day is a holiday already."""
+    return await conn.fetchval(q.INSERT_HOLIDAY, day, name) is not None
+
+
+async def delete_holiday(conn: Connection, day: date) -> bool:
+    return await conn.fetchval(q.DELETE_HOLIDAY, day) is not None
+
+
+async def active_appointments_of_doctors(
+    conn: Connection, since: datetime, until: datetime, doctor_ids: Sequence[int] | None
+) -> list[Row]:
+    """Live appointments and holds starting in [since, until), locked FOR UPDATE."""
+    return await conn.fetch(q.ACTIVE_APPOINTMENTS_OF_DOCTORS, since, until, doctor_ids)

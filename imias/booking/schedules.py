@@ -2,8 +2,11 @@
 
 Pure: no I/O. Schedules are written in the clinic's local time (DESIGN.md); a block
 is a doctor's stretch of working time on one local day, with the channels that may
-book it. Leave and sick days remove time (a whole day, or part of it); an extra
-shift adds time, taking precedence over what it overlaps. The engine is fed in
+book it. Leave, sick and training days remove time (a whole day, or part of it); the
+city's public holidays remove every template's time of the day; an extra shift adds
+time, taking precedence over what it overlaps (on a holiday too). A template may carry
+its own visit length (``slot_minutes``; None: the doctor's) and keep its time for
+referred patients (``referral``) or urgent care (``urgent``). The engine is fed in
 local wall time too: day = the local date's ordinal, unit = minutes since the
 calendar's ``day_begins`` divided by its unit; :func:`to_utc` and :func:`to_local`
 convert at the edges with ``zoneinfo``.
@@ -11,14 +14,15 @@ convert at the edges with ``zoneinfo``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from scheduler_core import SlotFlag
 
-CLOSING_KINDS = frozenset({"leave", "sick"})
+CLOSING_KINDS = frozenset({"leave", "sick", "training"})
+KINDS = ("leave", "sick", "training", "extra")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +35,8 @@ class Template:
     urgent: bool = False
     valid_from: date = date(2000, 1, 1)
     valid_to: date | None = None
+    slot_minutes: int | None = None  # None: the doctor's visit length
+    referral: bool = False  # kept for patients with a referral
 
     def applies(self, day: date) -> bool:
         return (
@@ -44,7 +50,7 @@ class Template:
 class ScheduleException:
     doctor_id: int
     day: date
-    kind: str  # leave, sick, extra
+    kind: str  # leave, sick, training, extra
     starts: time | None = None  # None with ends None: the whole day
     ends: time | None = None
     channels: int = int(SlotFlag.ALL_CHANNELS)
@@ -60,6 +66,20 @@ class Block:
     end: int
     channels: int
     urgent: bool = False
+    slot_minutes: int | None = None
+    referral: bool = False
+
+    def cut(self, start: int, end: int) -> Block:
+        return Block(
+            self.doctor_id,
+            self.day,
+            start,
+            end,
+            self.channels,
+            self.urgent,
+            self.slot_minutes,
+            self.referral,
+        )
 
 
 def _minutes(t: time) -> int:
@@ -73,9 +93,9 @@ def _subtract(blocks: list[Block], start: int, end: int) -> list[Block]:
             out.append(b)
             continue
         if b.start < start:
-            out.append(Block(b.doctor_id, b.day, b.start, start, b.channels, b.urgent))
+            out.append(b.cut(b.start, start))
         if b.end > end:
-            out.append(Block(b.doctor_id, b.day, end, b.end, b.channels, b.urgent))
+            out.append(b.cut(end, b.end))
     return out
 
 
@@ -84,9 +104,10 @@ def expand(
     exceptions: Iterable[ScheduleException],
     first_day: date,
     days: int,
+    holidays: Collection[date] = (),
 ) -> dict[int, list[Block]]:
     """Working blocks per doctor over ``days`` local days from ``first_day``, sorted and
-    never overlapping."""
+    never overlapping. On a public holiday only extra shifts work."""
     by_doctor: dict[int, list[Template]] = {}
     for t in templates:
         by_doctor.setdefault(t.doctor_id, []).append(t)
@@ -100,9 +121,18 @@ def expand(
         for offset in range(days):
             day = first_day + timedelta(days=offset)
             blocks = [
-                Block(doctor, day, _minutes(t.starts), _minutes(t.ends), t.channels, t.urgent)
+                Block(
+                    doctor,
+                    day,
+                    _minutes(t.starts),
+                    _minutes(t.ends),
+                    t.channels,
+                    t.urgent,
+                    t.slot_minutes,
+                    t.referral,
+                )
                 for t in by_doctor.get(doctor, ())
-                if t.applies(day)
+                if t.applies(day) and day not in holidays
             ]
             blocks = _merge_overlaps(blocks)
             day_changes = changes.get((doctor, day), [])
@@ -130,14 +160,14 @@ def _merge_overlaps(blocks: list[Block]) -> list[Block]:
         if out and b.start < out[-1].end:
             if b.end <= out[-1].end:
                 continue
-            b = Block(b.doctor_id, b.day, out[-1].end, b.end, b.channels, b.urgent)
+            b = b.cut(out[-1].end, b.end)
         out.append(b)
     return out
 
 
 def slot_flags(block: Block, needs_referral: bool) -> int:
     flags = block.channels & int(SlotFlag.ALL_CHANNELS)
-    if needs_referral:
+    if needs_referral or block.referral:
         flags |= int(SlotFlag.REFERRAL)
     if block.urgent:
         flags |= int(SlotFlag.URGENT)

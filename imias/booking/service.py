@@ -58,6 +58,9 @@ Remembered = tuple[int, str, str, str, bytes]
 class BookingService:
     """The booking use cases over one pool and this worker's engine."""
 
+    #: Displaces appointments from time a clinic takes away (set by the booking plugin).
+    relocations: Relocations
+
     def __init__(
         self,
         pool: asyncpg.Pool,

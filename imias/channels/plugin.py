@@ -12,6 +12,7 @@ from litestar.types import ControllerRouterHandler
 
 from imias.channels.admin import AdminController
 from imias.channels.admin.relocations import AdminRelocationController
+from imias.channels.admin.schedules import ScheduleAdminPages
 from imias.channels.admin.staff import StaffPagesController
 from imias.channels.commands import phone
 from imias.channels.doctor import (
@@ -77,6 +78,7 @@ class ChannelsPlugin(DomainPlugin):
             AdminController,
             StaffPagesController,
             AdminRelocationController,
+            ScheduleAdminPages,
             verify_worker,
             verify_script,
             verify_qr_decoder,

@@ -17,7 +17,9 @@ from serving import serve
 pytestmark = pytest.mark.slow
 
 # The booking and identity routes.
-BOOKING = "holds|appointments|patients|waitlist|referrals|doctors|specialties|clinics|slots"
+BOOKING = (
+    "holds|appointments|patients|waitlist|referrals|doctors|specialties|clinics|slots|holidays"
+)
 IDENTITY = "auth|me|staff|break-glass|audit"
 RECORDS = "encounters|diagnoses|protocol-templates|records"
 ROUTES = rf"^/api/v1/({BOOKING}|{IDENTITY}|{RECORDS})"
@@ -55,8 +57,10 @@ def api_schema(server):
 def caller_for(method: str, path: str) -> dict[str, str]:
     """A token of the role the route is for (the others are refused with a documented
     401 or 403, which the checks accept too)."""
-    if path.startswith(("/api/v1/staff", "/api/v1/audit")):
+    if path.startswith(("/api/v1/staff", "/api/v1/audit", "/api/v1/holidays")):
         return bearer.administrator()
+    if path.startswith("/api/v1/clinics/") and re.search(r"/(schedule|templates|exceptions)", path):
+        return bearer.administrator()  # a clinic's schedules (clinics.md)
     if path.startswith(DOCTORS) or re.search(r"/(complete|no-show)$", path):
         return bearer.doctor(1, 1)
     return bearer.patient(1)

@@ -613,6 +613,87 @@ async def build(route: str, role: str, variant: str, client, w: World) -> Call:
         return await _relocation_call(route, role, variant, client, w, h)
     if route.startswith("fhir_"):
         return await _fhir_call(route, role, variant, client, w, h)
+    # -- the clinic's schedules (issue 22, "clinic") --
+    if route.startswith("schedule_") or route.startswith("admin_schedule"):
+        return await _schedule_call(route, variant, client, w, h)
+    raise AssertionError(route)
+
+
+# -- the clinic's schedules (issue 22, "clinic"): clinic A's doctor dA is own, clinic B's
+# dB foreign; what a change works on is made for the call, beyond the engine's window
+# (so that no appointment of the world is displaced) and on days of its own (so that no
+# two calls' templates overlap).
+_SCHEDULE_N = itertools.count()
+
+
+async def _schedule_call(route: str, variant: str, client, w: World, h: dict) -> Call:
+    from datetime import timedelta
+
+    n = next(_SCHEDULE_N)
+    day = client.app_state.engine.today() + timedelta(days=100 + 2 * n)
+    clinic = {"own": w.clinic_a, "foreign": w.clinic_b, "missing": w.clinic_a}[variant]
+    doctor = {"own": w.doctor_a, "foreign": w.doctor_b, "missing": MISSING}[variant]
+    base = f"/api/v1/clinics/{clinic}"
+    hours = {"weekday": 7, "starts": "08:00", "ends": "09:00"}
+    once = {"valid_from": day.isoformat(), "valid_to": day.isoformat()}
+
+    async def template() -> int:
+        if variant == "missing":
+            return MISSING
+        rows = await fetch(
+            w.city,
+            "INSERT INTO schedule_templates (clinic_id, doctor_id, weekday, starts, ends,"
+            " valid_from, valid_to) VALUES ($1, $2, 7, '08:00', '09:00', $3, $3) RETURNING id",
+            clinic, doctor, day,
+        )  # fmt: skip
+        return int(rows[0]["id"])
+
+    if route == "schedule_doctors":
+        where = MISSING if variant == "missing" else clinic
+        return Call("GET", f"/api/v1/clinics/{where}/schedule/doctors", headers=h)
+    if route == "schedule_doctor":
+        return Call("GET", f"{base}/doctors/{doctor}/schedule", headers=h)
+    if route == "schedule_add_template":
+        return Call("POST", f"{base}/doctors/{doctor}/templates", hours | once, h)
+    if route == "schedule_change_template":
+        body = hours | once | {"starts": "08:30", "slot_minutes": 30, "from": day.isoformat()}
+        return Call("PUT", f"{base}/templates/{await template()}", body, h)
+    if route == "schedule_remove_template":
+        return Call("DELETE", f"{base}/templates/{await template()}", headers=h)
+    if route == "schedule_add_exception":
+        body = {"day": (day - timedelta(days=40)).isoformat(), "kind": "training"}
+        return Call("POST", f"{base}/doctors/{doctor}/exceptions", body, h)
+    if route == "schedule_remove_exception":
+        target = MISSING
+        if variant != "missing":
+            rows = await fetch(
+                w.city,
+                "INSERT INTO schedule_exceptions (clinic_id, doctor_id, day, kind)"
+                " VALUES ($1, $2, $3, 'training') RETURNING id",
+                clinic, doctor, day - timedelta(days=40),
+            )  # fmt: skip
+            target = rows[0]["id"]
+        return Call("DELETE", f"{base}/exceptions/{target}", headers=h)
+    if route == "schedule_holidays":
+        return Call("GET", "/api/v1/holidays", headers=h)
+    if route == "schedule_add_holiday":
+        return Call("POST", "/api/v1/holidays", {"day": day.isoformat(), "name": "Матрица"}, h)
+    if route == "schedule_remove_holiday":
+        if variant != "missing":
+            await fetch(w.city, "INSERT INTO public_holidays (day, name) VALUES ($1, 'М')", day)
+        return Call("DELETE", f"/api/v1/holidays/{day.isoformat()}", headers=h)
+    if route == "admin_schedules":
+        where = MISSING if variant == "missing" else clinic
+        return Call("GET", f"/admin/schedules?clinic={where}", headers=h)
+    if route == "admin_schedule_doctor":
+        return Call("GET", f"/admin/schedules/{clinic}/doctors/{doctor}", headers=h)
+    if route == "admin_schedule_holidays":
+        return Call("GET", "/admin/schedules/holidays", headers=h)
+    if route == "admin_schedule_day_off":  # a page's form: without its CSRF value, refused
+        body = {"doctor_id": doctor, "day": day.isoformat(), "kind": "sick"}
+        return Call("POST", f"/admin/schedules/{clinic}/exceptions", body, h)
+    if route == "admin_schedule_add_holiday":
+        return Call("POST", "/admin/schedules/holidays", {"day": day.isoformat()}, h)
     raise AssertionError(route)
 
 
@@ -1002,6 +1083,59 @@ EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
     "admin_relocations_page": {
         "clinic_admin": (200, 403, 403),
         "administrator": (200, 200, 404),
+        "anonymous": (303, 303, 303),
+    },
+    # -- the clinic's schedules (issue 22, "clinic"): the city's administrator works on
+    # every clinic (missing: no such clinic or doctor), a clinic's on her own only (another
+    # clinic: 403 forbidden); holidays are the city's, read by both. No personal data.
+    "schedule_doctors": {"administrator": (200, 200, 404), "clinic_admin": (200, 403, 403)},
+    "schedule_doctor": {"administrator": (200, 200, 404), "clinic_admin": (200, 403, 404)},
+    "schedule_add_template": {
+        "administrator": (201, 201, 404),
+        "clinic_admin": (201, 403, 404),
+    },
+    "schedule_change_template": {
+        "administrator": (200, 200, 404),
+        "clinic_admin": (200, 403, 404),
+    },
+    "schedule_remove_template": {
+        "administrator": (200, 200, 404),
+        "clinic_admin": (200, 403, 404),
+    },
+    "schedule_add_exception": {
+        "administrator": (201, 201, 404),
+        "clinic_admin": (201, 403, 404),
+    },
+    "schedule_remove_exception": {
+        "administrator": (200, 200, 404),
+        "clinic_admin": (200, 403, 404),
+    },
+    "schedule_holidays": {"administrator": (200, 200, 200), "clinic_admin": (200, 200, 200)},
+    "schedule_add_holiday": {"administrator": (201, 201, 201)},
+    "schedule_remove_holiday": {"administrator": (200, 200, 404)},
+    "admin_schedules": {
+        "administrator": (200, 200, 404),
+        "clinic_admin": (200, 403, 403),
+        "anonymous": (303, 303, 303),
+    },
+    "admin_schedule_doctor": {
+        "administrator": (200, 200, 404),
+        "clinic_admin": (200, 403, 404),
+        "anonymous": (303, 303, 303),
+    },
+    "admin_schedule_holidays": {
+        "administrator": (200, 200, 200),
+        "clinic_admin": (200, 200, 200),
+        "anonymous": (303, 303, 303),
+    },
+    # the pages' forms: without their CSRF value even their own are refused
+    "admin_schedule_day_off": {
+        "administrator": (403, 403, 403),
+        "clinic_admin": (403, 403, 403),
+        "anonymous": (303, 303, 303),
+    },
+    "admin_schedule_add_holiday": {
+        "administrator": (403, 403, 403),
         "anonymous": (303, 303, 303),
     },
 }
