@@ -188,10 +188,13 @@ async def test_a_sick_day_closes_the_day_displaces_its_patients_and_reaches_the_
     assert change["engine_events"] >= 3
     assert await status_of(city, booked["id"]) == "cancelled"
     assert await status_of(city, held.json()["appointment_id"]) == "expired"
+    # the patient is told: another time offered (move_offered) or, with none to offer,
+    # the appointment cancelled (move_cancelled); imias.booking.relocation
     notices = await fetch(
         city,
         "SELECT payload FROM event_outbox WHERE topic = 'notice'"
-        " AND convert_from(payload, 'UTF8') LIKE '%cancelled_by_clinic%'"
+        " AND (convert_from(payload, 'UTF8') LIKE '%move_offered%'"
+        "   OR convert_from(payload, 'UTF8') LIKE '%move_cancelled%')"
         " AND convert_from(payload, 'UTF8') LIKE $1",
         f'%"appointment_id":{booked["id"]},%',
     )
