@@ -34,13 +34,15 @@ class PreferenceIn(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
 
 class Preference(msgspec.Struct, frozen=True, kw_only=True):
-    patient_id: int
+    """A patient's preference as stored (the defaults when none is); ``phone_masked`` is
+    where SMS go, as much of it as a person needs to recognise it."""
+
     channel: Channel = "sms"
     email: str | None = None
     language: Language = "ru"
     quiet_hours: QuietHours | None = None
     default_quiet_hours: QuietHours = QuietHours(DEFAULT_QUIET_FROM, DEFAULT_QUIET_TO)
-    phone: str | None = None  # where SMS go (the registry's; shown masked)
+    phone_masked: str | None = None
     updated_at: datetime | None = None
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
 from imias.platform.db import Executor
 from integrations.notifications.model import Preference, PreferenceIn, QuietHours
 
@@ -49,25 +51,40 @@ QUERIES: dict[str, str] = {
 }
 
 
-def preference_of(row: Any) -> Preference:
+def mask(phone: str | None) -> str | None:
+    """``+79161234567`` -> ``+7********67``."""
+    if not phone:
+        return None
+    return phone[:2] + "*" * max(len(phone) - 4, 0) + phone[-2:]
+
+
+class Contact(msgspec.Struct, frozen=True):
+    """A patient's preference and her phone in full (for routing; never answered)."""
+
+    preference: Preference
+    phone: str | None
+
+
+def contact_of(row: Any) -> Contact:
     quiet = None
     if row["quiet_from"] is not None:
         quiet = QuietHours(row["quiet_from"], row["quiet_to"])
-    return Preference(
-        patient_id=row["patient_id"],
+    preference = Preference(
         channel=row["channel"] or "sms",
         email=row["email"],
         language=row["language"] or "ru",
         quiet_hours=quiet,
-        phone=row["phone"],
+        phone_masked=mask(row["phone"]),
         updated_at=row["updated_at"],
     )
+    return Contact(preference, row["phone"])
 
 
-async def contact(db: Executor, patient_id: int) -> Preference | None:
-    """The patient's preference (the defaults when none is stored); None: no patient."""
+async def contact(db: Executor, patient_id: int) -> Contact | None:
+    """The patient's preference (the defaults when none is stored) and phone; None: no
+    such patient."""
     row = await db.fetchrow(CONTACT, patient_id)
-    return None if row is None else preference_of(row)
+    return None if row is None else contact_of(row)
 
 
 async def language_by_phone(db: Executor, phone: str) -> str | None:

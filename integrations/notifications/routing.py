@@ -69,10 +69,11 @@ class NoticeRouter:
         notice = decode(event.payload)
         if not templates.known(notice.kind):
             raise ValueError(f"no text for notices of kind {notice.kind!r}")
-        preference = None
+        preference, phone = None, notice.phone
         if notice.patient_id is not None:
-            preference = await repo.contact(conn, notice.patient_id)
-        phone = notice.phone or (preference.phone if preference else None)
+            found = await repo.contact(conn, notice.patient_id)
+            if found is not None:
+                preference, phone = found.preference, notice.phone or found.phone
         route = channel_for(
             notice.kind,
             preference.channel if preference else None,

@@ -47,7 +47,7 @@ class NotificationPreferences:
             if found is None:
                 raise no_such()
             await record(conn, "read", "notification_preference", patient_id, patient_id)
-        return found
+        return found.preference
 
     async def put(self, principal: Principal, patient_id: int, data: PreferenceIn) -> Preference:
         await self._may(principal, patient_id)
@@ -59,4 +59,4 @@ class NotificationPreferences:
             await record(conn, "update", "notification_preference", patient_id, patient_id)
             found = await repo.contact(conn, patient_id)
         assert found is not None
-        return found
+        return found.preference
