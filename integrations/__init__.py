@@ -12,6 +12,12 @@ from integrations.admin import DeliveryLine, PartnersOverview, PartnerView
 from integrations.ambulance import ActiveVisit, ActiveVisits
 from integrations.delivery import DeliveryWorker
 from integrations.model import Message, Partner
+from integrations.notifications import (
+    NotificationPreferences,
+    Preference,
+    PreferenceIn,
+    QuietHours,
+)
 from integrations.plugin import IntegrationsPlugin
 from integrations.repository import save_partner
 from integrations.routing import Event, Router
@@ -33,9 +39,13 @@ __all__ = [
     "Event",
     "IntegrationsPlugin",
     "Message",
+    "NotificationPreferences",
     "Partner",
     "PartnerView",
     "PartnersOverview",
+    "Preference",
+    "PreferenceIn",
+    "QuietHours",
     "RestrictedPupil",
     "Router",
     "SchoolConsent",
