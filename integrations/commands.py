@@ -91,7 +91,8 @@ def partners_add(
     partner_id: str, kind: str, name: str | None, url: str | None, **options: Any
 ) -> None:
     """Add a partner, or change one (the same id). Its secret: ``imias partners secret``."""
-    transport: Transport = "sms" if kind == "sms_gateway" else "http"
+    defaults: dict[str, Transport] = {"sms_gateway": "sms", "smtp_relay": "smtp"}
+    transport: Transport = defaults.get(kind, "http")
     if url and url.startswith(("mllp://", "mllps://")):
         transport = "mllp"
     elif url and url.startswith(("smtp://", "smtps://")):

@@ -47,7 +47,8 @@ class Identity:
         self.revocations = RevocationList(pool)
         self.sessions = Sessions(pool, self.keys, self.revocations)
         self.limiter = SignInLimiter(redis, pool)
-        # The SMS gateway: sign-in codes, and notices other domains send patients.
+        # Sign-in codes by SMS: as notices the notification service sends (the default),
+        # to the log in a demo, or a test's own sender.
         self.sms: SmsSender = sms or (LogSmsSender(demo) if demo else NoticeSmsSender(pool))
         self.sign_in = SignIn(
             pool,
