@@ -21,6 +21,7 @@ import msgspec
 import pytest
 from citydb import build_city_database, drop_database, worker_id
 from signin import app_client, book_specialty, fetch, guardian_and_child, key
+from simprocess import imias_cli
 from test_outbox import eventually
 
 from imias.platform.notices import NOTICE_TOPIC, Notice, encode
@@ -406,3 +407,40 @@ async def test_the_preference_api_refuses_bad_input_and_changes_nothing(client):
     log = await client.get("/api/v1/me/access-log", headers=me)
     seen = {(e["actor_role"], e["action"], e["resource"]) for e in log.json()}
     assert ("registrar", "update", "notification_preference") in seen, "her access log shows it"
+
+
+async def test_an_operator_adds_an_sms_gateway_and_a_mail_server(database_url, redis_url, tmp_path):
+    """``imias partners add`` takes the new kinds: the transport follows the kind or the
+    url, the credential is named (an environment variable), never stored."""
+    tag = uuid.uuid4().hex[:6]
+
+    def cli(*args: str) -> Any:
+        return imias_cli(*args, database_url=database_url, redis_url=redis_url,
+                         secret=bearer.TEST_SECRET, data_dir=tmp_path)  # fmt: skip
+
+    sms = cli("partners", "add", f"smsru-{tag}", "--kind", "sms_gateway", "--url",
+              "https://sms.example/sms/send?from=CLINIC",
+              "--secret-env", "SMSRU_API_ID")  # fmt: skip
+    assert sms.returncode == 0, sms.stderr
+    mail = cli("partners", "add", f"mail-{tag}", "--kind", "smtp_relay", "--url",
+               "smtps://mailer%40clinic.example@smtp.example:465",
+               "--secret-env", "SMTP_PASSWORD")  # fmt: skip
+    assert mail.returncode == 0, mail.stderr
+    refused = cli("partners", "add", f"bad-{tag}", "--kind", "sms_gateway", "--url",
+                  "https://sms.example/", "--secret-env", "IMIAS_SECRET_KEY")  # fmt: skip
+    assert refused.returncode != 0 and "--secret-env" in refused.stderr
+    rows = await fetch(
+        database_url,
+        "SELECT id, transport, topics, secret_env FROM partners WHERE id LIKE '%' || $1"
+        " ORDER BY id",
+        tag,
+    )
+    assert [tuple(r) for r in rows] == [
+        (f"mail-{tag}", "smtp", ["notice.email"], "SMTP_PASSWORD"),
+        (f"smsru-{tag}", "sms", ["notice.sms"], "SMSRU_API_ID"),
+    ]
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("DELETE FROM partners WHERE id LIKE '%' || $1", tag)
+    finally:
+        await conn.close()
