@@ -13,6 +13,7 @@ from integrations.ambulance import ActiveVisit, ActiveVisits
 from integrations.delivery import DeliveryWorker
 from integrations.model import Message, Partner
 from integrations.notifications import (
+    NoticeRouter,
     NotificationPreferences,
     Preference,
     PreferenceIn,
@@ -39,6 +40,7 @@ __all__ = [
     "Event",
     "IntegrationsPlugin",
     "Message",
+    "NoticeRouter",
     "NotificationPreferences",
     "Partner",
     "PartnerView",

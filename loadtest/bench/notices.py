@@ -33,8 +33,7 @@ from imias.platform.db import app_url
 from imias.platform.notices import NOTICE_TOPIC, Notice, write_notice
 from imias.platform.outbox import OutboxRelay
 from imias.platform.settings import load_settings
-from integrations import DeliveryWorker, Partner, Router, save_partner
-from integrations.notifications import NoticeRouter
+from integrations import DeliveryWorker, NoticeRouter, Partner, Router, save_partner
 from loadtest.machine import describe
 from loadtest.report import print_line, progress
 
