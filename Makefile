@@ -29,11 +29,12 @@ build: $(STAMP)
 	$(BIN)/python -m imias.channels.web.i18n
 
 # Seeds the demo city on the first start only; later starts keep what is there; starts
-# the simulators of the outside systems (docs/deliveries.md) beside it. A demo
-# shows patients their sign-in codes (IMIAS_DEMO=1) unless told otherwise.
+# the simulators of the outside systems (docs/deliveries.md) beside it, the SMS gateway
+# and the SMTP sink among them: a patient's sign-in code arrives on the SMS simulator's
+# page (http://127.0.0.1:8560/), as it would on her phone (docs/notifications.md).
 demo: build
 	$(BIN)/imias seed --if-empty
-	IMIAS_DEMO=$${IMIAS_DEMO:-1} $(BIN)/imias serve --with-simulators
+	$(BIN)/imias serve --with-simulators
 
 # What the browser tests need besides .venv: Debian's Chromium (Playwright drives
 # /usr/bin/chromium; no `playwright install`), installed with apt when it is missing and

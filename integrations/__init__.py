@@ -12,6 +12,13 @@ from integrations.admin import DeliveryLine, PartnersOverview, PartnerView
 from integrations.ambulance import ActiveVisit, ActiveVisits
 from integrations.delivery import DeliveryWorker
 from integrations.model import Message, Partner
+from integrations.notifications import (
+    NoticeRouter,
+    NotificationPreferences,
+    Preference,
+    PreferenceIn,
+    QuietHours,
+)
 from integrations.plugin import IntegrationsPlugin
 from integrations.repository import save_partner
 from integrations.routing import Event, Router
@@ -33,9 +40,14 @@ __all__ = [
     "Event",
     "IntegrationsPlugin",
     "Message",
+    "NoticeRouter",
+    "NotificationPreferences",
     "Partner",
     "PartnerView",
     "PartnersOverview",
+    "Preference",
+    "PreferenceIn",
+    "QuietHours",
     "RestrictedPupil",
     "Router",
     "SchoolConsent",

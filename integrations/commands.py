@@ -57,13 +57,26 @@ def partners() -> None:
 @click.argument("partner_id")
 @click.option("--kind", type=click.Choice(sorted(KIND_TOPICS)), required=True)
 @click.option("--name", default=None, help="What the admin page calls it.")
-@click.option("--url", default=None, help="Where its messages go: https://... or mllp://host:port.")
+@click.option(
+    "--url",
+    default=None,
+    help="Where its messages go: https://..., mllp://host:port, an SMS gateway's "
+    "https://[login@]host/path[?from=NAME], smtp(s)://[user@]host:port[?from=ADDRESS].",
+)
 @click.option(
     "--transport",
-    type=click.Choice(["http", "mllp"]),
+    type=click.Choice(["http", "mllp", "sms", "smtp"]),
     default=None,
-    help="How it sends to us (default: its url's; http without one). A sending-only HL7 "
-    "v2 system: --transport mllp and no --url (its MSH-4 is this id).",
+    help="How it is sent to (default: its url's, or its kind's: sms for an sms_gateway; "
+    "http without one). A sending-only HL7 v2 system: --transport mllp and no --url "
+    "(its MSH-4 is this id).",
+)
+@click.option(
+    "--secret-env",
+    default=None,
+    help="The environment variable holding its credential (an SMS gateway's api_id or "
+    "password, an SMTP password; not IMIAS_*): the value is never stored. Default: the "
+    "partner's derived secret (imias partners secret).",
 )
 @click.option("--topic", "topics", multiple=True, help="What it is sent (default: its kind's).")
 @click.option("--tls-cert", default=None, help="Mutual TLS: our client certificate (PEM file).")
@@ -78,13 +91,26 @@ def partners_add(
     partner_id: str, kind: str, name: str | None, url: str | None, **options: Any
 ) -> None:
     """Add a partner, or change one (the same id). Its secret: ``imias partners secret``."""
-    transport: Transport = "mllp" if url and url.startswith(("mllp://", "mllps://")) else "http"
+    defaults: dict[str, Transport] = {"sms_gateway": "sms", "smtp_relay": "smtp"}
+    transport: Transport = defaults.get(kind, "http")
+    if url and url.startswith(("mllp://", "mllps://")):
+        transport = "mllp"
+    elif url and url.startswith(("smtp://", "smtps://")):
+        transport = "smtp"
     chosen = options.pop("transport")
-    if chosen is not None and url and chosen != transport:
+    if (
+        chosen is not None
+        and url
+        and chosen != transport
+        and {chosen, transport} != {"http", "sms"}
+    ):
         commands.fail(f"--transport {chosen} does not match --url {url}")
     transport = chosen or transport
-    if url and transport == "http" and not url.startswith(("http://", "https://")):
-        commands.fail("--url is http(s)://... or mllp(s)://host:port")
+    if url and transport in ("http", "sms") and not url.startswith(("http://", "https://")):
+        commands.fail("--url is http(s)://..., mllp(s)://host:port or smtp(s)://host:port")
+    secret_env = options.get("secret_env")
+    if secret_env and (secret_env.upper().startswith("IMIAS_") or not secret_env.isidentifier()):
+        commands.fail("--secret-env names a variable (letters, digits, _), not an IMIAS_* one")
     if options["backoff_cap_ms"] < options["backoff_ms"]:
         commands.fail("--backoff-cap-ms is at least --backoff-ms")
     topics = list(options.pop("topics")) or list(KIND_TOPICS[kind])
@@ -339,3 +365,14 @@ def _school_commands() -> None:
 _school_commands()
 simulate.add_command(simulate_ambulance)
 simulate.add_command(simulate_webhook)
+
+
+def _notice_simulators() -> None:
+    from integrations.simulators.sms import simulate_sms
+    from integrations.simulators.smtp import simulate_smtp
+
+    simulate.add_command(simulate_sms)
+    simulate.add_command(simulate_smtp)
+
+
+_notice_simulators()

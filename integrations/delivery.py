@@ -4,7 +4,8 @@ active), each sending its partner's queued messages.
 
 - Each round takes the messages that are due and that are the first pending message of
   their patient at this partner, so one patient's messages arrive in order; different
-  patients' go side by side (the partner's ``concurrency``).
+  patients' go side by side (the partner's ``concurrency``). Messages queued unordered
+  (patients' notices) go when due, whatever else of the patient waits.
 - A message refused for good (an HTTP 4xx, an HL7 AR) goes to the dead letters at once; a
   failure of the partner (refused connection, time-out, 5xx, AE) is tried again after an
   exponential backoff with jitter, and the message is dead after ``max_attempts``.

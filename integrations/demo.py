@@ -29,7 +29,7 @@ import asyncpg
 
 from imias.platform.ports import port_taken
 from integrations import repository as repo
-from integrations.model import KIND_TOPICS, Partner
+from integrations.model import KIND_TOPICS, Partner, Transport
 from integrations.signing import partner_secret
 
 HOST = "127.0.0.1"
@@ -48,11 +48,14 @@ class DemoSimulator:
     path: str = "/messages"  # where an HTTP simulator takes messages
     mllp: bool = False
     page_path: str = "/"  # its page (the school's journal is at /journal)
+    transport: Transport = "http"  # how IMIAS sends to it (mllp when ``mllp``)
 
     @property
     def url(self) -> str:
         if self.mllp:
             return f"mllp://{HOST}:{self.port}"
+        if self.transport == "smtp":
+            return f"smtp://{HOST}:{self.port}?from=IMIAS%20%3Cnoreply%40imias.localhost%3E"
         return f"http://{HOST}:{self.port}{self.path}"
 
     @property
@@ -71,6 +74,14 @@ DEMO_SIMULATORS: tuple[DemoSimulator, ...] = (
     DemoSimulator(
         "hl7", "demo-hl7", "hl7_feed", "Получатель HL7 v2 (демо)", 2575, control_port=8575,
         mllp=True,
+    ),
+    DemoSimulator(
+        "sms", "demo-sms", "sms_gateway", "SMS-шлюз (демо)", 8560, path="/sms/send",
+        transport="sms",
+    ),
+    DemoSimulator(
+        "smtp", "demo-smtp", "smtp_relay", "Почтовый сервер (демо)", 2525, control_port=8565,
+        transport="smtp",
     ),
 )  # fmt: skip
 
@@ -153,7 +164,7 @@ class DemoSimulators:
                 conn,
                 Partner(
                     id=sim.partner_id, kind=sim.kind, name=sim.name,
-                    transport="mllp" if sim.mllp else "http", url=sim.url,
+                    transport="mllp" if sim.mllp else sim.transport, url=sim.url,
                     topics=list(KIND_TOPICS[sim.kind]),
                 ),
             )  # fmt: skip

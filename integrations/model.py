@@ -10,7 +10,7 @@ import msgspec
 from msgspec import Meta
 
 PartnerId = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9._-]{1,62}$")]
-Transport = Literal["http", "mllp"]
+Transport = Literal["http", "mllp", "sms", "smtp"]
 Status = Literal["pending", "delivered", "dead"]
 
 #: What each kind of partner is sent, by the audiences (:attr:`Message.audience`) its
@@ -19,6 +19,8 @@ KIND_TOPICS: dict[str, tuple[str, ...]] = {
     "school_journal": ("school.absence", "school.certificate"),
     "ambulance_dispatch": ("ambulance.active_visit", "hl7.adt"),
     "hl7_feed": ("hl7.siu", "hl7.adt"),
+    "sms_gateway": ("notice.sms",),
+    "smtp_relay": ("notice.email",),
 }
 
 
@@ -29,7 +31,11 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
     ``patient_id`` orders it: a patient's messages reach a partner in the order they were
     made. ``message_id`` is the idempotency id the receiver dedups on (a new UUID when
     None; an HL7 message gives its MSH-10). ``key`` tells the event's messages apart
-    (one event may make several of one audience)."""
+    (one event may make several of one audience).
+
+    ``not_before`` defers the first attempt (a notice made in quiet hours); a message
+    not ``ordered`` neither waits for its patient's earlier messages nor holds back later
+    ones (a notice: a deferred reminder must not keep a sign-in code waiting)."""
 
     audience: str
     kind: str
@@ -39,6 +45,8 @@ class Message(msgspec.Struct, frozen=True, kw_only=True):
     partner_id: str | None = None
     message_id: str | None = None
     key: str = ""
+    not_before: datetime | None = None
+    ordered: bool = True
 
 
 class Partner(msgspec.Struct, frozen=True, kw_only=True):
@@ -61,6 +69,9 @@ class Partner(msgspec.Struct, frozen=True, kw_only=True):
     failing_since: datetime | None = None
     last_error: str | None = None
     last_success_at: datetime | None = None
+    # the environment variable holding its transport's credential (an SMS gateway's
+    # api_id or password, an SMTP password); None: the partner's derived secret
+    secret_env: str | None = None
 
 
 class Delivery(msgspec.Struct, frozen=True, kw_only=True):

@@ -28,6 +28,7 @@ from integrations.commands import deliveries, partners, simulate
 from integrations.delivery import Deliveries
 from integrations.inbound import Inbound
 from integrations.model import Partner
+from integrations.notifications import NotificationPreferenceController, NotificationPreferences
 from integrations.routes import build_router
 from integrations.scheduling import SchedulingController
 from integrations.scheduling import fhir_types as scheduling_types
@@ -52,6 +53,7 @@ class IntegrationsPlugin(DomainPlugin):
             SchedulingController,
             *ambulance.route_handlers(),
             partner_states,
+            NotificationPreferenceController,
         ]
 
     def configure(self, app_config: AppConfig) -> None:
@@ -66,6 +68,7 @@ class IntegrationsPlugin(DomainPlugin):
             "inbound": provide("inbound"),
             "school_consents": provide("school_consents"),
             "school_nurse": provide("school_nurse"),
+            "notification_preferences": provide("notification_preferences"),
         }
 
     def health_checks(self) -> dict[str, Any]:
@@ -86,6 +89,9 @@ class IntegrationsPlugin(DomainPlugin):
         app.state.school_consents = SchoolConsents(app.state.db, app.state.identity)
         app.state.school_nurse = SchoolNurse(
             app.state.db, lambda: datetime.now(UTC).astimezone(zone).date()
+        )
+        app.state.notification_preferences = NotificationPreferences(
+            app.state.db, app.state.identity
         )
         app.state.router = self.router
         dsn = app.state.outbox_relay.dsn

@@ -16,7 +16,7 @@ NOTIFY_CHANNEL = "imias_deliveries"
 
 PARTNER_COLUMNS = """id, kind, name, transport, url, topics, secret_version, tls_cert, tls_key,
        tls_ca, max_attempts, backoff_ms, backoff_cap_ms, timeout_ms, concurrency, enabled,
-       failing_since, last_error, last_success_at"""
+       failing_since, last_error, last_success_at, secret_env"""
 PARTNERS = f"SELECT {PARTNER_COLUMNS} FROM partners ORDER BY id"
 PARTNER = f"SELECT {PARTNER_COLUMNS} FROM partners WHERE id = $1"
 PARTNERS_FOR = f"""
@@ -25,30 +25,34 @@ SELECT {PARTNER_COLUMNS} FROM partners
 """
 UPSERT_PARTNER = """
 INSERT INTO partners (id, kind, name, transport, url, topics, tls_cert, tls_key, tls_ca,
-                      max_attempts, backoff_ms, backoff_cap_ms, timeout_ms, concurrency, enabled)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                      max_attempts, backoff_ms, backoff_cap_ms, timeout_ms, concurrency, enabled,
+                      secret_env)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
 ON CONFLICT (id) DO UPDATE SET
     kind = EXCLUDED.kind, name = EXCLUDED.name, transport = EXCLUDED.transport,
     url = EXCLUDED.url, topics = EXCLUDED.topics, tls_cert = EXCLUDED.tls_cert,
     tls_key = EXCLUDED.tls_key, tls_ca = EXCLUDED.tls_ca, max_attempts = EXCLUDED.max_attempts,
     backoff_ms = EXCLUDED.backoff_ms, backoff_cap_ms = EXCLUDED.backoff_cap_ms,
     timeout_ms = EXCLUDED.timeout_ms, concurrency = EXCLUDED.concurrency,
-    enabled = EXCLUDED.enabled
+    enabled = EXCLUDED.enabled, secret_env = EXCLUDED.secret_env
 """
 SET_ENABLED = "UPDATE partners SET enabled = $2 WHERE id = $1"
 ROTATE_SECRET = "UPDATE partners SET secret_version = secret_version + 1 WHERE id = $1"
 
-# $1 partner, $2 patient, $3 message id, $4 source, $5 kind, $6 content type, $7 body
+# $1 partner, $2 patient, $3 message id, $4 source, $5 kind, $6 content type, $7 body,
+# $8 not before (NULL: now), $9 ordered among the patient's messages
 ENQUEUE = """
-INSERT INTO deliveries (partner_id, patient_id, message_id, source, kind, content_type, body)
-VALUES ($1, $2, $3, $4, $5, $6, $7)
+INSERT INTO deliveries (partner_id, patient_id, message_id, source, kind, content_type, body,
+                        next_attempt_at, ordered)
+VALUES ($1, $2, $3, $4, $5, $6, $7, coalesce($8, now()), $9)
 ON CONFLICT (partner_id, source) DO NOTHING
 RETURNING id
 """
 NOTIFY = f"SELECT pg_notify('{NOTIFY_CHANNEL}', $1)"
 
 # The messages to send now: due, pending, and each the first pending one of its patient
-# at this partner (a later message of a patient waits for the earlier one). The heads are
+# at this partner (a later message of a patient waits for the earlier one), unless it is
+# not ``ordered`` (a notice: it neither waits nor is waited for). The heads are
 # read in one pass of the pending index (DISTINCT ON), not by a NOT EXISTS per row: on a
 # queue that grew during an outage (its statistics not analysed yet) the planner ran that
 # anti-join without the patient in its index condition, 2.7 s a round with 4,600 pending
@@ -56,29 +60,36 @@ NOTIFY = f"SELECT pg_notify('{NOTIFY_CHANNEL}', $1)"
 DUE = """
 WITH heads AS (
     SELECT DISTINCT ON (patient_id) id FROM deliveries
-     WHERE partner_id = $1 AND status = 'pending' AND patient_id IS NOT NULL
+     WHERE partner_id = $1 AND status = 'pending' AND patient_id IS NOT NULL AND ordered
      ORDER BY patient_id, id
 )
 SELECT d.id, d.partner_id, d.patient_id, d.message_id, d.kind, d.content_type, d.body,
        d.status, d.attempts, d.next_attempt_at, d.last_error, d.created_at, d.delivered_at
   FROM deliveries d
  WHERE d.partner_id = $1 AND d.status = 'pending' AND d.next_attempt_at <= $2
-   AND (d.patient_id IS NULL OR d.id IN (SELECT id FROM heads))
+   AND (d.patient_id IS NULL OR NOT d.ordered OR d.id IN (SELECT id FROM heads))
  ORDER BY d.next_attempt_at, d.id
  LIMIT $3
 """
 NEXT_DUE = """
 SELECT min(next_attempt_at) FROM deliveries WHERE partner_id = $1 AND status = 'pending'
 """
-MARK_DELIVERED = """
+# A sign-in code must not stay in the database in clear text: a ``sign_in_code``
+# delivery's body is replaced by ``{"redacted": true}`` once it is delivered or dead
+# (docs/notifications.md).
+REDACTED = b'{"redacted": true}'
+_REDACT = """CASE WHEN kind = 'sign_in_code' THEN convert_to('{"redacted": true}', 'UTF8')
+       ELSE body END"""
+MARK_DELIVERED = f"""
 UPDATE deliveries SET status = 'delivered', delivered_at = $2, attempts = attempts + 1,
-       last_error = NULL
+       last_error = NULL, body = {_REDACT}
  WHERE id = ANY ($1::bigint[]) AND status = 'pending'
 """
 # $1 id, $2 error, $3 next attempt, $4 dead (after this attempt)
-MARK_FAILED = """
+MARK_FAILED = f"""
 UPDATE deliveries SET attempts = attempts + 1, last_error = $2, next_attempt_at = $3,
-       status = CASE WHEN $4 THEN 'dead' ELSE 'pending' END
+       status = CASE WHEN $4 THEN 'dead' ELSE 'pending' END,
+       body = CASE WHEN $4 THEN {_REDACT} ELSE body END
  WHERE id = $1 AND status = 'pending'
 """
 PARTNER_OK = """
@@ -177,7 +188,7 @@ async def save_partner(db: Executor, p: Partner) -> None:
     await db.execute(
         UPSERT_PARTNER, p.id, p.kind, p.name, p.transport, p.url, p.topics, p.tls_cert, p.tls_key,
         p.tls_ca, p.max_attempts, p.backoff_ms, p.backoff_cap_ms, p.timeout_ms, p.concurrency,
-        p.enabled,
+        p.enabled, p.secret_env,
     )  # fmt: skip
 
 
@@ -231,10 +242,11 @@ async def retry(
     return [r["id"] for r in rows]
 
 
-# The outage is over: the partner's messages kept back by it are due again.
+# The outage is over: the partner's messages kept back by it are due again (those tried
+# and backed off; not those never tried, deferred on purpose: a notice in quiet hours).
 DUE_NOW = """
 UPDATE deliveries SET next_attempt_at = $2
- WHERE partner_id = $1 AND status = 'pending' AND next_attempt_at > $2
+ WHERE partner_id = $1 AND status = 'pending' AND next_attempt_at > $2 AND attempts > 0
 """
 
 #: Every named query (a test prepares each against the migrated schema).

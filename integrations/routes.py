@@ -5,7 +5,7 @@ reroute`` uses the same one. An adapter adds its handlers here."""
 from __future__ import annotations
 
 from imias.platform.settings import Settings
-from integrations import feeds, schools
+from integrations import feeds, notifications, schools
 from integrations.routing import Router
 
 
@@ -13,4 +13,5 @@ def build_router(settings: Settings) -> Router:
     router = Router()
     schools.register(router, settings)
     feeds.register(router, settings)
+    notifications.register(router, settings)
     return router

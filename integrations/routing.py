@@ -125,6 +125,8 @@ async def enqueue(conn: Connection, messages: Sequence[Message], *, source: str)
                 m.kind,
                 m.content_type,
                 m.body,
+                m.not_before,
+                m.ordered,
             )
             if inserted is not None:
                 woken.add(partner_id)

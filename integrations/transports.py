@@ -1,6 +1,8 @@
 """How a message reaches a partner: an HTTP POST signed with the partner's secret
-(:mod:`integrations.signing`; mutual TLS when the partner gives certificates), or an
-HL7 v2 message over MLLP (framing by ``hl7.mllp``, the ACK read by ``hl7apy``).
+(:mod:`integrations.signing`; mutual TLS when the partner gives certificates), an
+HL7 v2 message over MLLP (framing by ``hl7.mllp``, the ACK read by ``hl7apy``), a text
+to an HTTP SMS gateway (:mod:`integrations.notifications.gateways`: SMS.ru's kind of
+API) or an e-mail over SMTP (``aiosmtplib``).
 
 A transport's answer is :class:`Sent`: delivered, or failed with whether the failure is
 the partner's (it is down, slow, or overloaded: the partner as a whole backs off) or
@@ -142,4 +144,10 @@ class MllpTransport:
 def transport_for(partner: Partner, secret: str) -> Transport:
     if partner.transport == "mllp":
         return MllpTransport(partner)
+    if partner.transport in ("sms", "smtp"):
+        from integrations.notifications import gateways
+
+        if partner.transport == "sms":
+            return gateways.SmsGateway(partner, gateways.credential(partner, secret))
+        return gateways.SmtpTransport(partner, gateways.credential(partner, secret))
     return HttpTransport(partner, secret)

@@ -217,3 +217,14 @@ def bench_deliveries(args: tuple[str, ...]) -> None:
     from loadtest.bench import deliveries as deliveries_bench
 
     sys.exit(deliveries_bench.main(list(args)))
+
+
+@bench.command("notices", context_settings={"ignore_unknown_options": True}, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench_notices(args: tuple[str, ...]) -> None:
+    """Patients' notices a second through the notification service: routed (preference,
+    text, queue) and sent by one SMS gateway partner's worker to `imias simulate sms`
+    (options: --database-url, --redis-url, --count, --concurrency, --quick, --help)."""
+    from loadtest.bench import notices as notices_bench
+
+    sys.exit(notices_bench.main(list(args)))

@@ -354,7 +354,8 @@ class BookingController(Controller):
         data: JSONBody[PatientRef | None] = None,
     ) -> Appointment:
         patient = await self._appointment_patient(request, appointment_id, patient_of(data))
-        return await booking.cancel(patient, appointment_id)
+        by_clinic = caller(request).role != "patient"  # a registrar's: the patient is told
+        return await booking.cancel(patient, appointment_id, by_clinic=by_clinic)
 
     @post(
         "/appointments/{appointment_id:int}/reschedule",

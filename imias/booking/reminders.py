@@ -1,11 +1,13 @@
 """Reminders a day ahead: a job claims the appointments that start within 24 hours and
-have not been reminded, queues a ``reminder`` event in the outbox (for integrations:
-SMS gateways, the mobile app's push service) and hands each to the sender.
+have not been reminded and writes a ``reminder`` notice for each in the claiming
+transaction (:mod:`imias.platform.notices`: the notification service texts or mails
+the patient, after her quiet hours), then hands each to the sender, an extra.
 
-The sender is pluggable (:class:`ReminderSender`); the demo sender writes a log line
-without the patient's phone or name. Claiming is a row update with SKIP LOCKED, so
-several workers can run the job together and each appointment is reminded once; a
-worker that dies between commit and sending loses those reminders (at most once).
+The sender is pluggable (:class:`ReminderSender`; a mobile app's push service, say); the
+default writes a log line without the patient's phone or name. Claiming is a row update
+with SKIP LOCKED, so several workers can run the job together and each appointment is
+reminded once, its notice committed with the claim (exactly once); a worker that dies
+between commit and the extra sender loses only that sender's reminders.
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ import asyncpg
 import msgspec
 
 from imias.booking import repository as repo
-from imias.platform.outbox import write_event
+from imias.platform.notices import Notice, write_notice
 
 log = logging.getLogger("imias.booking.reminders")
 
-REMINDER_TOPIC = "reminder"
+REMINDER_KIND = "reminder"
 
 
 class Reminder(msgspec.Struct, frozen=True, tag="appointment_reminder"):
@@ -50,6 +52,19 @@ class LogSender:
         )
 
 
+def reminder_notice(reminder: Reminder) -> Notice:
+    return Notice(
+        kind=REMINDER_KIND,
+        patient_id=reminder.patient_id,
+        params={
+            "appointment_id": reminder.appointment_id,
+            "clinic_id": reminder.clinic_id,
+            "doctor_id": reminder.doctor_id,
+            "starts_at": reminder.starts_at.isoformat(),
+        },
+    )
+
+
 async def send_due_reminders(
     pool: asyncpg.Pool,
     sender: ReminderSender,
@@ -65,13 +80,7 @@ async def send_due_reminders(
             for r in rows
         ]
         for reminder in reminders:
-            await write_event(
-                conn,
-                topic=REMINDER_TOPIC,
-                payload=msgspec.json.encode(reminder),
-                clinic_id=reminder.clinic_id,
-                notify=False,
-            )
+            await write_notice(conn, reminder_notice(reminder), clinic_id=reminder.clinic_id)
     for reminder in reminders:
         try:
             await sender.send(reminder)

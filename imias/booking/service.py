@@ -46,6 +46,7 @@ from imias.booking.writes import Writes
 from imias.platform import audit
 from imias.platform.bounds import day_param
 from imias.platform.db import Connection
+from imias.platform.notices import Notice, write_notice
 from imias.platform.problems import ProblemError
 from imias.registry import patients
 from scheduler_core import events as ev
@@ -53,6 +54,20 @@ from scheduler_core import events as ev
 HOLD_SECONDS = 300
 
 Remembered = tuple[int, str, str, str, bytes]
+
+
+def cancelled_notice(row: Any) -> Notice:
+    """The patient is told her appointment (a row) was cancelled by the clinic."""
+    return Notice(
+        kind="cancelled_by_clinic",
+        patient_id=row["patient_id"],
+        params={
+            "appointment_id": row["id"],
+            "clinic_id": row["clinic_id"],
+            "doctor_id": row["doctor_id"],
+            "starts_at": row["starts_at"].isoformat(),
+        },
+    )
 
 
 class BookingService:
@@ -363,8 +378,11 @@ class BookingService:
         writes.applied()
         return result
 
-    async def cancel(self, patient_id: int, appointment_id: int) -> Appointment:
-        """Cancel; the freed slot is offered to the waitlist first."""
+    async def cancel(
+        self, patient_id: int, appointment_id: int, *, by_clinic: bool = False
+    ) -> Appointment:
+        """Cancel; the freed slot is offered to the waitlist first. Cancelled ``by_clinic``
+        (a registrar's, not the patient's own), the patient is told (a notice)."""
         now = self.clock()
         writes = self.writes()
         async with self.pool.acquire() as conn, conn.transaction():
@@ -385,6 +403,8 @@ class BookingService:
                 conn, row["clinic_id"], row["id"], "cancelled", now, changes.values(cancelled)
             )
             await audit.record(conn, "cancel", "appointment", row["id"], patient_id)
+            if by_clinic:
+                await write_notice(conn, cancelled_notice(row), clinic_id=row["clinic_id"])
             if row["referral_id"]:
                 await repo.give_back_referral(conn, row["referral_clinic_id"], row["referral_id"])
             p = self.placement.existing(row)

@@ -23,6 +23,7 @@ from imias.booking.relocation import end_offer
 from imias.booking.writes import Writes
 from imias.platform import audit
 from imias.platform.db import Connection
+from imias.platform.notices import Notice, write_notice
 from imias.platform.problems import ProblemError
 from imias.registry import patients
 from scheduler_core import events as ev
@@ -195,6 +196,19 @@ class Waitlist:
             except ProblemError:
                 return  # taken meanwhile: nothing to offer
             await repo.offer(conn, patient.id, entry["id"], p.clinic.id, appointment_id, now)
+            offered = Notice(
+                kind="waitlist_offer",
+                patient_id=patient.id,
+                params={
+                    "appointment_id": appointment_id,
+                    "clinic_id": p.clinic.id,
+                    "doctor_id": p.doctor.id,
+                    "starts_at": p.starts_at.isoformat(),
+                    "expires_at": expires.isoformat(),
+                },
+                urgent=True,
+            )
+            await write_notice(conn, offered, clinic_id=p.clinic.id)
             event = ev.SlotHeld(
                 str(token), p.doctor.id, p.day, p.unit, p.length, expires.timestamp()
             )

@@ -92,7 +92,7 @@ def seed(
 
 def _say_who_to_sign_in_as(database_url: str) -> None:
     """A few of the synthetic city's patients to sign in as on the demo (adults with a
-    phone, where the code goes; with IMIAS_DEMO=1 the page shows it)."""
+    phone, where the code goes: in ``make demo``, the SMS simulator's page)."""
     from imias.citygen.seed import sample_patients
 
     async def sample() -> list[tuple[str, str]]:
@@ -104,6 +104,9 @@ def _say_who_to_sign_in_as(database_url: str) -> None:
 
     shown = asyncio.run(sample())
     if shown:
-        click.echo("sign in on the demo as a patient of the city, e.g.:")
+        click.echo(
+            "sign in on the demo as a patient of the city, e.g. (the code comes by SMS: in"
+            " make demo, on the SMS simulator's page http://127.0.0.1:8560/):"
+        )
         for policy, born in shown:
             click.echo(f"  policy number {policy}, born {born}")

@@ -23,7 +23,7 @@ from imias.identity.ratelimit import SignInLimiter
 from imias.identity.revocation import RevocationList
 from imias.identity.sessions import Sessions
 from imias.identity.signin import SignIn
-from imias.identity.sms import LogSmsSender, SmsSender
+from imias.identity.sms import LogSmsSender, NoticeSmsSender, SmsSender
 
 log = logging.getLogger("imias.identity")
 
@@ -47,8 +47,9 @@ class Identity:
         self.revocations = RevocationList(pool)
         self.sessions = Sessions(pool, self.keys, self.revocations)
         self.limiter = SignInLimiter(redis, pool)
-        # The SMS gateway: sign-in codes, and notices other domains send patients.
-        self.sms: SmsSender = sms or LogSmsSender(demo)
+        # Sign-in codes by SMS: as notices the notification service sends (the default),
+        # to the log in a demo, or a test's own sender.
+        self.sms: SmsSender = sms or (LogSmsSender(demo) if demo else NoticeSmsSender(pool))
         self.sign_in = SignIn(
             pool,
             self.keys,

@@ -1,15 +1,21 @@
 """Sending one-time codes (and short notices to patients) by SMS: a pluggable sender.
 
-A deployment plugs in its SMS gateway as an :class:`SmsSender`. The default,
-:class:`LogSmsSender`, sends nothing: with ``IMIAS_DEMO=1`` it writes the code to the
-log so that a demo can be signed into (demo only: the one log line that carries a
-code), and otherwise it logs that no gateway is configured. Phones are masked in both.
+The default, :class:`NoticeSmsSender`, writes each code as a ``sign_in_code`` notice
+(:mod:`imias.platform.notices`) in a transaction of its own; the notification service
+(``integrations.notifications``) sends it through the SMS gateway registered as a
+partner (docs/notifications.md), with retries and a delivery state, and redacts it
+once sent. With ``IMIAS_DEMO=1`` the default is :class:`LogSmsSender` instead, which
+sends nothing and writes the code to the log so that a demo can be signed into without
+a gateway (demo only: the one log line that carries a code). Tests inject their own
+:class:`SmsSender`. Phones are masked in logs.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
+
+from imias.platform.notices import Notice, write_notice
 
 log = logging.getLogger("imias.identity.sms")
 
@@ -58,3 +64,30 @@ class LogSmsSender:
         else:
             log.warning("no SMS gateway is configured: a notice to %s was not sent",
                         mask_phone(phone))  # fmt: skip
+
+
+class NoticeSmsSender:
+    """Codes (and texts) as notices in the outbox: the notification service sends them.
+
+    A code is written in its own transaction, beside the request that asked for it (the
+    sign-in sends it in a task of its own, so the answer does not wait)."""
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+
+    async def send_code(self, phone: str, code: str, purpose: Purpose) -> None:
+        await self._write(
+            Notice(
+                kind="sign_in_code",
+                phone=phone,
+                params={"code": code, "purpose": purpose},
+                urgent=True,
+            )
+        )
+
+    async def send_text(self, phone: str, text: str) -> None:
+        await self._write(Notice(kind="text", phone=phone, params={"text": text}, urgent=True))
+
+    async def _write(self, notice: Notice) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await write_notice(conn, notice)

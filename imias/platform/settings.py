@@ -55,6 +55,9 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     health_timeout: Seconds = 1.0
     demo: bool = False
     time_zone: str = "Europe/Moscow"
+    # Where patients reach the portal, for links in SMS and e-mails (https://emias.example);
+    # unset: http://host:port of this server.
+    public_url: Annotated[str, Meta(pattern=r"^https?://\S+$")] | None = None
     # The city's code in the documents it signs (a prescription's QR code): another
     # city's document is refused here (UN/LOCODE: Moscow is MOW).
     city_code: Annotated[str, Meta(pattern=r"^[A-Z]{3}$")] = "MOW"

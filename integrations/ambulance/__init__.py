@@ -35,7 +35,7 @@ async def running(app: Litestar, settings: Settings, dsn: str) -> AsyncIterator[
 
     state = app.state
     state.ambulance = ambulance = Ambulance(state.db, state.records, settings.time_zone)
-    state.active_visits = visits = ActiveVisits(state.db, state.booking, state.identity.sms)
+    state.active_visits = visits = ActiveVisits(state.db, state.booking)
     visits.start(dsn)
     listener = None
     try:

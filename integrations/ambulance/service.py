@@ -24,9 +24,10 @@ import msgspec
 from ehr import AmbulanceCall, Records
 from ehr import fhir_mapping as mapping
 from imias.booking import CHANNEL_BITS, Appointment, BookingService, FreeSlot, search
-from imias.identity import Principal, SmsSender, system_account
+from imias.identity import Principal, system_account
 from imias.platform.audit import Access, access_var, record, record_many
 from imias.platform.db import Connection, Executor
+from imias.platform.notices import Notice, write_notice
 from imias.platform.problems import ProblemError
 from imias.registry import PatientCard, patients, station
 from integrations.ambulance import repository as repo
@@ -209,12 +210,10 @@ class ActiveVisits:
         self,
         pool: asyncpg.Pool,
         booking: BookingService,
-        sms: SmsSender,
         clock: Clock | None = None,
     ) -> None:
         self.pool = pool
         self.booking = booking
-        self.sms = sms
         self.clock = clock or booking.clock
         self.booked = 0
         self.opened = 0
@@ -297,11 +296,8 @@ class ActiveVisits:
                 [_notice(task, booked, card, self.booking)],
                 source=f"active_visit:{task.clinic_id}:{task.id}",
             )
-        if booked is not None and card is not None and card.phone:
-            try:
-                await self.sms.send_text(card.phone, _sms_text(booked))
-            except Exception as exc:  # the booking stands; the SMS is at most once
-                log.warning("active visit %s: the SMS was not sent: %s", task.id, exc)
+            if booked is not None:  # the patient is told, with the task marked booked
+                await write_notice(conn, _patient_notice(task, booked), clinic_id=task.clinic_id)
         return task
 
     async def _book(self, task: ActiveVisit) -> tuple[Appointment | None, str]:
@@ -378,12 +374,17 @@ async def _card(conn: Executor, patient_id: int) -> PatientCard | None:
     return await patients.card(conn, patient_id)
 
 
-def _sms_text(a: Appointment) -> str:
-    local = a.local_start.replace("T", " ")
-    where = f"{a.clinic_name or ''}{', каб. ' + a.room if a.room else ''}".strip(", ")
-    return (
-        f"После вызова скорой помощи вас записали на активный визит: {local}, "
-        f"{a.doctor_name or 'врач'}, {where}. Если прийти не можете, позвоните в поликлинику."
+def _patient_notice(task: ActiveVisit, a: Appointment) -> Notice:
+    """The patient's ``active_visit`` notice (the notification service texts it)."""
+    return Notice(
+        kind="active_visit",
+        patient_id=task.patient_id,
+        params={
+            "appointment_id": a.id,
+            "clinic_id": a.clinic_id,
+            "doctor_id": a.doctor_id,
+            "starts_at": a.starts_at.isoformat(),
+        },
     )
 
 

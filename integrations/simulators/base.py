@@ -27,7 +27,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -373,7 +373,13 @@ def _raw_nak(error: str) -> bytes:
     return f"MSH|^~\\&|SIM|SIM|||{hl7.timestamp()}||ACK|NAK|P|2.5\rMSA|AR||{text}".encode()
 
 
-async def serve_forever(*servers: HttpReceiver | MllpReceiver) -> None:
+class Server(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+async def serve_forever(*servers: Server) -> None:
     """Run simulators until interrupted (``imias simulate``)."""
     for server in servers:
         await server.start()

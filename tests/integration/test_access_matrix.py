@@ -616,6 +616,16 @@ async def build(route: str, role: str, variant: str, client, w: World) -> Call:
     # -- the clinic's schedules (issue 22, "clinic") --
     if route.startswith("schedule_") or route.startswith("admin_schedule"):
         return await _schedule_call(route, variant, client, w, h)
+    # -- notifications (helper "notify"): a patient's preference ------------------------
+    if route in ("notification_preference", "set_notification_preference"):
+        # Own: P herself (GET) and her child C (PUT, as the guardian); a registrar any
+        # patient (own P, foreign Q); missing: no one.
+        own = me if route == "notification_preference" or role != "patient" else w.c["id"]
+        target = {"own": own, "foreign": w.q["id"], "missing": MISSING}[variant]
+        path = f"/api/v1/patients/{target}/notifications"
+        if route == "notification_preference":
+            return Call("GET", path, headers=h)
+        return Call("PUT", path, {"channel": "sms", "language": "ru"}, h)
     raise AssertionError(route)
 
 
@@ -1138,6 +1148,11 @@ EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
         "administrator": (403, 403, 403),
         "anonymous": (303, 303, 303),
     },
+    # -- notifications (helper "notify") ---------------------------------------------------
+    # A patient's preference: she and her guardian (a linked child) read and set it, a
+    # registrar any patient's (at the desk); the answer has the phone masked, no names.
+    "notification_preference": {"patient": (200, 404, 404), "registrar": (200, 200, 404)},
+    "set_notification_preference": {"patient": (200, 404, 404), "registrar": (200, 200, 404)},
 }
 
 

@@ -19,6 +19,7 @@ from imias.registry import repository as registry_repository
 from integrations import repository as integrations_repository
 from integrations.ambulance import repository as ambulance_repository
 from integrations.feeds import queries as feeds_queries
+from integrations.notifications import repository as notifications_repository
 from integrations.scheduling import queries as scheduling_queries
 from integrations.schools import queries as schools_queries
 from prescriptions import queries as prescriptions_queries
@@ -56,6 +57,7 @@ async def city(fresh_database_url):
         scheduling_queries,
         ambulance_repository,
         integrations_repository,
+        notifications_repository,
     ],
     ids=[
         "booking",
@@ -71,6 +73,7 @@ async def city(fresh_database_url):
         "scheduling",
         "ambulance",
         "integrations",
+        "notifications",
     ],  # fmt: skip
 )
 async def test_every_named_query_prepares_against_the_migrated_schema(db, module):

@@ -39,7 +39,12 @@ async def test_the_demo_starts_the_simulators_and_registers_them(database_url, t
         hl7_demo, partner_id=partner_id, port=free_port(), control_port=free_port()
     )
     others = [
-        dataclasses.replace(s, partner_id=f"{s.partner_id}-{tag}", port=free_port())
+        dataclasses.replace(
+            s,
+            partner_id=f"{s.partner_id}-{tag}",
+            port=free_port(),
+            control_port=free_port() if s.control_port else None,
+        )  # fmt: skip
         for s in DEMO_SIMULATORS
         if s.command != "hl7"
     ]
@@ -128,3 +133,70 @@ async def test_the_demo_starts_the_simulators_and_registers_them(database_url, t
         await pool.close()
     await asyncio.sleep(0.2)
     assert not port_taken("127.0.0.1", sim.control_port)  # stopped with the demo
+
+
+async def test_the_demo_sms_gateway_gets_a_text_sent_with_the_partners_secret(
+    database_url, tmp_path: Path
+):
+    """The demo's SMS gateway is given its partner's secret and takes a text sent with it
+    as the api_id (the sms transport), showing it on its page."""
+    (sms_demo,) = [s for s in DEMO_SIMULATORS if s.command == "sms"]
+    (smtp_demo,) = [s for s in DEMO_SIMULATORS if s.command == "smtp"]
+    assert (sms_demo.partner_id, sms_demo.transport, smtp_demo.partner_id) == (
+        "demo-sms", "sms", "demo-smtp",
+    )  # fmt: skip
+    assert smtp_demo.url.startswith("smtp://127.0.0.1:2525")
+    partner_id = f"demo-sms-{uuid.uuid4().hex[:6]}"
+    sim = dataclasses.replace(sms_demo, partner_id=partner_id, port=free_port())
+    demo = DemoSimulators(database_url, SECRET, tmp_path, "http://127.0.0.1:8000",
+                          simulators=(sim,))  # fmt: skip
+    demo.launch(await demo.register())
+    worker = None
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    try:
+        row = await pool.fetchrow(
+            "SELECT kind, transport, topics FROM partners WHERE id = $1", partner_id
+        )
+        assert dict(row) == {"kind": "sms_gateway", "transport": "sms", "topics": ["notice.sms"]}
+        page = f"http://127.0.0.1:{sim.port}"
+
+        async def answers() -> bool:
+            try:
+                async with httpx.AsyncClient(timeout=1) as client:
+                    return (await client.get(page + "/_stats")).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        await eventually(answers, 60, "the gateway's page")
+
+        def secret_of(p: Partner) -> str:
+            return partner_secret(SECRET, p.id, p.secret_version)
+
+        worker = DeliveryWorker(app_url(database_url), partner_id, secret_of, interval=0.1)
+        worker.lock_retry = 0.1
+        worker.start()
+        async with pool.acquire() as conn, conn.transaction():
+            await enqueue(
+                conn,
+                [Message(audience="notice.sms", kind="reminder", content_type="application/json",
+                         body=b'{"to": "+79161234567", "text": "demo"}', partner_id=partner_id,
+                         ordered=False)],
+                source=f"test:{partner_id}",
+            )  # fmt: skip
+
+        async def arrived() -> list:
+            async with httpx.AsyncClient(timeout=5) as client:
+                return (await client.get(page + "/_received")).json()
+
+        got = await eventually(arrived, 30, "the text at the gateway")
+        assert [(m["body"], m["extra"]["to"]) for m in got] == [("demo", "+79161234567")]
+        async with httpx.AsyncClient(timeout=5) as client:
+            shown = (await client.get(page + "/")).text
+        assert "+7********67" in shown and "+79161234567" not in shown  # masked on the page
+    finally:
+        if worker is not None:
+            await worker.stop()
+        demo.stop()
+        await pool.execute("DELETE FROM deliveries WHERE partner_id = $1", partner_id)
+        await pool.execute("DELETE FROM partners WHERE id = $1", partner_id)
+        await pool.close()

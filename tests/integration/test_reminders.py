@@ -1,10 +1,12 @@
-"""Reminders go out once, a day ahead, through the pluggable sender."""
+"""Reminders go out once, a day ahead: a ``reminder`` notice each, and the pluggable
+sender."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from imias.booking.reminders import REMINDER_TOPIC, Reminder, send_due_reminders
+from imias.booking.reminders import Reminder, send_due_reminders
 from imias.platform.db import create_pool
 
 
@@ -58,8 +60,15 @@ async def test_reminders_go_out_once_a_day_ahead(database_url):
             assert await send_due_reminders(pool, sender, lambda: later) == 1
         finally:
             await pool.close()
-        topics = await conn.fetch("SELECT topic FROM event_outbox")
-        assert [t["topic"] for t in topics] == [REMINDER_TOPIC] * 3
+        rows = await conn.fetch("SELECT topic, payload FROM event_outbox ORDER BY id")
+        assert [r["topic"] for r in rows] == ["notice"] * 3
+        notices = [json.loads(bytes(r["payload"])) for r in rows]
+        assert {n["kind"] for n in notices} == {"reminder"}
+        assert {n["patient_id"] for n in notices} == {1000}
+        assert not any(n["urgent"] for n in notices), "reminders wait out quiet hours"
+        assert sorted(n["params"]["starts_at"] for n in notices) == sorted(
+            (now + timedelta(hours=h)).isoformat() for h in (2, 23, 25)
+        )
     finally:
         await conn.execute(
             "TRUNCATE appointments, patients, doctors, clinics, specialties, event_outbox CASCADE"

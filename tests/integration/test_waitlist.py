@@ -2,6 +2,7 @@
 eligible waiting patient as a 15-minute hold; declined or expired, to the next; then to
 everyone."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -83,6 +84,13 @@ async def join(service, patient, slot, **where):
     )
 
 
+async def notices_to(service, patient: int) -> list[dict]:
+    """The notices to the patient in the outbox (the notification service sends them)."""
+    rows = await service.pool.fetch("SELECT payload FROM event_outbox WHERE topic = 'notice'")
+    return [n for n in (json.loads(bytes(r["payload"])) for r in rows)
+            if n["patient_id"] == patient]  # fmt: skip
+
+
 async def offer_of(service, patient):
     entries = await service.waitlist.entries(patient)
     assert len(entries) == 1
@@ -103,6 +111,15 @@ async def test_a_cancelled_slot_is_offered_to_the_waiting_patient_first(service)
     assert offer.offer_expires_at == service.clock() + timedelta(minutes=15)
     assert offer.offer_starts_at == slot.starts_at
     assert state(service, slot) == HELD, "search does not show it to anyone else"
+    notices = await notices_to(service, waiter)
+    assert [n["kind"] for n in notices] == ["waitlist_offer"], "the waiter is told at once"
+    assert notices[0]["urgent"] and notices[0]["params"] == {
+        "appointment_id": notices[0]["params"]["appointment_id"],
+        "clinic_id": slot.clinic_id, "doctor_id": slot.doctor_id,
+        "starts_at": slot.starts_at.isoformat(),
+        "expires_at": offer.offer_expires_at.isoformat(),
+    }  # fmt: skip
+    assert not await notices_to(service, holder), "her own cancellation: nobody tells her"
     with pytest.raises(ProblemError) as caught:
         await service.hold(someone, slot.doctor_id, slot.starts_at, "web")
     assert caught.value.code == "slot_taken"

@@ -229,7 +229,7 @@ class RegistrarController(Controller):
         await form_of(request)
         patient = await staff_appointment(request, appointment_id)  # 404 outside her clinic
         try:
-            await _booking(request).cancel(patient, appointment_id)
+            await _booking(request).cancel(patient, appointment_id, by_clinic=True)
         except ProblemError as exc:
             return await self._patient_page(
                 request, patient, error=sentence(exc, request), status_code=exc.status
