@@ -37,6 +37,7 @@ PUBLIC_ROUTES = {
     "POST /api/v1/auth/patient/code",
     "POST /api/v1/auth/patient/token",
     "POST /api/v1/auth/staff/token",
+    "POST /api/v1/auth/staff/password",  # a temporary password changed (it checks it itself)
     # The IVR webhook: the gateway has no token; the call identifies its patient with the
     # policy number, birth date and SMS code, like the sign-in routes above.
     "POST /phone",
