@@ -554,6 +554,7 @@ async def seed_city(
     secret: str | None = None,
     city_code: str = "MOW",
     with_certificates: bool = True,
+    with_clinic_admins: bool = True,
 ) -> SeedReport:
     """Generate a city and load it into the migrated database behind ``conn``.
 
@@ -575,6 +576,8 @@ async def seed_city(
     With ``secret`` a few percent of the adults also hold a driver's certificate, with
     the examinations behind it, signed by their clinic's key sealed with that secret
     (:mod:`imias.citygen.certificates`); ``with_certificates=False`` leaves them out.
+    ``with_clinic_admins=False`` leaves out the clinics' administrators (a database
+    migrated before their role came refuses them).
     One transaction: on any error nothing is left behind. Raises
     :class:`CityAlreadySeeded` if the database holds a city and not ``replace``.
     """
@@ -602,6 +605,8 @@ async def seed_city(
     stream = citygen.PatientStream(clinic_plan, start, seed, pools)
     index = history.PatientIndex(start) if history_days else None
     staff_plan = citygen.plan_staff(clinic_plan, doctor_plan, rng, pools)
+    if not with_clinic_admins:
+        staff_plan = [row for row in staff_plan if row[1] != "clinic_admin"]
     demo_hash = Passwords().hash(DEMO_PASSWORD)  # once: Argon2 is slow by design
     tables: list[tuple[str, Sequence[str], Sequence[tuple[Any, ...]]]] = [
         ("specialties", cat.SPECIALTY_COLUMNS, [s.row() for s in cat.SPECIALTIES]),

@@ -23,6 +23,8 @@ DISTRIBUTION: dict[str, str] = {
     "appointment_units": "clinic_id",
     "event_outbox": "clinic_id",
     "active_visits": "clinic_id",
+    "walk_ins": "clinic_id",
+    "relocations": "clinic_id",
     # by patient
     "patients": "id",
     "waitlist_entries": "patient_id",
@@ -44,6 +46,7 @@ DISTRIBUTION: dict[str, str] = {
     "illness_episodes": "patient_id",
     "school_consents": "patient_id",
     "ambulance_calls": "patient_id",
+    "notification_preferences": "patient_id",
     # catalogues
     "specialties": "reference",
     "clinics": "reference",
@@ -53,6 +56,7 @@ DISTRIBUTION: dict[str, str] = {
     "drug_catalogues": "reference",
     "signing_keys": "reference",
     "certificate_keys": "reference",
+    "public_holidays": "reference",
     # on the coordinator
     "schema_migrations": "local",
     "audit_log": "local",
@@ -87,6 +91,12 @@ CROSSINGS: dict[str, str] = {
     "then) and a doctor is never deleted, so the key is dropped",
     "waitlist_offer_fk": "the offer's appointment lives on its clinic's node; the offer is "
     "made and ended in the transaction that holds both rows",
+    "walk_ins_patient_id_fkey": "as appointments_patient_id_fkey: the registrar's page finds "
+    "the patient before queueing her",
+    "relocations_patient_id_fkey": "as appointments_patient_id_fkey: the moved appointment's "
+    "row, locked by the move, names the patient",
+    "relocations_offer_clinic_id_offer_appointment_id_fkey": "the offer may be at another "
+    "clinic: made in the transaction that holds both rows, as waitlist_offer_fk",
 }
 
 KEYS = """

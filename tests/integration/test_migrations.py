@@ -157,6 +157,7 @@ async def test_a_database_of_the_single_sequence_moves_forward_with_its_data(
             days=7,
             start=date(2026, 11, 30),
             with_prescriptions=False,
+            with_clinic_admins=False,
         )
         counts = {
             table: await conn.fetchval(f"SELECT count(*) FROM {table}")  # noqa: S608
