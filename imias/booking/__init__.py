@@ -32,8 +32,9 @@ from imias.booking.events import (
 )
 from imias.booking.events import decode as decode_appointment_change
 from imias.booking.model import CHANNEL_BITS, CHANNELS, Channel, RefusalCode
+from imias.booking.outcomes import Drained, Outcomes
 from imias.booking.plugin import BookingPlugin
-from imias.booking.schedules import ScheduleException, Template, expand, to_local, to_utc
+from imias.booking.schedules import Block, ScheduleException, Template, expand, to_local, to_utc
 from imias.booking.search import (
     ENTITLED_BY_REFERRAL,
     ClinicWithTime,
@@ -54,6 +55,7 @@ __all__ = [
     "AppointmentRescheduled",
     "decode_appointment_change",
     "ENTITLED_BY_REFERRAL",
+    "Block",
     "BookingPlugin",
     "CHANNELS",
     "CHANNEL_BITS",
@@ -62,12 +64,14 @@ __all__ = [
     "BookingService",
     "Channel",
     "ClinicWithTime",
+    "Drained",
     "Engine",
     "EngineNotReady",
     "FreeSlot",
     "Geometry",
     "Hold",
     "LoadReport",
+    "Outcomes",
     "RefusalCode",
     "ScheduleException",
     "Template",
