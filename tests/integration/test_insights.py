@@ -300,7 +300,8 @@ async def test_metrics_parse_and_move(client):
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/plain")
     after = samples(answer.text)
-    route = ("imias_http_requests_total", (("method", "GET"), ("route", "/api/v1/specialties"), ("status", "200")))  # fmt: skip
+    labels = (("method", "GET"), ("route", "/api/v1/specialties"), ("status", "200"))
+    route = ("imias_http_requests_total", labels)
     assert after[route] == first.get(route, 0) + 1
     booked = ("imias_bookings_total", (("channel", "web"),))
     assert after[booked] == first.get(booked, 0) + 1
