@@ -42,7 +42,7 @@ class InsightsJob(LeaderTask):
         engine: Engine,
         zone: ZoneInfo,
         *,
-        interval: float = 30.0,
+        interval: float = 10.0,
         visits_every: float = 300.0,
         earliest_every: float = 900.0,
     ) -> None:

@@ -92,26 +92,50 @@ class Insights:
         last = last or self.today()
         first = first or last - timedelta(days=DEFAULT_DAYS - 1)
         if last < first:
-            raise ProblemError(400, "invalid_range", "'to' is before 'from'.")
+            raise ProblemError(
+                400,
+                "invalid_range",
+                "'to' is before 'from'.",
+                extra=_ru("Конец периода раньше начала."),
+            )
         if (last - first).days + 1 > MAX_PERIOD_DAYS:
             raise ProblemError(
                 400,
                 "period_too_long",
                 f"A period is at most {MAX_PERIOD_DAYS} days; ask for a shorter one.",
+                extra=_ru(f"Период — не больше {MAX_PERIOD_DAYS} дней; выберите короче."),
             )
         if bound_to is not None:
             if clinic_id is not None and clinic_id != bound_to:
-                raise ProblemError(403, "forbidden", "You see your own clinic's figures only.")
+                raise ProblemError(
+                    403,
+                    "forbidden",
+                    "You see your own clinic's figures only.",
+                    extra=_ru("Вам видны показатели только вашей поликлиники."),
+                )
             clinic_id = bound_to
         if clinic_id is not None and clinic_id not in names.clinics:
-            raise ProblemError(404, "unknown_clinic", f"There is no clinic {clinic_id}.")
+            raise ProblemError(
+                404,
+                "unknown_clinic",
+                f"There is no clinic {clinic_id}.",
+                extra=_ru("Такой поликлиники нет."),
+            )
         if district is not None and district not in names.districts:
-            raise ProblemError(400, "unknown_district", f"There is no district {district!r}.")
+            raise ProblemError(
+                400,
+                "unknown_district",
+                f"There is no district {district!r}.",
+                extra=_ru("Такого округа нет."),
+            )
         specialty_id = None
         if specialty is not None:
             if specialty not in names.specialty_ids:
                 raise ProblemError(
-                    400, "unknown_specialty", f"There is no specialty {specialty!r}."
+                    400,
+                    "unknown_specialty",
+                    f"There is no specialty {specialty!r}.",
+                    extra=_ru("Такой специальности нет."),
                 )
             specialty_id = names.specialty_ids[specialty]
         return Scope(first, last, clinic_id, district, specialty_id)
@@ -278,6 +302,10 @@ class Insights:
                 refusals=await self.refusals(scope, conn),
                 freshness=await self.freshness(conn),
             )
+
+
+def _ru(sentence: str) -> dict[str, str]:
+    return {"message_ru": sentence}
 
 
 def _mean(total: int, n: int) -> float | None:

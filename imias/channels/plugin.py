@@ -11,6 +11,7 @@ from litestar.config.app import AppConfig
 from litestar.types import ControllerRouterHandler
 
 from imias.channels.admin import AdminController
+from imias.channels.admin.dashboard import DashboardController
 from imias.channels.commands import phone
 from imias.channels.doctor import (
     DoctorCertificateController,
@@ -65,6 +66,7 @@ class ChannelsPlugin(DomainPlugin):
             PharmacyController,
             VerifyController,
             AdminController,
+            DashboardController,
             verify_worker,
             verify_script,
             verify_qr_decoder,

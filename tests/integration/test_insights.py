@@ -319,3 +319,30 @@ async def test_metrics_need_the_token(client):
     assert wrong.status_code == 403 and wrong.json()["code"] == "forbidden"
     good = await client.get("/metrics", headers=SCRAPER)
     assert good.status_code == 200 and "imias_http_requests_total" in good.text
+
+
+async def test_the_page_shows_the_city_or_her_clinic(client):
+    clinics = await run(client.city, lambda c: c.fetch("SELECT id, name FROM clinics ORDER BY id"))
+    (mine, my_name), (other, other_name) = clinics[0], clinics[1]
+
+    async def work(conn):
+        await refresh_recent(conn, ZONE)
+        await sample(conn, client.app_state.engine)
+
+    await run(client.city, work)
+    client.cookies.set("imias_admin", bearer.token("administrator", 1))
+    city = await client.get("/admin")
+    assert city.status_code == 200, city.text
+    assert "/admin/integrations" in city.text and 'id="table-map"' in city.text
+    assert other_name in city.text and "data:image/svg+xml;base64," in city.text
+    client.cookies.set("imias_admin", bearer.token("clinic_admin", 900_002, org=mine))
+    head = await client.get("/admin")
+    assert head.status_code == 200, head.text
+    assert my_name in head.text and other_name not in head.text
+    assert 'id="table-map"' not in head.text and "/admin/integrations" not in head.text
+    refused = await client.get("/admin", params={"clinic": other})
+    assert refused.status_code == 403 and other_name not in refused.text
+    bad = await client.get("/admin", params={"specialty": "astrologer"})
+    assert bad.status_code == 400 and "text/html" in bad.headers["content-type"]
+    english = await client.get("/admin", params={"lang": "en"})
+    assert "Waiting in the clinic" in english.text or english.status_code == 200
