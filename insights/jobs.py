@@ -64,20 +64,22 @@ class InsightsJob(LeaderTask):
 
 async def refresh_recent(conn: Connection, zone: ZoneInfo, days: int = 2) -> None:
     """The load and waits of the last ``days`` local days (today included), made again."""
-    at = datetime.now(UTC)
+    at, began = datetime.now(UTC), time.perf_counter()
     today = at.astimezone(zone).date()
     first = today - timedelta(days=days - 1)
     async with conn.transaction():
         rows = await refresh.refresh_visits(conn, first, today, zone)
         rows += await refresh.refresh_waits(conn, first, today, zone)
-        await repo.ran(conn, "visits", at, f"{first}..{today}: {rows} rows")
+        took = time.perf_counter() - began
+        await repo.ran(conn, "visits", at, f"{first}..{today}: {rows} rows in {took:.2f} s")
 
 
 async def sample(conn: Connection, engine: Engine) -> None:
-    at = datetime.now(UTC)
+    at, began = datetime.now(UTC), time.perf_counter()
     async with conn.transaction():
         n = await refresh.sample_earliest(conn, engine, at)
-        await repo.ran(conn, "earliest", at, f"{n} clinics x specialties")
+        took = time.perf_counter() - began
+        await repo.ran(conn, "earliest", at, f"{n} clinics x specialties in {took:.2f} s")
 
 
 async def write_outcomes(conn: Connection, outcomes: Outcomes) -> None:
