@@ -19,6 +19,7 @@ from imias.channels.web.errors import PAGE_ERRORS
 from imias.channels.web.i18n import N_
 from imias.channels.web.pages import lang_of, page, say
 from imias.identity import principal_of
+from imias.platform.problems import ProblemError
 from insights import WAIT_MARK_MINUTES, Insights, Scope, WaitRow
 
 #: The clinics with the lowest share seen within the mark, shown on the city's page (the
@@ -51,6 +52,21 @@ REFUSALS = {
 }
 
 
+def _day(text: str | None) -> date | None:
+    """A form's day (YYYY-MM-DD; empty: none), or a page's 400."""
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ProblemError(
+            400,
+            "invalid_date",
+            f"{text!r} is not a day (YYYY-MM-DD).",
+            extra={"message_ru": "Дата должна быть в виде ГГГГ-ММ-ДД."},
+        ) from None
+
+
 def _percent(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f} %"
 
@@ -69,8 +85,8 @@ class DashboardController(Controller):
     async def home(
         self,
         request: Request[Any, Any, Any],
-        first: Annotated[date | None, Parameter(query="from")] = None,
-        last: Annotated[date | None, Parameter(query="to")] = None,
+        first: Annotated[str | None, Parameter(query="from")] = None,
+        last: Annotated[str | None, Parameter(query="to")] = None,
         district: FromQuery[str | None] = None,
         specialty: FromQuery[str | None] = None,
         clinic: FromQuery[int | None] = None,
@@ -80,8 +96,8 @@ class DashboardController(Controller):
         head = principal.role == "clinic_admin"
         bound = (principal.org or -1) if head else None
         scope = await insights.scope(
-            first=first,
-            last=last,
+            first=_day(first),
+            last=_day(last),
             clinic_id=clinic,
             district=district or None,
             specialty=specialty or None,
