@@ -85,3 +85,27 @@ def test_metrics_are_for_the_token_or_loopback_without_a_proxy():
     token = "t" * 20
     assert _allowed(request("10.1.2.3", {"authorization": f"Bearer {token}"}), token)  # type: ignore[arg-type]
     assert not _allowed(request("127.0.0.1", {}), token)  # type: ignore[arg-type]
+
+
+def test_outcomes_count_in_the_citys_day_and_drain_once():
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from imias.booking import Outcomes
+
+    outcomes = Outcomes(ZoneInfo("Europe/Moscow"))
+    # 22:30 UTC is already the next day in Moscow: booked on the 3rd for the 4th (next day)
+    now = datetime(2026, 3, 2, 22, 30, tzinfo=UTC)
+    outcomes.booked(7, "therapist", "web", datetime(2026, 3, 4, 6, 0, tzinfo=UTC), now)
+    outcomes.booked(7, "therapist", "web", datetime(2026, 3, 10, 6, 0, tzinfo=UTC), now)
+    outcomes.refused("slot_taken", "app", now)
+    drained = outcomes.drain()
+    assert drained.booked == {
+        (date(2026, 3, 3), 7, "therapist", "web", 1): 1,
+        (date(2026, 3, 3), 7, "therapist", "web", 7): 1,
+    }
+    assert drained.refused == {(date(2026, 3, 3), "slot_taken", "app"): 1}
+    assert outcomes.drain().booked == {}  # drained once
+    outcomes.restore(drained)  # a failed write puts them back
+    assert outcomes.drain() == drained
+    assert outcomes.booked_total == {"web": 2} and outcomes.refused_total == {"slot_taken": 1}
