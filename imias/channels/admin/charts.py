@@ -55,6 +55,7 @@ def _config(**extra: Any) -> dict[str, Any]:
         "explicit_size": True,
         "show_minor_x_labels": True,
         "truncate_label": -1,
+        "truncate_legend": -1,
         "include_x_axis": True,
         "value_formatter": _formatted,
         **extra,
@@ -71,7 +72,7 @@ def _days(days: Sequence[Any]) -> list[str]:
 
 
 def earliest(days: Sequence[EarliestDay], say: Say) -> str:
-    chart = pygal.Line(**_config(x_label_rotation=45, show_legend=False, min_scale=2))
+    chart = pygal.Line(**_config(x_label_rotation=45, show_legend=False))
     chart.title = say(N_("Дней до ближайшего свободного времени"))
     chart.x_labels = _days(days)
     chart.add(say(N_("дней")), [d.mean_days for d in days])
@@ -79,7 +80,7 @@ def earliest(days: Sequence[EarliestDay], say: Say) -> str:
 
 
 def served(days: Sequence[ServedDay], say: Say) -> str:
-    chart = pygal.Line(**_config(x_label_rotation=45, range=(0, 100)))
+    chart = pygal.Line(**_config(x_label_rotation=45, range=(0, 100), show_legend=False))
     chart.title = say(N_("Записи на тот же или следующий день, %"))
     chart.x_labels = _days(days)
     chart.add(say(N_("доля записей")), [None if d.share is None else 100 * d.share for d in days])
