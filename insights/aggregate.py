@@ -23,8 +23,12 @@ def share(part: int, whole: int) -> float | None:
 def merge(histograms: Iterable[Sequence[int]]) -> list[int]:
     total = [0] * WAIT_BUCKETS
     for h in histograms:
-        for i, n in enumerate(h[:WAIT_BUCKETS]):
-            total[i] += n
+        if len(h) == WAIT_BUCKETS:
+            total = [a + b for a, b in zip(total, h, strict=True)]
+        else:  # a shorter one (none is kept so, but a sum must not fail on it)
+            total = [
+                a + b for a, b in zip(total, [*h[:WAIT_BUCKETS], *[0] * WAIT_BUCKETS], strict=False)
+            ]
     return total
 
 

@@ -136,6 +136,9 @@ ON CONFLICT (kind) DO UPDATE SET ran_at = EXCLUDED.ran_at, detail = EXCLUDED.det
 
 RUNS = "SELECT kind, ran_at FROM insight_runs"
 
+#: For the figures' reading transaction (insights.repository.reading).
+CUSTOM_PLANS = "SET LOCAL plan_cache_mode = force_custom_plan"
+
 # -- reading the figures ($1..$2 the days; $3 clinic, $4 district, $5 specialty) -----------
 
 _IN_SCOPE = """

@@ -144,10 +144,17 @@ class Insights:
     def _args(scope: Scope) -> tuple[Any, ...]:
         return (scope.first, scope.last, scope.clinic_id, scope.district, scope.specialty_id)
 
+    async def _rows(self, conn: Any, query: str, scope: Scope) -> list[Any]:
+        """A figure's rows, on ``conn`` (one of :meth:`reading`) or a connection of its own."""
+        if conn is not None:
+            return await repo.figure(conn, query, self._args(scope))
+        async with repo.reading(self.pool) as own:
+            return await repo.figure(own, query, self._args(scope))
+
     # -- the figures ----------------------------------------------------------------------
 
     async def earliest(self, scope: Scope, conn: Any = None) -> list[EarliestDay]:
-        rows = await repo.figure(conn or self.pool, q.EARLIEST_DAYS, self._args(scope))
+        rows = await self._rows(conn, q.EARLIEST_DAYS, scope)
         return [
             EarliestDay(
                 day=r["day"],
@@ -162,7 +169,7 @@ class Insights:
         self, scope: Scope, conn: Any = None
     ) -> list[EarliestBySpecialty]:
         names = await self.names()
-        rows = await repo.figure(conn or self.pool, q.EARLIEST_BY_SPECIALTY, self._args(scope))
+        rows = await self._rows(conn, q.EARLIEST_BY_SPECIALTY, scope)
         return [
             EarliestBySpecialty(
                 specialty=names.specialty_codes[r["specialty_id"]],
@@ -174,11 +181,11 @@ class Insights:
         ]
 
     async def served(self, scope: Scope, conn: Any = None) -> list[ServedDay]:
-        rows = await repo.figure(conn or self.pool, q.SERVED_DAYS, self._args(scope))
+        rows = await self._rows(conn, q.SERVED_DAYS, scope)
         return [_served(r["day"], r["made"], r["same_or_next"]) for r in rows]
 
     async def channels(self, scope: Scope, conn: Any = None) -> list[ChannelShare]:
-        rows = await repo.figure(conn or self.pool, q.CHANNELS, self._args(scope))
+        rows = await self._rows(conn, q.CHANNELS, scope)
         total = sum(r["made"] for r in rows)
         return [
             ChannelShare(r["channel"], r["made"], aggregate.share(r["made"], total)) for r in rows
@@ -186,12 +193,12 @@ class Insights:
 
     async def load_by_specialty(self, scope: Scope, conn: Any = None) -> list[LoadRow]:
         names = await self.names()
-        rows = await repo.figure(conn or self.pool, q.LOAD_BY_SPECIALTY, self._args(scope))
+        rows = await self._rows(conn, q.LOAD_BY_SPECIALTY, scope)
         return [_load(r, None, None, names.specialty_codes[r["specialty_id"]]) for r in rows]
 
     async def load_by_clinic(self, scope: Scope, conn: Any = None) -> list[LoadRow]:
         names = await self.names()
-        rows = await repo.figure(conn or self.pool, q.LOAD_BY_CLINIC, self._args(scope))
+        rows = await self._rows(conn, q.LOAD_BY_CLINIC, scope)
         return [
             _load(
                 r,
@@ -203,7 +210,7 @@ class Insights:
         ]
 
     async def load_days(self, scope: Scope, conn: Any = None) -> list[LoadDay]:
-        rows = await repo.figure(conn or self.pool, q.LOAD_DAYS, self._args(scope))
+        rows = await self._rows(conn, q.LOAD_DAYS, scope)
         return [
             LoadDay(
                 day=r["day"],
@@ -219,7 +226,7 @@ class Insights:
     async def waits(self, scope: Scope, conn: Any = None) -> tuple[list[WaitRow], WaitRow]:
         """Per clinic, and over every clinic of the scope."""
         names = await self.names()
-        rows = await repo.figure(conn or self.pool, q.WAITS_BY_CLINIC, self._args(scope))
+        rows = await self._rows(conn, q.WAITS_BY_CLINIC, scope)
         by_clinic: dict[int, list[int]] = {}
         for r in rows:
             by_clinic[r["clinic_id"]] = aggregate.merge(
@@ -232,7 +239,7 @@ class Insights:
         return per_clinic, _wait(None, None, aggregate.merge(by_clinic.values()))
 
     async def refusals(self, scope: Scope, conn: Any = None) -> list[RefusalRow]:
-        rows = await repo.figure(conn or self.pool, q.REFUSALS, self._args(scope))
+        rows = await self._rows(conn, q.REFUSALS, scope)
         total = sum(r["refused"] for r in rows)
         return [
             RefusalRow(r["code"], r["refused"], aggregate.share(r["refused"], total)) for r in rows
@@ -242,10 +249,10 @@ class Insights:
         """The clinics of the scope with their mean days to the earliest slot and their
         share of visits within the 20-minute mark."""
         names = await self.names()
-        executor = conn or self.pool
+        executor = conn
         earliest = {
             r["clinic_id"]: _mean(r["days_sum"], r["samples"] - r["none_found"])
-            for r in await repo.figure(executor, q.EARLIEST_BY_CLINIC, self._args(scope))
+            for r in await self._rows(executor, q.EARLIEST_BY_CLINIC, scope)
         }
         waits, _ = await self.waits(scope, executor)
         within = {w.clinic_id: w.within_mark_share for w in waits}
@@ -275,7 +282,7 @@ class Insights:
     async def dashboard(self, scope: Scope) -> Dashboard:
         """Every figure of the scope, on one connection."""
         names = await self.names()
-        async with self.pool.acquire() as conn:
+        async with repo.reading(self.pool) as conn:
             served = await self.served(scope, conn)
             by_specialty = await self.load_by_specialty(scope, conn)
             waits, waits_total = await self.waits(scope, conn)
