@@ -40,7 +40,11 @@ async def refresh_visits(conn: Connection, first: date, last: date, zone: ZoneIn
     since, until = bounds(first, last, zone)
     templates, exceptions, doctors = await repo.schedules(conn, first, last)
     days = (last - first).days + 1
-    offered = aggregate.offered_minutes(expand(templates, exceptions, first, days), doctors)
+    # Expanding the city's schedules is a second or two of Python: in a thread, so that
+    # the worker's requests go on meanwhile (the GIL is handed over every few ms).
+    offered = await asyncio.to_thread(
+        lambda: aggregate.offered_minutes(expand(templates, exceptions, first, days), doctors)
+    )
     rows: dict[tuple[date, int, int], list[int]] = {
         key: [minutes, 0, 0, 0, 0] for key, minutes in offered.items()
     }
