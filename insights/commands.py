@@ -1,6 +1,7 @@
 """``imias insights rebuild [--days N]``: the dashboard's aggregates made again from the
 appointments, encounters and schedules of the last N days (an existing city, its
-history, or after a fault), with a progress bar. One transaction: a rebuild that stops
+history, or after a fault), and the load of the booking window's coming days, with a
+progress bar. One transaction: a rebuild that stops
 half-way changes nothing.
 
 The earliest free slot cannot be rebuilt: it is what the engine answered at the time,
@@ -22,6 +23,7 @@ from imias.platform import commands
 from imias.platform.embedded import Servers
 from insights import refresh
 from insights import repository as repo
+from insights.jobs import AHEAD_DAYS
 
 
 @click.group("insights")
@@ -91,6 +93,10 @@ async def rebuild_days(
                 def advanced(_: date) -> None:
                     progress.advance(made)
 
+                # the booking window's coming days: their load so far
+                counts["load"] += await refresh.refresh_visits(
+                    conn, today + timedelta(days=1), today + timedelta(days=AHEAD_DAYS), zone
+                )
                 counts["bookings"] = await refresh.rebuild_bookings(
                     conn, first, today, zone, advanced
                 )

@@ -2,8 +2,10 @@
 
 - :class:`InsightsJob`, one per deployment (a :class:`~imias.platform.leader.LeaderTask`):
   every ``visits_every`` seconds the load, no-shows and waits of today and yesterday
-  made again from the appointments and encounters; every ``earliest_every`` seconds a
-  sample of the earliest free slots from its worker's engine.
+  made again from the appointments and encounters; every ``ahead_every`` seconds the
+  load of the booking window's coming days (booked against offered time ahead: a sick
+  day, a full week); every ``earliest_every`` seconds a sample of the earliest free
+  slots from its worker's engine.
 - :class:`OutcomeFlusher`, one per worker: every ``every`` seconds it adds the worker's
   counted bookings and refusals (:class:`imias.booking.Outcomes`) to the day's rows, one
   statement each, and reads the outbox and delivery backlogs for ``/metrics``.
@@ -29,6 +31,8 @@ from insights.metrics import Metrics
 
 log = logging.getLogger("imias.insights")
 
+#: The coming days whose load the job keeps (the booking window's).
+AHEAD_DAYS = 14
 #: pg_try_advisory_lock key of the insights job: one active per database.
 INSIGHTS_LOCK_KEY = 0x1A1A5_1D5B0
 
@@ -44,18 +48,23 @@ class InsightsJob(LeaderTask):
         *,
         interval: float = 10.0,
         visits_every: float = 300.0,
+        ahead_every: float = 900.0,
         earliest_every: float = 900.0,
     ) -> None:
         super().__init__(dsn, lock_key=INSIGHTS_LOCK_KEY, interval=interval)
         self.engine, self.zone = engine, zone
         self.visits_every, self.earliest_every = visits_every, earliest_every
-        self._visits_at = self._earliest_at = float("-inf")
+        self.ahead_every = ahead_every
+        self._visits_at = self._earliest_at = self._ahead_at = float("-inf")
 
     async def _round(self, conn: Connection) -> bool:
         now = time.monotonic()
         if now - self._visits_at >= self.visits_every:
             await refresh_recent(conn, self.zone)
             self._visits_at = now
+        if now - self._ahead_at >= self.ahead_every:
+            await refresh_ahead(conn, self.zone)
+            self._ahead_at = now
         if now - self._earliest_at >= self.earliest_every and self.engine.calendar is not None:
             await sample(conn, self.engine)
             self._earliest_at = now
@@ -72,6 +81,17 @@ async def refresh_recent(conn: Connection, zone: ZoneInfo, days: int = 2) -> Non
         rows += await refresh.refresh_waits(conn, first, today, zone)
         took = time.perf_counter() - began
         await repo.ran(conn, "visits", at, f"{first}..{today}: {rows} rows in {took:.2f} s")
+
+
+async def refresh_ahead(conn: Connection, zone: ZoneInfo, days: int = AHEAD_DAYS) -> None:
+    """The load of the coming ``days`` local days (after today), made again."""
+    at, began = datetime.now(UTC), time.perf_counter()
+    today = at.astimezone(zone).date()
+    first, last = today + timedelta(days=1), today + timedelta(days=days)
+    async with conn.transaction():
+        rows = await refresh.refresh_visits(conn, first, last, zone)
+        took = time.perf_counter() - began
+        await repo.ran(conn, "ahead", at, f"{first}..{last}: {rows} rows in {took:.2f} s")
 
 
 async def sample(conn: Connection, engine: Engine) -> None:

@@ -22,7 +22,7 @@ from imias.app import create_app
 from imias.platform.embedded import EmbeddedRedis
 from imias.platform.settings import load_settings
 from insights import refresh
-from insights.jobs import refresh_recent, sample, write_outcomes
+from insights.jobs import refresh_ahead, refresh_recent, sample, write_outcomes
 
 ZONE = ZoneInfo("Europe/Moscow")
 ADMIN = bearer.administrator()
@@ -349,3 +349,41 @@ async def test_the_page_shows_the_city_or_her_clinic(client):
         assert bad.status_code == 400 and "text/html" in bad.headers["content-type"]
     english = await client.get("/admin", params={"lang": "en"})
     assert english.status_code == 200 and "Waiting in the clinic" in english.text
+
+
+async def test_a_sick_day_ahead_takes_its_time_off_the_days_ahead(client):
+    async def ahead(conn):
+        await refresh_ahead(conn, ZONE)
+
+    await run(client.city, ahead)
+    # a doctor who works on a coming day (tomorrow may be a Sunday), with no exception then
+    row = await run(
+        client.city,
+        lambda c: c.fetchrow(
+            """SELECT d::date AS day, t.clinic_id, t.doctor_id,
+                      sum(extract(epoch FROM t.ends - t.starts) / 60)::int AS minutes
+                 FROM generate_series($1::date + 1, $1::date + 7, interval '1 day') d
+                 JOIN schedule_templates t ON t.weekday = extract(isodow FROM d)
+                WHERE t.valid_from <= d::date AND (t.valid_to IS NULL OR t.valid_to >= d::date)
+                  AND NOT EXISTS (SELECT 1 FROM schedule_exceptions e
+                                   WHERE e.doctor_id = t.doctor_id AND e.day = d::date)
+                GROUP BY 1, 2, 3 ORDER BY 1, 3 LIMIT 1""",
+            datetime.now(ZONE).date(),
+        ),
+    )
+    day = row["day"].isoformat()
+    params = {"from": day, "to": day, "clinic": row["clinic_id"]}
+    (before,) = await figures(client, "/load/days", **params)
+    await run(
+        client.city,
+        lambda c: c.execute(
+            "INSERT INTO schedule_exceptions (clinic_id, doctor_id, day, kind)"
+            " VALUES ($1, $2, $3, 'sick')",
+            row["clinic_id"],
+            row["doctor_id"],
+            row["day"],
+        ),
+    )
+    await run(client.city, ahead)
+    (after,) = await figures(client, "/load/days", **params)
+    assert after["offered_minutes"] == before["offered_minutes"] - row["minutes"]
