@@ -47,6 +47,7 @@ def _formatted(value: float | None) -> str:
 
 def _config(**extra: Any) -> dict[str, Any]:
     return {
+        "no_data_text": "—",
         "style": STYLE,
         "js": [],  # pygal's tooltips come from a CDN: none
         "disable_xml_declaration": True,
@@ -147,6 +148,7 @@ def city_map(clinics: Sequence[ClinicOnMap], say: Say) -> str:
             show_y_labels=False,
             show_x_guides=False,
             show_y_guides=False,
+            include_x_axis=False,  # the city's own extent, not from the equator
         )
     )
     chart.title = say(N_("Поликлиники на плане города: дней до ближайшего времени"))
