@@ -57,5 +57,8 @@ def create_app(settings: Settings, *, sms: SmsSender | None = None) -> Litestar:
         logging_config=None,
     )
     # Outermost, so that unmatched routes (404, 405) also get an id and a log line.
-    app.asgi_handler = request_id_middleware(app.asgi_handler)
+    # The metrics (insights.metrics) count every request, by its route's template.
+    app.asgi_handler = request_id_middleware(
+        app.asgi_handler, observe=app.state.metrics.observe_request
+    )
     return app

@@ -18,6 +18,7 @@ from imias.platform.db import Connection
 from imias.platform.migrator import Migration, SingleSequence
 from imias.platform.plugin import DomainPlugin, PlatformPlugin
 from imias.registry.plugin import RegistryPlugin
+from insights import InsightsPlugin
 from integrations import IntegrationsPlugin
 from prescriptions import PrescriptionsPlugin
 
@@ -30,6 +31,7 @@ PLUGINS: tuple[type[DomainPlugin], ...] = (
     EhrPlugin,
     PrescriptionsPlugin,
     IntegrationsPlugin,
+    InsightsPlugin,
     ChannelsPlugin,
 )
 

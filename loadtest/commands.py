@@ -1,6 +1,6 @@
 """The measuring room's commands, which ``imias`` registers (the product never imports
 this package): ``imias bench core|booking|cities|floor|records|prescriptions|certificates|
-deliveries`` and ``imias loadtest``."""
+deliveries|insights`` and ``imias loadtest``."""
 
 from __future__ import annotations
 
@@ -78,6 +78,16 @@ def bench_records(args: tuple[str, ...]) -> None:
     from loadtest.bench import records as records_bench
 
     sys.exit(records_bench.main(list(args)))
+
+
+@bench.command("insights", context_settings={"ignore_unknown_options": True}, add_help_option=False)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def bench_insights(args: tuple[str, ...]) -> None:
+    """The dashboard's page and JSON routes against a served instance on a seeded city
+    (options: --url, --database-url, --requests, --days, --quick, --help)."""
+    from loadtest.bench import insights as insights_bench
+
+    sys.exit(insights_bench.main(list(args)))
 
 
 @click.command()

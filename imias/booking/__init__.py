@@ -32,6 +32,7 @@ from imias.booking.events import (
 )
 from imias.booking.events import decode as decode_appointment_change
 from imias.booking.model import CHANNEL_BITS, CHANNELS, Channel, RefusalCode
+from imias.booking.outcomes import Drained, Outcomes
 from imias.booking.plugin import BookingPlugin
 from imias.booking.relocation import Relocations
 from imias.booking.relocation_views import ClinicRelocations, Relocation
@@ -45,7 +46,7 @@ from imias.booking.schedule_model import (
     ScheduleChange,
     TemplateRequest,
 )
-from imias.booking.schedules import ScheduleException, Template, expand, to_local, to_utc
+from imias.booking.schedules import Block, ScheduleException, Template, expand, to_local, to_utc
 from imias.booking.search import (
     ENTITLED_BY_REFERRAL,
     ClinicWithTime,
@@ -67,6 +68,7 @@ __all__ = [
     "AppointmentRescheduled",
     "decode_appointment_change",
     "ENTITLED_BY_REFERRAL",
+    "Block",
     "BookingPlugin",
     "CHANNELS",
     "CHANNEL_BITS",
@@ -84,12 +86,14 @@ __all__ = [
     "ScheduleAdmin",
     "ScheduleChange",
     "TemplateRequest",
+    "Drained",
     "Engine",
     "EngineNotReady",
     "FreeSlot",
     "Geometry",
     "Hold",
     "LoadReport",
+    "Outcomes",
     "RefusalCode",
     "Relocation",
     "Relocations",

@@ -182,7 +182,8 @@ SELECT id, clinic_id, doctor_id, patient_id, specialty_id, starts_at, ends_at, s
 SET_STATUS = """
 UPDATE appointments
    SET status = $3, updated_at = $4,
-       cancelled_at = CASE WHEN $3 = 'cancelled' THEN $4 ELSE cancelled_at END
+       cancelled_at = CASE WHEN $3 = 'cancelled' THEN $4 ELSE cancelled_at END,
+       arrived_at = CASE WHEN $3 = 'arrived' THEN $4 ELSE arrived_at END
  WHERE clinic_id = $1 AND id = $2
 """
 

@@ -37,6 +37,8 @@ from imias.booking.model import (
     RefusalCode,
     refuse,
 )
+from imias.booking.outcomes import Outcomes
+from imias.booking.outcomes import counted as _counted
 from imias.booking.placement import Placed, Placement
 from imias.booking.relocation import Relocations
 from imias.booking.views import Appointment, Hold, appointment_of
@@ -96,6 +98,8 @@ class BookingService:
         self.walk_ins = WalkIns(pool, engine, self.clock)
         # Patients moved when the clinic takes time away (the schedule's editing calls it).
         self.relocations = Relocations(self)
+        # Bookings made and refused, counted in memory (the dashboard, /metrics).
+        self.outcomes = Outcomes(engine.zone)
 
     def writes(self) -> Writes:
         """The writes of one new transaction."""
@@ -221,6 +225,7 @@ class BookingService:
 
     # -- use cases -----------------------------------------------------------------------
 
+    @_counted(3)
     async def hold(
         self, patient_id: int, doctor_id: int, starts_at: datetime, channel: Channel
     ) -> Hold:
@@ -259,6 +264,7 @@ class BookingService:
             slot=self._appointment(appointment_id, p, patient_id, "held", channel),
         )
 
+    @_counted(None)
     async def confirm(self, patient_id: int, token: str, idempotency_key: str) -> Appointment:
         route = "confirm:" + token
         now = self.clock()
@@ -337,6 +343,7 @@ class BookingService:
             await self.waitlist.settle(conn, row, "cancelled", now, writes)
         writes.applied()
 
+    @_counted(3)
     async def book(
         self,
         patient_id: int,
@@ -416,6 +423,7 @@ class BookingService:
         writes.applied()
         return self._from_row({**dict(row), "status": "cancelled"}, patient_id)
 
+    @_counted(4)
     async def reschedule(
         self,
         patient_id: int,

@@ -11,6 +11,7 @@ from litestar.config.app import AppConfig
 from litestar.types import ControllerRouterHandler
 
 from imias.channels.admin import AdminController
+from imias.channels.admin.dashboard import DashboardController
 from imias.channels.admin.relocations import AdminRelocationController
 from imias.channels.admin.schedules import ScheduleAdminPages
 from imias.channels.admin.staff import StaffPagesController
@@ -80,6 +81,7 @@ class ChannelsPlugin(DomainPlugin):
             StaffPagesController,
             AdminRelocationController,
             ScheduleAdminPages,
+            DashboardController,
             verify_worker,
             verify_script,
             verify_qr_decoder,

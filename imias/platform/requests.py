@@ -13,6 +13,7 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -43,7 +44,12 @@ def _incoming_id(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
-def request_id_middleware(app: ASGIApp) -> ASGIApp:
+#: Told of every answered request: its scope (after routing: ``path_template`` set when a
+#: route matched), the status and the seconds it took (e.g. the metrics' counters).
+RequestObserver = Callable[[Scope, int, float], None]
+
+
+def request_id_middleware(app: ASGIApp, observe: RequestObserver | None = None) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
@@ -64,6 +70,8 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         try:
             await app(scope, receive, send_with_id)
         finally:
+            if observe is not None:
+                observe(scope, status["code"], time.perf_counter() - started)
             access_log.info(
                 "%s %s %s",
                 scope.get("method"),

@@ -66,6 +66,8 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     trusted_proxies: str = ""
     call_centre_number: PhoneNumber = "122"  # where the IVR transfers a call (<Dial>)
     phone_webhook_secret: WebhookSecret | None = None  # the gateway's signing key
+    # /metrics for operators: this bearer token; unset, loopback callers only (no proxy).
+    metrics_token: WebhookSecret | None = None
     kiosk_idle_seconds: Annotated[int, Meta(ge=5, le=3600)] = 60  # then it forgets the patient
     # The MLLP listener for HL7 v2 senders (the ambulance dispatch's ADT): off unless a
     # port is given (0: any free port); every worker shares it (SO_REUSEPORT). TLS with
@@ -181,7 +183,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: object)
         if "regex" in problem and field in _EXPECTED:
             problem = _EXPECTED[field]
         shown = raw.get(field)
-        if field in ("secret_key", "phone_webhook_secret") or shown is None:
+        if field in ("secret_key", "phone_webhook_secret", "metrics_token") or shown is None:
             value_text = ""
         else:
             value_text = f" (got {_redact(str(shown))!r})"

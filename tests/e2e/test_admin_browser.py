@@ -90,6 +90,8 @@ async def test_the_administrator_sees_a_failing_partner_and_retries(server, brow
     await page.fill("#username", "admin")
     await page.fill("#password", DEMO_PASSWORD)
     await page.click("button[type=submit] >> text=Войти")
+    await page.wait_for_url(server + "/admin")  # the dashboard, whose nav leads on
+    await page.click("nav >> text=Внешние системы")
     await page.wait_for_url(server + "/admin/integrations")
     row = page.locator(f"#partner-{partner}")
     # its worker tries the closed port: the partner is seen failing, with the error

@@ -594,7 +594,15 @@ async def build(route: str, role: str, variant: str, client, w: World) -> Call:
     if route == "admin_page":
         return Call("GET", "/admin/integrations", headers=h)
     if route == "admin_home":
-        return Call("GET", "/admin", headers=h)
+        clinic = {"own": w.clinic_a, "foreign": w.clinic_b, "missing": MISSING}[variant]
+        return Call("GET", f"/admin?clinic={clinic}", headers=h)
+    if route.startswith("insights"):
+        # -- the dashboard's JSON twins (helper "dash") --
+        path = INSIGHTS_ROUTES[route]
+        clinic = {"own": w.clinic_a, "foreign": w.clinic_b, "missing": MISSING}[variant]
+        return Call("GET", f"/api/v1/insights{path}?clinic={clinic}", headers=h)
+    if route == "metrics":
+        return Call("GET", "/metrics", headers=h)
     if route == "admin_retry":
         target = "no-such-partner" if variant == "missing" else "matrix-school"
         return Call("POST", f"/admin/integrations/{target}/retry", None, h)
@@ -1011,9 +1019,11 @@ EXPECTED: dict[str, dict[str, tuple[int, int, int]]] = {
     "admin_partners": {"administrator": (200, 200, 200)},
     "admin_page": {"administrator": (200, 200, 200), "anonymous": (303, 303, 303)},
     "admin_partner_messages": {"administrator": (200, 200, 404), "anonymous": (303, 303, 303)},
+    # The dashboard (/admin): the city's (another clinic: its figures) for the
+    # administrator; her clinic's for a clinic's head (another clinic: 403, a page).
     "admin_home": {
-        "administrator": (303, 303, 303),
-        "clinic_admin": (303, 303, 303),
+        "administrator": (200, 200, 404),
+        "clinic_admin": (200, 403, 403),
         "anonymous": (303, 303, 303),
     },
     # a retry is a page's form: without its CSRF value even the administrator is refused
@@ -1309,6 +1319,34 @@ async def _staff_and_walk_in_call(
     raise AssertionError(route)
 
 
+# -- the dashboard (helper "dash"): its JSON twins, aggregates only. The administrator
+# reads any clinic's (an unknown one: 404); a clinic's head her own, another's 403 (an
+# unknown one too: she is bound to hers). The refusals are the city's: no clinic to ask.
+# /metrics is for operators: a bearer IMIAS_METRICS_TOKEN or loopback, never a role's
+# token (the test client is neither): 403 for everyone.
+INSIGHTS_ROUTES = {
+    "insights": "",
+    "insights_earliest": "/earliest",
+    "insights_earliest_specialties": "/earliest/specialties",
+    "insights_served": "/served",
+    "insights_load": "/load",
+    "insights_load_days": "/load/days",
+    "insights_channels": "/channels",
+    "insights_waits": "/waits",
+    "insights_refusals": "/refusals",
+    "insights_map": "/map",
+}
+EXPECTED |= {
+    route: (
+        {"administrator": (200, 200, 200), "clinic_admin": (200, 200, 200)}
+        if route == "insights_refusals"
+        else {"administrator": (200, 200, 404), "clinic_admin": (200, 403, 403)}
+    )
+    for route in INSIGHTS_ROUTES
+}
+EXPECTED["metrics"] = {role: (403, 403, 403) for role in ROLES}
+
+
 def cases():
     for route, allowed in EXPECTED.items():
         for role in ROLES:
@@ -1342,7 +1380,8 @@ async def test_each_role_against_each_route(client, world, route, role, variant,
     for expected in call.expect_in_body:
         assert expected in text
     fhir = call.path.startswith("/fhir/")
-    if status >= 400 and not call.path.startswith("/api/") and not fhir:  # a page's: a page
+    api = call.path.startswith("/api/") or call.path == "/metrics"  # /metrics: operators'
+    if status >= 400 and not api and not fhir:  # a page's: a page
         assert response.headers["content-type"].startswith("text/html")
     elif status >= 400:
         if fhir:  # FHIR's errors are OperationOutcomes carrying the problem's code

@@ -99,7 +99,7 @@ async def signed_in(client, database_url: str):
     form = {"csrf": csrf, "username": username, "password": DEMO_PASSWORD}
     answer = await client.post("/admin/sign-in", data=form, follow_redirects=False)
     assert answer.status_code == 303, answer.text
-    assert answer.headers["location"] == "/admin/integrations"
+    assert answer.headers["location"] == "/admin"  # the dashboard
     return csrf
 
 

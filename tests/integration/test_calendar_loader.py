@@ -16,6 +16,7 @@ from imias.domains import migrate_url
 from imias.identity import repository as identity_repository
 from imias.platform.audit import repository as audit_repository
 from imias.registry import repository as registry_repository
+from insights import queries as insights_queries
 from integrations import repository as integrations_repository
 from integrations.ambulance import repository as ambulance_repository
 from integrations.feeds import queries as feeds_queries
@@ -58,6 +59,7 @@ async def city(fresh_database_url):
         ambulance_repository,
         integrations_repository,
         notifications_repository,
+        insights_queries,
     ],
     ids=[
         "booking",
@@ -74,6 +76,7 @@ async def city(fresh_database_url):
         "ambulance",
         "integrations",
         "notifications",
+        "insights",
     ],  # fmt: skip
 )
 async def test_every_named_query_prepares_against_the_migrated_schema(db, module):

@@ -122,6 +122,7 @@ def test_each_domain_applies_its_own_folder_in_dependency_order():
         "ehr",
         "prescriptions",
         "integrations",
+        "insights",
     }
     for domain in domains:
         numbers = [m.version for m in migrations() if m.domain == domain]

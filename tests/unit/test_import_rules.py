@@ -20,12 +20,29 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCES = ("imias", "scheduler_core", "loadtest", "ehr", "prescriptions", "integrations")
+SOURCES = (
+    "imias",
+    "scheduler_core",
+    "loadtest",
+    "ehr",
+    "prescriptions",
+    "integrations",
+    "insights",
+)
 
 #: The composition root: it assembles everything.
 COMPOSITION = {"imias.app", "imias.cli", "imias.asgi", "imias.domains"}
 #: Parts whose other users go through the front door (``__init__``'s ``__all__``).
-DOMAINS = {"registry", "identity", "booking", "citygen", "ehr", "prescriptions", "integrations"}
+DOMAINS = {
+    "registry",
+    "identity",
+    "booking",
+    "citygen",
+    "ehr",
+    "prescriptions",
+    "integrations",
+    "insights",
+}
 #: Who may import whom (besides itself and ``imias.__version__``).
 ALLOWED: dict[str, set[str]] = {
     "root": {
@@ -39,6 +56,7 @@ ALLOWED: dict[str, set[str]] = {
         "ehr",
         "prescriptions",
         "integrations",
+        "insights",
         "loadtest",
     },
     # The pages use every domain's public names (DESIGN.md), the integrations' too (the
@@ -51,7 +69,10 @@ ALLOWED: dict[str, set[str]] = {
         "ehr",
         "prescriptions",
         "integrations",
+        "insights",
     },  # fmt: skip
+    # The dashboard reads the booking, the records and the registry (docs/dashboard.md).
+    "insights": {"platform", "registry", "identity", "booking", "ehr"},
     "integrations": {"platform", "registry", "identity", "booking", "ehr", "prescriptions"},
     "prescriptions": {"platform", "registry", "identity", "ehr"},
     "ehr": {"platform", "registry", "identity"},
@@ -72,6 +93,7 @@ ALLOWED: dict[str, set[str]] = {
         "channels",
         "scheduler_core",
         "integrations",
+        "insights",
     },
 }
 
@@ -85,7 +107,7 @@ def part(module: str) -> str | None:
         if not rest:
             return "imias"  # the package itself: its version
         return rest.split(".")[0]
-    if head in ("scheduler_core", "loadtest", "ehr", "prescriptions", "integrations"):
+    if head in ("scheduler_core", "loadtest", "ehr", "prescriptions", "integrations", "insights"):
         return head
     return None
 

@@ -41,6 +41,9 @@ PUBLIC_ROUTES = {
     # The IVR webhook: the gateway has no token; the call identifies its patient with the
     # policy number, birth date and SMS code, like the sign-in routes above.
     "POST /phone",
+    # The workers' metrics: no token of a role; the route checks IMIAS_METRICS_TOKEN (or
+    # loopback) itself, and holds no personal data (insights.metrics).
+    "GET /metrics",
     # A partner's messages in: no token, the Standard Webhooks signature with the
     # partner's secret authenticates them (integrations.inbound), checked first.
     "POST /api/v1/integrations/ambulance/{partner_id:str}/calls",

@@ -97,9 +97,7 @@ class AdminController(Controller):
     include_in_schema = False
     exception_handlers = PAGE_ERRORS
 
-    @get(opt=MANAGERS, operation_id="adminHome", status_code=303)
-    async def home(self) -> Response[Any]:
-        return redirect(f"{PATH}/integrations")
+    # The home, /admin, is the dashboard (imias.channels.admin.dashboard).
 
     @get("/sign-in", opt=SIGN_IN, operation_id="adminSignInPage")
     async def sign_in_page(self, request: Request[Any, Any, Any]) -> Template:
@@ -113,7 +111,7 @@ class AdminController(Controller):
             cookie=COOKIE,
             path=PATH,
             template="admin/sign_in.html",
-            home=f"{PATH}/integrations",
+            home=PATH,
             wrong_role=say(request, "Эта страница для администраторов."),
         )
 
