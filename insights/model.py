@@ -106,6 +106,21 @@ class RefusalRow(msgspec.Struct, frozen=True):
     share: float | None
 
 
+class Moves(msgspec.Struct, frozen=True):
+    """Patients whose appointment the clinic cancelled by taking a doctor's time away,
+    by what became of the other time offered them."""
+
+    offered: int = 0  # held for them, not answered yet
+    confirmed: int = 0
+    rebooked: int = 0  # they chose another time themselves
+    cancelled: int = 0  # declined, or the deadline passed
+    no_offer: int = 0  # nothing could be offered
+
+    @property
+    def total(self) -> int:
+        return self.offered + self.confirmed + self.rebooked + self.cancelled + self.no_offer
+
+
 class ClinicOnMap(msgspec.Struct, frozen=True):
     """A clinic on the plan of the city, with its mean days to the earliest slot of the
     specialty and its wait in the clinic over the period."""
@@ -146,3 +161,4 @@ class Dashboard(msgspec.Struct, frozen=True):
     waits_total: WaitRow
     refusals: list[RefusalRow]
     freshness: Freshness
+    moves: Moves = msgspec.field(default_factory=Moves)

@@ -289,6 +289,19 @@ SELECT p.id AS partner_id,
   FROM partners p ORDER BY p.id
 """
 
+#: Patients moved by their clinic (a doctor's time taken away: booking's relocations),
+#: by state, made on the period's days (the clinic's local day). Read live: a city makes
+#: few of them, and the index by clinic and time finds a clinic's.
+MOVES = """
+SELECT r.state, count(*)::int AS n
+  FROM relocations r JOIN clinics c ON c.id = r.clinic_id
+ WHERE (r.created_at AT TIME ZONE c.time_zone)::date BETWEEN $1 AND $2
+   AND ($3::bigint IS NULL OR r.clinic_id = $3)
+   AND ($4::text IS NULL OR c.district = $4)
+   AND ($5::smallint IS NULL OR r.specialty_id = $5)
+ GROUP BY r.state
+"""
+
 QUERIES: dict[str, str] = {
     "visits": VISITS,
     "waits": WAITS,
@@ -317,6 +330,7 @@ QUERIES: dict[str, str] = {
     "load_days": LOAD_DAYS,
     "waits_by_clinic": WAITS_BY_CLINIC,
     "refusals": REFUSALS,
+    "moves": MOVES,
     "earliest_days": EARLIEST_DAYS,
     "earliest_by_specialty": EARLIEST_BY_SPECIALTY,
     "earliest_by_clinic": EARLIEST_BY_CLINIC,

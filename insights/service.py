@@ -26,6 +26,7 @@ from insights.model import (
     Freshness,
     LoadDay,
     LoadRow,
+    Moves,
     RefusalRow,
     Scope,
     ServedDay,
@@ -245,6 +246,11 @@ class Insights:
             RefusalRow(r["code"], r["refused"], aggregate.share(r["refused"], total)) for r in rows
         ]
 
+    async def moves(self, scope: Scope, conn: Any = None) -> Moves:
+        """Patients moved by their clinic in the scope, by state."""
+        rows = await self._rows(conn, q.MOVES, scope)
+        return Moves(**{r["state"]: r["n"] for r in rows if r["state"] in Moves.__struct_fields__})
+
     async def map(self, scope: Scope, conn: Any = None) -> list[ClinicOnMap]:
         """The clinics of the scope with their mean days to the earliest slot and their
         share of visits within the 20-minute mark."""
@@ -308,6 +314,7 @@ class Insights:
                 waits_total=waits_total,
                 refusals=await self.refusals(scope, conn),
                 freshness=await self.freshness(conn),
+                moves=await self.moves(scope, conn),
             )
 
 
