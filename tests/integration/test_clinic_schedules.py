@@ -649,3 +649,58 @@ async def test_a_booking_that_raced_an_edit_is_displaced_by_the_sweep_after_it(c
         await pool.close()
     assert await status_of(city, raced[0]["id"]) == "cancelled"
     await agrees_with_database(city, other)
+
+
+async def test_a_moved_patients_offered_time_taken_away_in_turn_is_offered_anew(
+    city, editor, other
+):
+    """Doctor A falls ill: his patient is held a time with a colleague B (at his clinic
+    or, with none free there, the earliest elsewhere). Then B falls
+    ill too: the hold on B's time is not simply let go (the move would wait on a hold
+    that is gone); the patient is offered another time again, under the same move."""
+    day = weekday_ahead(editor, 4)
+    slot = await doctor_working(editor, day)
+    first, clinic = slot["doctor_id"], slot["clinic_id"]
+    (patient,) = await adults(city, 1, offset=40)
+    booked = await book(editor, slot, patient["id"])
+
+    async def sick(doctor: int, at: int, on: date) -> dict:
+        response = await editor.post(
+            f"/api/v1/clinics/{at}/doctors/{doctor}/exceptions",
+            json={"day": on.isoformat(), "kind": "sick"},
+            headers=clinic_admin(at),
+        )
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    await sick(first, clinic, day)
+    (move,) = await fetch(
+        city,
+        "SELECT r.id, r.state, r.offer_clinic_id, r.offer_appointment_id, a.doctor_id,"
+        "       (a.starts_at AT TIME ZONE c.time_zone)::date AS offer_day"
+        "  FROM relocations r JOIN appointments a"
+        "    ON a.clinic_id = r.offer_clinic_id AND a.id = r.offer_appointment_id"
+        "  JOIN clinics c ON c.id = a.clinic_id"
+        " WHERE r.clinic_id = $1 AND r.appointment_id = $2",
+        clinic,
+        booked["id"],
+    )
+    assert move["state"] == "offered" and move["doctor_id"] != first
+    await agrees_with_database(city, other)
+
+    # the colleague's day off, at his clinic
+    change = await sick(move["doctor_id"], move["offer_clinic_id"], move["offer_day"])
+    assert change["displaced"] >= 1
+    (again,) = await fetch(
+        city,
+        "SELECT state, offer_appointment_id FROM relocations WHERE id = $1",
+        move["id"],
+    )
+    assert await status_of(city, move["offer_appointment_id"]) != "held"
+    # offered anew (another hold), or told that nothing is left: never a hold that is gone
+    if again["state"] == "offered":
+        assert again["offer_appointment_id"] != move["offer_appointment_id"]
+        assert await status_of(city, again["offer_appointment_id"]) == "held"
+    else:
+        assert again["state"] in ("no_offer", "cancelled"), again
+    await agrees_with_database(city, other)
