@@ -68,7 +68,7 @@ async def test_an_account_is_made_used_and_disabled_on_the_pages(server, browser
     admin_context, admin = await new_page(browser)
     pages = Pages(admin, "admin-staff")
     await staff_sign_in(admin, server, "/admin/integrations", "admin", DEMO_PASSWORD)
-    await admin.wait_for_url(server + "/admin/integrations")
+    await admin.wait_for_url(server + "/admin")  # the dashboard, the admin's home
     await admin.click("nav a >> text=Сотрудники")
     await admin.wait_for_url(server + "/admin/staff")
     await pages.check("list")

@@ -25,6 +25,12 @@ DISTRIBUTION: dict[str, str] = {
     "active_visits": "clinic_id",
     "walk_ins": "clinic_id",
     "relocations": "clinic_id",
+    # the dashboard's aggregates of a clinic's days (insights)
+    "insight_bookings": "clinic_id",
+    "insight_channels": "clinic_id",
+    "insight_load": "clinic_id",
+    "insight_waits": "clinic_id",
+    "insight_earliest": "clinic_id",
     # by patient
     "patients": "id",
     "waitlist_entries": "patient_id",
@@ -71,6 +77,10 @@ DISTRIBUTION: dict[str, str] = {
     "routing_failures": "local",
     "inbound_messages": "local",
     "school_journals": "local",
+    # the city's aggregates of no clinic (refusals, districts) and the job's runs: small
+    "insight_refusals": "local",
+    "insight_district_earliest": "local",
+    "insight_runs": "local",
 }
 
 #: Keys that cross the path today, and how they are kept at scale-out.
