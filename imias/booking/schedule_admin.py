@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from imias.booking import repository as repo
+from imias.booking import schedule_repository as schedule_repo
 from imias.booking.schedule_model import (
     ClinicDoctor,
     DoctorSchedule,
@@ -101,7 +102,7 @@ class ScheduleAdmin:
     # -- reads ----------------------------------------------------------------------------
 
     async def clinic_today(self, conn: Any, clinic_id: int) -> date:
-        zone = await repo.clinic_zone(conn, clinic_id)
+        zone = await schedule_repo.clinic_zone(conn, clinic_id)
         if zone is None:
             raise not_found("clinic")
         return self.today(zone)
@@ -109,10 +110,10 @@ class ScheduleAdmin:
     async def doctors(self, clinic_id: int) -> list[ClinicDoctor]:
         async with self.pool.acquire() as conn:
             await self.clinic_today(conn, clinic_id)
-            return [_doctor(r) for r in await repo.clinic_doctors(conn, clinic_id)]
+            return [_doctor(r) for r in await schedule_repo.clinic_doctors(conn, clinic_id)]
 
     async def _doctor(self, conn: Any, clinic_id: int, doctor_id: int) -> ClinicDoctor:
-        rows = await repo.clinic_doctors(conn, clinic_id, doctor_id)
+        rows = await schedule_repo.clinic_doctors(conn, clinic_id, doctor_id)
         if not rows:
             raise not_found("doctor at this clinic")
         return _doctor(rows[0])
@@ -121,8 +122,8 @@ class ScheduleAdmin:
         async with self.pool.acquire() as conn:
             today = await self.clinic_today(conn, clinic_id)
             doctor = await self._doctor(conn, clinic_id, doctor_id)
-            templates = await repo.doctor_templates(conn, clinic_id, doctor_id)
-            exceptions = await repo.doctor_exceptions(conn, clinic_id, doctor_id, today)
+            templates = await schedule_repo.doctor_templates(conn, clinic_id, doctor_id)
+            exceptions = await schedule_repo.doctor_exceptions(conn, clinic_id, doctor_id, today)
         return DoctorSchedule(
             doctor=doctor,
             today=today,
@@ -132,7 +133,7 @@ class ScheduleAdmin:
 
     async def holidays(self, since: date | None = None) -> list[Holiday]:
         async with self.pool.acquire() as conn:
-            rows = await repo.holidays_from(conn, since or date(2000, 1, 1))
+            rows = await schedule_repo.holidays_from(conn, since or date(2000, 1, 1))
         return [Holiday(day=r["day"], name=r["name"]) for r in rows]
 
     # -- templates ------------------------------------------------------------------------
@@ -145,7 +146,7 @@ class ScheduleAdmin:
                 doctor_id, data, today, facts[doctor_id]["slot_minutes"], self.geometry
             )
             check_no_overlap(template, await self._templates(conn, clinic_id, doctor_id))
-            new_id = await repo.insert_template(conn, clinic_id, template)
+            new_id = await schedule_repo.insert_template(conn, clinic_id, template)
             await audit.record(conn, "create", "schedule_template", new_id)
             return new_id
 
@@ -182,11 +183,11 @@ class ScheduleAdmin:
             ]
             check_no_overlap(new, others + ([keep] if keep is not None else []))
             if keep is None:
-                await repo.update_template(conn, clinic_id, template_id, new)
+                await schedule_repo.update_template(conn, clinic_id, template_id, new)
                 new_id = template_id
             else:
-                await repo.update_template(conn, clinic_id, template_id, keep)
-                new_id = await repo.insert_template(conn, clinic_id, new)
+                await schedule_repo.update_template(conn, clinic_id, template_id, keep)
+                new_id = await schedule_repo.insert_template(conn, clinic_id, new)
             await audit.record(conn, "change", "schedule_template", template_id)
             return new_id
 
@@ -206,9 +207,9 @@ class ScheduleAdmin:
             check_not_past(first, today, "The first day without it")
             keep, _ = split_at(old, first)
             if keep is None:
-                await repo.delete_template(conn, clinic_id, template_id)
+                await schedule_repo.delete_template(conn, clinic_id, template_id)
             else:
-                await repo.update_template(conn, clinic_id, template_id, keep)
+                await schedule_repo.update_template(conn, clinic_id, template_id, keep)
             await audit.record(conn, "delete", "schedule_template", template_id)
             return template_id
 
@@ -222,7 +223,7 @@ class ScheduleAdmin:
     ) -> ScheduleChange:
         async def write(conn: Connection, facts: dict[int, Any], today: date) -> int:
             exception = exception_of(doctor_id, data, today, self.geometry)
-            new_id = await repo.insert_exception(conn, clinic_id, exception)
+            new_id = await schedule_repo.insert_exception(conn, clinic_id, exception)
             await audit.record(conn, "create", "schedule_exception", new_id)
             return new_id
 
@@ -235,17 +236,17 @@ class ScheduleAdmin:
         self, clinic_id: int, exception_id: int, by: int | None
     ) -> ScheduleChange:
         async with self.pool.acquire() as conn:
-            row = await repo.exception_for_update(conn, clinic_id, exception_id)
+            row = await schedule_repo.exception_for_update(conn, clinic_id, exception_id)
         if row is None:
             raise not_found("exception")
         doctor_id = row["doctor_id"]
 
         async def write(conn: Connection, facts: dict[int, Any], today: date) -> int:
-            locked = await repo.exception_for_update(conn, clinic_id, exception_id)
+            locked = await schedule_repo.exception_for_update(conn, clinic_id, exception_id)
             if locked is None:
                 raise not_found("exception")
             check_not_past(locked["day"], today)
-            await repo.delete_exception(conn, clinic_id, exception_id)
+            await schedule_repo.delete_exception(conn, clinic_id, exception_id)
             await audit.record(conn, "delete", "schedule_exception", exception_id)
             return exception_id
 
@@ -259,7 +260,7 @@ class ScheduleAdmin:
     async def add_holiday(self, data: HolidayRequest, by: int | None) -> ScheduleChange:
         async def write(conn: Connection, facts: dict[int, Any], today: date) -> int:
             check_not_past(data.day, today)
-            if not await repo.insert_holiday(conn, data.day, data.name):
+            if not await schedule_repo.insert_holiday(conn, data.day, data.name):
                 raise bad("holiday_exists", f"{data.day} is a public holiday already.", 409)
             await audit.record(conn, "create", "public_holiday", data.day.isoformat())
             return 0
@@ -270,7 +271,7 @@ class ScheduleAdmin:
     async def remove_holiday(self, day: date, by: int | None) -> ScheduleChange:
         async def write(conn: Connection, facts: dict[int, Any], today: date) -> int:
             check_not_past(day, today)
-            if not await repo.delete_holiday(conn, day):
+            if not await schedule_repo.delete_holiday(conn, day):
                 raise not_found("holiday")
             await audit.record(conn, "delete", "public_holiday", day.isoformat())
             return 0
@@ -301,8 +302,8 @@ class ScheduleAdmin:
         now = service.clock()
         writes = service.writes()
         async with self.pool.acquire() as conn, conn.transaction():
-            await repo.lock_schedules(conn, doctor_ids)
-            rows = await repo.schedule_doctors(conn, doctor_ids)
+            await schedule_repo.lock_schedules(conn, doctor_ids)
+            rows = await schedule_repo.schedule_doctors(conn, doctor_ids)
             facts = {r["id"]: r for r in rows}
             if doctor_ids is not None and (
                 not rows or any(r["clinic_id"] != clinic_id for r in rows)
@@ -310,7 +311,7 @@ class ScheduleAdmin:
                 raise not_found("doctor at this clinic")
             zone = str(service.engine.zone)
             if clinic_id is not None:
-                zone = await repo.clinic_zone(conn, clinic_id) or zone
+                zone = await schedule_repo.clinic_zone(conn, clinic_id) or zone
             today = self.today(zone)
             window = self._window(today, only_day)
             if window is None:  # beyond the engine's window: the rows only
@@ -350,12 +351,12 @@ class ScheduleAdmin:
         """The live appointments and holds over the window, locked."""
         since = to_utc(window.first_day, 0, ZoneInfo(zone)) - timedelta(hours=12)
         until = to_utc(window.last_day, 24 * 60, ZoneInfo(zone)) + timedelta(hours=12)
-        return await repo.active_appointments_of_doctors(conn, since, until, doctor_ids)
+        return await schedule_repo.active_appointments_of_doctors(conn, since, until, doctor_ids)
 
     async def _blocks(
         self, conn: Connection, window: Window, doctor_ids: Sequence[int] | None
     ) -> dict[int, list[Any]]:
-        templates, exceptions, holidays = await repo.schedule_rows(
+        templates, exceptions, holidays = await schedule_repo.schedule_rows(
             conn, window.first_day, window.last_day, doctor_ids
         )
         return expand(
@@ -436,8 +437,8 @@ class ScheduleAdmin:
         now = service.clock()
         writes = service.writes()
         async with self.pool.acquire() as conn, conn.transaction():
-            await repo.lock_schedules(conn, doctor_ids)
-            facts = {r["id"]: r for r in await repo.schedule_doctors(conn, doctor_ids)}
+            await schedule_repo.lock_schedules(conn, doctor_ids)
+            facts = {r["id"]: r for r in await schedule_repo.schedule_doctors(conn, doctor_ids)}
             zone = str(service.engine.zone)
             window = self._window(self.today(zone), only_day)
             if window is None or not facts:
@@ -532,21 +533,21 @@ class ScheduleAdmin:
     async def _templates(
         self, conn: Connection, clinic_id: int, doctor_id: int, with_ids: bool = False
     ) -> list[Any]:
-        rows = await repo.doctor_templates(conn, clinic_id, doctor_id)
+        rows = await schedule_repo.doctor_templates(conn, clinic_id, doctor_id)
         templates = [(r["id"], _template(r)) for r in rows]
         return templates if with_ids else [t for _, t in templates]
 
     async def _locked_template(
         self, conn: Connection, clinic_id: int, template_id: int
     ) -> Template:
-        row = await repo.template_for_update(conn, clinic_id, template_id)
+        row = await schedule_repo.template_for_update(conn, clinic_id, template_id)
         if row is None:
             raise not_found("template")
         return _template(row)
 
     async def _template_doctor(self, clinic_id: int, template_id: int) -> int:
         async with self.pool.acquire() as conn:
-            row = await repo.template_for_update(conn, clinic_id, template_id)
+            row = await schedule_repo.template_for_update(conn, clinic_id, template_id)
         if row is None:
             raise not_found("template")
         doctor_id: int = row["doctor_id"]

@@ -8,7 +8,7 @@ import pytest
 from ehr import queries as ehr_queries
 from ehr.certificates import queries as certificate_queries
 from ehr.illness import queries as illness_queries
-from imias.booking import queries
+from imias.booking import queries, schedule_repository
 from imias.booking.calendar_loader import Geometry, load_calendar
 from imias.booking.schedules import to_local, to_utc
 from imias.citygen.seed import seed_city
@@ -46,6 +46,7 @@ async def city(fresh_database_url):
     "module",
     [
         queries,
+        schedule_repository,
         registry_repository,
         identity_repository,
         audit_repository,
@@ -63,6 +64,7 @@ async def city(fresh_database_url):
     ],
     ids=[
         "booking",
+        "schedules",
         "registry",
         "identity",
         "audit",
