@@ -10,6 +10,12 @@ snapshot) and the event; it returns the messages, or none. A handler that raises
 its event kept in ``routing_failures`` (the batch goes on; ``imias deliveries
 reroute`` tries it again once the bug is fixed), inside a savepoint so that what it
 had written is undone.
+
+A batch is routed under one savepoint, and each audience's partners are read once a
+batch (:func:`partners_for`): the relay's round trips are paid per batch, not per
+event. Only when a handler raises is the batch routed again one event at a time, each
+in a savepoint of its own (measured: per-event savepoints and partner queries held a
+500-event batch for 1.5 s under booking load, and every engine fell seconds behind).
 """
 
 from __future__ import annotations
@@ -17,14 +23,30 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
 from imias.platform.db import Connection
 from integrations import repository as repo
-from integrations.model import Message
+from integrations.model import Message, Partner
 
 log = logging.getLogger("imias.integrations.routing")
+
+# The partners of each audience read so far in the batch being routed (None: no batch).
+_batch_partners: ContextVar[dict[str, list[Partner]] | None] = ContextVar(
+    "batch_partners", default=None
+)
+
+
+async def partners_for(conn: Connection, audience: str) -> list[Partner]:
+    """The enabled partners of ``audience``; read once in a routed batch."""
+    memo = _batch_partners.get()
+    if memo is None:
+        return await repo.partners_for(conn, audience)
+    if audience not in memo:
+        memo[audience] = await repo.partners_for(conn, audience)
+    return memo[audience]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +74,30 @@ class Router:
 
     async def __call__(self, conn: Connection, rows: Sequence[Any]) -> None:
         """The relay's sink: route a published batch, in its transaction."""
-        for row in rows:
-            handlers = self.handlers.get(row["topic"])
-            if not handlers:
-                continue
-            event = Event(row["id"], row["clinic_id"], row["topic"], bytes(row["payload"]))
-            for n, handler in enumerate(handlers):
-                await self._route_one(conn, event, n, handler)
+        events = [
+            (Event(row["id"], row["clinic_id"], row["topic"], bytes(row["payload"])), handlers)
+            for row in rows
+            if (handlers := self.handlers.get(row["topic"]))
+        ]
+        if not events:
+            return
+        memo = _batch_partners.set({})
+        try:
+            try:
+                async with conn.transaction():  # one savepoint for the batch
+                    for event, handlers in events:
+                        for n, handler in enumerate(handlers):
+                            messages = await handler(conn, event)
+                            await enqueue(conn, messages, source=_source(event, n))
+                self.routed += sum(len(handlers) for _, handlers in events)
+                return
+            except Exception:  # some handler failed: find which, one event at a time
+                log.info("routing a batch of %d events failed; routing each alone", len(events))
+            for event, handlers in events:
+                for n, handler in enumerate(handlers):
+                    await self._route_one(conn, event, n, handler)
+        finally:
+            _batch_partners.reset(memo)
 
     async def _route_one(
         self, conn: Connection, event: Event, n: int, handler: Handler
@@ -112,7 +151,7 @@ async def enqueue(conn: Connection, messages: Sequence[Message], *, source: str)
             targets = [m.partner_id]
         else:
             if m.audience not in partners:
-                partners[m.audience] = [p.id for p in await repo.partners_for(conn, m.audience)]
+                partners[m.audience] = [p.id for p in await partners_for(conn, m.audience)]
             targets = partners[m.audience]
         for partner_id in targets:
             message_id = m.message_id or str(uuid.uuid4())

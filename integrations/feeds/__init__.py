@@ -22,11 +22,10 @@ from imias.booking import APPOINTMENT_TOPIC, AppointmentRescheduled, decode_appo
 from imias.platform.db import Connection
 from imias.platform.settings import Settings
 from imias.registry import PATIENT_TOPIC, PatientRegistered, decode_patient_change
-from integrations import repository
 from integrations.feeds import messages
 from integrations.feeds import queries as q
 from integrations.model import Message
-from integrations.routing import Event, Router
+from integrations.routing import Event, Router, partners_for
 
 log = logging.getLogger("imias.integrations.feeds")
 
@@ -44,7 +43,7 @@ async def appointment_changed(conn: Connection, event: Event) -> Sequence[Messag
     """An appointment change as its SIU message (none when no partner takes SIU: the
     booking hot path's events cost the relay a query, not a message)."""
     change = decode_appointment_change(event.payload)
-    if not await repository.partners_for(conn, SIU):
+    if not await partners_for(conn, SIU):
         return []
     row = await conn.fetchrow(q.APPOINTMENT, change.clinic_id, change.appointment_id)
     patient = await _patient(conn, change.patient_id)
@@ -72,7 +71,7 @@ async def appointment_changed(conn: Connection, event: Event) -> Sequence[Messag
 async def patient_changed(conn: Connection, event: Event) -> Sequence[Message]:
     """A patient registered (A28) or updated (A31)."""
     change = decode_patient_change(event.payload)
-    if not await repository.partners_for(conn, ADT):
+    if not await partners_for(conn, ADT):
         return []
     patient = await _patient(conn, change.patient_id)
     if patient is None:

@@ -276,6 +276,30 @@ async def test_a_routing_bug_is_kept_and_the_relay_goes_on(rig: Rig) -> None:
     await receiver.stop()
 
 
+async def test_a_batch_with_a_bad_event_routes_the_others_and_keeps_the_bad_one(rig: Rig) -> None:
+    """The router takes a batch under one savepoint; when a handler raises, the batch
+    is routed again one event at a time, so the others still go and nothing doubles."""
+    await rig.add_partner("http://127.0.0.1:9/")
+    base = uuid.uuid4().int % 10**12 + 10**13  # outbox ids no other test uses
+
+    def row(n: int, **extra: object) -> dict[str, object]:
+        body = {"audience": rig.audience, "patient": 7, "n": n, **extra}
+        return {"id": base + n, "clinic_id": 0, "topic": TOPIC, "payload": json.dumps(body).encode()}
+
+    batch = [row(0), row(1, explode=True), row(2), {**row(3), "topic": "not.routed"}]
+    async with rig.pool.acquire() as conn, conn.transaction():
+        await rig.router(conn, batch)
+    queued = await rig.pool.fetch(
+        "SELECT body FROM deliveries WHERE partner_id = $1 ORDER BY id", rig.partner_id
+    )
+    assert [json.loads(r["body"])["n"] for r in queued] == [0, 2]
+    failed = await rig.pool.fetch(
+        "SELECT outbox_id FROM routing_failures WHERE outbox_id BETWEEN $1 AND $1 + 3", base
+    )
+    assert [r["outbox_id"] for r in failed] == [base + 1]
+    assert (rig.router.routed, rig.router.failed) == (2, 1)
+
+
 def test_backoff_grows_to_its_cap_with_jitter() -> None:
     import random
 
