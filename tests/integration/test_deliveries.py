@@ -284,7 +284,8 @@ async def test_a_batch_with_a_bad_event_routes_the_others_and_keeps_the_bad_one(
 
     def row(n: int, **extra: object) -> dict[str, object]:
         body = {"audience": rig.audience, "patient": 7, "n": n, **extra}
-        return {"id": base + n, "clinic_id": 0, "topic": TOPIC, "payload": json.dumps(body).encode()}
+        payload = json.dumps(body).encode()
+        return {"id": base + n, "clinic_id": 0, "topic": TOPIC, "payload": payload}
 
     batch = [row(0), row(1, explode=True), row(2), {**row(3), "topic": "not.routed"}]
     async with rig.pool.acquire() as conn, conn.transaction():
