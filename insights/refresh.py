@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from imias.booking import CHANNEL_BITS, ENTITLED_BY_REFERRAL, Engine, expand, search
+from imias.booking import CHANNEL_BITS, ENTITLED_BY_REFERRAL, Engine, expand_each, search
 from imias.platform.db import Connection
 from insights import aggregate
 from insights import repository as repo
@@ -40,11 +40,11 @@ async def refresh_visits(conn: Connection, first: date, last: date, zone: ZoneIn
     since, until = bounds(first, last, zone)
     templates, exceptions, doctors = await repo.schedules(conn, first, last)
     days = (last - first).days + 1
-    # Expanding the city's schedules is a second or two of Python: in a thread, so that
-    # the worker's requests go on meanwhile (the GIL is handed over every few ms).
-    offered = await asyncio.to_thread(
-        lambda: aggregate.offered_minutes(expand(templates, exceptions, first, days), doctors)
-    )
+    # Expanding the city's schedules is a second or two of Python: on the loop in slices,
+    # so that the worker's requests go on meanwhile (imias.platform.slices).
+    offered: Counter[tuple[date, int, int]] = Counter()
+    async for doctor, blocks in expand_each(templates, exceptions, first, days):
+        offered.update(aggregate.offered_minutes({doctor: blocks}, doctors))
     rows: dict[tuple[date, int, int], list[int]] = {
         key: [minutes, 0, 0, 0, 0] for key, minutes in offered.items()
     }

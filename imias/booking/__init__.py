@@ -46,7 +46,15 @@ from imias.booking.schedule_model import (
     ScheduleChange,
     TemplateRequest,
 )
-from imias.booking.schedules import Block, ScheduleException, Template, expand, to_local, to_utc
+from imias.booking.schedules import (
+    Block,
+    ScheduleException,
+    Template,
+    expand,
+    expand_each,
+    to_local,
+    to_utc,
+)
 from imias.booking.search import (
     ENTITLED_BY_REFERRAL,
     ClinicWithTime,
@@ -112,6 +120,7 @@ __all__ = [
     "doctor_in_scope",
     "earliest_for",
     "expand",
+    "expand_each",
     "idempotency_key",
     "load_calendar",
     "readable_patient",

@@ -11,7 +11,6 @@ arbiter for them.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -23,9 +22,10 @@ import asyncpg
 
 import scheduler_core
 from imias.booking import repository
-from imias.booking.schedules import ScheduleException, Template, expand, to_local
+from imias.booking.schedules import ScheduleException, Template, expand_each, to_local
 from imias.booking.slot_layout import Geometry, run_of
 from imias.platform.db import Connection
+from imias.platform.slices import Slices
 from imias.registry import Directory
 from scheduler_core import Channel, SchedulerError
 from scheduler_core.flags import ENTITLED_ALL
@@ -55,8 +55,10 @@ async def load_calendar(
     """A calendar of ``geometry.days`` local days from ``first_day``, with every active
     doctor's working time opened as slots and every active appointment booked.
 
-    The rows are read here; the calendar is built in a thread, so that a worker's event
-    loop keeps answering (health, the stream) while a city-sized engine is built."""
+    The rows are read here; the calendar is built on the event loop a few milliseconds
+    at a time (:mod:`imias.platform.slices`; in a thread it held the GIL against the
+    worker's requests), so that a worker keeps answering while a city-sized engine is
+    built at midnight."""
     geometry = geometry or Geometry()
     began = time.perf_counter()
     last_day = first_day + timedelta(days=geometry.days - 1)
@@ -79,8 +81,7 @@ async def load_calendar(
     since = datetime.combine(first_day, datetime.min.time(), tzinfo=UTC) - timedelta(days=1)
     until = since + timedelta(days=geometry.days + 2)
     appointments = await repository.active_appointments_between(conn, since, until)
-    cal, report = await asyncio.to_thread(
-        _build,
+    cal, report = await _build(
         first_day,
         geometry,
         calendar_class or scheduler_core.Calendar,
@@ -105,7 +106,7 @@ async def load_calendar(
     return cal, report
 
 
-def _build(
+async def _build(
     first_day: date,
     geometry: Geometry,
     cls: type[scheduler_core.Calendar],
@@ -124,11 +125,17 @@ def _build(
         units_per_day=geometry.units_per_day,
     )
     report = LoadReport()
-    templates = [Template(**dict(r)) for r in template_rows]
+    slices = Slices()  # built on the loop, a few ms at a time (see imias.platform.slices)
+    templates = []
+    for r in template_rows:
+        templates.append(Template(**dict(r)))
+        await slices.pause()
     exceptions = [ScheduleException(**dict(r)) for r in exception_rows]
-    blocks = expand(templates, exceptions, first_day, geometry.days, holidays or set())
+    days, off = geometry.days, holidays or set()
+    blocks = {d: b async for d, b in expand_each(templates, exceptions, first_day, days, off)}
     zones: dict[int, ZoneInfo] = {}
     for doctor in doctors:
+        await slices.pause()
         doctor_id = doctor["id"]
         cal.add_doctor(doctor_id, doctor["clinic_id"], doctor["specialty_id"])
         zones[doctor_id] = ZoneInfo(doctor["time_zone"])  # instances are cached by key
@@ -143,6 +150,7 @@ def _build(
             report.slots += run.count
     now = time.time()
     for row in appointments:
+        await slices.pause()
         zone = zones.get(row["doctor_id"])
         if zone is None:
             report.unplaced_appointments += 1

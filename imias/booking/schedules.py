@@ -14,11 +14,12 @@ convert at the edges with ``zoneinfo``.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import AsyncIterator, Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from imias.platform.slices import Slices
 from scheduler_core import SlotFlag
 
 CLOSING_KINDS = frozenset({"leave", "sick", "training"})
@@ -108,49 +109,87 @@ def expand(
 ) -> dict[int, list[Block]]:
     """Working blocks per doctor over ``days`` local days from ``first_day``, sorted and
     never overlapping. On a public holiday only extra shifts work."""
+    by_doctor, changes = _grouped(templates, exceptions)
+    result: dict[int, list[Block]] = {}
+    for doctor in sorted(set(by_doctor) | {doctor for doctor, _ in changes}):
+        blocks = _doctor_blocks(doctor, by_doctor, changes, first_day, days, holidays)
+        if blocks:
+            result[doctor] = blocks
+    return result
+
+
+async def expand_each(
+    templates: Iterable[Template],
+    exceptions: Iterable[ScheduleException],
+    first_day: date,
+    days: int,
+    holidays: Collection[date] = (),
+    slices: Slices | None = None,
+) -> AsyncIterator[tuple[int, list[Block]]]:
+    """As :func:`expand`, a doctor at a time, on the event loop in slices (a city's
+    schedules are seconds of pure Python: see :mod:`imias.platform.slices`)."""
+    slices = slices or Slices()
+    by_doctor, changes = _grouped(templates, exceptions)
+    await slices.pause()
+    for doctor in sorted(set(by_doctor) | {doctor for doctor, _ in changes}):
+        blocks = _doctor_blocks(doctor, by_doctor, changes, first_day, days, holidays)
+        if blocks:
+            yield doctor, blocks
+        await slices.pause()
+
+
+def _grouped(
+    templates: Iterable[Template], exceptions: Iterable[ScheduleException]
+) -> tuple[dict[int, list[Template]], dict[tuple[int, date], list[ScheduleException]]]:
     by_doctor: dict[int, list[Template]] = {}
     for t in templates:
         by_doctor.setdefault(t.doctor_id, []).append(t)
     changes: dict[tuple[int, date], list[ScheduleException]] = {}
     for e in exceptions:
         changes.setdefault((e.doctor_id, e.day), []).append(e)
-    doctors = set(by_doctor) | {doctor for doctor, _ in changes}
-    result: dict[int, list[Block]] = {}
-    for doctor in sorted(doctors):
-        blocks_of_doctor: list[Block] = []
-        for offset in range(days):
-            day = first_day + timedelta(days=offset)
-            blocks = [
-                Block(
-                    doctor,
-                    day,
-                    _minutes(t.starts),
-                    _minutes(t.ends),
-                    t.channels,
-                    t.urgent,
-                    t.slot_minutes,
-                    t.referral,
-                )
-                for t in by_doctor.get(doctor, ())
-                if t.applies(day) and day not in holidays
-            ]
-            blocks = _merge_overlaps(blocks)
-            day_changes = changes.get((doctor, day), [])
-            for e in day_changes:  # closings first, then extra shifts on top
-                if e.kind in CLOSING_KINDS:
-                    if e.starts is None or e.ends is None:
-                        blocks = []
-                    else:
-                        blocks = _subtract(blocks, _minutes(e.starts), _minutes(e.ends))
-            for e in day_changes:
-                if e.kind == "extra" and e.starts is not None and e.ends is not None:
-                    start, end = _minutes(e.starts), _minutes(e.ends)
-                    blocks = _subtract(blocks, start, end)
-                    blocks.append(Block(doctor, day, start, end, e.channels))
-            blocks_of_doctor.extend(sorted(blocks, key=lambda b: b.start))
-        if blocks_of_doctor:
-            result[doctor] = blocks_of_doctor
-    return result
+    return by_doctor, changes
+
+
+def _doctor_blocks(
+    doctor: int,
+    by_doctor: dict[int, list[Template]],
+    changes: dict[tuple[int, date], list[ScheduleException]],
+    first_day: date,
+    days: int,
+    holidays: Collection[date],
+) -> list[Block]:
+    blocks_of_doctor: list[Block] = []
+    for offset in range(days):
+        day = first_day + timedelta(days=offset)
+        blocks = [
+            Block(
+                doctor,
+                day,
+                _minutes(t.starts),
+                _minutes(t.ends),
+                t.channels,
+                t.urgent,
+                t.slot_minutes,
+                t.referral,
+            )
+            for t in by_doctor.get(doctor, ())
+            if t.applies(day) and day not in holidays
+        ]
+        blocks = _merge_overlaps(blocks)
+        day_changes = changes.get((doctor, day), [])
+        for e in day_changes:  # closings first, then extra shifts on top
+            if e.kind in CLOSING_KINDS:
+                if e.starts is None or e.ends is None:
+                    blocks = []
+                else:
+                    blocks = _subtract(blocks, _minutes(e.starts), _minutes(e.ends))
+        for e in day_changes:
+            if e.kind == "extra" and e.starts is not None and e.ends is not None:
+                start, end = _minutes(e.starts), _minutes(e.ends)
+                blocks = _subtract(blocks, start, end)
+                blocks.append(Block(doctor, day, start, end, e.channels))
+        blocks_of_doctor.extend(sorted(blocks, key=lambda b: b.start))
+    return blocks_of_doctor
 
 
 def _merge_overlaps(blocks: list[Block]) -> list[Block]:

@@ -1,3 +1,4 @@
+import asyncio
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
@@ -6,10 +7,12 @@ from imias.booking.schedules import (
     ScheduleException,
     Template,
     expand,
+    expand_each,
     slot_flags,
     to_local,
     to_utc,
 )
+from imias.platform.slices import Slices
 from scheduler_core import SlotFlag
 
 MONDAY = date(2026, 11, 30)
@@ -85,3 +88,33 @@ def test_local_times_convert_with_the_clinic_zone():
     berlin = ZoneInfo("Europe/Berlin")
     assert to_utc(date(2026, 1, 5), 480, berlin).hour == 7
     assert to_utc(date(2026, 7, 6), 480, berlin).hour == 6
+
+
+async def test_expanding_a_doctor_at_a_time_gives_what_expand_gives_and_lets_others_run():
+    templates = [
+        Template(doctor, weekday, time(8 + doctor % 3), time(14 + doctor % 5))
+        for doctor in range(1, 40)
+        for weekday in (1, 3, 5)
+    ]
+    exceptions = [
+        ScheduleException(5, MONDAY, "leave"),
+        ScheduleException(6, date(2026, 12, 2), "sick", time(9), time(10)),
+        ScheduleException(99, date(2026, 12, 3), "extra", time(9), time(13)),
+    ]
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0)
+
+    other = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    slices = Slices(seconds=0)  # a pause after every doctor
+    each = {d: b async for d, b in expand_each(templates, exceptions, MONDAY, 14, (), slices)}
+    other.cancel()
+    assert each == expand(templates, exceptions, MONDAY, 14)
+    assert 99 in each and 5 in each
+    assert slices.pauses == 41  # once before the doctors, once after each of the 40
+    assert ticks >= slices.pauses  # the other task ran at every pause
