@@ -18,6 +18,7 @@ import asyncpg
 
 import scheduler_core
 from imias.booking.calendar_loader import Geometry, LoadReport, load_calendar
+from imias.platform import heap
 from imias.platform.outbox import unpublished_ids
 from imias.registry import Directory
 
@@ -99,6 +100,10 @@ class Engine:
         self.loaded_at = datetime.now(UTC)
         self.error = None
         self.reload_needed = False
+        # What the worker holds now lives as long as it: out of the collector's full
+        # passes, which walked it for a second every few minutes (imias.platform.heap).
+        frozen = heap.settle()
+        log.info("engine in place; %d objects frozen out of the collector's passes", frozen)
 
     def start_loading(self, pool: asyncpg.Pool) -> None:
         async def run() -> None:

@@ -24,6 +24,7 @@ from litestar.di import Provide
 from litestar.plugins import InitPluginProtocol
 from litestar.types import ControllerRouterHandler
 
+from imias.platform import heap
 from imias.platform.audit import AuditSealer, check_audit
 from imias.platform.cache import create_redis
 from imias.platform.commands import audit
@@ -120,6 +121,7 @@ class PlatformPlugin(DomainPlugin):
     @asynccontextmanager
     async def running(self, app: Litestar) -> AsyncIterator[None]:
         settings = self.settings
+        heap.watch()  # a slow pass of the garbage collector shows in the log
         servers: Servers | None = None
         database_url, redis_url = settings.database_url, settings.redis_url
         if database_url is None or redis_url is None:
