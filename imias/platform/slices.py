@@ -3,9 +3,10 @@
 A city's schedules expanded, or its engine built, are seconds of pure Python. Run in a
 thread (``asyncio.to_thread``) they still hold the GIL, and the event loop gives it up at
 every socket call and waits up to the switch interval (5 ms) to have it back: a request
-making ten calls waits 50 ms more, and a second of such work stalled every request of
-the worker (measured on the full city, `imias loadtest emias-day`: p99 1.6 s for ten
-seconds while the dashboard's job expanded the schedules). Done on the loop itself,
+making ten calls waits up to 50 ms more for as long as the work lasts (on the full
+city, `imias loadtest emias-day` had p99 1.6 s for ten seconds while the dashboard's
+job expanded the schedules; 0.95 s with the expansion done here, the rest being the
+garbage collector, :mod:`imias.platform.heap`). Done on the loop itself,
 :meth:`Slices.pause` hands over every few milliseconds, and each request waits at most
 one slice.
 """
