@@ -4,8 +4,8 @@ A worker holds a city: the directory, the engine's indexes, caches; millions of
 objects that live as long as the worker. The collector's full pass walks all of them,
 and it comes when enough objects have outlived two younger passes, which is what a
 job that reads a city's schedules makes (they live the seconds of the job): on the
-full city that pass stopped the worker for about a second every few minutes (the
-emias-day bursts of #23). :func:`settle` moves what is alive after a load into the
+full city that pass stopped the worker for 105-150 ms every 40 s, and four passes ran
+back to back while the dashboard's job read the schedules (emias-day's bursts, #23). :func:`settle` moves what is alive after a load into the
 collector's permanent generation (``gc.freeze``), so later full passes walk only what
 came after; :func:`watch` logs every pass that takes longer than a threshold, so a
 stall of this kind shows in the log with its cause.

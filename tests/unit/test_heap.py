@@ -14,7 +14,6 @@ def test_settle_freezes_what_is_alive_and_a_later_pass_walks_only_what_came_afte
     try:
         frozen = heap.settle()
         assert frozen >= len(held)
-        assert gc.get_freeze_count() == frozen
         walked = {id(o) for o in gc.get_objects(2)}  # what a full pass walks
         assert not any(id(x) in walked for x in held)
     finally:
