@@ -1,17 +1,19 @@
 """The worker's heap and Python's cyclic garbage collector.
 
-A worker holds a city: the directory, the engine's indexes, caches; millions of
-objects that live as long as the worker. The collector's full pass walks all of them,
-and it comes when enough objects have outlived two younger passes, which is what a
-job that reads a city's schedules makes (they live the seconds of the job): on the
-full city that pass stopped the worker for 105-150 ms every 40 s, and four passes ran
-back to back while the dashboard's job read the schedules (emias-day's bursts, #23). :func:`settle` moves what is alive after a load into the
-collector's permanent generation (``gc.freeze``), so later full passes walk only what
-came after; :func:`watch` logs every pass that takes longer than a threshold, so a
-stall of this kind shows in the log with its cause.
+A worker holds a city: the directory, the engine's indexes, caches; millions of objects
+that live as long as the worker. The collector's full pass walks all of them, and it
+comes when enough objects have outlived two younger passes, which is what a job that
+reads a city's schedules makes (they live the seconds of the job): on the full city that
+pass stopped the worker for 105-150 ms every 40 s, and four passes ran back to back
+while the dashboard's job read the schedules (emias-day's bursts, #23). :func:`settle`
+moves what is alive after a load into the collector's permanent generation
+(``gc.freeze``), so later full passes walk only what came after; :func:`watch` logs
+every pass that takes longer than a threshold, so a stall of this kind shows in the log
+with its cause.
 
-Frozen objects are still freed by reference counting; only a reference cycle among
-them outlives its use (an engine replaced at midnight is freed: it holds no cycle).
+Frozen objects are still freed by reference counting; only garbage in a reference cycle
+among them is kept until the worker ends (an engine replaced at midnight goes when its
+last reference does, unless something in it refers back to itself).
 """
 
 from __future__ import annotations
